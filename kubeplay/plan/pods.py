@@ -1,0 +1,233 @@
+"""PodPlan: the desired state of one pod, resolved from its manifest and its images.
+
+`compile_pod` is pure: manifest dict + image configs + a uid in, frozen plan out. The engine
+executes plans; the store keeps them as JSON (`to_json`/`from_json`). Anything the runtime
+needs must be decided here, so that the engine only carries it out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kubeplay.plan import command as command_mod
+from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
+
+
+class ContainerKind(StrEnum):
+    INFRA = "infra"
+    INIT = "init"
+    APP = "app"
+
+
+@dataclass(frozen=True, slots=True)
+class PortPlan:
+    container_port: int
+    protocol: str = "TCP"
+    name: str = ""
+    host_port: int = 0
+    host_ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPlan:
+    name: str
+    kind: ContainerKind
+    image: str  # as written in the manifest
+    image_ref: str  # normalised reference
+    image_id: str  # "sha256:..." of the image config
+    pull_policy: str
+    argv: tuple[str, ...]  # resolved process args ($(VAR) expanded)
+    env: tuple[tuple[str, str], ...]  # final environment, in order
+    working_dir: str
+    user: str  # user spec still to resolve against the rootfs' /etc/passwd ("" = root)
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    tty: bool = False
+    stdin: bool = False
+    stop_signal: str = "SIGTERM"
+    ports: tuple[PortPlan, ...] = ()
+    restart_policy: str = ""  # container-level (sidecar init containers: "Always")
+    termination_message_path: str = "/dev/termination-log"
+    termination_message_policy: str = "File"
+    spec_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PodPlan:
+    uid: str
+    namespace: str
+    name: str
+    hostname: str
+    restart_policy: str = "Always"
+    termination_grace_period: int = 30
+    share_process_namespace: bool = False
+    host_network: bool = False
+    host_pid: bool = False
+    host_ipc: bool = False
+    init_containers: tuple[ContainerPlan, ...] = ()
+    containers: tuple[ContainerPlan, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    spec_hash: str = field(default="")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def all_containers(self) -> tuple[ContainerPlan, ...]:
+        return self.init_containers + self.containers
+
+    def container(self, name: str) -> ContainerPlan | None:
+        return next((c for c in self.all_containers() if c.name == name), None)
+
+
+def _hash(value: Any) -> str:
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _ports(spec: Mapping[str, Any]) -> tuple[PortPlan, ...]:
+    return tuple(
+        PortPlan(
+            container_port=int(p["containerPort"]),
+            protocol=str(p.get("protocol") or "TCP"),
+            name=str(p.get("name") or ""),
+            host_port=int(p.get("hostPort") or 0),
+            host_ip=str(p.get("hostIP") or ""),
+        )
+        for p in spec.get("ports") or ()
+    )
+
+
+def _container(
+    spec: Mapping[str, Any],
+    *,
+    kind: ContainerKind,
+    pod_meta: Mapping[str, Any],
+    pod_security: Mapping[str, Any],
+    images: Mapping[str, ImageRef],
+) -> ContainerPlan:
+    image = str(spec.get("image") or "")
+    ref = normalize_reference(image)
+    stored = images.get(ref)
+    config = stored.config if stored else ImageConfig()
+    env = command_mod.resolve_env(spec.get("env") or (), image_env=config.env)
+    argv = command_mod.resolve_argv(
+        command=spec.get("command"),
+        args=spec.get("args"),
+        entrypoint=config.entrypoint,
+        cmd=config.cmd,
+        env=env,
+    )
+    security = {**pod_security, **(spec.get("securityContext") or {})}
+    plan = ContainerPlan(
+        name=str(spec["name"]),
+        kind=kind,
+        image=image,
+        image_ref=ref,
+        image_id=stored.image_id if stored else "",
+        pull_policy=str(spec.get("imagePullPolicy") or default_pull_policy(ref)),
+        argv=argv,
+        env=env,
+        working_dir=str(spec.get("workingDir") or config.working_dir or "/"),
+        user=config.user,
+        run_as_user=security.get("runAsUser"),
+        run_as_group=security.get("runAsGroup"),
+        tty=bool(spec.get("tty")),
+        stdin=bool(spec.get("stdin")),
+        stop_signal=config.stop_signal or "SIGTERM",
+        ports=_ports(spec),
+        restart_policy=str(spec.get("restartPolicy") or ""),
+        termination_message_path=str(
+            spec.get("terminationMessagePath") or "/dev/termination-log"
+        ),
+        termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
+    )
+    return _with_hash(plan)
+
+
+def _with_hash(plan: ContainerPlan) -> ContainerPlan:
+    from dataclasses import replace
+
+    body = asdict(plan)
+    body.pop("spec_hash")
+    return replace(plan, spec_hash=_hash(body))
+
+
+def compile_pod(
+    pod: Mapping[str, Any],
+    *,
+    uid: str,
+    images: Mapping[str, ImageRef],
+) -> PodPlan:
+    """Turn a validated Pod manifest into a PodPlan.
+
+    `images` maps normalised references to what the image store holds; a reference missing
+    from it leaves `image_id` empty (the engine reports ErrImagePull / ErrImageNeverPull).
+    """
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    name = str(meta["name"])
+    security = spec.get("securityContext") or {}
+    pod_security = {k: security[k] for k in ("runAsUser", "runAsGroup") if k in security}
+
+    def build(items: Any, kind: ContainerKind) -> tuple[ContainerPlan, ...]:
+        return tuple(
+            _container(c, kind=kind, pod_meta=meta, pod_security=pod_security, images=images)
+            for c in items or ()
+        )
+
+    hostname = str(spec.get("hostname") or name)[:63]
+    plan = PodPlan(
+        uid=uid,
+        namespace=str(meta.get("namespace") or "default"),
+        name=name,
+        hostname=hostname,
+        restart_policy=str(spec.get("restartPolicy") or "Always"),
+        termination_grace_period=int(
+            30
+            if spec.get("terminationGracePeriodSeconds") is None
+            else spec["terminationGracePeriodSeconds"]
+        ),
+        share_process_namespace=bool(spec.get("shareProcessNamespace")),
+        host_network=bool(spec.get("hostNetwork")),
+        host_pid=bool(spec.get("hostPID")),
+        host_ipc=bool(spec.get("hostIPC")),
+        init_containers=build(spec.get("initContainers"), ContainerKind.INIT),
+        containers=build(spec.get("containers"), ContainerKind.APP),
+        labels=tuple(sorted((meta.get("labels") or {}).items())),
+        annotations=tuple(sorted((meta.get("annotations") or {}).items())),
+    )
+    from dataclasses import replace
+
+    body = asdict(plan)
+    body.pop("uid")
+    body.pop("spec_hash")
+    return replace(plan, spec_hash=_hash(body))
+
+
+def to_json(plan: PodPlan) -> str:
+    return json.dumps(asdict(plan), sort_keys=True)
+
+
+def from_json(text: str) -> PodPlan:
+    raw = json.loads(text)
+
+    def ctr(c: dict[str, Any]) -> ContainerPlan:
+        c = dict(c)
+        c["kind"] = ContainerKind(c["kind"])
+        c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
+        c["argv"] = tuple(c["argv"])
+        c["env"] = tuple((k, v) for k, v in c["env"])
+        return ContainerPlan(**c)
+
+    raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
+    raw["containers"] = tuple(ctr(c) for c in raw["containers"])
+    raw["labels"] = tuple((k, v) for k, v in raw["labels"])
+    raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
+    return PodPlan(**raw)
