@@ -1,0 +1,87 @@
+"""compute_pod_actions: what a sync of one pod must do next, in the kubelet's order.
+
+Mirrors kubelet's computePodActions: a missing sandbox means create it and start from the
+first init container; init containers run one at a time (sidecar init containers, with
+restartPolicy Always, are started and left running); app containers start once every init
+container is done. A terminated container is restarted only when the restart policy says so.
+Pure: no I/O, no clock; back-off timing belongs to the supervisor's state machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod
+from kubeplay.plan.pods import PodPlan
+
+
+@dataclass(frozen=True, slots=True)
+class PodActions:
+    create_sandbox: bool = False
+    start_init: str = ""  # the init container to start (or restart) next
+    wait_for: str = ""  # an init container is running: wait for it to finish
+    start: tuple[str, ...] = ()  # app containers to start (or restart), spec order
+    restarts: tuple[str, ...] = ()  # the subset of start/start_init that ran before
+    pod_done: bool = False  # every container finished and the policy allows no restart
+    message: str = ""
+
+
+def should_restart(policy: str, obs: ObservedContainer) -> bool:
+    """Restart policy for a terminated container (Kubernetes restartPolicy)."""
+    term = obs.termination
+    if term is None:
+        return False
+    if policy == "Always":
+        return True
+    if policy == "OnFailure":
+        return term.exit_code != 0
+    return False
+
+
+def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
+    if not observed.sandbox_running:
+        first = plan.init_containers[0].name if plan.init_containers else ""
+        return PodActions(
+            create_sandbox=True,
+            start_init=first,
+            start=() if first else tuple(c.name for c in plan.containers),
+            message="pod sandbox missing: create it",
+        )
+    for ctr in plan.init_containers:
+        obs = observed.get(ctr.name)
+        if ctr.restart_policy == "Always":  # sidecar: start it and go on
+            if obs.state is ContainerState.RUNNING:
+                continue
+            if obs.state is ContainerState.TERMINATED:
+                return PodActions(start_init=ctr.name, restarts=(ctr.name,))
+            return PodActions(start_init=ctr.name)
+        if obs.state is ContainerState.RUNNING:
+            return PodActions(wait_for=ctr.name)
+        if obs.state is ContainerState.TERMINATED and obs.termination is not None:
+            if obs.termination.exit_code == 0:
+                continue
+            if plan.restart_policy == "Never":
+                return PodActions(
+                    pod_done=True,
+                    message=f"init container {ctr.name} failed "
+                    f"(exit {obs.termination.exit_code}) and restartPolicy is Never",
+                )
+            return PodActions(start_init=ctr.name, restarts=(ctr.name,))
+        return PodActions(start_init=ctr.name)
+    start: list[str] = []
+    restarts: list[str] = []
+    finished = 0
+    for ctr in plan.containers:
+        obs = observed.get(ctr.name)
+        if obs.state is ContainerState.RUNNING:
+            continue
+        if obs.state is ContainerState.TERMINATED:
+            if should_restart(plan.restart_policy, obs):
+                start.append(ctr.name)
+                restarts.append(ctr.name)
+            else:
+                finished += 1
+            continue
+        start.append(ctr.name)
+    done = bool(plan.containers) and finished == len(plan.containers)
+    return PodActions(start=tuple(start), restarts=tuple(restarts), pod_done=done)

@@ -1,0 +1,61 @@
+"""ObservedPod: what exists for a pod right now, as plain values.
+
+The engine builds it from the store's records and the runtime's exit files; `plan.status`
+derives a Kubernetes PodStatus from it and `plan.actions` decides what to do next. Times are
+epoch seconds, passed in (plan/ never reads a clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ContainerState(StrEnum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class Termination:
+    exit_code: int
+    started_at: float | None
+    finished_at: float
+    oom_killed: bool = False
+    message: str = ""
+    container_id: str = ""
+
+    @property
+    def reason(self) -> str:
+        if self.oom_killed:
+            return "OOMKilled"
+        return "Completed" if self.exit_code == 0 else "Error"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedContainer:
+    name: str
+    state: ContainerState = ContainerState.WAITING
+    container_id: str = ""
+    started_at: float | None = None
+    termination: Termination | None = None  # set when TERMINATED
+    waiting_reason: str = "ContainerCreating"
+    waiting_message: str = ""
+    restart_count: int = 0
+    last_termination: Termination | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedPod:
+    sandbox_id: str = ""
+    sandbox_running: bool = False
+    containers: dict[str, ObservedContainer] = field(default_factory=dict)
+    pod_ip: str = ""
+    host_ip: str = ""
+    created_at: float = 0.0
+    started_at: float | None = None
+    terminating: bool = False
+
+    def get(self, name: str) -> ObservedContainer:
+        return self.containers.get(name) or ObservedContainer(name=name)

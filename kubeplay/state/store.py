@@ -1,0 +1,273 @@
+"""SqliteStore: kubeplay's desired and recorded state, one SQLite file (WAL) per install.
+
+Pods are written in one transaction per play before anything is created, so a crash leaves
+rows the next `down`/`system reset` can clean. Config (what was played: manifest, plan) and
+state (what was made: netns, container ids, pids) live in separate columns/tables, as in
+podman's sqlite state. Every connection sets a busy timeout so concurrent commands queue
+instead of failing; the schema version is checked and a newer database is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubeplay.errors import AlreadyExistsError, SchemaVersionError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    schema_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pods (
+    uid TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    plan_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    lifecycle TEXT NOT NULL DEFAULT 'creating',
+    started_at REAL,
+    netns TEXT,
+    pod_ip TEXT UNIQUE,
+    UNIQUE (namespace, name)
+);
+CREATE TABLE IF NOT EXISTS containers (
+    pod_uid TEXT NOT NULL REFERENCES pods(uid) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    container_id TEXT UNIQUE,
+    pid INTEGER,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    created_at REAL,
+    started_at REAL,
+    log_path TEXT,
+    waiting_reason TEXT,
+    waiting_message TEXT,
+    last_termination_json TEXT,
+    PRIMARY KEY (pod_uid, name)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRecord:
+    pod_uid: str
+    name: str
+    kind: str
+    container_id: str = ""
+    pid: int = 0
+    restart_count: int = 0
+    created_at: float | None = None
+    started_at: float | None = None
+    log_path: str = ""
+    waiting_reason: str = ""
+    waiting_message: str = ""
+    last_termination: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    uid: str
+    namespace: str
+    name: str
+    source: str
+    manifest: dict[str, Any]
+    plan_json: str
+    created_at: float
+    lifecycle: str = "creating"  # creating | active | terminating
+    started_at: float | None = None
+    netns: str = ""
+    pod_ip: str = ""
+    containers: tuple[ContainerRecord, ...] = field(default=())
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        row = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if row is not None:
+            version = self._db.execute("SELECT schema_version FROM meta").fetchone()
+            if version is not None and version[0] > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"state database schema {version[0]} is newer than this kubeplay "
+                    f"({SCHEMA_VERSION}): upgrade kubeplay"
+                )
+            if version is not None:
+                return
+        with self.transaction() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(
+                "INSERT OR IGNORE INTO meta (id, schema_version) VALUES (1, ?)", (SCHEMA_VERSION,)
+            )
+
+    # pods ---------------------------------------------------------------------------------
+
+    def add_pods(self, pods: Sequence[PodRecord]) -> None:
+        """Insert every pod in one transaction; AlreadyExistsError names the first clash."""
+        with self.transaction() as db:
+            for pod in pods:
+                try:
+                    db.execute(
+                        "INSERT INTO pods (uid, namespace, name, source, manifest_json, "
+                        "plan_json, created_at, lifecycle) VALUES (?,?,?,?,?,?,?,?)",
+                        (
+                            pod.uid,
+                            pod.namespace,
+                            pod.name,
+                            pod.source,
+                            json.dumps(pod.manifest),
+                            pod.plan_json,
+                            pod.created_at,
+                            pod.lifecycle,
+                        ),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise AlreadyExistsError(
+                        f"pod {pod.namespace}/{pod.name}: already exists "
+                        "(use --replace to play it again)"
+                    ) from err
+
+    def update_pod(self, uid: str, **values: Any) -> None:
+        allowed = {"lifecycle", "started_at", "netns", "pod_ip", "plan_json"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown pod columns {sorted(unknown)}")
+        cols = ", ".join(f"{k} = ?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE pods SET {cols} WHERE uid = ?", (*values.values(), uid))
+
+    def delete_pod(self, uid: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM pods WHERE uid = ?", (uid,))
+
+    def get_pod(self, namespace: str, name: str) -> PodRecord | None:
+        pods = self._select("WHERE p.namespace = ? AND p.name = ?", (namespace, name))
+        return pods[0] if pods else None
+
+    def get_pod_by_uid(self, uid: str) -> PodRecord | None:
+        pods = self._select("WHERE p.uid = ?", (uid,))
+        return pods[0] if pods else None
+
+    def list_pods(self, namespace: str | None = None) -> list[PodRecord]:
+        if namespace is None:
+            return self._select("", ())
+        return self._select("WHERE p.namespace = ?", (namespace,))
+
+    def used_ips(self) -> set[str]:
+        rows = self._db.execute("SELECT pod_ip FROM pods WHERE pod_ip IS NOT NULL").fetchall()
+        return {r[0] for r in rows}
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[PodRecord]:
+        rows = self._db.execute(
+            f"SELECT * FROM pods p {where} ORDER BY p.namespace, p.name", args
+        ).fetchall()
+        if not rows:
+            return []
+        uids = [r["uid"] for r in rows]
+        marks = ",".join("?" * len(uids))
+        crow = self._db.execute(
+            f"SELECT * FROM containers WHERE pod_uid IN ({marks}) ORDER BY rowid", uids
+        ).fetchall()
+        by_pod: dict[str, list[ContainerRecord]] = {}
+        for c in crow:
+            by_pod.setdefault(c["pod_uid"], []).append(_container(c))
+        return [
+            PodRecord(
+                uid=r["uid"],
+                namespace=r["namespace"],
+                name=r["name"],
+                source=r["source"],
+                manifest=json.loads(r["manifest_json"]),
+                plan_json=r["plan_json"],
+                created_at=r["created_at"],
+                lifecycle=r["lifecycle"],
+                started_at=r["started_at"],
+                netns=r["netns"] or "",
+                pod_ip=r["pod_ip"] or "",
+                containers=tuple(by_pod.get(r["uid"], ())),
+            )
+            for r in rows
+        ]
+
+    # containers ---------------------------------------------------------------------------
+
+    def put_container(self, rec: ContainerRecord) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
+                "created_at, started_at, log_path, waiting_reason, waiting_message, "
+                "last_termination_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
+                "container_id=excluded.container_id, pid=excluded.pid, "
+                "restart_count=excluded.restart_count, created_at=excluded.created_at, "
+                "started_at=excluded.started_at, log_path=excluded.log_path, "
+                "waiting_reason=excluded.waiting_reason, "
+                "waiting_message=excluded.waiting_message, "
+                "last_termination_json=excluded.last_termination_json",
+                (
+                    rec.pod_uid,
+                    rec.name,
+                    rec.kind,
+                    rec.container_id or None,
+                    rec.pid or None,
+                    rec.restart_count,
+                    rec.created_at,
+                    rec.started_at,
+                    rec.log_path,
+                    rec.waiting_reason,
+                    rec.waiting_message,
+                    json.dumps(rec.last_termination) if rec.last_termination else None,
+                ),
+            )
+
+
+def _container(row: sqlite3.Row) -> ContainerRecord:
+    last = row["last_termination_json"]
+    return ContainerRecord(
+        pod_uid=row["pod_uid"],
+        name=row["name"],
+        kind=row["kind"],
+        container_id=row["container_id"] or "",
+        pid=row["pid"] or 0,
+        restart_count=row["restart_count"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        log_path=row["log_path"] or "",
+        waiting_reason=row["waiting_reason"] or "",
+        waiting_message=row["waiting_message"] or "",
+        last_termination=json.loads(last) if last else None,
+    )
