@@ -1,0 +1,120 @@
+"""Fields: which parts of a Pod kubeplay implements, and what it says about the rest.
+
+`validate` walks every Pod with these tables and warns once per field path that is set but not
+implemented (`spec.containers[0].livenessProbe: not supported yet, ignored`). Patterns use `[*]`
+for list items. A field in IMPLEMENTED is used as is; the walk descends into it only when the
+table names some of its children, so an unlisted child is warned about. A field in MESSAGES gets
+that message; any other field gets NOT_SUPPORTED. When an issue implements a field, move it into
+IMPLEMENTED (or drop its MESSAGES entry): this module is the one place to change.
+"""
+
+from __future__ import annotations
+
+NOT_SUPPORTED = "not supported yet, ignored"
+NO_EFFECT = "no effect on a single host"
+NOT_ENFORCED = "not enforced yet"
+SET_BY_SERVER = "set by the server, ignored"
+
+# Container fields kubeplay implements, for containers and initContainers alike.
+_CONTAINER = (
+    "name",
+    "image",
+    "imagePullPolicy",
+    "command",
+    "args",
+    "workingDir",
+    "env",
+    "env[*].name",
+    "env[*].value",
+    "ports",
+    "ports[*].containerPort",
+    "ports[*].name",
+    "ports[*].protocol",
+    "ports[*].hostPort",
+    "ports[*].hostIP",
+    "tty",
+    "stdin",
+    "stdinOnce",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "securityContext",
+    "securityContext.runAsUser",
+    "securityContext.runAsGroup",
+)
+# Only init containers take a restartPolicy (`Always` makes a sidecar).
+_INIT_CONTAINER_ONLY = ("restartPolicy",)
+
+IMPLEMENTED: frozenset[str] = frozenset(
+    {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.labels",
+        "metadata.annotations",
+        "spec",
+        "spec.containers",
+        "spec.initContainers",
+        "spec.restartPolicy",
+        "spec.terminationGracePeriodSeconds",
+        "spec.hostname",
+        "spec.subdomain",
+        "spec.shareProcessNamespace",
+        "spec.hostNetwork",
+        "spec.hostPID",
+        "spec.hostIPC",
+        *(f"spec.containers[*].{f}" for f in _CONTAINER),
+        *(f"spec.initContainers[*].{f}" for f in _CONTAINER + _INIT_CONTAINER_ONLY),
+    }
+)
+
+_NO_EFFECT_SPEC = (
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "priorityClassName",
+    "priority",
+    "schedulerName",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "nodeName",
+    "topologySpreadConstraints",
+    "preemptionPolicy",
+    "runtimeClassName",
+    "readinessGates",
+    "enableServiceLinks",
+    "imagePullSecrets",
+)
+_SET_BY_SERVER = (
+    "metadata.uid",
+    "metadata.resourceVersion",
+    "metadata.generation",
+    "metadata.creationTimestamp",
+    "metadata.deletionTimestamp",
+    "metadata.deletionGracePeriodSeconds",
+    "metadata.managedFields",
+    "metadata.selfLink",
+    "status",
+)
+
+MESSAGES: dict[str, str] = {
+    **{f"spec.{f}": NO_EFFECT for f in _NO_EFFECT_SPEC},
+    **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    "spec.containers[*].resources": NOT_ENFORCED,
+    "spec.initContainers[*].resources": NOT_ENFORCED,
+}
+
+
+def _ancestors(pattern: str) -> list[str]:
+    """`spec.containers[*].env` -> `spec.containers[*]`, `spec.containers`, `spec`."""
+    found = []
+    while (cut := max(pattern.rfind("."), pattern.rfind("["))) > 0:
+        pattern = pattern[:cut]
+        found.append(pattern)
+    return found
+
+
+# Patterns whose children the walk visits: the ancestors of every IMPLEMENTED pattern.
+PARENTS: frozenset[str] = frozenset(a for pattern in IMPLEMENTED for a in _ancestors(pattern))

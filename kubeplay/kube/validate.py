@@ -1,0 +1,362 @@
+"""Validation: decide whether loaded objects may be played, and what kubeplay will ignore in them.
+
+`services` calls `validate(objects)` after `loader.load`, before anything is created. Errors are
+those the Kubernetes API server would reject: the strict upstream schema (kubernetes-validate)
+plus the rules it checks in code (names, required images, unique containers, duplicate objects).
+All errors are collected and raised as one ManifestError, first error first. Valid fields that
+kubeplay does not implement come back as Warning data (tables in `fields`); nothing is printed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from kubeplay.errors import ManifestError, UsageError
+from kubeplay.kube import fields
+from kubeplay.kube.loader import format_path
+from kubeplay.kube.objects import KubeObject, Warning
+
+SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List"})
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
+
+# Where each kind keeps its pod spec; the same container rules apply to all of them.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+POD_RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
+
+
+class NameRule(NamedTuple):
+    """A Kubernetes name format: the pattern, the length limit and how errors describe it."""
+
+    pattern: re.Pattern[str]
+    limit: int
+    text: str
+
+
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL = NameRule(
+    re.compile(_LABEL),
+    63,
+    "must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', "
+    "starting and ending with a letter or digit)",
+)
+DNS1123_SUBDOMAIN = NameRule(
+    re.compile(rf"{_LABEL}(\.{_LABEL})*"),
+    253,
+    "must be a DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' or '.', "
+    "each part starting and ending with a letter or digit)",
+)
+DNS1035_LABEL = NameRule(
+    re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?"),
+    63,
+    "must be a DNS-1035 label (at most 63 lowercase letters, digits or '-', "
+    "starting with a letter and ending with a letter or digit)",
+)
+
+
+class Problem(NamedTuple):
+    """One error found in one object: the field path (may be empty) and what is wrong."""
+
+    path: str
+    message: str
+
+
+def validate(objects: Sequence[KubeObject], *, kube_version: str = "") -> list[Warning]:
+    """Raise ManifestError listing every error; else return the warnings, in input order."""
+    version = resolve_schema_version(kube_version)
+    errors: list[ManifestError] = []
+    warnings: list[Warning] = []
+    first_seen: dict[tuple[str, str, str], KubeObject] = {}
+    for obj in objects:
+        problems = check_schema(obj, version=version)
+        if not problems:
+            problems = check_rules(obj)
+        problems.extend(_check_duplicate(obj, first_seen))
+        errors.extend(_error(obj, problem) for problem in problems)
+        if not problems:
+            warnings.extend(collect_warnings(obj))
+    if errors:
+        first = errors[0]
+        raise ManifestError(
+            first.message + "".join("\n" + e.render() for e in errors[1:]),
+            source=first.source,
+            doc_index=first.doc_index,
+            kind=first.kind,
+            name=first.name,
+            path=first.path,
+            line=first.line,
+        )
+    return warnings
+
+
+def resolve_schema_version(kube_version: str) -> str:
+    """The bundled schema version for a Kubernetes version ("" = newest), as `1.30.0`."""
+    from kubernetes_validate import utils
+
+    bundled = utils.all_versions()
+    if not kube_version:
+        return str(bundled[-1])
+    match = _VERSION.fullmatch(kube_version.strip())
+    if not match:
+        raise UsageError(f"Kubernetes version {kube_version!r}: expected MAJOR.MINOR, like 1.30")
+    wanted = (int(match[1]), int(match[2]))
+    usable = [v for v in bundled if _major_minor(v) <= wanted]
+    if not usable or wanted > _major_minor(bundled[-1]):
+        oldest, newest = (".".join(map(str, _major_minor(v))) for v in (bundled[0], bundled[-1]))
+        raise UsageError(
+            f"Kubernetes version {kube_version}: not supported (schemas for {oldest} to {newest})"
+        )
+    return str(usable[-1])
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def check_schema(obj: KubeObject, *, version: str) -> list[Problem]:
+    """Problems the strict Kubernetes OpenAPI schema finds (at most the schema's best match)."""
+    import kubernetes_validate
+
+    unsupported = Problem("", f"unsupported kind {obj.kind} for apiVersion {obj.api_version}")
+    try:
+        kubernetes_validate.validate(obj.body, version, strict=True)
+    except kubernetes_validate.SchemaNotFoundError:
+        return [unsupported]
+    except kubernetes_validate.ValidationError as err:
+        # A schema for a nested type (Affinity, Container...) matches the file name but rejects
+        # apiVersion and kind themselves: that is not a kind either.
+        if err.validator == "additionalProperties" and not err.path and "kind" in err.instance:
+            known = err.schema.get("properties", {})
+            if "kind" not in known:
+                return [unsupported]
+        return describe_schema_error(err)
+    return []
+
+
+def describe_schema_error(err: Any) -> list[Problem]:
+    """Short problems from a jsonschema ValidationError: a field path and no schema dump."""
+    parts: list[str | int] = list(err.path)
+    instance = err.instance
+    if err.validator == "additionalProperties" and isinstance(instance, dict):
+        known = err.schema.get("properties", {})
+        return [
+            Problem(format_path([*parts, k]), "unknown field") for k in instance if k not in known
+        ]
+    if err.validator == "required" and isinstance(instance, dict):
+        missing = [k for k in err.validator_value if k not in instance]
+        return [Problem(format_path([*parts, k]), "required") for k in missing]
+    path = format_path(parts)
+    if err.validator == "type":
+        return [Problem(path, f"must be {_expected(err.validator_value)}, got {_got(instance)}")]
+    if err.validator in ("oneOf", "anyOf"):
+        types: list[Any] = [s.get("type") for s in err.validator_value if isinstance(s, dict)]
+        if types and all(types):
+            flat = [t for ts in types for t in ([ts] if isinstance(ts, str) else ts)]
+            return [Problem(path, f"must be {_expected(flat)}, got {_got(instance)}")]
+    if err.validator == "enum":
+        allowed = ", ".join(str(v) for v in err.validator_value if v is not None)
+        return [Problem(path, f"must be one of {allowed}, got {_got(instance)}")]
+    message = str(err.message)
+    return [Problem(path, message if len(message) <= 120 else message[:117] + "...")]
+
+
+def _expected(types: str | Sequence[str]) -> str:
+    names = [types] if isinstance(types, str) else [t for t in types if t != "null"]
+    return " or ".join(dict.fromkeys(names)) or "null"
+
+
+def _got(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    return "array" if isinstance(value, list) else "object"
+
+
+def check_rules(obj: KubeObject) -> list[Problem]:
+    """Rules the API server checks in code, for an object the schema accepted."""
+    problems = _check_metadata(obj)
+    spec_path = POD_SPEC_PATHS.get(obj.kind)
+    if spec_path is not None:
+        spec = _dig(obj.body, spec_path)
+        problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
+    return problems
+
+
+def _check_metadata(obj: KubeObject) -> list[Problem]:
+    meta = obj.body.get("metadata") or {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    problems: list[Problem] = []
+    if not name:
+        if not meta.get("generateName"):
+            problems.append(Problem("metadata.name", "required"))
+    elif obj.kind == "Namespace":
+        problems.extend(_check_name(name, "metadata.name", rule=DNS1123_LABEL))
+    elif obj.kind == "Service":
+        problems.extend(_check_name(name, "metadata.name", rule=DNS1035_LABEL))
+    else:
+        problems.extend(_check_name(name, "metadata.name", rule=DNS1123_SUBDOMAIN))
+    if namespace:
+        problems.extend(_check_name(namespace, "metadata.namespace", rule=DNS1123_LABEL))
+    return problems
+
+
+def _check_name(value: str, path: str, *, rule: NameRule) -> list[Problem]:
+    if len(value) <= rule.limit and rule.pattern.fullmatch(value):
+        return []
+    what = path.rsplit(".", 1)[-1]
+    return [Problem(path, f"invalid {what} {value!r}: {rule.text}")]
+
+
+def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
+    if not isinstance(spec, dict) or not spec.get("containers"):
+        return [Problem(f"{prefix}.containers", "required: at least one container")]
+    problems = list(_check_choice(spec, "restartPolicy", POD_RESTART_POLICIES, prefix=prefix))
+    first_path: dict[str, str] = {}
+    for group in ("initContainers", "containers"):
+        for i, container in enumerate(spec.get(group) or ()):
+            path = f"{prefix}.{group}[{i}]"
+            problems.extend(_check_container(container, path, init=group == "initContainers"))
+            name = container.get("name")
+            if not isinstance(name, str) or not name:
+                continue
+            if name in first_path:
+                message = f"duplicate container name {name!r} (also {first_path[name]})"
+                problems.append(Problem(f"{path}.name", message))
+            else:
+                first_path[name] = f"{path}.name"
+    return problems
+
+
+def _check_container(container: Mapping[str, Any], path: str, *, init: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    name = container.get("name")
+    if isinstance(name, str) and name:
+        problems.extend(_check_name(name, f"{path}.name", rule=DNS1123_LABEL))
+    image = container.get("image")
+    if not isinstance(image, str) or not image.strip():
+        problems.append(Problem(f"{path}.image", "required"))
+    problems.extend(_check_choice(container, "imagePullPolicy", PULL_POLICIES, prefix=path))
+    if init:
+        problems.extend(_check_choice(container, "restartPolicy", ("Always",), prefix=path))
+    for i, port in enumerate(container.get("ports") or ()):
+        port_path = f"{path}.ports[{i}]"
+        problems.extend(_check_choice(port, "protocol", PROTOCOLS, prefix=port_path))
+        for field in ("containerPort", "hostPort"):
+            number = port.get(field)
+            if (
+                number is not None
+                and not 1 <= number <= 65535
+                and (field, number) != ("hostPort", 0)
+            ):
+                message = f"invalid port {number}: must be between 1 and 65535"
+                problems.append(Problem(f"{port_path}.{field}", message))
+    return problems
+
+
+def _check_choice(
+    body: Mapping[str, Any], field: str, allowed: Sequence[str], *, prefix: str
+) -> Iterator[Problem]:
+    value = body.get(field)
+    if value is not None and value not in allowed:
+        choices = ", ".join(allowed)
+        yield Problem(f"{prefix}.{field}", f"unsupported value {value!r}: must be one of {choices}")
+
+
+def _check_duplicate(
+    obj: KubeObject, first_seen: dict[tuple[str, str, str], KubeObject]
+) -> list[Problem]:
+    name = (obj.body.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        return []  # generateName objects get a fresh name each
+    namespace = "" if obj.kind in CLUSTER_SCOPED_KINDS else obj.namespace
+    key = (obj.kind, namespace, name)
+    first = first_seen.setdefault(key, obj)
+    if first is obj:
+        return []
+    shown = f"{namespace}/{name}" if namespace else name
+    where = f"{first.source}:{first.line} (document {first.doc_index})"
+    return [Problem("metadata.name", f"duplicate {obj.kind} {shown}: first defined in {where}")]
+
+
+def collect_warnings(obj: KubeObject) -> list[Warning]:
+    """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
+    if obj.kind not in SUPPORTED_KINDS:
+        return [_warning(obj, "kind", f"{obj.kind} is not supported yet, ignored")]
+    if obj.kind != "Pod":
+        return []
+    return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", "")]
+
+
+def _unimplemented(body: Mapping[str, Any], pattern: str, path: str) -> Iterator[tuple[str, str]]:
+    """(path, message) for each set field the `fields` tables do not mark implemented."""
+    for key, value in body.items():
+        if value is None or value == {} or value == []:
+            continue  # unset, as Kubernetes reads it
+        child_pattern = f"{pattern}.{key}" if pattern else str(key)
+        child_path = f"{path}.{key}" if path else str(key)
+        if child_pattern in fields.MESSAGES:
+            yield child_path, fields.MESSAGES[child_pattern]
+        elif child_pattern not in fields.IMPLEMENTED:
+            yield child_path, fields.NOT_SUPPORTED
+        elif child_pattern in fields.PARENTS:
+            if isinstance(value, dict):
+                yield from _unimplemented(value, child_pattern, child_path)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict) and f"{child_pattern}[*]" in fields.PARENTS:
+                        yield from _unimplemented(item, f"{child_pattern}[*]", f"{child_path}[{i}]")
+
+
+def _warning(obj: KubeObject, path: str, message: str) -> Warning:
+    return Warning(
+        source=obj.source,
+        doc_index=obj.doc_index,
+        kind=obj.kind,
+        name=obj.name,
+        path=path,
+        message=message,
+    )
+
+
+def _error(obj: KubeObject, problem: Problem) -> ManifestError:
+    return ManifestError(
+        problem.message,
+        source=obj.source,
+        doc_index=obj.doc_index,
+        kind=obj.kind,
+        name=obj.name,
+        path=problem.path,
+        line=obj.line_of(problem.path or "kind"),
+    )
+
+
+def _dig(body: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = body
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
