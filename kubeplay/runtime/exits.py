@@ -1,0 +1,138 @@
+"""conmon's exit files: reading one, and waiting for one to appear.
+
+When a container's main process ends, conmon writes its exit code ("3", or 128+N after signal
+N, or "-1" if it could not tell) to <exit dir>/<container id>, by writing a temporary file in
+that directory and renaming it into place; it writes an "oom" file in the container's persist
+dir first when the kernel OOM-killed it. `read_exit_file` costs a few syscalls and no
+subprocess (status of 50 pods must stay fast); `wait_for_file` uses inotify on the directory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplay.log import get_logger
+
+log = get_logger(__name__)
+
+_IN_CLOSE_WRITE = 0x00000008
+_IN_MOVED_TO = 0x00000080
+_IN_CREATE = 0x00000100
+_IN_NONBLOCK = 0o4000
+_IN_CLOEXEC = 0o2000000
+_EVENT_HEADER = struct.Struct("iIII")
+# Polling interval when inotify is unavailable.
+_POLL_INTERVAL = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerExit:
+    exit_code: int  # 128+N when killed by signal N (as conmon reports), or the code
+    finished_at: float  # epoch seconds (exit file mtime)
+    oom_killed: bool  # conmon's persist-dir "oom" file present
+
+
+def parse_exit_code(text: str) -> int | None:
+    """The exit code in an exit file's text; None while it is empty or not a number."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def read_exit_file(path: Path, *, oom_file: Path | None) -> ContainerExit | None:
+    """The exit recorded at `path`, or None if there is none (yet)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        mtime = os.fstat(fd).st_mtime
+        code = parse_exit_code(os.read(fd, 64).decode("ascii", "replace"))
+    finally:
+        os.close(fd)
+    if code is None:
+        return None
+    oom = oom_file is not None and os.path.lexists(oom_file)
+    return ContainerExit(exit_code=code, finished_at=mtime, oom_killed=oom)
+
+
+class _Inotify:
+    """A minimal inotify watch on one directory (ctypes; the stdlib has none)."""
+
+    _libc: ctypes.CDLL | None = None
+
+    def __init__(self, directory: Path) -> None:
+        libc = self._load()
+        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self.fd: int = fd
+        mask = _IN_MOVED_TO | _IN_CLOSE_WRITE | _IN_CREATE
+        if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
+            err = ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, f"inotify_add_watch {directory} failed")
+
+    @classmethod
+    def _load(cls) -> ctypes.CDLL:
+        if cls._libc is None:
+            cls._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return cls._libc
+
+    def names(self, timeout: float) -> list[str] | None:
+        """Names of entries touched within `timeout` s; None if nothing happened."""
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
+        if not ready:
+            return None
+        names: list[str] = []
+        try:
+            buf = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return names
+        pos = 0
+        while pos + _EVENT_HEADER.size <= len(buf):
+            _wd, _mask, _cookie, length = _EVENT_HEADER.unpack_from(buf, pos)
+            start = pos + _EVENT_HEADER.size
+            names.append(buf[start : start + length].rstrip(b"\0").decode("utf-8", "replace"))
+            pos = start + length
+        return names
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def wait_for_file(
+    directory: Path, name: str, *, timeout: float, oom_file: Path | None
+) -> ContainerExit | None:
+    """Wait up to `timeout` s for the exit file `directory/name`; None on timeout."""
+    deadline = time.monotonic() + timeout
+    path = directory / name
+    try:
+        watch: _Inotify | None = _Inotify(directory)
+    except OSError as err:
+        log.debug("exit_watch_polling", directory=str(directory), error=str(err))
+        watch = None
+    try:
+        while True:
+            # Check after the watch exists, so a file written in between is not missed.
+            found = read_exit_file(path, oom_file=oom_file)
+            if found is not None:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if watch is None:
+                time.sleep(min(_POLL_INTERVAL, left))
+            else:
+                watch.names(left)
+    finally:
+        if watch is not None:
+            watch.close()
