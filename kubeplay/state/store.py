@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,7 +94,10 @@ class PodRecord:
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self._lock = threading.RLock()  # one connection, shared by the engine's threads
+        self._db = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -105,13 +109,14 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         row = self._db.execute(
@@ -188,10 +193,15 @@ class SqliteStore:
         return self._select("WHERE p.namespace = ?", (namespace,))
 
     def used_ips(self) -> set[str]:
-        rows = self._db.execute("SELECT pod_ip FROM pods WHERE pod_ip IS NOT NULL").fetchall()
+        with self._lock:
+            rows = self._db.execute("SELECT pod_ip FROM pods WHERE pod_ip IS NOT NULL").fetchall()
         return {r[0] for r in rows}
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[PodRecord]:
+        with self._lock:
+            return self._select_locked(where, args)
+
+    def _select_locked(self, where: str, args: tuple[Any, ...]) -> list[PodRecord]:
         rows = self._db.execute(
             f"SELECT * FROM pods p {where} ORDER BY p.namespace, p.name", args
         ).fetchall()

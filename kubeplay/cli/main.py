@@ -1,0 +1,356 @@
+"""The `kubeplay` command line: parsing, rendering and exit codes, nothing else.
+
+Every command calls one service and renders its report. Imports of services happen inside
+the commands so that `kubeplay get pods` starts fast. Exit codes: 0 ok, 1 runtime failure,
+2 bad input or usage; a KubeplayError prints `error: <message>` without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from kubeplay import settings as settings_mod
+from kubeplay.errors import KubeplayError
+
+OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
+
+
+def _settings() -> settings_mod.Settings:
+    return settings_mod.load()
+
+
+def _ns(namespace: str | None) -> str:
+    return namespace or "default"
+
+
+def _warn(lines: Any) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug events to stderr.")
+def cli(verbose: bool) -> None:
+    """Run Kubernetes YAML for real on this host."""
+    from kubeplay import log
+
+    log.configure(verbose=verbose)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--replace", is_flag=True, help="Remove the pods these files made, then play.")
+@click.option("--kube-version", default="", help="Kubernetes version of the schema (1.37).")
+def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
+    """Run every Pod in FILES (files, directories, or - for stdin)."""
+    from kubeplay.services import pods
+
+    report = pods.play(_settings(), files, replace=replace, kube_version=kube_version)
+    _warn(report.warnings)
+    for ref in report.replaced:
+        click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
+    for ref in report.pods:
+        click.echo(f"pod/{ref.split('/', 1)[1]} created")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--grace-period", type=float, default=None, help="Seconds before SIGKILL.")
+def down(files: tuple[str, ...], grace_period: float | None) -> None:
+    """Stop and remove the pods FILES describe."""
+    from kubeplay.services import pods
+
+    report = pods.down(_settings(), files, grace=grace_period)
+    for ref in report.removed:
+        click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+
+
+@cli.command()
+@click.argument("resource")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-n", "--namespace", default=None)
+@click.option("--grace-period", type=float, default=None)
+def delete(resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None) -> None:
+    """Delete pods by name: delete pod NAME..."""
+    from kubeplay.services import pods
+
+    _require_pods(resource)
+    report = pods.delete(_settings(), _ns(namespace), names, grace=grace_period)
+    for ref in report.removed:
+        click.echo(f'pod "{ref.split("/", 1)[1]}" deleted')
+
+
+def _require_pods(resource: str) -> None:
+    if resource.lower() not in ("pod", "pods", "po"):
+        from kubeplay.errors import UsageError
+
+        raise UsageError(f'the server doesn\'t have a resource type "{resource}"')
+
+
+@cli.command()
+@click.argument("resource")
+@click.argument("names", nargs=-1)
+@click.option("-n", "--namespace", default=None)
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option("-o", "--output", type=OUTPUTS, default=None)
+def get(
+    resource: str,
+    names: tuple[str, ...],
+    namespace: str | None,
+    all_namespaces: bool,
+    output: str | None,
+) -> None:
+    """Show pods: get pods [NAME...] [-n NS | -A] [-o wide|json|yaml|name]."""
+    from kubeplay.cli import render
+    from kubeplay.services import pods
+
+    _require_pods(resource)
+    s = _settings()
+    if names:
+        views = [pods.get_pod(s, _ns(namespace), n) for n in names]
+    else:
+        views = pods.get_pods(s, namespace=None if all_namespaces else _ns(namespace))
+    if output in ("json", "yaml"):
+        items = [v.to_kube() for v in views]
+        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(render.dump(doc, output))
+        return
+    if output == "name":
+        for v in views:
+            click.echo(f"pod/{v.record.name}")
+        return
+    if not views:
+        where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
+        click.echo(f"No resources found{where}.", err=True)
+        return
+    now = time.time()
+    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    if output == "wide":
+        headers += ["IP", "NODE"]
+    rows = []
+    for v in views:
+        restarts = str(v.summary.restarts)
+        if v.summary.last_restart_at:
+            restarts += f" ({render.human_duration(now - v.summary.last_restart_at)} ago)"
+        row = [
+            v.record.name,
+            v.summary.ready,
+            v.summary.status,
+            restarts,
+            render.human_duration(now - v.record.created_at),
+        ]
+        if all_namespaces:
+            row.insert(0, v.record.namespace)
+        if output == "wide":
+            row += [v.record.pod_ip or "<none>", "localhost"]
+        rows.append(row)
+    click.echo(render.table(headers, rows))
+
+
+@cli.command()
+@click.argument("resource")
+@click.argument("name")
+@click.option("-n", "--namespace", default=None)
+def describe(resource: str, name: str, namespace: str | None) -> None:
+    """Show one pod for people: describe pod NAME."""
+    from kubeplay.cli import describe as describe_mod
+    from kubeplay.services import pods
+
+    _require_pods(resource)
+    view = pods.get_pod(_settings(), _ns(namespace), name)
+    click.echo(describe_mod.describe_pod(view.to_kube()))
+
+
+@cli.command()
+@click.argument("pod")
+@click.option("-c", "--container", default=None)
+@click.option("-n", "--namespace", default=None)
+@click.option("-f", "--follow", is_flag=True)
+@click.option("--tail", type=int, default=-1)
+@click.option("--timestamps", is_flag=True)
+@click.option("-p", "--previous", is_flag=True)
+def logs(
+    pod: str,
+    container: str | None,
+    namespace: str | None,
+    follow: bool,
+    tail: int,
+    timestamps: bool,
+    previous: bool,
+) -> None:
+    """Print a container's logs."""
+    from kubeplay.services import containers
+
+    pod = pod.removeprefix("pod/").removeprefix("pods/")
+    for line in containers.logs(
+        _settings(),
+        _ns(namespace),
+        pod,
+        container=container,
+        follow=follow,
+        tail=tail,
+        previous=previous,
+    ):
+        text = f"{line.timestamp} {line.text}" if timestamps else line.text
+        click.echo(text)
+        if follow:
+            sys.stdout.flush()
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-i", "--stdin", "interactive", is_flag=True)
+@click.option("-t", "--tty", is_flag=True)
+@click.option("-c", "--container", default=None)
+@click.option("-n", "--namespace", default=None)
+@click.argument("pod")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def exec(  # noqa: A001 - kubectl's verb
+    interactive: bool,
+    tty: bool,
+    container: str | None,
+    namespace: str | None,
+    pod: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command in a container: exec [-i] [-t] POD [-c CTR] -- CMD..."""
+    from kubeplay.services import containers
+
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    pod = pod.removeprefix("pod/").removeprefix("pods/")
+    code = containers.exec_in(
+        _settings(), _ns(namespace), pod, argv, container=container, tty=tty,
+        interactive=interactive,
+    )
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--for", "condition", required=True, help="condition=Ready or delete")
+@click.option("--timeout", default="30s", help="e.g. 60s, 2m")
+@click.option("-n", "--namespace", default=None)
+def wait(target: str, condition: str, timeout: str, namespace: str | None) -> None:
+    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s."""
+    from kubeplay.services import containers
+
+    kind, _, name = target.partition("/")
+    _require_pods(kind if name else "pod")
+    name = name or kind
+    msg = containers.wait(
+        _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
+    )
+    click.echo(msg)
+
+
+def _seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    return float(text)
+
+
+@cli.group()
+def image() -> None:
+    """Manage images in kubeplay's store."""
+
+
+@image.command("import")
+@click.argument("tarball", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("reference")
+@click.option("-c", "--change", "changes", multiple=True, help="ENV, CMD, ENTRYPOINT, ...")
+def image_import(tarball: Path, reference: str, changes: tuple[str, ...]) -> None:
+    """Create an image from a rootfs tarball (as podman import)."""
+    from kubeplay.services import images
+
+    rec = images.import_rootfs(_settings(), tarball, reference, changes=changes)
+    click.echo(rec.image_id)
+
+
+@image.command("load")
+@click.option("-i", "--input", "archive", required=True, type=click.Path(exists=True, path_type=Path))
+def image_load(archive: Path) -> None:
+    """Load images from a docker-archive or oci-archive file."""
+    from kubeplay.services import images
+
+    for rec in images.load(_settings(), archive):
+        click.echo(f"Loaded image: {', '.join(rec.names) or rec.image_id}")
+
+
+@image.command("ls")
+@click.option("-q", "--quiet", is_flag=True)
+def image_ls(quiet: bool) -> None:
+    """List images."""
+    from kubeplay.cli import render
+    from kubeplay.services import images
+
+    recs = images.list_images(_settings())
+    if quiet:
+        for rec in recs:
+            click.echo(rec.image_id.removeprefix("sha256:")[:12])
+        return
+    rows = []
+    for rec in recs:
+        for ref in rec.names or ("<none>:<none>",):
+            repo, _, tag = ref.rpartition(":")
+            rows.append([repo, tag, rec.image_id.removeprefix("sha256:")[:12], rec.created,
+                         _size(rec.size)])
+    click.echo(render.table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows))
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} GB"
+
+
+@image.command("rm")
+@click.argument("references", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True)
+def image_rm(references: tuple[str, ...], force: bool) -> None:
+    """Remove images (refused while a pod uses one, unless --force)."""
+    from kubeplay.services import images
+
+    for rec in images.remove(_settings(), references, force=force):
+        click.echo(f"Untagged/removed: {rec.image_id}")
+
+
+@cli.command()
+def version() -> None:
+    """Print kubeplay's version."""
+    from kubeplay import __version__
+
+    click.echo(f"kubeplay {__version__}")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(2)
+    except KubeplayError as err:
+        _fail(str(err), err.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)

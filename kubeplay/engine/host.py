@@ -1,0 +1,89 @@
+"""Host: the adapters of one kubeplay install, opened together, and the pre-flight checks.
+
+The engine is the only layer that combines adapters; services get a Host from `open_host`
+and hand it to the engine's functions. Opening is cheap (no subprocess) so read-only commands
+such as `get pods` stay fast; `require_runtime` does the checks a command that creates
+containers needs, and says what is missing and how to install it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from kubeplay.errors import HostError
+from kubeplay.image.store import ImageStore
+from kubeplay.net import hostinfo
+from kubeplay.runtime.detect import detect_runtime
+from kubeplay.runtime.oci import Runtime
+from kubeplay.settings import Settings
+from kubeplay.state.store import SqliteStore
+
+
+@dataclass
+class Host:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> SqliteStore:
+        return SqliteStore(self.settings.state_db)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        return ImageStore(self.settings.images_dir, skopeo=self.settings.skopeo)
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        s = self.settings
+        for path in (s.runtime_root, s.exits_dir, s.runroot / "sockets"):
+            path.mkdir(parents=True, exist_ok=True)
+        return Runtime(
+            binary=detect_runtime(s.runtime),
+            root=s.runtime_root,
+            conmon=s.conmon,
+            exits_dir=s.exits_dir,
+            socket_dir=s.runroot / "sockets",
+        )
+
+    @cached_property
+    def host_ip(self) -> str:
+        return hostinfo.host_ip()
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def open_host(settings: Settings) -> Host:
+    for path in (settings.root, settings.runroot, settings.locks_dir):
+        path.mkdir(parents=True, exist_ok=True)
+    return Host(settings)
+
+
+def _missing_binary(name: str, package: str) -> str | None:
+    if os.path.isabs(name):
+        return None if os.access(name, os.X_OK) else f"{name} (apt-get install {package})"
+    return None if shutil.which(name) else f"{name} (apt-get install {package})"
+
+
+def require_runtime(host: Host) -> None:
+    """Refuse to create containers on a host that cannot run them."""
+    if os.geteuid() != 0:
+        raise HostError("kubeplay must run as root to create containers (try sudo)")
+    s = host.settings
+    missing = [
+        m
+        for m in (
+            _missing_binary(s.conmon, "conmon"),
+            _missing_binary(s.catatonit, "catatonit"),
+        )
+        if m
+    ]
+    if missing:
+        raise HostError("missing on this host: " + ", ".join(missing))
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        raise HostError("the kernel has no overlayfs (modprobe overlay)")
+    _ = host.runtime  # detect_runtime raises HostError naming the package

@@ -1,0 +1,487 @@
+"""Sync, observe and tear down one pod: the engine's side-effecting half of the kubelet.
+
+`sync_pod` asks `plan.actions.compute_pod_actions` what to do and does it in the kubelet's
+order (network namespace -> infra container -> init containers one by one -> app
+containers), recording every container in the store as soon as it exists, so that
+`teardown_pod` can always remove what a failed sync left. `observe` rebuilds an ObservedPod
+from the store and conmon's exit files without running any subprocess (fast `get pods`).
+Restarts with back-off are the supervisor's; a sync starts containers that never ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubeplay import log
+from kubeplay.engine.host import Host
+from kubeplay.errors import KubeplayError, StateError, SyncError
+from kubeplay.net import netns as netns_mod
+from kubeplay.plan import actions, network, ocispec, users
+from kubeplay.plan.observed import (
+    ContainerState,
+    ObservedContainer,
+    ObservedPod,
+    Termination,
+)
+from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.state.store import ContainerRecord, PodRecord
+
+INFRA = "_infra"  # not a DNS label, so it never clashes with a container name
+_log = log.get_logger(__name__)
+
+
+def pod_dir(host: Host, uid: str) -> Path:
+    return host.settings.pods_dir / uid
+
+
+def container_dir(host: Host, uid: str, name: str) -> Path:
+    return pod_dir(host, uid) / "containers" / name
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _termination_message(host: Host, uid: str, name: str) -> str:
+    path = container_dir(host, uid, name) / "termination-log"
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4096).decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _termination_from(raw: Mapping[str, Any] | None) -> Termination | None:
+    if not raw:
+        return None
+    return Termination(**raw)
+
+
+def observe(host: Host, rec: PodRecord) -> ObservedPod:
+    """What exists for `rec`: store rows + exit files + pid liveness; no subprocess."""
+    containers: dict[str, ObservedContainer] = {}
+    sandbox_id = ""
+    sandbox_running = False
+    for c in rec.containers:
+        if c.kind == ContainerKind.INFRA:
+            sandbox_id = c.container_id
+            sandbox_running = bool(c.container_id) and (
+                host.runtime.read_exit(c.container_id) is None and _pid_alive(c.pid)
+            )
+            continue
+        last = _termination_from(c.last_termination)
+        if not c.container_id:
+            containers[c.name] = ObservedContainer(
+                name=c.name,
+                waiting_reason=c.waiting_reason or "ContainerCreating",
+                waiting_message=c.waiting_message,
+                restart_count=c.restart_count,
+                last_termination=last,
+            )
+            continue
+        ex = host.runtime.read_exit(c.container_id)
+        if ex is not None:
+            state = ContainerState.TERMINATED
+            term: Termination | None = Termination(
+                exit_code=ex.exit_code,
+                started_at=c.started_at,
+                finished_at=ex.finished_at,
+                oom_killed=ex.oom_killed,
+                message=_termination_message(host, rec.uid, c.name),
+                container_id=c.container_id,
+            )
+        elif c.started_at is not None and _pid_alive(c.pid):
+            state, term = ContainerState.RUNNING, None
+        elif c.started_at is not None:
+            # Started, no exit file, process gone: conmon itself is gone (host reboot, kill -9).
+            state = ContainerState.TERMINATED
+            term = Termination(
+                exit_code=137,
+                started_at=c.started_at,
+                finished_at=c.started_at,
+                message="container process and its conmon are gone",
+                container_id=c.container_id,
+            )
+        else:
+            state, term = ContainerState.WAITING, None
+        containers[c.name] = ObservedContainer(
+            name=c.name,
+            state=state,
+            container_id=c.container_id,
+            started_at=c.started_at,
+            termination=term,
+            waiting_reason=c.waiting_reason or "ContainerCreating",
+            waiting_message=c.waiting_message,
+            restart_count=c.restart_count,
+            last_termination=last,
+        )
+    return ObservedPod(
+        sandbox_id=sandbox_id,
+        sandbox_running=sandbox_running,
+        containers=containers,
+        pod_ip=rec.pod_ip,
+        host_ip=host.host_ip,
+        created_at=rec.created_at,
+        started_at=rec.started_at,
+        terminating=rec.lifecycle == "terminating",
+    )
+
+
+# --- creating -------------------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _read_in_rootfs(rootfs: Path, rel: str) -> str:
+    """Read a small file of the container's rootfs without following links out of it."""
+    path = rootfs
+    for part in rel.strip("/").split("/"):
+        path = path / part
+        if path.is_symlink():
+            return ""
+    try:
+        return path.read_text(errors="replace") if path.is_file() else ""
+    except OSError:
+        return ""
+
+
+def _cgroups_path(cid: str) -> str:
+    return f"/kubeplay/{cid}"
+
+
+def _new_id() -> str:
+    return secrets.token_hex(32)
+
+
+def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
+    """Pod-level files bind-mounted into every app container (kubelet-managed /etc/hosts)."""
+    base = pod_dir(host, plan.uid)
+    files: dict[str, str] = {}
+    if not plan.host_network:
+        hosts = base / "etc" / "hosts"
+        _write(
+            hosts,
+            network.render_hosts(
+                hostname=plan.hostname,
+                pod_ip=rec.pod_ip or None,
+                fqdn=None,
+                host_aliases=(),
+            ),
+        )
+        files["/etc/hosts"] = str(hosts)
+    hostname = base / "etc" / "hostname"
+    _write(hostname, (os.uname().nodename if plan.host_network else plan.hostname) + "\n")
+    files["/etc/hostname"] = str(hostname)
+    return files
+
+
+def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+    base = pod_dir(host, plan.uid)
+    netns = ""
+    if not plan.host_network:
+        netns = str(host.settings.netns_dir / plan.uid)
+        host.store.update_pod(plan.uid, netns=netns)
+        try:
+            netns_mod.create_netns(Path(netns))
+        except KubeplayError as err:
+            raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
+    infra = base / "infra"
+    rootfs = infra / "rootfs"
+    rootfs.mkdir(parents=True, exist_ok=True)
+    (rootfs / "catatonit").touch()
+    cid = _new_id()
+    spec = ocispec.build_infra_spec(
+        plan,
+        rootfs=rootfs,
+        catatonit=host.settings.catatonit,
+        netns=netns or None,
+        cgroups_path=_cgroups_path(cid),
+    )
+    _write(infra / "config.json", json.dumps(spec))
+    record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)
+    host.store.put_container(record)
+    try:
+        pid = _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
+    now = time.time()
+    host.store.put_container(
+        ContainerRecord(
+            pod_uid=plan.uid,
+            name=INFRA,
+            kind=ContainerKind.INFRA,
+            container_id=cid,
+            pid=pid,
+            created_at=now,
+            started_at=now,
+        )
+    )
+    host.store.update_pod(plan.uid, started_at=now)
+    got = host.store.get_pod_by_uid(plan.uid)
+    if got is None:
+        raise StateError(f"pod {plan.ref}: vanished from the store while starting")
+    return got
+
+
+def _run_container(
+    host: Host,
+    plan: PodPlan,
+    record: ContainerRecord,
+    *,
+    cid: str,
+    bundle: Path,
+    log_path: Path,
+    tty: bool = False,
+    stdin: bool = False,
+) -> int:
+    """conmon + runtime create, record the id (so teardown finds it), then start."""
+    persist = host.settings.runroot / "persist" / cid
+    persist.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    host.store.put_container(_replace(record, container_id=cid, log_path=str(log_path)))
+    pid = host.runtime.create(
+        cid, bundle=bundle, name=record.name, log_path=log_path, persist_dir=persist,
+        tty=tty, stdin=stdin,
+    )
+    host.store.put_container(
+        _replace(record, container_id=cid, pid=pid, log_path=str(log_path), created_at=time.time())
+    )
+    host.runtime.start(cid)
+    return pid
+
+
+def _replace(rec: ContainerRecord, **values: Any) -> ContainerRecord:
+    from dataclasses import replace
+
+    return replace(rec, **values)
+
+
+def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str | None]:
+    proc = f"/proc/{infra_pid}/ns"
+    return {
+        "network": None if plan.host_network else rec.netns,
+        "uts": None if plan.host_network else f"{proc}/uts",
+        "ipc": None if plan.host_ipc else f"{proc}/ipc",
+        "pid": None if plan.host_pid else (f"{proc}/pid" if plan.share_process_namespace else ""),
+    }
+
+
+def _seccomp(host: Host) -> dict[str, Any] | None:
+    path = host.settings.seccomp_profile
+    if not path.is_file():
+        return None
+    from kubeplay.plan import seccomp
+
+    profile = json.loads(path.read_text())
+    return seccomp.convert_profile(profile, capabilities=ocispec.DEFAULT_CAPABILITIES)
+
+
+def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
+    infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
+    if infra is None or not infra.pid:
+        raise SyncError(f"pod {plan.ref}: container {ctr.name}: no sandbox", step="container")
+    prior = next((c for c in rec.containers if c.name == ctr.name), None)
+    restart_count = prior.restart_count if prior else 0
+    cdir = container_dir(host, plan.uid, ctr.name)
+    rootfs = cdir / "rootfs"
+    record = ContainerRecord(
+        pod_uid=plan.uid, name=ctr.name, kind=ctr.kind, restart_count=restart_count,
+        last_termination=prior.last_termination if prior else None,
+    )
+    host.store.put_container(record)
+    step = f"pod {plan.ref}: container {ctr.name}"
+    try:
+        host.images.mount_rootfs(
+            ctr.image_id, target=rootfs, upper=cdir / "upper", work=cdir / "work"
+        )
+    except KubeplayError as err:
+        raise SyncError(f"{step}: rootfs: {err}", step="rootfs") from err
+    try:
+        user = users.resolve_user(
+            ctr.user,
+            run_as_user=ctr.run_as_user,
+            run_as_group=ctr.run_as_group,
+            passwd=_read_in_rootfs(rootfs, "etc/passwd"),
+            group=_read_in_rootfs(rootfs, "etc/group"),
+        )
+    except KubeplayError as err:
+        host.store.put_container(
+            _replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+        )
+        raise SyncError(f"{step}: {err}", step="config") from err
+    term_log = cdir / "termination-log"
+    term_log.touch()
+    files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
+    spec = ocispec.build_container_spec(
+        plan,
+        ctr,
+        rootfs=rootfs,
+        user=user,
+        namespaces=_namespaces(plan, rec, infra.pid),
+        cgroups_path="",
+        host_files=files,
+        seccomp=_seccomp(host),
+    )
+    cid = _new_id()
+    spec["linux"]["cgroupsPath"] = _cgroups_path(cid)
+    _write(cdir / "config.json", json.dumps(spec))
+    log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
+    try:
+        pid = _run_container(
+            host, plan, record, cid=cid, bundle=cdir, log_path=log_path,
+            tty=ctr.tty, stdin=ctr.stdin,
+        )
+    except KubeplayError as err:
+        raise SyncError(f"{step}: {err}", step="container") from err
+    host.store.put_container(
+        _replace(
+            record, container_id=cid, pid=pid, log_path=str(log_path),
+            created_at=time.time(), started_at=time.time(),
+        )
+    )
+    _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
+
+
+def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = None) -> None:
+    """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
+
+    Runs init containers to completion (waiting for each), as the kubelet does before it
+    starts app containers. Containers that already ran are left to the supervisor (back-off).
+    """
+    while True:
+        rec = host.store.get_pod_by_uid(plan.uid)
+        if rec is None:
+            raise StateError(f"pod {plan.ref}: not in the store")
+        observed = observe(host, rec)
+        todo = actions.compute_pod_actions(plan, observed)
+        if todo.create_sandbox:
+            if observed.sandbox_id:
+                raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
+            rec = _create_sandbox(host, plan, rec)
+            continue
+        if todo.wait_for:
+            cid = observed.get(todo.wait_for).container_id
+            host.runtime.wait_exit(cid, wait_init_timeout if wait_init_timeout else 1e9)
+            continue
+        if todo.start_init:
+            if todo.restarts:
+                break
+            ctr = plan.container(todo.start_init)
+            assert ctr is not None
+            _start_container(host, plan, rec, ctr)
+            continue
+        for name in todo.start:
+            if name in todo.restarts:
+                continue
+            ctr = plan.container(name)
+            assert ctr is not None
+            _start_container(host, plan, rec, ctr)
+            rec = host.store.get_pod_by_uid(plan.uid) or rec
+        break
+    host.store.update_pod(plan.uid, lifecycle="active")
+
+
+# --- tearing down ---------------------------------------------------------------------------
+
+
+def _signal_number(name: str) -> int:
+    name = name.strip().upper()
+    if name.isdigit():
+        return int(name)
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    return int(getattr(signal, name, signal.SIGTERM))
+
+
+def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) -> None:
+    """Stop signal to every running container, wait up to `grace`, then SIGKILL."""
+    running = [
+        c
+        for c in rec.containers
+        if c.kind != ContainerKind.INFRA
+        and c.container_id
+        and host.runtime.read_exit(c.container_id) is None
+    ]
+    for c in running:
+        ctr = plan.container(c.name)
+        sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
+        host.runtime.kill(c.container_id, sig)
+    deadline = time.monotonic() + grace
+    for c in running:
+        left = max(0.0, deadline - time.monotonic())
+        if host.runtime.wait_exit(c.container_id, left) is None:
+            _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
+            host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
+            host.runtime.wait_exit(c.container_id, 10.0)
+
+
+def remove_tree(path: Path) -> None:
+    """rm -rf that never crosses into another filesystem (a mount left behind)."""
+    if not path.exists():
+        return
+    dev = path.stat().st_dev
+    for dirpath, dirnames, _files in os.walk(path):
+        for d in list(dirnames):
+            sub = Path(dirpath) / d
+            if not sub.is_symlink() and sub.stat().st_dev != dev:
+                raise StateError(f"{sub}: still mounted; refusing to remove it")
+    shutil.rmtree(path)
+
+
+def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
+    """Stop and remove everything of the pod, then its rows. Safe to call again."""
+    from kubeplay.plan import pods as pods_mod
+
+    plan = pods_mod.from_json(rec.plan_json)
+    host.store.update_pod(rec.uid, lifecycle="terminating")
+    period = float(plan.termination_grace_period if grace is None else grace)
+    errors: list[str] = []
+    try:
+        stop_containers(host, plan, rec, grace=period)
+    except KubeplayError as err:
+        errors.append(str(err))
+    for c in reversed(rec.containers):
+        try:
+            if c.container_id:
+                if c.kind == ContainerKind.INFRA:
+                    host.runtime.kill(c.container_id, signal.SIGKILL)
+                host.runtime.delete(c.container_id, force=True)
+                shutil.rmtree(host.settings.runroot / "persist" / c.container_id, True)
+            if c.kind != ContainerKind.INFRA:
+                host.images.unmount_rootfs(container_dir(host, rec.uid, c.name) / "rootfs")
+        except KubeplayError as err:
+            errors.append(str(err))
+    if rec.netns:
+        try:
+            netns_mod.remove_netns(Path(rec.netns))
+        except KubeplayError as err:
+            errors.append(str(err))
+    try:
+        remove_tree(pod_dir(host, rec.uid))
+    except (KubeplayError, OSError) as err:
+        errors.append(str(err))
+    if errors:
+        raise StateError(f"pod {rec.namespace}/{rec.name}: teardown: " + "; ".join(errors))
+    host.store.delete_pod(rec.uid)
+    _log.info("pod_removed", pod=f"{rec.namespace}/{rec.name}")
