@@ -209,9 +209,8 @@ def _check_metadata(obj: KubeObject) -> list[Problem]:
     meta = obj.body.get("metadata") or {}
     name, namespace = meta.get("name"), meta.get("namespace")
     problems: list[Problem] = []
-    if not name:
-        if not meta.get("generateName"):
-            problems.append(Problem("metadata.name", "required"))
+    if not name:  # generateName is not enough: like `kubectl apply`, play needs a name
+        problems.append(Problem("metadata.name", "required"))
     elif obj.kind == "Namespace":
         problems.extend(_check_name(name, "metadata.name", rule=DNS1123_LABEL))
     elif obj.kind == "Service":
@@ -290,7 +289,7 @@ def _check_duplicate(
 ) -> list[Problem]:
     name = (obj.body.get("metadata") or {}).get("name")
     if not isinstance(name, str) or not name:
-        return []  # generateName objects get a fresh name each
+        return []
     namespace = "" if obj.kind in CLUSTER_SCOPED_KINDS else obj.namespace
     key = (obj.kind, namespace, name)
     first = first_seen.setdefault(key, obj)

@@ -1,0 +1,580 @@
+"""Validating manifests: what the API server would reject, and what kubeplay warns it ignores.
+
+Errors follow the strict Kubernetes schema and the API server's own rules (Pod names are DNS-1123
+subdomains, container names DNS-1123 labels and unique, every container has an image, one object
+per kind/namespace/name). Warnings name each valid field kubeplay does not implement.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from kubeplay.errors import ManifestError, UsageError
+from kubeplay.kube import fields, loader, validate
+from kubeplay.kube.objects import KubeObject
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx
+"""
+
+
+def _objects(text: str) -> list[KubeObject]:
+    return loader.load_text(textwrap.dedent(text), source="pod.yaml")
+
+
+def _pod(spec_yaml: str, *, name: str = "web") -> str:
+    """A Pod document whose spec is `spec_yaml` (indented by two spaces under `spec:`)."""
+    spec = textwrap.indent(textwrap.dedent(spec_yaml), "  ")
+    return f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n{spec}"
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ManifestError) as caught:
+        validate.validate(_objects(text))
+    return str(caught.value).splitlines()
+
+
+def _warnings(text: str) -> list[str]:
+    return [w.render() for w in validate.validate(_objects(text))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(POD, id="minimal-pod"),
+        pytest.param(
+            """\
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: dev}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: settings, namespace: dev}
+            data: {mode: fast}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: creds, namespace: dev}
+            stringData: {password: s3cret}
+            """,
+            id="namespace-configmap-secret",
+        ),
+        pytest.param(
+            POD + "---\n" + POD.replace("name: web", "name: web\n  namespace: dev"),
+            id="same-name-other-namespace-is-no-duplicate",
+        ),
+        pytest.param(
+            POD + "---\n" + POD.replace("kind: Pod", "kind: ConfigMap").split("spec:")[0],
+            id="same-name-other-kind-is-no-duplicate",
+        ),
+        pytest.param(
+            _pod(
+                """\
+                restartPolicy: OnFailure
+                terminationGracePeriodSeconds: 5
+                hostname: h
+                subdomain: s
+                shareProcessNamespace: true
+                hostNetwork: false
+                hostPID: false
+                hostIPC: false
+                initContainers:
+                - name: setup
+                  image: busybox
+                  restartPolicy: Always
+                containers:
+                - name: app
+                  image: nginx
+                  imagePullPolicy: IfNotPresent
+                  command: [nginx]
+                  args: [-g, daemon off;]
+                  workingDir: /srv
+                  env: [{name: MODE, value: fast}]
+                  ports: [{containerPort: 80, name: http, protocol: TCP, hostPort: 8080,
+                           hostIP: 127.0.0.1}]
+                  tty: true
+                  stdin: true
+                  stdinOnce: true
+                  terminationMessagePath: /dev/termination-log
+                  terminationMessagePolicy: File
+                  securityContext: {runAsUser: 1000, runAsGroup: 1000}
+                  livenessProbe: null
+                  volumeMounts: []
+                """
+            ),
+            id="every-implemented-field-no-warning",
+        ),
+        pytest.param(
+            _pod("containers: [{name: app, image: nginx}]", name="web.example-1"),
+            id="pod-name-dns-subdomain",
+        ),
+    ],
+)
+def test_valid_without_warnings(text: str) -> None:
+    assert validate.validate(_objects(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            _pod("containers:\n- name: app\n  imagee: nginx\n"),
+            "pod.yaml:8: document 1 (Pod web): spec.containers[0].imagee: unknown field",
+            id="unknown-field",
+        ),
+        pytest.param(
+            POD + "status2: {}\n",
+            "pod.yaml:9: document 1 (Pod web): status2: unknown field",
+            id="unknown-top-level-field",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n  image: nginx\n  ports: [{containerPort: '80'}]\n"),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[0].ports[0].containerPort: "
+            "must be integer, got string '80'",
+            id="wrong-type-integer",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n  image: nginx\n  tty: 'yes'\n"),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[0].tty: "
+            "must be boolean, got string 'yes'",
+            id="wrong-type-boolean",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n  image: nginx\n  resources: {limits: {cpu: [1]}}\n"),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[0].resources.limits.cpu: "
+            "must be string or number, got array",
+            id="wrong-type-quantity",
+        ),
+        pytest.param(
+            _pod("containers: nginx\n"),
+            "pod.yaml:6: document 1 (Pod web): spec.containers: must be array, got string 'nginx'",
+            id="wrong-type-containers",
+        ),
+        pytest.param(
+            _pod("containers:\n- image: nginx\n"),
+            "pod.yaml:7: document 1 (Pod web): spec.containers[0].name: required",
+            id="missing-container-name",
+        ),
+        pytest.param(
+            POD.replace("kind: Pod", "kind: pod"),
+            "pod.yaml:2: document 1 (pod web): kind: must be one of Pod, got string 'pod'",
+            id="kind-is-case-sensitive",
+        ),
+        pytest.param(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+            "pod.yaml:2: document 1 (Widget w): unsupported kind Widget for apiVersion "
+            "example.com/v1",
+            id="unknown-kind-custom-resource",
+        ),
+        pytest.param(
+            POD.replace("apiVersion: v1", "apiVersion: apps/v1"),
+            "pod.yaml:2: document 1 (Pod web): unsupported kind Pod for apiVersion apps/v1",
+            id="kind-in-wrong-api-group",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Affinity\nmetadata: {name: a}\n",
+            "pod.yaml:2: document 1 (Affinity a): unsupported kind Affinity for apiVersion v1",
+            id="nested-type-is-not-a-kind",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: app, image: nginx}]\n",
+            "pod.yaml:1: document 1 (Pod ): metadata.name: required",
+            id="missing-name",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-}\n"
+            "spec:\n  containers: [{name: app, image: nginx}]\n",
+            "pod.yaml:3: document 1 (Pod web-): metadata.name: required",
+            id="generate-name-is-not-a-name-as-in-kubectl-apply",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n", name="web"),
+            "pod.yaml:7: document 1 (Pod web): spec.containers[0].image: required",
+            id="missing-image",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n  image: ''\n"),
+            "pod.yaml:8: document 1 (Pod web): spec.containers[0].image: required",
+            id="empty-image",
+        ),
+        pytest.param(
+            _pod("initContainers:\n- name: setup\ncontainers:\n- name: app\n  image: nginx\n"),
+            "pod.yaml:7: document 1 (Pod web): spec.initContainers[0].image: required",
+            id="missing-image-init-container",
+        ),
+        pytest.param(
+            _pod("containers: []\n"),
+            "pod.yaml:6: document 1 (Pod web): spec.containers: required: at least one container",
+            id="pod-without-containers",
+        ),
+        pytest.param(
+            _pod("containers: [{name: app, image: nginx}]", name="Web_1"),
+            "pod.yaml:4: document 1 (Pod Web_1): metadata.name: invalid name 'Web_1': must be a "
+            "DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' or '.', each part "
+            "starting and ending with a letter or digit)",
+            id="invalid-pod-name",
+        ),
+        pytest.param(
+            _pod("containers: [{name: app, image: nginx}]", name="a" * 254),
+            f"pod.yaml:4: document 1 (Pod {'a' * 254}): metadata.name: invalid name "
+            f"'{'a' * 254}': must be a DNS-1123 subdomain (at most 253 lowercase letters, digits, "
+            "'-' or '.', each part starting and ending with a letter or digit)",
+            id="pod-name-too-long",
+        ),
+        pytest.param(
+            POD.replace("name: web", "name: web\n  namespace: Dev.Team"),
+            "pod.yaml:5: document 1 (Pod web): metadata.namespace: invalid namespace 'Dev.Team': "
+            "must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and "
+            "ending with a letter or digit)",
+            id="invalid-namespace",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev.team}\n",
+            "pod.yaml:3: document 1 (Namespace dev.team): metadata.name: invalid name "
+            "'dev.team': must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit)",
+            id="namespace-name-is-a-label",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: App_1\n  image: nginx\n"),
+            "pod.yaml:7: document 1 (Pod web): spec.containers[0].name: invalid name 'App_1': "
+            "must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and "
+            "ending with a letter or digit)",
+            id="invalid-container-name",
+        ),
+        pytest.param(
+            _pod(
+                "containers:\n- name: app\n  image: nginx\n- name: app\n  image: redis\n",
+            ),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[1].name: duplicate container "
+            "name 'app' (also spec.containers[0].name)",
+            id="duplicate-container-names",
+        ),
+        pytest.param(
+            _pod(
+                "initContainers:\n- name: app\n  image: busybox\n"
+                "containers:\n- name: app\n  image: nginx\n",
+            ),
+            "pod.yaml:10: document 1 (Pod web): spec.containers[0].name: duplicate container "
+            "name 'app' (also spec.initContainers[0].name)",
+            id="duplicate-container-name-across-init-containers",
+        ),
+        pytest.param(
+            _pod("restartPolicy: Sometimes\ncontainers: [{name: app, image: nginx}]\n"),
+            "pod.yaml:6: document 1 (Pod web): spec.restartPolicy: unsupported value "
+            "'Sometimes': must be one of Always, OnFailure, Never",
+            id="invalid-restart-policy",
+        ),
+        pytest.param(
+            _pod("containers:\n- {name: app, image: nginx, imagePullPolicy: always}\n"),
+            "pod.yaml:7: document 1 (Pod web): spec.containers[0].imagePullPolicy: unsupported "
+            "value 'always': must be one of Always, IfNotPresent, Never",
+            id="invalid-image-pull-policy",
+        ),
+        pytest.param(
+            _pod(
+                "initContainers:\n- {name: s, image: busybox, restartPolicy: Never}\n"
+                "containers: [{name: app, image: nginx}]\n"
+            ),
+            "pod.yaml:7: document 1 (Pod web): spec.initContainers[0].restartPolicy: "
+            "unsupported value 'Never': must be one of Always",
+            id="init-container-restart-policy-only-always",
+        ),
+        pytest.param(
+            _pod("containers:\n- name: app\n  image: nginx\n  ports: [{containerPort: 70000}]\n"),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[0].ports[0].containerPort: "
+            "invalid port 70000: must be between 1 and 65535",
+            id="container-port-out-of-range",
+        ),
+        pytest.param(
+            _pod(
+                "containers:\n- name: app\n  image: nginx\n  ports: [{containerPort: 80, "
+                "protocol: tcp}]\n"
+            ),
+            "pod.yaml:9: document 1 (Pod web): spec.containers[0].ports[0].protocol: "
+            "unsupported value 'tcp': must be one of TCP, UDP, SCTP",
+            id="port-protocol-is-case-sensitive",
+        ),
+        pytest.param(
+            POD + "---\n" + POD,
+            "pod.yaml:13: document 2 (Pod web): metadata.name: duplicate Pod default/web: first "
+            "defined in pod.yaml:1 (document 1)",
+            id="duplicate-objects",
+        ),
+        pytest.param(
+            POD + "---\n" + POD.replace("name: web", "name: web\n  namespace: default"),
+            "pod.yaml:13: document 2 (Pod web): metadata.name: duplicate Pod default/web: first "
+            "defined in pod.yaml:1 (document 1)",
+            id="duplicate-objects-explicit-default-namespace",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers:
+                  - name: app
+            """,
+            "pod.yaml:10: document 1 (Deployment web): spec.template.spec.containers[0].image: "
+            "required",
+            id="deployment-template-missing-image",
+        ),
+        pytest.param(
+            """\
+            apiVersion: batch/v1
+            kind: CronJob
+            metadata: {name: nightly}
+            spec:
+              schedule: "0 3 * * *"
+              jobTemplate:
+                spec:
+                  template:
+                    spec:
+                      restartPolicy: OnFailure
+                      containers: [{name: Job, image: busybox}]
+            """,
+            "pod.yaml:11: document 1 (CronJob nightly): "
+            "spec.jobTemplate.spec.template.spec.containers[0].name: invalid name 'Job': must be "
+            "a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending "
+            "with a letter or digit)",
+            id="cronjob-template-invalid-container-name",
+        ),
+    ],
+)
+def test_first_error(text: str, expected: str) -> None:
+    assert _errors(text)[0] == expected
+
+
+def test_all_errors_listed_first_one_in_fields() -> None:
+    text = (
+        _pod("containers:\n- name: app\n  imagee: nginx\n")
+        + "---\n"
+        + _pod("containers:\n- name: app\n", name="db")
+    )
+    with pytest.raises(ManifestError) as caught:
+        validate.validate(_objects(text))
+    error = caught.value
+    assert (error.source, error.doc_index, error.kind, error.name) == ("pod.yaml", 1, "Pod", "web")
+    assert (error.path, error.line) == ("spec.containers[0].imagee", 8)
+    assert str(error).splitlines() == [
+        "pod.yaml:8: document 1 (Pod web): spec.containers[0].imagee: unknown field",
+        "pod.yaml:16: document 2 (Pod db): spec.containers[0].image: required",
+    ]
+
+
+def test_each_unknown_field_reported() -> None:
+    lines = _errors(_pod("containers: [{name: app, image: nginx}]\nfoo: 1\nbar: 2\n"))
+    assert lines == [
+        "pod.yaml:7: document 1 (Pod web): spec.foo: unknown field",
+        "pod.yaml:8: document 1 (Pod web): spec.bar: unknown field",
+    ]
+
+
+WORKLOAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: nginx}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            WORKLOAD,
+            [
+                "pod.yaml: document 1 (Deployment web): kind: "
+                "Deployment is not supported yet, ignored"
+            ],
+            id="unsupported-kind-deployment",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
+            ["pod.yaml: document 1 (Service web): kind: Service is not supported yet, ignored"],
+            id="unsupported-kind-service",
+        ),
+        pytest.param(
+            _pod(
+                """\
+                containers:
+                - name: app
+                  image: nginx
+                  livenessProbe: {httpGet: {path: /, port: 80}}
+                  lifecycle: {preStop: {exec: {command: [stop]}}}
+                  volumeMounts: [{name: data, mountPath: /data}]
+                  envFrom: [{configMapRef: {name: settings}}]
+                  env:
+                  - name: POD
+                    valueFrom: {fieldRef: {fieldPath: metadata.name}}
+                  securityContext: {runAsUser: 1, privileged: true}
+                volumes: [{name: data, emptyDir: {}}]
+                dnsPolicy: ClusterFirst
+                hostAliases: [{ip: 10.0.0.1, hostnames: [db]}]
+                activeDeadlineSeconds: 60
+                securityContext: {runAsNonRoot: true}
+                """
+            ),
+            [
+                f"pod.yaml: document 1 (Pod web): {path}: not supported yet, ignored"
+                for path in (
+                    "spec.containers[0].livenessProbe",
+                    "spec.containers[0].lifecycle",
+                    "spec.containers[0].volumeMounts",
+                    "spec.containers[0].envFrom",
+                    "spec.containers[0].env[0].valueFrom",
+                    "spec.containers[0].securityContext.privileged",
+                    "spec.volumes",
+                    "spec.dnsPolicy",
+                    "spec.hostAliases",
+                    "spec.activeDeadlineSeconds",
+                    "spec.securityContext",
+                )
+            ],
+            id="unsupported-pod-fields",
+        ),
+        pytest.param(
+            _pod(
+                """\
+                containers:
+                - name: app
+                  image: nginx
+                  restartPolicy: Always
+                initContainers:
+                - name: setup
+                  image: busybox
+                  startupProbe: {exec: {command: [ready]}}
+                """
+            ),
+            [
+                "pod.yaml: document 1 (Pod web): spec.containers[0].restartPolicy: "
+                "not supported yet, ignored",
+                "pod.yaml: document 1 (Pod web): spec.initContainers[0].startupProbe: "
+                "not supported yet, ignored",
+            ],
+            id="container-restart-policy-only-on-init-containers",
+        ),
+        pytest.param(
+            _pod(
+                """\
+                nodeSelector: {disk: ssd}
+                tolerations: [{operator: Exists}]
+                serviceAccountName: builder
+                priorityClassName: high
+                enableServiceLinks: false
+                imagePullSecrets: [{name: registry}]
+                containers: [{name: app, image: nginx}]
+                """
+            ),
+            [
+                f"pod.yaml: document 1 (Pod web): spec.{field}: no effect on a single host"
+                for field in (
+                    "nodeSelector",
+                    "tolerations",
+                    "serviceAccountName",
+                    "priorityClassName",
+                    "enableServiceLinks",
+                    "imagePullSecrets",
+                )
+            ],
+            id="no-op-on-one-host",
+        ),
+        pytest.param(
+            _pod("containers:\n- {name: app, image: nginx, resources: {limits: {memory: 1Gi}}}\n"),
+            ["pod.yaml: document 1 (Pod web): spec.containers[0].resources: not enforced yet"],
+            id="resources-not-enforced",
+        ),
+        pytest.param(
+            POD.replace("name: web", "name: web\n  uid: '1234'\n  finalizers: [x]")
+            + "status: {phase: Running}\n",
+            [
+                "pod.yaml: document 1 (Pod web): metadata.uid: set by the server, ignored",
+                "pod.yaml: document 1 (Pod web): metadata.finalizers: not supported yet, ignored",
+                "pod.yaml: document 1 (Pod web): status: set by the server, ignored",
+            ],
+            id="server-set-fields",
+        ),
+    ],
+)
+def test_warnings(text: str, expected: list[str]) -> None:
+    assert _warnings(text) == expected
+
+
+def test_warning_is_data_with_object_and_path() -> None:
+    (warning,) = validate.validate(
+        _objects(_pod("dnsPolicy: None\ncontainers: [{name: a, image: b}]"))
+    )
+    assert (warning.source, warning.doc_index, warning.kind, warning.name) == (
+        "pod.yaml",
+        1,
+        "Pod",
+        "web",
+    )
+    assert (warning.path, warning.message) == ("spec.dnsPolicy", fields.NOT_SUPPORTED)
+
+
+def test_warnings_follow_input_order() -> None:
+    text = WORKLOAD + "---\n" + _pod("dnsPolicy: None\ncontainers: [{name: a, image: b}]")
+    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.dnsPolicy"]
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param("1.30", id="major-minor"),
+        pytest.param("v1.29.3", id="v-prefix-and-patch"),
+        pytest.param("", id="newest-bundled"),
+    ],
+)
+def test_kube_version_selects_schema(version: str) -> None:
+    assert validate.validate(_objects(POD), kube_version=version) == []
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param("1.9", id="older-than-bundled"),
+        pytest.param("2.0", id="newer-than-bundled"),
+        pytest.param("latest", id="not-a-version"),
+    ],
+)
+def test_kube_version_unsupported(version: str) -> None:
+    with pytest.raises(UsageError, match="Kubernetes version"):
+        validate.validate(_objects(POD), kube_version=version)
+
+
+def test_field_only_in_newer_kubernetes_is_unknown_in_older() -> None:
+    # Pod-level resources arrived in Kubernetes 1.32 (PodLevelResources).
+    text = _pod("resources: {limits: {cpu: '1'}}\ncontainers: [{name: a, image: b}]\n")
+    assert _errors_for_version(text, "1.31") == [
+        "pod.yaml:6: document 1 (Pod web): spec.resources: unknown field"
+    ]
+    assert [w.path for w in validate.validate(_objects(text), kube_version="1.32")] == [
+        "spec.resources"
+    ]
+
+
+def _errors_for_version(text: str, version: str) -> list[str]:
+    with pytest.raises(ManifestError) as caught:
+        validate.validate(_objects(text), kube_version=version)
+    return str(caught.value).splitlines()
