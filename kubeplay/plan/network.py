@@ -1,0 +1,236 @@
+"""What a pod's network looks like, as text: /etc/hosts, /etc/resolv.conf, the nft ruleset.
+
+Pure functions the engine calls before it touches the host; `kubeplay.net` applies the results.
+- hosts: kubelet's managed hosts file (pkg/kubelet/kubelet_pods.go, managedHostsFileContent).
+- resolv.conf: kubelet's dnsPolicy handling (pkg/kubelet/network/dns/dns.go): cluster DNS,
+  host DNS or dnsConfig only, dnsConfig merged in, trimmed to the API limits.
+- nft: one table owned by kubeplay: egress masquerade, hostPort DNAT (CNI portmap's behaviour,
+  written the way kube-proxy's nftables mode and netavark write it).
+No I/O, no logging, no clock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubeplay.errors import NetworkError
+
+CLUSTER_DOMAIN = "cluster.local"
+MAX_NAMESERVERS = 3  # validation.MaxDNSNameservers
+MAX_SEARCH_PATHS = 32  # validation.MaxDNSSearchPathsExpanded
+MAX_SEARCH_CHARS = 2048  # validation.MaxDNSSearchListCharsExpanded
+MAX_SEARCH_DOMAIN = 253  # a search domain longer than a DNS-1123 subdomain is dropped
+CLUSTER_OPTIONS = ("ndots:5",)
+
+_HOSTS_HEADER = (
+    "# Kubernetes-managed hosts file.\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "fe00::0\tip6-mcastprefix\n"
+    "fe00::1\tip6-allnodes\n"
+    "fe00::2\tip6-allrouters\n"
+)
+
+
+def render_hosts(
+    *,
+    hostname: str,
+    pod_ip: str | None,
+    fqdn: str | None,
+    host_aliases: Sequence[Mapping[str, Any]],
+) -> str:
+    """The pod's /etc/hosts: localhost lines, the pod's own name, then hostAliases.
+
+    `fqdn` is `<hostname>.<subdomain>.<ns>.svc.cluster.local` when the pod sets a subdomain;
+    `pod_ip` is None for hostNetwork pods, which get no line of their own.
+    """
+    out = [_HOSTS_HEADER]
+    if pod_ip:
+        names = f"{fqdn}\t{hostname}" if fqdn else hostname
+        out.append(f"{pod_ip}\t{names}\n")
+    if host_aliases:
+        out.append("\n# Entries added by HostAliases.\n")
+        for alias in host_aliases:
+            names = "\t".join(str(n) for n in alias.get("hostnames") or ())
+            out.append(f"{alias.get('ip', '')}\t{names}\n")
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolv:
+    servers: tuple[str, ...] = ()
+    searches: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+
+def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def parse_resolv_conf(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(nameservers, search domains, options) of a resolv.conf, as kubelet reads the host's."""
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0]
+        fields = line.split()
+        if not fields:
+            continue
+        key, values = fields[0], fields[1:]
+        if key == "nameserver" and values:
+            servers.append(values[0])
+        elif key == "search":  # the last search line wins
+            searches = [s.removesuffix(".") for s in values if s != "."]
+        elif key == "options":
+            options.extend(values)
+    return tuple(servers), tuple(searches), tuple(options)
+
+
+def _merge_options(existing: Sequence[str], extra: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    merged: dict[str, str] = {}
+    for text in existing:
+        name, _, value = text.partition(":")
+        merged[name] = value
+    for op in extra:
+        given = op.get("value")
+        merged[str(op.get("name", ""))] = "" if given is None else str(given)
+    return tuple(f"{k}:{v}" if v else k for k, v in merged.items())
+
+
+def _fit_searches(searches: Sequence[str]) -> tuple[str, ...]:
+    kept = [s for s in searches[:MAX_SEARCH_PATHS] if len(s) <= MAX_SEARCH_DOMAIN]
+    while kept and len(" ".join(kept)) > MAX_SEARCH_CHARS:
+        kept.pop()
+    return tuple(kept)
+
+
+def render_resolv_conf(
+    *,
+    dns_policy: str,
+    dns_config: Mapping[str, Any] | None,
+    cluster_dns: str,
+    namespace: str,
+    host_resolv: str,
+    host_network: bool,
+) -> str:
+    """The pod's /etc/resolv.conf for its dnsPolicy, with dnsConfig merged in as kubelet does.
+
+    ClusterFirst (the default): cluster DNS, unless hostNetwork, which falls back to Default.
+    ClusterFirstWithHostNet: cluster DNS. Default: the host's resolv.conf (`host_resolv`, its
+    text). None: dnsConfig only. Cluster DNS searches the namespace's service domains, then
+    the host's search domains, with `options ndots:5`.
+    """
+    policy = dns_policy or "ClusterFirst"
+    host_servers, host_searches, host_options = parse_resolv_conf(host_resolv)
+    if policy == "ClusterFirst" and host_network:
+        policy = "Default"
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet"):
+        own = (f"{namespace}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN)
+        base = _Resolv((cluster_dns,), _dedupe((*own, *host_searches)), CLUSTER_OPTIONS)
+    elif policy == "Default":
+        base = _Resolv(host_servers, host_searches, host_options)
+    elif policy == "None":
+        base = _Resolv()
+    else:
+        raise NetworkError(f"dnsPolicy {dns_policy!r}: not a Kubernetes DNS policy")
+    config = dns_config or {}
+    servers = _dedupe((*base.servers, *(str(s) for s in config.get("nameservers") or ())))
+    searches = _dedupe((*base.searches, *(str(s) for s in config.get("searches") or ())))
+    options = _merge_options(base.options, config.get("options") or ())
+    servers = servers[:MAX_NAMESERVERS]
+    searches = _fit_searches(searches)
+    lines: list[str] = []
+    if searches:
+        lines.append("search " + " ".join(searches))
+    lines.extend(f"nameserver {s}" for s in servers)
+    if options:
+        lines.append("options " + " ".join(options))
+    return "".join(line + "\n" for line in lines)
+
+
+@dataclass(frozen=True, slots=True)
+class PortMap:
+    """One published hostPort: host_ip "" or "0.0.0.0" means every host address."""
+
+    host_ip: str
+    host_port: int
+    protocol: str  # TCP, UDP or SCTP, as in the manifest
+    pod_ip: str
+    container_port: int
+    pod: str  # namespace/name, written as the rule's comment
+
+
+_PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+
+
+def _quote(text: str) -> str:
+    """An nft string literal; quotes, backslashes and line breaks cannot end it early."""
+    return '"' + "".join(c for c in text if c not in '"\\\n\r') + '"'
+
+
+def _dnat_rule(pm: PortMap) -> str:
+    proto = _PROTOCOLS.get(pm.protocol.upper())
+    if proto is None:
+        raise NetworkError(f"pod {pm.pod}: hostPort {pm.host_port}: protocol {pm.protocol!r}")
+    match = ""
+    if pm.host_ip and pm.host_ip != "0.0.0.0":
+        try:
+            addr = ipaddress.ip_address(pm.host_ip)
+        except ValueError as err:
+            raise NetworkError(f"pod {pm.pod}: hostIP {pm.host_ip!r}: {err}") from err
+        if addr.version != 4:
+            raise NetworkError(f"pod {pm.pod}: hostIP {pm.host_ip}: IPv6 is not supported")
+        match = f"ip daddr {addr} "
+    return (
+        f"\t\t{match}{proto} dport {pm.host_port} dnat to {pm.pod_ip}:{pm.container_port}"
+        f" comment {_quote(pm.pod)}\n"
+    )
+
+
+def render_nft_ruleset(
+    *, table: str, bridge: str, subnet: str, port_maps: Sequence[PortMap]
+) -> str:
+    """The complete `nft -f` text for kubeplay's own `ip` table, replacing it atomically.
+
+    The text creates the table (so the first run works), deletes it and defines it again, all
+    in one transaction. hostPorts are matched on every local address (`fib daddr type local`)
+    in prerouting (traffic from outside and from pods) and in output (the host itself,
+    127.0.0.1 included); a hostIP narrows the rule to that address. Postrouting masquerades:
+    DNATed traffic from 127.0.0.0/8 (it may only leave through the bridge with
+    route_localnet=1 on it, and the pod must answer the gateway, not its own loopback);
+    DNATed traffic from the subnet (hairpin: a pod reaching its own or a peer's hostPort gets
+    the answer back through the gateway); and egress from the subnet to anything outside it.
+    """
+    net = ipaddress.ip_network(subnet, strict=True)
+    br = _quote(bridge)
+    # Rules for one hostIP before catch-all ones, so a specific binding is never shadowed.
+    ordered = sorted(port_maps, key=lambda pm: pm.host_ip in ("", "0.0.0.0"))
+    dnat = "".join(_dnat_rule(pm) for pm in ordered)
+    return (
+        f"add table ip {table}\n"
+        f"delete table ip {table}\n"
+        f"table ip {table} {{\n"
+        f"\tchain hostports {{\n"
+        f"{dnat}"
+        f"\t}}\n"
+        f"\tchain prerouting {{\n"
+        f"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+        f"\t\tfib daddr type local jump hostports\n"
+        f"\t}}\n"
+        f"\tchain output {{\n"
+        f"\t\ttype nat hook output priority -100; policy accept;\n"
+        f"\t\tfib daddr type local jump hostports\n"
+        f"\t}}\n"
+        f"\tchain postrouting {{\n"
+        f"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        f"\t\tip saddr 127.0.0.0/8 oifname {br} ct status dnat masquerade\n"
+        f"\t\tip saddr {net} oifname {br} ct status dnat masquerade\n"
+        f"\t\tip saddr {net} ip daddr != {net} masquerade\n"
+        f"\t}}\n"
+        f"}}\n"
+    )
