@@ -1,0 +1,270 @@
+"""The layer unpacker: one layer tarball (plain or gzip) into one directory, atomically.
+
+`unpack_layer` is the single entry point; the store calls it once per diff id. It streams the
+tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar), and
+renames a finished temp dir into place, so a layer dir either exists complete or not at all.
+It keeps owners, modes, mtimes, xattrs, symlinks (as links), hardlinks within the layer and
+device nodes; OCI whiteouts become overlayfs ones (`.wh.x` -> 0/0 char device, `.wh..wh..opq`
+-> `trusted.overlay.opaque=y`). It never writes through a symlink: a member whose path is
+absolute, has `..`, goes through a symlink or a non-directory is refused with ImageError.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from kubeplay.errors import ImageError
+from kubeplay.log import get_logger
+
+log = get_logger(__name__)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+_META_PREFIX = ".wh..wh."
+_OPAQUE_XATTR = "trusted.overlay.opaque"
+_XATTR_PAX = "SCHILY.xattr."
+_CHUNK = 1 << 20
+
+
+class _MemberError(Exception):
+    """A member the unpacker refuses; unpack_layer names the layer and member."""
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _HashingReader:
+    """File-like wrapper that hashes every byte read through it."""
+
+    def __init__(self, inner: _Readable) -> None:
+        self._inner = inner
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._inner.read(size)
+        self.hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def _open_stream(raw: BinaryIO, *, what: str) -> _Readable:
+    head = raw.read(4)
+    raw.seek(0)
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head == _ZSTD_MAGIC:
+        raise ImageError(f"{what}: zstd-compressed layers are not supported")
+    return raw
+
+
+def _member_parts(name: str) -> list[str]:
+    if name.startswith("/"):
+        raise _MemberError("absolute path")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise _MemberError("path has '..'")
+    return parts
+
+
+class _Unpacker:
+    """State of one unpack: the target dir and which of its subdirs are known real dirs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dirs: set[tuple[str, ...]] = {()}
+        self.dir_members: list[tuple[Path, tarfile.TarInfo]] = []
+
+    def parent(self, parts: list[str], *, create: bool) -> Path:
+        """The directory holding `parts[-1]`, checked (and made, if `create`) component-wise."""
+        path = self.root
+        for depth in range(1, len(parts)):
+            key = tuple(parts[:depth])
+            path = path / parts[depth - 1]
+            if key in self.dirs:
+                continue
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                if not create:
+                    raise _MemberError(f"{'/'.join(key)} does not exist") from None
+                os.mkdir(path, 0o755)
+            else:
+                if stat.S_ISLNK(st.st_mode):
+                    raise _MemberError(f"path goes through symlink {'/'.join(key)}")
+                if not stat.S_ISDIR(st.st_mode):
+                    raise _MemberError(f"{'/'.join(key)} is not a directory")
+            self.dirs.add(key)
+        return path
+
+    def clear(self, path: Path, parts: list[str], *, keep_dir: bool) -> bool:
+        """Remove what is at `path` unless it is a dir to keep; True if a dir was kept."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return True
+            shutil.rmtree(path)
+            key = tuple(parts)
+            self.dirs = {d for d in self.dirs if d[: len(key)] != key}
+        else:
+            os.unlink(path)
+        return False
+
+    def extract(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        parts = _member_parts(member.name)
+        if not parts:
+            if not member.isdir():
+                raise _MemberError("the layer root must be a directory")
+            self.dir_members.append((self.root, member))
+            return
+        base = parts[-1]
+        parent = self.parent(parts, create=True)
+        if base == _OPAQUE:
+            os.setxattr(parent, _OPAQUE_XATTR, b"y", follow_symlinks=False)
+            return
+        if base.startswith(_META_PREFIX):
+            return  # other aufs metadata (.wh..wh.plnk, ...) has no overlayfs meaning
+        if base.startswith(_WHITEOUT):
+            target = parent / base[len(_WHITEOUT) :]
+            self.clear(target, [*parts[:-1], base[len(_WHITEOUT) :]], keep_dir=False)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            os.lchown(target, member.uid, member.gid)
+            return
+        path = parent / base
+        kept_dir = self.clear(path, parts, keep_dir=member.isdir())
+        if member.isdir():
+            if not kept_dir:
+                os.mkdir(path, 0o700)
+            self.dirs.add(tuple(parts))
+            self.dir_members.append((path, member))
+        elif member.isreg():
+            self._write_file(tar, member, path)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+            self._finish(path, member, chmod=False)
+        elif member.islnk():
+            link_parts = _member_parts(member.linkname)
+            if not link_parts:
+                raise _MemberError("hardlink to the layer root")
+            source = self.parent(link_parts, create=False) / link_parts[-1]
+            if not os.path.lexists(source):
+                raise _MemberError(f"hardlink target {member.linkname} is not in this layer")
+            os.link(source, path, follow_symlinks=False)
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+            self._finish(path, member)
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+            self._finish(path, member)
+        else:
+            raise _MemberError(f"unsupported tar member type {member.type!r}")
+
+    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            source = tar.extractfile(member)
+            if source is not None:
+                shutil.copyfileobj(source, out, _CHUNK)
+            os.fchown(fd, member.uid, member.gid)
+            os.fchmod(fd, member.mode & 0o7777)
+            _set_xattrs(path, member)
+            os.utime(fd, ns=(_mtime_ns(member), _mtime_ns(member)))
+
+    def _finish(self, path: Path, member: tarfile.TarInfo, *, chmod: bool = True) -> None:
+        os.lchown(path, member.uid, member.gid)
+        if chmod:
+            os.chmod(path, member.mode & 0o7777, follow_symlinks=False)
+        _set_xattrs(path, member)
+        mtime = _mtime_ns(member)
+        os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
+
+    def finish_dirs(self) -> None:
+        """Directory metadata last (children change a dir's mtime), deepest first."""
+        for path, member in sorted(self.dir_members, key=lambda pm: -len(pm[0].parts)):
+            self._finish(path, member)
+
+
+def _mtime_ns(member: tarfile.TarInfo) -> int:
+    return int(member.mtime * 1_000_000_000)
+
+
+def _set_xattrs(path: Path, member: tarfile.TarInfo) -> None:
+    for key, value in member.pax_headers.items():
+        if not key.startswith(_XATTR_PAX):
+            continue
+        name = key[len(_XATTR_PAX) :]
+        if name.startswith("trusted.overlay."):
+            continue  # only the unpacker itself may write overlayfs metadata
+        data = value.encode("utf-8", "surrogateescape")
+        try:
+            os.setxattr(path, name, data, follow_symlinks=False)
+        except OSError as err:
+            if err.errno not in (errno.ENOTSUP, errno.EPERM):
+                raise
+            log.warning("layer_xattr_skipped", path=str(path), xattr=name, error=str(err))
+
+
+def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool:
+    """Unpack the layer tarball `blob` into `dest`, whose diff id must be `diff_id`.
+
+    Works in a temp dir under `scratch` (same filesystem as `dest`) and renames it into place.
+    Returns False when `dest` already exists (unpacked before, maybe by another process).
+    """
+    what = f"layer {diff_id}"
+    if dest.exists():
+        return False
+    tmp = Path(tempfile.mkdtemp(prefix="layer-", dir=scratch))
+    member_name = ""
+    try:
+        os.chmod(tmp, 0o755)
+        unpacker = _Unpacker(tmp)
+        with blob.open("rb") as raw:
+            reader = _HashingReader(_open_stream(raw, what=what))
+            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    member_name = member.name
+                    unpacker.extract(tar, member)
+            member_name = ""
+            reader.drain()
+        got = "sha256:" + reader.hash.hexdigest()
+        if got != diff_id:
+            raise ImageError(f"{what}: content does not match its diff id (got {got})")
+        unpacker.finish_dirs()
+        try:
+            os.rename(tmp, dest)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            shutil.rmtree(tmp)
+            return False
+    except _MemberError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ImageError(f"{what}: member {member_name!r}: {err}") from err
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        where = f": member {member_name!r}" if member_name else ""
+        raise ImageError(f"{what}{where}: cannot unpack: {err}") from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.debug("layer_unpacked", diff_id=diff_id, dest=str(dest))
+    return True
