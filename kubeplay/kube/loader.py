@@ -165,11 +165,11 @@ def _check_object(body: Any, prefix: str, *, source: str, doc_index: int, line: 
 
 def _object(body: dict[str, Any], node: yaml.Node, *, source: str, doc_index: int) -> KubeObject:
     lines: dict[str, int] = {}
-    _collect_lines(node, "", lines)
+    _collect_lines(node, "", lines=lines)
     return KubeObject(body, source=source, doc_index=doc_index, line=_line(node), lines=lines)
 
 
-def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+def _collect_lines(node: yaml.Node, path: str, *, lines: dict[str, int]) -> None:
     """Map every field path under `node` to the 1-based line of its key (or list item)."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -178,12 +178,12 @@ def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
                 continue
             child = f"{path}.{key}" if path else key
             lines.setdefault(child, _line(key_node))
-            _collect_lines(value_node, child, lines)
+            _collect_lines(value_node, child, lines=lines)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             child = f"{path}[{i}]"
             lines.setdefault(child, _line(item))
-            _collect_lines(item, child, lines)
+            _collect_lines(item, child, lines=lines)
 
 
 def _check_duplicate_keys(

@@ -232,7 +232,9 @@ def _check_name(value: str, path: str, *, rule: NameRule) -> list[Problem]:
 def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
     if not isinstance(spec, dict) or not spec.get("containers"):
         return [Problem(f"{prefix}.containers", "required: at least one container")]
-    problems = list(_check_choice(spec, "restartPolicy", POD_RESTART_POLICIES, prefix=prefix))
+    problems = list(
+        _check_choice(spec, "restartPolicy", allowed=POD_RESTART_POLICIES, prefix=prefix)
+    )
     first_path: dict[str, str] = {}
     for group in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(group) or ()):
@@ -257,12 +259,12 @@ def _check_container(container: Mapping[str, Any], path: str, *, init: bool) -> 
     image = container.get("image")
     if not isinstance(image, str) or not image.strip():
         problems.append(Problem(f"{path}.image", "required"))
-    problems.extend(_check_choice(container, "imagePullPolicy", PULL_POLICIES, prefix=path))
+    problems.extend(_check_choice(container, "imagePullPolicy", allowed=PULL_POLICIES, prefix=path))
     if init:
-        problems.extend(_check_choice(container, "restartPolicy", ("Always",), prefix=path))
+        problems.extend(_check_choice(container, "restartPolicy", allowed=("Always",), prefix=path))
     for i, port in enumerate(container.get("ports") or ()):
         port_path = f"{path}.ports[{i}]"
-        problems.extend(_check_choice(port, "protocol", PROTOCOLS, prefix=port_path))
+        problems.extend(_check_choice(port, "protocol", allowed=PROTOCOLS, prefix=port_path))
         for field in ("containerPort", "hostPort"):
             number = port.get(field)
             if (
@@ -276,7 +278,7 @@ def _check_container(container: Mapping[str, Any], path: str, *, init: bool) -> 
 
 
 def _check_choice(
-    body: Mapping[str, Any], field: str, allowed: Sequence[str], *, prefix: str
+    body: Mapping[str, Any], field: str, *, allowed: Sequence[str], prefix: str
 ) -> Iterator[Problem]:
     value = body.get(field)
     if value is not None and value not in allowed:
@@ -306,10 +308,12 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
         return [_warning(obj, "kind", f"{obj.kind} is not supported yet, ignored")]
     if obj.kind != "Pod":
         return []
-    return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", "")]
+    return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
 
 
-def _unimplemented(body: Mapping[str, Any], pattern: str, path: str) -> Iterator[tuple[str, str]]:
+def _unimplemented(
+    body: Mapping[str, Any], pattern: str, *, path: str
+) -> Iterator[tuple[str, str]]:
     """(path, message) for each set field the `fields` tables do not mark implemented."""
     for key, value in body.items():
         if value is None or value == {} or value == []:
@@ -322,11 +326,13 @@ def _unimplemented(body: Mapping[str, Any], pattern: str, path: str) -> Iterator
             yield child_path, fields.NOT_SUPPORTED
         elif child_pattern in fields.PARENTS:
             if isinstance(value, dict):
-                yield from _unimplemented(value, child_pattern, child_path)
+                yield from _unimplemented(value, child_pattern, path=child_path)
             elif isinstance(value, list):
                 for i, item in enumerate(value):
                     if isinstance(item, dict) and f"{child_pattern}[*]" in fields.PARENTS:
-                        yield from _unimplemented(item, f"{child_pattern}[*]", f"{child_path}[{i}]")
+                        yield from _unimplemented(
+                            item, f"{child_pattern}[*]", path=f"{child_path}[{i}]"
+                        )
 
 
 def _warning(obj: KubeObject, path: str, message: str) -> Warning:
