@@ -1,0 +1,270 @@
+"""OCI runtime-spec `config.json` documents for a pod's infra container and its containers.
+
+The engine calls `build_infra_spec` and `build_container_spec` with every host-specific value
+already decided (rootfs, namespace paths, cgroups path, files to bind, seccomp object) and writes
+the returned dict as the bundle's config.json. Pure: no I/O. The defaults are Podman's (default
+mounts, masked and read-only paths, capability set, device cgroup deny-all on top of which runc
+adds its standard allowed devices); the Kubernetes parts (namespace sharing, env, annotations,
+no-new-privileges off) follow the kubelet + CRI. No rlimits: the container inherits the host's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from kubeplay.plan.pods import ContainerPlan, PodPlan
+from kubeplay.plan.users import ResolvedUser
+
+OCI_VERSION = "1.0.2"
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# containers.conf `default_capabilities` (containers-common pkg/config).
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+)
+
+# containers-common pkg/config DefaultMaskedPaths, without its host-dependent glob of
+# /sys/devices/system/cpu/cpu*/thermal_throttle (which would need a directory listing).
+MASKED_PATHS: tuple[str, ...] = (
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/proc/interrupts",
+)
+
+# containers-common pkg/config DefaultReadOnlyPaths.
+READONLY_PATHS: tuple[str, ...] = (
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+)
+
+SHM = "/dev/shm"
+
+_NO_FILES: Mapping[str, str] = MappingProxyType({})
+
+
+def _mount(destination: str, kind: str, source: str, *options: str) -> dict[str, Any]:
+    return {"destination": destination, "type": kind, "source": source, "options": list(options)}
+
+
+def _bind(destination: str, source: str) -> dict[str, Any]:
+    if destination == SHM:
+        return _mount(destination, "bind", source, "rbind", "rw", "nosuid", "nodev", "noexec")
+    return _mount(destination, "bind", source, "rbind", "rw")
+
+
+def _shm(host_files: Mapping[str, str]) -> dict[str, Any]:
+    """The pod's shared /dev/shm when the engine made one, else a private 64 MiB tmpfs."""
+    if SHM in host_files:
+        return _bind(SHM, host_files[SHM])
+    return _mount(SHM, "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k")
+
+
+def _proc() -> dict[str, Any]:
+    return _mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev")
+
+
+def _dev() -> dict[str, Any]:
+    return _mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k")
+
+
+def _file_binds(host_files: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [_bind(dst, src) for dst, src in host_files.items() if dst != SHM]
+
+
+def _namespace(kind: str, value: str | None) -> list[dict[str, str]]:
+    """None: the host's (no entry); "": a new one; a path: join it."""
+    if value is None:
+        return []
+    return [{"type": kind, "path": value}] if value else [{"type": kind}]
+
+
+def _capabilities(effective: tuple[str, ...], bounding: tuple[str, ...]) -> dict[str, list[str]]:
+    return {
+        "bounding": list(bounding),
+        "effective": list(effective),
+        "inheritable": [],
+        "permitted": list(effective),
+        "ambient": [],
+    }
+
+
+def _linux(
+    namespaces: list[dict[str, str]], *, cgroups_path: str, seccomp: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    linux: dict[str, Any] = {
+        "namespaces": namespaces,
+        "cgroupsPath": cgroups_path,
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        "maskedPaths": list(MASKED_PATHS),
+        "readonlyPaths": list(READONLY_PATHS),
+    }
+    if seccomp is not None:
+        linux["seccomp"] = dict(seccomp)
+    return linux
+
+
+def _pod_annotations(pod: PodPlan, container_name: str) -> dict[str, str]:
+    return {
+        "io.kubernetes.pod.name": pod.name,
+        "io.kubernetes.pod.namespace": pod.namespace,
+        "io.kubernetes.pod.uid": pod.uid,
+        "io.kubernetes.container.name": container_name,
+    }
+
+
+def build_infra_spec(
+    pod: PodPlan,
+    *,
+    rootfs: Path,
+    catatonit: str,
+    catatonit_in_rootfs: str = "/catatonit",
+    netns: str | None,
+    cgroups_path: str,
+    host_files: Mapping[str, str] = _NO_FILES,
+) -> dict[str, Any]:
+    """The pause container: `catatonit -P` owning the pod's shared namespaces.
+
+    `catatonit` is the host binary, bind-mounted read-only at `catatonit_in_rootfs` of an empty
+    `rootfs`. `netns` is the network namespace the engine made (None: a new one of its own,
+    unless `pod.host_network`, which keeps the host's network and UTS namespaces).
+    """
+    namespaces = [
+        *_namespace("pid", None if pod.host_pid else ""),
+        *([] if pod.host_network else _namespace("network", netns or "")),
+        *_namespace("ipc", None if pod.host_ipc else ""),
+        *_namespace("uts", None if pod.host_network else ""),
+        {"type": "mount"},
+    ]
+    spec: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": [catatonit_in_rootfs, "-P"],
+            "env": [f"PATH={DEFAULT_PATH}"],
+            "cwd": "/",
+            "capabilities": _capabilities((), ()),
+            "noNewPrivileges": True,
+        },
+        "root": {"path": str(rootfs), "readonly": True},
+        "mounts": [
+            _proc(),
+            _dev(),
+            _shm(host_files),
+            _mount(catatonit_in_rootfs, "bind", catatonit, "bind", "ro"),
+            *_file_binds(host_files),
+        ],
+        "linux": _linux(namespaces, cgroups_path=cgroups_path, seccomp=None),
+        "annotations": _pod_annotations(pod, "POD"),
+    }
+    if not pod.host_network:
+        spec["hostname"] = pod.hostname
+    return spec
+
+
+def _env(pod: PodPlan, ctr: ContainerPlan, user: ResolvedUser) -> list[str]:
+    """The container's env, then HOSTNAME, HOME (and TERM with a tty) where it sets none."""
+    env = dict(ctr.env)
+    defaults = {"PATH": DEFAULT_PATH, "HOSTNAME": pod.hostname, "HOME": user.home}
+    if ctr.tty:
+        defaults["TERM"] = "xterm"
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return [f"{key}={value}" for key, value in env.items()]
+
+
+def build_container_spec(
+    pod: PodPlan,
+    ctr: ContainerPlan,
+    *,
+    rootfs: Path,
+    user: ResolvedUser,
+    namespaces: Mapping[str, str | None],
+    cgroups_path: str,
+    host_files: Mapping[str, str],
+    seccomp: Mapping[str, Any] | None,
+    annotations: Mapping[str, str] = _NO_FILES,
+) -> dict[str, Any]:
+    """An app or init container of `pod`.
+
+    `namespaces` gives "network", "uts", "ipc" and "pid" as a path to join (the infra's),
+    "" for a new one, None for the host's; a missing key means a new one. The mount
+    namespace is always new. `host_files` maps container paths (/etc/hosts, /etc/resolv.conf,
+    /dev/termination-log, /dev/shm...) to host files bound read-write. `seccomp` is the
+    OCI object from `seccomp.convert_profile` (None: unconfined).
+    """
+    ns_values = {kind: namespaces.get(kind, "") for kind in ("pid", "network", "ipc", "uts")}
+    linux_namespaces = [
+        *(entry for kind, value in ns_values.items() for entry in _namespace(kind, value)),
+        {"type": "mount"},
+    ]
+    effective = DEFAULT_CAPABILITIES if user.uid == 0 else ()
+    spec: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": ctr.tty,
+            "user": {
+                "uid": user.uid,
+                "gid": user.gid,
+                "additionalGids": list(user.additional_gids),
+            },
+            "args": list(ctr.argv),
+            "env": _env(pod, ctr, user),
+            "cwd": ctr.working_dir or "/",
+            "capabilities": _capabilities(effective, DEFAULT_CAPABILITIES),
+            "noNewPrivileges": False,
+        },
+        "root": {"path": str(rootfs), "readonly": False},
+        "mounts": [
+            _proc(),
+            _dev(),
+            _mount(
+                "/dev/pts",
+                "devpts",
+                "devpts",
+                *("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+            ),
+            _shm(host_files),
+            _mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"),
+            _mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
+            _mount(
+                "/sys/fs/cgroup",
+                "cgroup",
+                "cgroup",
+                *("rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"),
+            ),
+            *_file_binds(host_files),
+        ],
+        "linux": _linux(linux_namespaces, cgroups_path=cgroups_path, seccomp=seccomp),
+        "annotations": {**_pod_annotations(pod, ctr.name), **annotations},
+    }
+    if ns_values["uts"] == "":
+        spec["hostname"] = pod.hostname
+    return spec
