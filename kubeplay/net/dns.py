@@ -1,0 +1,138 @@
+"""dnsmasq on the bridge address: pod (and later Service) names for the pods' resolv.conf.
+
+One dnsmasq per install, started by `Dnsmasq.ensure_running`, daemonised (it outlives the
+kubeplay command, like conmon), listening only on the bridge address (bind-interfaces, no
+DHCP, no /etc/hosts, no /etc/dnsmasq.conf). Names come from a hosts file kubeplay rewrites
+atomically and dnsmasq rereads on SIGHUP; other names go to the servers in `upstream_resolv`
+(the host's resolv.conf in production, nothing in tests). Pidfile, hosts file and log live in
+`run_dir`. The adapter decides nothing: the engine says which names exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from kubeplay import log
+from kubeplay.errors import NetworkError
+
+_log = log.get_logger(__name__)
+
+DNSMASQ = "dnsmasq"
+
+
+class Dnsmasq:
+    def __init__(
+        self, *, run_dir: Path, listen_address: str, bridge: str, upstream_resolv: Path | None
+    ) -> None:
+        self.run_dir = run_dir
+        self.listen_address = listen_address
+        self.bridge = bridge  # for messages; binding is by address only
+        self.upstream_resolv = upstream_resolv  # None: answer kubeplay's names only
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "dnsmasq.pid"
+
+    @property
+    def hosts_file(self) -> Path:
+        return self.run_dir / "hosts"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "dnsmasq.log"
+
+    def argv(self) -> list[str]:
+        upstream = (
+            [f"--resolv-file={self.upstream_resolv}", "--no-poll"]
+            if self.upstream_resolv is not None
+            else ["--no-resolv"]
+        )
+        return [
+            DNSMASQ,
+            "--conf-file=/dev/null",
+            f"--pid-file={self.pidfile}",
+            f"--listen-address={self.listen_address}",
+            "--bind-interfaces",
+            "--no-hosts",
+            f"--addn-hosts={self.hosts_file}",
+            # The run dir may be private to root; dnsmasq rereads the hosts file on SIGHUP.
+            "--user=root",
+            "--strict-order",
+            f"--log-facility={self.log_file}",
+            *upstream,
+        ]
+
+    def pid(self) -> int | None:
+        """The running dnsmasq of this run dir, or None."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            return None
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return None
+        if f"--pid-file={self.pidfile}".encode() not in cmdline:
+            return None  # a recycled pid
+        return pid
+
+    def ensure_running(self) -> None:
+        """Start dnsmasq unless this run dir's one is running; returns once it answers."""
+        if self.pid() is not None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.hosts_file.exists():
+            self._write_hosts({})
+        argv = self.argv()
+        try:
+            # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        except OSError as err:
+            raise NetworkError(f"dnsmasq: {err}", errno=err.errno) from err
+        if proc.returncode != 0:
+            last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
+            raise NetworkError(f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}")
+        _log.debug("dnsmasq_started", pid=self.pid(), address=self.listen_address)
+
+    def _write_hosts(self, entries: Mapping[str, str]) -> None:
+        lines = "".join(f"{ip} {name}\n" for name, ip in sorted(entries.items()))
+        tmp = self.hosts_file.with_name(self.hosts_file.name + ".tmp")
+        tmp.write_text(lines)
+        os.chmod(tmp, 0o644)
+        tmp.replace(self.hosts_file)
+
+    def update_hosts(self, entries: Mapping[str, str]) -> None:
+        """Replace the served names (name -> IPv4) and make dnsmasq reread them."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_hosts(entries)
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+        _log.debug("dnsmasq_hosts_updated", names=len(entries))
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Stop this run dir's dnsmasq (SIGTERM, then SIGKILL); not running is fine."""
+        pid = self.pid()
+        if pid is not None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    break
+                deadline = time.monotonic() + timeout
+                while self.pid() is not None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if self.pid() is None:
+                    break
+            else:
+                raise NetworkError(f"dnsmasq (pid {pid}) did not exit", errno=errno.ETIMEDOUT)
+        self.pidfile.unlink(missing_ok=True)
+        _log.debug("dnsmasq_stopped", pid=pid)
