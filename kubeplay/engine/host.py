@@ -8,15 +8,18 @@ containers needs, and says what is missing and how to install it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from kubeplay.errors import HostError
 from kubeplay.image.store import ImageStore
 from kubeplay.net import hostinfo
+from kubeplay.plan import ocispec, seccomp
 from kubeplay.runtime.detect import detect_runtime
 from kubeplay.runtime.oci import Runtime
 from kubeplay.settings import Settings
@@ -51,6 +54,15 @@ class Host:
     @cached_property
     def host_ip(self) -> str:
         return hostinfo.host_ip()
+
+    @cached_property
+    def seccomp(self) -> dict[str, Any] | None:
+        """The default seccomp profile (containers-common's), converted once per command."""
+        path = self.settings.seccomp_profile
+        if not path.is_file():
+            return None
+        profile = json.loads(path.read_text())
+        return seccomp.convert_profile(profile, capabilities=ocispec.DEFAULT_CAPABILITIES)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -287,16 +287,6 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
     }
 
 
-def _seccomp(host: Host) -> dict[str, Any] | None:
-    path = host.settings.seccomp_profile
-    if not path.is_file():
-        return None
-    from kubeplay.plan import seccomp
-
-    profile = json.loads(path.read_text())
-    return seccomp.convert_profile(profile, capabilities=ocispec.DEFAULT_CAPABILITIES)
-
-
 def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
     if infra is None or not infra.pid:
@@ -333,18 +323,17 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     term_log = cdir / "termination-log"
     term_log.touch()
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
+    cid = _new_id()
     spec = ocispec.build_container_spec(
         plan,
         ctr,
         rootfs=rootfs,
         user=user,
         namespaces=_namespaces(plan, rec, infra.pid),
-        cgroups_path="",
+        cgroups_path=_cgroups_path(cid),
         host_files=files,
-        seccomp=_seccomp(host),
+        seccomp=host.seccomp,
     )
-    cid = _new_id()
-    spec["linux"]["cgroupsPath"] = _cgroups_path(cid)
     _write(cdir / "config.json", json.dumps(spec))
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
     try:
