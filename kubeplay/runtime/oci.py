@@ -290,10 +290,14 @@ class Runtime:
         """After a failed create: no conmon, no runtime state, no record files."""
         pidfile, conmon_pidfile, runtime_log = self._own_files(persist_dir)
         conmon_pid = _read_pid(conmon_pidfile)
-        if conmon_pid is not None and not _wait_gone(conmon_pid, 2.0):
-            if _is_conmon_of(conmon_pid, cid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(conmon_pid, signals.SIGKILL)
+        # conmon exits by itself once it has reported the failure; kill it only if it hangs.
+        if (
+            conmon_pid is not None
+            and _is_conmon_of(conmon_pid, cid)
+            and not _wait_gone(conmon_pid, 2.0)
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(conmon_pid, signals.SIGKILL)
             _wait_gone(conmon_pid, CONMON_EXIT_TIMEOUT)
         if self._exists(cid):
             with contextlib.suppress(RuntimeCommandError):
@@ -327,16 +331,14 @@ class Runtime:
         persist = self._persist_link(cid)
         conmon_pidfile = self._own_files(persist)[1]
         conmon_pid = _read_pid(conmon_pidfile)
+        if conmon_pid is not None and not _is_conmon_of(conmon_pid, cid):
+            conmon_pid = None  # gone already (its pid may be someone else's by now)
         try:
             self._run("delete", *(["--force"] if force else []), cid, what=f"{self.name} delete")
         except RuntimeCommandError:
             if self._exists(cid):
                 raise
-        if (
-            conmon_pid is not None
-            and not _wait_gone(conmon_pid, CONMON_EXIT_TIMEOUT)
-            and _is_conmon_of(conmon_pid, cid)
-        ):
+        if conmon_pid is not None and not _wait_gone(conmon_pid, CONMON_EXIT_TIMEOUT):
             log.warning("conmon_still_running", cid=cid, conmon_pid=conmon_pid)
         pidfile, _, runtime_log = self._own_files(persist)
         _unlink(pidfile, conmon_pidfile, runtime_log, persist, self._exit_file(cid))
