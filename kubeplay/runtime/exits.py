@@ -89,8 +89,9 @@ class _Inotify:
 
     def names(self, timeout: float) -> list[str] | None:
         """Names of entries touched within `timeout` s; None if nothing happened."""
-        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
-        if not ready:
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        if not poller.poll(max(timeout, 0.0) * 1000):
             return None
         names: list[str] = []
         try:

@@ -90,8 +90,9 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     except ProcessLookupError:
         return True
     try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-        return bool(ready)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
     finally:
         os.close(pidfd)
 
@@ -215,45 +216,15 @@ class Runtime:
             pidfile, conmon_pidfile, runtime_log, self._persist_link(cid),
         )  # fmt: skip
         self._persist_link(cid).symlink_to(persist_dir)
-        sync_r, sync_w = os.pipe()
         try:
-            env = _child_env()
-            env[conmon_mod.SYNC_PIPE_ENV] = str(sync_w)
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    env=env,
-                    pass_fds=(sync_w,),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-            except FileNotFoundError as err:
-                raise HostError(
-                    f"conmon {self.conmon!r} not found: install the Debian package 'conmon'"
-                ) from err
-            os.close(sync_w)
-            sync_w = -1
-            assert proc.stderr is not None
-            with proc, proc.stderr:
-                raw = self._read_sync(sync_r, deadline=started + CREATE_TIMEOUT)
-                msg = conmon_mod.parse_sync_message(raw or b"")
-                # conmon's first process exits as soon as it has forked the monitor.
-                proc.wait()
-                if msg is not None and msg.ok:
-                    log.debug(
-                        "container_created",
-                        cid=cid,
-                        pid=msg.data,
-                        ms=round((time.monotonic() - started) * 1000, 1),
-                    )
-                    return msg.data
-                conmon_err = _drain(proc.stderr.fileno())
-                code = proc.returncode or -1
-        finally:
-            os.close(sync_r)
-            if sync_w >= 0:
-                os.close(sync_w)
+            raw, msg, conmon_err, code = self._spawn_conmon(argv, deadline=started + CREATE_TIMEOUT)
+        except BaseException:
+            self._undo_create(cid, persist_dir)
+            raise
+        if msg is not None and msg.ok:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            log.debug("container_created", cid=cid, pid=msg.data, ms=ms)
+            return msg.data
         reason = (
             conmon_mod.last_runtime_error(_read_text(runtime_log))
             or (msg.message if msg is not None else "")
@@ -271,14 +242,54 @@ class Runtime:
         log.debug("container_create_failed", cid=cid, error=last_line(reason))
         raise RuntimeCommandError(argv, code, reason, what=f"{self.name} create")
 
+    def _spawn_conmon(
+        self, argv: builtins.list[str], *, deadline: float
+    ) -> tuple[bytes | None, conmon_mod.SyncMessage | None, bytes, int]:
+        """Run conmon with a sync pipe: (raw sync bytes or None on timeout, parsed message,
+        conmon's early stderr, conmon's exit status or -1)."""
+        sync_r, sync_w = os.pipe()
+        try:
+            env = _child_env()
+            env[conmon_mod.SYNC_PIPE_ENV] = str(sync_w)
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    env=env,
+                    pass_fds=(sync_w,),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            except FileNotFoundError as err:
+                raise HostError(
+                    f"conmon {self.conmon!r} not found: install the Debian package 'conmon'"
+                ) from err
+            # Only conmon may hold the write end, so EOF means conmon is gone.
+            os.close(sync_w)
+            sync_w = -1
+            assert proc.stderr is not None
+            with proc, proc.stderr:
+                raw = self._read_sync(sync_r, deadline=deadline)
+                msg = conmon_mod.parse_sync_message(raw or b"")
+                # conmon's first process exits as soon as it has forked the monitor.
+                proc.wait()
+                ok = msg is not None and msg.ok
+                conmon_err = b"" if ok else _drain(proc.stderr.fileno())
+                return raw, msg, conmon_err, proc.returncode or -1
+        finally:
+            os.close(sync_r)
+            if sync_w >= 0:
+                os.close(sync_w)
+
     @staticmethod
     def _read_sync(fd: int, *, deadline: float) -> bytes | None:
         """Read conmon's sync pipe up to the first newline or EOF; None on timeout."""
         buf = b""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while b"\n" not in buf:
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(left, 0.0))
-            if not ready:
+            if not poller.poll(max(left, 0.0) * 1000):
                 return None
             chunk = os.read(fd, 4096)
             if not chunk:
@@ -411,7 +422,7 @@ class Runtime:
         """Run `argv` in the container in the foreground on our stdio; its exit code.
 
         A failure of the runtime itself (no such container, no such binary) shows on our
-        stderr and comes back as the runtime's exit code, as `podman exec` does.
+        stderr and comes back as the runtime's own non-zero exit code.
         """
         full = self._exec_argv(cid, argv, tty=tty, env=env, cwd=cwd, user=user)
         proc = subprocess.run(

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeplay.errors import RuntimeCommandError
+from kubeplay.errors import HostError, RuntimeCommandError
+from kubeplay.runtime import Runtime, detect, detect_runtime
 from tests.integration.runtime import bundles
 from tests.integration.runtime.conftest import Ctr, Harness
 
@@ -179,6 +180,32 @@ def test_create_failure_no_bundle(harness: Harness) -> None:
     with pytest.raises(RuntimeCommandError, match=r"no config\.json"):
         harness.create(ctr)
     assert_nothing_left(harness, ctr.cid)
+
+
+def test_create_without_conmon_is_a_host_error(harness: Harness) -> None:
+    rt = harness.rt
+    broken = Runtime(
+        binary=rt.binary,
+        root=rt.root,
+        conmon="/nonexistent/conmon",
+        exits_dir=rt.exits_dir,
+        socket_dir=rt.socket_dir,
+    )
+    ctr = harness.new(["true"])
+    with pytest.raises(HostError, match="conmon"):
+        broken.create(
+            ctr.cid, bundle=ctr.bundle, name="c", log_path=ctr.log_path, persist_dir=ctr.persist_dir
+        )
+    assert_nothing_left(harness, ctr.cid)
+    assert list(rt.socket_dir.iterdir()) == []
+
+
+def test_detect_runtime_on_this_host() -> None:
+    found = detect_runtime()
+    layout = detect.cgroup_layout(detect.read_mounts())
+    if layout is detect.CgroupLayout.HYBRID:
+        assert found.name == "runc"
+    assert os.access(found, os.X_OK)
 
 
 def test_delete_is_idempotent(harness: Harness) -> None:
