@@ -4,7 +4,8 @@
 manifest.json and its RepoTags; oci-archive: oci-layout + index.json and the
 `org.opencontainers.image.ref.name` annotations). `copy_to_layout` runs `skopeo copy` for one
 image into a scratch OCI layout, which handles every compression and conversion, and
-`read_layout` reads the manifest and config skopeo wrote there. The store moves the blobs in.
+`read_layout` reads the manifest and config skopeo wrote there (the archive's own manifest type
+is kept, so the image id stays the archive's config digest). The store moves the blobs in.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ log = get_logger(__name__)
 
 REF_NAME = "org.opencontainers.image.ref.name"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+# Keep each archive's own manifest type: converting docker -> OCI makes skopeo re-serialise the
+# config, which changes the image id from the one `docker load`/`podman load` would show.
+MANIFEST_FORMAT = {"docker-archive": "v2s2", "oci-archive": "oci"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +132,20 @@ def _oci_images(index: Any, *, what: str) -> list[ArchiveImage]:
 
 
 def copy_to_layout(
-    skopeo: str, source: str, layout: Path, tag: str, *, tmpdir: Path, what: str
+    skopeo: str, transport: str, source: str, layout: Path, tag: str, *, tmpdir: Path, what: str
 ) -> None:
-    """`skopeo copy <source> oci:<layout>:<tag>`; ImageError with skopeo's last words."""
-    argv = [skopeo, "--tmpdir", str(tmpdir), "copy", "--quiet", source, f"oci:{layout}:{tag}"]
+    """`skopeo copy <transport>:<source> oci:<layout>:<tag>`; ImageError with skopeo's words."""
+    argv = [
+        skopeo,
+        "--tmpdir",
+        str(tmpdir),
+        "copy",
+        "--quiet",
+        "--format",
+        MANIFEST_FORMAT[transport],
+        f"{transport}:{source}",
+        f"oci:{layout}:{tag}",
+    ]
     log.debug("skopeo_copy", argv=argv)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -160,7 +175,7 @@ def read_layout(layout: Path, tag: str, *, what: str) -> LayoutImage:
         )
         manifest_digest = str(descriptor["digest"])
         manifest = json.loads(blob_path(layout, manifest_digest).read_bytes())
-        if manifest.get("mediaType", OCI_MANIFEST) != OCI_MANIFEST:
+        if manifest.get("mediaType", OCI_MANIFEST) not in (OCI_MANIFEST, DOCKER_MANIFEST):
             raise ImageError(f"{what}: unexpected manifest type {manifest.get('mediaType')}")
         config_digest = str(manifest["config"]["digest"])
         layers = tuple(str(layer["digest"]) for layer in manifest.get("layers", []))

@@ -84,6 +84,7 @@ def dump(path: Path, entries: dict[str, IndexEntry]) -> None:
 def locked(path: Path) -> Iterator[dict[str, IndexEntry]]:
     """Hold the store's write lock; yield the index; write it back if the body changed it."""
     lock_path = path.with_name(path.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:

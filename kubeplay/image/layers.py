@@ -184,6 +184,7 @@ class _Unpacker:
             source = tar.extractfile(member)
             if source is not None:
                 shutil.copyfileobj(source, out, _CHUNK)
+            out.flush()  # before utime: a later flush would set mtime to now
             os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
             _set_xattrs(path, member)

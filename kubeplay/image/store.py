@@ -209,7 +209,8 @@ class ImageStore:
                 tag = f"image{number}"
                 archives.copy_to_layout(
                     self.skopeo,
-                    f"{transport}:{source}{image.selector}",
+                    transport,
+                    f"{source}{image.selector}",
                     layout,
                     tag,
                     tmpdir=work,

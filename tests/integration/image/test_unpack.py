@@ -1,0 +1,138 @@
+"""The layer unpacker on hand-made tarballs: metadata kept, unsafe members refused."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kubeplay.errors import ImageError
+from kubeplay.image import ImageStore, layers
+from tests.integration.image import layouts
+from tests.integration.image.layouts import Entry
+
+pytestmark = pytest.mark.root
+
+
+def _import(store: ImageStore, tmp_path: Path, entries: list[Entry]) -> Path:
+    tar = tmp_path / "layer.tar"
+    tar.write_bytes(layouts.make_tar(entries))
+    record = store.import_rootfs(tar, "t")
+    (layer,) = store.layer_dirs(record.image_id)
+    return layer
+
+
+def test_metadata_is_kept(store: ImageStore, tmp_path: Path) -> None:
+    layer = _import(
+        store,
+        tmp_path,
+        [
+            layouts.directory("./", mode=0o755),
+            layouts.directory("srv", mode=0o750),
+            layouts.file("srv/tool", b"#!/bin/sh\n", mode=0o4755, uid=1000, gid=1001, mtime=12345),
+            layouts.hardlink("srv/tool-link", "srv/tool"),
+            layouts.symlink("srv/abs", "/etc/passwd"),
+            layouts.symlink("srv/up", "../../../../etc"),
+            Entry("dev/null", tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3),
+            Entry("srv/fifo", tarfile.FIFOTYPE, mode=0o600, uid=7),
+            layouts.file("srv/cap", b"x", pax={"SCHILY.xattr.user.note": "hello"}),
+            layouts.file("srv/forged", b"x", pax={"SCHILY.xattr.trusted.overlay.opaque": "y"}),
+            layouts.file("srv/later", b"first"),
+            layouts.file("srv/later", b"second"),
+        ],
+    )
+    tool = os.stat(layer / "srv" / "tool")
+    assert (tool.st_uid, tool.st_gid, stat.S_IMODE(tool.st_mode)) == (1000, 1001, 0o4755)
+    assert tool.st_mtime == 12345
+    assert tool.st_nlink == 2 and os.stat(layer / "srv" / "tool-link").st_ino == tool.st_ino
+    assert os.readlink(layer / "srv" / "abs") == "/etc/passwd"
+    assert os.readlink(layer / "srv" / "up") == "../../../../etc"
+    assert stat.S_IMODE(os.stat(layer / "srv").st_mode) == 0o750
+    null = os.lstat(layer / "dev" / "null")
+    assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3)
+    assert stat.S_ISFIFO(os.lstat(layer / "srv" / "fifo").st_mode)
+    assert os.lstat(layer / "srv" / "fifo").st_uid == 7
+    assert os.getxattr(layer / "srv" / "cap", "user.note") == b"hello"
+    assert "trusted.overlay.opaque" not in os.listxattr(layer / "srv" / "forged")
+    assert (layer / "srv" / "later").read_bytes() == b"second"
+
+
+@pytest.mark.parametrize(
+    ("entries", "member", "why"),
+    [
+        pytest.param([layouts.file("../evil", b"x")], "../evil", "'..'", id="dotdot"),
+        pytest.param([layouts.file("a/../../evil")], "a/../../evil", "'..'", id="inner-dotdot"),
+        pytest.param([layouts.file("/abs", b"x")], "/abs", "absolute path", id="absolute"),
+        pytest.param(
+            [layouts.symlink("etc", "/tmp/kubeplay-outside"), layouts.file("etc/passwd", b"x")],
+            "etc/passwd",
+            "through symlink etc",
+            id="through-symlink",
+        ),
+        pytest.param(
+            [layouts.symlink("d", "."), layouts.file("d/d/x", b"x")],
+            "d/d/x",
+            "through symlink d",
+            id="through-relative-symlink",
+        ),
+        pytest.param(
+            [layouts.hardlink("pw", "../../../etc/passwd")],
+            "pw",
+            "'..'",
+            id="hardlink-outside",
+        ),
+        pytest.param(
+            [layouts.hardlink("pw", "missing")], "pw", "not in this layer", id="hardlink-missing"
+        ),
+        pytest.param(
+            [layouts.file("f", b"x"), layouts.file("f/g", b"x")],
+            "f/g",
+            "f is not a directory",
+            id="file-as-dir",
+        ),
+        pytest.param(
+            [layouts.file(".", b"x")], ".", "layer root must be a directory", id="root-file"
+        ),
+    ],
+)
+def test_unsafe_members_are_refused(
+    store: ImageStore, tmp_path: Path, entries: list[Entry], member: str, why: str
+) -> None:
+    outside = Path("/tmp/kubeplay-outside")
+    assert not outside.exists()
+    with pytest.raises(ImageError) as info:
+        _import(store, tmp_path, entries)
+    message = str(info.value)
+    assert f"member {member!r}" in message and why in message, message
+    assert not outside.exists()
+    assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil").exists()
+    assert list((store.root / "layers").iterdir()) == []
+    assert list((store.root / "tmp").iterdir()) == []
+    assert store.list() == []
+
+
+def test_diff_id_mismatch_leaves_nothing(tmp_path: Path) -> None:
+    blob = tmp_path / "layer.tar"
+    blob.write_bytes(layouts.make_tar([layouts.file("a", b"x")]))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(ImageError, match="does not match its diff id"):
+        layers.unpack_layer(blob, tmp_path / "dest", diff_id="sha256:" + "0" * 64, scratch=scratch)
+    assert not (tmp_path / "dest").exists()
+    assert list(scratch.iterdir()) == []
+
+
+def test_existing_layer_is_not_unpacked_again(tmp_path: Path) -> None:
+    data = layouts.make_tar([layouts.file("a", b"x")])
+    blob = tmp_path / "layer.tar"
+    blob.write_bytes(data)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    dest = tmp_path / "dest"
+    diff_id = layouts.sha256(data)
+    assert layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=scratch) is True
+    assert layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=scratch) is False
+    assert (dest / "a").read_bytes() == b"x"
