@@ -1,20 +1,31 @@
 """structlog set-up: key-value events, console renderer on a TTY, JSON otherwise.
 
 Adapters and the engine log snake_case event names with fields; the pure core never logs.
-Logs go to stderr so that stdout stays the command's output.
+Logs go to stderr so that stdout stays the command's output. structlog (and the rich
+renderer it pulls in) costs ~150 ms to import, so loggers are lazy: an event below the
+configured level returns before structlog is ever imported, keeping `get pods` fast.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
-import structlog
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}
+_state: dict[str, Any] = {"level": logging.WARNING, "configured": False}
 
 
 def configure(*, verbose: bool = False) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
-    renderer: structlog.typing.Processor
+    _state["level"] = logging.DEBUG if verbose else logging.WARNING
+    _state["configured"] = False
+
+
+def _structlog_configure() -> None:
+    import structlog
+
+    renderer: Any
     if sys.stderr.isatty():
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
@@ -26,12 +37,40 @@ def configure(*, verbose: bool = False) -> None:
             structlog.processors.TimeStamper(fmt="iso"),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=structlog.make_filtering_bound_logger(_state["level"]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
+    _state["configured"] = True
 
 
-def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
-    return logger
+class Logger:
+    """A structlog logger created on the first event at or above the configured level."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        if _LEVELS[level] < _state["level"]:
+            return
+        if not _state["configured"]:
+            _structlog_configure()
+        import structlog
+
+        getattr(structlog.get_logger(self._name), level)(event, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit("error", event, fields)
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)

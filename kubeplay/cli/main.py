@@ -204,7 +204,7 @@ def logs(
             sys.stdout.flush()
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command()
 @click.option("-i", "--stdin", "interactive", is_flag=True)
 @click.option("-t", "--tty", is_flag=True)
 @click.option("-c", "--container", default=None)
