@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,11 +93,15 @@ def unmount(target: Path) -> bool:
 
 def is_mounted(target: Path) -> bool:
     """True when `target` is a mount point in this mount namespace (/proc/self/mountinfo)."""
-    wanted = str(target)
-    with open("/proc/self/mountinfo", encoding="utf-8") as info:
+    wanted = os.fsencode(target)
+    with open("/proc/self/mountinfo", "rb") as info:
         for line in info:
-            fields = line.split(" ")
-            point = fields[4].encode().decode("unicode_escape") if len(fields) > 4 else ""
-            if point == wanted:
+            fields = line.split(b" ")
+            if len(fields) > 4 and _unescape(fields[4]) == wanted:
                 return True
     return False
+
+
+def _unescape(field: bytes) -> bytes:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040 ...)."""
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)

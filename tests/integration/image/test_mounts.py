@@ -1,4 +1,8 @@
-"""mount_rootfs/unmount_rootfs: overlayfs over the layer dirs, writes to upper, whiteouts."""
+"""mount_rootfs/unmount_rootfs: overlayfs over the layer dirs, writes to upper, whiteouts.
+
+All mounts go through the `mounter` fixture, which unmounts them even when a test fails and
+checks /proc/self/mountinfo afterwards.
+"""
 
 from __future__ import annotations
 

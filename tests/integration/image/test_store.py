@@ -1,4 +1,8 @@
-"""ImageStore with real files: import the busybox rootfs, find, tag, remove, share layers."""
+"""ImageStore with real files: import the busybox rootfs, find, tag, remove, share layers.
+
+Root only (chown, mknod while unpacking). Each test has its own store under tmp_path and a
+busybox rootfs built once per session with scripts/busybox-rootfs.sh.
+"""
 
 from __future__ import annotations
 

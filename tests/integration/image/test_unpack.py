@@ -1,4 +1,8 @@
-"""The layer unpacker on hand-made tarballs: metadata kept, unsafe members refused."""
+"""The layer unpacker on hand-made tarballs: metadata kept, unsafe members refused.
+
+Owners, modes, mtimes, hardlinks, devices, FIFOs and xattrs must survive; `..`, absolute
+paths and paths through symlinks must be refused without writing anything outside.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""--change lines (Dockerfile syntax) applied to an ImageConfig, as `podman import` does."""
+"""--change lines (Dockerfile syntax) applied to an ImageConfig, as `podman import` does.
+
+Table tests over kubeplay.image.changes: each instruction's accepted forms, in-order
+application (later ENV/LABEL replace earlier ones), and the ImageError for bad lines.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""OCI image config JSON <-> ImageConfig."""
+"""OCI image config JSON <-> ImageConfig.
+
+Round trip through kubeplay.image.configs, and null/missing fields in configs written by
+other tools (Cmd: null is common).
+"""
 
 from __future__ import annotations
 

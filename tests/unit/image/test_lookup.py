@@ -1,4 +1,8 @@
-"""ImageStore lookups against a hand-written index (no root, no blobs needed to resolve)."""
+"""ImageStore lookups against a hand-written index (no root, no blobs needed to resolve).
+
+Exercises name/id/digest resolution order and the ambiguous-prefix error without importing a
+real image, so it runs anywhere.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Local reference rules: import names, lookup order for short names, id prefixes."""
+"""Local reference rules: import names, lookup order for short names, id prefixes.
+
+Pure table tests over kubeplay.image.references; podman's rules for local images are the
+model (short names under localhost/ first, then docker.io/library/).
+"""
 
 from __future__ import annotations
 
