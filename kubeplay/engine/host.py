@@ -16,14 +16,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from kubeplay.errors import HostError
-from kubeplay.image.store import ImageStore
-from kubeplay.net import hostinfo
-from kubeplay.plan import ocispec, seccomp
-from kubeplay.runtime.detect import detect_runtime
-from kubeplay.runtime.oci import Runtime
 from kubeplay.settings import Settings
 from kubeplay.state.store import SqliteStore
+
+if TYPE_CHECKING:  # adapters are imported when first used: `get pods` needs none of them
+    from kubeplay.image.store import ImageStore
+    from kubeplay.runtime.oci import Runtime
 
 
 @dataclass
@@ -36,10 +37,15 @@ class Host:
 
     @cached_property
     def images(self) -> ImageStore:
+        from kubeplay.image.store import ImageStore
+
         return ImageStore(self.settings.images_dir, skopeo=self.settings.skopeo)
 
     @cached_property
     def runtime(self) -> Runtime:
+        from kubeplay.runtime.detect import detect_runtime
+        from kubeplay.runtime.oci import Runtime
+
         s = self.settings
         for path in (s.runtime_root, s.exits_dir, s.runroot / "sockets"):
             path.mkdir(parents=True, exist_ok=True)
@@ -53,11 +59,15 @@ class Host:
 
     @cached_property
     def host_ip(self) -> str:
+        from kubeplay.net import hostinfo
+
         return hostinfo.host_ip()
 
     @cached_property
     def seccomp(self) -> dict[str, Any] | None:
         """The default seccomp profile (containers-common's), converted once per command."""
+        from kubeplay.plan import ocispec, seccomp
+
         path = self.settings.seccomp_profile
         if not path.is_file():
             return None

@@ -23,8 +23,7 @@ from typing import Any
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
-from kubeplay.net import netns as netns_mod
-from kubeplay.plan import actions, network, ocispec, users
+from kubeplay.plan import actions
 from kubeplay.plan.observed import (
     ContainerState,
     ObservedContainer,
@@ -176,6 +175,8 @@ def _new_id() -> str:
 
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     """Pod-level files bind-mounted into every app container (kubelet-managed /etc/hosts)."""
+    from kubeplay.plan import network
+
     base = pod_dir(host, plan.uid)
     files: dict[str, str] = {}
     if not plan.host_network:
@@ -197,6 +198,9 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+    from kubeplay.net import netns as netns_mod
+    from kubeplay.plan import ocispec
+
     base = pod_dir(host, plan.uid)
     netns = ""
     if not plan.host_network:
@@ -288,6 +292,8 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
 
 
 def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
+    from kubeplay.plan import ocispec, users
+
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
     if infra is None or not infra.pid:
         raise SyncError(f"pod {plan.ref}: container {ctr.name}: no sandbox", step="container")
@@ -462,6 +468,8 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         except KubeplayError as err:
             errors.append(str(err))
     if rec.netns:
+        from kubeplay.net import netns as netns_mod
+
         try:
             netns_mod.remove_netns(Path(rec.netns))
         except KubeplayError as err:

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
 from kubeplay.errors import KubeplayError, NotFoundError, SyncError
-from kubeplay.kube import loader, validate
 from kubeplay.kube.objects import KubeObject
 from kubeplay.plan import pods as plans
 from kubeplay.plan import status as status_mod
@@ -119,6 +118,8 @@ def _image_refs(host: host_mod.Host, pods: Sequence[KubeObject]) -> tuple[dict[s
 def load_manifests(
     paths: Sequence[str], *, kube_version: str
 ) -> tuple[list[KubeObject], list[str]]:
+    from kubeplay.kube import loader, validate
+
     objects = loader.load(paths)
     warnings = validate.validate(objects, kube_version=kube_version)
     return objects, [w.render() for w in warnings]
@@ -195,6 +196,8 @@ def _rollback(host: host_mod.Host, records: Sequence[PodRecord]) -> None:
 
 
 def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None) -> DownReport:
+    from kubeplay.kube import loader
+
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     return _remove(settings, refs, grace=grace)
