@@ -1,0 +1,341 @@
+"""e2e fixtures: the real CLI, on real runc + conmon + netns, with a leak check after each test.
+
+`kp` is a helper that runs `python -m kubeplay ...` as a subprocess with the test's own
+KUBEPLAY_ROOT (under tmp_path), KUBEPLAY_RUNROOT (a short /tmp/kpXXXX: conmon's attach
+socket paths have a length limit), bridge name and subnet, so a test never touches a real
+install. Every test starts with the busybox image imported as localhost/kubeplay/busybox:latest.
+
+At teardown the helper removes everything the test played (down, then delete whatever
+`get pods -A` still lists) and asserts that nothing leaked: no process tied to the test's
+directories or container cgroups, no mount under its directories, no runtime state, no netns
+file, no cgroup named after a container id the test saw. Whatever leaked is then cleaned up by
+force (only processes and mounts of this test), so one failure does not poison the next test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = "localhost/kubeplay/busybox:latest"
+# Pod command that exits promptly on SIGTERM (busybox sh as PID 1 ignores it unless trapped).
+SLEEPER = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"
+
+
+@pytest.fixture(scope="session")
+def rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = os.environ.get("KUBEPLAY_TEST_ROOTFS")
+    if given:
+        path = Path(given)
+        assert path.is_file(), f"KUBEPLAY_TEST_ROOTFS={given}: no such file"
+        return path
+    out = tmp_path_factory.mktemp("rootfs") / "busybox-rootfs.tar"
+    subprocess.run([str(REPO / "scripts" / "busybox-rootfs.sh"), str(out)], check=True)
+    return out
+
+
+def _used_subnets() -> set[str]:
+    out = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    routes = subprocess.run(
+        ["ip", "-o", "-4", "route", "show", "table", "all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return {word for word in (out + routes).split() if word.startswith("10.252.")}
+
+
+def _free_subnet() -> str:
+    used = _used_subnets()
+    for _ in range(200):
+        net = ipaddress.ip_network(f"10.252.{random.randrange(1, 255)}.0/24")
+        if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
+            return str(net)
+    raise RuntimeError("no free 10.252.X.0/24 subnet")
+
+
+def _is_addr(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+class Kubeplay:
+    """Runs the kubeplay CLI for one test and remembers what it made."""
+
+    def __init__(self, tmp_path: Path, rootfs: Path) -> None:
+        self.tmp = tmp_path
+        self.rootfs = rootfs
+        self.root = tmp_path / "root"
+        self.runroot = Path(tempfile.mkdtemp(prefix="kp"))
+        self.env = {
+            **os.environ,
+            "KUBEPLAY_CONFIG": str(tmp_path / "no-config.toml"),
+            "KUBEPLAY_ROOT": str(self.root),
+            "KUBEPLAY_RUNROOT": str(self.runroot),
+            "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
+            "KUBEPLAY_SUBNET": _free_subnet(),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.env.pop("KUBEPLAY_TEST_ROOTFS", None)
+        self.ids: set[str] = set()
+        self.played: list[str] = []
+        self._out = 0
+
+    # --- running the CLI ----------------------------------------------------------------
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "kubeplay", *args]
+
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `kubeplay ARGS`; while it runs, note every container id it creates."""
+        if args and args[0] == "play":
+            self.played.extend(a for a in args[1:] if not a.startswith("-"))
+        self._out += 1
+        out_path = self.tmp / f".out{self._out}"
+        err_path = self.tmp / f".err{self._out}"
+        with out_path.open("w+") as out, err_path.open("w+") as err:
+            proc = subprocess.Popen(
+                self.argv(*args),
+                cwd=REPO,
+                env=self.env,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
+            if input is not None:
+                assert proc.stdin is not None
+                proc.stdin.write(input)
+                proc.stdin.close()
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None:
+                self.note_ids()
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(self.argv(*args), timeout)
+                time.sleep(0.03)
+            self.note_ids()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        return subprocess.CompletedProcess(self.argv(*args), proc.returncode, stdout, stderr)
+
+    def ok(self, *args: str, input: str | None = None, timeout: float = 60) -> str:
+        """Run `kubeplay ARGS`, assert it exits 0, return its stdout."""
+        res = self(*args, input=input, timeout=timeout)
+        assert res.returncode == 0, (
+            f"kubeplay {' '.join(args)} -> {res.returncode}\n"
+            f"stdout: {res.stdout}\nstderr: {res.stderr}"
+        )
+        return res.stdout
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start `kubeplay ARGS` in the background (concurrency, logs -f)."""
+        if args and args[0] == "play":
+            self.played.extend(a for a in args[1:] if not a.startswith("-"))
+        return subprocess.Popen(
+            self.argv(*args),
+            cwd=REPO,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    def play(self, *args: str | Path) -> str:
+        return self.ok("play", *map(str, args))
+
+    def pod(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.ok("get", "pod", name, "-n", namespace, "-o", "json"))
+        return doc
+
+    def pod_names(self, *flags: str) -> list[str]:
+        return self.ok("get", "pods", *flags, "-o", "name").split()
+
+    def exec(
+        self, pod: str, *cmd: str, container: str | None = None, namespace: str = "default"
+    ) -> str:
+        """`kubeplay exec POD [-c CTR] -- CMD`, asserting exit 0; returns stdout."""
+        extra = ["-c", container] if container else []
+        return self.ok("exec", "-n", namespace, pod, *extra, "--", *cmd)
+
+    def wait_for(self, what: str, check: Any, timeout: float = 20) -> Any:
+        """Poll `check()` until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = check()
+            if got:
+                return got
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.2)
+
+    # --- what exists ----------------------------------------------------------------------
+
+    def note_ids(self) -> None:
+        for sub in ("persist", "runtime"):
+            with contextlib.suppress(OSError):
+                self.ids.update(p.name for p in (self.runroot / sub).iterdir() if len(p.name) == 64)
+
+    def _ours(self, text: str) -> bool:
+        return any(
+            re.search(re.escape(str(base)) + r"(/|\s|$)", text)
+            for base in (self.runroot, self.root)
+        )
+
+    def processes(self) -> dict[int, str]:
+        """Processes tied to this test: by cmdline, root link or container cgroup."""
+        found: dict[int, str] = {}
+        me = os.getpid()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            pid = int(entry.name)
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if " -m kubeplay " in cmdline:
+                    continue  # a CLI still running (a background play) is not a leak
+                cgroup = (entry / "cgroup").read_text()
+                root = os.readlink(entry / "root")
+            except OSError:
+                continue
+            if self._ours(cmdline) or self._ours(root):
+                found[pid] = cmdline.strip()
+            elif any(f"/kubeplay/{cid}" in cgroup for cid in self.ids):
+                found[pid] = f"{cmdline.strip()} (in a container cgroup)"
+        return found
+
+    def mounts(self) -> list[str]:
+        out = []
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            target = line.split()[4].replace("\\040", " ")
+            if self._ours(target):
+                out.append(target)
+        return out
+
+    def cgroups(self) -> list[str]:
+        out = []
+        for cid in self.ids:
+            out += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/kubeplay/{cid}")]
+            p = Path("/sys/fs/cgroup/kubeplay") / cid
+            if p.exists():
+                out.append(str(p))
+        return out
+
+    def leaks(self) -> list[str]:
+        problems = [f"process {pid}: {cmd}" for pid, cmd in self.processes().items()]
+        problems += [f"mount: {m}" for m in self.mounts()]
+        for sub in ("runtime", "netns"):
+            d = self.runroot / sub
+            if d.is_dir():
+                problems += [f"{sub} state: {p}" for p in d.iterdir()]
+        problems += [f"cgroup: {c}" for c in self.cgroups()]
+        return problems
+
+    def assert_nothing_runs(self) -> None:
+        """No pod in the store and nothing on the host: used after a failed command."""
+        listed = self.ok("get", "pods", "-A", "-o", "name").split()
+        assert listed == [], f"pods left: {listed}"
+        leaks = self.leaks()
+        assert leaks == [], "leaked:\n" + "\n".join(leaks)
+
+    # --- teardown ---------------------------------------------------------------------------
+
+    def cleanup(self) -> list[str]:
+        """Remove what the test played through the CLI; return what went wrong."""
+        problems: list[str] = []
+        files = [f for f in dict.fromkeys(self.played) if f != "-" and Path(f).exists()]
+        if files:
+            res = self("down", *files, timeout=120)
+            if res.returncode not in (0, 2):  # 2: a file of a bad-input test
+                problems.append(f"kubeplay down -> {res.returncode}: {res.stderr.strip()}")
+        res = self("get", "pods", "-A", "-o", "json")
+        if res.returncode != 0:
+            problems.append(f"kubeplay get pods -A -> {res.returncode}: {res.stderr.strip()}")
+            items = []
+        else:
+            items = json.loads(res.stdout).get("items", [])
+        by_ns: dict[str, list[str]] = {}
+        for item in items:
+            meta = item["metadata"]
+            by_ns.setdefault(meta["namespace"], []).append(meta["name"])
+        for ns, names in by_ns.items():
+            res = self("delete", "pod", "-n", ns, *names, timeout=120)
+            if res.returncode != 0:
+                problems.append(f"kubeplay delete pod -n {ns} -> {res.stderr.strip()}")
+        return problems
+
+    def force_cleanup(self) -> None:
+        """Last resort after a leak: kill this test's processes, unmount, remove state."""
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        runtime_root = self.runroot / "runtime"
+        if runtime_root.is_dir():
+            for state in runtime_root.iterdir():
+                subprocess.run(
+                    ["runc", "--root", str(runtime_root), "delete", "--force", state.name],
+                    capture_output=True,
+                    check=False,
+                )
+        for target in sorted(self.mounts(), key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], capture_output=True, check=False)
+        for cg in self.cgroups():
+            with contextlib.suppress(OSError):
+                os.rmdir(cg)
+
+    def close(self) -> None:
+        if not self.mounts():
+            shutil.rmtree(self.runroot, ignore_errors=True)
+
+
+@pytest.fixture
+def kp(tmp_path: Path, rootfs_tar: Path) -> Iterator[Kubeplay]:
+    helper = Kubeplay(tmp_path, rootfs_tar)
+    try:
+        helper.ok("image", "import", str(rootfs_tar), IMAGE, "--change", 'CMD ["/bin/sh"]')
+        yield helper
+        problems = helper.cleanup()
+        listed = helper("get", "pods", "-A", "-o", "name").stdout.split()
+        if listed:
+            problems.append(f"pods still listed after cleanup: {listed}")
+        leaks = helper.leaks()
+        if leaks:
+            helper.force_cleanup()
+        problems += [f"leaked {leak}" for leak in leaks]
+        assert not problems, "teardown:\n" + "\n".join(problems)
+    finally:
+        helper.close()
