@@ -75,7 +75,9 @@ def down(files: tuple[str, ...], grace_period: float | None) -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("-n", "--namespace", default=None)
 @click.option("--grace-period", type=float, default=None)
-def delete(resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None) -> None:
+def delete(
+    resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None
+) -> None:
     """Delete pods by name: delete pod NAME..."""
     from kubeplay.services import pods
 
@@ -211,7 +213,7 @@ def logs(
 @click.option("-n", "--namespace", default=None)
 @click.argument("pod")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def exec(  # noqa: A001 - kubectl's verb
+def exec(
     interactive: bool,
     tty: bool,
     container: str | None,
@@ -227,7 +229,12 @@ def exec(  # noqa: A001 - kubectl's verb
         argv = argv[1:]
     pod = pod.removeprefix("pod/").removeprefix("pods/")
     code = containers.exec_in(
-        _settings(), _ns(namespace), pod, argv, container=container, tty=tty,
+        _settings(),
+        _ns(namespace),
+        pod,
+        argv,
+        container=container,
+        tty=tty,
         interactive=interactive,
     )
     sys.exit(code)
@@ -277,7 +284,9 @@ def image_import(tarball: Path, reference: str, changes: tuple[str, ...]) -> Non
 
 
 @image.command("load")
-@click.option("-i", "--input", "archive", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-i", "--input", "archive", required=True, type=click.Path(exists=True, path_type=Path)
+)
 def image_load(archive: Path) -> None:
     """Load images from a docker-archive or oci-archive file."""
     from kubeplay.services import images
@@ -302,8 +311,9 @@ def image_ls(quiet: bool) -> None:
     for rec in recs:
         for ref in rec.names or ("<none>:<none>",):
             repo, _, tag = ref.rpartition(":")
-            rows.append([repo, tag, rec.image_id.removeprefix("sha256:")[:12], rec.created,
-                         _size(rec.size)])
+            rows.append(
+                [repo, tag, rec.image_id.removeprefix("sha256:")[:12], rec.created, _size(rec.size)]
+            )
     click.echo(render.table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows))
 
 

@@ -265,8 +265,13 @@ def _run_container(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     host.store.put_container(_replace(record, container_id=cid, log_path=str(log_path)))
     pid = host.runtime.create(
-        cid, bundle=bundle, name=record.name, log_path=log_path, persist_dir=persist,
-        tty=tty, stdin=stdin,
+        cid,
+        bundle=bundle,
+        name=record.name,
+        log_path=log_path,
+        persist_dir=persist,
+        tty=tty,
+        stdin=stdin,
     )
     host.store.put_container(
         _replace(record, container_id=cid, pid=pid, log_path=str(log_path), created_at=time.time())
@@ -302,7 +307,10 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     cdir = container_dir(host, plan.uid, ctr.name)
     rootfs = cdir / "rootfs"
     record = ContainerRecord(
-        pod_uid=plan.uid, name=ctr.name, kind=ctr.kind, restart_count=restart_count,
+        pod_uid=plan.uid,
+        name=ctr.name,
+        kind=ctr.kind,
+        restart_count=restart_count,
         last_termination=prior.last_termination if prior else None,
     )
     host.store.put_container(record)
@@ -344,15 +352,25 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
     try:
         pid = _run_container(
-            host, plan, record, cid=cid, bundle=cdir, log_path=log_path,
-            tty=ctr.tty, stdin=ctr.stdin,
+            host,
+            plan,
+            record,
+            cid=cid,
+            bundle=cdir,
+            log_path=log_path,
+            tty=ctr.tty,
+            stdin=ctr.stdin,
         )
     except KubeplayError as err:
         raise SyncError(f"{step}: {err}", step="container") from err
     host.store.put_container(
         _replace(
-            record, container_id=cid, pid=pid, log_path=str(log_path),
-            created_at=time.time(), started_at=time.time(),
+            record,
+            container_id=cid,
+            pid=pid,
+            log_path=str(log_path),
+            created_at=time.time(),
+            started_at=time.time(),
         )
     )
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])

@@ -62,4 +62,5 @@ class Warning:
     message: str
 
     def render(self) -> str:
-        return f"{self.source}: document {self.doc_index} ({self.kind} {self.name}): {self.path}: {self.message}"
+        where = f"{self.source}: document {self.doc_index} ({self.kind} {self.name})"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"

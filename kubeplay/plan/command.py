@@ -5,6 +5,8 @@
   define-command-argument-container/#notes).
 - `$(VAR)` in env values, command and args expands from the container's env defined before it;
   `$$` escapes to `$`; an unknown `$(VAR)` stays as written (kubelet's expansion package).
+  Only the manifest's `command` and `args` are expanded, and only against the container's own
+  env (kubelet's ExpandContainerCommandAndArgs never sees the image's ENTRYPOINT, CMD or Env).
 - Environment: the image's Env, then the container's env on top (a container key replaces the
   image's value in place; new keys follow in manifest order).
 """
@@ -34,9 +36,10 @@ def expand(text: str, lookup: Callable[[str], str | None]) -> str:
             i += 2
         elif nxt == "(":
             end = text.find(")", i + 2)
-            if end == -1:
-                out.append(text[i:])
-                break
+            if end == -1:  # incomplete reference: keep "$(" and go on scanning after it
+                out.append("$(")
+                i += 2
+                continue
             name = text[i + 2 : end]
             value = lookup(name) if name else None
             out.append(value if value is not None else text[i : end + 1])
@@ -58,6 +61,25 @@ def resolve_env(
     `env` is the manifest's list; entries with `valueFrom` take their value from `values`
     (resolved by the caller) and are skipped when absent there.
     """
+    merged: dict[str, str] = {}
+    for entry in image_env:
+        key, _, value = entry.partition("=")
+        merged[key] = value
+    merged.update(defined_env(env, values=values))
+    if "PATH" not in merged:
+        merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return tuple(merged.items())
+
+
+def defined_env(
+    env: Iterable[Mapping[str, Any]],
+    *,
+    values: Mapping[str, str] | None = None,
+) -> Env:
+    """The container's own env, expanded in order (kubelet's makeEnvironmentVariables).
+
+    This, not the merged runtime env, is what `$(VAR)` in command and args may refer to.
+    """
     defined: dict[str, str] = {}
     for item in env:
         name = str(item["name"])
@@ -68,14 +90,7 @@ def resolve_env(
             continue
         raw = item.get("value")
         defined[name] = expand(str(raw) if raw is not None else "", defined.get)
-    merged: dict[str, str] = {}
-    for entry in image_env:
-        key, _, value = entry.partition("=")
-        merged[key] = value
-    merged.update(defined)
-    if "PATH" not in merged:
-        merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return tuple(merged.items())
+    return tuple(defined.items())
 
 
 def resolve_argv(
@@ -86,9 +101,9 @@ def resolve_argv(
     cmd: Sequence[str],
     env: Env,
 ) -> tuple[str, ...]:
+    """Process args; `env` is what `$(VAR)` may refer to (the container's `defined_env`)."""
     lookup = dict(env).get
+    expanded_args = [expand(str(a), lookup) for a in args or ()]
     if command:
-        raw = list(command) + list(args or ())
-    else:
-        raw = list(entrypoint) + (list(args) if args else list(cmd))
-    return tuple(expand(str(a), lookup) for a in raw)
+        return tuple(expand(str(c), lookup) for c in command) + tuple(expanded_args)
+    return tuple(entrypoint) + (tuple(expanded_args) if args else tuple(cmd))

@@ -41,7 +41,7 @@ def normalize_reference(ref: str) -> str:
     ref = ref.strip()
     if not ref:
         return ref
-    name, digest = (ref.split("@", 1) + [""])[:2]
+    name, _, digest = ref.partition("@")
     first, _, rest = name.partition("/")
     has_domain = bool(rest) and ("." in first or ":" in first or first == "localhost")
     if not has_domain:

@@ -122,9 +122,12 @@ def _container(
         args=spec.get("args"),
         entrypoint=config.entrypoint,
         cmd=config.cmd,
-        env=env,
+        env=command_mod.defined_env(spec.get("env") or ()),
     )
-    security = {**pod_security, **(spec.get("securityContext") or {})}
+    own_security = {
+        k: v for k, v in (spec.get("securityContext") or {}).items() if v is not None
+    }
+    security = {**pod_security, **own_security}
     plan = ContainerPlan(
         name=str(spec["name"]),
         kind=kind,
@@ -143,9 +146,7 @@ def _container(
         stop_signal=config.stop_signal or "SIGTERM",
         ports=_ports(spec),
         restart_policy=str(spec.get("restartPolicy") or ""),
-        termination_message_path=str(
-            spec.get("terminationMessagePath") or "/dev/termination-log"
-        ),
+        termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
         termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
     )
     return _with_hash(plan)
@@ -157,6 +158,13 @@ def _with_hash(plan: ContainerPlan) -> ContainerPlan:
     body = asdict(plan)
     body.pop("spec_hash")
     return replace(plan, spec_hash=_hash(body))
+
+
+def _hostname(name: str) -> str:
+    """kubelet's truncatePodHostnameIfNeeded: cap at 63 chars, then drop a trailing - or ."""
+    if len(name) <= 63:
+        return name
+    return name[:63].rstrip("-.")
 
 
 def compile_pod(
@@ -174,7 +182,9 @@ def compile_pod(
     spec = pod.get("spec") or {}
     name = str(meta["name"])
     security = spec.get("securityContext") or {}
-    pod_security = {k: security[k] for k in ("runAsUser", "runAsGroup") if k in security}
+    pod_security = {
+        k: security[k] for k in ("runAsUser", "runAsGroup") if security.get(k) is not None
+    }
 
     def build(items: Any, kind: ContainerKind) -> tuple[ContainerPlan, ...]:
         return tuple(
@@ -182,7 +192,7 @@ def compile_pod(
             for c in items or ()
         )
 
-    hostname = str(spec.get("hostname") or name)[:63]
+    hostname = _hostname(str(spec.get("hostname") or name))
     plan = PodPlan(
         uid=uid,
         namespace=str(meta.get("namespace") or "default"),

@@ -48,7 +48,7 @@ def _pick(rec: PodRecord, container: str | None) -> ContainerRecord:
             return c
     names = " ".join(c.name for c in apps)
     raise NotFoundError(
-        f'container {container} is not valid for pod {rec.name}: choose one of: [{names}]'
+        f"container {container} is not valid for pod {rec.name}: choose one of: [{names}]"
     )
 
 
@@ -168,9 +168,7 @@ def exec_in(
         host.close()
 
 
-def wait(
-    settings: Settings, namespace: str, name: str, *, condition: str, timeout: float
-) -> str:
+def wait(settings: Settings, namespace: str, name: str, *, condition: str, timeout: float) -> str:
     """Wait for `condition=<Type>[=<value>]` or `delete`; returns kubectl's message."""
     deadline = time.monotonic() + timeout
     if condition == "delete":

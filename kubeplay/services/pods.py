@@ -72,10 +72,12 @@ class PodView:
         return body
 
 
-def _parallel(settings: Settings, fn: Callable[[T], None], items: Sequence[T]) -> list[Exception]:
+def _parallel(
+    settings: Settings, fn: Callable[[T], None], items: Sequence[T]
+) -> list[BaseException]:
     if not items:
         return []
-    errors: list[Exception] = []
+    errors: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=max(1, min(settings.parallelism, len(items)))) as pool:
         for fut in [pool.submit(fn, item) for item in items]:
             exc = fut.exception()
@@ -84,7 +86,9 @@ def _parallel(settings: Settings, fn: Callable[[T], None], items: Sequence[T]) -
     return errors
 
 
-def _image_refs(host: host_mod.Host, pods: Sequence[KubeObject]) -> tuple[dict[str, ImageRef], list[str]]:
+def _image_refs(
+    host: host_mod.Host, pods: Sequence[KubeObject]
+) -> tuple[dict[str, ImageRef], list[str]]:
     found: dict[str, ImageRef] = {}
     notes: list[str] = []
     for obj in pods:
@@ -178,7 +182,7 @@ def play(
         host.close()
 
 
-def _first_sync_error(errors: list[Exception]) -> Exception:
+def _first_sync_error(errors: list[BaseException]) -> BaseException:
     for err in errors:
         if isinstance(err, KubeplayError):
             return SyncError(
