@@ -3,8 +3,8 @@
 `ensure_bridge` and `attach_pod` work the way pyroute2's `ensure` does: look first, add,
 treat EEXIST as done; `detach_pod` and `remove_bridge` ignore ENODEV. pyroute2's untyped
 keyword API stays inside this module; callers see typed functions and NetworkError (errno
-kept). Sysctls touched: net.ipv4.ip_forward (when asked) and route_localnet on kubeplay's own
-bridge only, so 127.0.0.1 hostPorts can be DNATed through it.
+kept). Sysctls touched: net.ipv4.ip_forward (when asked), and route_localnet and forwarding
+on kubeplay's own bridge only.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from kubeplay.net import netns
 _log = log.get_logger(__name__)
 
 POD_IFNAME = "eth0"
+_BRIDGE_MODE_HAIRPIN = 1  # IFLA_BRPORT_MODE
 
 
 @contextmanager
@@ -63,9 +64,10 @@ def ensure_bridge(
 ) -> None:
     """Bridge `name` up with `gateway_cidr` (e.g. 10.89.0.1/24) on it.
 
-    Also sets route_localnet=1 on this bridge (localhost hostPorts) and, unless
-    `ip_forward=False` (tests that never route off the bridge), net.ipv4.ip_forward=1 so pod
-    egress and hostPorts from other hosts are forwarded.
+    Also sets, on this bridge only, route_localnet=1 (localhost hostPorts may leave through
+    it) and forwarding=1 (pods reach hostPorts, their own included, through the gateway);
+    and, unless `ip_forward=False` (tests that never leave the bridge), net.ipv4.ip_forward=1,
+    because answers to pod egress arrive on the host's other interfaces.
     """
     iface = ipaddress.ip_interface(gateway_cidr)
     what = f"bridge {name}"
@@ -94,6 +96,7 @@ def ensure_bridge(
         except NetlinkError as err:
             raise _error(what, err) from err
     write_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1")
+    write_sysctl(f"net.ipv4.conf.{name}.forwarding", "1")
     if ip_forward:
         write_sysctl("net.ipv4.ip_forward", "1")
     _log.debug("bridge_ensured", bridge=name, gateway=gateway_cidr)
@@ -155,9 +158,10 @@ def attach_pod(
 ) -> None:
     """Connect a pod's namespace to the bridge.
 
-    One veth pair: `host_ifname` on the bridge and up, its peer created directly inside the
-    namespace as eth0, with `pod_ip_cidr`, up, and a default route via `gateway`. A host end
-    left over from an earlier attempt is replaced. On failure the pair is removed again.
+    One veth pair: `host_ifname` on the bridge, up, in hairpin mode (pods reach their own
+    hostPorts); its peer created directly inside the namespace as eth0, with `pod_ip_cidr`,
+    up, and a default route via `gateway`. A host end left over from an earlier attempt is
+    replaced. On failure the pair is removed again.
     """
     what = f"pod veth {host_ifname}"
     try:
@@ -182,6 +186,12 @@ def attach_pod(
                     state="up",
                     peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
                 )
+                created = _index(ipr, host_ifname)
+                if created is None:
+                    raise NetworkError(f"{what}: vanished after creation", errno=errno.ENODEV)
+                # Hairpin: with br_netfilter, a pod's packet to its own hostPort is DNATed
+                # while bridged and must go back out of the port it came in on.
+                ipr.brport("set", index=created, mode=_BRIDGE_MODE_HAIRPIN)
             except NetlinkError as err:
                 raise _error(what, err) from err
     finally:

@@ -204,7 +204,8 @@ def render_nft_ruleset(
     DNATed traffic from 127.0.0.0/8 (it may only leave through the bridge with
     route_localnet=1 on it, and the pod must answer the gateway, not its own loopback);
     DNATed traffic from the subnet (hairpin: a pod reaching its own or a peer's hostPort gets
-    the answer back through the gateway); and egress from the subnet to anything outside it.
+    the answer back through the gateway; the bridge ports are in hairpin mode for the own-pod
+    case, see net.links); and egress from the subnet to anything outside it.
     """
     net = ipaddress.ip_network(subnet, strict=True)
     br = _quote(bridge)
