@@ -27,7 +27,9 @@ class Settings:
     seccomp_profile: Path = Path("/usr/share/containers/seccomp.json")
     # Networking (used from the networking issue on).
     bridge: str = "kubeplay0"
-    subnet: str = "10.89.0.0/24"
+    subnet: str = "10.90.0.0/24"  # podman's default network is 10.89.0.0/24
+    # Upstream resolvers for pod DNS (dnsmasq on the bridge); "none" answers pod names only.
+    dns_upstream: str = "/etc/resolv.conf"
     # Kubernetes version whose schema validates manifests; "" = newest bundled.
     kube_version: str = ""
     # How many pods play/down work on at once.
@@ -70,6 +72,11 @@ class Settings:
     def netns_dir(self) -> Path:
         return self.runroot / "netns"
 
+    @property
+    def nft_table(self) -> str:
+        """kubeplay's own nftables table, one per bridge (tests use their own bridges)."""
+        return "kubeplay_" + self.bridge.replace("-", "_")
+
 
 _ENV = {
     "KUBEPLAY_ROOT": "root",
@@ -81,6 +88,7 @@ _ENV = {
     "KUBEPLAY_SECCOMP_PROFILE": "seccomp_profile",
     "KUBEPLAY_BRIDGE": "bridge",
     "KUBEPLAY_SUBNET": "subnet",
+    "KUBEPLAY_DNS_UPSTREAM": "dns_upstream",
     "KUBEPLAY_KUBE_VERSION": "kube_version",
     "KUBEPLAY_PARALLELISM": "parallelism",
     "KUBEPLAY_BACKOFF_BASE": "backoff_base",

@@ -7,7 +7,8 @@ echo
 "$kubeplay" get pods -o wide
 cat <<MSG
 
-The demo pod runs. Try:
+The demo pod runs. Open http://127.0.0.1:8080/ (the pod's hostPort), or try:
+  curl http://127.0.0.1:8080/
   $kubeplay logs demo -c client            # the client fetching the page every 5 s
   $kubeplay exec demo -c web -- wget -qO- http://localhost:8080/
   $kubeplay get pod demo -o yaml            # the Kubernetes view, with status

@@ -174,30 +174,32 @@ def _new_id() -> str:
 
 
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
-    """Pod-level files bind-mounted into every app container (kubelet-managed /etc/hosts)."""
-    from kubeplay.plan import network
+    """Pod-level files bind-mounted into every app container: the kubelet-managed
+    /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, and /etc/hostname."""
+    from kubeplay.engine import network
+    from kubeplay.plan import network as netplan
 
-    base = pod_dir(host, plan.uid)
+    base = pod_dir(host, plan.uid) / "etc"
     files: dict[str, str] = {}
     if not plan.host_network:
-        hosts = base / "etc" / "hosts"
-        _write(
-            hosts,
-            network.render_hosts(
-                hostname=plan.hostname,
-                pod_ip=rec.pod_ip or None,
-                fqdn=None,
-                host_aliases=(),
-            ),
+        hosts = netplan.render_hosts(
+            hostname=plan.hostname,
+            pod_ip=rec.pod_ip or None,
+            fqdn=plan.fqdn,
+            host_aliases=plan.host_aliases,
         )
-        files["/etc/hosts"] = str(hosts)
-    hostname = base / "etc" / "hostname"
-    _write(hostname, (os.uname().nodename if plan.host_network else plan.hostname) + "\n")
-    files["/etc/hostname"] = str(hostname)
+        _write(base / "hosts", hosts)
+        files["/etc/hosts"] = str(base / "hosts")
+    _write(base / "resolv.conf", network.resolv_conf(host, plan))
+    files["/etc/resolv.conf"] = str(base / "resolv.conf")
+    name = os.uname().nodename if plan.host_network else plan.hostname
+    _write(base / "hostname", name + "\n")
+    files["/etc/hostname"] = str(base / "hostname")
     return files
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+    from kubeplay.engine import network
     from kubeplay.net import netns as netns_mod
     from kubeplay.plan import ocispec
 
@@ -208,6 +210,7 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         host.store.update_pod(plan.uid, netns=netns)
         try:
             netns_mod.create_netns(Path(netns))
+            network.setup_pod(host, plan, Path(netns))
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
     infra = base / "infra"
@@ -486,9 +489,12 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         except KubeplayError as err:
             errors.append(str(err))
     if rec.netns:
+        from kubeplay.engine import network
         from kubeplay.net import netns as netns_mod
 
         try:
+            if rec.pod_ip:
+                network.teardown_pod(host, rec)
             netns_mod.remove_netns(Path(rec.netns))
         except KubeplayError as err:
             errors.append(str(err))

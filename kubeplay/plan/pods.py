@@ -63,6 +63,11 @@ class PodPlan:
     namespace: str
     name: str
     hostname: str
+    subdomain: str = ""
+    set_hostname_as_fqdn: bool = False
+    dns_policy: str = "ClusterFirst"
+    dns_config: dict[str, Any] | None = None
+    host_aliases: tuple[dict[str, Any], ...] = ()
     restart_policy: str = "Always"
     termination_grace_period: int = 30
     share_process_namespace: bool = False
@@ -78,6 +83,16 @@ class PodPlan:
     @property
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def fqdn(self) -> str | None:
+        """`<hostname>.<subdomain>.<namespace>.svc.cluster.local` when a subdomain is set."""
+        if not self.subdomain:
+            return None
+        return f"{self.hostname}.{self.subdomain}.{self.namespace}.svc.cluster.local"
+
+    def host_ports(self) -> tuple[PortPlan, ...]:
+        return tuple(p for c in self.all_containers() for p in c.ports if p.host_port)
 
     def all_containers(self) -> tuple[ContainerPlan, ...]:
         return self.init_containers + self.containers
@@ -124,9 +139,7 @@ def _container(
         cmd=config.cmd,
         env=command_mod.defined_env(spec.get("env") or ()),
     )
-    own_security = {
-        k: v for k, v in (spec.get("securityContext") or {}).items() if v is not None
-    }
+    own_security = {k: v for k, v in (spec.get("securityContext") or {}).items() if v is not None}
     security = {**pod_security, **own_security}
     plan = ContainerPlan(
         name=str(spec["name"]),
@@ -198,6 +211,11 @@ def compile_pod(
         namespace=str(meta.get("namespace") or "default"),
         name=name,
         hostname=hostname,
+        subdomain=str(spec.get("subdomain") or ""),
+        set_hostname_as_fqdn=bool(spec.get("setHostnameAsFQDN")),
+        dns_policy=str(spec.get("dnsPolicy") or "ClusterFirst"),
+        dns_config=spec.get("dnsConfig"),
+        host_aliases=tuple(spec.get("hostAliases") or ()),
         restart_policy=str(spec.get("restartPolicy") or "Always"),
         termination_grace_period=int(
             30
@@ -238,6 +256,7 @@ def from_json(text: str) -> PodPlan:
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
     raw["containers"] = tuple(ctr(c) for c in raw["containers"])
+    raw["host_aliases"] = tuple(raw.get("host_aliases") or ())
     raw["labels"] = tuple((k, v) for k, v in raw["labels"])
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
     return PodPlan(**raw)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubeplay.engine import host as host_mod
+from kubeplay.engine import network
 from kubeplay.engine import pods as engine
 from kubeplay.errors import KubeplayError, NotFoundError, SyncError
 from kubeplay.kube.objects import KubeObject
@@ -158,6 +159,11 @@ def play(
         refs = [(r.namespace, r.name) for r in records]
         with pod_locks(settings.locks_dir, refs):
             replaced: list[str] = []
+            network.check_host_ports(
+                host,
+                [plans.from_json(r.plan_json) for r in records],
+                replacing={f"{ns}/{name}" for ns, name in refs} if replace else set(),
+            )
             if replace:
                 old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
                 errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
@@ -172,7 +178,9 @@ def play(
             )
             if errors:
                 _rollback(host, records)
+                network.refresh(host)
                 raise _first_sync_error(errors)
+            network.refresh(host)
         return PlayReport(
             pods=tuple(f"{ns}/{name}" for ns, name in refs),
             replaced=tuple(replaced),
@@ -227,6 +235,8 @@ def _remove(
             if found:
                 host_mod.require_runtime(host)
             errors = _parallel(settings, lambda r: engine.teardown_pod(host, r, grace=grace), found)
+            if found:
+                network.refresh(host)
             if errors:
                 raise errors[0]
         return DownReport(

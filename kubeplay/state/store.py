@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +191,15 @@ class SqliteStore:
         if namespace is None:
             return self._select("", ())
         return self._select("WHERE p.namespace = ?", (namespace,))
+
+    def assign_ip(self, uid: str, choose: Callable[[set[str]], str]) -> str:
+        """Lease an address to pod `uid`: `choose(used)` picks it inside one transaction, so
+        two commands can never hand out the same address."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT pod_ip FROM pods WHERE pod_ip IS NOT NULL").fetchall()
+            ip = choose({r[0] for r in rows})
+            db.execute("UPDATE pods SET pod_ip = ? WHERE uid = ?", (ip, uid))
+        return ip
 
     def used_ips(self) -> set[str]:
         with self._lock:

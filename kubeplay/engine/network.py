@@ -1,0 +1,183 @@
+"""Pod networking, as a node's bridge CNI plugin does it: the engine's use of `net/`.
+
+Per node (once per install, idempotent): the bridge with the gateway address, dnsmasq on the
+gateway. Per pod: a pinned netns, an address leased in the store, a veth pair onto the bridge,
+and the pod's /etc/hosts and /etc/resolv.conf. After any play or down, `refresh` rewrites the
+node-wide parts from the store: the nft table (masquerade, hostPort DNAT) and dnsmasq's hosts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubeplay.engine.host import Host
+from kubeplay.errors import KubeplayError, SyncError
+from kubeplay.plan import ipam
+from kubeplay.plan import network as netplan
+from kubeplay.plan import pods as plans
+from kubeplay.plan.pods import PodPlan
+from kubeplay.state.store import PodRecord
+
+if TYPE_CHECKING:  # net/ is imported when first used: read-only commands need none of it
+    from kubeplay.net.dns import Dnsmasq
+
+_node_lock = threading.Lock()
+_node_ready: set[str] = set()
+
+
+def gateway(host: Host) -> str:
+    return ipam.gateway_of(host.settings.subnet)
+
+
+def veth_name(uid: str) -> str:
+    return "kp" + uid.replace("-", "")[:12]
+
+
+def _dnsmasq(host: Host) -> Dnsmasq:
+    from kubeplay.net import dns
+
+    s = host.settings
+    upstream = None if s.dns_upstream in ("", "none") else Path(s.dns_upstream)
+    return dns.Dnsmasq(
+        run_dir=s.runroot / "dns",
+        listen_address=gateway(host),
+        bridge=s.bridge,
+        upstream_resolv=upstream,
+    )
+
+
+def ensure_node(host: Host) -> None:
+    """The bridge and the resolver; once per process and install."""
+    from kubeplay.net import links
+
+    key = f"{host.settings.runroot}:{host.settings.bridge}"
+    with _node_lock:
+        if key in _node_ready:
+            return
+        prefix = ipaddress.ip_network(host.settings.subnet).prefixlen
+        links.ensure_bridge(host.settings.bridge, gateway_cidr=f"{gateway(host)}/{prefix}")
+        _dnsmasq(host).ensure_running()
+        _node_ready.add(key)
+
+
+def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
+    """Lease an address and wire the pod's netns to the bridge; returns the pod IP."""
+    from kubeplay.net import links
+
+    ensure_node(host)
+    s = host.settings
+    gw = gateway(host)
+    ip = host.store.assign_ip(plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw))
+    prefix = ipaddress.ip_network(s.subnet).prefixlen
+    links.attach_pod(
+        netns,
+        bridge=s.bridge,
+        host_ifname=veth_name(plan.uid),
+        pod_ip_cidr=f"{ip}/{prefix}",
+        gateway=gw,
+        mtu=links.bridge_mtu(s.bridge),
+    )
+    return ip
+
+
+def teardown_pod(host: Host, rec: PodRecord) -> None:
+    from kubeplay.net import links
+
+    links.detach_pod(veth_name(rec.uid))
+
+
+def resolv_conf(host: Host, plan: PodPlan) -> str:
+    try:
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host_resolv = ""
+    return netplan.render_resolv_conf(
+        dns_policy=plan.dns_policy,
+        dns_config=plan.dns_config,
+        cluster_dns=gateway(host),
+        namespace=plan.namespace,
+        host_resolv=host_resolv,
+        host_network=plan.host_network,
+    )
+
+
+def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> None:
+    """Refuse hostPorts taken by another pod or a host process, before anything is made."""
+    from kubeplay.net import ports
+
+    taken: dict[tuple[str, int, str], str] = {}
+    for rec in host.store.list_pods():
+        if f"{rec.namespace}/{rec.name}" in replacing:
+            continue
+        for p in plans.from_json(rec.plan_json).host_ports():
+            taken[(p.host_ip or "0.0.0.0", p.host_port, p.protocol)] = (
+                rec.namespace + "/" + rec.name
+            )
+    for plan in new:
+        for p in plan.host_ports():
+            ip = p.host_ip or "0.0.0.0"
+            where = f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}"
+            for (other_ip, port, proto), owner in taken.items():
+                overlaps = other_ip == ip or "0.0.0.0" in (other_ip, ip)
+                if port == p.host_port and proto == p.protocol and overlaps:
+                    raise SyncError(f"{where}: already used by pod {owner}", step="network")
+            if plan.ref not in replacing and ports.port_in_use(ip, p.host_port, p.protocol):
+                raise SyncError(f"{where}: already in use by a process on the host", step="network")
+            taken[(ip, p.host_port, p.protocol)] = plan.ref
+
+
+def refresh(host: Host) -> None:
+    """Rewrite the node-wide nft table and DNS names from the pods in the store."""
+    from kubeplay.net import nft
+
+    records = host.store.list_pods()
+    port_maps = []
+    names: dict[str, str] = {}
+    for rec in records:
+        if not rec.pod_ip:
+            continue
+        plan = plans.from_json(rec.plan_json)
+        names[plan.hostname] = rec.pod_ip
+        if plan.fqdn:
+            names[plan.fqdn] = rec.pod_ip
+        for ctr in plan.all_containers():
+            for p in ctr.ports:
+                if p.host_port:
+                    port_maps.append(
+                        netplan.PortMap(
+                            host_ip=p.host_ip,
+                            host_port=p.host_port,
+                            protocol=p.protocol,
+                            pod_ip=rec.pod_ip,
+                            container_port=p.container_port,
+                            pod=plan.ref,
+                        )
+                    )
+    s = host.settings
+    if not records and s.nft_table:
+        nft.remove_nft_table(s.nft_table)
+    else:
+        nft.apply_nft(
+            netplan.render_nft_ruleset(
+                table=s.nft_table, bridge=s.bridge, subnet=s.subnet, port_maps=port_maps
+            )
+        )
+    try:
+        _dnsmasq(host).update_hosts(names)
+    except KubeplayError:
+        if records:
+            raise
+
+
+def reset_node(host: Host) -> None:
+    """Remove the node-wide network: dnsmasq, the nft table, the bridge."""
+    from kubeplay.net import links, nft
+
+    _dnsmasq(host).stop()
+    nft.remove_nft_table(host.settings.nft_table)
+    links.remove_bridge(host.settings.bridge)
+    with _node_lock:
+        _node_ready.discard(f"{host.settings.runroot}:{host.settings.bridge}")
