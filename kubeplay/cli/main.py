@@ -337,6 +337,30 @@ def image_rm(references: tuple[str, ...], force: bool) -> None:
         click.echo(f"Untagged/removed: {rec.image_id}")
 
 
+@cli.group()
+def system() -> None:
+    """Manage this kubeplay install."""
+
+
+@system.command("reset")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+def system_reset(force: bool) -> None:
+    """Remove every pod, the bridge, nft table, dnsmasq, images and all state."""
+    from kubeplay.services import system as system_mod
+
+    s = _settings()
+    if not force:
+        click.confirm(
+            f"Remove every pod, image and all state under {s.root} and {s.runroot}, "
+            f"and the bridge {s.bridge}?",
+            abort=True,
+        )
+    report = system_mod.reset(s)
+    for ref in report.pods:
+        click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+    click.echo("kubeplay reset: done")
+
+
 @cli.command()
 def version() -> None:
     """Print kubeplay's version."""

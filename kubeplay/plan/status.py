@@ -74,65 +74,114 @@ def container_status(ctr: ContainerPlan, obs: ObservedContainer) -> dict[str, An
     return out
 
 
-def _init_done(plan: PodPlan, observed: ObservedPod) -> tuple[bool, bool]:
-    """(initialized, failed_for_good) for the pod's init containers."""
+def _terminated(obs: ObservedContainer) -> Termination | None:
+    """The current termination, when the container is in the terminated state."""
+    return obs.termination if obs.state is ContainerState.TERMINATED else None
+
+
+def _any_app_started(plan: PodPlan, observed: ObservedPod) -> bool:
+    """kubecontainer.HasAnyRegularContainerStarted: an app container is running or exited."""
+    return any(
+        observed.get(c.name).state is ContainerState.RUNNING
+        or _terminated(observed.get(c.name)) is not None
+        for c in plan.containers
+    )
+
+
+def _initialized(plan: PodPlan, observed: ObservedPod, phase: str) -> bool:
+    """The Initialized condition (kubelet status.GeneratePodInitializedCondition).
+
+    True without init containers, once any app container has started (a sidecar restarting
+    later does not un-initialize the pod), or when every init container is done: regular ones
+    exited 0, sidecars (restartPolicy Always) started.
+    """
+    if not plan.init_containers or _any_app_started(plan, observed):
+        return True
     for ctr in plan.init_containers:
         obs = observed.get(ctr.name)
         if _is_sidecar(ctr):
             if obs.state is not ContainerState.RUNNING:
-                return False, False
+                return phase == "Succeeded"
             continue
-        term = obs.termination
-        if obs.state is ContainerState.TERMINATED and term is not None:
-            if term.exit_code == 0:
-                continue
-            return False, plan.restart_policy == "Never"
-        return False, False
-    return True, False
+        term = _terminated(obs)
+        if term is None or term.exit_code != 0:
+            return phase == "Succeeded"
+    return True
 
 
 def derive_phase(plan: PodPlan, observed: ObservedPod) -> str:
-    initialized, init_failed = _init_done(plan, observed)
-    if init_failed:
-        return "Failed"
-    if not initialized:
-        return "Pending"
+    """Pod phase, following kubelet's getPhase (pkg/kubelet/kubelet_pods.go).
+
+    The pod is never treated as terminal here (getPhase's podIsTerminal=false); kubeplay has
+    no status for a container that was never created, so it counts as waiting.
+    """
+    pending_init = failed_init = 0
     running = waiting = stopped = succeeded = 0
+    for ctr in plan.init_containers:
+        obs = observed.get(ctr.name)
+        term = _terminated(obs)
+        if _is_sidecar(ctr):
+            # Restartable init containers count as running; once exited they are ignored.
+            if obs.state is ContainerState.RUNNING:
+                running += 1
+            elif term is None and obs.last_termination is None:
+                pending_init += 1
+                waiting += 1
+            continue
+        if obs.state is ContainerState.RUNNING:
+            pending_init += 1
+        elif term is not None:
+            failed_init += term.exit_code != 0
+        elif obs.last_termination is not None:
+            failed_init += obs.last_termination.exit_code != 0
+        else:
+            pending_init += 1
     for ctr in plan.containers:
         obs = observed.get(ctr.name)
+        term = _terminated(obs)
         if obs.state is ContainerState.RUNNING:
             running += 1
-        elif obs.state is ContainerState.TERMINATED and obs.termination is not None:
+        elif term is not None:
             stopped += 1
-            succeeded += obs.termination.exit_code == 0
+            succeeded += term.exit_code == 0
         elif obs.last_termination is not None:
             stopped += 1
         else:
             waiting += 1
-    if waiting:
+    if failed_init and plan.restart_policy == "Never":
+        return "Failed"
+    if (pending_init and not _any_app_started(plan, observed)) or waiting:
         return "Pending"
     if running:
         return "Running"
-    if plan.restart_policy == "Always":
-        return "Running"
-    if stopped == succeeded:
-        return "Succeeded"
-    if plan.restart_policy == "Never":
-        return "Failed"
-    return "Running"
+    if stopped:
+        if plan.restart_policy == "Always":
+            return "Running"  # every container is on its way to a restart
+        if stopped == succeeded:
+            return "Succeeded"
+        if plan.restart_policy == "Never":
+            return "Failed"
+        return "Running"  # OnFailure: the failed ones will be restarted
+    return "Pending"
+
+
+def _containers_ready(plan: PodPlan, observed: ObservedPod, phase: str) -> tuple[bool, str]:
+    """(status, reason) of ContainersReady, as kubelet's GenerateContainersReadyCondition."""
+    if phase == "Succeeded":
+        return False, "PodCompleted"
+    if phase == "Failed":
+        return False, "PodFailed"
+    wanted = [c for c in plan.init_containers if _is_sidecar(c)] + list(plan.containers)
+    if plan.containers and all(_ready(c, observed.get(c.name)) for c in wanted):
+        return True, ""
+    return False, "ContainersNotReady"
 
 
 def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
     """A v1 PodStatus dict."""
     phase = derive_phase(plan, observed)
-    initialized, _ = _init_done(plan, observed)
-    apps_ready = bool(plan.containers) and all(
-        _ready(c, observed.get(c.name)) for c in plan.containers
-    )
-    sidecars_ready = all(
-        _ready(c, observed.get(c.name)) for c in plan.init_containers if _is_sidecar(c)
-    )
-    ready = apps_ready and sidecars_ready and phase == "Running"
+    initialized = _initialized(plan, observed, phase)
+    ready, not_ready = _containers_ready(plan, observed, phase)
     created = rfc3339(observed.created_at)
 
     def cond(kind: str, ok: bool, reason: str = "") -> dict[str, Any]:
@@ -142,7 +191,6 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
             out["reason"] = reason
         return out
 
-    not_ready = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
     status: dict[str, Any] = {
         "phase": phase,
         "conditions": [
@@ -179,60 +227,74 @@ class PodSummary:
     last_restart_at: float | None = None
 
 
+def _later(current: float | None, last: Termination | None) -> float | None:
+    if last is None:
+        return current
+    return last.finished_at if current is None else max(current, last.finished_at)
+
+
 def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None) -> PodSummary:
+    """kubectl's READY, STATUS and RESTARTS columns (printPod in kubectl's printers.go).
+
+    Sidecars (restartable init containers) count in READY; while the pod initializes,
+    RESTARTS sums the init containers, afterwards the sidecars and the app containers.
+    """
     phase = phase or derive_phase(plan, observed)
     reason = phase
-    restarts = 0
+    restarts = sidecar_restarts = 0
+    last_restart = last_sidecar_restart = None
+    ready = 0
+    total = len(plan.containers) + sum(1 for c in plan.init_containers if _is_sidecar(c))
     initializing = False
-    total = len(plan.containers)
     for i, ctr in enumerate(plan.init_containers):
         obs = observed.get(ctr.name)
         restarts += obs.restart_count
-        term = obs.termination
+        last_restart = _later(last_restart, obs.last_termination)
+        if _is_sidecar(ctr):
+            sidecar_restarts += obs.restart_count
+            last_sidecar_restart = _later(last_sidecar_restart, obs.last_termination)
+        term = _terminated(obs)
+        if term is not None and term.exit_code == 0:
+            continue
         if _is_sidecar(ctr) and obs.state is ContainerState.RUNNING:
+            ready += _ready(ctr, obs)
             continue
-        if obs.state is ContainerState.TERMINATED and term is not None and term.exit_code == 0:
-            continue
-        if obs.state is ContainerState.TERMINATED and term is not None:
-            reason = f"Init:{term.reason}" if term.reason else f"Init:ExitCode:{term.exit_code}"
+        if term is not None:
+            reason = f"Init:{term.reason}"
         elif obs.state is ContainerState.WAITING and obs.waiting_reason not in (
             "",
             "PodInitializing",
-            "ContainerCreating",
+            "ContainerCreating",  # kubeplay's default; the kubelet's is PodInitializing
         ):
             reason = f"Init:{obs.waiting_reason}"
         else:
             reason = f"Init:{i}/{len(plan.init_containers)}"
         initializing = True
         break
-    ready = 0
-    if not initializing:
-        restarts = 0
+    if not initializing or _initialized(plan, observed, phase):
+        restarts = sidecar_restarts
+        last_restart = last_sidecar_restart
         has_running = False
         for ctr in reversed(plan.containers):
             obs = observed.get(ctr.name)
             restarts += obs.restart_count
-            term = obs.termination
+            last_restart = _later(last_restart, obs.last_termination)
+            term = _terminated(obs)
             if obs.state is ContainerState.WAITING and obs.waiting_reason:
                 reason = obs.waiting_reason
-            elif obs.state is ContainerState.TERMINATED and term is not None:
+            elif term is not None:
                 reason = term.reason
-            elif obs.state is ContainerState.RUNNING:
+            elif obs.state is ContainerState.RUNNING and _ready(ctr, obs):
                 has_running = True
-                if _ready(ctr, obs):
-                    ready += 1
+                ready += 1
         if reason == "Completed" and has_running:
-            reason = "Running"
-    if observed.terminating:
+            pod_ready, _ = _containers_ready(plan, observed, phase)
+            reason = "Running" if pod_ready else "NotReady"
+    if observed.terminating and phase not in ("Succeeded", "Failed"):
         reason = "Terminating"
-    lasts = [
-        o.last_termination.finished_at
-        for o in observed.containers.values()
-        if o.last_termination is not None
-    ]
     return PodSummary(
         ready=f"{ready}/{total}",
         status=reason,
         restarts=restarts,
-        last_restart_at=max(lasts) if lasts else None,
+        last_restart_at=last_restart,
     )
