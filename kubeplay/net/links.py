@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,8 +45,12 @@ def _error(what: str, err: NetlinkError) -> NetworkError:
 
 
 def _index(ipr: Any, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return int(found[0]) if found else None
+    """The interface index in the calling thread's netns (an ioctl: pyroute2's link_lookup
+    dumps and decodes every link, which costs milliseconds on a host with many veths)."""
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
 
 
 def write_sysctl(key: str, value: str) -> None:
@@ -108,13 +113,11 @@ def remove_bridge(name: str) -> None:
 
 
 def bridge_mtu(name: str) -> int:
-    """The bridge's MTU, which pods' veths take."""
-    with _iproute() as ipr:
-        try:
-            links = ipr.get_links(ifname=name)
-        except NetlinkError as err:
-            raise _error(f"bridge {name}", err) from err
-        return int(links[0].get_attr("IFLA_MTU"))
+    """The bridge's MTU, which pods' veths take (from sysfs: no netlink dump)."""
+    try:
+        return int(Path(f"/sys/class/net/{name}/mtu").read_text())
+    except (OSError, ValueError) as err:
+        raise NetworkError(f"bridge {name}: {err}", errno=getattr(err, "errno", None)) from err
 
 
 def _delete_link(ifname: str, *, what: str) -> None:
