@@ -429,8 +429,7 @@ spec:
                     valueFrom: {fieldRef: {fieldPath: metadata.name}}
                   securityContext: {runAsUser: 1, privileged: true}
                 volumes: [{name: data, emptyDir: {}}]
-                dnsPolicy: ClusterFirst
-                hostAliases: [{ip: 10.0.0.1, hostnames: [db]}]
+                setHostnameAsFQDN: true
                 activeDeadlineSeconds: 60
                 securityContext: {runAsNonRoot: true}
                 """
@@ -445,10 +444,9 @@ spec:
                     "spec.containers[0].env[0].valueFrom",
                     "spec.containers[0].securityContext.privileged",
                     "spec.volumes",
-                    "spec.dnsPolicy",
-                    "spec.hostAliases",
+                    "spec.setHostnameAsFQDN",
                     "spec.activeDeadlineSeconds",
-                    "spec.securityContext",
+                    "spec.securityContext.runAsNonRoot",
                 )
             ],
             id="unsupported-pod-fields",
@@ -522,7 +520,7 @@ def test_warnings(text: str, expected: list[str]) -> None:
 
 def test_warning_is_data_with_object_and_path() -> None:
     (warning,) = validate.validate(
-        _objects(_pod("dnsPolicy: None\ncontainers: [{name: a, image: b}]"))
+        _objects(_pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]"))
     )
     assert (warning.source, warning.doc_index, warning.kind, warning.name) == (
         "pod.yaml",
@@ -530,12 +528,12 @@ def test_warning_is_data_with_object_and_path() -> None:
         "Pod",
         "web",
     )
-    assert (warning.path, warning.message) == ("spec.dnsPolicy", fields.NOT_SUPPORTED)
+    assert (warning.path, warning.message) == ("spec.setHostnameAsFQDN", fields.NOT_SUPPORTED)
 
 
 def test_warnings_follow_input_order() -> None:
-    text = WORKLOAD + "---\n" + _pod("dnsPolicy: None\ncontainers: [{name: a, image: b}]")
-    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.dnsPolicy"]
+    text = WORKLOAD + "---\n" + _pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]")
+    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.setHostnameAsFQDN"]
 
 
 @pytest.mark.parametrize(
