@@ -38,6 +38,18 @@ def should_restart(policy: str, obs: ObservedContainer) -> bool:
     return False
 
 
+def _ran_before(obs: ObservedContainer) -> bool:
+    return obs.state is ContainerState.TERMINATED or obs.last_termination is not None
+
+
+def _last_init_succeeded(plan: PodPlan, observed: ObservedPod) -> bool:
+    if not plan.init_containers or plan.init_containers[-1].restart_policy == "Always":
+        return False
+    obs = observed.get(plan.init_containers[-1].name)
+    term = obs.termination if obs.state is ContainerState.TERMINATED else None
+    return term is not None and term.exit_code == 0
+
+
 def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
     if not observed.sandbox_running:
         first = plan.init_containers[0].name if plan.init_containers else ""
@@ -47,14 +59,25 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
             start=() if first else tuple(c.name for c in plan.containers),
             message="pod sandbox missing: create it",
         )
+    # The pod has initialized once an app container runs or the last init container, a regular
+    # one, exited 0 (kubelet's findNextInitContainerToRun / computeInitContainerActions); from
+    # then on only sidecars are kept up, and alongside the app containers.
+    initialized = any(
+        observed.get(c.name).state is ContainerState.RUNNING for c in plan.containers
+    ) or _last_init_succeeded(plan, observed)
+    sidecar = ""  # a sidecar to (re)start once the pod is initialized
     for ctr in plan.init_containers:
         obs = observed.get(ctr.name)
         if ctr.restart_policy == "Always":  # sidecar: start it and go on
             if obs.state is ContainerState.RUNNING:
                 continue
-            if obs.state is ContainerState.TERMINATED:
-                return PodActions(start_init=ctr.name, restarts=(ctr.name,))
-            return PodActions(start_init=ctr.name)
+            if initialized:
+                sidecar = sidecar or ctr.name
+                continue
+            again = (ctr.name,) if _ran_before(obs) else ()
+            return PodActions(start_init=ctr.name, restarts=again)
+        if initialized:
+            continue
         if obs.state is ContainerState.RUNNING:
             return PodActions(wait_for=ctr.name)
         if obs.state is ContainerState.TERMINATED and obs.termination is not None:
@@ -67,7 +90,7 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
                     f"(exit {obs.termination.exit_code}) and restartPolicy is Never",
                 )
             return PodActions(start_init=ctr.name, restarts=(ctr.name,))
-        return PodActions(start_init=ctr.name)
+        return PodActions(start_init=ctr.name, restarts=(ctr.name,) if _ran_before(obs) else ())
     start: list[str] = []
     restarts: list[str] = []
     finished = 0
@@ -83,5 +106,14 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
                 finished += 1
             continue
         start.append(ctr.name)
+        if _ran_before(obs):
+            restarts.append(ctr.name)
     done = bool(plan.containers) and finished == len(plan.containers)
-    return PodActions(start=tuple(start), restarts=tuple(restarts), pod_done=done)
+    if done:
+        # kubelet: sidecars must not keep a finished pod alive, so they are not restarted.
+        return PodActions(pod_done=True)
+    return PodActions(
+        start_init=sidecar,
+        start=tuple(start),
+        restarts=((sidecar,) if sidecar else ()) + tuple(restarts),
+    )
