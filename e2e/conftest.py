@@ -6,10 +6,13 @@ socket paths have a length limit), bridge name and subnet, so a test never touch
 install. Every test starts with the busybox image imported as localhost/kubeplay/busybox:latest.
 
 At teardown the helper removes everything the test played (down, then delete whatever
-`get pods -A` still lists) and asserts that nothing leaked: no process tied to the test's
-directories or container cgroups, no mount under its directories, no runtime state, no netns
-file, no cgroup named after a container id the test saw. Whatever leaked is then cleaned up by
-force (only processes and mounts of this test), so one failure does not poison the next test.
+`get pods -A` still lists) and asserts that nothing of any pod leaked: no process tied to the
+test's directories or container cgroups, no mount under its directories, no runtime state, no
+netns file, no cgroup named after a container id the test saw, no veth left on the bridge.
+Only the node network may stay (bridge, nft table, dnsmasq: per install, like podman's
+network); `kubeplay system reset --force` must then remove that too, and nothing at all may
+remain. Whatever leaked is then cleaned up by force (only processes and mounts of this test),
+so one failure does not poison the next test.
 """
 
 from __future__ import annotations
@@ -92,11 +95,13 @@ class Kubeplay:
         self.runroot = Path(tempfile.mkdtemp(prefix="kp"))
         self.env = {
             **os.environ,
-            "KUBEPLAY_CONFIG": str(tmp_path / "no-config.toml"),
+            "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
             "KUBEPLAY_ROOT": str(self.root),
             "KUBEPLAY_RUNROOT": str(self.runroot),
             "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
             "KUBEPLAY_SUBNET": _free_subnet(),
+            # Pod names only: no DNS query ever leaves the test's network.
+            "KUBEPLAY_DNS_UPSTREAM": "none",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.env.pop("KUBEPLAY_TEST_ROOTFS", None)
@@ -254,18 +259,43 @@ class Kubeplay:
                 out.append(str(p))
         return out
 
-    def leaks(self) -> list[str]:
-        problems = [f"process {pid}: {cmd}" for pid, cmd in self.processes().items()]
+    @property
+    def bridge(self) -> str:
+        return self.env["KUBEPLAY_BRIDGE"]
+
+    def _node_process(self, cmdline: str) -> bool:
+        return cmdline.startswith("dnsmasq ") and str(self.runroot / "dns") in cmdline
+
+    def leaks(self, *, node: bool = False) -> list[str]:
+        """What of this test's pods is left on the host; with node=True also the node network
+        (bridge, nft table, dnsmasq), which outlives pods until `system reset`."""
+        problems = [
+            f"process {pid}: {cmd}"
+            for pid, cmd in self.processes().items()
+            if node or not self._node_process(cmd)
+        ]
         problems += [f"mount: {m}" for m in self.mounts()]
         for sub in ("runtime", "netns"):
             d = self.runroot / sub
             if d.is_dir():
                 problems += [f"{sub} state: {p}" for p in d.iterdir()]
         problems += [f"cgroup: {c}" for c in self.cgroups()]
+        ports = Path("/sys/class/net") / self.bridge / "brif"
+        if ports.is_dir():
+            problems += [f"veth on bridge {self.bridge}: {p.name}" for p in ports.iterdir()]
+        if node:
+            if (Path("/sys/class/net") / self.bridge).exists():
+                problems.append(f"bridge {self.bridge}")
+            table = "kubeplay_" + self.bridge.replace("-", "_")
+            listed = subprocess.run(
+                ["nft", "list", "tables"], capture_output=True, text=True, check=False
+            ).stdout
+            if f"table ip {table}" in listed.splitlines():
+                problems.append(f"nft table ip {table}")
         return problems
 
     def assert_nothing_runs(self) -> None:
-        """No pod in the store and nothing on the host: used after a failed command."""
+        """No pod in the store and nothing of one on the host: used after a failed command."""
         listed = self.ok("get", "pods", "-A", "-o", "name").split()
         assert listed == [], f"pods left: {listed}"
         leaks = self.leaks()
@@ -298,7 +328,8 @@ class Kubeplay:
         return problems
 
     def force_cleanup(self) -> None:
-        """Last resort after a leak: kill this test's processes, unmount, remove state."""
+        """Last resort after a leak: kill this test's processes, unmount, remove state,
+        the bridge and the nft table."""
         for pid in self.processes():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -316,6 +347,10 @@ class Kubeplay:
         for cg in self.cgroups():
             with contextlib.suppress(OSError):
                 os.rmdir(cg)
+        if (Path("/sys/class/net") / self.bridge).exists():
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+        table = "kubeplay_" + self.bridge.replace("-", "_")
+        subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
 
     def close(self) -> None:
         if not self.mounts():
@@ -332,10 +367,14 @@ def kp(tmp_path: Path, rootfs_tar: Path) -> Iterator[Kubeplay]:
         listed = helper("get", "pods", "-A", "-o", "name").stdout.split()
         if listed:
             problems.append(f"pods still listed after cleanup: {listed}")
-        leaks = helper.leaks()
+        problems += [f"leaked {leak}" for leak in helper.leaks()]
+        reset = helper("system", "reset", "--force", timeout=120)
+        if reset.returncode != 0:
+            problems.append(f"kubeplay system reset -> {reset.returncode}: {reset.stderr}")
+        leaks = helper.leaks(node=True)
         if leaks:
             helper.force_cleanup()
-        problems += [f"leaked {leak}" for leak in leaks]
+        problems += [f"left after system reset: {leak}" for leak in leaks]
         assert not problems, "teardown:\n" + "\n".join(problems)
     finally:
         helper.close()

@@ -1,0 +1,200 @@
+"""Bad input and failures: every document is checked before anything is created, a play that
+fails halfway removes what it made, and kubeplay refuses to run without root."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import IMAGE, REPO, SLEEPER, Kubeplay
+
+pytestmark = pytest.mark.root
+
+
+def sleeper(name: str, image: str = IMAGE, command: str = f'["sh", "-c", "{SLEEPER}"]') -> str:
+    return (
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n"
+        f"  - name: main\n    image: {image}\n    command: {command}\n"
+    )
+
+
+def _line_of(path: Path, text: str) -> int:
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def test_unknown_field_in_a_second_document_is_rejected_and_nothing_is_created(
+    kp: Kubeplay,
+) -> None:
+    path = kp.write(
+        "pods.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: good
+        spec:
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+          - name: main
+            imagee: {IMAGE}
+        """,
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 2, res
+    assert "Traceback" not in res.stderr
+    assert str(path) in res.stderr
+    assert "document 2" in res.stderr
+    assert "Pod web" in res.stderr
+    assert "spec.containers[0].imagee" in res.stderr
+    assert "unknown field" in res.stderr
+    assert f"{path}:{_line_of(path, 'imagee')}" in res.stderr, res.stderr
+    assert res.stdout == ""
+    assert not kp.ids, "a container was created"
+    kp.assert_nothing_runs()
+
+
+def test_bad_yaml_is_rejected_with_its_line(kp: Kubeplay) -> None:
+    path = kp.write(
+        "broken.yaml",
+        sleeper("first")
+        + "---\n"
+        + "apiVersion: v1\n"
+        + "kind: Pod\n"
+        + "metadata:\n"
+        + "  name: second\n"
+        + "  labels: {app: [unclosed\n"
+        + "spec:\n"
+        + "  containers: []\n",
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 2, res
+    assert "Traceback" not in res.stderr
+    assert str(path) in res.stderr
+    # The parser reports where it stopped: the line with the unclosed bracket or the next.
+    lines = {_line_of(path, "[unclosed"), _line_of(path, "[unclosed") + 1}
+    assert any(re.search(rf"\b{n}\b", res.stderr) for n in lines), res.stderr
+    assert not kp.ids
+    kp.assert_nothing_runs()
+
+
+def test_missing_image_fails_naming_the_image_and_nothing_is_created(kp: Kubeplay) -> None:
+    path = kp.write(
+        "images.yaml",
+        sleeper("has-image") + "---\n" + sleeper("no-image", image="localhost/nope:1.0"),
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 1, res
+    assert "Traceback" not in res.stderr
+    assert "localhost/nope:1.0" in res.stderr
+    assert "no-image" in res.stderr
+    assert res.stdout == ""
+    kp.assert_nothing_runs()
+
+
+def test_playing_twice_says_already_exists_and_replace_plays_it_again(kp: Kubeplay) -> None:
+    path = kp.write("web.yaml", sleeper("web"))
+    kp.play(path)
+    uid = kp.pod("web")["metadata"]["uid"]
+
+    again = kp("play", str(path))
+    assert again.returncode == 1, again
+    assert "already exists" in again.stderr
+    assert "web" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert kp.pod("web")["metadata"]["uid"] == uid
+    assert kp.exec("web", "echo", "untouched") == "untouched\n"
+
+    replaced = kp("play", "--replace", str(path))
+    assert replaced.returncode == 0, replaced
+    assert "pod/web replaced" in replaced.stderr
+    assert replaced.stdout.strip() == "pod/web created"
+    pod = kp.pod("web")
+    assert pod["metadata"]["uid"] != uid
+    assert pod["status"]["phase"] == "Running"
+    assert kp.exec("web", "echo", "new") == "new\n"
+    assert re.search(r"^web\s+1/1\s+Running\s+0\s", kp.ok("get", "pods"), re.M)
+    # Exactly one pod's worth of containers remains: the old pod is fully gone.
+    assert len(list((kp.runroot / "runtime").iterdir())) == 2
+
+
+def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay) -> None:
+    # One pod at a time, so the first pod is surely up before the second one fails.
+    kp.env["KUBEPLAY_PARALLELISM"] = "1"
+    path = kp.write(
+        "play.yaml",
+        sleeper("first") + "---\n" + sleeper("broken", command='["/no/such/binary"]'),
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 1, res
+    assert "Traceback" not in res.stderr
+    assert "broken" in res.stderr
+    assert "container main" in res.stderr
+    assert "/no/such/binary" in res.stderr
+    assert "removed" in res.stderr  # says the play's pods were removed
+    assert len(kp.ids) >= 3, "the first pod never started: the test proves nothing"
+    kp.assert_nothing_runs()
+
+
+def _unprivileged_python() -> tuple[list[str], dict[str, str]]:
+    """An interpreter user 65534 can run with kubeplay importable (the venv's python may live
+    under /root, which nobody cannot enter)."""
+    setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*setpriv, sys.executable, "-c", "import kubeplay.cli.main"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        return [*setpriv, sys.executable], {}
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = f"/usr/bin/{version}"
+    assert os.access(system, os.X_OK), f"no {system} for the unprivileged user"
+    path = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])
+    return [*setpriv, system], {"PYTHONPATH": path}
+
+
+def test_play_without_root_says_root_is_needed(kp: Kubeplay) -> None:
+    readable = Path(tempfile.mkdtemp(prefix="kpnr"))
+    try:
+        readable.chmod(0o755)
+        manifest = readable / "web.yaml"
+        manifest.write_text(sleeper("web"))
+        manifest.chmod(0o644)
+        argv, extra_env = _unprivileged_python()
+        res = subprocess.run(
+            [*argv, "-m", "kubeplay", "play", str(manifest)],
+            cwd=REPO,
+            env={**kp.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        for f in readable.iterdir():
+            f.unlink()
+        readable.rmdir()
+    assert res.returncode != 0, res
+    assert "Traceback" not in res.stderr, res.stderr
+    assert "root" in res.stderr, res.stderr
+    kp.assert_nothing_runs()
