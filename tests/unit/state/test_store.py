@@ -1,0 +1,221 @@
+"""SqliteStore: pods written in one transaction, containers upserted, schema version checked.
+
+Each test uses its own database file under tmp_path (WAL needs a file, not :memory:).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kubeplay.errors import AlreadyExistsError, SchemaVersionError, StateError
+from kubeplay.state import store as store_mod
+from kubeplay.state.store import ContainerRecord, PodRecord, SqliteStore
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "kubeplay.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(db_path)
+    yield s
+    s.close()
+
+
+def _pod(name: str, namespace: str = "default", uid: str | None = None) -> PodRecord:
+    return PodRecord(
+        uid=uid or f"uid-{namespace}-{name}",
+        namespace=namespace,
+        name=name,
+        source="pod.yaml",
+        manifest={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}},
+        plan_json='{"plan": true}',
+        created_at=1_700_000_000.5,
+    )
+
+
+def _names(store: SqliteStore, namespace: str | None = None) -> list[tuple[str, str]]:
+    return [(p.namespace, p.name) for p in store.list_pods(namespace)]
+
+
+# --- pods ----------------------------------------------------------------------------------
+
+
+def test_add_pods_round_trip(store: SqliteStore) -> None:
+    pod = _pod("web")
+    store.add_pods([pod])
+    assert store.get_pod("default", "web") == pod
+    assert store.get_pod_by_uid(pod.uid) == pod
+    assert store.get_pod("default", "other") is None
+    assert store.get_pod_by_uid("nope") is None
+
+
+def test_add_pods_writes_all(store: SqliteStore) -> None:
+    store.add_pods([_pod("a"), _pod("b"), _pod("a", namespace="prod")])
+    assert _names(store) == [("default", "a"), ("default", "b"), ("prod", "a")]
+
+
+@pytest.mark.parametrize(
+    ("existing", "batch"),
+    [
+        pytest.param(
+            [_pod("a")],
+            [_pod("b"), _pod("a", uid="uid-new")],
+            id="clash-with-stored-pod",
+        ),
+        pytest.param([], [_pod("b"), _pod("a"), _pod("a", uid="uid-2")], id="clash-inside-batch"),
+        pytest.param([_pod("a")], [_pod("b"), _pod("z", uid=_pod("a").uid)], id="uid-clash"),
+    ],
+)
+def test_add_pods_clash_rolls_back_the_whole_batch(
+    store: SqliteStore, existing: list[PodRecord], batch: list[PodRecord]
+) -> None:
+    store.add_pods(existing)
+    with pytest.raises(AlreadyExistsError):
+        store.add_pods(batch)
+    assert _names(store) == [(p.namespace, p.name) for p in existing]
+
+
+def test_already_exists_names_the_pod(store: SqliteStore) -> None:
+    store.add_pods([_pod("web", namespace="prod")])
+    with pytest.raises(AlreadyExistsError, match=r"^pod prod/web: already exists"):
+        store.add_pods([_pod("web", namespace="prod", uid="other")])
+
+
+def test_store_usable_after_rollback(store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    with pytest.raises(AlreadyExistsError):
+        store.add_pods([_pod("a", uid="x")])
+    store.add_pods([_pod("b")])
+    assert _names(store) == [("default", "a"), ("default", "b")]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "expected"),
+    [
+        pytest.param(None, [("default", "a"), ("default", "b"), ("kube", "c")], id="all"),
+        pytest.param("default", [("default", "a"), ("default", "b")], id="one-namespace"),
+        pytest.param("kube", [("kube", "c")], id="other-namespace"),
+        pytest.param("empty", [], id="unknown-namespace"),
+    ],
+)
+def test_list_pods_by_namespace(
+    store: SqliteStore, namespace: str | None, expected: list[tuple[str, str]]
+) -> None:
+    store.add_pods([_pod("b"), _pod("c", namespace="kube"), _pod("a")])
+    assert _names(store, namespace) == expected
+
+
+def test_update_pod(store: SqliteStore) -> None:
+    pod = _pod("a")
+    store.add_pods([pod, _pod("b")])
+    store.update_pod(pod.uid, lifecycle="active", started_at=5.0, netns="/run/netns/x")
+    store.update_pod(pod.uid, pod_ip="10.88.0.2")
+    got = store.get_pod_by_uid(pod.uid)
+    assert got == replace(
+        pod, lifecycle="active", started_at=5.0, netns="/run/netns/x", pod_ip="10.88.0.2"
+    )
+    assert store.used_ips() == {"10.88.0.2"}
+
+
+def test_update_pod_refuses_unknown_columns(store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    with pytest.raises(ValueError, match="namespace"):
+        store.update_pod(_pod("a").uid, namespace="other")
+    assert _names(store) == [("default", "a")]
+
+
+# --- containers ----------------------------------------------------------------------------
+
+
+def test_put_container_inserts_then_upserts(store: SqliteStore) -> None:
+    pod = _pod("a")
+    store.add_pods([pod])
+    first = ContainerRecord(pod_uid=pod.uid, name="app", kind="app")
+    store.put_container(first)
+    assert store.get_pod_by_uid(pod.uid).containers == (first,)  # type: ignore[union-attr]
+    second = replace(
+        first,
+        container_id="c1",
+        pid=4242,
+        restart_count=3,
+        created_at=1.0,
+        started_at=2.0,
+        log_path="/logs/app/3.log",
+        waiting_reason="",
+        last_termination={"exit_code": 1, "started_at": 1.0, "finished_at": 2.0},
+    )
+    store.put_container(second)
+    assert store.get_pod_by_uid(pod.uid).containers == (second,)  # type: ignore[union-attr]
+
+
+def test_containers_keep_insertion_order_per_pod(store: SqliteStore) -> None:
+    a, b = _pod("a"), _pod("b")
+    store.add_pods([a, b])
+    for pod_uid, name in [(a.uid, "infra"), (b.uid, "x"), (a.uid, "init"), (a.uid, "app")]:
+        store.put_container(ContainerRecord(pod_uid=pod_uid, name=name, kind="app"))
+    got = store.get_pod_by_uid(a.uid)
+    assert got is not None
+    assert [c.name for c in got.containers] == ["infra", "init", "app"]
+    got_b = store.get_pod_by_uid(b.uid)
+    assert got_b is not None
+    assert [c.name for c in got_b.containers] == ["x"]
+
+
+def test_put_container_needs_its_pod(store: SqliteStore) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        store.put_container(ContainerRecord(pod_uid="missing", name="app", kind="app"))
+
+
+def test_delete_pod_cascades_to_containers(store: SqliteStore) -> None:
+    pod = _pod("a")
+    store.add_pods([pod, _pod("b")])
+    store.put_container(ContainerRecord(pod_uid=pod.uid, name="app", kind="app"))
+    store.delete_pod(pod.uid)
+    assert _names(store) == [("default", "b")]
+    store.add_pods([pod])  # same uid again: no container row left behind
+    got = store.get_pod_by_uid(pod.uid)
+    assert got is not None
+    assert got.containers == ()
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+def test_reopen_keeps_data(db_path: Path) -> None:
+    first = SqliteStore(db_path)
+    first.add_pods([_pod("a")])
+    first.close()
+    again = SqliteStore(db_path)
+    try:
+        assert _names(again) == [("default", "a")]
+    finally:
+        again.close()
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    SqliteStore(db_path).close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("UPDATE meta SET schema_version = ?", (store_mod.SCHEMA_VERSION + 1,))
+    raw.close()
+    with pytest.raises(SchemaVersionError, match="newer") as info:
+        SqliteStore(db_path)
+    assert isinstance(info.value, StateError)
+
+
+def test_current_schema_version_recorded(db_path: Path) -> None:
+    SqliteStore(db_path).close()
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("SELECT schema_version FROM meta").fetchall() == [
+            (store_mod.SCHEMA_VERSION,)
+        ]
+    finally:
+        raw.close()
