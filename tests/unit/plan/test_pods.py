@@ -64,6 +64,14 @@ def _ctr(**fields: Any) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
+def _all(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def mutate(m: dict[str, Any]) -> None:
+        for one in mutations:
+            one(m)
+
+    return mutate
+
+
 def _meta(**fields: Any) -> Callable[[dict[str, Any]], None]:
     def mutate(m: dict[str, Any]) -> None:
         m["metadata"].update(fields)
@@ -161,27 +169,27 @@ def test_pod_identity() -> None:
             id="run-as-user-from-pod",
         ),
         pytest.param(
-            lambda m: (
-                _spec(securityContext={"runAsUser": 1000})(m),
-                _ctr(securityContext={"runAsUser": 2000})(m),
+            _all(
+                _spec(securityContext={"runAsUser": 1000}),
+                _ctr(securityContext={"runAsUser": 2000}),
             ),
             "run_as_user",
             2000,
             id="run-as-user-container-overrides-pod",
         ),
         pytest.param(
-            lambda m: (
-                _spec(securityContext={"runAsGroup": 3000})(m),
-                _ctr(securityContext={"runAsUser": 2000})(m),
+            _all(
+                _spec(securityContext={"runAsGroup": 3000}),
+                _ctr(securityContext={"runAsUser": 2000}),
             ),
             "run_as_group",
             3000,
             id="run-as-group-from-pod-when-container-sets-only-user",
         ),
         pytest.param(
-            lambda m: (
-                _spec(securityContext={"runAsUser": 1000})(m),
-                _ctr(securityContext={"runAsUser": None})(m),
+            _all(
+                _spec(securityContext={"runAsUser": 1000}),
+                _ctr(securityContext={"runAsUser": None}),
             ),
             "run_as_user",
             1000,
@@ -344,14 +352,14 @@ def test_spec_hash_ignores_the_image_store_object_identity() -> None:
     [
         pytest.param(lambda m: None, id="minimal"),
         pytest.param(
-            lambda m: (
-                _with_init(m),
-                _meta(labels={"app": "web"}, annotations={"a": "b"})(m),
+            _all(
+                _with_init,
+                _meta(labels={"app": "web"}, annotations={"a": "b"}),
                 _ctr(
                     ports=[{"containerPort": 80, "hostPort": 8080}],
                     env=[{"name": "A", "value": "1"}],
                     securityContext={"runAsUser": 5},
-                )(m),
+                ),
             ),
             id="init-labels-ports-env-user",
         ),
