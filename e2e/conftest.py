@@ -160,6 +160,25 @@ class Kubeplay:
         )
         return res.stdout
 
+    def together(
+        self, *commands: tuple[str, ...], timeout: float = 90
+    ) -> list[subprocess.CompletedProcess[str]]:
+        """Run several kubeplay commands at the same time; note container ids meanwhile."""
+        procs = [self.popen(*args) for args in commands]
+        deadline = time.monotonic() + timeout
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            self.note_ids()
+            time.sleep(0.03)
+        results = []
+        for proc, args in zip(procs, commands, strict=True):
+            if proc.poll() is None:
+                proc.kill()
+            out, err = proc.communicate()
+            assert proc.returncode >= 0, f"kubeplay {' '.join(args)} hung\n{out}\n{err}"
+            results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+        self.note_ids()
+        return results
+
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """Start `kubeplay ARGS` in the background (concurrency, logs -f)."""
         if args and args[0] == "play":
