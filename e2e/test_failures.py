@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -143,15 +144,21 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
         "play.yaml",
         sleeper("first") + "---\n" + sleeper("broken", command='["/no/such/binary"]'),
     )
+    started = time.monotonic()
     res = kp("play", str(path))
+    took = time.monotonic() - started
     assert res.returncode == 1, res
     assert "Traceback" not in res.stderr
     assert "broken" in res.stderr
     assert "container main" in res.stderr
+    assert "runc create" in res.stderr  # the step that failed
     assert "/no/such/binary" in res.stderr
     assert "removed" in res.stderr  # says the play's pods were removed
     assert len(kp.ids) >= 3, "the first pod never started: the test proves nothing"
     kp.assert_nothing_runs()
+    # Rolling back is a few runc calls; a container that never started has nothing to wait
+    # for (grace period 0 on rollback).
+    assert took < 6, f"the failed play took {took:.1f}s"
 
 
 def _unprivileged_python() -> tuple[list[str], dict[str, str]]:
