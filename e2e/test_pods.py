@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import yaml
@@ -216,3 +217,35 @@ def test_pod_keeps_running_after_kubeplay_exits(kp: Kubeplay) -> None:
     assert "while" in first
     assert kp.pod("web")["status"]["phase"] == "Running"
     assert kp.exec("web", "cat", "/proc/1/cmdline") == first
+
+
+def test_down_kills_a_container_ignoring_sigterm_after_the_grace_period(kp: Kubeplay) -> None:
+    path = kp.write(
+        "stubborn.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: stubborn
+        spec:
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    started = time.monotonic()
+    assert kp.ok("down", str(path)).strip() == "pod/stubborn deleted"
+    took = time.monotonic() - started
+    assert 2 <= took < 10, f"down took {took:.1f}s with a 2s grace period"
+    kp.assert_nothing_runs()
+
+
+def test_get_a_missing_pod_is_not_found(kp: Kubeplay) -> None:
+    res = kp("get", "pod", "ghost")
+    assert res.returncode == 1
+    assert 'pod "ghost" not found' in res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stdout == ""
