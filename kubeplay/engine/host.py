@@ -78,8 +78,12 @@ class Host:
 
 
 def open_host(settings: Settings) -> Host:
-    for path in (settings.root, settings.runroot, settings.locks_dir):
-        path.mkdir(parents=True, exist_ok=True)
+    try:
+        for path in (settings.root, settings.runroot, settings.locks_dir):
+            path.mkdir(parents=True, exist_ok=True)
+    except PermissionError as err:
+        hint = " (kubeplay must run as root: try sudo)" if os.geteuid() != 0 else ""
+        raise HostError(f"cannot use {err.filename}: permission denied{hint}") from err
     return Host(settings)
 
 
