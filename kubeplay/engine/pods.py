@@ -437,6 +437,7 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
         for c in rec.containers
         if c.kind != ContainerKind.INFRA
         and c.container_id
+        and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.runtime.read_exit(c.container_id) is None
     ]
     for c in running:
