@@ -22,6 +22,7 @@ from kubeplay.state.store import SqliteStore
 
 if TYPE_CHECKING:  # adapters are imported when first used: `get pods` needs none of them
     from kubeplay.image.store import ImageStore
+    from kubeplay.runtime.exits import ContainerExit
     from kubeplay.runtime.oci import Runtime
 
 
@@ -45,15 +46,25 @@ class Host:
         from kubeplay.runtime.oci import Runtime
 
         s = self.settings
-        for path in (s.runtime_root, s.exits_dir, s.runroot / "sockets"):
+        for path in (s.runtime_root, s.exits_dir, self.socket_dir):
             path.mkdir(parents=True, exist_ok=True)
         return Runtime(
             binary=detect_runtime(s.runtime),
             root=s.runtime_root,
             conmon=s.conmon,
             exits_dir=s.exits_dir,
-            socket_dir=s.runroot / "sockets",
+            socket_dir=self.socket_dir,
         )
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.settings.runroot / "sockets"
+
+    def read_exit(self, cid: str) -> ContainerExit | None:
+        """A container's recorded exit, without detecting or running the runtime."""
+        from kubeplay.runtime import exits
+
+        return exits.read_exit(self.settings.exits_dir, self.socket_dir, cid)
 
     @cached_property
     def host_ip(self) -> str:

@@ -81,7 +81,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         if c.kind == ContainerKind.INFRA:
             sandbox_id = c.container_id
             sandbox_running = bool(c.container_id) and (
-                host.runtime.read_exit(c.container_id) is None and _pid_alive(c.pid)
+                host.read_exit(c.container_id) is None and _pid_alive(c.pid)
             )
             continue
         last = _termination_from(c.last_termination)
@@ -94,7 +94,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 last_termination=last,
             )
             continue
-        ex = host.runtime.read_exit(c.container_id)
+        ex = host.read_exit(c.container_id)
         if ex is not None:
             state = ContainerState.TERMINATED
             term: Termination | None = Termination(
@@ -438,7 +438,7 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
         if c.kind != ContainerKind.INFRA
         and c.container_id
         and c.pid  # 0: create failed or never finished, there is no process to stop
-        and host.runtime.read_exit(c.container_id) is None
+        and host.read_exit(c.container_id) is None
     ]
     for c in running:
         ctr = plan.container(c.name)

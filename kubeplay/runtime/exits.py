@@ -64,6 +64,16 @@ def read_exit_file(path: Path, *, oom_file: Path | None) -> ContainerExit | None
     return ContainerExit(exit_code=code, finished_at=mtime, oom_killed=oom)
 
 
+def persist_link(socket_dir: Path, cid: str) -> Path:
+    """Where `Runtime.create` links a container's conmon persist dir (it holds `oom`)."""
+    return socket_dir / f"{cid}.persist"
+
+
+def read_exit(exits_dir: Path, socket_dir: Path, cid: str) -> ContainerExit | None:
+    """The exit conmon recorded for `cid`, or None while it runs: files only, no runtime."""
+    return read_exit_file(exits_dir / cid, oom_file=persist_link(socket_dir, cid) / "oom")
+
+
 class _Inotify:
     """A minimal inotify watch on one directory (ctypes; the stdlib has none)."""
 

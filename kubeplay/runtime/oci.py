@@ -132,7 +132,7 @@ class Runtime:
     # -- files --------------------------------------------------------------------------
 
     def _persist_link(self, cid: str) -> Path:
-        return self.socket_dir / f"{cid}.persist"
+        return exits.persist_link(self.socket_dir, cid)
 
     def _exit_file(self, cid: str) -> Path:
         return self.exits_dir / cid
@@ -374,7 +374,7 @@ class Runtime:
 
     def read_exit(self, cid: str) -> ContainerExit | None:
         """The exit conmon recorded for `cid`, or None while it runs. No subprocess."""
-        return exits.read_exit_file(self._exit_file(cid), oom_file=self._persist_link(cid) / "oom")
+        return exits.read_exit(self.exits_dir, self.socket_dir, cid)
 
     def wait_exit(self, cid: str, timeout: float) -> ContainerExit | None:
         """Wait up to `timeout` s for `cid` to exit (inotify on the exit dir); None on timeout."""

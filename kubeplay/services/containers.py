@@ -125,7 +125,7 @@ def _read(path: Path, offset: int = 0) -> list[LogLine]:
 
 def _follow(host: host_mod.Host, path: Path, cid: str, *, offset: int) -> Iterator[LogLine]:
     while True:
-        exited = host.runtime.read_exit(cid) is not None
+        exited = host.read_exit(cid) is not None
         size = _size(path)
         if size > offset:
             with path.open("r", errors="replace") as fh:
@@ -158,7 +158,7 @@ def exec_in(
     try:
         host_mod.require_runtime(host)
         ctr = _pick(rec, container)
-        if not ctr.container_id or host.runtime.read_exit(ctr.container_id) is not None:
+        if not ctr.container_id or host.read_exit(ctr.container_id) is not None:
             raise KubeplayError(
                 f"cannot exec in a container that is not running: {namespace}/{name} "
                 f"container {ctr.name}"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import network
 from kubeplay.engine import pods as engine
 from kubeplay.errors import KubeplayError, NotFoundError, SyncError
 from kubeplay.kube.objects import KubeObject
@@ -133,6 +132,8 @@ def load_manifests(
 def play(
     settings: Settings, paths: Sequence[str], *, replace: bool = False, kube_version: str = ""
 ) -> PlayReport:
+    from kubeplay.engine import network
+
     objects, warnings = load_manifests(paths, kube_version=kube_version or settings.kube_version)
     pods = [o for o in objects if o.kind == "Pod"]
     host = host_mod.open_host(settings)
@@ -227,6 +228,8 @@ def delete(
 def _remove(
     settings: Settings, refs: Sequence[tuple[str, str]], *, grace: float | None
 ) -> DownReport:
+    from kubeplay.engine import network
+
     host = host_mod.open_host(settings)
     try:
         with pod_locks(settings.locks_dir, refs):
