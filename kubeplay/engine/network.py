@@ -84,9 +84,15 @@ def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
 
 
 def teardown_pod(host: Host, rec: PodRecord) -> None:
-    from kubeplay.net import links
+    """Release the pod's netns; its address lease goes with the pod's row.
 
-    links.detach_pod(veth_name(rec.uid))
+    Once the containers are gone, unpinning the netns lets the kernel destroy it, and eth0 with
+    its host-side peer with it, in the background (~1 ms here, against ~30 ms for deleting
+    the veth synchronously first).
+    """
+    from kubeplay.net import netns
+
+    netns.remove_netns(Path(rec.netns))
 
 
 def resolv_conf(host: Host, plan: PodPlan) -> str:

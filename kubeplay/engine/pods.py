@@ -491,12 +491,9 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
             errors.append(str(err))
     if rec.netns:
         from kubeplay.engine import network
-        from kubeplay.net import netns as netns_mod
 
         try:
-            if rec.pod_ip:
-                network.teardown_pod(host, rec)
-            netns_mod.remove_netns(Path(rec.netns))
+            network.teardown_pod(host, rec)
         except KubeplayError as err:
             errors.append(str(err))
     try:
