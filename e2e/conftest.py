@@ -118,8 +118,9 @@ class Kubeplay:
         self, *args: str, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         """Run `kubeplay ARGS`; while it runs, note every container id it creates."""
-        if args and args[0] == "play":
-            self.played.extend(a for a in args[1:] if not a.startswith("-"))
+        words = [a for a in args if a != "-v"]  # -v (debug events) goes before the verb
+        if words and words[0] == "play":
+            self.played.extend(a for a in words[1:] if not a.startswith("-"))
         self._out += 1
         out_path = self.tmp / f".out{self._out}"
         err_path = self.tmp / f".err{self._out}"
@@ -181,8 +182,9 @@ class Kubeplay:
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """Start `kubeplay ARGS` in the background (concurrency, logs -f)."""
-        if args and args[0] == "play":
-            self.played.extend(a for a in args[1:] if not a.startswith("-"))
+        words = [a for a in args if a != "-v"]  # -v (debug events) goes before the verb
+        if words and words[0] == "play":
+            self.played.extend(a for a in words[1:] if not a.startswith("-"))
         return subprocess.Popen(
             self.argv(*args),
             cwd=REPO,
@@ -285,6 +287,17 @@ class Kubeplay:
     def _node_process(self, cmdline: str) -> bool:
         return cmdline.startswith("dnsmasq ") and str(self.runroot / "dns") in cmdline
 
+    def _veths(self, settle: float = 3.0) -> list[str]:
+        """Veths still on the bridge. kubeplay unpins a pod's netns and the kernel destroys
+        the pair in the background, so a veth may take a moment to go: wait a little."""
+        ports = Path("/sys/class/net") / self.bridge / "brif"
+        deadline = time.monotonic() + settle
+        while True:
+            names = sorted(p.name for p in ports.iterdir()) if ports.is_dir() else []
+            if not names or time.monotonic() >= deadline:
+                return names
+            time.sleep(0.05)
+
     def leaks(self, *, node: bool = False) -> list[str]:
         """What of this test's pods is left on the host; with node=True also the node network
         (bridge, nft table, dnsmasq), which outlives pods until `system reset`."""
@@ -299,9 +312,7 @@ class Kubeplay:
             if d.is_dir():
                 problems += [f"{sub} state: {p}" for p in d.iterdir()]
         problems += [f"cgroup: {c}" for c in self.cgroups()]
-        ports = Path("/sys/class/net") / self.bridge / "brif"
-        if ports.is_dir():
-            problems += [f"veth on bridge {self.bridge}: {p.name}" for p in ports.iterdir()]
+        problems += [f"veth on bridge {self.bridge}: {name}" for name in self._veths()]
         if node:
             if (Path("/sys/class/net") / self.bridge).exists():
                 problems.append(f"bridge {self.bridge}")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -144,9 +143,7 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
         "play.yaml",
         sleeper("first") + "---\n" + sleeper("broken", command='["/no/such/binary"]'),
     )
-    started = time.monotonic()
-    res = kp("play", str(path))
-    took = time.monotonic() - started
+    res = kp("-v", "play", str(path))
     assert res.returncode == 1, res
     assert "Traceback" not in res.stderr
     assert "broken" in res.stderr
@@ -156,9 +153,9 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
     assert "removed" in res.stderr  # says the play's pods were removed
     assert len(kp.ids) >= 3, "the first pod never started: the test proves nothing"
     kp.assert_nothing_runs()
-    # Rolling back is a few runc calls; a container that never started has nothing to wait
-    # for (grace period 0 on rollback).
-    assert took < 6, f"the failed play took {took:.1f}s"
+    # A container whose create failed has no process: rollback must not wait for it to exit
+    # and then SIGKILL it (it used to wait 10 s for nothing).
+    assert "container_kill" not in res.stderr, res.stderr
 
 
 def _unprivileged_python() -> tuple[list[str], dict[str, str]]:

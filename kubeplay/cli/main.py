@@ -151,7 +151,7 @@ def get(
         if all_namespaces:
             row.insert(0, v.record.namespace)
         if output == "wide":
-            row += [v.record.pod_ip or "<none>", "localhost"]
+            row += [v.status.get("podIP") or "<none>", "localhost"]
         rows.append(row)
     click.echo(render.table(headers, rows))
 

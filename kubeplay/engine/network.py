@@ -95,11 +95,16 @@ def teardown_pod(host: Host, rec: PodRecord) -> None:
     netns.remove_netns(Path(rec.netns))
 
 
-def resolv_conf(host: Host, plan: PodPlan) -> str:
+def read_host_file(path: str) -> str:
+    """A host file a pod's file derives from (/etc/hosts, /etc/resolv.conf); "" if absent."""
     try:
-        host_resolv = Path("/etc/resolv.conf").read_text()
+        return Path(path).read_text()
     except OSError:
-        host_resolv = ""
+        return ""
+
+
+def resolv_conf(host: Host, plan: PodPlan) -> str:
+    host_resolv = read_host_file("/etc/resolv.conf")
     return netplan.render_resolv_conf(
         dns_policy=plan.dns_policy,
         dns_config=plan.dns_config,

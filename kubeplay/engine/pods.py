@@ -130,11 +130,12 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             restart_count=c.restart_count,
             last_termination=last,
         )
+    host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
     return ObservedPod(
         sandbox_id=sandbox_id,
         sandbox_running=sandbox_running,
         containers=containers,
-        pod_ip=rec.pod_ip,
+        pod_ip=host.host_ip if host_network else rec.pod_ip,
         host_ip=host.host_ip,
         created_at=rec.created_at,
         started_at=rec.started_at,
@@ -181,15 +182,19 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
     base = pod_dir(host, plan.uid) / "etc"
     files: dict[str, str] = {}
-    if not plan.host_network:
+    if plan.host_network:
+        hosts = netplan.render_host_network_hosts(
+            host_hosts=network.read_host_file("/etc/hosts"), host_aliases=plan.host_aliases
+        )
+    else:
         hosts = netplan.render_hosts(
             hostname=plan.hostname,
             pod_ip=rec.pod_ip or None,
             fqdn=plan.fqdn,
             host_aliases=plan.host_aliases,
         )
-        _write(base / "hosts", hosts)
-        files["/etc/hosts"] = str(base / "hosts")
+    _write(base / "hosts", hosts)
+    files["/etc/hosts"] = str(base / "hosts")
     _write(base / "resolv.conf", network.resolv_conf(host, plan))
     files["/etc/resolv.conf"] = str(base / "resolv.conf")
     name = os.uname().nodename if plan.host_network else plan.hostname

@@ -52,11 +52,24 @@ def render_hosts(
     if pod_ip:
         names = f"{fqdn}\t{hostname}" if fqdn else hostname
         out.append(f"{pod_ip}\t{names}\n")
-    if host_aliases:
-        out.append("\n# Entries added by HostAliases.\n")
-        for alias in host_aliases:
-            names = "\t".join(str(n) for n in alias.get("hostnames") or ())
-            out.append(f"{alias.get('ip', '')}\t{names}\n")
+    return "".join(out) + _aliases_block(host_aliases)
+
+
+def render_host_network_hosts(*, host_hosts: str, host_aliases: Sequence[Mapping[str, Any]]) -> str:
+    """A hostNetwork pod's /etc/hosts: the host's own file, then hostAliases (kubelet's
+    nodeHostsFileContent)."""
+    if host_hosts and not host_hosts.endswith("\n"):
+        host_hosts += "\n"
+    return host_hosts + _aliases_block(host_aliases)
+
+
+def _aliases_block(host_aliases: Sequence[Mapping[str, Any]]) -> str:
+    if not host_aliases:
+        return ""
+    out = ["\n# Entries added by HostAliases.\n"]
+    for alias in host_aliases:
+        names = "\t".join(str(n) for n in alias.get("hostnames") or ())
+        out.append(f"{alias.get('ip', '')}\t{names}\n")
     return "".join(out)
 
 

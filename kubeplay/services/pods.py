@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
-from kubeplay.errors import KubeplayError, NotFoundError, SyncError
+from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
 from kubeplay.kube.objects import KubeObject
 from kubeplay.plan import pods as plans
 from kubeplay.plan import status as status_mod
@@ -160,6 +160,12 @@ def play(
         refs = [(r.namespace, r.name) for r in records]
         with pod_locks(settings.locks_dir, refs):
             replaced: list[str] = []
+            if not replace:
+                for ns, name in refs:
+                    if host.store.get_pod(ns, name) is not None:
+                        raise AlreadyExistsError(
+                            f"pod {ns}/{name}: already exists (use --replace to play it again)"
+                        )
             network.check_host_ports(
                 host,
                 [plans.from_json(r.plan_json) for r in records],
