@@ -8,7 +8,7 @@ CACHE := .cache
 ROOTFS_TAR := $(CACHE)/busybox-rootfs.tar
 DEMO_IMAGE := localhost/kubeplay/busybox:latest
 
-.PHONY: run test lint unit e2e bench deps host-deps venv demo-image down clean
+.PHONY: run test lint unit e2e bench deps host-deps venv bytecode demo-image down clean
 
 deps: host-deps venv
 
@@ -22,11 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
+# Byte-compile kubeplay (also where PYTHONDONTWRITEBYTECODE is set): start-up time matters.
+bytecode: venv
+	@$(PY) -m compileall -q kubeplay
+
 $(ROOTFS_TAR): scripts/busybox-rootfs.sh
 	@mkdir -p $(CACHE)
 	@scripts/busybox-rootfs.sh $@
 
-demo-image: deps $(ROOTFS_TAR)
+demo-image: deps bytecode $(ROOTFS_TAR)
 	@$(KUBEPLAY) image import $(ROOTFS_TAR) $(DEMO_IMAGE) --change 'CMD ["/bin/sh"]' >/dev/null
 
 run: demo-image
@@ -53,6 +57,7 @@ test: lint $(ROOTFS_TAR)
 
 bench: demo-image
 	$(PY) bench/run.py
+	$(PY) bench/net.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

@@ -8,21 +8,16 @@ configured level returns before structlog is ever imported, keeping `get pods` f
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
-_state: dict[str, Any] = {"level": logging.WARNING, "configured": False}
+# The stdlib logging levels, without importing logging (structlog filters on these numbers).
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+_state: dict[str, Any] = {"level": _LEVELS["warning"], "configured": False}
 
 
 def configure(*, verbose: bool = False) -> None:
-    _state["level"] = logging.DEBUG if verbose else logging.WARNING
+    _state["level"] = _LEVELS["debug" if verbose else "warning"]
     _state["configured"] = False
 
 

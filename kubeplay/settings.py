@@ -9,7 +9,6 @@ test never touches a real install.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -112,6 +111,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {}
     config = Path(env.get("KUBEPLAY_CONFIG", "/etc/kubeplay/kubeplay.toml"))
     if config.is_file():
+        import tomllib
+
         with config.open("rb") as fh:
             data = tomllib.load(fh)
         known = {f.name for f in fields(Settings)} - {"extra"}

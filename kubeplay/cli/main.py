@@ -48,9 +48,9 @@ def cli(verbose: bool) -> None:
 @click.option("--kube-version", default="", help="Kubernetes version of the schema (1.37).")
 def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
     """Run every Pod in FILES (files, directories, or - for stdin)."""
-    from kubeplay.services import pods
+    from kubeplay.services import play as play_mod
 
-    report = pods.play(_settings(), files, replace=replace, kube_version=kube_version)
+    report = play_mod.play(_settings(), files, replace=replace, kube_version=kube_version)
     _warn(report.warnings)
     for ref in report.replaced:
         click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
@@ -63,9 +63,9 @@ def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
 @click.option("--grace-period", type=float, default=None, help="Seconds before SIGKILL.")
 def down(files: tuple[str, ...], grace_period: float | None) -> None:
     """Stop and remove the pods FILES describe."""
-    from kubeplay.services import pods
+    from kubeplay.services import play as play_mod
 
-    report = pods.down(_settings(), files, grace=grace_period)
+    report = play_mod.down(_settings(), files, grace=grace_period)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
 
@@ -79,10 +79,10 @@ def delete(
     resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None
 ) -> None:
     """Delete pods by name: delete pod NAME..."""
-    from kubeplay.services import pods
+    from kubeplay.services import play as play_mod
 
     _require_pods(resource)
-    report = pods.delete(_settings(), _ns(namespace), names, grace=grace_period)
+    report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)
     for ref in report.removed:
         click.echo(f'pod "{ref.split("/", 1)[1]}" deleted')
 

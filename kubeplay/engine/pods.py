@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import signal
 import time
 from collections.abc import Mapping
@@ -23,7 +21,6 @@ from typing import Any
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
-from kubeplay.plan import actions
 from kubeplay.plan.observed import (
     ContainerState,
     ObservedContainer,
@@ -171,6 +168,8 @@ def _cgroups_path(cid: str) -> str:
 
 
 def _new_id() -> str:
+    import secrets
+
     return secrets.token_hex(32)
 
 
@@ -390,6 +389,8 @@ def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = Non
     Runs init containers to completion (waiting for each), as the kubelet does before it
     starts app containers. Containers that already ran are left to the supervisor (back-off).
     """
+    from kubeplay.plan import actions
+
     while True:
         rec = host.store.get_pod_by_uid(plan.uid)
         if rec is None:
@@ -460,6 +461,8 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
 
 def remove_tree(path: Path) -> None:
     """rm -rf that never crosses into another filesystem (a mount left behind)."""
+    import shutil
+
     if not path.exists():
         return
     dev = path.stat().st_dev
@@ -473,6 +476,8 @@ def remove_tree(path: Path) -> None:
 
 def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
     """Stop and remove everything of the pod, then its rows. Safe to call again."""
+    import shutil
+
     from kubeplay.plan import pods as pods_mod
 
     plan = pods_mod.from_json(rec.plan_json)

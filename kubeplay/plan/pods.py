@@ -7,7 +7,6 @@ needs must be decided here, so that the engine only carries it out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -102,6 +101,8 @@ class PodPlan:
 
 
 def _hash(value: Any) -> str:
+    import hashlib  # only compiling a plan needs it, not reading one
+
     data = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 

@@ -9,14 +9,13 @@ subprocess (status of 50 pods must stay fast); `wait_for_file` uses inotify on t
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import select
 import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubeplay.log import get_logger
 
@@ -75,11 +74,14 @@ def read_exit(exits_dir: Path, socket_dir: Path, cid: str) -> ContainerExit | No
 
 
 class _Inotify:
-    """A minimal inotify watch on one directory (ctypes; the stdlib has none)."""
+    """A minimal inotify watch on one directory (ctypes, imported on first use: reading exit
+    files, as `get pods` does, needs none of it; the stdlib has no inotify)."""
 
-    _libc: ctypes.CDLL | None = None
+    _libc: Any = None
 
     def __init__(self, directory: Path) -> None:
+        import ctypes
+
         libc = self._load()
         fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
@@ -92,7 +94,10 @@ class _Inotify:
             raise OSError(err, f"inotify_add_watch {directory} failed")
 
     @classmethod
-    def _load(cls) -> ctypes.CDLL:
+    def _load(cls) -> Any:
+        import ctypes
+        import ctypes.util
+
         if cls._libc is None:
             cls._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         return cls._libc
