@@ -82,10 +82,18 @@ def _image_refs(
                 found[ref] = ImageRef(ref=ref, image_id=stored.image_id, config=stored.config)
                 policy = ctr.get("imagePullPolicy")
                 if policy == "Always" and not ref.startswith("localhost/"):
+                    from kubeplay.kube.objects import Warning
+
                     notes.append(
-                        f"{obj.source}: document {obj.doc_index} (Pod {obj.name}): "
-                        f"spec.{group}[{i}].imagePullPolicy: Always: pulling is not supported "
-                        "yet, the local image is used"
+                        Warning(
+                            source=obj.source,
+                            doc_index=obj.doc_index,
+                            kind=obj.kind,
+                            name=obj.name,
+                            path=f"spec.{group}[{i}].imagePullPolicy",
+                            message="Always: pulling from registries is not supported yet, "
+                            "the local image is used",
+                        ).render()
                     )
     return found, notes
 
