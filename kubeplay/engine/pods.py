@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -233,22 +234,10 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
     record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)
     host.store.put_container(record)
     try:
-        pid = _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+        _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
-    now = time.time()
-    host.store.put_container(
-        ContainerRecord(
-            pod_uid=plan.uid,
-            name=INFRA,
-            kind=ContainerKind.INFRA,
-            container_id=cid,
-            pid=pid,
-            created_at=now,
-            started_at=now,
-        )
-    )
-    host.store.update_pod(plan.uid, started_at=now)
+    host.store.update_pod(plan.uid, started_at=time.time())
     got = host.store.get_pod_by_uid(plan.uid)
     if got is None:
         raise StateError(f"pod {plan.ref}: vanished from the store while starting")
@@ -266,11 +255,13 @@ def _run_container(
     tty: bool = False,
     stdin: bool = False,
 ) -> int:
-    """conmon + runtime create, record the id (so teardown finds it), then start."""
+    """conmon + runtime create, record the id (so teardown finds it), then start and
+    record the pid and times."""
     persist = host.settings.runroot / "persist" / cid
     persist.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    host.store.put_container(_replace(record, container_id=cid, log_path=str(log_path)))
+    record = replace(record, container_id=cid, log_path=str(log_path))
+    host.store.put_container(record)
     pid = host.runtime.create(
         cid,
         bundle=bundle,
@@ -280,17 +271,11 @@ def _run_container(
         tty=tty,
         stdin=stdin,
     )
-    host.store.put_container(
-        _replace(record, container_id=cid, pid=pid, log_path=str(log_path), created_at=time.time())
-    )
+    record = replace(record, pid=pid, created_at=time.time())
+    host.store.put_container(record)
     host.runtime.start(cid)
+    host.store.put_container(replace(record, started_at=time.time()))
     return pid
-
-
-def _replace(rec: ContainerRecord, **values: Any) -> ContainerRecord:
-    from dataclasses import replace
-
-    return replace(rec, **values)
 
 
 def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str | None]:
@@ -338,7 +323,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         )
     except KubeplayError as err:
         host.store.put_container(
-            _replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+            replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
         )
         raise SyncError(f"{step}: {err}", step="config") from err
     term_log = cdir / "termination-log"
@@ -358,7 +343,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     _write(cdir / "config.json", json.dumps(spec))
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
     try:
-        pid = _run_container(
+        _run_container(
             host,
             plan,
             record,
@@ -370,16 +355,6 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         )
     except KubeplayError as err:
         raise SyncError(f"{step}: {err}", step="container") from err
-    host.store.put_container(
-        _replace(
-            record,
-            container_id=cid,
-            pid=pid,
-            log_path=str(log_path),
-            created_at=time.time(),
-            started_at=time.time(),
-        )
-    )
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -167,8 +167,6 @@ def _container(
 
 
 def _with_hash(plan: ContainerPlan) -> ContainerPlan:
-    from dataclasses import replace
-
     body = asdict(plan)
     body.pop("spec_hash")
     return replace(plan, spec_hash=_hash(body))
@@ -232,8 +230,6 @@ def compile_pod(
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         annotations=tuple(sorted((meta.get("annotations") or {}).items())),
     )
-    from dataclasses import replace
-
     body = asdict(plan)
     body.pop("uid")
     body.pop("spec_hash")
