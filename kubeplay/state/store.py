@@ -56,7 +56,22 @@ CREATE TABLE IF NOT EXISTS containers (
     last_termination_json TEXT,
     PRIMARY KEY (pod_uid, name)
 );
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pod_uid TEXT NOT NULL REFERENCES pods(uid) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    field_path TEXT NOT NULL DEFAULT '',
+    first_at REAL NOT NULL,
+    last_at REAL NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS events_by_pod ON events (pod_uid, id);
 """
+_TABLES = frozenset(
+    line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +88,23 @@ class ContainerRecord:
     waiting_reason: str = ""
     waiting_message: str = ""
     last_termination: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A Kubernetes-style event about a pod (or one of its containers, by field_path such as
+    `spec.containers{web}`). A repeat of the pod's latest event with the same type, reason,
+    message and field path bumps `count` and `last_at`, as the kubelet's recorder does."""
+
+    id: int
+    pod_uid: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    field_path: str
+    first_at: float
+    last_at: float
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +161,7 @@ class SqliteStore:
                     f"state database schema {version[0]} is newer than this kubeplay "
                     f"({SCHEMA_VERSION}): upgrade kubeplay"
                 )
-            if version is not None:
+            if version is not None and self._has_all_tables():
                 return
         with self.transaction() as db:
             for statement in _SCHEMA.split(";"):
@@ -138,6 +170,12 @@ class SqliteStore:
             db.execute(
                 "INSERT OR IGNORE INTO meta (id, schema_version) VALUES (1, ?)", (SCHEMA_VERSION,)
             )
+
+    def _has_all_tables(self) -> bool:
+        """Tables added since a database was created are made on open (CREATE IF NOT EXISTS);
+        checking the table names first keeps opening an up-to-date database cheap."""
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        return _TABLES.issubset(r[0] for r in rows)
 
     # pods ---------------------------------------------------------------------------------
 
@@ -272,6 +310,69 @@ class SqliteStore:
                     json.dumps(rec.last_termination) if rec.last_termination else None,
                 ),
             )
+
+    # events -------------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        pod_uid: str,
+        *,
+        type: str,
+        reason: str,
+        message: str,
+        field_path: str = "",
+        at: float,
+    ) -> EventRecord:
+        """Record an event; a repeat of the pod's latest event is counted, not duplicated."""
+        with self.transaction() as db:
+            last = db.execute(
+                "SELECT * FROM events WHERE pod_uid = ? ORDER BY id DESC LIMIT 1", (pod_uid,)
+            ).fetchone()
+            if last is not None and (
+                last["type"],
+                last["reason"],
+                last["message"],
+                last["field_path"],
+            ) == (type, reason, message, field_path):
+                db.execute(
+                    "UPDATE events SET count = count + 1, last_at = ? WHERE id = ?",
+                    (at, last["id"]),
+                )
+                event_id = last["id"]
+            else:
+                cur = db.execute(
+                    "INSERT INTO events (pod_uid, type, reason, message, field_path, first_at, "
+                    "last_at) VALUES (?,?,?,?,?,?,?)",
+                    (pod_uid, type, reason, message, field_path, at, at),
+                )
+                event_id = cur.lastrowid
+            row = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return _event(row)
+
+    def list_events(self, pod_uid: str | None = None) -> list[EventRecord]:
+        """Events in the order they were first recorded, of one pod or of all."""
+        with self._lock:
+            if pod_uid is None:
+                rows = self._db.execute("SELECT * FROM events ORDER BY id").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM events WHERE pod_uid = ? ORDER BY id", (pod_uid,)
+                ).fetchall()
+        return [_event(r) for r in rows]
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(
+        id=row["id"],
+        pod_uid=row["pod_uid"],
+        type=row["type"],
+        reason=row["reason"],
+        message=row["message"],
+        field_path=row["field_path"],
+        first_at=row["first_at"],
+        last_at=row["last_at"],
+        count=row["count"],
+    )
 
 
 def _container(row: sqlite3.Row) -> ContainerRecord:

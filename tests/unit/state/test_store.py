@@ -219,3 +219,70 @@ def test_current_schema_version_recorded(db_path: Path) -> None:
         ]
     finally:
         raw.close()
+
+
+def test_tables_added_later_are_created_on_open(db_path: Path) -> None:
+    SqliteStore(db_path).close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("DROP TABLE events")
+    raw.close()
+    again = SqliteStore(db_path)
+    try:
+        again.add_pods([_pod("a")])
+        again.add_event(_pod("a").uid, type="Normal", reason="Started", message="m", at=1.0)
+        assert [e.reason for e in again.list_events()] == ["Started"]
+    finally:
+        again.close()
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def test_events_keep_their_order_per_pod(store: SqliteStore) -> None:
+    store.add_pods([_pod("a"), _pod("b")])
+    a, b = _pod("a").uid, _pod("b").uid
+    store.add_event(a, type="Normal", reason="Scheduled", message="assigned", at=1.0)
+    store.add_event(b, type="Normal", reason="Scheduled", message="assigned", at=2.0)
+    store.add_event(
+        a,
+        type="Normal",
+        reason="Started",
+        message="started",
+        field_path="spec.containers{x}",
+        at=3.0,
+    )
+    assert [(e.reason, e.field_path) for e in store.list_events(a)] == [
+        ("Scheduled", ""),
+        ("Started", "spec.containers{x}"),
+    ]
+    assert [e.pod_uid for e in store.list_events()] == [a, b, a]
+
+
+@pytest.mark.parametrize(
+    ("second", "count"),
+    [
+        pytest.param(("Warning", "BackOff", "back-off", ""), 2, id="repeat-is-counted"),
+        pytest.param(("Warning", "BackOff", "other", ""), 1, id="other-message-is-new"),
+        pytest.param(("Normal", "BackOff", "back-off", ""), 1, id="other-type-is-new"),
+        pytest.param(("Warning", "BackOff", "back-off", "spec.containers{x}"), 1, id="other-path"),
+    ],
+)
+def test_repeated_event_is_aggregated(
+    store: SqliteStore, second: tuple[str, str, str, str], count: int
+) -> None:
+    store.add_pods([_pod("a")])
+    uid = _pod("a").uid
+    store.add_event(uid, type="Warning", reason="BackOff", message="back-off", at=1.0)
+    type_, reason, message, path = second
+    got = store.add_event(uid, type=type_, reason=reason, message=message, field_path=path, at=5.0)
+    assert got.count == count
+    assert got.last_at == 5.0
+    assert got.first_at == (1.0 if count == 2 else 5.0)
+    assert len(store.list_events(uid)) == (1 if count == 2 else 2)
+
+
+def test_events_go_with_their_pod(store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    store.add_event(_pod("a").uid, type="Normal", reason="Started", message="m", at=1.0)
+    store.delete_pod(_pod("a").uid)
+    assert store.list_events() == []
