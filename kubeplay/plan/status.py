@@ -46,14 +46,32 @@ def _ready(ctr: ContainerPlan, obs: ObservedContainer) -> bool:
     return obs.state is ContainerState.RUNNING
 
 
-def container_status(ctr: ContainerPlan, obs: ObservedContainer) -> dict[str, Any]:
+def waiting_reason(plan: PodPlan, obs: ObservedContainer) -> str:
+    """A waiting container's reason. Not created yet, it is ContainerCreating, or in a pod
+    with init containers PodInitializing for every container (kubelet's default waiting
+    state in convertToAPIContainerStatuses); else what the engine recorded (CrashLoopBackOff,
+    ErrImagePull, CreateContainerConfigError...)."""
+    reason = obs.waiting_reason or "ContainerCreating"
+    if reason == "ContainerCreating" and not obs.container_id and plan.init_containers:
+        return "PodInitializing"
+    return reason
+
+
+def container_status(
+    ctr: ContainerPlan, obs: ObservedContainer, *, default_reason: str = ""
+) -> dict[str, Any]:
+    """One v1 ContainerStatus; `default_reason` overrides a not-created container's
+    ContainerCreating (see `waiting_reason`)."""
     state: dict[str, Any]
     if obs.state is ContainerState.RUNNING:
         state = {"running": {"startedAt": rfc3339(obs.started_at)}}
     elif obs.state is ContainerState.TERMINATED and obs.termination is not None:
         state = {"terminated": _termination(obs.termination)}
     else:
-        waiting: dict[str, Any] = {"reason": obs.waiting_reason or "ContainerCreating"}
+        reason = obs.waiting_reason or "ContainerCreating"
+        if default_reason and reason == "ContainerCreating" and not obs.container_id:
+            reason = default_reason
+        waiting: dict[str, Any] = {"reason": reason}
         if obs.waiting_message:
             waiting["message"] = obs.waiting_message
         state = {"waiting": waiting}
@@ -207,12 +225,14 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
         "startTime": rfc3339(observed.started_at),
         "qosClass": "BestEffort",
     }
+    default = "PodInitializing" if plan.init_containers else ""
     if plan.init_containers:
         status["initContainerStatuses"] = [
-            container_status(c, observed.get(c.name)) for c in plan.init_containers
+            container_status(c, observed.get(c.name), default_reason=default)
+            for c in plan.init_containers
         ]
     status["containerStatuses"] = [
-        container_status(c, observed.get(c.name)) for c in plan.containers
+        container_status(c, observed.get(c.name), default_reason=default) for c in plan.containers
     ]
     return {k: v for k, v in status.items() if v is not None}
 
@@ -280,8 +300,8 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
             restarts += obs.restart_count
             last_restart = _later(last_restart, obs.last_termination)
             term = _terminated(obs)
-            if obs.state is ContainerState.WAITING and obs.waiting_reason:
-                reason = obs.waiting_reason
+            if obs.state is ContainerState.WAITING:
+                reason = waiting_reason(plan, obs)
             elif term is not None:
                 reason = term.reason
             elif obs.state is ContainerState.RUNNING and _ready(ctr, obs):

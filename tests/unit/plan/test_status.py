@@ -365,6 +365,8 @@ def test_pod_status_without_ip_omits_fields() -> None:
 
 # --- containerStatuses ---------------------------------------------------------------------
 
+CRASH_MESSAGE = "back-off 20s restarting failed container=app pod=p_default(u)"
+
 
 def _terminated(code: int, reason: str, **extra: Any) -> dict[str, Any]:
     return {
@@ -457,11 +459,67 @@ def _terminated(code: int, reason: str, **extra: Any) -> dict[str, Any]:
             },
             id="last-state-terminated",
         ),
+        pytest.param(
+            waiting(
+                "app",
+                "CrashLoopBackOff",
+                waiting_message=CRASH_MESSAGE,
+                restart_count=2,
+                last_termination=_term(1),
+            ),
+            {
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": CRASH_MESSAGE}},
+                "lastState": {"terminated": _terminated(1, "Error")},
+                "restartCount": 2,
+                "ready": False,
+                "started": False,
+            },
+            id="crash-loop-back-off-waits-with-last-state",
+        ),
     ],
 )
 def test_container_status(obs: ObservedContainer, expected: dict[str, Any]) -> None:
     got = status.container_status(_ctr("app"), obs)
     assert {k: got.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("plan", "observed", "expected"),
+    [
+        pytest.param(
+            _plan(inits=("init",)),
+            _observed(running("init")),
+            {"init": "running", "app": "PodInitializing"},
+            id="app-waits-pod-initializing-while-init-runs",
+        ),
+        pytest.param(
+            _plan(inits=("a", "b")),
+            _observed(running("a")),
+            {"a": "running", "b": "PodInitializing", "app": "PodInitializing"},
+            id="later-init-waits-pod-initializing",
+        ),
+        pytest.param(
+            _plan(),
+            _observed(),
+            {"app": "ContainerCreating"},
+            id="no-init-containers-container-creating",
+        ),
+        pytest.param(
+            _plan(inits=("init",)),
+            _observed(waiting("init", "CrashLoopBackOff", last_termination=_term(1))),
+            {"init": "CrashLoopBackOff", "app": "PodInitializing"},
+            id="init-crash-loop-keeps-its-reason",
+        ),
+    ],
+)
+def test_waiting_reasons(plan: PodPlan, observed: ObservedPod, expected: dict[str, str]) -> None:
+    """kubelet's default waiting state: PodInitializing in a pod with init containers."""
+    got = status.derive_pod_status(plan, observed)
+    states = {}
+    for cs in got.get("initContainerStatuses", []) + got["containerStatuses"]:
+        state = cs["state"]
+        states[cs["name"]] = state["waiting"]["reason"] if "waiting" in state else next(iter(state))
+    assert states == expected
 
 
 def test_container_status_image_fields() -> None:
@@ -561,8 +619,20 @@ def test_container_status_image_fields() -> None:
         pytest.param(
             _plan(sidecars=("proxy",)),
             _observed(running("proxy"), waiting("app")),
-            ("1/2", "ContainerCreating", 0),
-            id="sidecar-started-app-creating",
+            ("1/2", "PodInitializing", 0),
+            id="sidecar-started-app-pod-initializing",
+        ),
+        pytest.param(
+            _plan(inits=("a",)),
+            _observed(exited("a", 0), waiting("app")),
+            ("0/1", "PodInitializing", 0),
+            id="inits-done-app-not-created-pod-initializing",
+        ),
+        pytest.param(
+            _plan(),
+            _observed(waiting("app", "ImagePullBackOff")),
+            ("0/1", "ImagePullBackOff", 0),
+            id="image-pull-back-off",
         ),
         pytest.param(
             _plan(sidecars=("proxy",)),
