@@ -93,8 +93,10 @@ class ContainerRecord:
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """A Kubernetes-style event about a pod (or one of its containers, by field_path such as
-    `spec.containers{web}`). A repeat of the pod's latest event with the same type, reason,
-    message and field path bumps `count` and `last_at`, as the kubelet's recorder does."""
+    `spec.containers{web}`). A repeat of an event of the pod with the same type, reason,
+    message and field path bumps its `count` and `last_at`, as client-go's EventCorrelator
+    aggregates the kubelet's events (a crash loop's Pulled/Created/Started/BackOff cycle
+    stays four events)."""
 
     id: int
     pod_uid: str
@@ -323,17 +325,14 @@ class SqliteStore:
         field_path: str = "",
         at: float,
     ) -> EventRecord:
-        """Record an event; a repeat of the pod's latest event is counted, not duplicated."""
+        """Record an event; a repeat of one of the pod's events is counted, not duplicated."""
         with self.transaction() as db:
             last = db.execute(
-                "SELECT * FROM events WHERE pod_uid = ? ORDER BY id DESC LIMIT 1", (pod_uid,)
+                "SELECT * FROM events WHERE pod_uid = ? AND type = ? AND reason = ? "
+                "AND message = ? AND field_path = ? ORDER BY id DESC LIMIT 1",
+                (pod_uid, type, reason, message, field_path),
             ).fetchone()
-            if last is not None and (
-                last["type"],
-                last["reason"],
-                last["message"],
-                last["field_path"],
-            ) == (type, reason, message, field_path):
+            if last is not None:
                 db.execute(
                     "UPDATE events SET count = count + 1, last_at = ? WHERE id = ?",
                     (at, last["id"]),

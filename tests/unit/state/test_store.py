@@ -281,6 +281,17 @@ def test_repeated_event_is_aggregated(
     assert len(store.list_events(uid)) == (1 if count == 2 else 2)
 
 
+def test_repeat_after_other_events_is_aggregated(store: SqliteStore) -> None:
+    """client-go's EventCorrelator keys on the event, not on what came just before."""
+    store.add_pods([_pod("a")])
+    uid = _pod("a").uid
+    for at in (1.0, 2.0, 3.0):
+        store.add_event(uid, type="Normal", reason="Started", message="Started container x", at=at)
+        store.add_event(uid, type="Warning", reason="BackOff", message="back-off", at=at + 0.5)
+    got = [(e.reason, e.count, e.first_at, e.last_at) for e in store.list_events(uid)]
+    assert got == [("Started", 3, 1.0, 3.0), ("BackOff", 3, 1.5, 3.5)]
+
+
 def test_events_go_with_their_pod(store: SqliteStore) -> None:
     store.add_pods([_pod("a")])
     store.add_event(_pod("a").uid, type="Normal", reason="Started", message="m", at=1.0)
