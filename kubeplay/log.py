@@ -16,8 +16,11 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _state: dict[str, Any] = {"level": _LEVELS["warning"], "configured": False}
 
 
-def configure(*, verbose: bool = False) -> None:
-    _state["level"] = _LEVELS["debug" if verbose else "warning"]
+def configure(*, verbose: bool = False, level: str = "", stream: Any = None) -> None:
+    """`level` (debug, info, ...) overrides `verbose`; `stream` replaces stderr (the
+    supervisor logs to a file under the run root)."""
+    _state["level"] = _LEVELS[level or ("debug" if verbose else "warning")]
+    _state["stream"] = stream
     _state["configured"] = False
 
 
@@ -25,7 +28,8 @@ def _structlog_configure() -> None:
     import structlog
 
     renderer: Any
-    if sys.stderr.isatty():
+    stream = _state.get("stream") or sys.stderr
+    if stream.isatty():
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
         renderer = structlog.processors.JSONRenderer()
@@ -37,7 +41,7 @@ def _structlog_configure() -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_state["level"]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     _state["configured"] = True

@@ -1,0 +1,78 @@
+"""Host-wide locks (flock on files under the run root): per-pod locks, so that two kubeplay
+commands, or a command and the supervisor, working on the same pod take turns instead of
+racing; and the supervisor's own lock, which keeps it to one per install.
+
+A lock lives as long as its open file: a process that dies (even by SIGKILL) drops it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+
+def pod_lock_path(locks_dir: Path, namespace: str, name: str) -> Path:
+    return locks_dir / f"pod_{namespace}_{name}.lock"
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def pod_locks(locks_dir: Path, refs: Iterable[tuple[str, str]]) -> Iterator[None]:
+    """Lock every (namespace, name) in a fixed order, so concurrent commands cannot deadlock."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for ns, name in sorted(set(refs)):
+            stack.enter_context(_lock(pod_lock_path(locks_dir, ns, name)))
+        yield
+
+
+def try_lock(path: Path) -> int | None:
+    """Take the lock at `path` without waiting: its fd (close it to release), or None while
+    someone else holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextmanager
+def try_pod_lock(locks_dir: Path, namespace: str, name: str) -> Iterator[bool]:
+    """The pod's lock if it is free (yields True), else yields False at once."""
+    fd = try_lock(pod_lock_path(locks_dir, namespace, name))
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether someone holds the lock at `path` (a missing file is not locked). Probes with a
+    shared lock, so that two probing commands never see each other as the holder."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
