@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import supervise as supervise_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -100,18 +101,25 @@ def _require_pods(resource: str) -> None:
 @click.option("-n", "--namespace", default=None)
 @click.option("-A", "--all-namespaces", is_flag=True)
 @click.option("-o", "--output", type=OUTPUTS, default=None)
+@click.option("-w", "--watch", is_flag=True, help="After the list, print changes as they come.")
 def get(
     resource: str,
     names: tuple[str, ...],
     namespace: str | None,
     all_namespaces: bool,
     output: str | None,
+    watch: bool,
 ) -> None:
-    """Show pods: get pods [NAME...] [-n NS | -A] [-o wide|json|yaml|name]."""
+    """Show pods or events: get pods|events [NAME...] [-n NS | -A] [-o ...] [-w]."""
     from kubeplay.cli import render
     from kubeplay.services import pods
 
+    if resource.lower() in ("events", "event", "ev"):
+        return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
     _require_pods(resource)
+    if watch:
+        ns = None if all_namespaces else _ns(namespace)
+        return supervise_cli.watch_pods(ns, names=names, wide=output == "wide")
     s = _settings()
     if names:
         views = [pods.get_pod(s, _ns(namespace), n) for n in names]
@@ -168,6 +176,7 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
     _require_pods(resource)
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))
+    click.echo(supervise_cli.describe_events(view.record.uid))
 
 
 @cli.command()
@@ -335,6 +344,17 @@ def image_rm(references: tuple[str, ...], force: bool) -> None:
 
     for rec in images.remove(_settings(), references, force=force):
         click.echo(f"Untagged/removed: {rec.image_id}")
+
+
+cli.add_command(supervise_cli.agent)
+
+
+@cli.group()
+def generate() -> None:
+    """Generate files from this install: a systemd unit for the agent."""
+
+
+generate.add_command(supervise_cli.generate_systemd)
 
 
 @cli.group()

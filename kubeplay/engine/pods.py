@@ -14,14 +14,16 @@ import json
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kubeplay import log
+from kubeplay.engine import events
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
+from kubeplay.plan.actions import PodActions
 from kubeplay.plan.observed import (
     ContainerState,
     ObservedContainer,
@@ -209,6 +211,7 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
     from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid)
+    events.scheduled(host, plan.uid, plan.ref)
     netns = ""
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
@@ -295,7 +298,8 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     if infra is None or not infra.pid:
         raise SyncError(f"pod {plan.ref}: container {ctr.name}: no sandbox", step="container")
     prior = next((c for c in rec.containers if c.name == ctr.name), None)
-    restart_count = prior.restart_count if prior else 0
+    # An instance that ran before (it has a log) makes this start a restart.
+    restart_count = (prior.restart_count + (1 if prior.log_path else 0)) if prior else 0
     cdir = container_dir(host, plan.uid, ctr.name)
     rootfs = cdir / "rootfs"
     record = ContainerRecord(
@@ -307,6 +311,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     )
     host.store.put_container(record)
     step = f"pod {plan.ref}: container {ctr.name}"
+    events.pulled(host, plan.uid, ctr)
     try:
         host.images.mount_rootfs(
             ctr.image_id, target=rootfs, upper=cdir / "upper", work=cdir / "work"
@@ -355,14 +360,25 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         )
     except KubeplayError as err:
         raise SyncError(f"{step}: {err}", step="container") from err
+    events.created(host, plan.uid, ctr)
+    events.started(host, plan.uid, ctr)
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
 
 
-def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = None) -> None:
+def sync_pod(
+    host: Host,
+    plan: PodPlan,
+    *,
+    wait_init_timeout: float | None = None,
+    may_start: Callable[[str], bool] | None = None,
+) -> None:
     """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
 
     Runs init containers to completion (waiting for each), as the kubelet does before it
     starts app containers. Containers that already ran are left to the supervisor (back-off).
+    The supervisor passes `may_start`: it says which containers may (re)start now, previous
+    instances are retired first, and a running init container is not waited for (the
+    supervisor hears of its exit).
     """
     from kubeplay.plan import actions
 
@@ -378,25 +394,54 @@ def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = Non
             rec = _create_sandbox(host, plan, rec)
             continue
         if todo.wait_for:
+            if may_start is not None:
+                break
             cid = observed.get(todo.wait_for).container_id
             host.runtime.wait_exit(cid, wait_init_timeout if wait_init_timeout else 1e9)
             continue
-        if todo.start_init:
-            if todo.restarts:
-                break
-            ctr = plan.container(todo.start_init)
-            assert ctr is not None
-            _start_container(host, plan, rec, ctr)
+        if todo.start_init and _allowed(todo.start_init, todo, may_start):
+            _start(host, plan, rec, todo.start_init, supervised=may_start is not None)
             continue
+        if todo.start_init and not todo.start:
+            break
         for name in todo.start:
-            if name in todo.restarts:
-                continue
-            ctr = plan.container(name)
-            assert ctr is not None
-            _start_container(host, plan, rec, ctr)
-            rec = host.store.get_pod_by_uid(plan.uid) or rec
+            if _allowed(name, todo, may_start):
+                _start(host, plan, rec, name, supervised=may_start is not None)
+                rec = host.store.get_pod_by_uid(plan.uid) or rec
         break
-    host.store.update_pod(plan.uid, lifecycle="active")
+    if may_start is None:
+        host.store.update_pod(plan.uid, lifecycle="active")
+
+
+def _allowed(name: str, todo: PodActions, may_start: Callable[[str], bool] | None) -> bool:
+    return name not in todo.restarts if may_start is None else may_start(name)
+
+
+def _start(host: Host, plan: PodPlan, rec: PodRecord, name: str, *, supervised: bool) -> None:
+    ctr = plan.container(name)
+    assert ctr is not None
+    if supervised:
+        from kubeplay.engine import restarts
+
+        rec = restarts.clear_previous(host, plan, rec, name)
+    try:
+        _start_container(host, plan, rec, ctr)
+    except SyncError as err:
+        events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
+        if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
+            _mark_failed_start(host, plan, name, err)
+        raise
+
+
+def _mark_failed_start(host: Host, plan: PodPlan, name: str, err: SyncError) -> None:
+    rec = host.store.get_pod_by_uid(plan.uid)
+    row = next((c for c in rec.containers if c.name == name), None) if rec else None
+    if row is None or row.waiting_reason:
+        return  # the failing step said why already (CreateContainerConfigError, ErrImagePull)
+    reason = "RunContainerError" if err.step == "container" else "CreateContainerError"
+    host.store.put_container(
+        replace(row, waiting_reason=reason, waiting_message=str(err.__cause__ or err))
+    )
 
 
 # --- tearing down ---------------------------------------------------------------------------
@@ -423,6 +468,8 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
     ]
     for c in running:
         ctr = plan.container(c.name)
+        if ctr is not None:
+            events.killing(host, plan.uid, ctr)
         sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
         host.runtime.kill(c.container_id, sig)
     deadline = time.monotonic() + grace

@@ -18,6 +18,7 @@ from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
 from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, normalize_reference
+from kubeplay.services import supervision
 from kubeplay.services.locks import pod_locks
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord
@@ -167,6 +168,7 @@ def play(
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
+        supervision.ensure_running(host)
         return PlayReport(
             pods=tuple(f"{ns}/{name}" for ns, name in refs),
             replaced=tuple(replaced),
@@ -227,6 +229,7 @@ def _remove(
                 network.refresh(host)
             if errors:
                 raise errors[0]
+        supervision.ensure_running(host)
         return DownReport(
             removed=tuple(f"{r.namespace}/{r.name}" for r in found), absent=tuple(absent)
         )

@@ -21,7 +21,10 @@ class ResetReport:
 
 
 def reset(settings: Settings) -> ResetReport:
+    from kubeplay.services import supervision
+
     removed: list[str] = []
+    supervision.stop(settings)  # before the pods: it would restart what is being removed
     if settings.state_db.exists():
         host = host_mod.open_host(settings)
         try:

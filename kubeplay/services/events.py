@@ -1,0 +1,43 @@
+"""Event queries: the events of one pod (describe) or of a namespace or all (get events),
+with the pod each concerns. Events are kept with their pod and go when it is deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeplay.engine import events as engine_events
+from kubeplay.engine import host as host_mod
+from kubeplay.settings import Settings
+from kubeplay.state.store import EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    namespace: str
+    pod: str
+    event: EventRecord
+
+    @property
+    def source(self) -> str:
+        """kubectl's FROM: who reports the event."""
+        return engine_events.source_of(self.event.reason)
+
+
+def list_events(
+    settings: Settings, *, namespace: str | None = None, pod_uid: str | None = None
+) -> list[EventView]:
+    """Events oldest first (by when they were last seen), of one pod, a namespace or all."""
+    if not settings.state_db.exists():
+        return []
+    host = host_mod.open_host(settings)
+    try:
+        pods = {r.uid: r for r in host.store.list_pods(namespace)}
+        out = [
+            EventView(namespace=pods[e.pod_uid].namespace, pod=pods[e.pod_uid].name, event=e)
+            for e in host.store.list_events(pod_uid)
+            if e.pod_uid in pods
+        ]
+    finally:
+        host.close()
+    out.sort(key=lambda v: (v.event.last_at, v.event.id))
+    return out

@@ -1,0 +1,150 @@
+"""Starting, nudging and stopping the supervisor (`engine.supervisor`).
+
+Commands that leave pods needing supervision call `ensure_running`: a running supervisor is
+nudged to look at every pod now; otherwise, if a pod needs one, a supervisor is started in
+the background (`kubeplay agent --idle-exit`, in its own session, stdio to its log file under
+the run root); its lock makes a second one exit at once. `kubeplay agent` runs one in the
+foreground (systemd: see `systemd_unit`). `stop` ends it (system reset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from kubeplay.engine import host as host_mod
+from kubeplay.engine import pods as engine
+from kubeplay.engine import supervisor as supervisor_mod
+from kubeplay.plan import pods as plans
+from kubeplay.plan import supervision
+from kubeplay.settings import Settings
+
+STOP_TIMEOUT = 10.0
+
+
+def _needed(host: host_mod.Host) -> bool:
+    for rec in host.store.list_pods():
+        if rec.lifecycle != "active":
+            continue
+        plan = plans.from_json(rec.plan_json)
+        if supervision.needs_supervision(plan, engine.observe(host, rec)):
+            return True
+    return False
+
+
+def ensure_running(host: host_mod.Host) -> int | None:
+    """Nudge the running supervisor, or start one if a pod needs it; its pid if started."""
+    settings = host.settings
+    if supervisor_mod.running_pid(settings) is not None:
+        supervisor_mod.nudge(settings)
+        return None
+    if not _needed(host):
+        return None
+    return start_background(settings)
+
+
+def start_background(settings: Settings) -> int:
+    log_file = supervisor_mod.log_path(settings)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def nudge(settings: Settings) -> None:
+    if supervisor_mod.running_pid(settings) is not None:
+        supervisor_mod.nudge(settings)
+
+
+def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
+    """Run the supervisor in this process until stopped; False if one runs already."""
+    from kubeplay import log
+
+    host_mod.open_host(settings)  # make the roots (and say so clearly without root)
+    log_file = supervisor_mod.log_path(settings)
+    with log_file.open("a", buffering=1) as stream:
+        log.configure(level="info", stream=stream)
+        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
+
+
+def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
+    """SIGTERM the running supervisor and wait for it (SIGKILL after `timeout`); its pid."""
+    pid = supervisor_mod.running_pid(settings)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    deadline = time.monotonic() + timeout
+    while supervisor_mod.running_pid(settings) is not None:
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    _wait_gone(pid, 5.0)
+    return pid
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+SYSTEMD_UNIT = """\
+# kubeplay's supervisor, run by systemd: `kubeplay generate systemd > \\
+#   /etc/systemd/system/kubeplay.service && systemctl enable --now kubeplay`.
+# It restarts containers with back-off, runs probes and records events for every pod of
+# this install; commands start one in the background when none runs, and the lock under
+# the run root keeps it to one.
+[Unit]
+Description=kubeplay supervisor (restarts, probes and events for kubeplay pods)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart={exec_start} agent
+{environment}Restart=always
+RestartSec=2
+# KillMode=process: stopping or restarting this unit signals the supervisor only. Each
+# container has its own conmon, which the supervisor started and which lives in this unit's
+# cgroup; the default (control-group) would kill every conmon, and so stop every pod, on a
+# mere `systemctl restart kubeplay`. Pods outlive the supervisor by design: the next one
+# adopts them. Stop pods with `kubeplay down` (or `kubeplay system reset`).
+KillMode=process
+KillSignal=SIGTERM
+TimeoutStopSec=15
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def systemd_unit(*, environ: dict[str, str] | None = None) -> str:
+    """A unit for `kubeplay agent`; the KUBEPLAY_* variables of this command go into its
+    Environment= lines, so the agent supervises the same install as this command."""
+    source = os.environ if environ is None else environ
+    env = {
+        var: source[var] for var in sorted(source) if var.startswith("KUBEPLAY_") and source[var]
+    }
+    executable = f"{sys.executable} -m kubeplay"
+    environment = "".join(f'Environment="{k}={v}"\n' for k, v in env.items())
+    return SYSTEMD_UNIT.format(exec_start=executable, environment=environment)
