@@ -7,7 +7,8 @@ install. Every test starts with the busybox image imported as localhost/kubeplay
 
 At teardown the helper removes everything the test played (down, then delete whatever
 `get pods -A` still lists) and asserts that nothing of any pod leaked: no process tied to the
-test's directories or container cgroups, no mount under its directories, no runtime state, no
+test's directories or container cgroups, no supervisor of the test's roots still running once
+no pod needs it (it exits by itself), no mount under its directories, no runtime state, no
 netns file, no cgroup named after a container id the test saw, no veth left on the bridge.
 Only the node network may stay (bridge, nft table, dnsmasq: per install, like podman's
 network); `kubeplay system reset --force` must then remove that too, and nothing at all may
@@ -222,6 +223,7 @@ class Kubeplay:
         """Poll `check()` until it returns something truthy."""
         deadline = time.monotonic() + timeout
         while True:
+            self.note_ids()  # the supervisor makes containers while no CLI runs
             got = check()
             if got:
                 return got
@@ -241,9 +243,38 @@ class Kubeplay:
             for base in (self.runroot, self.root)
         )
 
-    def processes(self) -> dict[int, str]:
-        """Processes tied to this test: by cmdline, root link or container cgroup."""
+    def supervisors(self) -> dict[int, str]:
+        """kubeplay supervisors (`kubeplay agent`) of this test's roots, by their environment."""
         found: dict[int, str] = {}
+        mine = f"KUBEPLAY_RUNROOT={self.runroot}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if " -m kubeplay agent" not in cmdline:
+                    continue
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if mine in environ:
+                found[int(entry.name)] = cmdline.strip()
+        return found
+
+    def supervisor_pid(self) -> int | None:
+        """The running supervisor's pid (from its pid file), None when none runs."""
+        try:
+            pid = int((self.runroot / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if pid in self.supervisors() else None
+
+    def processes(self) -> dict[int, str]:
+        """Processes tied to this test: by cmdline, root link or container cgroup, and the
+        test's supervisor."""
+        found: dict[int, str] = {
+            pid: f"{cmd} (a supervisor of this test)" for pid, cmd in self.supervisors().items()
+        }
         me = os.getpid()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == me:
@@ -298,9 +329,13 @@ class Kubeplay:
                 return names
             time.sleep(0.05)
 
-    def leaks(self, *, node: bool = False) -> list[str]:
+    def leaks(self, *, node: bool = False, settle: float = 5.0) -> list[str]:
         """What of this test's pods is left on the host; with node=True also the node network
-        (bridge, nft table, dnsmasq), which outlives pods until `system reset`."""
+        (bridge, nft table, dnsmasq), which outlives pods until `system reset`. A supervisor
+        exits by itself about a second after the last pod that needed it: it gets `settle`."""
+        deadline = time.monotonic() + settle
+        while self.supervisors() and time.monotonic() < deadline:
+            time.sleep(0.1)
         problems = [
             f"process {pid}: {cmd}"
             for pid, cmd in self.processes().items()
@@ -336,6 +371,7 @@ class Kubeplay:
     def cleanup(self) -> list[str]:
         """Remove what the test played through the CLI; return what went wrong."""
         problems: list[str] = []
+        self.note_ids()
         files = [f for f in dict.fromkeys(self.played) if f != "-" and Path(f).exists()]
         if files:
             res = self("down", *files, timeout=120)
