@@ -111,11 +111,11 @@ def _wait_gone(pid: int, timeout: float) -> None:
 SYSTEMD_UNIT = """\
 # kubeplay's supervisor, run by systemd: `kubeplay generate systemd > \\
 #   /etc/systemd/system/kubeplay.service && systemctl enable --now kubeplay`.
-# It restarts containers with back-off, runs probes and records events for every pod of
-# this install; commands start one in the background when none runs, and the lock under
-# the run root keeps it to one.
+# It restarts containers with back-off and records events for every pod of this install;
+# commands start one in the background when none runs, and a lock under the run root keeps
+# it to one.
 [Unit]
-Description=kubeplay supervisor (restarts, probes and events for kubeplay pods)
+Description=kubeplay supervisor (restarts and events of kubeplay pods)
 After=network-online.target
 Wants=network-online.target
 
