@@ -180,6 +180,7 @@ def main() -> int:
     parser.add_argument("--backoff-base", type=float, default=1.0)
     parser.add_argument("--run", type=float, default=1.0, help="crasher's run time, seconds")
     parser.add_argument("--restarts", type=int, default=4)
+    parser.add_argument("--rootfs", type=Path, default=ROOTFS, help="busybox rootfs tar")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/supervisor.py must run as root", file=sys.stderr)
@@ -189,9 +190,11 @@ def main() -> int:
     result: dict[str, Any] = {"pods": args.pods, "backoff_base_s": args.backoff_base}
     ok = True
     try:
-        if not ROOTFS.is_file():
-            subprocess.run([str(REPO / "scripts" / "busybox-rootfs.sh"), str(ROOTFS)], check=True)
-        kp("image", "import", str(ROOTFS), IMAGE, "--change", 'CMD ["/bin/sh"]')
+        if not args.rootfs.is_file():
+            args.rootfs.parent.mkdir(parents=True, exist_ok=True)
+            script = REPO / "scripts" / "busybox-rootfs.sh"
+            subprocess.run([str(script), str(args.rootfs)], check=True)
+        kp("image", "import", str(args.rootfs), IMAGE, "--change", 'CMD ["/bin/sh"]')
         files = base / "pods.yaml"
         files.write_text(manifest(args.pods, probe=True))
         log(f"play {args.pods} pods with a readiness probe every second")
@@ -203,7 +206,9 @@ def main() -> int:
         result["play_s"] = round(time.monotonic() - started, 2)
         result["probes_ignored"] = "readinessProbe: not supported" in warnings
         wait_running(kp, args.pods)
-        pid = kp.supervisor_pid()
+        deadline = time.monotonic() + 10
+        while (pid := kp.supervisor_pid()) is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # it was started in the background: give it a moment
         if pid is None:
             raise RuntimeError("no supervisor runs after play")
         time.sleep(2.0)

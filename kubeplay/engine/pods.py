@@ -420,10 +420,11 @@ def _allowed(name: str, todo: PodActions, may_start: Callable[[str], bool] | Non
 def _start(host: Host, plan: PodPlan, rec: PodRecord, name: str, *, supervised: bool) -> None:
     ctr = plan.container(name)
     assert ctr is not None
-    if supervised:
-        from kubeplay.engine import restarts
+    from kubeplay.engine import restarts
 
-        rec = restarts.clear_previous(host, plan, rec, name)
+    old: list[str] = []
+    if supervised:
+        rec, old = restarts.clear_previous(host, plan, rec, name)
     try:
         _start_container(host, plan, rec, ctr)
     except SyncError as err:
@@ -431,6 +432,9 @@ def _start(host: Host, plan: PodPlan, rec: PodRecord, name: str, *, supervised: 
         if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
             _mark_failed_start(host, plan, name, err)
         raise
+    finally:
+        for cid in old:  # after the start: the restart does not wait for the old conmon
+            restarts.forget(host, cid)
 
 
 def _mark_failed_start(host: Host, plan: PodPlan, name: str, err: SyncError) -> None:

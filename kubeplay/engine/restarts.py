@@ -25,9 +25,19 @@ def _record(rec: PodRecord, name: str) -> ContainerRecord | None:
     return next((c for c in rec.containers if c.name == name), None)
 
 
-def retire(host: Host, rec: PodRecord, name: str, *, reason: str = "", message: str = "") -> bool:
+def retire(
+    host: Host,
+    rec: PodRecord,
+    name: str,
+    *,
+    reason: str = "",
+    message: str = "",
+    deferred: list[str] | None = None,
+) -> bool:
     """Retire container `name`'s current instance, leaving it waiting with `reason`; False
-    when there was nothing to do (no such row, or already waiting so)."""
+    when there was nothing to do (no such row, or already waiting so). With `deferred`, the
+    old instance's removal from the runtime is left to the caller (`forget`, once the next
+    instance runs: it waits for the old conmon to go)."""
     prior = _record(rec, name)
     if prior is None:
         return False
@@ -38,10 +48,12 @@ def retire(host: Host, rec: PodRecord, name: str, *, reason: str = "", message: 
         return True
     obs = pods.observe(host, rec).get(name)
     term = obs.termination if obs.state is ContainerState.TERMINATED else None
-    host.runtime.delete(prior.container_id, force=True)
-    shutil.rmtree(host.settings.runroot / "persist" / prior.container_id, True)
+    if deferred is None:
+        forget(host, prior.container_id)
+    else:
+        deferred.append(prior.container_id)
     cdir = pods.container_dir(host, rec.uid, name)
-    host.images.unmount_rootfs(cdir / "rootfs")
+    host.images.unmount_rootfs(cdir / "rootfs", lazy=True)  # nothing runs in it any more
     for sub in ("upper", "work"):
         shutil.rmtree(cdir / sub, True)
     (cdir / "termination-log").unlink(missing_ok=True)
@@ -60,10 +72,20 @@ def retire(host: Host, rec: PodRecord, name: str, *, reason: str = "", message: 
     return True
 
 
-def clear_previous(host: Host, plan: PodPlan, rec: PodRecord, name: str) -> PodRecord:
+def forget(host: Host, cid: str) -> None:
+    """Remove a dead instance from the runtime, with its conmon's files."""
+    host.runtime.delete(cid, force=True)
+    shutil.rmtree(host.settings.runroot / "persist" / cid, True)
+
+
+def clear_previous(
+    host: Host, plan: PodPlan, rec: PodRecord, name: str
+) -> tuple[PodRecord, list[str]]:
     """Before (re)starting `name`: retire whatever instance it had, unmount a rootfs a failed
-    start may have left. Returns the pod's fresh record."""
-    retire(host, rec, name)
+    start may have left. Returns the pod's fresh record and the old instances to `forget`
+    once the new one started."""
+    deferred: list[str] = []
+    retire(host, rec, name, deferred=deferred)
     cdir = pods.container_dir(host, rec.uid, name)
-    host.images.unmount_rootfs(cdir / "rootfs")
-    return host.store.get_pod_by_uid(plan.uid) or rec
+    host.images.unmount_rootfs(cdir / "rootfs", lazy=True)
+    return host.store.get_pod_by_uid(plan.uid) or rec, deferred

@@ -178,6 +178,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         _log.info("supervisor_started", pid=os.getpid(), idle_exit=self.idle_exit)
+        await asyncio.to_thread(self._warm_up)
         try:
             await self._loop()
         finally:
@@ -251,6 +252,14 @@ class Supervisor:
         return False
 
     # --- passes (in a worker thread) ----------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """Import and open now what a restart needs (the image store, the OCI spec builder,
+        the seccomp profile), so that the first restart is as quick as the others."""
+        from kubeplay.engine import network  # noqa: F401
+        from kubeplay.plan import ocispec, users  # noqa: F401
+
+        _ = self.host.images, self.host.seccomp, self.host.runtime
 
     def _any_needed(self) -> bool:
         for rec in self.host.store.list_pods():

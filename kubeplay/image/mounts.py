@@ -77,10 +77,12 @@ def _mount(target: Path, data: str) -> None:
         raise OSError(err, os.strerror(err), str(target))
 
 
-def unmount(target: Path) -> bool:
-    """Unmount `target`; lazily (MNT_DETACH) if busy. False when it was not mounted/missing."""
+def unmount(target: Path, *, lazy: bool = False) -> bool:
+    """Unmount `target`; lazily (MNT_DETACH) if busy, or at once with `lazy` (a dead
+    container's rootfs: a synchronous overlay unmount can take ~100 ms). False when it was
+    not mounted/missing."""
     path = os.fsencode(target)
-    if _libc.umount2(path, 0) == 0:
+    if _libc.umount2(path, MNT_DETACH if lazy else 0) == 0:
         return True
     err = ctypes.get_errno()
     if err in (errno.EINVAL, errno.ENOENT):

@@ -424,10 +424,11 @@ class ImageStore:
             ) from err
         log.debug("rootfs_mounted", image_id=image_id, target=str(target), layers=len(lowers))
 
-    def unmount_rootfs(self, target: Path) -> None:
-        """Unmount a rootfs; fine when it is not mounted or missing. Detaches when busy."""
+    def unmount_rootfs(self, target: Path, *, lazy: bool = False) -> None:
+        """Unmount a rootfs; fine when it is not mounted or missing. Detaches when busy, or
+        at once with `lazy`."""
         try:
-            if mounts.unmount(target):
+            if mounts.unmount(target, lazy=lazy):
                 log.debug("rootfs_unmounted", target=str(target))
         except OSError as err:
             raise ImageError(f"rootfs {target}: unmount failed: {err.strerror}") from err

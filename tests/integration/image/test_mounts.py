@@ -7,6 +7,7 @@ checks /proc/self/mountinfo afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -52,6 +53,25 @@ def test_unmount_busy_detaches(store: ImageStore, busybox_tar: Path, mounter: Mo
     with (rootfs / "etc" / "passwd").open():
         store.unmount_rootfs(rootfs)
         assert not mounts.is_mounted(rootfs)
+
+
+def test_lazy_unmount_detaches_at_once_and_a_new_mount_takes_its_place(
+    store: ImageStore, busybox_tar: Path, mounter: Mounter
+) -> None:
+    """A restart: the dead instance's rootfs is detached, a fresh one mounted at the same
+    place without the old writes."""
+    record = store.import_rootfs(busybox_tar, "busybox")
+    base = mounter(record.image_id)
+    rootfs = base / "rootfs"
+    (rootfs / "tmp" / "old").write_text("x")
+    store.unmount_rootfs(rootfs, lazy=True)
+    assert not mounts.is_mounted(rootfs)
+    for sub in ("upper", "work"):
+        shutil.rmtree(base / sub)
+    store.mount_rootfs(record.image_id, target=rootfs, upper=base / "upper", work=base / "work")
+    assert mounts.is_mounted(rootfs)
+    assert not (rootfs / "tmp" / "old").exists()
+    store.unmount_rootfs(rootfs)
 
 
 def test_whiteouts_hide_lower_files(
