@@ -53,9 +53,12 @@ def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
     report = play_mod.play(_settings(), files, replace=replace, kube_version=kube_version)
     _warn(report.warnings)
     for ref in report.replaced:
-        click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
+        name = ref.split("/", 1)[1]  # a pod's name, or a workload's `deployment.apps/web`
+        click.echo(f"{name if '/' in name else 'pod/' + name} replaced", err=True)
     for ref in report.pods:
         click.echo(f"pod/{ref.split('/', 1)[1]} created")
+    for ref in report.workloads:
+        click.echo(f"{ref.split('/', 1)[1]} created")
 
 
 @cli.command()
@@ -68,6 +71,8 @@ def down(files: tuple[str, ...], grace_period: float | None) -> None:
     report = play_mod.down(_settings(), files, grace=grace_period)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+    for ref in report.workloads:
+        click.echo(f"{ref.split('/', 1)[1]} deleted")
 
 
 @cli.command()
