@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import generate as generate_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -340,6 +341,14 @@ def image_rm(references: tuple[str, ...], force: bool) -> None:
 
     for rec in images.remove(_settings(), references, force=force):
         click.echo(f"Untagged/removed: {rec.image_id}")
+
+
+@cli.group()
+def generate() -> None:
+    """Generate manifests (and more) from what runs."""
+
+
+generate.add_command(generate_cli.kube)
 
 
 @cli.group()
