@@ -60,6 +60,10 @@ def generate_kube(
 def _stored_objects(
     host: host_mod.Host, namespace: str
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The namespace's ConfigMaps, Secrets and PVCs as the store keeps them (manifests as
-    played), by (kind, namespace, name)."""
-    return {}
+    """The namespace's stored objects (ConfigMaps, Secrets; PVCs once the store keeps them
+    there) as played, by (kind, namespace, name)."""
+    return {
+        (o.kind, o.namespace, o.name): o.body
+        for o in host.store.list_objects(namespace=namespace)
+        if o.kind in generate.REFERENCED_KINDS
+    }

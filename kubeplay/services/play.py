@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from kubeplay.engine import host as host_mod
@@ -19,7 +19,9 @@ from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, Sy
 from kubeplay.kube import workloads as kube_workloads
 from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, normalize_reference
+from kubeplay.services import objects as objects_mod
 from kubeplay.services.locks import pod_locks
+from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord, WorkloadRecord
 
@@ -35,6 +37,7 @@ class PlayReport:
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads played
+    objects: AppliedObjects = field(default_factory=AppliedObjects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class DownReport:
     removed: tuple[str, ...]
     absent: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads removed
+    objects: tuple[str, ...] = ()  # configmap/NAME, secret/NAME removed
 
 
 def _parallel(
@@ -102,30 +106,42 @@ def _image_refs(
 
 
 def load_manifests(
-    paths: Sequence[str], *, kube_version: str
+    paths: Sequence[str], *, kube_version: str, configmaps: Sequence[str] = ()
 ) -> tuple[list[KubeObject], list[str]]:
+    """Load and validate `paths` and the `--configmap` files together (one duplicate check)."""
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
-    warnings = validate.validate(objects, kube_version=kube_version)
-    return objects, [w.render() for w in warnings]
+    extra = loader.load(configmaps) if configmaps else []
+    objects_mod.check_configmap_files(extra)
+    warnings = validate.validate(objects + extra, kube_version=kube_version)
+    return objects + extra, [w.render() for w in warnings]
 
 
 def play(
-    settings: Settings, paths: Sequence[str], *, replace: bool = False, kube_version: str = ""
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    replace: bool = False,
+    kube_version: str = "",
+    configmaps: Sequence[str] = (),
 ) -> PlayReport:
     from kubeplay.engine import network
     from kubeplay.services import workloads as workloads_mod
 
-    objects, warnings = load_manifests(paths, kube_version=kube_version or settings.kube_version)
+    objects, warnings = load_manifests(
+        paths, kube_version=kube_version or settings.kube_version, configmaps=configmaps
+    )
     pods = [o for o in objects if o.kind == "Pod"]
+    configs = objects_mod.config_objects(objects)
     host = host_mod.open_host(settings)
     try:
         now = time.time()
         workloads, replicas = workloads_mod.expand(host, objects, pods=pods, now=now)
         pods += replicas
         if not pods and not workloads:
-            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings))
+            applied = objects_mod.apply(settings, host.store, configs)
+            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), objects=applied)
         host_mod.require_runtime(host)
         images, notes = _image_refs(host, pods)
         records = []
@@ -171,17 +187,24 @@ def play(
                 if replace
                 else set(),
             )
-            if replace:
-                old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
-                old += old_replicas
-                errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
-                if errors:
-                    raise errors[0]
-                for w in old_workloads:
-                    host.store.delete_workload(w.uid)
-                replaced = [f"{r.namespace}/{r.name}" for r in old if r not in old_replicas]
-                replaced += [f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads]
-            host.store.add_pods(records, workloads=workloads)
+            applied = objects_mod.apply(settings, host.store, configs)
+            try:
+                if replace:
+                    old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
+                    old += old_replicas
+                    errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
+                    if errors:
+                        raise errors[0]
+                    for w in old_workloads:
+                        host.store.delete_workload(w.uid)
+                    replaced = [f"{r.namespace}/{r.name}" for r in old if r not in old_replicas]
+                    replaced += [
+                        f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads
+                    ]
+                host.store.add_pods(records, workloads=workloads)
+            except BaseException:
+                objects_mod.undo(settings, host.store, applied)
+                raise
             errors = _parallel(
                 settings,
                 lambda r: engine.sync_pod(host, plans.from_json(r.plan_json)),
@@ -189,6 +212,7 @@ def play(
             )
             if errors:
                 _rollback(host, records, workloads)
+                objects_mod.undo(settings, host.store, applied)
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
@@ -196,11 +220,27 @@ def play(
         return PlayReport(
             pods=tuple(f"{r.namespace}/{r.name}" for r in records if r.uid not in replica_uids),
             replaced=tuple(replaced),
-            warnings=tuple(warnings + notes),
+            warnings=tuple(warnings + notes + _config_errors(host, records)),
             workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in workloads),
+            objects=applied,
         )
     finally:
         host.close()
+
+
+def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
+    """A container left waiting with CreateContainerConfigError (a missing ConfigMap or key,
+    runAsNonRoot...) does not fail the play, as in Kubernetes: the play warns about it."""
+    notes: list[str] = []
+    for rec in records:
+        current = host.store.get_pod_by_uid(rec.uid)
+        for c in current.containers if current else ():
+            if c.waiting_reason == "CreateContainerConfigError" and not c.container_id:
+                notes.append(
+                    f"pod {rec.namespace}/{rec.name}: container {c.name}: "
+                    f"CreateContainerConfigError: {c.waiting_message}"
+                )
+    return notes
 
 
 def _first_sync_error(errors: list[BaseException]) -> BaseException:
@@ -230,7 +270,21 @@ def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
-    return _remove(settings, refs, grace=grace, workloads=workloads)
+    report = _remove(settings, refs, grace=grace, workloads=workloads)
+    configs = objects_mod.config_objects(objects)
+    if not configs:
+        return report
+    host = host_mod.open_host(settings)
+    try:
+        removed = objects_mod.remove_defined(settings, host.store, configs)
+    finally:
+        host.close()
+    return DownReport(
+        removed=report.removed,
+        absent=report.absent,
+        workloads=report.workloads,
+        objects=tuple(removed),
+    )
 
 
 def delete(
