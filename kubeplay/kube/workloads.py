@@ -125,17 +125,23 @@ def workload_of(obj: KubeObject, *, uid: str) -> Workload:
     )
 
 
-def controller_uid(pod: Mapping[str, Any]) -> str:
-    """The uid of a pod's controlling owner ("" when it has none)."""
+def controller_of(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A pod's controlling ownerReference ({} when it has none)."""
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or ():
         if ref.get("controller"):
-            return str(ref.get("uid") or "")
-    return ""
+            return dict(ref)
+    return {}
 
 
 def owns(workload: Workload, pod: Mapping[str, Any]) -> bool:
-    """Whether `pod` (a manifest as stored) is one of `workload`'s replicas."""
-    return controller_uid(pod) == workload.controller_uid
+    """Whether `pod` (a manifest as stored) is one of `workload`'s replicas: its controller is
+    the workload's ReplicaSet (name and uid, the uid following from the workload's)."""
+    ref = controller_of(pod)
+    return bool(ref) and (ref.get("kind"), ref.get("name"), ref.get("uid")) == (
+        CONTROLLERS[workload.kind],
+        workload.controller_name,
+        workload.controller_uid,
+    )
 
 
 def replica_pods(
