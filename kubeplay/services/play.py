@@ -306,6 +306,8 @@ def _remove(
     from kubeplay.engine import network
     from kubeplay.services import workloads as workloads_mod
 
+    refs = list(dict.fromkeys(refs))  # two files may name the same pod: tear it down once
+    workloads = list(dict.fromkeys(workloads))
     host = host_mod.open_host(settings)
     try:
         wrefs = [workloads_mod.lock_ref(*w) for w in workloads]
