@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +40,7 @@ KINDS: dict[str, str] = {"Deployment": "apps/v1"}
 # The kind of the object between the workload and its pods (the pods' controller).
 CONTROLLERS: dict[str, str] = {"Deployment": "ReplicaSet"}
 # A namespace for uuid5: a ReplicaSet's uid follows from its Deployment's uid and hash.
-_UID_NAMESPACE = uuid.UUID("5b0e3a64-3c2e-4e0f-9a55-6b75706c6179")
+_UID_NAMESPACE = "5b0e3a64-3c2e-4e0f-9a55-6b75706c6179"
 
 _FNV32_OFFSET = 0x811C9DC5
 _FNV32_PRIME = 0x01000193
@@ -105,7 +104,9 @@ class Workload:
 
     @property
     def controller_uid(self) -> str:
-        return str(uuid.uuid5(_UID_NAMESPACE, f"{self.uid}/{self.template_hash}"))
+        import uuid  # only finding or making replicas needs it: keep `get`/`generate` lean
+
+        return str(uuid.uuid5(uuid.UUID(_UID_NAMESPACE), f"{self.uid}/{self.template_hash}"))
 
     def owner_reference(self) -> dict[str, Any]:
         """The ownerReference a pod of this workload carries (to its ReplicaSet)."""
