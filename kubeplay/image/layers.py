@@ -1,12 +1,15 @@
-"""The layer unpacker: one layer tarball (plain or gzip) into one directory, atomically.
+"""The layer unpacker: one layer tarball (plain, gzip or zstd) into one directory, atomically.
 
 `unpack_layer` is the single entry point; the store calls it once per diff id. It streams the
-tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar), and
+tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar) and, when
+given, the blob digest (sha256 of the stored, maybe compressed, bytes) in the same pass, and
 renames a finished temp dir into place, so a layer dir either exists complete or not at all.
 It keeps owners, modes, mtimes, xattrs, symlinks (as links), hardlinks within the layer and
 device nodes; OCI whiteouts become overlayfs ones (`.wh.x` -> 0/0 char device, `.wh..wh..opq`
 -> `trusted.overlay.opaque=y`). It never writes through a symlink: a member whose path is
-absolute, has `..`, goes through a symlink or a non-directory is refused with ImageError.
+absolute, has `..`, goes through a symlink or a non-directory is refused with ImageError, and
+so is a whiteout that names no entry (`.wh.`, `.wh..`, `.wh...`). Symlink targets are kept as
+written: they are resolved inside the container's rootfs, never by the unpacker.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from kubeplay.errors import ImageError
 from kubeplay.log import get_logger
@@ -62,13 +65,13 @@ class _HashingReader:
             pass
 
 
-def _open_stream(raw: BinaryIO, *, what: str) -> _Readable:
-    head = raw.read(4)
-    raw.seek(0)
+def _open_stream(raw: _HashingReader, head: bytes) -> _Readable:
     if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
     if head == _ZSTD_MAGIC:
-        raise ImageError(f"{what}: zstd-compressed layers are not supported")
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     return raw
 
 
@@ -142,8 +145,11 @@ class _Unpacker:
         if base.startswith(_META_PREFIX):
             return  # other aufs metadata (.wh..wh.plnk, ...) has no overlayfs meaning
         if base.startswith(_WHITEOUT):
-            target = parent / base[len(_WHITEOUT) :]
-            self.clear(target, [*parts[:-1], base[len(_WHITEOUT) :]], keep_dir=False)
+            hidden = base[len(_WHITEOUT) :]
+            if hidden in ("", ".", ".."):
+                raise _MemberError("whiteout names no entry")
+            target = parent / hidden
+            self.clear(target, [*parts[:-1], hidden], keep_dir=False)
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             os.lchown(target, member.uid, member.gid)
             return
@@ -224,11 +230,20 @@ def _set_xattrs(path: Path, member: tarfile.TarInfo) -> None:
             log.warning("layer_xattr_skipped", path=str(path), xattr=name, error=str(err))
 
 
-def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool:
-    """Unpack the layer tarball `blob` into `dest`, whose diff id must be `diff_id`.
+def _zstd_errors() -> type[Exception]:
+    import zstandard
 
-    Works in a temp dir under `scratch` (same filesystem as `dest`) and renames it into place.
-    Returns False when `dest` already exists (unpacked before, maybe by another process).
+    return zstandard.ZstdError
+
+
+def unpack_layer(
+    blob: Path, dest: Path, *, diff_id: str, scratch: Path, blob_digest: str = ""
+) -> bool:
+    """Unpack the layer tarball `blob` into `dest`, whose diff id must be `diff_id` (and the
+    blob's own digest `blob_digest`, when given: a compressed blob is checked in the same
+    read). Works in a temp dir under `scratch` (same filesystem as `dest`) and renames it
+    into place. Returns False when `dest` already exists (unpacked before, maybe by another
+    process); the blob is then not read at all.
     """
     what = f"layer {diff_id}"
     if dest.exists():
@@ -239,13 +254,19 @@ def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool
         os.chmod(tmp, 0o755)
         unpacker = _Unpacker(tmp)
         with blob.open("rb") as raw:
-            reader = _HashingReader(_open_stream(raw, what=what))
+            head = raw.read(4)
+            raw.seek(0)
+            stored = _HashingReader(raw)
+            reader = _HashingReader(_open_stream(stored, head))
             with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
                 for member in tar:
                     member_name = member.name
                     unpacker.extract(tar, member)
             member_name = ""
             reader.drain()
+            stored.drain()
+        if blob_digest and "sha256:" + stored.hash.hexdigest() != blob_digest:
+            raise ImageError(f"{what}: blob does not match its digest {blob_digest}")
         got = "sha256:" + reader.hash.hexdigest()
         if got != diff_id:
             raise ImageError(f"{what}: content does not match its diff id (got {got})")
@@ -260,7 +281,7 @@ def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool
     except _MemberError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ImageError(f"{what}: member {member_name!r}: {err}") from err
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as err:
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, _zstd_errors()) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         where = f": member {member_name!r}" if member_name else ""
         raise ImageError(f"{what}{where}: cannot unpack: {err}") from err
