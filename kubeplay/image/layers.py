@@ -23,7 +23,7 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubeplay.errors import ImageError
 from kubeplay.log import get_logger
@@ -66,12 +66,16 @@ class _HashingReader:
 
 
 def _open_stream(raw: _HashingReader, head: bytes) -> _Readable:
+    stream: Any = raw  # the decompressors want a file; a reader with read() is enough
     if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
+        return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == _ZSTD_MAGIC:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(
+            stream, read_across_frames=True
+        )
+        return reader
     return raw
 
 

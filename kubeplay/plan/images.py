@@ -234,3 +234,52 @@ def failure_reason(policy: str) -> str:
 def aliases_from(table: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """registries.conf [aliases] as stored in Registries (sorted, keys stripped)."""
     return tuple(sorted((str(k).strip(), str(v).strip()) for k, v in table.items()))
+
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+
+
+def is_index(document: Mapping[str, object]) -> bool:
+    """True for an OCI image index or a docker manifest list (a multi-arch image)."""
+    media = document.get("mediaType")
+    return media in INDEX_TYPES or (media is None and "manifests" in document)
+
+
+def choose_platform(
+    document: Mapping[str, object], *, architecture: str, variant: str = "", os: str = "linux"
+) -> str:
+    """The digest of the index entry for this host, as containers/image chooses it: same
+    os and architecture, and the variant when the host has one (an entry without a variant
+    matches too, after those that name it). Raises LookupError naming the platforms."""
+    manifests = document.get("manifests")
+    entries = (
+        [m for m in manifests if isinstance(m, Mapping)] if isinstance(manifests, list) else []
+    )
+    exact: list[str] = []
+    loose: list[str] = []
+    seen: list[str] = []
+    for entry in entries:
+        platform = entry.get("platform")
+        if not isinstance(platform, Mapping):
+            continue
+        got_os, got_arch = platform.get("os"), platform.get("architecture")
+        got_variant = str(platform.get("variant") or "")
+        seen.append("/".join(str(p) for p in (got_os, got_arch, got_variant) if p))
+        if got_os != os or got_arch != architecture:
+            continue
+        if variant and got_variant == variant:
+            exact.append(str(entry.get("digest")))
+        elif not got_variant or not variant:
+            loose.append(str(entry.get("digest")))
+    chosen = exact or loose
+    if not chosen:
+        want = "/".join(p for p in (os, architecture, variant) if p)
+        raise LookupError(
+            f"no image for {want} in the manifest list (it has: {', '.join(seen) or 'none'})"
+        )
+    return chosen[0]

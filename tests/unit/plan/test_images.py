@@ -78,9 +78,7 @@ ALIASED = Registries(
             ("docker.io/library/busybox:1",),
             id="no-search-registries-docker-hub",
         ),
-        pytest.param(
-            "demo:2", ALIASED, ("127.0.0.1:5000/team/demo:2",), id="alias-wins-keeps-tag"
-        ),
+        pytest.param("demo:2", ALIASED, ("127.0.0.1:5000/team/demo:2",), id="alias-wins-keeps-tag"),
         pytest.param(
             f"demo@{DIGEST}", ALIASED, (f"127.0.0.1:5000/team/demo@{DIGEST}",), id="alias-digest"
         ),
@@ -149,3 +147,56 @@ def test_failure_reasons_are_the_kubelets() -> None:
     assert images.never_pull_message("x:1") == (
         'Container image "x:1" is not present with pull policy of Never'
     )
+
+
+def _index(*platforms: tuple[str, str, str]) -> dict[str, object]:
+    return {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"digest": f"sha256:{i}", "platform": {"os": o, "architecture": a, "variant": v}}
+            for i, (o, a, v) in enumerate(platforms)
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("index", "arch", "variant", "expected"),
+    [
+        pytest.param(
+            _index(("linux", "arm64", "v8"), ("linux", "amd64", "")),
+            "amd64",
+            "",
+            "sha256:1",
+            id="multi-arch-index-host-platform",
+        ),
+        pytest.param(
+            _index(("windows", "amd64", ""), ("linux", "amd64", "")),
+            "amd64",
+            "",
+            "sha256:1",
+            id="os-must-match",
+        ),
+        pytest.param(
+            _index(("linux", "arm", "v6"), ("linux", "arm", "v7")),
+            "arm",
+            "v7",
+            "sha256:1",
+            id="variant-exact",
+        ),
+        pytest.param(
+            _index(("linux", "arm", ""), ("linux", "arm", "v7")),
+            "arm",
+            "v7",
+            "sha256:1",
+            id="variant-exact-before-unnamed",
+        ),
+    ],
+)
+def test_choose_platform(index: dict[str, object], arch: str, variant: str, expected: str) -> None:
+    assert images.is_index(index)
+    assert images.choose_platform(index, architecture=arch, variant=variant) == expected
+
+
+def test_choose_platform_names_what_the_index_has() -> None:
+    with pytest.raises(LookupError, match="no image for linux/amd64.*linux/arm64/v8"):
+        images.choose_platform(_index(("linux", "arm64", "v8")), architecture="amd64")
