@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -125,12 +126,14 @@ class ImageStore:
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
+        """A scratch dir; holding it also holds the shared pull lock (see pull_lock)."""
         self._ensure_dirs()
-        path = Path(tempfile.mkdtemp(prefix="work-", dir=self._tmp))
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
+        with self.pull_lock():
+            path = Path(tempfile.mkdtemp(prefix="work-", dir=self._tmp))
+            try:
+                yield path
+            finally:
+                shutil.rmtree(path, ignore_errors=True)
 
     def _record(self, image_id: str, entry: index.IndexEntry) -> ImageRecord:
         try:
@@ -375,6 +378,95 @@ class ImageStore:
             for path in dirs:
                 if path.name not in used:
                     self._delete_layer(f"sha256:{path.name}")
+
+    # --- reading, saving, pruning ----------------------------------------------------------
+
+    def read_config(self, image_id: str) -> dict[str, Any]:
+        """The image's whole config document (architecture, os, config, rootfs, history)."""
+        try:
+            document = json.loads(self._blob(image_id).read_bytes())
+        except (OSError, ValueError) as err:
+            raise ImageError(f"image {image_id}: cannot read its config blob: {err}") from err
+        return document if isinstance(document, dict) else {}
+
+    def save(self, refs: Sequence[str], dest: Path) -> list[ImageRecord]:
+        """Write the images to `dest` as an oci-archive (an OCI layout in a tar), each
+        annotated with the name it was asked by, as `podman save --format oci-archive`."""
+        import tarfile
+
+        entries = index.load(self._index)
+        chosen: list[tuple[str, str]] = []  # (image id, ref name or "")
+        for ref in refs:
+            found = self._resolve(entries, ref)
+            if found is None:
+                raise NotFoundError(f"image {ref}: not found")
+            name = found[1] or (entries[found[0]].names[0] if entries[found[0]].names else "")
+            chosen.append((found[0], name))
+        manifests = []
+        blobs: dict[str, None] = {}
+        for image_id, name in chosen:
+            entry = entries[image_id]
+            data = self._blob(entry.manifest).read_bytes()
+            media = json.loads(data).get("mediaType") or archives.OCI_MANIFEST
+            descriptor: dict[str, Any] = {
+                "mediaType": media,
+                "digest": entry.manifest,
+                "size": len(data),
+            }
+            if name:
+                descriptor["annotations"] = {archives.REF_NAME: name}
+            manifests.append(descriptor)
+            blobs.update(dict.fromkeys(entry.blobs()))
+        index_doc = {"schemaVersion": 2, "manifests": manifests}
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+                for member, payload in (
+                    ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                    ("index.json", _json_bytes(index_doc)),
+                ):
+                    info = tarfile.TarInfo(member)
+                    info.size, info.mode = len(payload), 0o644
+                    tar.addfile(info, io.BytesIO(payload))
+                for digest in blobs:
+                    tar.add(self._blob(digest), arcname=f"blobs/sha256/{_hex(digest)}")
+            os.rename(tmp, dest)
+        except OSError as err:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise ImageError(f"image save {dest}: {err.strerror or err}") from err
+        return [self._record(image_id, entries[image_id]) for image_id, _ in chosen]
+
+    def prune_orphans(self) -> tuple[int, int]:
+        """Remove blobs and layer dirs no image uses (left by an interrupted pull or import)
+        and stale scratch dirs; waits for pulls in progress. (blobs, layers) removed."""
+        self._ensure_dirs()
+        with self.pull_lock(exclusive=True), index.locked(self._index) as entries:
+            used_blobs = {_hex(b) for entry in entries.values() for b in entry.blobs()}
+            used_layers = {_hex(d) for entry in entries.values() for d in entry.diff_ids}
+            blobs = [p for p in self._blobs.iterdir() if p.name not in used_blobs]
+            for path in blobs:
+                path.unlink()
+            dirs = [p for p in self._layers.iterdir() if p.name not in used_layers]
+            for path in dirs:
+                self._delete_layer(f"sha256:{path.name}")
+            for path in self._tmp.iterdir():
+                shutil.rmtree(path, ignore_errors=True)
+        return len(blobs), len(dirs)
+
+    @contextlib.contextmanager
+    def pull_lock(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Shared by pulls and imports in progress (their layers are not in the index yet),
+        exclusive for prune, so prune never takes their fresh layers for orphans."""
+        import fcntl
+
+        self._ensure_dirs()
+        with (self.root / "pull.lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     # --- looking up ------------------------------------------------------------------------
 
