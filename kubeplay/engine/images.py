@@ -246,7 +246,7 @@ def record_image_failure(
             field_path=where,
             at=now,
         )
-    _log.warning(
+    _log.info(
         "image_pull_failed",
         pod=plan.ref,
         container=ctr.name,

@@ -6,7 +6,8 @@ $CONTAINERS_REGISTRIES_CONF), the auth files (REGISTRY_AUTH_FILE, ${XDG_RUNTIME_
 containers/auth.json, ~/.docker/config.json; `authfile` overrides them) and podman's storage
 (`containers-storage:`, $CONTAINERS_STORAGE_CONF). Errors become TransportError carrying
 skopeo's own message (`reading manifest 1 in 127.0.0.1:5000/app: manifest unknown`), which is
-what a user sees as the ErrImagePull message. Called by `pulls.Puller` and the services.
+what a user sees as the ErrImagePull message. $CONTAINERS_REGISTRIES_CONF, which podman
+honours and skopeo 1.9 does not, is passed on as `--registries-conf`. Called by `pulls.Puller` and the services.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Skopeo:
 
     def _argv(self, *args: str) -> list[str]:
         extra = ["--tmpdir", str(self.tmpdir)] if self.tmpdir else []
+        conf = os.environ.get("CONTAINERS_REGISTRIES_CONF")
+        if conf:  # podman honours the variable; skopeo 1.9 only its (hidden) flag
+            extra += ["--registries-conf", conf]
         return [self.binary, *extra, *args]
 
     def _run(self, argv: list[str], *, what: str, stdin: str | None = None) -> bytes:
