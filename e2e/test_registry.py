@@ -134,7 +134,7 @@ def test_always_pulls_a_tag_that_changed(kpr: Kubeplay, registry: Registry) -> N
     assert len(blobs_after - blobs_before) == 3  # manifest, config, the new top layer
     ls = kpr.ok("image", "ls")
     assert new.removeprefix("sha256:")[:12] in ls
-    assert f"default/b" in ls and "default/a" in ls  # USED BY
+    assert "default/b" in ls and "default/a" in ls  # USED BY
 
 
 def test_credentials_good_and_bad(kpr: Kubeplay, tmp_path: Path) -> None:

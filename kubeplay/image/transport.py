@@ -7,7 +7,8 @@ containers/auth.json, ~/.docker/config.json; `authfile` overrides them) and podm
 (`containers-storage:`, $CONTAINERS_STORAGE_CONF). Errors become TransportError carrying
 skopeo's own message (`reading manifest 1 in 127.0.0.1:5000/app: manifest unknown`), which is
 what a user sees as the ErrImagePull message. $CONTAINERS_REGISTRIES_CONF, which podman
-honours and skopeo 1.9 does not, is passed on as `--registries-conf`. Called by `pulls.Puller` and the services.
+honours and skopeo 1.9 does not, is passed on as `--registries-conf`. Called by pulls.py
+and the services.
 """
 
 from __future__ import annotations

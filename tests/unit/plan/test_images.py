@@ -198,5 +198,5 @@ def test_choose_platform(index: dict[str, object], arch: str, variant: str, expe
 
 
 def test_choose_platform_names_what_the_index_has() -> None:
-    with pytest.raises(LookupError, match="no image for linux/amd64.*linux/arm64/v8"):
+    with pytest.raises(LookupError, match=r"no image for linux/amd64.*linux/arm64/v8"):
         images.choose_platform(_index(("linux", "arm64", "v8")), architecture="amd64")
