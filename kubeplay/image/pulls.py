@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,6 +45,7 @@ _VARIANT = {"armv7l": "v7", "armv6l": "v6", "aarch64": "v8"}
 _POLL = 0.02
 _TAG = "pull"
 UNPACK_WORKERS = 2
+PROCESS_UNPACK_BYTES = 32 << 20  # pulls from this size on unpack in worker processes
 
 
 class PullProgress(Protocol):
@@ -95,11 +96,42 @@ class _Remote:
 
 @dataclass
 class _Unpacking:
-    """Layer unpacks in flight during a copy."""
+    """Layer unpacks in flight during a copy. Big pulls unpack in worker processes (spawned
+    while the first blobs download): tar parsing holds the GIL, so threads would not run
+    two layers at once; small pulls do not pay for starting interpreters."""
 
     pool: ThreadPoolExecutor
+    use_processes: bool = False
+    procs: ProcessPoolExecutor | None = None
     started: dict[str, Future[bool]] = field(default_factory=dict)
-    made: list[Path] = field(default_factory=list)
+    dests: dict[str, Path] = field(default_factory=dict)
+
+    def made(self) -> list[Path]:
+        """Layer dirs this pull created (an unpack returns True when it made the dir)."""
+        return [
+            self.dests[digest]
+            for digest, future in self.started.items()
+            if digest in self.dests
+            and future.done()
+            and not future.cancelled()
+            and future.exception() is None
+            and future.result()
+        ]
+
+    def unpacker(self) -> Executor:
+        if not self.use_processes:
+            return self.pool
+        if self.procs is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # never fork a threaded process
+            self.procs = ProcessPoolExecutor(max_workers=UNPACK_WORKERS, mp_context=context)
+        return self.procs
+
+    def shutdown(self, *, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        if self.procs is not None:
+            self.procs.shutdown(wait=True, cancel_futures=cancel)
 
 
 def _resolve_remote(skopeo: transport.Skopeo, name: str, options: transport.Options) -> _Remote:
@@ -190,7 +222,10 @@ def pull_image(
         for digest, _size in wanted:
             if store.link_blob(digest, blobs / digest.removeprefix("sha256:")):
                 cached += 1
-        unpacking = _Unpacking(pool=ThreadPoolExecutor(max_workers=UNPACK_WORKERS))
+        big = sum(size for _, size in wanted) >= PROCESS_UNPACK_BYTES or remote is None
+        unpacking = _Unpacking(
+            pool=ThreadPoolExecutor(max_workers=UNPACK_WORKERS), use_processes=big
+        )
         try:
             record = _copy_and_store(
                 store,
@@ -207,10 +242,10 @@ def pull_image(
                 unpacking=unpacking,
             )
         except BaseException:
-            unpacking.pool.shutdown(wait=True, cancel_futures=True)
-            store.drop_unused_layers(unpacking.made)
+            unpacking.shutdown(cancel=True)
+            store.drop_unused_layers(unpacking.made())
             raise
-        unpacking.pool.shutdown(wait=True)
+        unpacking.shutdown(cancel=False)
     return record
 
 
@@ -260,6 +295,7 @@ def _copy_and_store(
                     if _sha(config_future.result()) != remote.config_digest:
                         raise ImageError(f"{name}: config does not match its digest")
                     diff_ids = _diff_ids(config, what=name)
+                    _offer_blob(blobs, remote.config_digest, config_future.result())
                     if len(diff_ids) != len(wanted):
                         raise ImageError(
                             f"{name}: {len(wanted)} layers but {len(diff_ids)} diff ids"
@@ -332,18 +368,24 @@ def _start_unpack(
     work: Path,
 ) -> None:
     dest = store.layer_dir(diff_id)
-
-    def job() -> bool:
-        made = layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=work, blob_digest=digest)
-        if made:
-            unpacking.made.append(dest)
-        return made
-
     if dest.exists():
         # Unpacked before: the blob is still checked before it is stored.
         unpacking.started[digest] = unpacking.pool.submit(_verify_blob, blob, digest)
         return
-    unpacking.started[digest] = unpacking.pool.submit(job)
+    unpacking.dests[digest] = dest  # removed again on failure unless an image uses it
+    unpacking.started[digest] = unpacking.unpacker().submit(
+        layers.unpack_layer, blob, dest, diff_id=diff_id, scratch=work, blob_digest=digest
+    )
+
+
+def _offer_blob(blobs: Path, digest: str, data: bytes) -> None:
+    """Put a blob fetched already (the config) where skopeo looks before fetching it."""
+    dest = blobs / digest.removeprefix("sha256:")
+    if dest.exists():
+        return
+    tmp = blobs.parent / f".offer-{digest[7:19]}"
+    tmp.write_bytes(data)
+    tmp.rename(dest)
 
 
 def _verify_blob(blob: Path, digest: str) -> bool:
