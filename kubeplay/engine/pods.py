@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay import log
 from kubeplay.engine.host import Host
@@ -30,6 +30,9 @@ from kubeplay.plan.observed import (
 )
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
 from kubeplay.state.store import ContainerRecord, PodRecord
+
+if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
 
 INFRA = "_infra"  # not a DNS label, so it never clashes with a container name
 _log = log.get_logger(__name__)
@@ -358,13 +361,25 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
 
 
-def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = None) -> None:
+def sync_pod(
+    host: Host,
+    plan: PodPlan,
+    *,
+    wait_init_timeout: float | None = None,
+    image_failures: Mapping[str, ImageResult] | None = None,
+) -> None:
     """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
 
     Runs init containers to completion (waiting for each), as the kubelet does before it
     starts app containers. Containers that already ran are left to the supervisor (back-off).
+    A container whose image cannot be had (pulled per its policy, see engine.images) is left
+    waiting ErrImagePull with the registry's message; the others go on. `image_failures`:
+    images this command already failed to pull, not tried again.
     """
+    from kubeplay.engine import images as images_mod
     from kubeplay.plan import actions
+
+    failed = image_failures or {}
 
     while True:
         rec = host.store.get_pod_by_uid(plan.uid)
@@ -384,15 +399,17 @@ def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = Non
         if todo.start_init:
             if todo.restarts:
                 break
-            ctr = plan.container(todo.start_init)
-            assert ctr is not None
+            plan, ctr = images_mod.prepare_start(host, plan, todo.start_init, failed=failed)
+            if ctr is None:
+                break  # its image is missing: the pod cannot initialize yet
             _start_container(host, plan, rec, ctr)
             continue
         for name in todo.start:
             if name in todo.restarts:
                 continue
-            ctr = plan.container(name)
-            assert ctr is not None
+            plan, ctr = images_mod.prepare_start(host, plan, name, failed=failed)
+            if ctr is None:
+                continue  # waiting for its image; the other containers start
             _start_container(host, plan, rec, ctr)
             rec = host.store.get_pod_by_uid(plan.uid) or rec
         break

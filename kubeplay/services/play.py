@@ -1,8 +1,10 @@
 """Pod changes: play, down, delete. Each returns a report for the CLI.
 
-play: load + validate every document (nothing is created on any error) -> resolve images ->
-compile plans -> store the desired pods in one transaction -> sync them (in parallel) ->
-on any failure remove every pod this play created and report the step that failed.
+play: load + validate every document (nothing is created on any error) -> pull images per
+pull policy (in parallel; a failed pull is a warning and leaves that container waiting
+ErrImagePull, as the kubelet does) -> compile plans -> store the desired pods in one
+transaction -> sync them (in parallel) -> on any failure remove every pod this play created
+and report the step that failed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
 from kubeplay.kube import workloads as kube_workloads
 from kubeplay.plan import pods as plans
-from kubeplay.plan.images import ImageRef, normalize_reference
+from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
 from kubeplay.services.locks import pod_locks
 from kubeplay.services.objects import AppliedObjects
@@ -26,6 +28,9 @@ from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord, WorkloadRecord
 
 if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
+    from kubeplay.image.pulls import PullProgress
+    from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
 
 T = TypeVar("T")
@@ -65,44 +70,44 @@ def _parallel(
 
 
 def _image_refs(
-    host: host_mod.Host, pods: Sequence[KubeObject]
-) -> tuple[dict[str, ImageRef], list[str]]:
-    found: dict[str, ImageRef] = {}
-    notes: list[str] = []
+    settings: Settings,
+    host: host_mod.Host,
+    pods: Sequence[KubeObject],
+    *,
+    options: Options | None,
+    progress: PullProgress | None,
+) -> tuple[dict[str, ImageRef], dict[str, ImageResult], list[str]]:
+    """Every image of the pods, pulled per its container's policy (in parallel) before the
+    plans are compiled. A failed pull is not an error of the play: the pod is created with
+    the container waiting ErrImagePull (as the kubelet does), and a warning names it."""
+    from kubeplay.engine import images as images_mod
+
+    users: dict[tuple[str, str], list[str]] = {}
     for obj in pods:
         spec = obj.body.get("spec") or {}
         for group in ("initContainers", "containers"):
-            for i, ctr in enumerate(spec.get(group) or ()):
+            for ctr in spec.get(group) or ():
                 image = str(ctr.get("image") or "")
-                ref = normalize_reference(image)
-                if ref in found:
-                    continue
-                stored = host.images.find(image)
-                if stored is None:
-                    raise SyncError(
-                        f"pod {obj.namespace}/{obj.name}: spec.{group}[{i}] ({ctr['name']}): "
-                        f"image {image}: not in kubeplay's image store (ErrImageNeverPull); "
-                        "import it with `kubeplay image import` or `kubeplay image load` "
-                        "(pulling from registries is not supported yet)",
-                        step="image",
-                    )
-                found[ref] = ImageRef(ref=ref, image_id=stored.image_id, config=stored.config)
-                policy = ctr.get("imagePullPolicy")
-                if policy == "Always" and not ref.startswith("localhost/"):
-                    from kubeplay.kube.objects import Warning
-
-                    notes.append(
-                        Warning(
-                            source=obj.source,
-                            doc_index=obj.doc_index,
-                            kind=obj.kind,
-                            name=obj.name,
-                            path=f"spec.{group}[{i}].imagePullPolicy",
-                            message="Always: pulling from registries is not supported yet, "
-                            "the local image is used",
-                        ).render()
-                    )
-    return found, notes
+                policy = str(
+                    ctr.get("imagePullPolicy") or default_pull_policy(normalize_reference(image))
+                )
+                users.setdefault((image, policy), []).append(
+                    f"pod {obj.namespace}/{obj.name}: container {ctr['name']}"
+                )
+    results = images_mod.ensure_images(
+        host, users, options=options, progress=progress, parallelism=settings.parallelism
+    )
+    found: dict[str, ImageRef] = {}
+    failed: dict[str, ImageResult] = {}
+    notes: list[str] = []
+    for key, result in results.items():
+        if result.ref is not None:
+            found.setdefault(result.ref.ref, result.ref)
+            continue
+        failed[result.image] = result
+        for who in users[key]:
+            notes.append(f"{who}: image {result.image}: {result.reason}: {result.message}")
+    return found, failed, notes
 
 
 def load_manifests(
@@ -125,6 +130,8 @@ def play(
     replace: bool = False,
     kube_version: str = "",
     configmaps: Sequence[str] = (),
+    pull_options: Options | None = None,
+    progress: PullProgress | None = None,
 ) -> PlayReport:
     from kubeplay.engine import network
     from kubeplay.services import workloads as workloads_mod
@@ -143,7 +150,9 @@ def play(
             applied = objects_mod.apply(settings, host.store, configs)
             return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), objects=applied)
         host_mod.require_runtime(host)
-        images, notes = _image_refs(host, pods)
+        images, failed, notes = _image_refs(
+            settings, host, pods, options=pull_options, progress=progress
+        )
         records = []
         for obj in pods:
             plan = plans.compile_pod(obj.body, uid=str(uuid.uuid4()), images=images)
@@ -207,7 +216,9 @@ def play(
                 raise
             errors = _parallel(
                 settings,
-                lambda r: engine.sync_pod(host, plans.from_json(r.plan_json)),
+                lambda r: engine.sync_pod(
+                    host, plans.from_json(r.plan_json), image_failures=failed
+                ),
                 records,
             )
             if errors:
