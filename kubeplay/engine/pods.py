@@ -128,6 +128,10 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             restart_count=c.restart_count,
             last_termination=last,
         )
+    for name, probed in host.store.get_probe_states(rec.uid).items():
+        seen = containers.get(name)
+        if seen is not None and seen.container_id == probed.container_id:  # else: stale
+            containers[name] = replace(seen, readiness=probed.readiness, startup=probed.startup)
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
     return ObservedPod(
         sandbox_id=sandbox_id,
