@@ -350,12 +350,18 @@ class LifecycleSpec:
     stop_signal: str = ""  # lifecycle.stopSignal ("" = the image's, else SIGTERM)
 
 
+def _hook(raw: Mapping[str, Any] | None, ports: Sequence[PortRef]) -> Handler | None:
+    """A lifecycle handler; tcpSocket is kept by the API for compatibility only and never
+    run by the kubelet, so it is no hook (validation warns about it)."""
+    handler = parse_handler(raw, ports) if raw else None
+    return None if isinstance(handler, TCPSocketAction) else handler
+
+
 def parse_lifecycle(raw: Mapping[str, Any] | None, ports: Sequence[PortRef] = ()) -> LifecycleSpec:
     raw = raw or {}
-    post, pre = raw.get("postStart"), raw.get("preStop")
     return LifecycleSpec(
-        post_start=parse_handler(post, ports) if post else None,
-        pre_stop=parse_handler(pre, ports) if pre else None,
+        post_start=_hook(raw.get("postStart"), ports),
+        pre_stop=_hook(raw.get("preStop"), ports),
         stop_signal=str(raw.get("stopSignal") or ""),
     )
 
