@@ -155,7 +155,9 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
     kp.assert_nothing_runs()
     # A container whose create failed has no process: rollback must not wait for it to exit
     # and then SIGKILL it (it used to wait 10 s for nothing).
-    assert "container_kill" not in res.stderr, res.stderr
+    # (The first pod's running container may be killed: rollback stops it with grace 0.)
+    kills = [ln for ln in res.stderr.splitlines() if '"container_kill"' in ln]
+    assert not [ln for ln in kills if "default/broken" in ln], res.stderr
 
 
 def _unprivileged_python() -> tuple[list[str], dict[str, str]]:
