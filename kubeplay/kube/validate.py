@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, probes
+from kubeplay.kube import fields, probes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
-SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List"})
+SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List", "Deployment"})
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
 
 # Where each kind keeps its pod spec; the same container rules apply to all of them.
@@ -67,6 +67,16 @@ DNS1035_LABEL = NameRule(
     "must be a DNS-1035 label (at most 63 lowercase letters, digits or '-', "
     "starting with a letter and ending with a letter or digit)",
 )
+
+
+# ConfigMap and Secret keys (k8s.io/apimachinery validation.IsConfigMapKey).
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+CONFIG_KEY_TEXT = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+    "(e.g. 'key.name', or 'KEY_NAME', or 'key-name')"
+)
+# The API server's limit on a ConfigMap's or Secret's total data (corev1 MaxSecretSize).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class Problem(NamedTuple):
@@ -224,10 +234,13 @@ def _got(value: Any) -> str:
 def check_rules(obj: KubeObject) -> list[Problem]:
     """Rules the API server checks in code, for an object the schema accepted."""
     problems = _check_metadata(obj)
+    if obj.kind in ("ConfigMap", "Secret"):
+        problems.extend(_check_config_object(obj.kind, obj.body))
     spec_path = POD_SPEC_PATHS.get(obj.kind)
     if spec_path is not None:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
+    problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     return problems
 
 
@@ -253,6 +266,62 @@ def _check_name(value: str, path: str, *, rule: NameRule) -> list[Problem]:
         return []
     what = path.rsplit(".", 1)[-1]
     return [Problem(path, f"invalid {what} {value!r}: {rule.text}")]
+
+
+def config_key_problem(key: str) -> str:
+    """Why `key` is not a valid ConfigMap/Secret key ("" when it is): IsConfigMapKey."""
+    if len(key) > 253:
+        return f"invalid key {key[:40]!r}...: must be no more than 253 characters"
+    if not CONFIG_KEY.fullmatch(key):
+        return f"invalid key {key!r}: {CONFIG_KEY_TEXT}"
+    if key in (".", ".."):
+        return f"invalid key {key!r}: must not be {key!r}"
+    if key.startswith(".."):
+        return f"invalid key {key!r}: must not start with '..'"
+    return ""
+
+
+def decode_base64(value: str) -> bytes | None:
+    """Go's StdEncoding as the API server decodes `[]byte` fields (line breaks ignored);
+    None when `value` is not valid base64."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _check_config_object(kind: str, body: Mapping[str, Any]) -> list[Problem]:
+    """ValidateConfigMap / ValidateSecret: valid keys, base64 bytes, no key twice, 1 MiB."""
+    problems: list[Problem] = []
+    size = 0
+    encoded = ("data",) if kind == "Secret" else ("binaryData",)
+    groups = ("data", "stringData") if kind == "Secret" else ("data", "binaryData")
+    for group in groups:
+        for key, value in (body.get(group) or {}).items():
+            path = f"{group}.{key}"
+            problem = config_key_problem(str(key))
+            if problem:
+                problems.append(Problem(path, problem))
+            if group in encoded:
+                raw = decode_base64(str(value))
+                if raw is None:
+                    problems.append(Problem(path, "invalid value: not valid base64"))
+                    continue
+                size += len(raw)
+            else:
+                size += len(str(value).encode())
+    if kind == "ConfigMap":
+        both = set(body.get("data") or {}) & set(body.get("binaryData") or {})
+        problems.extend(
+            Problem(f"data.{key}", f"duplicate of key {key!r} present in binaryData")
+            for key in sorted(both)
+        )
+    if size > MAX_CONFIG_BYTES:
+        problems.append(Problem(groups[0], f"too long: must have at most {MAX_CONFIG_BYTES} bytes"))
+    return problems
 
 
 def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
@@ -339,32 +408,39 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", f"{obj.kind} is not supported yet, ignored")]
+    if obj.kind in workloads.KINDS:
+        found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
+        template = (obj.body.get("spec") or {}).get("template") or {}
+        found += _unimplemented(template, "", path="spec.template")
+        return [_warning(obj, path, message) for path, message in found]
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
 
 
 def _unimplemented(
-    body: Mapping[str, Any], pattern: str, *, path: str
+    body: Mapping[str, Any], pattern: str, *, path: str, tables: fields.Tables | None = None
 ) -> Iterator[tuple[str, str]]:
-    """(path, message) for each set field the `fields` tables do not mark implemented."""
+    """(path, message) for each set field the `fields` tables (a Pod's unless `tables` says
+    otherwise) do not mark implemented."""
+    tables = tables or fields.Tables(fields.IMPLEMENTED, fields.MESSAGES, fields.PARENTS)
     for key, value in body.items():
         if value is None or value == {} or value == []:
             continue  # unset, as Kubernetes reads it
         child_pattern = f"{pattern}.{key}" if pattern else str(key)
         child_path = f"{path}.{key}" if path else str(key)
-        if child_pattern in fields.MESSAGES:
-            yield child_path, fields.MESSAGES[child_pattern]
-        elif child_pattern not in fields.IMPLEMENTED:
+        if child_pattern in tables.messages:
+            yield child_path, tables.messages[child_pattern]
+        elif child_pattern not in tables.implemented:
             yield child_path, fields.NOT_SUPPORTED
-        elif child_pattern in fields.PARENTS:
+        elif child_pattern in tables.parents:
             if isinstance(value, dict):
-                yield from _unimplemented(value, child_pattern, path=child_path)
+                yield from _unimplemented(value, child_pattern, path=child_path, tables=tables)
             elif isinstance(value, list):
                 for i, item in enumerate(value):
-                    if isinstance(item, dict) and f"{child_pattern}[*]" in fields.PARENTS:
+                    if isinstance(item, dict) and f"{child_pattern}[*]" in tables.parents:
                         yield from _unimplemented(
-                            item, f"{child_pattern}[*]", path=f"{child_path}[{i}]"
+                            item, f"{child_pattern}[*]", path=f"{child_path}[{i}]", tables=tables
                         )
 
 

@@ -77,6 +77,27 @@ CREATE TABLE IF NOT EXISTS probe_state (
     updated_at REAL NOT NULL,
     PRIMARY KEY (pod_uid, name)
 );
+CREATE TABLE IF NOT EXISTS workloads (
+    uid TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (namespace, kind, name)
+);
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    source TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -130,6 +151,22 @@ class ProbeStateRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A namespaced object other than a Pod (ConfigMap, Secret...), as played: `body` is the
+    manifest as the API server would store it (a Secret's stringData already merged into
+    data). `uid` and `created_at` are kept from the first put; `updated_at` is the latest."""
+
+    kind: str
+    namespace: str
+    name: str
+    source: str
+    body: dict[str, Any]
+    uid: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class PodRecord:
     uid: str
     namespace: str
@@ -143,6 +180,20 @@ class PodRecord:
     netns: str = ""
     pod_ip: str = ""
     containers: tuple[ContainerRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadRecord:
+    """A workload (Deployment) as played; its pods are rows of `pods` whose manifest names
+    the workload's controller in ownerReferences (kube.workloads.owns)."""
+
+    uid: str
+    namespace: str
+    kind: str
+    name: str
+    source: str
+    manifest: dict[str, Any]
+    created_at: float
 
 
 class SqliteStore:
@@ -201,9 +252,32 @@ class SqliteStore:
 
     # pods ---------------------------------------------------------------------------------
 
-    def add_pods(self, pods: Sequence[PodRecord]) -> None:
-        """Insert every pod in one transaction; AlreadyExistsError names the first clash."""
+    def add_pods(
+        self, pods: Sequence[PodRecord], *, workloads: Sequence[WorkloadRecord] = ()
+    ) -> None:
+        """Insert every pod (and the workloads that made them) in one transaction;
+        AlreadyExistsError names the first clash."""
         with self.transaction() as db:
+            for w in workloads:
+                try:
+                    db.execute(
+                        "INSERT INTO workloads (uid, namespace, kind, name, source, "
+                        "manifest_json, created_at) VALUES (?,?,?,?,?,?,?)",
+                        (
+                            w.uid,
+                            w.namespace,
+                            w.kind,
+                            w.name,
+                            w.source,
+                            json.dumps(w.manifest),
+                            w.created_at,
+                        ),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise AlreadyExistsError(
+                        f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
+                        "(use --replace to play it again)"
+                    ) from err
             for pod in pods:
                 try:
                     db.execute(
@@ -298,6 +372,41 @@ class SqliteStore:
                 netns=r["netns"] or "",
                 pod_ip=r["pod_ip"] or "",
                 containers=tuple(by_pod.get(r["uid"], ())),
+            )
+            for r in rows
+        ]
+
+    # workloads ----------------------------------------------------------------------------
+
+    def get_workload(self, namespace: str, kind: str, name: str) -> WorkloadRecord | None:
+        found = self._workloads(
+            "WHERE namespace = ? AND kind = ? AND name = ?", (namespace, kind, name)
+        )
+        return found[0] if found else None
+
+    def list_workloads(self, namespace: str | None = None) -> list[WorkloadRecord]:
+        if namespace is None:
+            return self._workloads("", ())
+        return self._workloads("WHERE namespace = ?", (namespace,))
+
+    def delete_workload(self, uid: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM workloads WHERE uid = ?", (uid,))
+
+    def _workloads(self, where: str, args: tuple[Any, ...]) -> list[WorkloadRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM workloads {where} ORDER BY namespace, kind, name", args
+            ).fetchall()
+        return [
+            WorkloadRecord(
+                uid=r["uid"],
+                namespace=r["namespace"],
+                kind=r["kind"],
+                name=r["name"],
+                source=r["source"],
+                manifest=json.loads(r["manifest_json"]),
+                created_at=r["created_at"],
             )
             for r in rows
         ]
@@ -413,6 +522,66 @@ class SqliteStore:
             ).fetchall()
         return {r["name"]: _probe_state(r) for r in rows}
 
+    # objects (ConfigMaps, Secrets...) ------------------------------------------------------
+
+    def put_objects(self, objs: Sequence[StoredObject]) -> None:
+        """Create or update every object in one transaction (uid and created_at of an object
+        that exists are kept)."""
+        with self.transaction() as db:
+            for obj in objs:
+                db.execute(
+                    "INSERT INTO objects (kind, namespace, name, uid, source, body_json, "
+                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (kind, namespace, name) DO UPDATE SET source=excluded.source, "
+                    "body_json=excluded.body_json, updated_at=excluded.updated_at",
+                    (
+                        obj.kind,
+                        obj.namespace,
+                        obj.name,
+                        obj.uid,
+                        obj.source,
+                        json.dumps(obj.body),
+                        obj.created_at,
+                        obj.updated_at or obj.created_at,
+                    ),
+                )
+
+    def get_object(self, kind: str, namespace: str, name: str) -> StoredObject | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+                (kind, namespace, name),
+            ).fetchone()
+        return _object(row) if row is not None else None
+
+    def list_objects(
+        self, kind: str | None = None, namespace: str | None = None
+    ) -> list[StoredObject]:
+        """Objects ordered by kind, namespace and name; None means any."""
+        where = []
+        args: list[str] = []
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        if namespace is not None:
+            where.append("namespace = ?")
+            args.append(namespace)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM objects {clause} ORDER BY kind, namespace, name", args
+            ).fetchall()
+        return [_object(r) for r in rows]
+
+    def delete_object(self, kind: str, namespace: str, name: str) -> bool:
+        """Remove one object; False when there was none."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+                (kind, namespace, name),
+            )
+        return cur.rowcount > 0
+
 
 def _probe_state(row: sqlite3.Row) -> ProbeStateRecord:
     def flag(value: int | None) -> bool | None:
@@ -424,6 +593,19 @@ def _probe_state(row: sqlite3.Row) -> ProbeStateRecord:
         container_id=row["container_id"],
         readiness=flag(row["readiness"]),
         startup=flag(row["startup"]),
+        updated_at=row["updated_at"],
+    )
+
+
+def _object(row: sqlite3.Row) -> StoredObject:
+    return StoredObject(
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        source=row["source"],
+        body=json.loads(row["body_json"]),
+        uid=row["uid"],
+        created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
 

@@ -336,6 +336,105 @@ def test_valid_without_warnings(text: str) -> None:
         ),
         pytest.param(
             """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: db}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:7: document 1 (Deployment web): spec.template.metadata.labels: `selector` "
+            "does not match template `labels`",
+            id="deployment-selector-must-match-template-labels",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {}
+              template:
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:5: document 1 (Deployment web): spec.selector: empty selector is invalid "
+            "for deployment",
+            id="deployment-empty-selector",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector:
+                matchExpressions: [{key: tier, operator: In, values: [front]}]
+              template:
+                metadata: {labels: {tier: back}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:8: document 1 (Deployment web): spec.template.metadata.labels: `selector` "
+            "does not match template `labels`",
+            id="deployment-match-expressions-must-match-template-labels",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:9: document 1 (Deployment web): spec.template.spec.restartPolicy: "
+            "unsupported value 'Never': must be Always",
+            id="deployment-pods-restart-always",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              replicas: -1
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:5: document 1 (Deployment web): spec.replicas: invalid value -1: "
+            "must be 0 or more",
+            id="deployment-negative-replicas",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  activeDeadlineSeconds: 10
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:9: document 1 (Deployment web): spec.template.spec.activeDeadlineSeconds: "
+            "forbidden: activeDeadlineSeconds in ReplicaSet is not supported",
+            id="deployment-active-deadline-forbidden",
+        ),
+        pytest.param(
+            """\
             apiVersion: batch/v1
             kind: CronJob
             metadata: {name: nightly}
@@ -402,12 +501,28 @@ spec:
     ("text", "expected"),
     [
         pytest.param(
-            WORKLOAD,
+            WORKLOAD.replace("kind: Deployment", "kind: DaemonSet"),
+            ["pod.yaml: document 1 (DaemonSet web): kind: DaemonSet is not supported yet, ignored"],
+            id="unsupported-kind-daemonset",
+        ),
+        pytest.param(WORKLOAD, [], id="deployment-replicas-selector-template"),
+        pytest.param(
+            WORKLOAD.replace(
+                "spec:\n  selector",
+                "spec:\n  strategy: {type: Recreate}\n  revisionHistoryLimit: 3\n  selector",
+            ).replace(
+                "containers: [{name: app, image: nginx}]",
+                "nodeSelector: {disk: ssd}\n      containers: [{name: app, image: nginx}]",
+            ),
             [
-                "pod.yaml: document 1 (Deployment web): kind: "
-                "Deployment is not supported yet, ignored"
+                "pod.yaml: document 1 (Deployment web): spec.strategy: rolling updates not "
+                "supported yet: play --replace replaces every pod",
+                "pod.yaml: document 1 (Deployment web): spec.revisionHistoryLimit: "
+                "no ReplicaSet history is kept, ignored",
+                "pod.yaml: document 1 (Deployment web): spec.template.spec.nodeSelector: "
+                "no effect on a single host",
             ],
-            id="unsupported-kind-deployment",
+            id="deployment-rolling-update-fields-and-template-fields-warned",
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
@@ -525,7 +640,8 @@ def test_warning_is_data_with_object_and_path() -> None:
 
 
 def test_warnings_follow_input_order() -> None:
-    text = WORKLOAD + "---\n" + _pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]")
+    daemonset = WORKLOAD.replace("kind: Deployment", "kind: DaemonSet")
+    text = daemonset + "---\n" + _pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]")
     assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.setHostnameAsFQDN"]
 
 
@@ -569,3 +685,59 @@ def _errors_for_version(text: str, version: str) -> list[str]:
     with pytest.raises(ManifestError) as caught:
         validate.validate(_objects(text), kube_version=version)
     return str(caught.value).splitlines()
+
+
+# --- ConfigMap and Secret (pkg/apis/core/validation ValidateConfigMap / ValidateSecret) ----
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a b: x\n",
+            "pod.yaml:5: document 1 (ConfigMap c): data.a b: invalid key 'a b': a valid config "
+            "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or "
+            "'KEY_NAME', or 'key-name')",
+            id="configmap-invalid-key",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {..x: '1'}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data...x: invalid key '..x': "
+            "must not start with '..'",
+            id="configmap-key-starting-with-dot-dot",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: a}\n"
+            "binaryData: {k: YQ==}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data.k: duplicate of key 'k' present in "
+            "binaryData",
+            id="configmap-key-in-data-and-binary-data",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: '%%%'}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): binaryData.k: invalid value: not valid base64",
+            id="configmap-binary-data-not-base64",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {p: not base64!}\n",
+            "pod.yaml:4: document 1 (Secret s): data.p: invalid value: not valid base64",
+            id="secret-data-not-base64",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a/b: x}\n",
+            "pod.yaml:4: document 1 (Secret s): stringData.a/b: invalid key 'a/b': a valid config "
+            "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or "
+            "'KEY_NAME', or 'key-name')",
+            id="secret-string-data-invalid-key",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "
+            + "x" * (1024 * 1024)
+            + ", b: y}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data: too long: must have at most 1048576 bytes",
+            id="configmap-over-1MiB",
+        ),
+    ],
+)
+def test_config_object_errors(text: str, expected: str) -> None:
+    assert _errors(text)[0] == expected
