@@ -131,6 +131,10 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             restart_count=c.restart_count,
             last_termination=last,
         )
+    for name, probed in host.store.get_probe_states(rec.uid).items():
+        seen = containers.get(name)
+        if seen is not None and seen.container_id == probed.container_id:  # else: stale
+            containers[name] = replace(seen, readiness=probed.readiness, startup=probed.startup)
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
     return ObservedPod(
         sandbox_id=sandbox_id,
@@ -359,6 +363,13 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     except KubeplayError as err:
         raise SyncError(f"{step}: {err}", step="container") from err
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
+    if ctr.post_start is not None:
+        from kubeplay.engine import hooks
+
+        if not hooks.run_post_start(host, plan, rec, ctr, container_id=cid):
+            now = host.store.get_pod_by_uid(plan.uid) or rec
+            this = replace(now, containers=tuple(c for c in now.containers if c.name == ctr.name))
+            stop_containers(host, plan, this, grace=float(plan.termination_grace_period))
 
 
 def sync_pod(
@@ -429,7 +440,8 @@ def _signal_number(name: str) -> int:
 
 
 def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) -> None:
-    """Stop signal to every running container, wait up to `grace`, then SIGKILL."""
+    """preStop hooks, stop signal to every running container, wait up to `grace` (less what
+    the hooks took), then SIGKILL."""
     running = [
         c
         for c in rec.containers
@@ -438,6 +450,11 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
         and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.read_exit(c.container_id) is None
     ]
+    hooked = [(ctr, c.container_id) for c in running if (ctr := plan.container(c.name))]
+    if any(ctr.pre_stop is not None for ctr, _ in hooked):
+        from kubeplay.engine import hooks
+
+        grace = hooks.run_pre_stop(host, plan, rec, hooked, grace=grace)
     for c in running:
         ctr = plan.container(c.name)
         sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")

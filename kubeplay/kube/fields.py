@@ -43,6 +43,51 @@ _CONTAINER = (
     "securityContext.runAsUser",
     "securityContext.runAsGroup",
 )
+# Probes and lifecycle hooks (run by kubeplay: plan/probes.py, engine/probes.py, prober.py,
+# hooks.py). Newer handler fields (httpGet.protocol, grpc.mode) and the deprecated tcpSocket
+# lifecycle handler are warned about.
+_HANDLER = (
+    "exec",
+    "exec.command",
+    "httpGet",
+    "httpGet.host",
+    "httpGet.path",
+    "httpGet.port",
+    "httpGet.scheme",
+    "httpGet.httpHeaders",
+    "httpGet.httpHeaders[*].name",
+    "httpGet.httpHeaders[*].value",
+)
+_PROBE = (
+    *_HANDLER,
+    "tcpSocket",
+    "tcpSocket.host",
+    "tcpSocket.port",
+    "grpc",
+    "grpc.port",
+    "grpc.service",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+)
+_HOOK = (*_HANDLER, "sleep", "sleep.seconds")
+_CONTAINER_PROBES = (
+    *(
+        f"{probe}{f'.{f}' if f else ''}"
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe")
+        for f in ("", *_PROBE)
+    ),
+    "lifecycle",
+    "lifecycle.stopSignal",
+    *(
+        f"lifecycle.{hook}{f'.{f}' if f else ''}"
+        for hook in ("postStart", "preStop")
+        for f in ("", *_HOOK)
+    ),
+)
 # Only init containers take a restartPolicy (`Always` makes a sidecar).
 _INIT_CONTAINER_ONLY = ("restartPolicy",)
 
@@ -72,11 +117,16 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.dnsConfig.searches",
         "spec.dnsConfig.options",
         "spec.hostAliases",
+        "spec.os",
+        "spec.os.name",
         "spec.securityContext",
         "spec.securityContext.runAsUser",
         "spec.securityContext.runAsGroup",
-        *(f"spec.containers[*].{f}" for f in _CONTAINER),
-        *(f"spec.initContainers[*].{f}" for f in _CONTAINER + _INIT_CONTAINER_ONLY),
+        *(f"spec.containers[*].{f}" for f in _CONTAINER + _CONTAINER_PROBES),
+        *(
+            f"spec.initContainers[*].{f}"
+            for f in _CONTAINER + _INIT_CONTAINER_ONLY + _CONTAINER_PROBES
+        ),
     }
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, workloads
+from kubeplay.kube import fields, probes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -330,11 +330,18 @@ def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
     problems = list(
         _check_choice(spec, "restartPolicy", allowed=POD_RESTART_POLICIES, prefix=prefix)
     )
+    problems.extend(Problem(*problem) for problem in probes.check_pod(spec, prefix))
     first_path: dict[str, str] = {}
     for group in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(group) or ()):
             path = f"{prefix}.{group}[{i}]"
             problems.extend(_check_container(container, path, init=group == "initContainers"))
+            problems.extend(
+                Problem(*problem)
+                for problem in probes.check_container(
+                    container, path, init=group == "initContainers", pod_spec=spec
+                )
+            )
             name = container.get("name")
             if not isinstance(name, str) or not name:
                 continue

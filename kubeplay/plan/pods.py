@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from kubeplay.plan import command as command_mod
+from kubeplay.plan import probes as probes_mod
 from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
 
 
@@ -53,6 +54,11 @@ class ContainerPlan:
     restart_policy: str = ""  # container-level (sidecar init containers: "Always")
     termination_message_path: str = "/dev/termination-log"
     termination_message_policy: str = "File"
+    liveness: probes_mod.ProbeSpec | None = None
+    readiness: probes_mod.ProbeSpec | None = None
+    startup: probes_mod.ProbeSpec | None = None
+    post_start: probes_mod.Handler | None = None
+    pre_stop: probes_mod.Handler | None = None
     spec_hash: str = ""
 
 
@@ -140,6 +146,11 @@ def _container(
         cmd=config.cmd,
         env=command_mod.defined_env(spec.get("env") or ()),
     )
+    port_refs = [
+        probes_mod.PortRef(str(p.get("name") or ""), int(p["containerPort"]))
+        for p in spec.get("ports") or ()
+    ]
+    lifecycle = probes_mod.parse_lifecycle(spec.get("lifecycle"), port_refs)
     own_security = {k: v for k, v in (spec.get("securityContext") or {}).items() if v is not None}
     security = {**pod_security, **own_security}
     plan = ContainerPlan(
@@ -157,11 +168,16 @@ def _container(
         run_as_group=security.get("runAsGroup"),
         tty=bool(spec.get("tty")),
         stdin=bool(spec.get("stdin")),
-        stop_signal=config.stop_signal or "SIGTERM",
+        stop_signal=lifecycle.stop_signal or config.stop_signal or "SIGTERM",
         ports=_ports(spec),
         restart_policy=str(spec.get("restartPolicy") or ""),
         termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
         termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
+        liveness=probes_mod.parse_probe(spec.get("livenessProbe"), port_refs),
+        readiness=probes_mod.parse_probe(spec.get("readinessProbe"), port_refs),
+        startup=probes_mod.parse_probe(spec.get("startupProbe"), port_refs),
+        post_start=lifecycle.post_start,
+        pre_stop=lifecycle.pre_stop,
     )
     return _with_hash(plan)
 
@@ -249,6 +265,10 @@ def from_json(text: str) -> PodPlan:
         c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
         c["argv"] = tuple(c["argv"])
         c["env"] = tuple((k, v) for k, v in c["env"])
+        for probe in ("liveness", "readiness", "startup"):
+            c[probe] = probes_mod.probe_from_json(c.get(probe))
+        for hook in ("post_start", "pre_stop"):
+            c[hook] = probes_mod.handler_from_json(c.get(hook))
         return ContainerPlan(**c)
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
