@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import volumes as volumes_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -54,6 +55,8 @@ def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
     _warn(report.warnings)
     for ref in report.replaced:
         click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
+    for name in report.volumes:
+        click.echo(f"volume/{name} created")
     for ref in report.pods:
         click.echo(f"pod/{ref.split('/', 1)[1]} created")
 
@@ -61,13 +64,17 @@ def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--grace-period", type=float, default=None, help="Seconds before SIGKILL.")
-def down(files: tuple[str, ...], grace_period: float | None) -> None:
+@click.option("--volumes", is_flag=True, help="Also remove the named volumes of their claims.")
+def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> None:
     """Stop and remove the pods FILES describe."""
     from kubeplay.services import play as play_mod
 
-    report = play_mod.down(_settings(), files, grace=grace_period)
+    report = play_mod.down(_settings(), files, grace=grace_period, volumes=volumes)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+    for name in report.volumes:
+        click.echo(f"volume/{name} deleted")
+    _warn(f"volume {name}: still used by another pod, kept" for name in report.volumes_in_use)
 
 
 @cli.command()
@@ -335,6 +342,9 @@ def image_rm(references: tuple[str, ...], force: bool) -> None:
 
     for rec in images.remove(_settings(), references, force=force):
         click.echo(f"Untagged/removed: {rec.image_id}")
+
+
+cli.add_command(volumes_cli.volume)
 
 
 @cli.group()

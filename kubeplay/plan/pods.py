@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from kubeplay.plan import command as command_mod
+from kubeplay.plan import volumes as volumes_mod
 from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
 
 
@@ -53,6 +54,7 @@ class ContainerPlan:
     restart_policy: str = ""  # container-level (sidecar init containers: "Always")
     termination_message_path: str = "/dev/termination-log"
     termination_message_policy: str = "File"
+    mounts: tuple[volumes_mod.MountPlan, ...] = ()
     spec_hash: str = ""
 
 
@@ -77,6 +79,9 @@ class PodPlan:
     containers: tuple[ContainerPlan, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[volumes_mod.VolumePlan, ...] = ()
+    fs_group: int | None = None
+    fs_group_change_policy: str = "Always"
     spec_hash: str = field(default="")
 
     @property
@@ -127,6 +132,7 @@ def _container(
     pod_meta: Mapping[str, Any],
     pod_security: Mapping[str, Any],
     images: Mapping[str, ImageRef],
+    volumes: tuple[volumes_mod.VolumePlan, ...] = (),
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
@@ -162,6 +168,12 @@ def _container(
         restart_policy=str(spec.get("restartPolicy") or ""),
         termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
         termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
+        mounts=volumes_mod.compile_mounts(
+            spec,
+            volumes=volumes,
+            env=command_mod.defined_env(spec.get("env") or ()),
+            where=f"container {spec['name']}",
+        ),
     )
     return _with_hash(plan)
 
@@ -198,13 +210,28 @@ def compile_pod(
         k: security[k] for k in ("runAsUser", "runAsGroup") if security.get(k) is not None
     }
 
+    volumes = volumes_mod.compile_volumes(spec)
+
     def build(items: Any, kind: ContainerKind) -> tuple[ContainerPlan, ...]:
         return tuple(
-            _container(c, kind=kind, pod_meta=meta, pod_security=pod_security, images=images)
+            _container(
+                c,
+                kind=kind,
+                pod_meta=meta,
+                pod_security=pod_security,
+                images=images,
+                volumes=volumes,
+            )
             for c in items or ()
         )
 
     hostname = _hostname(str(spec.get("hostname") or name))
+    try:
+        init_containers = build(spec.get("initContainers"), ContainerKind.INIT)
+        containers = build(spec.get("containers"), ContainerKind.APP)
+    except volumes_mod.VolumeError as err:
+        namespace = meta.get("namespace") or "default"
+        raise volumes_mod.VolumeError(f"pod {namespace}/{name}: {err}") from err
     plan = PodPlan(
         uid=uid,
         namespace=str(meta.get("namespace") or "default"),
@@ -225,10 +252,13 @@ def compile_pod(
         host_network=bool(spec.get("hostNetwork")),
         host_pid=bool(spec.get("hostPID")),
         host_ipc=bool(spec.get("hostIPC")),
-        init_containers=build(spec.get("initContainers"), ContainerKind.INIT),
-        containers=build(spec.get("containers"), ContainerKind.APP),
+        init_containers=init_containers,
+        containers=containers,
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         annotations=tuple(sorted((meta.get("annotations") or {}).items())),
+        volumes=volumes,
+        fs_group=security.get("fsGroup"),
+        fs_group_change_policy=str(security.get("fsGroupChangePolicy") or "Always"),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -249,6 +279,7 @@ def from_json(text: str) -> PodPlan:
         c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
         c["argv"] = tuple(c["argv"])
         c["env"] = tuple((k, v) for k, v in c["env"])
+        c["mounts"] = tuple(volumes_mod.mount_from_dict(m) for m in c.get("mounts") or ())
         return ContainerPlan(**c)
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
@@ -256,4 +287,5 @@ def from_json(text: str) -> PodPlan:
     raw["host_aliases"] = tuple(raw.get("host_aliases") or ())
     raw["labels"] = tuple((k, v) for k, v in raw["labels"])
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
+    raw["volumes"] = tuple(volumes_mod.volume_from_dict(v) for v in raw.get("volumes") or ())
     return PodPlan(**raw)

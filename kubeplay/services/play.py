@@ -33,12 +33,15 @@ class PlayReport:
     pods: tuple[str, ...]
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
+    volumes: tuple[str, ...] = ()  # named volumes this play created
 
 
 @dataclass(frozen=True, slots=True)
 class DownReport:
     removed: tuple[str, ...]
     absent: tuple[str, ...]
+    volumes: tuple[str, ...] = ()  # named volumes removed (down --volumes)
+    volumes_in_use: tuple[str, ...] = ()  # kept: another pod still uses them
 
 
 def _parallel(
@@ -112,13 +115,16 @@ def play(
     settings: Settings, paths: Sequence[str], *, replace: bool = False, kube_version: str = ""
 ) -> PlayReport:
     from kubeplay.engine import network
+    from kubeplay.engine import volumes as engine_volumes
+    from kubeplay.services import volumes as volumes_svc
 
     objects, warnings = load_manifests(paths, kube_version=kube_version or settings.kube_version)
     pods = [o for o in objects if o.kind == "Pod"]
     host = host_mod.open_host(settings)
     try:
         if not pods:
-            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings))
+            made = volumes_svc.ensure_claims(host, objects, ())
+            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), volumes=tuple(made))
         host_mod.require_runtime(host)
         images, notes = _image_refs(host, pods)
         now = time.time()
@@ -137,6 +143,7 @@ def play(
                 )
             )
         refs = [(r.namespace, r.name) for r in records]
+        engine_volumes.check_host_paths([plans.from_json(r.plan_json) for r in records])
         with pod_locks(settings.locks_dir, refs):
             replaced: list[str] = []
             if not replace:
@@ -156,6 +163,9 @@ def play(
                 if errors:
                     raise errors[0]
                 replaced = [f"{r.namespace}/{r.name}" for r in old]
+            made = volumes_svc.ensure_claims(
+                host, objects, [plans.from_json(r.plan_json) for r in records]
+            )
             host.store.add_pods(records)
             errors = _parallel(
                 settings,
@@ -164,6 +174,7 @@ def play(
             )
             if errors:
                 _rollback(host, records)
+                volumes_svc.remove_unused(host, made)
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
@@ -171,6 +182,7 @@ def play(
             pods=tuple(f"{ns}/{name}" for ns, name in refs),
             replaced=tuple(replaced),
             warnings=tuple(warnings + notes),
+            volumes=tuple(made),
         )
     finally:
         host.close()
@@ -193,12 +205,34 @@ def _rollback(host: host_mod.Host, records: Sequence[PodRecord]) -> None:
             engine.teardown_pod(host, current, grace=0)
 
 
-def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None) -> DownReport:
+def down(
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    grace: float | None = None,
+    volumes: bool = False,
+) -> DownReport:
+    """Remove the pods the files define; with `volumes`, also the named volumes of their
+    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
+    from dataclasses import replace as with_fields
+
     from kubeplay.kube import loader
+    from kubeplay.services import volumes as volumes_svc
 
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
-    return _remove(settings, refs, grace=grace)
+    claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
+    if volumes:
+        host = host_mod.open_host(settings)
+        try:
+            claims += volumes_svc.claims_of_pods(host, refs)
+        finally:
+            host.close()
+    report = _remove(settings, refs, grace=grace)
+    if not volumes:
+        return report
+    removed, kept = volumes_svc.remove_claims(settings, claims)
+    return with_fields(report, volumes=tuple(removed), volumes_in_use=tuple(kept))
 
 
 def delete(

@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS events (
     count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS events_by_pod ON events (pod_uid, id);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    namespace TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    claim_json TEXT
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -105,6 +112,18 @@ class EventRecord:
     first_at: float
     last_at: float
     count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRecord:
+    """A named volume (persistentVolumeClaim): made by a PVC object in the input (`source`
+    names its file, `claim` is the object) or by first use from a pod (`source` empty)."""
+
+    name: str
+    created_at: float
+    namespace: str = ""
+    source: str = ""
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +378,58 @@ class SqliteStore:
                     "SELECT * FROM events WHERE pod_uid = ? ORDER BY id", (pod_uid,)
                 ).fetchall()
         return [_event(r) for r in rows]
+
+    # volumes ------------------------------------------------------------------------------
+
+    def ensure_volume(
+        self,
+        name: str,
+        *,
+        at: float,
+        namespace: str = "",
+        source: str = "",
+        claim: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record volume `name` unless it exists; a PVC object (`claim`) given later is kept
+        with it. True when this call created the row."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO volumes (name, created_at, namespace, source, claim_json) "
+                "VALUES (?,?,?,?,?)",
+                (name, at, namespace, source, json.dumps(claim) if claim else None),
+            )
+            created = cur.rowcount == 1
+            if not created and claim is not None:
+                db.execute(
+                    "UPDATE volumes SET namespace = ?, source = ?, claim_json = ? WHERE name = ?",
+                    (namespace, source, json.dumps(claim), name),
+                )
+        return created
+
+    def get_volume(self, name: str) -> VolumeRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone()
+        return _volume(row) if row is not None else None
+
+    def list_volumes(self) -> list[VolumeRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM volumes ORDER BY name").fetchall()
+        return [_volume(r) for r in rows]
+
+    def delete_volume(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM volumes WHERE name = ?", (name,))
+
+
+def _volume(row: sqlite3.Row) -> VolumeRecord:
+    claim = row["claim_json"]
+    return VolumeRecord(
+        name=row["name"],
+        created_at=row["created_at"],
+        namespace=row["namespace"],
+        source=row["source"],
+        claim=json.loads(claim) if claim else None,
+    )
 
 
 def _event(row: sqlite3.Row) -> EventRecord:
