@@ -1,0 +1,313 @@
+"""Volumes end to end, checked from inside the containers: emptyDir shared by a pod's
+containers, medium Memory as a sized tmpfs, hostPath types, persistentVolumeClaim named volumes
+across down/play, downwardAPI and projected files, readOnly, subPath, subPathExpr, fsGroup."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import IMAGE, SLEEPER, Kubeplay
+
+pytestmark = pytest.mark.root
+
+
+def _mount_line(kp: Kubeplay, pod: str, path: str, container: str | None = None) -> list[str]:
+    """The /proc/mounts fields of `path` inside the container."""
+    mounts = kp.exec(pod, "cat", "/proc/mounts", container=container)
+    lines = [ln.split() for ln in mounts.splitlines() if ln.split()[1] == path]
+    assert lines, f"{path} is not a mount point in {pod}:\n{mounts}"
+    return lines[-1]
+
+
+def test_empty_dir_is_shared_by_the_containers_and_removed_with_the_pod(kp: Kubeplay) -> None:
+    path = kp.write(
+        "shared.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: shared
+        spec:
+          volumes:
+          - name: scratch
+            emptyDir: {{}}
+          - name: mem
+            emptyDir:
+              medium: Memory
+              sizeLimit: 8Mi
+          containers:
+          - name: writer
+            image: {IMAGE}
+            command: ["sh", "-c", "echo from-writer > /data/note; {SLEEPER}"]
+            volumeMounts:
+            - name: scratch
+              mountPath: /data
+            - name: mem
+              mountPath: /mem
+          - name: reader
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - name: scratch
+              mountPath: /in
+              readOnly: true
+            - name: mem
+              mountPath: /mem
+        """,
+    )
+    kp.play(path)
+    got = kp.wait_for(
+        "the writer's file in the reader",
+        lambda: kp("exec", "shared", "-c", "reader", "--", "cat", "/in/note").stdout,
+    )
+    assert got == "from-writer\n"
+    assert kp.exec("shared", "stat", "-c", "%a", "/data", container="writer") == "777\n"
+    # readOnly: the reader's mount is ro and a write fails
+    assert "ro" in _mount_line(kp, "shared", "/in", "reader")[3].split(",")
+    res = kp("exec", "shared", "-c", "reader", "--", "sh", "-c", "echo x > /in/other")
+    assert res.returncode != 0
+    # medium Memory: a tmpfs of sizeLimit, shared too
+    fields = _mount_line(kp, "shared", "/mem", "reader")
+    assert fields[2] == "tmpfs"
+    assert "size=8192k" in fields[3].split(","), fields
+    kp.exec("shared", "sh", "-c", "echo in-memory > /mem/m", container="writer")
+    assert kp.exec("shared", "cat", "/mem/m", container="reader") == "in-memory\n"
+    uid = kp.pod("shared")["metadata"]["uid"]
+    pod_dir = kp.root / "pods" / uid
+    assert (pod_dir / "volumes" / "scratch" / "note").read_text() == "from-writer\n"
+    kp.ok("down", str(path))
+    assert not pod_dir.exists()
+    assert kp.leaks() == []
+
+
+def test_host_path_types_are_checked_and_created_as_the_kubelet_does(kp: Kubeplay) -> None:
+    host = kp.tmp / "host"
+    host.mkdir()
+    (host / "file").write_text("host file\n")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(host / "sock"))
+    try:
+        path = kp.write(
+            "hostpath.yaml",
+            f"""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: hp
+            spec:
+              volumes:
+              - {{name: dir, hostPath: {{path: {host}, type: Directory}}}}
+              - {{name: file, hostPath: {{path: {host}/file, type: File}}}}
+              - {{name: sock, hostPath: {{path: {host}/sock, type: Socket}}}}
+              - {{name: devnull, hostPath: {{path: /dev/null, type: CharDevice}}}}
+              - {{name: newdir, hostPath: {{path: {host}/made/sub, type: DirectoryOrCreate}}}}
+              - {{name: newfile, hostPath: {{path: {host}/new.txt, type: FileOrCreate}}}}
+              - {{name: untyped, hostPath: {{path: {host}/untyped}}}}
+              containers:
+              - name: main
+                image: {IMAGE}
+                command: ["sh", "-c", "{SLEEPER}"]
+                volumeMounts:
+                - {{name: dir, mountPath: /host}}
+                - {{name: file, mountPath: /etc/host-file, readOnly: true}}
+                - {{name: sock, mountPath: /run/host.sock}}
+                - {{name: devnull, mountPath: /dev/host-null}}
+                - {{name: newdir, mountPath: /newdir}}
+                - {{name: newfile, mountPath: /newfile}}
+                - {{name: untyped, mountPath: /untyped}}
+            """,
+        )
+        kp.play(path)
+        assert kp.exec("hp", "cat", "/etc/host-file") == "host file\n"
+        assert kp.exec("hp", "stat", "-c", "%F", "/run/host.sock") == "socket\n"
+        assert kp.exec("hp", "stat", "-c", "%F", "/dev/host-null") == "character special file\n"
+        kp.exec("hp", "sh", "-c", "echo back > /host/from-container")
+        assert (host / "from-container").read_text() == "back\n"
+        # DirectoryOrCreate: 0755 directories; FileOrCreate: an empty 0644 file; unset type:
+        # a missing path is made a directory (as containerd does)
+        assert oct((host / "made" / "sub").stat().st_mode & 0o7777) == "0o755"
+        assert (host / "new.txt").read_bytes() == b""
+        assert oct((host / "new.txt").stat().st_mode & 0o7777) == "0o644"
+        assert (host / "untyped").is_dir()
+        assert kp.exec("hp", "stat", "-c", "%F", "/newfile") == "regular empty file\n"
+        kp.ok("down", str(path))
+        assert (host / "from-container").exists(), "hostPath content outlives the pod"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        pytest.param(
+            "{path: HOST/missing, type: Directory}",
+            "hostPath type check failed: HOST/missing is not a directory",
+            id="hostpath-directory-missing",
+        ),
+        pytest.param(
+            "{path: HOST/file, type: Directory}",
+            "hostPath type check failed: HOST/file is not a directory",
+            id="hostpath-directory-is-a-file",
+        ),
+        pytest.param(
+            "{path: HOST, type: File}",
+            "hostPath type check failed: HOST is not a file",
+            id="hostpath-file-is-a-directory",
+        ),
+        pytest.param(
+            "{path: HOST/nodir/f, type: FileOrCreate}",
+            "hostPath type check failed: HOST/nodir/f is not a file",
+            id="hostpath-file-or-create-without-parent",
+        ),
+        pytest.param(
+            "{path: HOST/file, type: Socket}",
+            "hostPath type check failed: HOST/file is not a socket file",
+            id="hostpath-socket",
+        ),
+        pytest.param(
+            "{path: HOST/file, type: CharDevice}",
+            "hostPath type check failed: HOST/file is not a character device",
+            id="hostpath-char-device",
+        ),
+        pytest.param(
+            "{path: /dev/null, type: BlockDevice}",
+            "hostPath type check failed: /dev/null is not a block device",
+            id="hostpath-block-device",
+        ),
+    ],
+)
+def test_failed_host_path_check_fails_the_play_and_creates_nothing(
+    kp: Kubeplay, volume: str, message: str
+) -> None:
+    host = kp.tmp / "host"
+    host.mkdir()
+    (host / "file").write_text("x")
+    path = kp.write(
+        "bad.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: good
+        spec:
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: bad
+        spec:
+          volumes:
+          - name: v
+            hostPath: {volume.replace("HOST", str(host))}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: v, mountPath: /v}}
+        """,
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 1, res
+    expected = message.replace("HOST", str(host))
+    assert f"pod default/bad: volume v: MountVolume.SetUp failed: {expected}" in res.stderr
+    assert "Traceback" not in res.stderr
+    kp.assert_nothing_runs()
+    assert sorted(p.name for p in host.iterdir()) == ["file"]
+
+
+def test_persistent_volume_claim_survives_down_and_is_removed_by_down_volumes(
+    kp: Kubeplay,
+) -> None:
+    path = kp.write(
+        "pvc.yaml",
+        f"""
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: data
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources:
+            requests:
+              storage: 1Gi
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: db
+        spec:
+          volumes:
+          - name: store
+            persistentVolumeClaim:
+              claimName: data
+          - name: cache
+            persistentVolumeClaim:
+              claimName: undeclared
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: store, mountPath: /var/lib/db}}
+            - {{name: cache, mountPath: /cache}}
+        """,
+    )
+    out = kp.play(path)
+    assert "volume/data created" in out
+    assert "volume/undeclared created" in out
+    kp.exec("db", "sh", "-c", "echo persisted > /var/lib/db/row")
+    assert kp.ok("volume", "ls", "-q").split() == ["data", "undeclared"]
+    info = json.loads(kp.ok("volume", "inspect", "data"))[0]
+    assert info["UsedBy"] == ["default/db"]
+    assert info["Claim"]["kind"] == "PersistentVolumeClaim"
+    # in use: rm refuses
+    res = kp("volume", "rm", "data")
+    assert res.returncode == 1
+    assert "volume data: in use by pod default/db" in res.stderr
+    kp.ok("down", str(path))
+    assert kp.ok("volume", "ls", "-q").split() == ["data", "undeclared"]
+    kp.play(path)
+    assert kp.exec("db", "cat", "/var/lib/db/row") == "persisted\n"
+    out = kp.ok("down", "--volumes", str(path))
+    assert "volume/data deleted" in out
+    assert "volume/undeclared deleted" in out
+    assert kp.ok("volume", "ls", "-q") == ""
+    assert not (kp.root / "volumes" / "data").exists()
+
+
+def test_volume_rm_force_removes_the_pods_using_it(kp: Kubeplay) -> None:
+    path = kp.write(
+        "pvc.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: user
+        spec:
+          volumes:
+          - {{name: v, persistentVolumeClaim: {{claimName: shared}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: v, mountPath: /v}}
+        """,
+    )
+    kp.play(path)
+    assert kp.ok("volume", "rm", "--force", "shared") == "shared\n"
+    assert kp.pod_names() == []
+    assert kp.ok("volume", "ls", "-q") == ""
+    res = kp("volume", "inspect", "shared")
+    assert res.returncode == 1
+    assert "volume shared: no such volume" in res.stderr
