@@ -311,3 +311,166 @@ def test_volume_rm_force_removes_the_pods_using_it(kp: Kubeplay) -> None:
     res = kp("volume", "inspect", "shared")
     assert res.returncode == 1
     assert "volume shared: no such volume" in res.stderr
+
+
+def test_sub_path_sub_path_expr_and_a_symlink_escape(kp: Kubeplay) -> None:
+    path = kp.write(
+        "subpath.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: sub
+        spec:
+          volumes:
+          - {{name: work, emptyDir: {{}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            env:
+            - {{name: POD_DIR, value: by-pod}}
+            volumeMounts:
+            - {{name: work, mountPath: /work}}
+            - {{name: work, mountPath: /sub, subPath: a/b}}
+            - {{name: work, mountPath: /expr, subPathExpr: "logs/$(POD_DIR)"}}
+        """,
+    )
+    kp.play(path)
+    kp.exec("sub", "sh", "-c", "echo in-sub > /sub/f; echo in-expr > /expr/g")
+    assert kp.exec("sub", "cat", "/work/a/b/f") == "in-sub\n"
+    assert kp.exec("sub", "cat", "/work/logs/by-pod/g") == "in-expr\n"
+    # A container plants a symlink out of the volume; a pod mounting it as subPath is refused.
+    kp.exec("sub", "ln", "-s", "/etc", "/work/escape")
+    kp.exec("sub", "ln", "-s", "../../../../../../../etc", "/work/dotdot")
+    uid = kp.pod("sub")["metadata"]["uid"]
+    volume = kp.root / "pods" / uid / "volumes" / "work"
+    for link in ("escape", "dotdot"):
+        evil = kp.write(
+            f"evil-{link}.yaml",
+            f"""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: evil
+            spec:
+              volumes:
+              - {{name: v, hostPath: {{path: {volume}, type: Directory}}}}
+              containers:
+              - name: main
+                image: {IMAGE}
+                command: ["sh", "-c", "{SLEEPER}"]
+                volumeMounts:
+                - {{name: v, mountPath: /stolen, subPath: {link}/shadow}}
+            """,
+        )
+        res = kp("play", str(evil))
+        assert res.returncode == 1, res
+        assert "resolves outside of its volume" in res.stderr, res.stderr
+        assert not Path("/etc/shadow-").is_dir()
+    assert kp.pod_names() == ["pod/sub"]
+    assert not any(m.endswith("/stolen") for m in kp.mounts())
+
+
+def test_downward_api_and_projected_files(kp: Kubeplay) -> None:
+    path = kp.write(
+        "downward.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: facts
+          labels: {{app: web, tier: front}}
+          annotations: {{note: "say \\"hi\\""}}
+        spec:
+          volumes:
+          - name: info
+            downwardAPI:
+              defaultMode: 0400
+              items:
+              - {{path: name, fieldRef: {{fieldPath: metadata.name}}}}
+              - {{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}
+              - {{path: meta/annotations, fieldRef: {{fieldPath: metadata.annotations}}}}
+              - path: mem
+                mode: 0444
+                resourceFieldRef: {{containerName: main, resource: limits.memory, divisor: 1Mi}}
+          - name: all
+            projected:
+              sources:
+              - downwardAPI:
+                  items:
+                  - {{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}
+                  - {{path: app, fieldRef: {{fieldPath: "metadata.labels['app']"}}}}
+              - serviceAccountToken: {{path: token}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            resources:
+              limits: {{memory: 64Mi}}
+            volumeMounts:
+            - {{name: info, mountPath: /etc/podinfo}}
+            - {{name: all, mountPath: /projected}}
+        """,
+    )
+    out = kp("play", str(path))
+    assert out.returncode == 0, out
+    assert "projected.sources[1].serviceAccountToken: no service account tokens" in out.stderr
+    assert kp.exec("facts", "cat", "/etc/podinfo/name") == "facts"
+    assert kp.exec("facts", "cat", "/etc/podinfo/labels") == 'app="web"\ntier="front"'
+    assert kp.exec("facts", "cat", "/etc/podinfo/meta/annotations") == 'note="say \\"hi\\""'
+    assert kp.exec("facts", "cat", "/etc/podinfo/mem") == "64"
+    assert kp.exec("facts", "stat", "-L", "-c", "%a", "/etc/podinfo/name") == "400\n"
+    assert kp.exec("facts", "stat", "-L", "-c", "%a", "/etc/podinfo/mem") == "444\n"
+    # the atomic writer's layout: ..data -> timestamped dir, visible names are symlinks
+    assert kp.exec("facts", "readlink", "/etc/podinfo/name") == "..data/name\n"
+    assert kp.exec("facts", "readlink", "/etc/podinfo/..data").startswith("..20")
+    assert kp.exec("facts", "cat", "/projected/ns") == "default"
+    assert kp.exec("facts", "cat", "/projected/app") == "web"
+    assert kp("exec", "facts", "--", "test", "-e", "/projected/token").returncode == 1
+    # downwardAPI and projected live on a tmpfs, mounted read-only
+    for target in ("/etc/podinfo", "/projected"):
+        fields = _mount_line(kp, "facts", target)
+        assert fields[2] == "tmpfs", fields
+        assert "ro" in fields[3].split(","), fields
+
+
+def test_fs_group_owns_volumes_and_joins_the_supplementary_groups(kp: Kubeplay) -> None:
+    path = kp.write(
+        "fsgroup.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: grp
+        spec:
+          securityContext:
+            runAsUser: 1000
+            runAsGroup: 3000
+            fsGroup: 2000
+          volumes:
+          - {{name: scratch, emptyDir: {{}}}}
+          - {{name: claim, persistentVolumeClaim: {{claimName: grp-data}}}}
+          - name: info
+            downwardAPI:
+              items:
+              - {{path: name, fieldRef: {{fieldPath: metadata.name}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: scratch, mountPath: /scratch}}
+            - {{name: claim, mountPath: /claim}}
+            - {{name: info, mountPath: /info}}
+        """,
+    )
+    kp.play(path)
+    assert kp.exec("grp", "id", "-u") == "1000\n"
+    assert kp.exec("grp", "id", "-G").split() == ["3000", "2000"]
+    for target in ("/scratch", "/claim"):
+        assert kp.exec("grp", "stat", "-c", "%g %A", target) == "2000 drwxrwsrwx\n", target
+        kp.exec("grp", "sh", "-c", f"echo mine > {target}/f")
+        assert kp.exec("grp", "stat", "-c", "%u %g", f"{target}/f") == "1000 2000\n"
+    assert kp.exec("grp", "stat", "-L", "-c", "%g %a", "/info/name") == "2000 644\n"
+    kp.ok("down", "--volumes", str(path))
