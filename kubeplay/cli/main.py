@@ -47,11 +47,16 @@ def cli(verbose: bool) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--replace", is_flag=True, help="Remove the pods these files made, then play.")
 @click.option("--kube-version", default="", help="Kubernetes version of the schema (1.37).")
-def play(files: tuple[str, ...], replace: bool, kube_version: str) -> None:
+@click.option("--configmap", "configmaps", multiple=True, help="ConfigMap/Secret YAML to use.")
+def play(files: tuple[str, ...], replace: bool, kube_version: str, configmaps: tuple[str]) -> None:
     """Run every Pod in FILES (files, directories, or - for stdin)."""
+    from kubeplay.cli import objects as objects_cli
     from kubeplay.services import play as play_mod
 
-    report = play_mod.play(_settings(), files, replace=replace, kube_version=kube_version)
+    report = play_mod.play(
+        _settings(), files, replace=replace, kube_version=kube_version, configmaps=configmaps
+    )
+    objects_cli.echo_applied(report.objects)
     _warn(report.warnings)
     for ref in report.replaced:
         click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
@@ -72,6 +77,8 @@ def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> N
     report = play_mod.down(_settings(), files, grace=grace_period, volumes=volumes)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+    for ref in report.objects:
+        click.echo(f"{ref} deleted")
     for name in report.volumes:
         click.echo(f"volume/{name} deleted")
     _warn(f"volume {name}: still used by another pod, kept" for name in report.volumes_in_use)
@@ -86,8 +93,11 @@ def delete(
     resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None
 ) -> None:
     """Delete pods by name: delete pod NAME..."""
+    from kubeplay.cli import objects as objects_cli
     from kubeplay.services import play as play_mod
 
+    if objects_cli.handles(resource):
+        return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
     _require_pods(resource)
     report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)
     for ref in report.removed:
@@ -115,11 +125,21 @@ def get(
     output: str | None,
 ) -> None:
     """Show pods: get pods [NAME...] [-n NS | -A] [-o wide|json|yaml|name]."""
+    from kubeplay.cli import objects as objects_cli
     from kubeplay.cli import render
     from kubeplay.services import pods
 
-    _require_pods(resource)
     s = _settings()
+    if objects_cli.handles(resource):
+        return objects_cli.get(
+            s,
+            resource,
+            names,
+            namespace=_ns(namespace),
+            all_namespaces=all_namespaces,
+            output=output,
+        )
+    _require_pods(resource)
     if names:
         views = [pods.get_pod(s, _ns(namespace), n) for n in names]
     else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -278,9 +278,20 @@ def _pod_facts(plan: PodPlan, host: Host) -> vplan.PodFacts:
     )
 
 
+_STORED_KINDS = {"configMap": "ConfigMap", "secret": "Secret"}
+
+
 def _object_data(host: Host, namespace: str, kind: str, name: str) -> Mapping[str, bytes] | None:
-    """The data of a ConfigMap or Secret, None when the object does not exist."""
-    return None
+    """The data of a ConfigMap or Secret (`kind` as a volume names it), None when the object
+    does not exist."""
+    from kubeplay.plan import configdata
+
+    obj = host.store.get_object(_STORED_KINDS[kind], namespace, name)
+    if obj is None:
+        return None
+    if kind == "secret":
+        return configdata.secret_data(obj.body)
+    return configdata.configmap_data(obj.body)
 
 
 def compute_volume_files(host: Host, plan: PodPlan, volume: VolumePlan) -> tuple[FileEntry, ...]:
@@ -297,6 +308,38 @@ def _fill_files(host: Host, plan: PodPlan, volume: VolumePlan, target: Path) -> 
     if changed and plan.fs_group is not None:
         apply_fs_group(target, plan.fs_group, read_only=True, policy="Always")
     return changed
+
+
+def refresh_object_volumes(host: Host, changed: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Rewrite, in place, the configMap/secret/projected volumes of existing pods that use one
+    of the `changed` objects ((kind, namespace, name), kind ConfigMap or Secret), as the
+    kubelet's periodic sync does. Mounts with a subPath keep the old file (as in Kubernetes:
+    they are bound to it). Returns "ns/pod: volume" for each volume that changed; a volume
+    that cannot be written now (a key gone) keeps its files and is logged."""
+    from kubeplay.plan import pods as pods_mod
+
+    wanted = {(kind, ns, name) for kind, ns, name in changed}
+    updated: list[str] = []
+    for rec in host.store.list_pods():
+        if rec.lifecycle == "terminating":
+            continue
+        plan = pods_mod.from_json(rec.plan_json)
+        for volume in plan.volumes:
+            uses = any(
+                (_STORED_KINDS.get(s.kind), plan.namespace, s.name) in wanted
+                for s in volume.sources
+            )
+            target = host_path_of(host, plan, volume)
+            if not uses or not (target / DATA).is_symlink():
+                continue
+            try:
+                if _fill_files(host, plan, volume, target):
+                    updated.append(f"{plan.ref}: {volume.name}")
+            except (VolumeError, OSError) as err:
+                _log.warning(
+                    "volume_refresh_failed", pod=plan.ref, volume=volume.name, error=str(err)
+                )
+    return updated
 
 
 # --- a pod's volumes --------------------------------------------------------------------------

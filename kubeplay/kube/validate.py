@@ -71,6 +71,16 @@ DNS1035_LABEL = NameRule(
 )
 
 
+# ConfigMap and Secret keys (k8s.io/apimachinery validation.IsConfigMapKey).
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+CONFIG_KEY_TEXT = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+    "(e.g. 'key.name', or 'KEY_NAME', or 'key-name')"
+)
+# The API server's limit on a ConfigMap's or Secret's total data (corev1 MaxSecretSize).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 class Problem(NamedTuple):
     """One error found in one object: the field path (may be empty) and what is wrong."""
 
@@ -226,6 +236,8 @@ def _got(value: Any) -> str:
 def check_rules(obj: KubeObject) -> list[Problem]:
     """Rules the API server checks in code, for an object the schema accepted."""
     problems = _check_metadata(obj)
+    if obj.kind in ("ConfigMap", "Secret"):
+        problems.extend(_check_config_object(obj.kind, obj.body))
     spec_path = POD_SPEC_PATHS.get(obj.kind)
     if spec_path is not None:
         spec = _dig(obj.body, spec_path)
@@ -255,6 +267,62 @@ def _check_name(value: str, path: str, *, rule: NameRule) -> list[Problem]:
         return []
     what = path.rsplit(".", 1)[-1]
     return [Problem(path, f"invalid {what} {value!r}: {rule.text}")]
+
+
+def config_key_problem(key: str) -> str:
+    """Why `key` is not a valid ConfigMap/Secret key ("" when it is): IsConfigMapKey."""
+    if len(key) > 253:
+        return f"invalid key {key[:40]!r}...: must be no more than 253 characters"
+    if not CONFIG_KEY.fullmatch(key):
+        return f"invalid key {key!r}: {CONFIG_KEY_TEXT}"
+    if key in (".", ".."):
+        return f"invalid key {key!r}: must not be {key!r}"
+    if key.startswith(".."):
+        return f"invalid key {key!r}: must not start with '..'"
+    return ""
+
+
+def decode_base64(value: str) -> bytes | None:
+    """Go's StdEncoding as the API server decodes `[]byte` fields (line breaks ignored);
+    None when `value` is not valid base64."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _check_config_object(kind: str, body: Mapping[str, Any]) -> list[Problem]:
+    """ValidateConfigMap / ValidateSecret: valid keys, base64 bytes, no key twice, 1 MiB."""
+    problems: list[Problem] = []
+    size = 0
+    encoded = ("data",) if kind == "Secret" else ("binaryData",)
+    groups = ("data", "stringData") if kind == "Secret" else ("data", "binaryData")
+    for group in groups:
+        for key, value in (body.get(group) or {}).items():
+            path = f"{group}.{key}"
+            problem = config_key_problem(str(key))
+            if problem:
+                problems.append(Problem(path, problem))
+            if group in encoded:
+                raw = decode_base64(str(value))
+                if raw is None:
+                    problems.append(Problem(path, "invalid value: not valid base64"))
+                    continue
+                size += len(raw)
+            else:
+                size += len(str(value).encode())
+    if kind == "ConfigMap":
+        both = set(body.get("data") or {}) & set(body.get("binaryData") or {})
+        problems.extend(
+            Problem(f"data.{key}", f"duplicate of key {key!r} present in binaryData")
+            for key in sorted(both)
+        )
+    if size > MAX_CONFIG_BYTES:
+        problems.append(Problem(groups[0], f"too long: must have at most {MAX_CONFIG_BYTES} bytes"))
+    return problems
 
 
 def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from kubeplay.engine import host as host_mod
@@ -18,7 +18,9 @@ from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
 from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, normalize_reference
+from kubeplay.services import objects as objects_mod
 from kubeplay.services.locks import pod_locks
+from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord
 
@@ -34,6 +36,7 @@ class PlayReport:
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
     volumes: tuple[str, ...] = ()  # named volumes this play created
+    objects: AppliedObjects = field(default_factory=AppliedObjects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class DownReport:
     absent: tuple[str, ...]
     volumes: tuple[str, ...] = ()  # named volumes removed (down --volumes)
     volumes_in_use: tuple[str, ...] = ()  # kept: another pod still uses them
+    objects: tuple[str, ...] = ()  # configmap/NAME, secret/NAME removed
 
 
 def _parallel(
@@ -102,29 +106,48 @@ def _image_refs(
 
 
 def load_manifests(
-    paths: Sequence[str], *, kube_version: str
+    paths: Sequence[str], *, kube_version: str, configmaps: Sequence[str] = ()
 ) -> tuple[list[KubeObject], list[str]]:
+    """Load and validate `paths` and the `--configmap` files together (one duplicate check)."""
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
-    warnings = validate.validate(objects, kube_version=kube_version)
-    return objects, [w.render() for w in warnings]
+    extra = loader.load(configmaps) if configmaps else []
+    objects_mod.check_configmap_files(extra)
+    warnings = validate.validate(objects + extra, kube_version=kube_version)
+    return objects + extra, [w.render() for w in warnings]
 
 
 def play(
-    settings: Settings, paths: Sequence[str], *, replace: bool = False, kube_version: str = ""
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    replace: bool = False,
+    kube_version: str = "",
+    configmaps: Sequence[str] = (),
 ) -> PlayReport:
     from kubeplay.engine import network
     from kubeplay.engine import volumes as engine_volumes
     from kubeplay.services import volumes as volumes_svc
 
-    objects, warnings = load_manifests(paths, kube_version=kube_version or settings.kube_version)
+    objects, warnings = load_manifests(
+        paths, kube_version=kube_version or settings.kube_version, configmaps=configmaps
+    )
     pods = [o for o in objects if o.kind == "Pod"]
+    configs = objects_mod.config_objects(objects)
     host = host_mod.open_host(settings)
     try:
         if not pods:
             made = volumes_svc.ensure_claims(host, objects, ())
-            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), volumes=tuple(made))
+            applied = objects_mod.apply(settings, host.store, configs)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            return PlayReport(
+                pods=(),
+                replaced=(),
+                warnings=tuple(warnings),
+                objects=applied,
+                volumes=tuple(made),
+            )
         host_mod.require_runtime(host)
         images, notes = _image_refs(host, pods)
         now = time.time()
@@ -157,16 +180,25 @@ def play(
                 [plans.from_json(r.plan_json) for r in records],
                 replacing={f"{ns}/{name}" for ns, name in refs} if replace else set(),
             )
-            if replace:
-                old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
-                errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
-                if errors:
-                    raise errors[0]
-                replaced = [f"{r.namespace}/{r.name}" for r in old]
-            made = volumes_svc.ensure_claims(
-                host, objects, [plans.from_json(r.plan_json) for r in records]
-            )
-            host.store.add_pods(records)
+            applied = objects_mod.apply(settings, host.store, configs)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            made = []
+            try:
+                if replace:
+                    old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
+                    errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
+                    if errors:
+                        raise errors[0]
+                    replaced = [f"{r.namespace}/{r.name}" for r in old]
+                made = volumes_svc.ensure_claims(
+                    host, objects, [plans.from_json(r.plan_json) for r in records]
+                )
+                host.store.add_pods(records)
+            except BaseException:
+                volumes_svc.remove_unused(host, made)
+                objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
+                raise
             errors = _parallel(
                 settings,
                 lambda r: engine.sync_pod(host, plans.from_json(r.plan_json)),
@@ -175,17 +207,40 @@ def play(
             if errors:
                 _rollback(host, records)
                 volumes_svc.remove_unused(host, made)
+                objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
         return PlayReport(
             pods=tuple(f"{ns}/{name}" for ns, name in refs),
             replaced=tuple(replaced),
-            warnings=tuple(warnings + notes),
+            warnings=tuple(warnings + notes + _config_errors(host, records)),
+            objects=applied,
             volumes=tuple(made),
         )
     finally:
         host.close()
+
+
+def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
+    """The objects an apply changed (not created): volumes using them are rewritten."""
+    return [ref for ref, old in applied.before if old is not None]
+
+
+def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
+    """A container left waiting with CreateContainerConfigError (a missing ConfigMap or key,
+    runAsNonRoot...) does not fail the play, as in Kubernetes: the play warns about it."""
+    notes: list[str] = []
+    for rec in records:
+        current = host.store.get_pod_by_uid(rec.uid)
+        for c in current.containers if current else ():
+            if c.waiting_reason == "CreateContainerConfigError" and not c.container_id:
+                notes.append(
+                    f"pod {rec.namespace}/{rec.name}: container {c.name}: "
+                    f"CreateContainerConfigError: {c.waiting_message}"
+                )
+    return notes
 
 
 def _first_sync_error(errors: list[BaseException]) -> BaseException:
@@ -229,10 +284,18 @@ def down(
         finally:
             host.close()
     report = _remove(settings, refs, grace=grace)
+    configs = objects_mod.config_objects(objects)
+    if configs:
+        host = host_mod.open_host(settings)
+        try:
+            removed = objects_mod.remove_defined(settings, host.store, configs)
+        finally:
+            host.close()
+        report = with_fields(report, objects=tuple(removed))
     if not volumes:
         return report
-    removed, kept = volumes_svc.remove_claims(settings, claims)
-    return with_fields(report, volumes=tuple(removed), volumes_in_use=tuple(kept))
+    removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
+    return with_fields(report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
 
 
 def delete(

@@ -75,6 +75,17 @@ CREATE TABLE IF NOT EXISTS volumes (
     source TEXT NOT NULL DEFAULT '',
     claim_json TEXT
 );
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    source TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -124,6 +135,22 @@ class VolumeRecord:
     namespace: str = ""
     source: str = ""
     claim: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A namespaced object other than a Pod (ConfigMap, Secret...), as played: `body` is the
+    manifest as the API server would store it (a Secret's stringData already merged into
+    data). `uid` and `created_at` are kept from the first put; `updated_at` is the latest."""
+
+    kind: str
+    namespace: str
+    name: str
+    source: str
+    body: dict[str, Any]
+    uid: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +406,66 @@ class SqliteStore:
                 ).fetchall()
         return [_event(r) for r in rows]
 
+    # objects (ConfigMaps, Secrets...) ------------------------------------------------------
+
+    def put_objects(self, objs: Sequence[StoredObject]) -> None:
+        """Create or update every object in one transaction (uid and created_at of an object
+        that exists are kept)."""
+        with self.transaction() as db:
+            for obj in objs:
+                db.execute(
+                    "INSERT INTO objects (kind, namespace, name, uid, source, body_json, "
+                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (kind, namespace, name) DO UPDATE SET source=excluded.source, "
+                    "body_json=excluded.body_json, updated_at=excluded.updated_at",
+                    (
+                        obj.kind,
+                        obj.namespace,
+                        obj.name,
+                        obj.uid,
+                        obj.source,
+                        json.dumps(obj.body),
+                        obj.created_at,
+                        obj.updated_at or obj.created_at,
+                    ),
+                )
+
+    def get_object(self, kind: str, namespace: str, name: str) -> StoredObject | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+                (kind, namespace, name),
+            ).fetchone()
+        return _object(row) if row is not None else None
+
+    def list_objects(
+        self, kind: str | None = None, namespace: str | None = None
+    ) -> list[StoredObject]:
+        """Objects ordered by kind, namespace and name; None means any."""
+        where = []
+        args: list[str] = []
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        if namespace is not None:
+            where.append("namespace = ?")
+            args.append(namespace)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM objects {clause} ORDER BY kind, namespace, name", args
+            ).fetchall()
+        return [_object(r) for r in rows]
+
+    def delete_object(self, kind: str, namespace: str, name: str) -> bool:
+        """Remove one object; False when there was none."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+                (kind, namespace, name),
+            )
+        return cur.rowcount > 0
+
     # volumes ------------------------------------------------------------------------------
 
     def ensure_volume(
@@ -419,6 +506,19 @@ class SqliteStore:
     def delete_volume(self, name: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM volumes WHERE name = ?", (name,))
+
+
+def _object(row: sqlite3.Row) -> StoredObject:
+    return StoredObject(
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        source=row["source"],
+        body=json.loads(row["body_json"]),
+        uid=row["uid"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _volume(row: sqlite3.Row) -> VolumeRecord:

@@ -576,3 +576,59 @@ def _errors_for_version(text: str, version: str) -> list[str]:
     with pytest.raises(ManifestError) as caught:
         validate.validate(_objects(text), kube_version=version)
     return str(caught.value).splitlines()
+
+
+# --- ConfigMap and Secret (pkg/apis/core/validation ValidateConfigMap / ValidateSecret) ----
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a b: x\n",
+            "pod.yaml:5: document 1 (ConfigMap c): data.a b: invalid key 'a b': a valid config "
+            "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or "
+            "'KEY_NAME', or 'key-name')",
+            id="configmap-invalid-key",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {..x: '1'}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data...x: invalid key '..x': "
+            "must not start with '..'",
+            id="configmap-key-starting-with-dot-dot",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: a}\n"
+            "binaryData: {k: YQ==}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data.k: duplicate of key 'k' present in "
+            "binaryData",
+            id="configmap-key-in-data-and-binary-data",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: '%%%'}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): binaryData.k: invalid value: not valid base64",
+            id="configmap-binary-data-not-base64",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {p: not base64!}\n",
+            "pod.yaml:4: document 1 (Secret s): data.p: invalid value: not valid base64",
+            id="secret-data-not-base64",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a/b: x}\n",
+            "pod.yaml:4: document 1 (Secret s): stringData.a/b: invalid key 'a/b': a valid config "
+            "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or "
+            "'KEY_NAME', or 'key-name')",
+            id="secret-string-data-invalid-key",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "
+            + "x" * (1024 * 1024)
+            + ", b: y}\n",
+            "pod.yaml:4: document 1 (ConfigMap c): data: too long: must have at most 1048576 bytes",
+            id="configmap-over-1MiB",
+        ),
+    ],
+)
+def test_config_object_errors(text: str, expected: str) -> None:
+    assert _errors(text)[0] == expected

@@ -14,7 +14,7 @@ import pytest
 
 from kubeplay.errors import AlreadyExistsError, SchemaVersionError, StateError
 from kubeplay.state import store as store_mod
-from kubeplay.state.store import ContainerRecord, PodRecord, SqliteStore
+from kubeplay.state.store import ContainerRecord, PodRecord, SqliteStore, StoredObject
 
 
 @pytest.fixture
@@ -286,3 +286,88 @@ def test_events_go_with_their_pod(store: SqliteStore) -> None:
     store.add_event(_pod("a").uid, type="Normal", reason="Started", message="m", at=1.0)
     store.delete_pod(_pod("a").uid)
     assert store.list_events() == []
+
+
+# --- objects (ConfigMaps, Secrets) ----------------------------------------------------------
+
+
+def _obj(
+    name: str, kind: str = "ConfigMap", namespace: str = "default", **data: str
+) -> StoredObject:
+    return StoredObject(
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        source="cm.yaml",
+        body={"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "data": data},
+        uid=f"uid-{kind}-{namespace}-{name}",
+        created_at=10.0,
+        updated_at=10.0,
+    )
+
+
+def test_put_objects_round_trip(store: SqliteStore) -> None:
+    cm = _obj("settings", color="blue")
+    store.put_objects([cm, _obj("settings", kind="Secret")])
+    assert store.get_object("ConfigMap", "default", "settings") == cm
+    assert store.get_object("ConfigMap", "other", "settings") is None
+    assert store.get_object("Secret", "default", "settings") is not None
+
+
+def test_put_objects_updates_in_place_keeping_uid_and_creation(store: SqliteStore) -> None:
+    store.put_objects([_obj("settings", color="blue")])
+    newer = replace(_obj("settings", color="red"), uid="another", created_at=20.0, updated_at=20.0)
+    store.put_objects([newer])
+    got = store.get_object("ConfigMap", "default", "settings")
+    assert got is not None
+    assert got.body["data"] == {"color": "red"}
+    assert (got.uid, got.created_at, got.updated_at) == ("uid-ConfigMap-default-settings", 10, 20)
+
+
+def test_put_objects_is_one_transaction(store: SqliteStore) -> None:
+    bad = replace(_obj("b"), body={"not": {"json", "able"}})  # a set cannot be stored
+    with pytest.raises(TypeError):
+        store.put_objects([_obj("a"), bad])
+    assert store.list_objects() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "namespace", "expected"),
+    [
+        pytest.param(
+            None,
+            None,
+            [("ConfigMap", "default", "a"), ("ConfigMap", "prod", "a"), ("Secret", "default", "s")],
+            id="all",
+        ),
+        pytest.param(
+            "ConfigMap",
+            None,
+            [("ConfigMap", "default", "a"), ("ConfigMap", "prod", "a")],
+            id="one-kind",
+        ),
+        pytest.param(
+            None,
+            "default",
+            [("ConfigMap", "default", "a"), ("Secret", "default", "s")],
+            id="one-namespace",
+        ),
+        pytest.param("Secret", "prod", [], id="kind-and-namespace"),
+    ],
+)
+def test_list_objects(
+    store: SqliteStore,
+    kind: str | None,
+    namespace: str | None,
+    expected: list[tuple[str, str, str]],
+) -> None:
+    store.put_objects([_obj("s", kind="Secret"), _obj("a", namespace="prod"), _obj("a")])
+    got = store.list_objects(kind, namespace)
+    assert [(o.kind, o.namespace, o.name) for o in got] == expected
+
+
+def test_delete_object(store: SqliteStore) -> None:
+    store.put_objects([_obj("a"), _obj("a", kind="Secret")])
+    assert store.delete_object("ConfigMap", "default", "a") is True
+    assert store.delete_object("ConfigMap", "default", "a") is False
+    assert [o.kind for o in store.list_objects()] == ["Secret"]
