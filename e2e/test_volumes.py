@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -474,3 +475,147 @@ def test_fs_group_owns_volumes_and_joins_the_supplementary_groups(kp: Kubeplay) 
         assert kp.exec("grp", "stat", "-c", "%u %g", f"{target}/f") == "1000 2000\n"
     assert kp.exec("grp", "stat", "-L", "-c", "%g %a", "/info/name") == "2000 644\n"
     kp.ok("down", "--volumes", str(path))
+
+
+CONFIG = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-config
+data:
+  app.conf: "color=VALUE\\n"
+  other: "unused\\n"
+binaryData:
+  blob: AAEC
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-secret
+stringData:
+  token: SECRET
+"""
+
+
+def test_config_map_and_secret_volumes_update_in_place(kp: Kubeplay) -> None:
+    config = kp.write("config.yaml", CONFIG.replace("VALUE", "blue"))
+    pod = kp.write(
+        "pod.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: cfg
+        spec:
+          volumes:
+          - name: conf
+            configMap:
+              name: app-config
+              defaultMode: 0640
+              items:
+              - {{key: app.conf, path: nested/app.conf}}
+              - {{key: blob, path: blob, mode: 0600}}
+          - name: whole
+            configMap:
+              name: app-config
+          - name: creds
+            secret:
+              secretName: app-secret
+              defaultMode: 0400
+          - name: maybe
+            secret:
+              secretName: absent
+              optional: true
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: conf, mountPath: /etc/app}}
+            - {{name: whole, mountPath: /etc/whole}}
+            - {{name: whole, mountPath: /etc/pinned.conf, subPath: app.conf}}
+            - {{name: creds, mountPath: /var/run/creds}}
+            - {{name: maybe, mountPath: /maybe}}
+        """,
+    )
+    kp.play(config)
+    kp.play(pod)
+    assert kp.exec("cfg", "cat", "/etc/app/nested/app.conf") == "color=blue\n"
+    assert kp.exec("cfg", "stat", "-L", "-c", "%a", "/etc/app/nested/app.conf") == "640\n"
+    assert kp.exec("cfg", "stat", "-L", "-c", "%a", "/etc/app/blob") == "600\n"
+    assert kp.exec("cfg", "od", "-An", "-tx1", "/etc/app/blob").split() == ["00", "01", "02"]
+    assert kp("exec", "cfg", "--", "test", "-e", "/etc/app/other").returncode == 1
+    assert sorted(kp.exec("cfg", "ls", "/etc/whole").split()) == ["app.conf", "blob", "other"]
+    assert kp.exec("cfg", "cat", "/var/run/creds/token") == "SECRET"
+    assert kp.exec("cfg", "stat", "-L", "-c", "%a", "/var/run/creds/token") == "400\n"
+    assert kp.exec("cfg", "ls", "/maybe") == ""  # optional and absent: no files
+    # configMap on disk, secret on a tmpfs (never written to disk); both read-only
+    assert _mount_line(kp, "cfg", "/var/run/creds")[2] == "tmpfs"
+    assert _mount_line(kp, "cfg", "/etc/app")[2] != "tmpfs"
+    assert "ro" in _mount_line(kp, "cfg", "/etc/app")[3].split(",")
+    uid = kp.pod("cfg")["metadata"]["uid"]
+    on_disk = subprocess.run(
+        ["grep", "-rl", "SECRET", str(kp.root)], capture_output=True, text=True, check=False
+    ).stdout
+    assert str(kp.root / "pods" / uid / "volumes" / "creds") in on_disk  # through the tmpfs
+    with_tmpfs_hidden = [line for line in on_disk.splitlines() if "/volumes/creds/" not in line]
+    assert not [p for p in with_tmpfs_hidden if "/pods/" in p], with_tmpfs_hidden
+
+    data_before = kp.exec("cfg", "readlink", "/etc/whole/..data")
+    kp.play(kp.write("config2.yaml", CONFIG.replace("VALUE", "green")))
+    assert kp.exec("cfg", "cat", "/etc/app/nested/app.conf") == "color=green\n"
+    assert kp.exec("cfg", "cat", "/etc/whole/app.conf") == "color=green\n"
+    assert kp.exec("cfg", "readlink", "/etc/whole/..data") != data_before
+    # a subPath mount is bound to the file it had: it does not update (as in Kubernetes)
+    assert kp.exec("cfg", "cat", "/etc/pinned.conf") == "color=blue\n"
+    other = kp.write(
+        "other.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: other
+        spec:
+          volumes:
+          - {{name: creds, secret: {{secretName: app-secret}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: creds, mountPath: /creds}}
+        """,
+    )
+    rotated = kp.write("secret2.yaml", CONFIG.replace("SECRET", "ROTATED"))
+    kp.play("--configmap", rotated, other)
+    assert kp.exec("cfg", "cat", "/var/run/creds/token") == "ROTATED"
+    assert kp.exec("other", "cat", "/creds/token") == "ROTATED"
+
+
+def test_missing_config_map_for_a_volume_fails_the_play(kp: Kubeplay) -> None:
+    path = kp.write(
+        "pod.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: nocfg
+        spec:
+          volumes:
+          - {{name: conf, configMap: {{name: nowhere}}}}
+          - {{name: creds, secret: {{secretName: s, items: [{{key: k, path: k}}]}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: conf, mountPath: /conf}}
+        """,
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 1
+    assert (
+        'pod default/nocfg: volume conf: MountVolume.SetUp failed: configmap "nowhere" not found'
+        in res.stderr
+    )
+    kp.assert_nothing_runs()
