@@ -5,7 +5,6 @@ across down/play, downwardAPI and projected files, readOnly, subPath, subPathExp
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 from pathlib import Path

@@ -212,7 +212,8 @@ def _downward_items(
 def _projection(kind: str, body: Mapping[str, Any], spec: Mapping[str, Any]) -> SourcePlan:
     if kind == "downwardAPI":
         return SourcePlan(kind=kind, items=_downward_items(body.get("items") or (), spec))
-    name = body.get("secretName") if kind == "secret" else body.get("name")
+    # a secret volume names its Secret `secretName`; a projected secret source, `name`
+    name = body.get("secretName") or body.get("name")
     return SourcePlan(
         kind=kind,
         name=str(name or ""),
