@@ -439,11 +439,9 @@ spec:
                 for path in (
                     "spec.containers[0].livenessProbe",
                     "spec.containers[0].lifecycle",
-                    "spec.containers[0].volumeMounts",
                     "spec.containers[0].envFrom",
                     "spec.containers[0].env[0].valueFrom",
                     "spec.containers[0].securityContext.privileged",
-                    "spec.volumes",
                     "spec.setHostnameAsFQDN",
                     "spec.activeDeadlineSeconds",
                     "spec.securityContext.runAsNonRoot",
