@@ -618,3 +618,65 @@ def test_missing_config_map_for_a_volume_fails_the_play(kp: Kubeplay) -> None:
         in res.stderr
     )
     kp.assert_nothing_runs()
+
+
+def _propagation_pod(kp: Kubeplay, name: str, host: Path, propagation: str) -> Path:
+    return kp.write(
+        f"{name}.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {name}
+        spec:
+          volumes:
+          - {{name: host, hostPath: {{path: {host}, type: Directory}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: host, mountPath: /host, mountPropagation: {propagation}}}
+            - {{name: host, mountPath: /private}}
+        """,
+    )
+
+
+def test_host_to_container_propagation_shows_later_host_mounts(kp: Kubeplay) -> None:
+    shared = kp.tmp / "shared"
+    shared.mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(shared)], check=True)
+        path = _propagation_pod(kp, "prop", shared, "HostToContainer")
+        kp.play(path)
+        info = kp.exec("prop", "cat", "/proc/self/mountinfo").splitlines()
+        host_line = next(ln for ln in info if ln.split()[4] == "/host")
+        assert "master:" in host_line, host_line  # rslave: receives the host's mounts
+        (shared / "late").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "late", str(shared / "late")], check=True)
+
+        def seen() -> list[str]:
+            mounts = kp.exec("prop", "cat", "/proc/mounts")
+            return [ln.split()[1] for ln in mounts.splitlines() if ln.split()[1].endswith("/late")]
+
+        assert kp.wait_for("the host's new mount in the container", seen) == ["/host/late"]
+        kp.ok("down", str(path))
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(shared)], check=False)
+
+
+def test_propagation_from_a_private_mount_is_refused(kp: Kubeplay) -> None:
+    private = kp.tmp / "private"
+    private.mkdir()
+    # a private mount of its own, whatever the host's / is (systemd makes it shared)
+    subprocess.run(["mount", "--bind", str(private), str(private)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(private)], check=True)
+        path = _propagation_pod(kp, "prop", private, "HostToContainer")
+        res = kp("play", str(path))
+        assert res.returncode == 1, res
+        assert "HostToContainer propagation needs a shared or slave mount" in res.stderr
+        kp.assert_nothing_runs()
+    finally:
+        subprocess.run(["umount", "-l", str(private)], check=False)
