@@ -16,6 +16,7 @@ import click
 from kubeplay import settings as settings_mod
 from kubeplay.cli import generate as generate_cli
 from kubeplay.cli import images as images_cli
+from kubeplay.cli import volumes as volumes_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -78,6 +79,8 @@ def play(
     for ref in report.replaced:
         name = ref.split("/", 1)[1]  # a pod's name, or a workload's `deployment.apps/web`
         click.echo(f"{name if '/' in name else 'pod/' + name} replaced", err=True)
+    for name in report.volumes:
+        click.echo(f"volume/{name} created")
     for ref in report.pods:
         click.echo(f"pod/{ref.split('/', 1)[1]} created")
     for ref in report.workloads:
@@ -87,17 +90,21 @@ def play(
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--grace-period", type=float, default=None, help="Seconds before SIGKILL.")
-def down(files: tuple[str, ...], grace_period: float | None) -> None:
+@click.option("--volumes", is_flag=True, help="Also remove the named volumes of their claims.")
+def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> None:
     """Stop and remove the pods FILES describe."""
     from kubeplay.services import play as play_mod
 
-    report = play_mod.down(_settings(), files, grace=grace_period)
+    report = play_mod.down(_settings(), files, grace=grace_period, volumes=volumes)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
     for ref in report.workloads:
         click.echo(f"{ref.split('/', 1)[1]} deleted")
     for ref in report.objects:
         click.echo(f"{ref} deleted")
+    for name in report.volumes:
+        click.echo(f"volume/{name} deleted")
+    _warn(f"volume {name}: still used by another pod, kept" for name in report.volumes_in_use)
 
 
 @cli.command()
@@ -315,6 +322,9 @@ def generate() -> None:
 
 
 generate.add_command(generate_cli.kube)
+
+
+cli.add_command(volumes_cli.volume)
 
 
 @cli.group()

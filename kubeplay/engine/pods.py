@@ -211,11 +211,15 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import network
+    from kubeplay.engine import network, volumes
     from kubeplay.net import netns as netns_mod
     from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid)
+    try:
+        volumes.ensure_pod_volumes(host, plan)
+    except KubeplayError as err:
+        raise SyncError(str(err), step="volumes") from err
     netns = ""
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
@@ -296,6 +300,7 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
 
 
 def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
+    from kubeplay.engine import volumes
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
@@ -325,6 +330,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             ctr.user,
             run_as_user=ctr.run_as_user,
             run_as_group=ctr.run_as_group,
+            supplemental_groups=() if plan.fs_group is None else (plan.fs_group,),
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
@@ -333,9 +339,15 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
         )
         raise SyncError(f"{step}: {err}", step="config") from err
+    try:
+        volume_mounts, propagation = volumes.container_mounts(host, plan, ctr)
+    except KubeplayError as err:
+        raise SyncError(str(err), step="volumes") from err
     term_log = cdir / "termination-log"
     term_log.touch()
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
+    for m in ctr.mounts:  # a volume the user mounts there wins, as the kubelet's makeMounts
+        files.pop(m.path, None)
     cid = _new_id()
     spec = ocispec.build_container_spec(
         plan,
@@ -346,6 +358,8 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         cgroups_path=_cgroups_path(cid),
         host_files=files,
         seccomp=host.seccomp,
+        volume_mounts=volume_mounts,
+        rootfs_propagation=propagation,
     )
     _write(cdir / "config.json", json.dumps(spec))
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
@@ -516,6 +530,9 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         except KubeplayError as err:
             errors.append(str(err))
     try:
+        from kubeplay.engine import volumes
+
+        volumes.teardown_pod_volumes(host, rec.uid)
         remove_tree(pod_dir(host, rec.uid))
     except (KubeplayError, OSError) as err:
         errors.append(str(err))

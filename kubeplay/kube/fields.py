@@ -42,6 +42,64 @@ _CONTAINER = (
     "securityContext",
     "securityContext.runAsUser",
     "securityContext.runAsGroup",
+    "volumeMounts",
+    "volumeMounts[*].name",
+    "volumeMounts[*].mountPath",
+    "volumeMounts[*].readOnly",
+    "volumeMounts[*].subPath",
+    "volumeMounts[*].subPathExpr",
+    "volumeMounts[*].mountPropagation",
+)
+_KEY_ITEMS = ("items", "items[*].key", "items[*].path", "items[*].mode", "optional")
+_DOWNWARD_ITEMS = (
+    "items",
+    "items[*].path",
+    "items[*].mode",
+    "items[*].fieldRef",
+    "items[*].fieldRef.apiVersion",
+    "items[*].fieldRef.fieldPath",
+    "items[*].resourceFieldRef",
+    "items[*].resourceFieldRef.containerName",
+    "items[*].resourceFieldRef.resource",
+    "items[*].resourceFieldRef.divisor",
+)
+# Sources of a projected volume kubeplay writes (serviceAccountToken has a MESSAGES entry).
+_PROJECTION = (
+    "configMap",
+    "configMap.name",
+    *(f"configMap.{f}" for f in _KEY_ITEMS),
+    "secret",
+    "secret.name",
+    *(f"secret.{f}" for f in _KEY_ITEMS),
+    "downwardAPI",
+    *(f"downwardAPI.{f}" for f in _DOWNWARD_ITEMS),
+)
+# Volume sources kubeplay implements (any other source is warned and never mounted).
+_VOLUME = (
+    "name",
+    "hostPath",
+    "hostPath.path",
+    "hostPath.type",
+    "emptyDir",
+    "emptyDir.medium",
+    "emptyDir.sizeLimit",
+    "persistentVolumeClaim",
+    "persistentVolumeClaim.claimName",
+    "persistentVolumeClaim.readOnly",
+    "configMap",
+    "configMap.name",
+    "configMap.defaultMode",
+    *(f"configMap.{f}" for f in _KEY_ITEMS),
+    "secret",
+    "secret.secretName",
+    "secret.defaultMode",
+    *(f"secret.{f}" for f in _KEY_ITEMS),
+    "downwardAPI",
+    "downwardAPI.defaultMode",
+    *(f"downwardAPI.{f}" for f in _DOWNWARD_ITEMS),
+    "projected",
+    "projected.defaultMode",
+    "projected.sources",
 )
 # Probes and lifecycle hooks (run by kubeplay: plan/probes.py, engine/probes.py, prober.py,
 # hooks.py). Newer handler fields (httpGet.protocol, grpc.mode) and the deprecated tcpSocket
@@ -122,6 +180,11 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.securityContext",
         "spec.securityContext.runAsUser",
         "spec.securityContext.runAsGroup",
+        "spec.securityContext.fsGroup",
+        "spec.securityContext.fsGroupChangePolicy",
+        "spec.volumes",
+        *(f"spec.volumes[*].{f}" for f in _VOLUME),
+        *(f"spec.volumes[*].projected.sources[*].{f}" for f in _PROJECTION),
         *(f"spec.containers[*].{f}" for f in _CONTAINER + _CONTAINER_PROBES),
         *(
             f"spec.initContainers[*].{f}"
@@ -163,6 +226,8 @@ _SET_BY_SERVER = (
 MESSAGES: dict[str, str] = {
     **{f"spec.{f}": NO_EFFECT for f in _NO_EFFECT_SPEC},
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    "spec.volumes[*].projected.sources[*].serviceAccountToken": "no service account "
+    "tokens on a single host, no file is written",
     "spec.containers[*].resources": NOT_ENFORCED,
     "spec.initContainers[*].resources": NOT_ENFORCED,
 }

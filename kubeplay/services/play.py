@@ -42,6 +42,7 @@ class PlayReport:
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads played
+    volumes: tuple[str, ...] = ()  # named volumes this play created
     objects: AppliedObjects = field(default_factory=AppliedObjects)
 
 
@@ -50,6 +51,8 @@ class DownReport:
     removed: tuple[str, ...]
     absent: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads removed
+    volumes: tuple[str, ...] = ()  # named volumes removed (down --volumes)
+    volumes_in_use: tuple[str, ...] = ()  # kept: another pod still uses them
     objects: tuple[str, ...] = ()  # configmap/NAME, secret/NAME removed
 
 
@@ -134,6 +137,8 @@ def play(
     progress: PullProgress | None = None,
 ) -> PlayReport:
     from kubeplay.engine import network
+    from kubeplay.engine import volumes as engine_volumes
+    from kubeplay.services import volumes as volumes_svc
     from kubeplay.services import workloads as workloads_mod
 
     objects, warnings = load_manifests(
@@ -147,8 +152,16 @@ def play(
         workloads, replicas = workloads_mod.expand(host, objects, pods=pods, now=now)
         pods += replicas
         if not pods and not workloads:
+            made = volumes_svc.ensure_claims(host, objects, ())
             applied = objects_mod.apply(settings, host.store, configs)
-            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), objects=applied)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            return PlayReport(
+                pods=(),
+                replaced=(),
+                warnings=tuple(warnings),
+                objects=applied,
+                volumes=tuple(made),
+            )
         host_mod.require_runtime(host)
         images, failed, notes = _image_refs(
             settings, host, pods, options=pull_options, progress=progress
@@ -168,6 +181,7 @@ def play(
                 )
             )
         refs = [(r.namespace, r.name) for r in records]
+        engine_volumes.check_host_paths([plans.from_json(r.plan_json) for r in records])
         wrefs = [workloads_mod.lock_ref(w.namespace, w.kind, w.name) for w in workloads]
         with pod_locks(settings.locks_dir, refs + wrefs):
             replaced: list[str] = []
@@ -197,6 +211,8 @@ def play(
                 else set(),
             )
             applied = objects_mod.apply(settings, host.store, configs)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            made = []
             try:
                 if replace:
                     old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
@@ -210,9 +226,14 @@ def play(
                     replaced += [
                         f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads
                     ]
+                made = volumes_svc.ensure_claims(
+                    host, objects, [plans.from_json(r.plan_json) for r in records]
+                )
                 host.store.add_pods(records, workloads=workloads)
             except BaseException:
+                volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
                 raise
             errors = _parallel(
                 settings,
@@ -223,7 +244,9 @@ def play(
             )
             if errors:
                 _rollback(host, records, workloads)
+                volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
@@ -234,9 +257,15 @@ def play(
             warnings=tuple(warnings + notes + _config_errors(host, records)),
             workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in workloads),
             objects=applied,
+            volumes=tuple(made),
         )
     finally:
         host.close()
+
+
+def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
+    """The objects an apply changed (not created): volumes using them are rewritten."""
+    return [ref for ref, old in applied.before if old is not None]
 
 
 def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
@@ -275,27 +304,43 @@ def _rollback(
         host.store.delete_workload(w.uid)
 
 
-def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None) -> DownReport:
+def down(
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    grace: float | None = None,
+    volumes: bool = False,
+) -> DownReport:
+    """Remove the pods the files define; with `volumes`, also the named volumes of their
+    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
+    from dataclasses import replace as with_fields
+
     from kubeplay.kube import loader
+    from kubeplay.services import volumes as volumes_svc
 
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
+    claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
+    if volumes:
+        host = host_mod.open_host(settings)
+        try:
+            claims += volumes_svc.claims_of_pods(host, refs)
+        finally:
+            host.close()
     report = _remove(settings, refs, grace=grace, workloads=workloads)
     configs = objects_mod.config_objects(objects)
-    if not configs:
+    if configs:
+        host = host_mod.open_host(settings)
+        try:
+            removed = objects_mod.remove_defined(settings, host.store, configs)
+        finally:
+            host.close()
+        report = with_fields(report, objects=tuple(removed))
+    if not volumes:
         return report
-    host = host_mod.open_host(settings)
-    try:
-        removed = objects_mod.remove_defined(settings, host.store, configs)
-    finally:
-        host.close()
-    return DownReport(
-        removed=report.removed,
-        absent=report.absent,
-        workloads=report.workloads,
-        objects=tuple(removed),
-    )
+    removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
+    return with_fields(report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
 
 
 def delete(

@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS workloads (
     created_at REAL NOT NULL,
     UNIQUE (namespace, kind, name)
 );
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    namespace TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    claim_json TEXT
+);
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
     namespace TEXT NOT NULL,
@@ -148,6 +155,18 @@ class ProbeStateRecord:
     readiness: bool | None
     startup: bool | None
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRecord:
+    """A named volume (persistentVolumeClaim): made by a PVC object in the input (`source`
+    names its file, `claim` is the object) or by first use from a pod (`source` empty)."""
+
+    name: str
+    created_at: float
+    namespace: str = ""
+    source: str = ""
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +601,47 @@ class SqliteStore:
             )
         return cur.rowcount > 0
 
+    # volumes ------------------------------------------------------------------------------
+
+    def ensure_volume(
+        self,
+        name: str,
+        *,
+        at: float,
+        namespace: str = "",
+        source: str = "",
+        claim: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record volume `name` unless it exists; a PVC object (`claim`) given later is kept
+        with it. True when this call created the row."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO volumes (name, created_at, namespace, source, claim_json) "
+                "VALUES (?,?,?,?,?)",
+                (name, at, namespace, source, json.dumps(claim) if claim else None),
+            )
+            created = cur.rowcount == 1
+            if not created and claim is not None:
+                db.execute(
+                    "UPDATE volumes SET namespace = ?, source = ?, claim_json = ? WHERE name = ?",
+                    (namespace, source, json.dumps(claim), name),
+                )
+        return created
+
+    def get_volume(self, name: str) -> VolumeRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone()
+        return _volume(row) if row is not None else None
+
+    def list_volumes(self) -> list[VolumeRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM volumes ORDER BY name").fetchall()
+        return [_volume(r) for r in rows]
+
+    def delete_volume(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM volumes WHERE name = ?", (name,))
+
 
 def _probe_state(row: sqlite3.Row) -> ProbeStateRecord:
     def flag(value: int | None) -> bool | None:
@@ -607,6 +667,17 @@ def _object(row: sqlite3.Row) -> StoredObject:
         uid=row["uid"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _volume(row: sqlite3.Row) -> VolumeRecord:
+    claim = row["claim_json"]
+    return VolumeRecord(
+        name=row["name"],
+        created_at=row["created_at"],
+        namespace=row["namespace"],
+        source=row["source"],
+        claim=json.loads(claim) if claim else None,
     )
 
 

@@ -550,11 +550,9 @@ spec:
             [
                 f"pod.yaml: document 1 (Pod web): {path}: not supported yet, ignored"
                 for path in (
-                    "spec.containers[0].volumeMounts",
                     "spec.containers[0].envFrom",
                     "spec.containers[0].env[0].valueFrom",
                     "spec.containers[0].securityContext.privileged",
-                    "spec.volumes",
                     "spec.setHostnameAsFQDN",
                     "spec.activeDeadlineSeconds",
                     "spec.securityContext.runAsNonRoot",
