@@ -59,6 +59,7 @@ bench: demo-image
 	$(PY) bench/run.py
 	$(PY) bench/net.py
 	$(PY) bench/generate.py
+	$(PY) bench/pull.py
 	$(PY) bench/supervisor.py
 
 clean:

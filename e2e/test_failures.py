@@ -96,17 +96,32 @@ def test_bad_yaml_is_rejected_with_its_line(kp: Kubeplay) -> None:
     kp.assert_nothing_runs()
 
 
-def test_missing_image_fails_naming_the_image_and_nothing_is_created(kp: Kubeplay) -> None:
+def test_missing_image_warns_and_leaves_the_container_waiting_err_image_pull(
+    kp: Kubeplay,
+) -> None:
+    # A pull that fails is not a manifest error: as the kubelet does, the pod is created and
+    # its container waits with ErrImagePull; play exits 0 and warns naming pod, container,
+    # image and the reason. (No podman storage here: the test's storage.conf names none.)
+    conf = kp.write("storage.conf", f'[storage]\ngraphroot = "{kp.tmp}/no-podman"\n')
+    kp.env["CONTAINERS_STORAGE_CONF"] = str(conf)
     path = kp.write(
         "images.yaml",
         sleeper("has-image") + "---\n" + sleeper("no-image", image="localhost/nope:1.0"),
     )
     res = kp("play", str(path))
-    assert res.returncode == 1, res
+    assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
-    assert "localhost/nope:1.0" in res.stderr
-    assert "no-image" in res.stderr
-    assert res.stdout == ""
+    warning = next(ln for ln in res.stderr.splitlines() if "no-image" in ln)
+    assert warning.startswith("warning: pod default/no-image: container main: ")
+    assert "localhost/nope:1.0" in warning and "ErrImagePull" in warning, warning
+    assert sorted(res.stdout.split()) == ["created", "created", "pod/has-image", "pod/no-image"]
+    status = kp.pod("no-image")["status"]
+    assert status["phase"] == "Pending"
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ErrImagePull"
+    assert "localhost/nope:1.0" in waiting["message"]
+    assert kp.pod("has-image")["status"]["phase"] == "Running"
+    kp.ok("down", str(path))
     kp.assert_nothing_runs()
 
 

@@ -109,7 +109,9 @@ def test_round_trip(kp: Kubeplay, fixture: Path) -> None:
     assert again == generated
 
 
-def _deployment(replicas: int = 3, image_tag: str = "latest") -> str:
+def _deployment(
+    replicas: int = 3, image_tag: str = "latest", command: str = f'["sh", "-c", "{SLEEPER}"]'
+) -> str:
     return f"""
     apiVersion: apps/v1
     kind: Deployment
@@ -127,7 +129,7 @@ def _deployment(replicas: int = 3, image_tag: str = "latest") -> str:
           containers:
           - name: main
             image: {IMAGE.replace(":latest", ":" + image_tag)}
-            command: ["sh", "-c", "{SLEEPER}"]
+            command: {command}
     """
 
 
@@ -193,13 +195,14 @@ def test_replaying_a_changed_deployment_with_replace_replaces_its_pods(kp: Kubep
 
 
 def test_a_deployment_whose_pods_fail_to_start_leaves_nothing(kp: Kubeplay) -> None:
-    path = kp.write("web.yaml", _deployment(replicas=2, image_tag="missing"))
+    path = kp.write("web.yaml", _deployment(replicas=2, command='["/no/such/binary"]'))
     res = kp("play", str(path))
     assert res.returncode == 1
-    assert "not in kubeplay's image store" in res.stderr
+    assert "/no/such/binary" in res.stderr
     kp.assert_nothing_runs()
-    # Nothing stored either: the same file plays once the image is there.
-    kp.ok("image", "import", str(kp.rootfs), IMAGE.replace(":latest", ":missing"))
+    # Nothing stored either: the Deployment plays again once its command is fixed.
+    assert kp.ok("get", "pods", "-o", "name").strip() == ""
+    path = kp.write("web.yaml", _deployment(replicas=2))
     assert kp.play(path).strip() == "deployment.apps/web created"
 
 

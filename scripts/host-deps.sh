@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages kubeplay needs, only those missing (fast when all are there).
 set -euo pipefail
+# docker-registry and apache2-utils (htpasswd): the loopback registry of the pull tests.
 packages=(runc crun conmon catatonit skopeo umoci busybox-static nftables dnsmasq-base iproute2
-          golang-github-containers-common)
+          golang-github-containers-common docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from kubeplay import settings as settings_mod
 from kubeplay.cli import generate as generate_cli
+from kubeplay.cli import images as images_cli
 from kubeplay.cli import supervise as supervise_cli
+from kubeplay.cli import volumes as volumes_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -49,39 +50,64 @@ def cli(verbose: bool) -> None:
 @click.option("--replace", is_flag=True, help="Remove the pods these files made, then play.")
 @click.option("--kube-version", default="", help="Kubernetes version of the schema (1.37).")
 @click.option("--configmap", "configmaps", multiple=True, help="ConfigMap/Secret YAML to use.")
-def play(files: tuple[str, ...], replace: bool, kube_version: str, configmaps: tuple[str]) -> None:
+@images_cli.tls_option
+@images_cli.authfile_option
+def play(
+    files: tuple[str, ...],
+    replace: bool,
+    kube_version: str,
+    configmaps: tuple[str, ...],
+    tls_verify: bool | None,
+    authfile: str,
+) -> None:
     """Run every Pod in FILES (files, directories, or - for stdin)."""
     from kubeplay.cli import objects as objects_cli
+    from kubeplay.cli import progress
     from kubeplay.services import play as play_mod
 
-    report = play_mod.play(
-        _settings(), files, replace=replace, kube_version=kube_version, configmaps=configmaps
-    )
+    with progress.for_stderr() as renderer:
+        report = play_mod.play(
+            _settings(),
+            files,
+            replace=replace,
+            kube_version=kube_version,
+            configmaps=configmaps,
+            pull_options=images_cli.pull_options(tls_verify, authfile),
+            progress=renderer,
+        )
     objects_cli.echo_applied(report.objects)
     _warn(report.warnings)
     for ref in report.replaced:
         name = ref.split("/", 1)[1]  # a pod's name, or a workload's `deployment.apps/web`
         click.echo(f"{name if '/' in name else 'pod/' + name} replaced", err=True)
+    for name in report.volumes:
+        click.echo(f"volume/{name} created")
     for ref in report.pods:
         click.echo(f"pod/{ref.split('/', 1)[1]} created")
     for ref in report.workloads:
         click.echo(f"{ref.split('/', 1)[1]} created")
+    supervise_cli.ensure_supervisor()
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--grace-period", type=float, default=None, help="Seconds before SIGKILL.")
-def down(files: tuple[str, ...], grace_period: float | None) -> None:
+@click.option("--volumes", is_flag=True, help="Also remove the named volumes of their claims.")
+def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> None:
     """Stop and remove the pods FILES describe."""
     from kubeplay.services import play as play_mod
 
-    report = play_mod.down(_settings(), files, grace=grace_period)
+    report = play_mod.down(_settings(), files, grace=grace_period, volumes=volumes)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
     for ref in report.workloads:
         click.echo(f"{ref.split('/', 1)[1]} deleted")
     for ref in report.objects:
         click.echo(f"{ref} deleted")
+    for name in report.volumes:
+        click.echo(f"volume/{name} deleted")
+    _warn(f"volume {name}: still used by another pod, kept" for name in report.volumes_in_use)
+    supervise_cli.ensure_supervisor()
 
 
 @cli.command()
@@ -102,6 +128,7 @@ def delete(
     report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)
     for ref in report.removed:
         click.echo(f'pod "{ref.split("/", 1)[1]}" deleted')
+    supervise_cli.ensure_supervisor()
 
 
 def _require_pods(resource: str) -> None:
@@ -301,77 +328,6 @@ def _seconds(text: str) -> float:
     return float(text)
 
 
-@cli.group()
-def image() -> None:
-    """Manage images in kubeplay's store."""
-
-
-@image.command("import")
-@click.argument("tarball", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("reference")
-@click.option("-c", "--change", "changes", multiple=True, help="ENV, CMD, ENTRYPOINT, ...")
-def image_import(tarball: Path, reference: str, changes: tuple[str, ...]) -> None:
-    """Create an image from a rootfs tarball (as podman import)."""
-    from kubeplay.services import images
-
-    rec = images.import_rootfs(_settings(), tarball, reference, changes=changes)
-    click.echo(rec.image_id)
-
-
-@image.command("load")
-@click.option(
-    "-i", "--input", "archive", required=True, type=click.Path(exists=True, path_type=Path)
-)
-def image_load(archive: Path) -> None:
-    """Load images from a docker-archive or oci-archive file."""
-    from kubeplay.services import images
-
-    for rec in images.load(_settings(), archive):
-        click.echo(f"Loaded image: {', '.join(rec.names) or rec.image_id}")
-
-
-@image.command("ls")
-@click.option("-q", "--quiet", is_flag=True)
-def image_ls(quiet: bool) -> None:
-    """List images."""
-    from kubeplay.cli import render
-    from kubeplay.services import images
-
-    recs = images.list_images(_settings())
-    if quiet:
-        for rec in recs:
-            click.echo(rec.image_id.removeprefix("sha256:")[:12])
-        return
-    rows = []
-    for rec in recs:
-        for ref in rec.names or ("<none>:<none>",):
-            repo, _, tag = ref.rpartition(":")
-            rows.append(
-                [repo, tag, rec.image_id.removeprefix("sha256:")[:12], rec.created, _size(rec.size)]
-            )
-    click.echo(render.table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows))
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.3g} {unit}"
-        size /= 1000
-    return f"{size:.3g} GB"
-
-
-@image.command("rm")
-@click.argument("references", nargs=-1, required=True)
-@click.option("-f", "--force", is_flag=True)
-def image_rm(references: tuple[str, ...], force: bool) -> None:
-    """Remove images (refused while a pod uses one, unless --force)."""
-    from kubeplay.services import images
-
-    for rec in images.remove(_settings(), references, force=force):
-        click.echo(f"Untagged/removed: {rec.image_id}")
-
-
 cli.add_command(supervise_cli.agent)
 
 
@@ -382,6 +338,9 @@ def generate() -> None:
 
 generate.add_command(generate_cli.kube)
 generate.add_command(supervise_cli.generate_systemd)
+
+
+cli.add_command(volumes_cli.volume)
 
 
 @cli.group()
@@ -414,6 +373,9 @@ def version() -> None:
     from kubeplay import __version__
 
     click.echo(f"kubeplay {__version__}")
+
+
+images_cli.register(cli)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay import log
 from kubeplay.engine import events
@@ -32,6 +32,9 @@ from kubeplay.plan.observed import (
 )
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
 from kubeplay.state.store import ContainerRecord, PodRecord
+
+if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
 
 INFRA = "_infra"  # not a DNS label, so it never clashes with a container name
 _log = log.get_logger(__name__)
@@ -130,6 +133,10 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             restart_count=c.restart_count,
             last_termination=last,
         )
+    for name, probed in host.store.get_probe_states(rec.uid).items():
+        seen = containers.get(name)
+        if seen is not None and seen.container_id == probed.container_id:  # else: stale
+            containers[name] = replace(seen, readiness=probed.readiness, startup=probed.startup)
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
     return ObservedPod(
         sandbox_id=sandbox_id,
@@ -206,12 +213,16 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import network
+    from kubeplay.engine import network, volumes
     from kubeplay.net import netns as netns_mod
     from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid)
     events.scheduled(host, plan.uid, plan.ref)
+    try:
+        volumes.ensure_pod_volumes(host, plan)
+    except KubeplayError as err:
+        raise SyncError(str(err), step="volumes") from err
     netns = ""
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
@@ -292,6 +303,7 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
 
 
 def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
+    from kubeplay.engine import volumes
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
@@ -323,6 +335,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             ctr.user,
             run_as_user=ctr.run_as_user,
             run_as_group=ctr.run_as_group,
+            supplemental_groups=() if plan.fs_group is None else (plan.fs_group,),
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
@@ -331,9 +344,15 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
         )
         raise SyncError(f"{step}: {err}", step="config") from err
+    try:
+        volume_mounts, propagation = volumes.container_mounts(host, plan, ctr)
+    except KubeplayError as err:
+        raise SyncError(str(err), step="volumes") from err
     term_log = cdir / "termination-log"
     term_log.touch()
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
+    for m in ctr.mounts:  # a volume the user mounts there wins, as the kubelet's makeMounts
+        files.pop(m.path, None)
     cid = _new_id()
     spec = ocispec.build_container_spec(
         plan,
@@ -344,6 +363,8 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         cgroups_path=_cgroups_path(cid),
         host_files=files,
         seccomp=host.seccomp,
+        volume_mounts=volume_mounts,
+        rootfs_propagation=propagation,
     )
     _write(cdir / "config.json", json.dumps(spec))
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
@@ -363,6 +384,13 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     events.created(host, plan.uid, ctr)
     events.started(host, plan.uid, ctr)
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
+    if ctr.post_start is not None:
+        from kubeplay.engine import hooks
+
+        if not hooks.run_post_start(host, plan, rec, ctr, container_id=cid):
+            now = host.store.get_pod_by_uid(plan.uid) or rec
+            this = replace(now, containers=tuple(c for c in now.containers if c.name == ctr.name))
+            stop_containers(host, plan, this, grace=float(plan.termination_grace_period))
 
 
 def sync_pod(
@@ -370,17 +398,23 @@ def sync_pod(
     plan: PodPlan,
     *,
     wait_init_timeout: float | None = None,
+    image_failures: Mapping[str, ImageResult] | None = None,
     may_start: Callable[[str], bool] | None = None,
 ) -> None:
     """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
 
     Runs init containers to completion (waiting for each), as the kubelet does before it
     starts app containers. Containers that already ran are left to the supervisor (back-off).
+    A container whose image cannot be had (pulled per its policy, see engine.images) is left
+    waiting ErrImagePull with the registry's message; the others go on. `image_failures`:
+    images this command already failed to pull, not tried again.
     The supervisor passes `may_start`: it says which containers may (re)start now, previous
     instances are retired first, and a running init container is not waited for (the
     supervisor hears of its exit).
     """
     from kubeplay.plan import actions
+
+    failed = image_failures or {}
 
     while True:
         rec = host.store.get_pod_by_uid(plan.uid)
@@ -399,14 +433,21 @@ def sync_pod(
             cid = observed.get(todo.wait_for).container_id
             host.runtime.wait_exit(cid, wait_init_timeout if wait_init_timeout else 1e9)
             continue
+        supervised = may_start is not None
         if todo.start_init and _allowed(todo.start_init, todo, may_start):
-            _start(host, plan, rec, todo.start_init, supervised=may_start is not None)
+            plan, started = _start(
+                host, plan, rec, todo.start_init, supervised=supervised, failed=failed
+            )
+            if not started:
+                break  # its image is missing: the pod cannot initialize yet
             continue
         if todo.start_init and not todo.start:
             break
         for name in todo.start:
-            if _allowed(name, todo, may_start):
-                _start(host, plan, rec, name, supervised=may_start is not None)
+            if not _allowed(name, todo, may_start):
+                continue
+            plan, started = _start(host, plan, rec, name, supervised=supervised, failed=failed)
+            if started:  # else waiting for its image; the other containers start
                 rec = host.store.get_pod_by_uid(plan.uid) or rec
         break
     if may_start is None:
@@ -417,21 +458,35 @@ def _allowed(name: str, todo: PodActions, may_start: Callable[[str], bool] | Non
     return name not in todo.restarts if may_start is None else may_start(name)
 
 
-def _start(host: Host, plan: PodPlan, rec: PodRecord, name: str, *, supervised: bool) -> None:
-    ctr = plan.container(name)
-    assert ctr is not None
+def _start(
+    host: Host,
+    plan: PodPlan,
+    rec: PodRecord,
+    name: str,
+    *,
+    supervised: bool,
+    failed: Mapping[str, ImageResult],
+) -> tuple[PodPlan, bool]:
+    """(Re)start container `name`: its image first (engine.images); the plan (refreshed when
+    an image arrived) and whether it started."""
+    from kubeplay.engine import images as images_mod
     from kubeplay.engine import restarts
 
     old: list[str] = []
-    if supervised:
+    if supervised:  # before anything rewrites the row: the old instance must not be lost
         rec, old = restarts.clear_previous(host, plan, rec, name)
     try:
-        _start_container(host, plan, rec, ctr)
-    except SyncError as err:
-        events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
-        if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
-            _mark_failed_start(host, plan, name, err)
-        raise
+        plan, ctr = images_mod.prepare_start(host, plan, name, failed=failed)
+        if ctr is None:
+            return plan, False
+        try:
+            _start_container(host, plan, rec, ctr)
+        except SyncError as err:
+            events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
+            if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
+                _mark_failed_start(host, plan, name, err)
+            raise
+        return plan, True
     finally:
         for cid in old:  # after the start: the restart does not wait for the old conmon
             restarts.forget(host, cid)
@@ -460,8 +515,11 @@ def _signal_number(name: str) -> int:
     return int(getattr(signal, name, signal.SIGTERM))
 
 
-def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) -> None:
-    """Stop signal to every running container, wait up to `grace`, then SIGKILL."""
+def stop_containers(
+    host: Host, plan: PodPlan, rec: PodRecord, *, grace: float, why: str = ""
+) -> None:
+    """preStop hooks, stop signal to every running container, wait up to `grace` (less what
+    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe)."""
     running = [
         c
         for c in rec.containers
@@ -470,10 +528,15 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
         and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.read_exit(c.container_id) is None
     ]
+    hooked = [(ctr, c.container_id) for c in running if (ctr := plan.container(c.name))]
+    if any(ctr.pre_stop is not None for ctr, _ in hooked):
+        from kubeplay.engine import hooks
+
+        grace = hooks.run_pre_stop(host, plan, rec, hooked, grace=grace)
     for c in running:
         ctr = plan.container(c.name)
         if ctr is not None:
-            events.killing(host, plan.uid, ctr)
+            events.killing(host, plan.uid, ctr, message=why)
         sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
         host.runtime.kill(c.container_id, sig)
     deadline = time.monotonic() + grace
@@ -533,6 +596,9 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         except KubeplayError as err:
             errors.append(str(err))
     try:
+        from kubeplay.engine import volumes
+
+        volumes.teardown_pod_volumes(host, rec.uid)
         remove_tree(pod_dir(host, rec.uid))
     except (KubeplayError, OSError) as err:
         errors.append(str(err))

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class IndexEntry:
     diff_ids: list[str]  # diff ids = layer dir names, bottom first
     size: int
     created: str
+    # "repo@sha256:..." the image was pulled as: its manifest's digest and, for an image
+    # chosen from a multi-arch index, the index's digest too (docker's RepoDigests)
+    digests: list[str] = field(default_factory=list)
 
     def blobs(self) -> list[str]:
         return [self.manifest, self.config, *self.layer_blobs]

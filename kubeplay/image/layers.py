@@ -1,12 +1,15 @@
-"""The layer unpacker: one layer tarball (plain or gzip) into one directory, atomically.
+"""The layer unpacker: one layer tarball (plain, gzip or zstd) into one directory, atomically.
 
 `unpack_layer` is the single entry point; the store calls it once per diff id. It streams the
-tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar), and
+tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar) and, when
+given, the blob digest (sha256 of the stored, maybe compressed, bytes) in the same pass, and
 renames a finished temp dir into place, so a layer dir either exists complete or not at all.
 It keeps owners, modes, mtimes, xattrs, symlinks (as links), hardlinks within the layer and
 device nodes; OCI whiteouts become overlayfs ones (`.wh.x` -> 0/0 char device, `.wh..wh..opq`
 -> `trusted.overlay.opaque=y`). It never writes through a symlink: a member whose path is
-absolute, has `..`, goes through a symlink or a non-directory is refused with ImageError.
+absolute, has `..`, goes through a symlink or a non-directory is refused with ImageError, and
+so is a whiteout that names no entry (`.wh.`, `.wh..`, `.wh...`). Symlink targets are kept as
+written: they are resolved inside the container's rootfs, never by the unpacker.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, Protocol
 
 from kubeplay.errors import ImageError
 from kubeplay.log import get_logger
@@ -35,6 +38,7 @@ _META_PREFIX = ".wh..wh."
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
+_TAR_BUFFER = 1 << 18  # reads from the (decompressing, hashing) stream: fewer, larger
 
 
 class _MemberError(Exception):
@@ -62,13 +66,17 @@ class _HashingReader:
             pass
 
 
-def _open_stream(raw: BinaryIO, *, what: str) -> _Readable:
-    head = raw.read(4)
-    raw.seek(0)
+def _open_stream(raw: _HashingReader, head: bytes) -> _Readable:
+    stream: Any = raw  # the decompressors want a file; a reader with read() is enough
     if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == _ZSTD_MAGIC:
-        raise ImageError(f"{what}: zstd-compressed layers are not supported")
+        import zstandard
+
+        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(
+            stream, read_across_frames=True
+        )
+        return reader
     return raw
 
 
@@ -82,19 +90,25 @@ def _member_parts(name: str) -> list[str]:
 
 
 class _Unpacker:
-    """State of one unpack: the target dir and which of its subdirs are known real dirs."""
+    """State of one unpack: the target dir and which of its subdirs are known real dirs.
+
+    Paths are plain strings on purpose: this runs once per file of every layer, and pathlib
+    objects cost more than the syscalls themselves.
+    """
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = str(root)
         self.dirs: set[tuple[str, ...]] = {()}
-        self.dir_members: list[tuple[Path, tarfile.TarInfo]] = []
+        self.dir_members: list[tuple[str, tarfile.TarInfo]] = []
 
-    def parent(self, parts: list[str], *, create: bool) -> Path:
+    def parent(self, parts: list[str], *, create: bool) -> str:
         """The directory holding `parts[-1]`, checked (and made, if `create`) component-wise."""
+        if tuple(parts[:-1]) in self.dirs:  # the common case: a known real dir
+            return os.path.join(self.root, *parts[:-1])
         path = self.root
         for depth in range(1, len(parts)):
             key = tuple(parts[:depth])
-            path = path / parts[depth - 1]
+            path = os.path.join(path, parts[depth - 1])
             if key in self.dirs:
                 continue
             try:
@@ -111,7 +125,7 @@ class _Unpacker:
             self.dirs.add(key)
         return path
 
-    def clear(self, path: Path, parts: list[str], *, keep_dir: bool) -> bool:
+    def clear(self, path: str, parts: list[str], *, keep_dir: bool) -> bool:
         """Remove what is at `path` unless it is a dir to keep; True if a dir was kept."""
         try:
             st = os.lstat(path)
@@ -136,26 +150,19 @@ class _Unpacker:
             return
         base = parts[-1]
         parent = self.parent(parts, create=True)
-        if base == _OPAQUE:
-            os.setxattr(parent, _OPAQUE_XATTR, b"y", follow_symlinks=False)
-            return
-        if base.startswith(_META_PREFIX):
-            return  # other aufs metadata (.wh..wh.plnk, ...) has no overlayfs meaning
         if base.startswith(_WHITEOUT):
-            target = parent / base[len(_WHITEOUT) :]
-            self.clear(target, [*parts[:-1], base[len(_WHITEOUT) :]], keep_dir=False)
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-            os.lchown(target, member.uid, member.gid)
+            self._whiteout(parent, parts, member)
             return
-        path = parent / base
+        path = os.path.join(parent, base)
+        if member.isreg():
+            self._write_file(tar, member, path, parts)
+            return
         kept_dir = self.clear(path, parts, keep_dir=member.isdir())
         if member.isdir():
             if not kept_dir:
                 os.mkdir(path, 0o700)
             self.dirs.add(tuple(parts))
             self.dir_members.append((path, member))
-        elif member.isreg():
-            self._write_file(tar, member, path)
         elif member.issym():
             os.symlink(member.linkname, path)
             self._finish(path, member, chmod=False)
@@ -163,7 +170,7 @@ class _Unpacker:
             link_parts = _member_parts(member.linkname)
             if not link_parts:
                 raise _MemberError("hardlink to the layer root")
-            source = self.parent(link_parts, create=False) / link_parts[-1]
+            source = os.path.join(self.parent(link_parts, create=False), link_parts[-1])
             if not os.path.lexists(source):
                 raise _MemberError(f"hardlink target {member.linkname} is not in this layer")
             os.link(source, path, follow_symlinks=False)
@@ -177,30 +184,58 @@ class _Unpacker:
         else:
             raise _MemberError(f"unsupported tar member type {member.type!r}")
 
-    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+    def _whiteout(self, parent: str, parts: list[str], member: tarfile.TarInfo) -> None:
+        base = parts[-1]
+        if base == _OPAQUE:
+            os.setxattr(parent, _OPAQUE_XATTR, b"y", follow_symlinks=False)
+            return
+        if base.startswith(_META_PREFIX):
+            return  # other aufs metadata (.wh..wh.plnk, ...) has no overlayfs meaning
+        hidden = base[len(_WHITEOUT) :]
+        if hidden in ("", ".", ".."):
+            raise _MemberError("whiteout names no entry")
+        target = os.path.join(parent, hidden)
+        self.clear(target, [*parts[:-1], hidden], keep_dir=False)
+        os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        os.lchown(target, member.uid, member.gid)
+
+    def _write_file(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, parts: list[str]
+    ) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(path, flags, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:  # a name seen before in this layer: replace it
+            self.clear(path, parts, keep_dir=False)
+            fd = os.open(path, flags, 0o600)
+        try:
             source = tar.extractfile(member)
             if source is not None:
-                shutil.copyfileobj(source, out, _CHUNK)
-            out.flush()  # before utime: a later flush would set mtime to now
+                while chunk := source.read(_CHUNK):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
             os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
-            _set_xattrs(path, member)
-            os.utime(fd, ns=(_mtime_ns(member), _mtime_ns(member)))
+            if member.pax_headers:
+                _set_xattrs(path, member)
+            mtime = _mtime_ns(member)
+            os.utime(fd, ns=(mtime, mtime))
+        finally:
+            os.close(fd)
 
-    def _finish(self, path: Path, member: tarfile.TarInfo, *, chmod: bool = True) -> None:
+    def _finish(self, path: str, member: tarfile.TarInfo, *, chmod: bool = True) -> None:
         os.lchown(path, member.uid, member.gid)
         if chmod:
             os.chmod(path, member.mode & 0o7777, follow_symlinks=False)
-        _set_xattrs(path, member)
+        if member.pax_headers:
+            _set_xattrs(path, member)
         mtime = _mtime_ns(member)
         os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
 
     def finish_dirs(self) -> None:
         """Directory metadata last (children change a dir's mtime), deepest first."""
-        for path, member in sorted(self.dir_members, key=lambda pm: -len(pm[0].parts)):
+        for path, member in sorted(self.dir_members, key=lambda pm: -pm[0].count("/")):
             self._finish(path, member)
 
 
@@ -208,7 +243,7 @@ def _mtime_ns(member: tarfile.TarInfo) -> int:
     return int(member.mtime * 1_000_000_000)
 
 
-def _set_xattrs(path: Path, member: tarfile.TarInfo) -> None:
+def _set_xattrs(path: str, member: tarfile.TarInfo) -> None:
     for key, value in member.pax_headers.items():
         if not key.startswith(_XATTR_PAX):
             continue
@@ -224,11 +259,20 @@ def _set_xattrs(path: Path, member: tarfile.TarInfo) -> None:
             log.warning("layer_xattr_skipped", path=str(path), xattr=name, error=str(err))
 
 
-def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool:
-    """Unpack the layer tarball `blob` into `dest`, whose diff id must be `diff_id`.
+def _zstd_errors() -> type[Exception]:
+    import zstandard
 
-    Works in a temp dir under `scratch` (same filesystem as `dest`) and renames it into place.
-    Returns False when `dest` already exists (unpacked before, maybe by another process).
+    return zstandard.ZstdError
+
+
+def unpack_layer(
+    blob: Path, dest: Path, *, diff_id: str, scratch: Path, blob_digest: str = ""
+) -> bool:
+    """Unpack the layer tarball `blob` into `dest`, whose diff id must be `diff_id` (and the
+    blob's own digest `blob_digest`, when given: a compressed blob is checked in the same
+    read). Works in a temp dir under `scratch` (same filesystem as `dest`) and renames it
+    into place. Returns False when `dest` already exists (unpacked before, maybe by another
+    process); the blob is then not read at all.
     """
     what = f"layer {diff_id}"
     if dest.exists():
@@ -239,13 +283,21 @@ def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool
         os.chmod(tmp, 0o755)
         unpacker = _Unpacker(tmp)
         with blob.open("rb") as raw:
-            reader = _HashingReader(_open_stream(raw, what=what))
-            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            head = raw.read(4)
+            raw.seek(0)
+            stored = _HashingReader(raw)
+            reader = _HashingReader(_open_stream(stored, head))
+            with tarfile.open(  # type: ignore[call-overload]
+                fileobj=reader, mode="r|", bufsize=_TAR_BUFFER
+            ) as tar:
                 for member in tar:
                     member_name = member.name
                     unpacker.extract(tar, member)
             member_name = ""
             reader.drain()
+            stored.drain()
+        if blob_digest and "sha256:" + stored.hash.hexdigest() != blob_digest:
+            raise ImageError(f"{what}: blob does not match its digest {blob_digest}")
         got = "sha256:" + reader.hash.hexdigest()
         if got != diff_id:
             raise ImageError(f"{what}: content does not match its diff id (got {got})")
@@ -260,7 +312,7 @@ def unpack_layer(blob: Path, dest: Path, *, diff_id: str, scratch: Path) -> bool
     except _MemberError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ImageError(f"{what}: member {member_name!r}: {err}") from err
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as err:
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, _zstd_errors()) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         where = f": member {member_name!r}" if member_name else ""
         raise ImageError(f"{what}{where}: cannot unpack: {err}") from err

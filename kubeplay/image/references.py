@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from kubeplay.errors import ImageError
-from kubeplay.plan.images import normalize_reference
+from kubeplay.plan.images import Registries, local_names, normalize_reference
+from kubeplay.plan.images import is_short_name as is_short_name
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?)"
@@ -24,13 +25,6 @@ _REFERENCE = re.compile(
 )
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
 MIN_ID_PREFIX = 4
-
-
-def is_short_name(ref: str) -> bool:
-    """True when `ref` names no registry domain (`demo`, `team/app:1`), as podman decides."""
-    name = ref.strip().split("@", 1)[0]
-    first, sep, _ = name.partition("/")
-    return not (sep and ("." in first or ":" in first or first == "localhost"))
 
 
 def check_reference(ref: str) -> str:
@@ -49,14 +43,11 @@ def local_name(ref: str) -> str:
     return check_reference(ref)
 
 
-def lookup_candidates(ref: str) -> tuple[str, ...]:
-    """Normalised names to try, in order, for a user's reference to a local image."""
-    ref = ref.strip()
-    if not ref:
-        return ()
-    if is_short_name(ref):
-        return (normalize_reference(f"localhost/{ref}"), normalize_reference(ref))
-    return (normalize_reference(ref),)
+def lookup_candidates(ref: str, registries: Registries | None = None) -> tuple[str, ...]:
+    """Normalised names to try, in order, for a user's reference to a local image: a short
+    name under localhost/ first, then under its alias or each unqualified-search registry
+    (docker.io when registries.conf names none)."""
+    return local_names(ref, registries or Registries())
 
 
 def id_prefix(ref_or_id: str) -> str | None:

@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -29,9 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from kubeplay.errors import ImageError, NotFoundError
-from kubeplay.image import archives, changes, configs, index, layers, mounts, references
+from kubeplay.image import (
+    archives,
+    changes,
+    configs,
+    index,
+    layers,
+    mounts,
+    pulls,
+    references,
+    transport,
+)
 from kubeplay.log import get_logger
-from kubeplay.plan.images import ImageConfig
+from kubeplay.plan.images import ImageConfig, PullSource
 
 log = get_logger(__name__)
 
@@ -49,6 +60,8 @@ class ImageRecord:
     layers: tuple[str, ...]  # diff ids "sha256:..." bottom first
     size: int  # bytes on disk of its blobs
     created: str  # RFC 3339
+    manifest: str = ""  # digest of its manifest
+    digests: tuple[str, ...] = ()  # "repo@sha256:..." it was pulled as (RepoDigests)
 
 
 def _hex(digest: str) -> str:
@@ -113,12 +126,14 @@ class ImageStore:
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
+        """A scratch dir; holding it also holds the shared pull lock (see pull_lock)."""
         self._ensure_dirs()
-        path = Path(tempfile.mkdtemp(prefix="work-", dir=self._tmp))
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
+        with self.pull_lock():
+            path = Path(tempfile.mkdtemp(prefix="work-", dir=self._tmp))
+            try:
+                yield path
+            finally:
+                shutil.rmtree(path, ignore_errors=True)
 
     def _record(self, image_id: str, entry: index.IndexEntry) -> ImageRecord:
         try:
@@ -132,6 +147,8 @@ class ImageStore:
             layers=tuple(entry.diff_ids),
             size=entry.size,
             created=entry.created,
+            manifest=entry.manifest,
+            digests=tuple(entry.digests),
         )
 
     @staticmethod
@@ -266,6 +283,191 @@ class ImageStore:
             )
         return image_id
 
+    # --- pulling ---------------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        return self._index
+
+    def layer_dir(self, diff_id: str) -> Path:
+        return self._layer_dir(diff_id)
+
+    def scratch(self) -> contextlib.AbstractContextManager[Path]:
+        """A scratch dir under the store (same filesystem: renames into place), removed after."""
+        return self._scratch()
+
+    def has_layers(self, entry: index.IndexEntry) -> bool:
+        """The entry's blobs and unpacked layers are all there."""
+        return all(self._blob(b).exists() for b in entry.blobs()) and all(
+            self._layer_dir(d).is_dir() for d in entry.diff_ids
+        )
+
+    def link_blob(self, digest: str, dest: Path) -> bool:
+        """Hard-link blob `digest` to `dest` if the store has it (so skopeo skips it)."""
+        try:
+            os.link(self._blob(digest), dest)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def pull(
+        self,
+        source: PullSource,
+        *,
+        options: transport.Options | None = None,
+        progress: pulls.PullProgress | None = None,
+    ) -> ImageRecord:
+        """Fetch an image from a registry or podman's storage (see pulls.py)."""
+        self._ensure_dirs()
+        return pulls.pull_image(
+            self, source, options=options or transport.Options(), progress=progress
+        )
+
+    def add_names(
+        self, image_id: str, *, names: Sequence[str], digests: Sequence[str]
+    ) -> ImageRecord:
+        with index.locked(self._index) as entries:
+            entry = entries.get(image_id)
+            if entry is None:
+                raise NotFoundError(f"image {image_id}: not found")
+            self._claim_names(entries, image_id, names)
+            entry.digests.extend(d for d in digests if d not in entry.digests)
+            return self._record(image_id, entry)
+
+    def add_pulled(
+        self,
+        layout: Path,
+        found: archives.LayoutImage,
+        *,
+        names: Sequence[str],
+        digests: Sequence[str],
+        verified: set[str],
+    ) -> ImageRecord:
+        """Move a pulled image's blobs in from `layout` (its layers already unpacked)."""
+        image_id = found.config_digest
+        diff_ids = [str(d) for d in (found.config.get("rootfs") or {}).get("diff_ids") or []]
+        with index.locked(self._index) as entries:
+            size = 0
+            for digest in dict.fromkeys((found.manifest_digest, image_id, *found.layer_digests)):
+                src = archives.blob_path(layout, digest)
+                if self._blob(digest).exists():
+                    size += self._blob(digest).stat().st_size
+                    continue
+                size += self._ingest(src, digest, verified=digest in verified)
+            if image_id not in entries:
+                entries[image_id] = index.IndexEntry(
+                    names=[],
+                    manifest=found.manifest_digest,
+                    config=image_id,
+                    layer_blobs=list(found.layer_digests),
+                    diff_ids=diff_ids,
+                    size=size,
+                    created=str(found.config.get("created") or ""),
+                )
+            entry = entries[image_id]
+            self._claim_names(entries, image_id, names)
+            entry.digests.extend(d for d in digests if d not in entry.digests)
+            return self._record(image_id, entry)
+
+    def drop_unused_layers(self, dirs: Sequence[Path]) -> None:
+        """After a failed pull: remove the layer dirs it unpacked that no image uses."""
+        if not dirs:
+            return
+        with index.locked(self._index) as entries:
+            used = {_hex(d) for entry in entries.values() for d in entry.diff_ids}
+            for path in dirs:
+                if path.name not in used:
+                    self._delete_layer(f"sha256:{path.name}")
+
+    # --- reading, saving, pruning ----------------------------------------------------------
+
+    def read_config(self, image_id: str) -> dict[str, Any]:
+        """The image's whole config document (architecture, os, config, rootfs, history)."""
+        try:
+            document = json.loads(self._blob(image_id).read_bytes())
+        except (OSError, ValueError) as err:
+            raise ImageError(f"image {image_id}: cannot read its config blob: {err}") from err
+        return document if isinstance(document, dict) else {}
+
+    def save(self, refs: Sequence[str], dest: Path) -> list[ImageRecord]:
+        """Write the images to `dest` as an oci-archive (an OCI layout in a tar), each
+        annotated with the name it was asked by, as `podman save --format oci-archive`."""
+        import tarfile
+
+        entries = index.load(self._index)
+        chosen: list[tuple[str, str]] = []  # (image id, ref name or "")
+        for ref in refs:
+            found = self._resolve(entries, ref)
+            if found is None:
+                raise NotFoundError(f"image {ref}: not found")
+            name = found[1] or (entries[found[0]].names[0] if entries[found[0]].names else "")
+            chosen.append((found[0], name))
+        manifests = []
+        blobs: dict[str, None] = {}
+        for image_id, name in chosen:
+            entry = entries[image_id]
+            data = self._blob(entry.manifest).read_bytes()
+            media = json.loads(data).get("mediaType") or archives.OCI_MANIFEST
+            descriptor: dict[str, Any] = {
+                "mediaType": media,
+                "digest": entry.manifest,
+                "size": len(data),
+            }
+            if name:
+                descriptor["annotations"] = {archives.REF_NAME: name}
+            manifests.append(descriptor)
+            blobs.update(dict.fromkeys(entry.blobs()))
+        index_doc = {"schemaVersion": 2, "manifests": manifests}
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+                for member, payload in (
+                    ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                    ("index.json", _json_bytes(index_doc)),
+                ):
+                    info = tarfile.TarInfo(member)
+                    info.size, info.mode = len(payload), 0o644
+                    tar.addfile(info, io.BytesIO(payload))
+                for digest in blobs:
+                    tar.add(self._blob(digest), arcname=f"blobs/sha256/{_hex(digest)}")
+            os.rename(tmp, dest)
+        except OSError as err:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise ImageError(f"image save {dest}: {err.strerror or err}") from err
+        return [self._record(image_id, entries[image_id]) for image_id, _ in chosen]
+
+    def prune_orphans(self) -> tuple[int, int]:
+        """Remove blobs and layer dirs no image uses (left by an interrupted pull or import)
+        and stale scratch dirs; waits for pulls in progress. (blobs, layers) removed."""
+        self._ensure_dirs()
+        with self.pull_lock(exclusive=True), index.locked(self._index) as entries:
+            used_blobs = {_hex(b) for entry in entries.values() for b in entry.blobs()}
+            used_layers = {_hex(d) for entry in entries.values() for d in entry.diff_ids}
+            blobs = [p for p in self._blobs.iterdir() if p.name not in used_blobs]
+            for path in blobs:
+                path.unlink()
+            dirs = [p for p in self._layers.iterdir() if p.name not in used_layers]
+            for path in dirs:
+                self._delete_layer(f"sha256:{path.name}")
+            for path in self._tmp.iterdir():
+                shutil.rmtree(path, ignore_errors=True)
+        return len(blobs), len(dirs)
+
+    @contextlib.contextmanager
+    def pull_lock(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Shared by pulls and imports in progress (their layers are not in the index yet),
+        exclusive for prune, so prune never takes their fresh layers for orphans."""
+        import fcntl
+
+        self._ensure_dirs()
+        with (self.root / "pull.lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
     # --- looking up ------------------------------------------------------------------------
 
     def list(self) -> list[ImageRecord]:
@@ -273,13 +475,20 @@ class ImageStore:
         return [self._record(image_id, entry) for image_id, entry in sorted(entries.items())]
 
     def _resolve(
-        self, entries: dict[str, index.IndexEntry], ref_or_id: str
+        self,
+        entries: dict[str, index.IndexEntry],
+        ref_or_id: str,
+        candidates: Sequence[str] = (),
     ) -> tuple[str, str | None] | None:
         """(image id, the name it was found by or None if by id), or None."""
-        for candidate in references.lookup_candidates(ref_or_id):
+        for candidate in candidates or references.lookup_candidates(ref_or_id):
             repo, at, digest = candidate.partition("@")
+            if at and ":" in repo.rsplit("/", 1)[-1]:
+                repo = repo.rsplit(":", 1)[0]  # name:tag@digest: the digest decides
             for image_id, entry in entries.items():
                 if at:
+                    if f"{repo}@{digest}" in entry.digests:
+                        return image_id, None
                     repos = {n.rsplit(":", 1)[0] for n in entry.names}
                     if entry.manifest == digest and repo in repos:
                         return image_id, None
@@ -293,9 +502,11 @@ class ImageStore:
             raise ImageError(f"image {ref_or_id}: ambiguous id prefix ({len(matches)} images)")
         return (matches[0], None) if matches else None
 
-    def find(self, ref_or_id: str) -> ImageRecord | None:
+    def find(self, ref_or_id: str, *, candidates: Sequence[str] = ()) -> ImageRecord | None:
+        """The image named `ref_or_id` (or, when given, by the first of `candidates`, the
+        names a short name stands for), or by id; None if there is none."""
         entries = index.load(self._index)
-        found = self._resolve(entries, ref_or_id)
+        found = self._resolve(entries, ref_or_id, candidates)
         return None if found is None else self._record(found[0], entries[found[0]])
 
     def get(self, ref_or_id: str) -> ImageRecord:

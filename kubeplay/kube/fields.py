@@ -42,6 +42,109 @@ _CONTAINER = (
     "securityContext",
     "securityContext.runAsUser",
     "securityContext.runAsGroup",
+    "volumeMounts",
+    "volumeMounts[*].name",
+    "volumeMounts[*].mountPath",
+    "volumeMounts[*].readOnly",
+    "volumeMounts[*].subPath",
+    "volumeMounts[*].subPathExpr",
+    "volumeMounts[*].mountPropagation",
+)
+_KEY_ITEMS = ("items", "items[*].key", "items[*].path", "items[*].mode", "optional")
+_DOWNWARD_ITEMS = (
+    "items",
+    "items[*].path",
+    "items[*].mode",
+    "items[*].fieldRef",
+    "items[*].fieldRef.apiVersion",
+    "items[*].fieldRef.fieldPath",
+    "items[*].resourceFieldRef",
+    "items[*].resourceFieldRef.containerName",
+    "items[*].resourceFieldRef.resource",
+    "items[*].resourceFieldRef.divisor",
+)
+# Sources of a projected volume kubeplay writes (serviceAccountToken has a MESSAGES entry).
+_PROJECTION = (
+    "configMap",
+    "configMap.name",
+    *(f"configMap.{f}" for f in _KEY_ITEMS),
+    "secret",
+    "secret.name",
+    *(f"secret.{f}" for f in _KEY_ITEMS),
+    "downwardAPI",
+    *(f"downwardAPI.{f}" for f in _DOWNWARD_ITEMS),
+)
+# Volume sources kubeplay implements (any other source is warned and never mounted).
+_VOLUME = (
+    "name",
+    "hostPath",
+    "hostPath.path",
+    "hostPath.type",
+    "emptyDir",
+    "emptyDir.medium",
+    "emptyDir.sizeLimit",
+    "persistentVolumeClaim",
+    "persistentVolumeClaim.claimName",
+    "persistentVolumeClaim.readOnly",
+    "configMap",
+    "configMap.name",
+    "configMap.defaultMode",
+    *(f"configMap.{f}" for f in _KEY_ITEMS),
+    "secret",
+    "secret.secretName",
+    "secret.defaultMode",
+    *(f"secret.{f}" for f in _KEY_ITEMS),
+    "downwardAPI",
+    "downwardAPI.defaultMode",
+    *(f"downwardAPI.{f}" for f in _DOWNWARD_ITEMS),
+    "projected",
+    "projected.defaultMode",
+    "projected.sources",
+)
+# Probes and lifecycle hooks (run by kubeplay: plan/probes.py, engine/probes.py, prober.py,
+# hooks.py). Newer handler fields (httpGet.protocol, grpc.mode) and the deprecated tcpSocket
+# lifecycle handler are warned about.
+_HANDLER = (
+    "exec",
+    "exec.command",
+    "httpGet",
+    "httpGet.host",
+    "httpGet.path",
+    "httpGet.port",
+    "httpGet.scheme",
+    "httpGet.httpHeaders",
+    "httpGet.httpHeaders[*].name",
+    "httpGet.httpHeaders[*].value",
+)
+_PROBE = (
+    *_HANDLER,
+    "tcpSocket",
+    "tcpSocket.host",
+    "tcpSocket.port",
+    "grpc",
+    "grpc.port",
+    "grpc.service",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+)
+_HOOK = (*_HANDLER, "sleep", "sleep.seconds")
+_CONTAINER_PROBES = (
+    *(
+        f"{probe}{f'.{f}' if f else ''}"
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe")
+        for f in ("", *_PROBE)
+    ),
+    "lifecycle",
+    "lifecycle.stopSignal",
+    *(
+        f"lifecycle.{hook}{f'.{f}' if f else ''}"
+        for hook in ("postStart", "preStop")
+        for f in ("", *_HOOK)
+    ),
 )
 # Only init containers take a restartPolicy (`Always` makes a sidecar).
 _INIT_CONTAINER_ONLY = ("restartPolicy",)
@@ -72,11 +175,21 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.dnsConfig.searches",
         "spec.dnsConfig.options",
         "spec.hostAliases",
+        "spec.os",
+        "spec.os.name",
         "spec.securityContext",
         "spec.securityContext.runAsUser",
         "spec.securityContext.runAsGroup",
-        *(f"spec.containers[*].{f}" for f in _CONTAINER),
-        *(f"spec.initContainers[*].{f}" for f in _CONTAINER + _INIT_CONTAINER_ONLY),
+        "spec.securityContext.fsGroup",
+        "spec.securityContext.fsGroupChangePolicy",
+        "spec.volumes",
+        *(f"spec.volumes[*].{f}" for f in _VOLUME),
+        *(f"spec.volumes[*].projected.sources[*].{f}" for f in _PROJECTION),
+        *(f"spec.containers[*].{f}" for f in _CONTAINER + _CONTAINER_PROBES),
+        *(
+            f"spec.initContainers[*].{f}"
+            for f in _CONTAINER + _INIT_CONTAINER_ONLY + _CONTAINER_PROBES
+        ),
     }
 )
 
@@ -113,6 +226,8 @@ _SET_BY_SERVER = (
 MESSAGES: dict[str, str] = {
     **{f"spec.{f}": NO_EFFECT for f in _NO_EFFECT_SPEC},
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    "spec.volumes[*].projected.sources[*].serviceAccountToken": "no service account "
+    "tokens on a single host, no file is written",
     "spec.containers[*].resources": NOT_ENFORCED,
     "spec.initContainers[*].resources": NOT_ENFORCED,
 }

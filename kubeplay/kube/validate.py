@@ -15,11 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, workloads
+from kubeplay.kube import fields, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
-SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List", "Deployment"})
+SUPPORTED_KINDS = frozenset(
+    {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
+)
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
 
 # Where each kind keeps its pod spec; the same container rules apply to all of them.
@@ -330,11 +332,19 @@ def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
     problems = list(
         _check_choice(spec, "restartPolicy", allowed=POD_RESTART_POLICIES, prefix=prefix)
     )
+    problems.extend(Problem(*problem) for problem in probes.check_pod(spec, prefix))
+    problems.extend(Problem(*p) for p in volumes.check_pod_volumes(spec, prefix))
     first_path: dict[str, str] = {}
     for group in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(group) or ()):
             path = f"{prefix}.{group}[{i}]"
             problems.extend(_check_container(container, path, init=group == "initContainers"))
+            problems.extend(
+                Problem(*problem)
+                for problem in probes.check_container(
+                    container, path, init=group == "initContainers", pod_spec=spec
+                )
+            )
             name = container.get("name")
             if not isinstance(name, str) or not name:
                 continue

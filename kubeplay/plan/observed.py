@@ -44,6 +44,9 @@ class ObservedContainer:
     waiting_message: str = ""
     restart_count: int = 0
     last_termination: Termination | None = None
+    # Published probe results for this container instance (None: no probe has said yet).
+    readiness: bool | None = None
+    startup: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ no-new-privileges off) follow the kubelet + CRI. No rlimits: the container inher
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -211,6 +211,8 @@ def build_container_spec(
     host_files: Mapping[str, str],
     seccomp: Mapping[str, Any] | None,
     annotations: Mapping[str, str] = _NO_FILES,
+    volume_mounts: Sequence[Mapping[str, Any]] = (),
+    rootfs_propagation: str = "",
 ) -> dict[str, Any]:
     """An app or init container of `pod`.
 
@@ -218,7 +220,9 @@ def build_container_spec(
     "" for a new one, None for the host's; a missing key means a new one. The mount
     namespace is always new. `host_files` maps container paths (/etc/hosts, /etc/resolv.conf,
     /dev/termination-log, /dev/shm...) to host files bound read-write. `seccomp` is the
-    OCI object from `seccomp.convert_profile` (None: unconfined).
+    OCI object from `seccomp.convert_profile` (None: unconfined). `volume_mounts` are the
+    entries of `volumes.oci_mounts`, mounted before the host files; `rootfs_propagation` the
+    propagation they need ("" = the runtime's default).
     """
     ns_values = {kind: namespaces.get(kind, "") for kind in ("pid", "network", "ipc", "uts")}
     linux_namespaces = [
@@ -260,6 +264,7 @@ def build_container_spec(
                 "cgroup",
                 *("rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"),
             ),
+            *(dict(m) for m in volume_mounts),
             *_file_binds(host_files),
         ],
         "linux": _linux(linux_namespaces, cgroups_path=cgroups_path, seccomp=seccomp),
@@ -267,4 +272,6 @@ def build_container_spec(
     }
     if ns_values["uts"] == "":
         spec["hostname"] = pod.hostname
+    if rootfs_propagation:
+        spec["linux"]["rootfsPropagation"] = rootfs_propagation
     return spec

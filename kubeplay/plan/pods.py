@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from kubeplay.plan import command as command_mod
+from kubeplay.plan import probes as probes_mod
+from kubeplay.plan import volumes as volumes_mod
 from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
 
 
@@ -53,6 +55,12 @@ class ContainerPlan:
     restart_policy: str = ""  # container-level (sidecar init containers: "Always")
     termination_message_path: str = "/dev/termination-log"
     termination_message_policy: str = "File"
+    liveness: probes_mod.ProbeSpec | None = None
+    readiness: probes_mod.ProbeSpec | None = None
+    startup: probes_mod.ProbeSpec | None = None
+    post_start: probes_mod.Handler | None = None
+    pre_stop: probes_mod.Handler | None = None
+    mounts: tuple[volumes_mod.MountPlan, ...] = ()
     spec_hash: str = ""
 
 
@@ -77,6 +85,9 @@ class PodPlan:
     containers: tuple[ContainerPlan, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[volumes_mod.VolumePlan, ...] = ()
+    fs_group: int | None = None
+    fs_group_change_policy: str = "Always"
     spec_hash: str = field(default="")
 
     @property
@@ -127,6 +138,7 @@ def _container(
     pod_meta: Mapping[str, Any],
     pod_security: Mapping[str, Any],
     images: Mapping[str, ImageRef],
+    volumes: tuple[volumes_mod.VolumePlan, ...] = (),
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
@@ -140,6 +152,11 @@ def _container(
         cmd=config.cmd,
         env=command_mod.defined_env(spec.get("env") or ()),
     )
+    port_refs = [
+        probes_mod.PortRef(str(p.get("name") or ""), int(p["containerPort"]))
+        for p in spec.get("ports") or ()
+    ]
+    lifecycle = probes_mod.parse_lifecycle(spec.get("lifecycle"), port_refs)
     own_security = {k: v for k, v in (spec.get("securityContext") or {}).items() if v is not None}
     security = {**pod_security, **own_security}
     plan = ContainerPlan(
@@ -157,11 +174,22 @@ def _container(
         run_as_group=security.get("runAsGroup"),
         tty=bool(spec.get("tty")),
         stdin=bool(spec.get("stdin")),
-        stop_signal=config.stop_signal or "SIGTERM",
+        stop_signal=lifecycle.stop_signal or config.stop_signal or "SIGTERM",
         ports=_ports(spec),
         restart_policy=str(spec.get("restartPolicy") or ""),
         termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
         termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
+        liveness=probes_mod.parse_probe(spec.get("livenessProbe"), port_refs),
+        readiness=probes_mod.parse_probe(spec.get("readinessProbe"), port_refs),
+        startup=probes_mod.parse_probe(spec.get("startupProbe"), port_refs),
+        post_start=lifecycle.post_start,
+        pre_stop=lifecycle.pre_stop,
+        mounts=volumes_mod.compile_mounts(
+            spec,
+            volumes=volumes,
+            env=command_mod.defined_env(spec.get("env") or ()),
+            where=f"container {spec['name']}",
+        ),
     )
     return _with_hash(plan)
 
@@ -198,13 +226,28 @@ def compile_pod(
         k: security[k] for k in ("runAsUser", "runAsGroup") if security.get(k) is not None
     }
 
+    volumes = volumes_mod.compile_volumes(spec)
+
     def build(items: Any, kind: ContainerKind) -> tuple[ContainerPlan, ...]:
         return tuple(
-            _container(c, kind=kind, pod_meta=meta, pod_security=pod_security, images=images)
+            _container(
+                c,
+                kind=kind,
+                pod_meta=meta,
+                pod_security=pod_security,
+                images=images,
+                volumes=volumes,
+            )
             for c in items or ()
         )
 
     hostname = _hostname(str(spec.get("hostname") or name))
+    try:
+        init_containers = build(spec.get("initContainers"), ContainerKind.INIT)
+        containers = build(spec.get("containers"), ContainerKind.APP)
+    except volumes_mod.VolumeError as err:
+        namespace = meta.get("namespace") or "default"
+        raise volumes_mod.VolumeError(f"pod {namespace}/{name}: {err}") from err
     plan = PodPlan(
         uid=uid,
         namespace=str(meta.get("namespace") or "default"),
@@ -225,10 +268,13 @@ def compile_pod(
         host_network=bool(spec.get("hostNetwork")),
         host_pid=bool(spec.get("hostPID")),
         host_ipc=bool(spec.get("hostIPC")),
-        init_containers=build(spec.get("initContainers"), ContainerKind.INIT),
-        containers=build(spec.get("containers"), ContainerKind.APP),
+        init_containers=init_containers,
+        containers=containers,
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         annotations=tuple(sorted((meta.get("annotations") or {}).items())),
+        volumes=volumes,
+        fs_group=security.get("fsGroup"),
+        fs_group_change_policy=str(security.get("fsGroupChangePolicy") or "Always"),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -249,6 +295,11 @@ def from_json(text: str) -> PodPlan:
         c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
         c["argv"] = tuple(c["argv"])
         c["env"] = tuple((k, v) for k, v in c["env"])
+        for probe in ("liveness", "readiness", "startup"):
+            c[probe] = probes_mod.probe_from_json(c.get(probe))
+        for hook in ("post_start", "pre_stop"):
+            c[hook] = probes_mod.handler_from_json(c.get(hook))
+        c["mounts"] = tuple(volumes_mod.mount_from_dict(m) for m in c.get("mounts") or ())
         return ContainerPlan(**c)
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
@@ -256,4 +307,5 @@ def from_json(text: str) -> PodPlan:
     raw["host_aliases"] = tuple(raw.get("host_aliases") or ())
     raw["labels"] = tuple((k, v) for k, v in raw["labels"])
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
+    raw["volumes"] = tuple(volumes_mod.volume_from_dict(v) for v in raw.get("volumes") or ())
     return PodPlan(**raw)

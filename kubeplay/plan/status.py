@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeplay.plan import probes
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 
@@ -41,9 +42,19 @@ def _is_sidecar(ctr: ContainerPlan) -> bool:
     return ctr.restart_policy == "Always"
 
 
+def _started(ctr: ContainerPlan, obs: ObservedContainer) -> bool:
+    """Running, and past its startup probe if it has one."""
+    return probes.container_started(
+        running=obs.state is ContainerState.RUNNING, startup=ctr.startup, result=obs.startup
+    )
+
+
 def _ready(ctr: ContainerPlan, obs: ObservedContainer) -> bool:
-    """Without a readiness probe a running container is ready (Kubernetes' default)."""
-    return obs.state is ContainerState.RUNNING
+    """Started and passing its readiness probe; without a readiness probe a started container
+    is ready (Kubernetes' default)."""
+    return probes.container_ready(
+        started=_started(ctr, obs), readiness=ctr.readiness, result=obs.readiness
+    )
 
 
 def waiting_reason(plan: PodPlan, obs: ObservedContainer) -> str:
@@ -81,7 +92,7 @@ def container_status(
         "imageID": ctr.image_id,
         "ready": _ready(ctr, obs),
         "restartCount": obs.restart_count,
-        "started": obs.state is ContainerState.RUNNING,
+        "started": _started(ctr, obs),
         "state": state,
         "lastState": (
             {"terminated": _termination(obs.last_termination)} if obs.last_termination else {}
@@ -111,14 +122,14 @@ def _initialized(plan: PodPlan, observed: ObservedPod, phase: str) -> bool:
 
     True without init containers, once any app container has started (a sidecar restarting
     later does not un-initialize the pod), or when every init container is done: regular ones
-    exited 0, sidecars (restartPolicy Always) started.
+    exited 0, sidecars (restartPolicy Always) started (running and past any startup probe).
     """
     if not plan.init_containers or _any_app_started(plan, observed):
         return True
     for ctr in plan.init_containers:
         obs = observed.get(ctr.name)
         if _is_sidecar(ctr):
-            if obs.state is not ContainerState.RUNNING:
+            if not _started(ctr, obs):  # running, and past its startup probe
                 return phase == "Succeeded"
             continue
         term = _terminated(obs)

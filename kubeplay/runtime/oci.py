@@ -464,6 +464,58 @@ class Runtime:
                     ) from None
                 return proc.returncode, out, err
 
+    async def exec_output(
+        self, cid: str, argv: Sequence[str], *, timeout: float, limit: int = 10 * 1024
+    ) -> tuple[int, bytes]:
+        """Run `argv` in the container from asyncio; (exit code, combined stdout and stderr,
+        at most `limit` bytes of it: the rest is read and dropped).
+
+        On timeout the process is SIGKILLed and TimeoutError is raised.
+        """
+        import asyncio
+
+        with tempfile.TemporaryDirectory(prefix="kubeplay-exec-") as tmp:
+            pidfile = Path(tmp) / "pid"
+            full = self._exec_argv(cid, argv, pidfile=pidfile)
+            proc = await asyncio.create_subprocess_exec(
+                *full,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_child_env(),
+            )
+            assert proc.stdout is not None
+            out = bytearray()
+            try:
+                async with asyncio.timeout(timeout):
+                    while chunk := await proc.stdout.read(65536):
+                        out += chunk[: max(0, limit - len(out))]
+                    code = await proc.wait()
+            except TimeoutError:
+                pid = _read_pid(pidfile)
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signals.SIGKILL)
+                try:
+                    async with asyncio.timeout(5.0):
+                        await proc.communicate()
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    await proc.wait()
+                raise TimeoutError(
+                    f"exec in {cid}: {' '.join(argv)}: timed out after {timeout:g}s"
+                ) from None
+            except BaseException:  # cancelled: leave no runtime exec behind
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                pid = _read_pid(pidfile)
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signals.SIGKILL)
+                raise
+            return code, bytes(out)
+
 
 def _drain(fd: int) -> bytes:
     """What is in pipe `fd` now, without blocking (conmon's early stderr)."""

@@ -1,8 +1,10 @@
 """Pod changes: play, down, delete. Each returns a report for the CLI.
 
-play: load + validate every document (nothing is created on any error) -> resolve images ->
-compile plans -> store the desired pods in one transaction -> sync them (in parallel) ->
-on any failure remove every pod this play created and report the step that failed.
+play: load + validate every document (nothing is created on any error) -> pull images per
+pull policy (in parallel; a failed pull is a warning and leaves that container waiting
+ErrImagePull, as the kubelet does) -> compile plans -> store the desired pods in one
+transaction -> sync them (in parallel) -> on any failure remove every pod this play created
+and report the step that failed.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
 from kubeplay.kube import workloads as kube_workloads
 from kubeplay.plan import pods as plans
-from kubeplay.plan.images import ImageRef, normalize_reference
+from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
-from kubeplay.services import supervision
 from kubeplay.services.locks import pod_locks
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord, WorkloadRecord
 
 if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
+    from kubeplay.image.pulls import PullProgress
+    from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
 
 T = TypeVar("T")
@@ -38,6 +42,7 @@ class PlayReport:
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads played
+    volumes: tuple[str, ...] = ()  # named volumes this play created
     objects: AppliedObjects = field(default_factory=AppliedObjects)
 
 
@@ -46,6 +51,8 @@ class DownReport:
     removed: tuple[str, ...]
     absent: tuple[str, ...]
     workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads removed
+    volumes: tuple[str, ...] = ()  # named volumes removed (down --volumes)
+    volumes_in_use: tuple[str, ...] = ()  # kept: another pod still uses them
     objects: tuple[str, ...] = ()  # configmap/NAME, secret/NAME removed
 
 
@@ -66,44 +73,44 @@ def _parallel(
 
 
 def _image_refs(
-    host: host_mod.Host, pods: Sequence[KubeObject]
-) -> tuple[dict[str, ImageRef], list[str]]:
-    found: dict[str, ImageRef] = {}
-    notes: list[str] = []
+    settings: Settings,
+    host: host_mod.Host,
+    pods: Sequence[KubeObject],
+    *,
+    options: Options | None,
+    progress: PullProgress | None,
+) -> tuple[dict[str, ImageRef], dict[str, ImageResult], list[str]]:
+    """Every image of the pods, pulled per its container's policy (in parallel) before the
+    plans are compiled. A failed pull is not an error of the play: the pod is created with
+    the container waiting ErrImagePull (as the kubelet does), and a warning names it."""
+    from kubeplay.engine import images as images_mod
+
+    users: dict[tuple[str, str], list[str]] = {}
     for obj in pods:
         spec = obj.body.get("spec") or {}
         for group in ("initContainers", "containers"):
-            for i, ctr in enumerate(spec.get(group) or ()):
+            for ctr in spec.get(group) or ():
                 image = str(ctr.get("image") or "")
-                ref = normalize_reference(image)
-                if ref in found:
-                    continue
-                stored = host.images.find(image)
-                if stored is None:
-                    raise SyncError(
-                        f"pod {obj.namespace}/{obj.name}: spec.{group}[{i}] ({ctr['name']}): "
-                        f"image {image}: not in kubeplay's image store (ErrImageNeverPull); "
-                        "import it with `kubeplay image import` or `kubeplay image load` "
-                        "(pulling from registries is not supported yet)",
-                        step="image",
-                    )
-                found[ref] = ImageRef(ref=ref, image_id=stored.image_id, config=stored.config)
-                policy = ctr.get("imagePullPolicy")
-                if policy == "Always" and not ref.startswith("localhost/"):
-                    from kubeplay.kube.objects import Warning
-
-                    notes.append(
-                        Warning(
-                            source=obj.source,
-                            doc_index=obj.doc_index,
-                            kind=obj.kind,
-                            name=obj.name,
-                            path=f"spec.{group}[{i}].imagePullPolicy",
-                            message="Always: pulling from registries is not supported yet, "
-                            "the local image is used",
-                        ).render()
-                    )
-    return found, notes
+                policy = str(
+                    ctr.get("imagePullPolicy") or default_pull_policy(normalize_reference(image))
+                )
+                users.setdefault((image, policy), []).append(
+                    f"pod {obj.namespace}/{obj.name}: container {ctr['name']}"
+                )
+    results = images_mod.ensure_images(
+        host, users, options=options, progress=progress, parallelism=settings.parallelism
+    )
+    found: dict[str, ImageRef] = {}
+    failed: dict[str, ImageResult] = {}
+    notes: list[str] = []
+    for key, result in results.items():
+        if result.ref is not None:
+            found.setdefault(result.ref.ref, result.ref)
+            continue
+        failed[result.image] = result
+        for who in users[key]:
+            notes.append(f"{who}: image {result.image}: {result.reason}: {result.message}")
+    return found, failed, notes
 
 
 def load_manifests(
@@ -126,8 +133,12 @@ def play(
     replace: bool = False,
     kube_version: str = "",
     configmaps: Sequence[str] = (),
+    pull_options: Options | None = None,
+    progress: PullProgress | None = None,
 ) -> PlayReport:
     from kubeplay.engine import network
+    from kubeplay.engine import volumes as engine_volumes
+    from kubeplay.services import volumes as volumes_svc
     from kubeplay.services import workloads as workloads_mod
 
     objects, warnings = load_manifests(
@@ -141,10 +152,20 @@ def play(
         workloads, replicas = workloads_mod.expand(host, objects, pods=pods, now=now)
         pods += replicas
         if not pods and not workloads:
+            made = volumes_svc.ensure_claims(host, objects, ())
             applied = objects_mod.apply(settings, host.store, configs)
-            return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), objects=applied)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            return PlayReport(
+                pods=(),
+                replaced=(),
+                warnings=tuple(warnings),
+                objects=applied,
+                volumes=tuple(made),
+            )
         host_mod.require_runtime(host)
-        images, notes = _image_refs(host, pods)
+        images, failed, notes = _image_refs(
+            settings, host, pods, options=pull_options, progress=progress
+        )
         records = []
         for obj in pods:
             plan = plans.compile_pod(obj.body, uid=str(uuid.uuid4()), images=images)
@@ -160,6 +181,7 @@ def play(
                 )
             )
         refs = [(r.namespace, r.name) for r in records]
+        engine_volumes.check_host_paths([plans.from_json(r.plan_json) for r in records])
         wrefs = [workloads_mod.lock_ref(w.namespace, w.kind, w.name) for w in workloads]
         with pod_locks(settings.locks_dir, refs + wrefs):
             replaced: list[str] = []
@@ -189,6 +211,8 @@ def play(
                 else set(),
             )
             applied = objects_mod.apply(settings, host.store, configs)
+            engine_volumes.refresh_object_volumes(host, _updated(applied))
+            made = []
             try:
                 if replace:
                     old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
@@ -202,22 +226,30 @@ def play(
                     replaced += [
                         f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads
                     ]
+                made = volumes_svc.ensure_claims(
+                    host, objects, [plans.from_json(r.plan_json) for r in records]
+                )
                 host.store.add_pods(records, workloads=workloads)
             except BaseException:
+                volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
                 raise
             errors = _parallel(
                 settings,
-                lambda r: engine.sync_pod(host, plans.from_json(r.plan_json)),
+                lambda r: engine.sync_pod(
+                    host, plans.from_json(r.plan_json), image_failures=failed
+                ),
                 records,
             )
             if errors:
                 _rollback(host, records, workloads)
+                volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)
+                engine_volumes.refresh_object_volumes(host, _updated(applied))
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
-        supervision.ensure_running(host)
         replica_uids = {r.uid for r in records[len(records) - len(replicas) :]}
         return PlayReport(
             pods=tuple(f"{r.namespace}/{r.name}" for r in records if r.uid not in replica_uids),
@@ -225,9 +257,15 @@ def play(
             warnings=tuple(warnings + notes + _config_errors(host, records)),
             workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in workloads),
             objects=applied,
+            volumes=tuple(made),
         )
     finally:
         host.close()
+
+
+def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
+    """The objects an apply changed (not created): volumes using them are rewritten."""
+    return [ref for ref, old in applied.before if old is not None]
 
 
 def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
@@ -266,27 +304,43 @@ def _rollback(
         host.store.delete_workload(w.uid)
 
 
-def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None) -> DownReport:
+def down(
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    grace: float | None = None,
+    volumes: bool = False,
+) -> DownReport:
+    """Remove the pods the files define; with `volumes`, also the named volumes of their
+    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
+    from dataclasses import replace as with_fields
+
     from kubeplay.kube import loader
+    from kubeplay.services import volumes as volumes_svc
 
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
+    claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
+    if volumes:
+        host = host_mod.open_host(settings)
+        try:
+            claims += volumes_svc.claims_of_pods(host, refs)
+        finally:
+            host.close()
     report = _remove(settings, refs, grace=grace, workloads=workloads)
     configs = objects_mod.config_objects(objects)
-    if not configs:
+    if configs:
+        host = host_mod.open_host(settings)
+        try:
+            removed = objects_mod.remove_defined(settings, host.store, configs)
+        finally:
+            host.close()
+        report = with_fields(report, objects=tuple(removed))
+    if not volumes:
         return report
-    host = host_mod.open_host(settings)
-    try:
-        removed = objects_mod.remove_defined(settings, host.store, configs)
-    finally:
-        host.close()
-    return DownReport(
-        removed=report.removed,
-        absent=report.absent,
-        workloads=report.workloads,
-        objects=tuple(removed),
-    )
+    removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
+    return with_fields(report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
 
 
 def delete(
@@ -336,7 +390,6 @@ def _remove(
                 for w in stored:
                     host.store.delete_workload(w.uid)
                 break
-        supervision.ensure_running(host)
         replica_uids = {p.uid for p in replicas}
         return DownReport(
             removed=tuple(f"{r.namespace}/{r.name}" for r in found if r.uid not in replica_uids),

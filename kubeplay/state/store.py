@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS events (
     count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS events_by_pod ON events (pod_uid, id);
+CREATE TABLE IF NOT EXISTS probe_state (
+    pod_uid TEXT NOT NULL REFERENCES pods(uid) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    readiness INTEGER,
+    startup INTEGER,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (pod_uid, name)
+);
 CREATE TABLE IF NOT EXISTS workloads (
     uid TEXT PRIMARY KEY,
     namespace TEXT NOT NULL,
@@ -77,6 +86,13 @@ CREATE TABLE IF NOT EXISTS workloads (
     manifest_json TEXT NOT NULL,
     created_at REAL NOT NULL,
     UNIQUE (namespace, kind, name)
+);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    namespace TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    claim_json TEXT
 );
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
@@ -128,6 +144,31 @@ class EventRecord:
     first_at: float
     last_at: float
     count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeStateRecord:
+    """The published readiness and startup results of one container instance (the prober's;
+    None: no result yet). Rows of an older container id are stale: status ignores them."""
+
+    pod_uid: str
+    name: str
+    container_id: str
+    readiness: bool | None
+    startup: bool | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRecord:
+    """A named volume (persistentVolumeClaim): made by a PVC object in the input (`source`
+    names its file, `claim` is the object) or by first use from a pod (`source` empty)."""
+
+    name: str
+    created_at: float
+    namespace: str = ""
+    source: str = ""
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +509,37 @@ class SqliteStore:
                 ).fetchall()
         return [_event(r) for r in rows]
 
+    # probe state ---------------------------------------------------------------------------
+
+    def put_probe_state(self, rec: ProbeStateRecord) -> bool:
+        """Record a container's probe results; False (nothing written) if the pod is gone."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO probe_state (pod_uid, name, container_id, readiness, startup, "
+                "updated_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM pods WHERE uid = ?) "
+                "ON CONFLICT (pod_uid, name) DO UPDATE SET container_id=excluded.container_id, "
+                "readiness=excluded.readiness, startup=excluded.startup, "
+                "updated_at=excluded.updated_at",
+                (
+                    rec.pod_uid,
+                    rec.name,
+                    rec.container_id,
+                    rec.readiness,
+                    rec.startup,
+                    rec.updated_at,
+                    rec.pod_uid,
+                ),
+            )
+            return cur.rowcount > 0
+
+    def get_probe_states(self, pod_uid: str) -> dict[str, ProbeStateRecord]:
+        """A pod's probe results by container name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM probe_state WHERE pod_uid = ?", (pod_uid,)
+            ).fetchall()
+        return {r["name"]: _probe_state(r) for r in rows}
+
     # objects (ConfigMaps, Secrets...) ------------------------------------------------------
 
     def put_objects(self, objs: Sequence[StoredObject]) -> None:
@@ -528,6 +600,61 @@ class SqliteStore:
             )
         return cur.rowcount > 0
 
+    # volumes ------------------------------------------------------------------------------
+
+    def ensure_volume(
+        self,
+        name: str,
+        *,
+        at: float,
+        namespace: str = "",
+        source: str = "",
+        claim: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record volume `name` unless it exists; a PVC object (`claim`) given later is kept
+        with it. True when this call created the row."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO volumes (name, created_at, namespace, source, claim_json) "
+                "VALUES (?,?,?,?,?)",
+                (name, at, namespace, source, json.dumps(claim) if claim else None),
+            )
+            created = cur.rowcount == 1
+            if not created and claim is not None:
+                db.execute(
+                    "UPDATE volumes SET namespace = ?, source = ?, claim_json = ? WHERE name = ?",
+                    (namespace, source, json.dumps(claim), name),
+                )
+        return created
+
+    def get_volume(self, name: str) -> VolumeRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone()
+        return _volume(row) if row is not None else None
+
+    def list_volumes(self) -> list[VolumeRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM volumes ORDER BY name").fetchall()
+        return [_volume(r) for r in rows]
+
+    def delete_volume(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM volumes WHERE name = ?", (name,))
+
+
+def _probe_state(row: sqlite3.Row) -> ProbeStateRecord:
+    def flag(value: int | None) -> bool | None:
+        return None if value is None else bool(value)
+
+    return ProbeStateRecord(
+        pod_uid=row["pod_uid"],
+        name=row["name"],
+        container_id=row["container_id"],
+        readiness=flag(row["readiness"]),
+        startup=flag(row["startup"]),
+        updated_at=row["updated_at"],
+    )
+
 
 def _object(row: sqlite3.Row) -> StoredObject:
     return StoredObject(
@@ -539,6 +666,17 @@ def _object(row: sqlite3.Row) -> StoredObject:
         uid=row["uid"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _volume(row: sqlite3.Row) -> VolumeRecord:
+    claim = row["claim_json"]
+    return VolumeRecord(
+        name=row["name"],
+        created_at=row["created_at"],
+        namespace=row["namespace"],
+        source=row["source"],
+        claim=json.loads(claim) if claim else None,
     )
 
 

@@ -100,6 +100,65 @@ def test_metadata_is_kept(store: ImageStore, tmp_path: Path) -> None:
         pytest.param(
             [layouts.file(".", b"x")], ".", "layer root must be a directory", id="root-file"
         ),
+        # Hostile layers: each would write or delete outside the layer dir if followed.
+        pytest.param(
+            [layouts.file("ok", b"x", pax={"path": "../evil"})],
+            "../evil",
+            "'..'",
+            id="pax-path-header-dotdot",
+        ),
+        pytest.param(
+            [layouts.file("a/" * 60 + "../../" * 61 + "evil", b"x")],
+            "a/" * 60 + "../../" * 61 + "evil",
+            "'..'",
+            id="gnu-long-name-dotdot",
+        ),
+        pytest.param(
+            [layouts.symlink("lib", "/"), layouts.file("lib/tmp/kubeplay-outside", b"x")],
+            "lib/tmp/kubeplay-outside",
+            "through symlink lib",
+            id="absolute-symlink-to-root-then-write",
+        ),
+        pytest.param(
+            [
+                layouts.directory("d"),
+                layouts.symlink("d", "/tmp/kubeplay-outside"),
+                layouts.file("d/x", b"x"),
+            ],
+            "d/x",
+            "through symlink d",
+            id="dir-replaced-by-symlink-then-write",
+        ),
+        pytest.param(
+            [layouts.symlink("etc", "/etc"), layouts.hardlink("pw", "etc/passwd")],
+            "pw",
+            "through symlink etc",
+            id="hardlink-through-absolute-symlink",
+        ),
+        pytest.param(
+            [layouts.symlink("etc", "/etc"), layouts.file("etc/.wh.passwd")],
+            "etc/.wh.passwd",
+            "through symlink etc",
+            id="whiteout-through-symlink",
+        ),
+        pytest.param(
+            [layouts.symlink("d", "/tmp/kubeplay-outside"), layouts.file("d/.wh..wh..opq")],
+            "d/.wh..wh..opq",
+            "through symlink d",
+            id="opaque-through-symlink",
+        ),
+        pytest.param(
+            [layouts.directory("d"), layouts.file("d/.wh...")],
+            "d/.wh...",
+            "whiteout names no entry",
+            id="whiteout-of-dotdot-would-delete-the-parent",
+        ),
+        pytest.param(
+            [layouts.file(".wh..")], ".wh..", "whiteout names no entry", id="whiteout-of-dot"
+        ),
+        pytest.param(
+            [layouts.file(".wh.")], ".wh.", "whiteout names no entry", id="whiteout-empty"
+        ),
     ],
 )
 def test_unsafe_members_are_refused(
@@ -140,3 +199,67 @@ def test_existing_layer_is_not_unpacked_again(tmp_path: Path) -> None:
     assert layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=scratch) is True
     assert layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=scratch) is False
     assert (dest / "a").read_bytes() == b"x"
+
+
+def test_a_file_over_a_symlink_replaces_the_link_and_writes_nothing_outside(
+    store: ImageStore, tmp_path: Path
+) -> None:
+    outside = Path("/tmp/kubeplay-outside")
+    assert not outside.exists()
+    layer = _import(
+        store,
+        tmp_path,
+        [
+            layouts.symlink("f", str(outside)),
+            layouts.file("f", b"inside"),
+            layouts.symlink("g", "/tmp"),
+            layouts.directory("g"),
+        ],
+    )
+    assert not outside.exists()
+    assert not os.path.islink(layer / "f") and (layer / "f").read_bytes() == b"inside"
+    assert not os.path.islink(layer / "g") and (layer / "g").is_dir()
+
+
+def _unpack(tmp_path: Path, stored: bytes, diff_id: str, blob_digest: str = "") -> Path:
+    blob = tmp_path / "blob"
+    blob.write_bytes(stored)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    dest = tmp_path / "dest"
+    layers.unpack_layer(blob, dest, diff_id=diff_id, scratch=scratch, blob_digest=blob_digest)
+    return dest
+
+
+@pytest.mark.parametrize(
+    "compress",
+    [
+        pytest.param(lambda b: b, id="uncompressed"),
+        pytest.param(lambda b: __import__("gzip").compress(b), id="gzip"),
+        pytest.param(lambda b: __import__("zstandard").ZstdCompressor().compress(b), id="zstd"),
+    ],
+)
+def test_layer_compressions_unpack_and_verify_the_blob_digest(
+    tmp_path: Path, compress: object
+) -> None:
+    data = layouts.make_tar([layouts.directory("d"), layouts.file("d/a", b"payload" * 1000)])
+    stored = compress(data)  # type: ignore[operator]
+    dest = _unpack(tmp_path, stored, layouts.sha256(data), blob_digest=layouts.sha256(stored))
+    assert (dest / "d" / "a").read_bytes() == b"payload" * 1000
+
+
+def test_blob_digest_mismatch_leaves_nothing(tmp_path: Path) -> None:
+    data = layouts.make_tar([layouts.file("a", b"x")])
+    with pytest.raises(ImageError, match="blob does not match its digest"):
+        _unpack(tmp_path, data, layouts.sha256(data), blob_digest="sha256:" + "1" * 64)
+    assert not (tmp_path / "dest").exists()
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_corrupt_zstd_is_an_image_error(tmp_path: Path) -> None:
+    data = layouts.make_tar([layouts.file("a", b"x" * 100000)])
+    stored = bytearray(__import__("zstandard").ZstdCompressor().compress(data))
+    stored[20:40] = b"\xff" * 20
+    with pytest.raises(ImageError, match="cannot unpack"):
+        _unpack(tmp_path, bytes(stored), layouts.sha256(data))
+    assert not (tmp_path / "dest").exists()

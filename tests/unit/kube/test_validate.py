@@ -535,8 +535,6 @@ spec:
                 containers:
                 - name: app
                   image: nginx
-                  livenessProbe: {httpGet: {path: /, port: 80}}
-                  lifecycle: {preStop: {exec: {command: [stop]}}}
                   volumeMounts: [{name: data, mountPath: /data}]
                   envFrom: [{configMapRef: {name: settings}}]
                   env:
@@ -552,13 +550,9 @@ spec:
             [
                 f"pod.yaml: document 1 (Pod web): {path}: not supported yet, ignored"
                 for path in (
-                    "spec.containers[0].livenessProbe",
-                    "spec.containers[0].lifecycle",
-                    "spec.containers[0].volumeMounts",
                     "spec.containers[0].envFrom",
                     "spec.containers[0].env[0].valueFrom",
                     "spec.containers[0].securityContext.privileged",
-                    "spec.volumes",
                     "spec.setHostnameAsFQDN",
                     "spec.activeDeadlineSeconds",
                     "spec.securityContext.runAsNonRoot",
@@ -576,13 +570,10 @@ spec:
                 initContainers:
                 - name: setup
                   image: busybox
-                  startupProbe: {exec: {command: [ready]}}
                 """
             ),
             [
                 "pod.yaml: document 1 (Pod web): spec.containers[0].restartPolicy: "
-                "not supported yet, ignored",
-                "pod.yaml: document 1 (Pod web): spec.initContainers[0].startupProbe: "
                 "not supported yet, ignored",
             ],
             id="container-restart-policy-only-on-init-containers",

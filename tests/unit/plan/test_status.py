@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubeplay.plan import status
+from kubeplay.plan import probes, status
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
 
@@ -697,3 +697,95 @@ def test_summarize_last_restart(
     plan: PodPlan, observed: ObservedPod, expected: float | None
 ) -> None:
     assert status.summarize(plan, observed).last_restart_at == expected
+
+
+# --- probes: started and ready -------------------------------------------------------------
+
+_PROBE = probes.ProbeSpec(probes.TCPSocketAction(port=80))
+
+
+def _probed(
+    name: str, *, readiness: bool = False, startup: bool = False, sidecar: bool = False
+) -> ContainerPlan:
+    kind = ContainerKind.INIT if sidecar else ContainerKind.APP
+    return replace(
+        _ctr(name, kind, "Always" if sidecar else ""),
+        readiness=_PROBE if readiness else None,
+        startup=_PROBE if startup else None,
+    )
+
+
+def _probed_plan(*apps: ContainerPlan, sidecars: tuple[ContainerPlan, ...] = ()) -> PodPlan:
+    return replace(_plan(), containers=apps, init_containers=sidecars)
+
+
+@pytest.mark.parametrize(
+    ("plan", "observed", "expected"),
+    [
+        pytest.param(
+            _probed_plan(_probed("app", readiness=True)),
+            _observed(running("app")),
+            {"ContainersReady": "False", "Ready": "False", "ready": False, "started": True},
+            id="readiness-probe-not-yet-passed-not-ready",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", readiness=True)),
+            _observed(running("app", readiness=True)),
+            {"ContainersReady": "True", "Ready": "True", "ready": True, "started": True},
+            id="readiness-probe-passed-ready",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", readiness=True)),
+            _observed(running("app", readiness=False)),
+            {"ContainersReady": "False", "Ready": "False", "ready": False, "started": True},
+            id="readiness-probe-failing-not-ready",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", startup=True)),
+            _observed(running("app")),
+            {"ContainersReady": "False", "Ready": "False", "ready": False, "started": False},
+            id="startup-probe-pending-not-started-not-ready",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", startup=True)),
+            _observed(running("app", startup=True)),
+            {"ContainersReady": "True", "Ready": "True", "ready": True, "started": True},
+            id="startup-probe-passed-started-and-ready-without-readiness-probe",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", startup=True, readiness=True)),
+            _observed(running("app", readiness=True)),
+            {"ContainersReady": "False", "Ready": "False", "ready": False, "started": False},
+            id="startup-probe-holds-readiness",
+        ),
+        pytest.param(
+            _probed_plan(_probed("app", readiness=True)),
+            _observed(exited("app", 0, readiness=True)),
+            {"ContainersReady": "False", "ready": False, "started": False},
+            id="exited-container-is-neither-ready-nor-started",
+        ),
+    ],
+)
+def test_probes_drive_ready_and_started(
+    plan: PodPlan, observed: ObservedPod, expected: dict[str, Any]
+) -> None:
+    got = status.derive_pod_status(plan, observed)
+    conds = {c["type"]: c["status"] for c in got["conditions"]}
+    (cs,) = got["containerStatuses"]
+    values = {**conds, "ready": cs["ready"], "started": cs["started"]}
+    assert {k: values[k] for k in expected} == expected
+
+
+def test_sidecar_with_startup_probe_initializes_the_pod_once_started() -> None:
+    plan = _probed_plan(_ctr("app"), sidecars=(_probed("proxy", startup=True, sidecar=True),))
+    pending = _conditions(plan, _observed(running("proxy")))
+    assert pending["Initialized"] == ("False", "ContainersNotInitialized")
+    done = _conditions(plan, _observed(running("proxy", startup=True)))
+    assert done["Initialized"] == ("True", "")
+
+
+def test_readiness_drives_the_ready_column() -> None:
+    plan = _probed_plan(_probed("app", readiness=True), _ctr("side"))
+    assert status.summarize(plan, _observed(running("app"), running("side"))).ready == "1/2"
+    both = _observed(running("app", readiness=True), running("side"))
+    assert status.summarize(plan, both).ready == "2/2"

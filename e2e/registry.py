@@ -1,0 +1,228 @@
+"""A real registry on loopback for the pull tests: Debian's docker-registry (distribution 2.8).
+
+`Registry.start(dir)` runs `docker-registry serve` on a free 127.0.0.1 port with its own
+storage dir and config (htpasswd auth when users are given, TLS off) and waits until /v2/
+answers; `stop()` ends that one process (by its pid) and removes its files. Images are pushed
+with skopeo from OCI layouts written here from the busybox rootfs tarball: `push_image` one
+image (extra files in a layer of its own), `push_index` a multi-architecture index.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.integration.image import layouts
+
+BINARY = "docker-registry"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Registry:
+    base: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, base: Path, *, users: dict[str, str] | None = None) -> Registry:
+        base.mkdir(parents=True, exist_ok=True)
+        auth = ""
+        if users:
+            lines = []
+            for user, password in users.items():
+                out = subprocess.run(
+                    ["htpasswd", "-nbB", user, password], capture_output=True, text=True, check=True
+                ).stdout.strip()
+                lines.append(out)
+            (base / "htpasswd").write_text("\n".join(lines) + "\n")
+            auth = f"auth:\n  htpasswd:\n    realm: kubeplay-test\n    path: {base / 'htpasswd'}\n"
+        for _ in range(5):
+            port = _free_port()
+            (base / "config.yml").write_text(
+                "version: 0.1\nlog:\n  level: error\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+                "  delete:\n    enabled: true\n"
+                f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+            )
+            with (base / "registry.log").open("ab") as log:
+                proc = subprocess.Popen(
+                    [BINARY, "serve", str(base / "config.yml")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            registry = cls(base=base, port=port, proc=proc, users=dict(users or {}))
+            if registry._wait_ready():
+                return registry
+            registry.stop(remove=False)
+        raise RuntimeError(f"docker-registry did not start: {(base / 'registry.log').read_text()}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2)
+                return True
+            except urllib.error.HTTPError as err:
+                return err.code == 401  # up, asking for credentials
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    def stop(self, *, remove: bool = True) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def _creds(self) -> list[str]:
+        if not self.users:
+            return []
+        user, password = next(iter(self.users.items()))
+        return ["--dest-creds", f"{user}:{password}"]
+
+    def push_layout(self, layout: Path, tag: str, name: str, *, all_images: bool = False) -> None:
+        argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *self._creds()]
+        argv += ["--all"] if all_images else []
+        argv += [f"oci:{layout}:{tag}", f"docker://{self.host}/{name}"]
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def manifest_digest(self, name: str, tag: str) -> str:
+        """The digest the registry serves for name:tag (Docker-Content-Digest)."""
+        request = urllib.request.Request(
+            f"http://{self.host}/v2/{name}/manifests/{tag}",
+            method="HEAD",
+            headers={
+                "Accept": "application/vnd.oci.image.manifest.v1+json, "
+                "application/vnd.oci.image.index.v1+json"
+            },
+        )
+        if self.users:
+            user, password = next(iter(self.users.items()))
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(response.headers["Docker-Content-Digest"])
+
+
+def busybox_layer(rootfs_tar: Path) -> bytes:
+    return rootfs_tar.read_bytes()
+
+
+def files_layer(files: dict[str, bytes]) -> bytes:
+    return layouts.make_tar([layouts.file(name, data, mode=0o644) for name, data in files.items()])
+
+
+def push_image(
+    registry: Registry,
+    work: Path,
+    name: str,
+    *,
+    rootfs_tar: Path,
+    files: dict[str, bytes] | None = None,
+    config: dict[str, object] | None = None,
+) -> str:
+    """Push busybox (+ a layer with `files`) as `name` ("repo:tag"); the image id."""
+    layout = work / f"layout-{name.replace('/', '_').replace(':', '_')}-{time.monotonic_ns()}"
+    layers = [busybox_layer(rootfs_tar)] + ([files_layer(files)] if files else [])
+    image_id = layouts.write_layout(
+        layout, layers, tag="t", gzip_layers=True, config=config or {"Cmd": ["/bin/sh"]}
+    )
+    registry.push_layout(layout, "t", name)
+    shutil.rmtree(layout)
+    return image_id
+
+
+def push_index(
+    registry: Registry, work: Path, name: str, *, rootfs_tar: Path, architectures: list[str]
+) -> dict[str, str]:
+    """Push a multi-arch index whose image for each architecture has /arch = its name.
+    Returns architecture -> image id."""
+    layout = work / f"index-{time.monotonic_ns()}"
+    ids: dict[str, str] = {}
+    descriptors = []
+    for arch in architectures:
+        one = work / f"one-{arch}-{time.monotonic_ns()}"
+        layers = [busybox_layer(rootfs_tar), files_layer({"arch": arch.encode()})]
+        ids[arch] = layouts.write_layout(one, layers, tag="t", config={"Cmd": ["/bin/sh"]})
+        config_path = one / "blobs" / "sha256" / ids[arch][7:]
+        document = json.loads(config_path.read_bytes())
+        if document["architecture"] != arch:  # write_layout says amd64: make it this arch
+            document["architecture"] = arch
+            data = json.dumps(document).encode()
+            new_id = layouts.sha256(data)
+            (one / "blobs" / "sha256" / new_id[7:]).write_bytes(data)
+            index = json.loads((one / "index.json").read_text())
+            manifest_path = one / "blobs" / "sha256" / index["manifests"][0]["digest"][7:]
+            manifest = json.loads(manifest_path.read_bytes())
+            manifest["config"] = {**manifest["config"], "digest": new_id, "size": len(data)}
+            mdata = json.dumps(manifest).encode()
+            (one / "blobs" / "sha256" / layouts.sha256(mdata)[7:]).write_bytes(mdata)
+            index["manifests"][0].update(digest=layouts.sha256(mdata), size=len(mdata))
+            (one / "index.json").write_text(json.dumps(index))
+            ids[arch] = new_id
+        index = json.loads((one / "index.json").read_text())
+        descriptor = dict(index["manifests"][0])
+        descriptor.pop("annotations", None)
+        descriptor["platform"] = {"os": "linux", "architecture": arch}
+        descriptors.append(descriptor)
+        (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        for blob in (one / "blobs" / "sha256").iterdir():
+            shutil.copy(blob, layout / "blobs" / "sha256" / blob.name)
+        shutil.rmtree(one)
+    index_doc = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": descriptors,
+        }
+    ).encode()
+    (layout / "blobs" / "sha256" / layouts.sha256(index_doc)[7:]).write_bytes(index_doc)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "digest": layouts.sha256(index_doc),
+                        "size": len(index_doc),
+                        "annotations": {"org.opencontainers.image.ref.name": "t"},
+                    }
+                ],
+            }
+        )
+    )
+    registry.push_layout(layout, "t", name, all_images=True)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(layout)
+    return ids

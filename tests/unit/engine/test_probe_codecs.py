@@ -1,0 +1,74 @@
+"""The probe handlers' pure parts: request headers and URLs as the kubelet builds them
+(pkg/probe/http/request.go), and the grpc.health.v1 messages (health.proto)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeplay.engine import probes
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param(
+            [], [("User-Agent", "kube-probe/1.30"), ("Accept", "*/*")], id="kubelet-defaults"
+        ),
+        pytest.param(
+            [("user-agent", "mine")],
+            [("user-agent", "mine"), ("Accept", "*/*")],
+            id="user-agent-overridden-case-insensitively",
+        ),
+        pytest.param(
+            [("Accept", "")], [("User-Agent", "kube-probe/1.30")], id="empty-accept-removed"
+        ),
+        pytest.param(
+            [("Accept", "application/json"), ("X-A", "1")],
+            [("Accept", "application/json"), ("X-A", "1"), ("User-Agent", "kube-probe/1.30")],
+            id="http-headers-kept-in-order",
+        ),
+    ],
+)
+def test_request_headers(given: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+    assert probes.request_headers(given, user_agent="kube-probe/1.30") == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        pytest.param(("HTTP", "10.0.0.5", 80, "/healthz"), "http://10.0.0.5:80/healthz", id="ipv4"),
+        pytest.param(("HTTPS", "fd00::5", 443, "/"), "https://[fd00::5]:443/", id="ipv6-https"),
+    ],
+)
+def test_build_url(args: tuple[str, str, int, str], url: str) -> None:
+    assert probes.build_url(*args) == url
+
+
+@pytest.mark.parametrize(
+    ("service", "frame"),
+    [
+        pytest.param("", b"\x00\x00\x00\x00\x00", id="empty-service-empty-message"),
+        pytest.param("db", b"\x00\x00\x00\x00\x04\x0a\x02db", id="service-field-1"),
+        pytest.param("s" * 200, b"\x00\x00\x00\x00\xcb\x0a\xc8\x01" + b"s" * 200, id="varint-len"),
+    ],
+)
+def test_encode_health_request(service: str, frame: bytes) -> None:
+    assert probes.encode_health_request(service) == frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "status"),
+    [
+        pytest.param(b"\x00\x00\x00\x00\x02\x08\x01", 1, id="serving"),
+        pytest.param(b"\x00\x00\x00\x00\x02\x08\x02", 2, id="not-serving"),
+        pytest.param(b"\x00\x00\x00\x00\x00", 0, id="default-unknown"),
+        pytest.param(b"\x00\x00\x00\x00\x07\x12\x03abc\x08\x03", 3, id="unknown-fields-skipped"),
+    ],
+)
+def test_decode_health_status(frame: bytes, status: int) -> None:
+    assert probes.decode_health_status(frame) == status
+
+
+def test_decode_health_status_rejects_compressed_messages() -> None:
+    with pytest.raises(ValueError, match="uncompressed"):
+        probes.decode_health_status(b"\x01\x00\x00\x00\x00")
