@@ -106,6 +106,12 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The KUBEPLAY_* variables with which `load()` in a child process gives `settings` back
+    (a supervisor started in the background must work on this very install)."""
+    return {var: str(getattr(settings, name)) for var, name in _ENV.items()}
+
+
 def load(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

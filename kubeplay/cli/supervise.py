@@ -46,6 +46,14 @@ def generate_systemd() -> None:
     click.echo(supervision.systemd_unit(), nl=False)
 
 
+def ensure_supervisor() -> None:
+    """After a command that changed pods: nudge the supervisor, or start one if a pod needs
+    it (commands start it, not the services, so that tests driving services start none)."""
+    from kubeplay.services import supervision
+
+    supervision.ensure_running(settings_mod.load())
+
+
 # --- streaming tables (-w) ---------------------------------------------------------------
 
 

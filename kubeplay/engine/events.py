@@ -77,5 +77,6 @@ def failed(host: Host, pod_uid: str, ctr: ContainerPlan, error: str) -> None:
     record(host, pod_uid, type=WARNING, reason="Failed", message=f"Error: {error}", ctr=ctr)
 
 
-def killing(host: Host, pod_uid: str, ctr: ContainerPlan) -> None:
-    record(host, pod_uid, reason="Killing", message=f"Stopping container {ctr.name}", ctr=ctr)
+def killing(host: Host, pod_uid: str, ctr: ContainerPlan, *, message: str = "") -> None:
+    message = message or f"Stopping container {ctr.name}"
+    record(host, pod_uid, reason="Killing", message=message, ctr=ctr)

@@ -26,8 +26,9 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeplay import log
 from kubeplay.engine import events, locks, pods, restarts
@@ -39,6 +40,9 @@ from kubeplay.plan import pods as plans
 from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord
+
+if TYPE_CHECKING:
+    from kubeplay.engine.prober import Prober
 
 RESYNC_SECONDS = 10.0  # a full pass over every pod at least this often
 IDLE_SECONDS = 1.0  # idle this long (no pod needs supervising) before exiting
@@ -123,6 +127,8 @@ class Supervisor:
         self._stopping = False
         self._lock_fd: int | None = None
         self._wake: asyncio.Event | None = None
+        self._records: dict[str, PodRecord] = {}  # the latest record of every pod, for probes
+        self._prober: Prober | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -179,9 +185,14 @@ class Supervisor:
             loop.add_signal_handler(sig, self.stop)
         _log.info("supervisor_started", pid=os.getpid(), idle_exit=self.idle_exit)
         await asyncio.to_thread(self._warm_up)
+        from kubeplay.engine.prober import Prober
+
+        prober = Prober(self.host, on_restart=self._probe_restart)
+        self._prober = prober
         try:
             await self._loop()
         finally:
+            await prober.close()
             loop.remove_reader(watch.fd)
             watch.close()
             _log.info("supervisor_stopped", pid=os.getpid())
@@ -219,6 +230,8 @@ class Supervisor:
                 full, dirty = self._full, self._dirty
                 self._full, self._dirty = False, set()
                 needed = await asyncio.to_thread(self._pass, None if full else dirty)
+                if self._prober is not None:
+                    self._prober.update(list(self._records.values()))
                 if full:
                     idle_since = None if needed or not self.idle_exit else idle_since or now
                 continue
@@ -280,8 +293,16 @@ class Supervisor:
             for uid in set(self._pods) - known:
                 del self._pods[uid]
             self._cids = {c.container_id: r.uid for r in records for c in r.containers}
+            self._records = {r.uid: r for r in records}
         else:
-            records = [r for uid in uids if (r := store.get_pod_by_uid(uid)) is not None]
+            records = []
+            for uid in uids:
+                found = store.get_pod_by_uid(uid)
+                if found is None:
+                    self._records.pop(uid, None)
+                else:
+                    records.append(found)
+                    self._records[uid] = found
         needed = False
         for rec in records:
             try:
@@ -313,6 +334,7 @@ class Supervisor:
             needed = self._sync_locked(fresh)
             after = self.host.store.get_pod_by_uid(rec.uid) or fresh
             self._cids.update({c.container_id: rec.uid for c in after.containers})
+            self._records[rec.uid] = after
             return needed
 
     def _sync_locked(self, rec: PodRecord) -> bool:
@@ -360,6 +382,34 @@ class Supervisor:
                 _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
                 self._later(rec.uid, 0.1)  # the next look holds it in back-off
         return True
+
+    # --- probes -------------------------------------------------------------------------
+
+    async def _probe_restart(self, uid: str, name: str, message: str) -> None:
+        """The Prober's liveness (or startup) failure: stop the container as the kubelet's
+        killContainer does (preStop, stop signal, the probe's or the pod's grace period, then
+        SIGKILL); its exit then restarts it per restartPolicy, with back-off."""
+        await asyncio.to_thread(self._kill_for_probe, uid, name, message)
+        self._dirty.add(uid)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _kill_for_probe(self, uid: str, name: str, message: str) -> None:
+        rec = self.host.store.get_pod_by_uid(uid)
+        if rec is None or rec.lifecycle != "active":
+            return
+        this = [c for c in rec.containers if c.name == name and c.container_id]
+        plan = plans.from_json(rec.plan_json)
+        ctr = plan.container(name)
+        if not this or ctr is None or self.host.read_exit(this[0].container_id) is not None:
+            return
+        probe = ctr.startup if "startup probe" in message else ctr.liveness
+        grace = plan.termination_grace_period
+        if probe is not None and probe.termination_grace_period is not None:
+            grace = probe.termination_grace_period
+        _log.info("container_probe_kill", pod=plan.ref, container=name, grace=grace)
+        only = replace(rec, containers=tuple(this))
+        pods.stop_containers(self.host, plan, only, grace=float(grace), why=message)
 
     def _held(self, plan: plans.PodPlan, gate: supervision.StartGate) -> None:
         ctr = plan.container(gate.name)

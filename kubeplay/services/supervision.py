@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from kubeplay import settings as settings_mod
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
 from kubeplay.engine import supervisor as supervisor_mod
@@ -36,14 +37,19 @@ def _needed(host: host_mod.Host) -> bool:
     return False
 
 
-def ensure_running(host: host_mod.Host) -> int | None:
+def ensure_running(settings: Settings) -> int | None:
     """Nudge the running supervisor, or start one if a pod needs it; its pid if started."""
-    settings = host.settings
     if supervisor_mod.running_pid(settings) is not None:
         supervisor_mod.nudge(settings)
         return None
-    if not _needed(host):
+    if not settings.state_db.exists():
         return None
+    host = host_mod.open_host(settings)
+    try:
+        if not _needed(host):
+            return None
+    finally:
+        host.close()
     return start_background(settings)
 
 
@@ -53,6 +59,7 @@ def start_background(settings: Settings) -> int:
     with log_file.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
+            env={**os.environ, **settings_mod.to_environ(settings)},  # this very install
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -60,11 +67,6 @@ def start_background(settings: Settings) -> int:
             close_fds=True,
         )
     return proc.pid
-
-
-def nudge(settings: Settings) -> None:
-    if supervisor_mod.running_pid(settings) is not None:
-        supervisor_mod.nudge(settings)
 
 
 def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
@@ -111,11 +113,11 @@ def _wait_gone(pid: int, timeout: float) -> None:
 SYSTEMD_UNIT = """\
 # kubeplay's supervisor, run by systemd: `kubeplay generate systemd > \\
 #   /etc/systemd/system/kubeplay.service && systemctl enable --now kubeplay`.
-# It restarts containers with back-off and records events for every pod of this install;
-# commands start one in the background when none runs, and a lock under the run root keeps
-# it to one.
+# It restarts containers with back-off, runs probes and records events for every pod of this
+# install; commands start one in the background when none runs, and a lock under the run
+# root keeps it to one.
 [Unit]
-Description=kubeplay supervisor (restarts and events of kubeplay pods)
+Description=kubeplay supervisor (restarts, probes and events of kubeplay pods)
 After=network-online.target
 Wants=network-online.target
 

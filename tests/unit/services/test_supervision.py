@@ -23,3 +23,18 @@ def test_unit_runs_the_agent_and_leaves_conmon_alone_on_restart() -> None:
 
 def test_unit_without_kubeplay_variables_has_no_environment() -> None:
     assert "Environment=" not in supervision.systemd_unit(environ={"PATH": "/usr/bin"})
+
+
+def test_a_background_supervisor_gets_this_very_install() -> None:
+    """Tests drive services with Settings objects: the child must not fall back to the
+    default roots (a real install)."""
+    from pathlib import Path
+
+    from kubeplay import settings as settings_mod
+
+    mine = settings_mod.Settings(
+        root=Path("/tmp/r"), runroot=Path("/tmp/rr"), bridge="kpx", backoff_base=0.5
+    )
+    environ = settings_mod.to_environ(mine)
+    assert environ["KUBEPLAY_RUNROOT"] == "/tmp/rr"
+    assert settings_mod.load({"KUBEPLAY_CONFIG": "/nonexistent", **environ}) == mine
