@@ -364,3 +364,88 @@ def test_leak_check_sees_a_supervisor_of_the_test_left_running(kp: Kubeplay) -> 
         agent.wait(timeout=10)
     assert kp.supervisors() == {}
     assert not Path(kp.runroot / "supervisor.pid").exists()
+
+
+def _probed_web() -> str:
+    from e2e.images import HTTPD_IMAGE
+
+    script = "touch /tmp/alive; trap 'exit 0' TERM; httpd -f -p 80 -h /var/www & wait $!"
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: {HTTPD_IMAGE}
+    command: ["/bin/sh", "-c", {json.dumps(script)}]
+    ports:
+    - name: http
+      containerPort: 80
+    readinessProbe:
+      httpGet:
+        path: /healthz
+        port: http
+      periodSeconds: 1
+    livenessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/alive"]
+      periodSeconds: 1
+      failureThreshold: 1
+"""
+
+
+def _ready(kp: Kubeplay) -> tuple[bool, str]:
+    pod = kp.pod("web")
+    cond = next(c["status"] for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    return statuses(pod)["web"]["ready"], cond
+
+
+def test_readiness_http_get_probe_run_by_the_supervisor_drives_ready(kp: Kubeplay) -> None:
+    """The image has no wget, nc or curl: the supervisor's Prober connects from the host."""
+    from e2e.images import import_httpd_image
+
+    import_httpd_image(kp)
+    kp.play(kp.write("web.yaml", _probed_web()))
+    out = kp.ok("wait", "pod/web", "--for=condition=Ready", "--timeout=30s")
+    assert out.strip() == "pod/web condition met"
+    assert _ready(kp) == (True, "True")
+
+    kp.exec("web", "rm", "/var/www/healthz")
+    kp.wait_for("not ready", lambda: _ready(kp) == (False, "False"))
+    assert re.search(r"^web\s+0/1\s+Running\s+0\s", kp.ok("get", "pods"), re.M)
+    events = kp.ok("get", "events")
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 404" in events, events
+
+    kp.exec("web", "sh", "-c", "echo ok > /var/www/healthz")
+    kp.wait_for("ready again", lambda: _ready(kp) == (True, "True"))
+    assert statuses(kp.pod("web"))["web"]["restartCount"] == 0
+
+
+def test_liveness_failure_restarts_the_container(kp: Kubeplay) -> None:
+    from e2e.images import import_httpd_image
+
+    import_httpd_image(kp)
+    kp.play(kp.write("web.yaml", _probed_web()))
+    kp.ok("wait", "pod/web", "--for=condition=Ready", "--timeout=30s")
+    first = statuses(kp.pod("web"))["web"]["containerID"]
+
+    kp.exec("web", "rm", "/tmp/alive")
+
+    def restarted() -> dict[str, Any] | None:
+        st = statuses(kp.pod("web"))["web"]
+        return st if st["restartCount"] == 1 and "running" in st["state"] else None
+
+    st = kp.wait_for("the liveness restart", restarted, timeout=30)
+    assert st["containerID"] != first
+    assert "terminated" in st["lastState"]
+    events = kp.ok("get", "events")
+    assert re.search(r"Warning\s+Unhealthy\s+pod/web\s+Liveness probe failed", events), events
+    assert re.search(
+        r"Normal\s+Killing\s+pod/web\s+Container web failed liveness probe, will be restarted",
+        events,
+    ), events
+    kp.ok("wait", "pod/web", "--for=condition=Ready", "--timeout=30s")  # the new instance
+    assert kp.exec("web", "test", "-e", "/tmp/alive") == ""
