@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kubeplay.plan import backoff
 from kubeplay.plan.actions import PodActions
 from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
-from kubeplay.plan.observed import ObservedPod
+from kubeplay.plan.observed import ContainerState, ObservedPod
 from kubeplay.plan.pods import PodPlan
 from kubeplay.plan.status import derive_phase
 
@@ -54,7 +54,12 @@ def gate_starts(
         obs = observed.get(name)
         entry = entries.get(name)
         ctr = plan.container(name)
-        if name in todo.restarts:
+        failed_start = (
+            obs.state is ContainerState.WAITING
+            and obs.waiting_reason not in _NOT_FAILED
+            and obs.waiting_reason != "CrashLoopBackOff"
+        )
+        if name in todo.restarts and not failed_start:
             term = obs.termination or obs.last_termination
             since = term.finished_at if term is not None else now
             wait = backoff.remaining(policy, entry, since=since, now=now)
@@ -69,10 +74,11 @@ def gate_starts(
                 StartGate(name, True, backoff.advance(policy, entry, since=since, now=now))
             )
             continue
-        if obs.waiting_reason in _NOT_FAILED:
+        if not failed_start:
             gates.append(StartGate(name, True, entry))
             continue
-        # Never ran, failed to start: retry since the last attempt (IsInBackOffSinceUpdate).
+        # Failed to start (never ran, or its restart did): retry since the last attempt
+        # (IsInBackOffSinceUpdate), not since an exit long ago.
         since = entry.updated_at if entry is not None else now
         wait = backoff.remaining(policy, entry, since=since, now=now)
         if wait > 0 and entry is not None:

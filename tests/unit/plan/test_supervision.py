@@ -177,6 +177,32 @@ CRASH_10S = "back-off 10s restarting failed container=app pod=web_default(u-1)"
             ),
             id="config-error-keeps-its-reason-while-held",
         ),
+        pytest.param(
+            _pod(
+                ObservedContainer(
+                    name="app",
+                    waiting_reason="ErrImagePull",
+                    restart_count=1,
+                    last_termination=Termination(
+                        exit_code=1, started_at=T0 - 100, finished_at=T0 - 99
+                    ),
+                )
+            ),
+            PodActions(start=("app",), restarts=("app",)),
+            {"app": BackoffEntry(10, T0)},
+            T0 + 1,
+            (
+                StartGate(
+                    "app",
+                    False,
+                    BackoffEntry(10, T0),
+                    9.0,
+                    "ImagePullBackOff",
+                    'Back-off pulling image "busybox:1"',
+                ),
+            ),
+            id="restart-whose-pull-failed-waits-since-the-attempt-not-the-exit",
+        ),
     ],
 )
 def test_gate_starts(
