@@ -365,10 +365,10 @@ class Supervisor:
         )
         allowed: set[str] = set()
         for gate in gates:
+            if gate.entry is not None:
+                state.backoff[gate.name] = gate.entry
             if gate.allowed:
                 allowed.add(gate.name)
-                if gate.entry is not None:
-                    state.backoff[gate.name] = gate.entry
                 continue
             self._later(rec.uid, gate.wait)
             if restarts.retire(host, rec, gate.name, reason=gate.reason, message=gate.message):

@@ -5,7 +5,9 @@ A container that ran before (a restart: `PodActions.restarts`) is gated by the r
 back-off since it finished and, while held, waits as CrashLoopBackOff with the kubelet's
 message. A container that never ran but failed to start (ErrImagePull,
 CreateContainerConfigError, ...) is retried with the same back-off since its last attempt,
-an image pull shown as ImagePullBackOff meanwhile. Any other start is allowed at once.
+an image pull shown as ImagePullBackOff meanwhile (the first window keeps the failure's own
+reason and message, e.g. ErrImagePull and the registry's words). Any other start is allowed
+at once.
 """
 
 from __future__ import annotations
@@ -78,8 +80,15 @@ def gate_starts(
             gates.append(StartGate(name, True, entry))
             continue
         # Failed to start (never ran, or its restart did): retry since the last attempt
-        # (IsInBackOffSinceUpdate), not since an exit long ago.
-        since = entry.updated_at if entry is not None else now
+        # (IsInBackOffSinceUpdate), not since an exit long ago. A failure this supervisor
+        # has not seen yet (play's own attempt) waits the base first, keeping its message.
+        if entry is None:
+            first = BackoffEntry(delay=min(policy.base, policy.cap), updated_at=now)
+            gates.append(
+                StartGate(name, False, first, first.delay, obs.waiting_reason, obs.waiting_message)
+            )
+            continue
+        since = entry.updated_at
         wait = backoff.remaining(policy, entry, since=since, now=now)
         if wait > 0 and entry is not None:
             if obs.waiting_reason in _IMAGE_PULL:

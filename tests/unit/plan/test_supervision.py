@@ -158,8 +158,8 @@ CRASH_10S = "back-off 10s restarting failed container=app pod=web_default(u-1)"
             PodActions(start=("app",)),
             {},
             T0,
-            (StartGate("app", True, BackoffEntry(10, T0)),),
-            id="first-failed-pull-retried-at-once",
+            (StartGate("app", False, BackoffEntry(10, T0), 10, "ErrImagePull", ""),),
+            id="first-failed-pull-waits-the-base-keeping-its-reason",
         ),
         pytest.param(
             _pod(
