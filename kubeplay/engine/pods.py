@@ -288,7 +288,28 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
     }
 
 
-def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
+def _config_error(host: Host, plan: PodPlan, record: ContainerRecord, err: Exception) -> None:
+    """Leave the container waiting with CreateContainerConfigError, as the kubelet does, and
+    record the kubelet's event; the rest of the pod goes on."""
+    host.store.put_container(
+        replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+    )
+    host.store.add_event(
+        plan.uid,
+        type="Warning",
+        reason="Failed",
+        message=f"Error: {err}",
+        field_path=f"spec.{'initContainers' if record.kind == ContainerKind.INIT else 'containers'}"
+        f"{{{record.name}}}",
+        at=time.time(),
+    )
+    _log.info("container_config_error", pod=plan.ref, container=record.name, error=str(err))
+
+
+def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> bool:
+    """Create and start one container; False when its configuration failed (it is then left
+    waiting with CreateContainerConfigError and nothing of it runs)."""
+    from kubeplay.engine import containerconfig
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
@@ -318,14 +339,24 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             ctr.user,
             run_as_user=ctr.run_as_user,
             run_as_group=ctr.run_as_group,
+            supplemental_groups=ctr.security.supplemental_groups,
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
+        prepared = containerconfig.prepare(host, plan, rec, ctr)
     except KubeplayError as err:
-        host.store.put_container(
-            replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+        host.images.unmount_rootfs(rootfs)
+        _config_error(host, plan, record, err)
+        return False
+    ctr = prepared.ctr
+    for warning in prepared.warnings:
+        host.store.add_event(
+            plan.uid,
+            type="Warning",
+            reason="InvalidEnvironmentVariableNames",
+            message=warning,
+            at=time.time(),
         )
-        raise SyncError(f"{step}: {err}", step="config") from err
     term_log = cdir / "termination-log"
     term_log.touch()
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
@@ -338,7 +369,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         namespaces=_namespaces(plan, rec, infra.pid),
         cgroups_path=_cgroups_path(cid),
         host_files=files,
-        seccomp=host.seccomp,
+        **prepared.spec_args,
     )
     _write(cdir / "config.json", json.dumps(spec))
     log_path = pod_dir(host, plan.uid) / "logs" / ctr.name / f"{restart_count}.log"
@@ -356,6 +387,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     except KubeplayError as err:
         raise SyncError(f"{step}: {err}", step="container") from err
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
+    return True
 
 
 def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = None) -> None:
@@ -386,7 +418,8 @@ def sync_pod(host: Host, plan: PodPlan, *, wait_init_timeout: float | None = Non
                 break
             ctr = plan.container(todo.start_init)
             assert ctr is not None
-            _start_container(host, plan, rec, ctr)
+            if not _start_container(host, plan, rec, ctr):
+                break  # the init container waits (CreateContainerConfigError): so does the pod
             continue
         for name in todo.start:
             if name in todo.restarts:

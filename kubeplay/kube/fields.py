@@ -26,6 +26,15 @@ _CONTAINER = (
     "env",
     "env[*].name",
     "env[*].value",
+    "env[*].valueFrom",
+    "envFrom",
+    "resources",
+    "resources.limits",
+    "resources.limits.cpu",
+    "resources.limits.memory",
+    "resources.requests",
+    "resources.requests.cpu",
+    "resources.requests.memory",
     "ports",
     "ports[*].containerPort",
     "ports[*].name",
@@ -40,6 +49,13 @@ _CONTAINER = (
     "securityContext",
     "securityContext.runAsUser",
     "securityContext.runAsGroup",
+    "securityContext.runAsNonRoot",
+    "securityContext.privileged",
+    "securityContext.capabilities",
+    "securityContext.readOnlyRootFilesystem",
+    "securityContext.allowPrivilegeEscalation",
+    "securityContext.procMount",
+    "securityContext.seccompProfile",
 )
 # Only init containers take a restartPolicy (`Always` makes a sidecar).
 _INIT_CONTAINER_ONLY = ("restartPolicy",)
@@ -73,6 +89,12 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.securityContext",
         "spec.securityContext.runAsUser",
         "spec.securityContext.runAsGroup",
+        "spec.securityContext.runAsNonRoot",
+        "spec.securityContext.supplementalGroups",
+        "spec.securityContext.sysctls",
+        "spec.securityContext.seccompProfile",
+        "spec.activeDeadlineSeconds",
+        "spec.setHostnameAsFQDN",
         *(f"spec.containers[*].{f}" for f in _CONTAINER),
         *(f"spec.initContainers[*].{f}" for f in _CONTAINER + _INIT_CONTAINER_ONLY),
     }
@@ -111,8 +133,12 @@ _SET_BY_SERVER = (
 MESSAGES: dict[str, str] = {
     **{f"spec.{f}": NO_EFFECT for f in _NO_EFFECT_SPEC},
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
-    "spec.containers[*].resources": NOT_ENFORCED,
-    "spec.initContainers[*].resources": NOT_ENFORCED,
+    **{
+        f"spec.{group}[*].resources.{kind}.{name}": NOT_ENFORCED
+        for group in ("containers", "initContainers")
+        for kind in ("limits", "requests")
+        for name in ("ephemeral-storage", "hugepages-2Mi", "hugepages-1Gi")
+    },
 }
 
 

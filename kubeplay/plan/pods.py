@@ -14,6 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from kubeplay.plan import command as command_mod
+from kubeplay.plan import envs as envs_mod
+from kubeplay.plan import resources as resources_mod
+from kubeplay.plan import security as security_mod
 from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
 
 
@@ -53,6 +56,11 @@ class ContainerPlan:
     restart_policy: str = ""  # container-level (sidecar init containers: "Always")
     termination_message_path: str = "/dev/termination-log"
     termination_message_policy: str = "File"
+    # Set when env uses valueFrom/envFrom: env and argv are then resolved at creation.
+    env_source: envs_mod.EnvSource | None = None
+    resources: resources_mod.ResourcePlan = field(default_factory=resources_mod.ResourcePlan)
+    resources_spec: dict[str, Any] = field(default_factory=dict)  # as written (downward API)
+    security: security_mod.SecurityPlan = field(default_factory=security_mod.SecurityPlan)
     spec_hash: str = ""
 
 
@@ -77,6 +85,9 @@ class PodPlan:
     containers: tuple[ContainerPlan, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    service_account_name: str = "default"
+    sysctls: tuple[tuple[str, str], ...] = ()
+    active_deadline_seconds: int | None = None
     spec_hash: str = field(default="")
 
     @property
@@ -127,6 +138,7 @@ def _container(
     pod_meta: Mapping[str, Any],
     pod_security: Mapping[str, Any],
     images: Mapping[str, ImageRef],
+    pod_sc: Mapping[str, Any] | None = None,
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
@@ -162,6 +174,14 @@ def _container(
         restart_policy=str(spec.get("restartPolicy") or ""),
         termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
         termination_message_policy=str(spec.get("terminationMessagePolicy") or "File"),
+        env_source=envs_mod.source_from(
+            spec, image_env=config.env, entrypoint=config.entrypoint, cmd=config.cmd
+        )
+        if envs_mod.needs_resolving(spec)
+        else None,
+        resources=resources_mod.resources_from(spec.get("resources")),
+        resources_spec=dict(spec.get("resources") or {}),
+        security=security_mod.security_from(pod_sc or {}, spec.get("securityContext") or {}),
     )
     return _with_hash(plan)
 
@@ -200,7 +220,14 @@ def compile_pod(
 
     def build(items: Any, kind: ContainerKind) -> tuple[ContainerPlan, ...]:
         return tuple(
-            _container(c, kind=kind, pod_meta=meta, pod_security=pod_security, images=images)
+            _container(
+                c,
+                kind=kind,
+                pod_meta=meta,
+                pod_security=pod_security,
+                images=images,
+                pod_sc=security,
+            )
             for c in items or ()
         )
 
@@ -229,6 +256,11 @@ def compile_pod(
         containers=build(spec.get("containers"), ContainerKind.APP),
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         annotations=tuple(sorted((meta.get("annotations") or {}).items())),
+        service_account_name=str(
+            spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        ),
+        sysctls=tuple((str(s["name"]), str(s["value"])) for s in security.get("sysctls") or ()),
+        active_deadline_seconds=spec.get("activeDeadlineSeconds"),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -249,6 +281,9 @@ def from_json(text: str) -> PodPlan:
         c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
         c["argv"] = tuple(c["argv"])
         c["env"] = tuple((k, v) for k, v in c["env"])
+        c["env_source"] = envs_mod.source_from_dict(c.get("env_source"))
+        c["resources"] = resources_mod.resources_from_dict(c.get("resources"))
+        c["security"] = security_mod.security_from_dict(c.get("security"))
         return ContainerPlan(**c)
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
@@ -256,4 +291,5 @@ def from_json(text: str) -> PodPlan:
     raw["host_aliases"] = tuple(raw.get("host_aliases") or ())
     raw["labels"] = tuple((k, v) for k, v in raw["labels"])
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
+    raw["sysctls"] = tuple((k, v) for k, v in raw.get("sysctls") or ())
     return PodPlan(**raw)

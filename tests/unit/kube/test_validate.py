@@ -440,13 +440,7 @@ spec:
                     "spec.containers[0].livenessProbe",
                     "spec.containers[0].lifecycle",
                     "spec.containers[0].volumeMounts",
-                    "spec.containers[0].envFrom",
-                    "spec.containers[0].env[0].valueFrom",
-                    "spec.containers[0].securityContext.privileged",
                     "spec.volumes",
-                    "spec.setHostnameAsFQDN",
-                    "spec.activeDeadlineSeconds",
-                    "spec.securityContext.runAsNonRoot",
                 )
             ],
             id="unsupported-pod-fields",
@@ -498,9 +492,17 @@ spec:
             id="no-op-on-one-host",
         ),
         pytest.param(
-            _pod("containers:\n- {name: app, image: nginx, resources: {limits: {memory: 1Gi}}}\n"),
-            ["pod.yaml: document 1 (Pod web): spec.containers[0].resources: not enforced yet"],
-            id="resources-not-enforced",
+            _pod(
+                "containers:\n- {name: app, image: nginx, resources: {limits: {memory: 1Gi, "
+                "hugepages-2Mi: 2Mi}, requests: {ephemeral-storage: 1Gi}}}\n"
+            ),
+            [
+                "pod.yaml: document 1 (Pod web): spec.containers[0].resources.limits."
+                "hugepages-2Mi: not enforced yet",
+                "pod.yaml: document 1 (Pod web): spec.containers[0].resources.requests."
+                "ephemeral-storage: not enforced yet",
+            ],
+            id="resources-other-than-cpu-and-memory-not-enforced",
         ),
         pytest.param(
             POD.replace("name: web", "name: web\n  uid: '1234'\n  finalizers: [x]")
@@ -520,7 +522,7 @@ def test_warnings(text: str, expected: list[str]) -> None:
 
 def test_warning_is_data_with_object_and_path() -> None:
     (warning,) = validate.validate(
-        _objects(_pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]"))
+        _objects(_pod("hostUsers: false\ncontainers: [{name: a, image: b}]"))
     )
     assert (warning.source, warning.doc_index, warning.kind, warning.name) == (
         "pod.yaml",
@@ -528,12 +530,12 @@ def test_warning_is_data_with_object_and_path() -> None:
         "Pod",
         "web",
     )
-    assert (warning.path, warning.message) == ("spec.setHostnameAsFQDN", fields.NOT_SUPPORTED)
+    assert (warning.path, warning.message) == ("spec.hostUsers", fields.NOT_SUPPORTED)
 
 
 def test_warnings_follow_input_order() -> None:
-    text = WORKLOAD + "---\n" + _pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]")
-    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.setHostnameAsFQDN"]
+    text = WORKLOAD + "---\n" + _pod("hostUsers: false\ncontainers: [{name: a, image: b}]")
+    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.hostUsers"]
 
 
 @pytest.mark.parametrize(
