@@ -93,7 +93,12 @@ def test_env_from_configmaps_secrets_fields_and_resources(kp: Kubeplay) -> None:
         "default",
         pod["metadata"]["uid"],
     )
-    assert (env["APP"], env["TEAM"], env["NODE"], env["SA"]) == ("web", "blue", "localhost", "builder")
+    assert (env["APP"], env["TEAM"], env["NODE"], env["SA"]) == (
+        "web",
+        "blue",
+        "localhost",
+        "builder",
+    )
     assert env["POD_IP"] == pod["status"]["podIP"] and env["POD_IP"]
     assert env["HOST_IP"] == pod["status"]["hostIP"]
     assert (env["CPU_LIMIT_M"], env["CPU_LIMIT"]) == ("500", "1")  # 0.5 rounded up
@@ -161,14 +166,17 @@ def test_missing_reference_leaves_that_container_waiting(kp: Kubeplay) -> None:
     res = kp("play", str(path))
     assert res.returncode == 0, res
     assert (
-        'warning: pod default/needs: container waits: CreateContainerConfigError: configmap "later" '
-        "not found"
+        "warning: pod default/needs: container waits: CreateContainerConfigError: "
+        'configmap "later" not found'
     ) in res.stderr
     pod = kp.pod("needs")
     assert pod["status"]["phase"] == "Pending"
     states = {c["name"]: c["state"] for c in pod["status"]["containerStatuses"]}
     assert states["waits"] == {
-        "waiting": {"reason": "CreateContainerConfigError", "message": 'configmap "later" not found'}
+        "waiting": {
+            "reason": "CreateContainerConfigError",
+            "message": 'configmap "later" not found',
+        }
     }
     assert "running" in states["runs"]
     other = kp.pod("other")["status"]["containerStatuses"][0]["state"]["waiting"]

@@ -55,13 +55,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _termination_message(host: Host, uid: str, name: str) -> str:
-    path = container_dir(host, uid, name) / "termination-log"
+def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
+    """The terminated state's message: the termination-log file, or with
+    FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
+    from kubeplay.plan import termination
+
+    path = container_dir(host, rec.uid, c.name) / "termination-log"
     try:
         with path.open("rb") as fh:
-            return fh.read(4096).decode(errors="replace").strip()
+            text = fh.read(4096).decode(errors="replace").strip()
     except OSError:
-        return ""
+        text = ""
+    spec = rec.manifest.get("spec") or {}
+    policy = next(
+        (
+            str(ctr.get("terminationMessagePolicy") or "File")
+            for group in ("initContainers", "containers")
+            for ctr in spec.get(group) or ()
+            if ctr.get("name") == c.name
+        ),
+        "File",
+    )
+    if text or policy != "FallbackToLogsOnError" or exit_code == 0 or not c.log_path:
+        return text
+    try:
+        with open(c.log_path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 64 * 1024))
+            log = fh.read().decode(errors="replace")
+    except OSError:
+        return text
+    return termination.termination_message(
+        policy=policy, file_text=text, exit_code=exit_code, cri_log=log
+    )
 
 
 def _termination_from(raw: Mapping[str, Any] | None) -> Termination | None:
@@ -100,7 +125,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 started_at=c.started_at,
                 finished_at=ex.finished_at,
                 oom_killed=ex.oom_killed,
-                message=_termination_message(host, rec.uid, c.name),
+                message=_termination_message(host, rec, c, exit_code=ex.exit_code),
                 container_id=c.container_id,
             )
         elif c.started_at is not None and _pid_alive(c.pid):
@@ -129,6 +154,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             last_termination=last,
         )
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
+    failure = host.store.get_pod_failure(rec.uid)
     return ObservedPod(
         sandbox_id=sandbox_id,
         sandbox_running=sandbox_running,
@@ -138,6 +164,8 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         created_at=rec.created_at,
         started_at=rec.started_at,
         terminating=rec.lifecycle == "terminating",
+        failed_reason=failure[0] if failure else "",
+        failed_message=failure[1] if failure else "",
     )
 
 
@@ -465,6 +493,25 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
             _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
             host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
             host.runtime.wait_exit(c.container_id, 10.0)
+
+
+def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
+    """activeDeadlineSeconds: once passed, mark the pod Failed (DeadlineExceeded) and stop its
+    containers within the grace period, as the kubelet does. True when it did so; the
+    supervisor calls this on a timer (plan.deadline.seconds_left)."""
+    from kubeplay.plan import deadline
+    from kubeplay.plan import pods as pods_mod
+
+    plan = pods_mod.from_json(rec.plan_json)
+    if not deadline.deadline_exceeded(plan.active_deadline_seconds, rec.started_at, now):
+        return False
+    host.store.set_pod_failure(rec.uid, reason=deadline.REASON, message=deadline.MESSAGE, at=now)
+    host.store.add_event(
+        rec.uid, type="Normal", reason=deadline.REASON, message=deadline.MESSAGE, at=now
+    )
+    stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
+    _log.info("pod_deadline_exceeded", pod=plan.ref)
+    return True
 
 
 def remove_tree(path: Path) -> None:
