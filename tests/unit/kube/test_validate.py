@@ -634,3 +634,78 @@ def _errors_for_version(text: str, version: str) -> list[str]:
 )
 def test_config_object_errors(text: str, expected: str) -> None:
     assert _errors(text)[0] == expected
+
+
+# --- env, securityContext: the API server's ValidateEnv / ValidatePodSecurityContext ------
+
+
+def _ctr(extra: str) -> str:
+    return _pod("containers:\n- name: app\n  image: nginx\n" + textwrap.indent(extra, "  "))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            _ctr("env: [{name: X, valueFrom: {fieldRef: {fieldPath: spec.hostname}}}]\n"),
+            "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "
+            "'spec.hostname'",
+            id="env-fieldRef-unsupported-path",
+        ),
+        pytest.param(
+            _ctr("env: [{name: X, valueFrom: {resourceFieldRef: {resource: limits.pids}}}]\n"),
+            "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource: Unsupported value: "
+            "'limits.pids'",
+            id="env-resourceFieldRef-unsupported-resource",
+        ),
+        pytest.param(
+            _ctr(
+                "env: [{name: X, valueFrom: {fieldRef: {fieldPath: metadata.name}, "
+                "configMapKeyRef: {name: c, key: k}}}]\n"
+            ),
+            "spec.containers[0].env[0].valueFrom: may not have more than one field specified",
+            id="env-two-sources",
+        ),
+        pytest.param(
+            _ctr("env: [{name: X, value: v, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n"),
+            "spec.containers[0].env[0].valueFrom: may not be specified when `value` is not empty",
+            id="env-value-and-valueFrom",
+        ),
+        pytest.param(
+            _ctr("envFrom: [{prefix: P_}]\n"),
+            "spec.containers[0].envFrom[0]: must specify one of: `configMapRef` or `secretRef`",
+            id="envFrom-without-source",
+        ),
+        pytest.param(
+            _ctr("securityContext: {privileged: true, allowPrivilegeEscalation: false}\n"),
+            "spec.containers[0].securityContext: cannot set `allowPrivilegeEscalation` to false "
+            "and `privileged` to true",
+            id="no-escalation-with-privileged",
+        ),
+        pytest.param(
+            _ctr("securityContext: {seccompProfile: {type: Localhost}}\n"),
+            "spec.containers[0].securityContext.seccompProfile.localhostProfile: Required value",
+            id="seccomp-localhost-needs-profile",
+        ),
+        pytest.param(
+            _pod(
+                "hostNetwork: true\nsecurityContext: {sysctls: [{name: net.core.somaxconn, "
+                "value: '1024'}]}\ncontainers: [{name: a, image: b}]\n"
+            ),
+            "spec.securityContext.sysctls[0].name: sysctl 'net.core.somaxconn' not allowed with "
+            "hostNetwork enabled",
+            id="net-sysctl-with-host-network",
+        ),
+        pytest.param(
+            _pod(
+                "securityContext: {sysctls: [{name: vm.overcommit_memory, value: '1'}]}\n"
+                "containers: [{name: a, image: b}]\n"
+            ),
+            "spec.securityContext.sysctls[0].name: sysctl 'vm.overcommit_memory' is not namespaced",
+            id="node-level-sysctl",
+        ),
+    ],
+)
+def test_env_and_security_errors(text: str, expected: str) -> None:
+    first = _errors(text)[0]
+    assert expected in first, first
