@@ -8,6 +8,11 @@ limits.memory; containerd also sets swap equal to the limit (no swap) where the 
 controller exists. On cgroup v2 kubeplay writes the v2 files itself (`unified`): cpu.weight by
 the kubelet's CpuSharesToCPUWeight, cpu.max, memory.max and memory.swap.max 0. Quantities
 follow resource.Quantity (MilliValue and Value round up). Pure: no I/O.
+
+One deliberate difference: a container that requests no CPU keeps the kernel's default share
+(as under Podman). The kubelet gives it 2 shares, but inside the kubepods cgroup, which holds
+the node's allocatable share; kubeplay's containers sit beside every host process, where
+2 shares would starve them whenever the host is busy.
 """
 
 from __future__ import annotations
@@ -97,22 +102,30 @@ def linux_resources(
     plan: ResourcePlan, *, cgroup_v2: bool, swap_controller: bool = True
 ) -> dict[str, Any]:
     """The OCI `linux.resources` entries (other than devices) for a container."""
+    requested = plan.cpu_request_milli is not None
+    limited = plan.cpu_limit_milli is not None
     shares = milli_cpu_to_shares(plan.cpu_request_milli or 0)
     quota = milli_cpu_to_quota(plan.cpu_limit_milli or 0)
     if cgroup_v2:
-        unified = {
-            "cpu.weight": str(shares_to_weight(shares)),
-            "cpu.max": f"{quota if quota else 'max'} {QUOTA_PERIOD}",
-        }
+        unified: dict[str, str] = {}
+        if limited:
+            unified["cpu.max"] = f"{quota if quota else 'max'} {QUOTA_PERIOD}"
+        if requested:
+            unified["cpu.weight"] = str(shares_to_weight(shares))
         if plan.memory_limit:
             unified["memory.max"] = str(plan.memory_limit)
             if swap_controller:
                 unified["memory.swap.max"] = "0"
-        return {"unified": unified}
-    cpu: dict[str, Any] = {"shares": shares, "period": QUOTA_PERIOD}
-    if quota:
-        cpu["quota"] = quota
-    out: dict[str, Any] = {"cpu": cpu}
+        return {"unified": unified} if unified else {}
+    out: dict[str, Any] = {}
+    if requested or limited:
+        cpu: dict[str, Any] = {}
+        if requested:
+            cpu["shares"] = shares
+        if limited:
+            cpu["quota"] = quota
+            cpu["period"] = QUOTA_PERIOD
+        out["cpu"] = cpu
     if plan.memory_limit:
         memory: dict[str, Any] = {"limit": plan.memory_limit}
         if swap_controller:
