@@ -154,8 +154,10 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
     assert len(kp.ids) >= 3, "the first pod never started: the test proves nothing"
     kp.assert_nothing_runs()
     # A container whose create failed has no process: rollback must not wait for it to exit
-    # and then SIGKILL it (it used to wait 10 s for nothing).
-    assert "container_kill" not in res.stderr, res.stderr
+    # and then SIGKILL it (it used to wait 10 s for nothing). The first pod's running
+    # container may well be killed: the rollback's grace period is 0.
+    kills = [ln for ln in res.stderr.splitlines() if '"container_kill"' in ln]
+    assert not [ln for ln in kills if "default/broken" in ln], res.stderr
 
 
 def _unprivileged_python() -> tuple[list[str], dict[str, str]]:
