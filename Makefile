@@ -58,6 +58,7 @@ test: lint $(ROOTFS_TAR)
 bench: demo-image
 	$(PY) bench/run.py
 	$(PY) bench/net.py
+	$(PY) bench/generate.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

@@ -155,9 +155,9 @@ def test_a_second_pod_failing_at_runtime_rolls_back_the_whole_play(kp: Kubeplay)
     kp.assert_nothing_runs()
     # A container whose create failed has no process: rollback must not wait for it to exit
     # and then SIGKILL it (it used to wait 10 s for nothing). The first pod's running
-    # container may well be killed: the rollback's grace period is 0.
-    kills = [ln for ln in res.stderr.splitlines() if '"container_kill"' in ln]
-    assert not [ln for ln in kills if "default/broken" in ln], res.stderr
+    # container may well be killed: rollback stops it with no grace period.
+    killed = [line for line in res.stderr.splitlines() if "container_kill" in line]
+    assert not [line for line in killed if "default/broken" in line], res.stderr
 
 
 def _unprivileged_python() -> tuple[list[str], dict[str, str]]:

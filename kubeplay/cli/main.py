@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import generate as generate_cli
 from kubeplay.errors import KubeplayError
 
 OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
@@ -58,9 +59,12 @@ def play(files: tuple[str, ...], replace: bool, kube_version: str, configmaps: t
     objects_cli.echo_applied(report.objects)
     _warn(report.warnings)
     for ref in report.replaced:
-        click.echo(f"pod/{ref.split('/', 1)[1]} replaced", err=True)
+        name = ref.split("/", 1)[1]  # a pod's name, or a workload's `deployment.apps/web`
+        click.echo(f"{name if '/' in name else 'pod/' + name} replaced", err=True)
     for ref in report.pods:
         click.echo(f"pod/{ref.split('/', 1)[1]} created")
+    for ref in report.workloads:
+        click.echo(f"{ref.split('/', 1)[1]} created")
 
 
 @cli.command()
@@ -73,6 +77,8 @@ def down(files: tuple[str, ...], grace_period: float | None) -> None:
     report = play_mod.down(_settings(), files, grace=grace_period)
     for ref in report.removed:
         click.echo(f"pod/{ref.split('/', 1)[1]} deleted")
+    for ref in report.workloads:
+        click.echo(f"{ref.split('/', 1)[1]} deleted")
     for ref in report.objects:
         click.echo(f"{ref} deleted")
 
@@ -355,6 +361,14 @@ def image_rm(references: tuple[str, ...], force: bool) -> None:
 
     for rec in images.remove(_settings(), references, force=force):
         click.echo(f"Untagged/removed: {rec.image_id}")
+
+
+@cli.group()
+def generate() -> None:
+    """Generate manifests (and more) from what runs."""
+
+
+generate.add_command(generate_cli.kube)
 
 
 @cli.group()

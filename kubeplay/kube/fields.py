@@ -10,6 +10,8 @@ IMPLEMENTED (or drop its MESSAGES entry): this module is the one place to change
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 NOT_SUPPORTED = "not supported yet, ignored"
 NO_EFFECT = "no effect on a single host"
 NOT_ENFORCED = "not enforced yet"
@@ -153,3 +155,44 @@ def _ancestors(pattern: str) -> list[str]:
 
 # Patterns whose children the walk visits: the ancestors of every IMPLEMENTED pattern.
 PARENTS: frozenset[str] = frozenset(a for pattern in IMPLEMENTED for a in _ancestors(pattern))
+
+
+class Tables(NamedTuple):
+    """The three tables of one kind: what is implemented, messages, and parents to walk."""
+
+    implemented: frozenset[str]
+    messages: dict[str, str]
+    parents: frozenset[str]
+
+
+# A workload's own fields (Deployment, apps/v1); its spec.template is walked with the Pod
+# tables above, as `spec.template.spec...`. Rolling updates and scaling are not implemented:
+# a Deployment played again with --replace replaces every pod.
+_WORKLOAD_IMPLEMENTED = frozenset(
+    {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.labels",
+        "metadata.annotations",
+        "spec",
+        "spec.replicas",
+        "spec.selector",
+        "spec.template",
+    }
+)
+_WORKLOAD_MESSAGES: dict[str, str] = {
+    **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    "spec.strategy": "rolling updates not supported yet: play --replace replaces every pod",
+    "spec.minReadySeconds": "rolling updates not supported yet, ignored",
+    "spec.progressDeadlineSeconds": "rolling updates not supported yet, ignored",
+    "spec.paused": "rolling updates not supported yet, ignored",
+    "spec.revisionHistoryLimit": "no ReplicaSet history is kept, ignored",
+}
+WORKLOAD_TABLES = Tables(
+    _WORKLOAD_IMPLEMENTED,
+    _WORKLOAD_MESSAGES,
+    frozenset(a for pattern in _WORKLOAD_IMPLEMENTED for a in _ancestors(pattern)),
+)

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields
+from kubeplay.kube import fields, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
-SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List"})
+SUPPORTED_KINDS = frozenset({"Pod", "ConfigMap", "Secret", "Namespace", "List", "Deployment"})
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
 
 # Where each kind keeps its pod spec; the same container rules apply to all of them.
@@ -240,6 +240,7 @@ def check_rules(obj: KubeObject) -> list[Problem]:
     if spec_path is not None:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
+    problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     return problems
 
 
@@ -558,32 +559,39 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", f"{obj.kind} is not supported yet, ignored")]
+    if obj.kind in workloads.KINDS:
+        found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
+        template = (obj.body.get("spec") or {}).get("template") or {}
+        found += _unimplemented(template, "", path="spec.template")
+        return [_warning(obj, path, message) for path, message in found]
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
 
 
 def _unimplemented(
-    body: Mapping[str, Any], pattern: str, *, path: str
+    body: Mapping[str, Any], pattern: str, *, path: str, tables: fields.Tables | None = None
 ) -> Iterator[tuple[str, str]]:
-    """(path, message) for each set field the `fields` tables do not mark implemented."""
+    """(path, message) for each set field the `fields` tables (a Pod's unless `tables` says
+    otherwise) do not mark implemented."""
+    tables = tables or fields.Tables(fields.IMPLEMENTED, fields.MESSAGES, fields.PARENTS)
     for key, value in body.items():
         if value is None or value == {} or value == []:
             continue  # unset, as Kubernetes reads it
         child_pattern = f"{pattern}.{key}" if pattern else str(key)
         child_path = f"{path}.{key}" if path else str(key)
-        if child_pattern in fields.MESSAGES:
-            yield child_path, fields.MESSAGES[child_pattern]
-        elif child_pattern not in fields.IMPLEMENTED:
+        if child_pattern in tables.messages:
+            yield child_path, tables.messages[child_pattern]
+        elif child_pattern not in tables.implemented:
             yield child_path, fields.NOT_SUPPORTED
-        elif child_pattern in fields.PARENTS:
+        elif child_pattern in tables.parents:
             if isinstance(value, dict):
-                yield from _unimplemented(value, child_pattern, path=child_path)
+                yield from _unimplemented(value, child_pattern, path=child_path, tables=tables)
             elif isinstance(value, list):
                 for i, item in enumerate(value):
-                    if isinstance(item, dict) and f"{child_pattern}[*]" in fields.PARENTS:
+                    if isinstance(item, dict) and f"{child_pattern}[*]" in tables.parents:
                         yield from _unimplemented(
-                            item, f"{child_pattern}[*]", path=f"{child_path}[{i}]"
+                            item, f"{child_pattern}[*]", path=f"{child_path}[{i}]", tables=tables
                         )
 
 

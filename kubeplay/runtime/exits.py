@@ -106,7 +106,8 @@ class _Inotify:
         """Names of entries touched within `timeout` s; None if nothing happened."""
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
-        if not poller.poll(max(timeout, 0.0) * 1000):
+        # poll() takes a C int of milliseconds: wait at most an hour per call (callers loop).
+        if not poller.poll(min(max(timeout, 0.0), 3600.0) * 1000):
             return None
         names: list[str] = []
         try:

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, TypeVar
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
+from kubeplay.kube import workloads as kube_workloads
 from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, normalize_reference
 from kubeplay.services import objects as objects_mod
 from kubeplay.services.locks import pod_locks
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
-from kubeplay.state.store import PodRecord
+from kubeplay.state.store import PodRecord, WorkloadRecord
 
 if TYPE_CHECKING:
     from kubeplay.kube.objects import KubeObject
@@ -35,6 +36,7 @@ class PlayReport:
     pods: tuple[str, ...]
     replaced: tuple[str, ...]
     warnings: tuple[str, ...]
+    workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads played
     objects: AppliedObjects = field(default_factory=AppliedObjects)
 
 
@@ -42,6 +44,7 @@ class PlayReport:
 class DownReport:
     removed: tuple[str, ...]
     absent: tuple[str, ...]
+    workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads removed
     objects: tuple[str, ...] = ()  # configmap/NAME, secret/NAME removed
 
 
@@ -124,6 +127,7 @@ def play(
     configmaps: Sequence[str] = (),
 ) -> PlayReport:
     from kubeplay.engine import network
+    from kubeplay.services import workloads as workloads_mod
 
     objects, warnings = load_manifests(
         paths, kube_version=kube_version or settings.kube_version, configmaps=configmaps
@@ -132,12 +136,14 @@ def play(
     configs = objects_mod.config_objects(objects)
     host = host_mod.open_host(settings)
     try:
-        if not pods:
+        now = time.time()
+        workloads, replicas = workloads_mod.expand(host, objects, pods=pods, now=now)
+        pods += replicas
+        if not pods and not workloads:
             applied = objects_mod.apply(settings, host.store, configs)
             return PlayReport(pods=(), replaced=(), warnings=tuple(warnings), objects=applied)
         host_mod.require_runtime(host)
         images, notes = _image_refs(host, pods)
-        now = time.time()
         records = []
         for obj in pods:
             plan = plans.compile_pod(obj.body, uid=str(uuid.uuid4()), images=images)
@@ -153,28 +159,49 @@ def play(
                 )
             )
         refs = [(r.namespace, r.name) for r in records]
-        with pod_locks(settings.locks_dir, refs):
+        wrefs = [workloads_mod.lock_ref(w.namespace, w.kind, w.name) for w in workloads]
+        with pod_locks(settings.locks_dir, refs + wrefs):
             replaced: list[str] = []
+            old_workloads = [
+                stored
+                for w in workloads
+                if (stored := host.store.get_workload(w.namespace, w.kind, w.name))
+            ]
             if not replace:
                 for ns, name in refs:
                     if host.store.get_pod(ns, name) is not None:
                         raise AlreadyExistsError(
                             f"pod {ns}/{name}: already exists (use --replace to play it again)"
                         )
+                for w in old_workloads:
+                    raise AlreadyExistsError(
+                        f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
+                        "(use --replace to play it again)"
+                    )
+            old_replicas = [p for w in old_workloads for p in workloads_mod.pods_of(host, w)]
             network.check_host_ports(
                 host,
                 [plans.from_json(r.plan_json) for r in records],
-                replacing={f"{ns}/{name}" for ns, name in refs} if replace else set(),
+                replacing={f"{ns}/{name}" for ns, name in refs}
+                | {f"{p.namespace}/{p.name}" for p in old_replicas}
+                if replace
+                else set(),
             )
             applied = objects_mod.apply(settings, host.store, configs)
             try:
                 if replace:
                     old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
+                    old += old_replicas
                     errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
                     if errors:
                         raise errors[0]
-                    replaced = [f"{r.namespace}/{r.name}" for r in old]
-                host.store.add_pods(records)
+                    for w in old_workloads:
+                        host.store.delete_workload(w.uid)
+                    replaced = [f"{r.namespace}/{r.name}" for r in old if r not in old_replicas]
+                    replaced += [
+                        f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads
+                    ]
+                host.store.add_pods(records, workloads=workloads)
             except BaseException:
                 objects_mod.undo(settings, host.store, applied)
                 raise
@@ -184,15 +211,17 @@ def play(
                 records,
             )
             if errors:
-                _rollback(host, records)
+                _rollback(host, records, workloads)
                 objects_mod.undo(settings, host.store, applied)
                 network.refresh(host)
                 raise _first_sync_error(errors)
             network.refresh(host)
+        replica_uids = {r.uid for r in records[len(records) - len(replicas) :]}
         return PlayReport(
-            pods=tuple(f"{ns}/{name}" for ns, name in refs),
+            pods=tuple(f"{r.namespace}/{r.name}" for r in records if r.uid not in replica_uids),
             replaced=tuple(replaced),
             warnings=tuple(warnings + notes + _config_errors(host, records)),
+            workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in workloads),
             objects=applied,
         )
     finally:
@@ -230,11 +259,15 @@ def _first_sync_error(errors: list[BaseException]) -> BaseException:
     return errors[0]
 
 
-def _rollback(host: host_mod.Host, records: Sequence[PodRecord]) -> None:
+def _rollback(
+    host: host_mod.Host, records: Sequence[PodRecord], workloads: Sequence[WorkloadRecord] = ()
+) -> None:
     for rec in records:
         current = host.store.get_pod_by_uid(rec.uid)
         if current is not None:
             engine.teardown_pod(host, current, grace=0)
+    for w in workloads:
+        host.store.delete_workload(w.uid)
 
 
 def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None) -> DownReport:
@@ -242,7 +275,8 @@ def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None
 
     objects = loader.load(paths)
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
-    report = _remove(settings, refs, grace=grace)
+    workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
+    report = _remove(settings, refs, grace=grace, workloads=workloads)
     configs = objects_mod.config_objects(objects)
     if not configs:
         return report
@@ -251,7 +285,12 @@ def down(settings: Settings, paths: Sequence[str], *, grace: float | None = None
         removed = objects_mod.remove_defined(settings, host.store, configs)
     finally:
         host.close()
-    return DownReport(removed=report.removed, absent=report.absent, objects=tuple(removed))
+    return DownReport(
+        removed=report.removed,
+        absent=report.absent,
+        workloads=report.workloads,
+        objects=tuple(removed),
+    )
 
 
 def delete(
@@ -264,24 +303,48 @@ def delete(
 
 
 def _remove(
-    settings: Settings, refs: Sequence[tuple[str, str]], *, grace: float | None
+    settings: Settings,
+    refs: Sequence[tuple[str, str]],
+    *,
+    grace: float | None,
+    workloads: Sequence[tuple[str, str, str]] = (),
 ) -> DownReport:
     from kubeplay.engine import network
+    from kubeplay.services import workloads as workloads_mod
 
+    refs = list(dict.fromkeys(refs))  # two files may name the same pod: tear it down once
+    workloads = list(dict.fromkeys(workloads))
     host = host_mod.open_host(settings)
     try:
-        with pod_locks(settings.locks_dir, refs):
-            found = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
-            absent = [f"{ns}/{name}" for ns, name in refs if not host.store.get_pod(ns, name)]
-            if found:
-                host_mod.require_runtime(host)
-            errors = _parallel(settings, lambda r: engine.teardown_pod(host, r, grace=grace), found)
-            if found:
-                network.refresh(host)
-            if errors:
-                raise errors[0]
+        wrefs = [workloads_mod.lock_ref(*w) for w in workloads]
+        replica_refs: set[tuple[str, str]] = set()
+        while True:  # all locks at once, in order; a workload's pods may change meanwhile
+            with pod_locks(settings.locks_dir, [*refs, *wrefs, *replica_refs]):
+                stored = [w for key in workloads if (w := host.store.get_workload(*key))]
+                replicas = [p for w in stored for p in workloads_mod.pods_of(host, w)]
+                if not {(p.namespace, p.name) for p in replicas} <= replica_refs:
+                    replica_refs |= {(p.namespace, p.name) for p in replicas}
+                    continue
+                found = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
+                absent = [f"{ns}/{name}" for ns, name in refs if not host.store.get_pod(ns, name)]
+                found += [p for p in replicas if p.uid not in {r.uid for r in found}]
+                if found:
+                    host_mod.require_runtime(host)
+                errors = _parallel(
+                    settings, lambda r: engine.teardown_pod(host, r, grace=grace), found
+                )
+                if found:
+                    network.refresh(host)
+                if errors:
+                    raise errors[0]
+                for w in stored:
+                    host.store.delete_workload(w.uid)
+                break
+        replica_uids = {p.uid for p in replicas}
         return DownReport(
-            removed=tuple(f"{r.namespace}/{r.name}" for r in found), absent=tuple(absent)
+            removed=tuple(f"{r.namespace}/{r.name}" for r in found if r.uid not in replica_uids),
+            absent=tuple(absent),
+            workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in stored),
         )
     finally:
         host.close()

@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS events (
     count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS events_by_pod ON events (pod_uid, id);
+CREATE TABLE IF NOT EXISTS workloads (
+    uid TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (namespace, kind, name)
+);
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
     namespace TEXT NOT NULL,
@@ -156,6 +166,20 @@ class PodRecord:
     containers: tuple[ContainerRecord, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class WorkloadRecord:
+    """A workload (Deployment) as played; its pods are rows of `pods` whose manifest names
+    the workload's controller in ownerReferences (kube.workloads.owns)."""
+
+    uid: str
+    namespace: str
+    kind: str
+    name: str
+    source: str
+    manifest: dict[str, Any]
+    created_at: float
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,9 +236,32 @@ class SqliteStore:
 
     # pods ---------------------------------------------------------------------------------
 
-    def add_pods(self, pods: Sequence[PodRecord]) -> None:
-        """Insert every pod in one transaction; AlreadyExistsError names the first clash."""
+    def add_pods(
+        self, pods: Sequence[PodRecord], *, workloads: Sequence[WorkloadRecord] = ()
+    ) -> None:
+        """Insert every pod (and the workloads that made them) in one transaction;
+        AlreadyExistsError names the first clash."""
         with self.transaction() as db:
+            for w in workloads:
+                try:
+                    db.execute(
+                        "INSERT INTO workloads (uid, namespace, kind, name, source, "
+                        "manifest_json, created_at) VALUES (?,?,?,?,?,?,?)",
+                        (
+                            w.uid,
+                            w.namespace,
+                            w.kind,
+                            w.name,
+                            w.source,
+                            json.dumps(w.manifest),
+                            w.created_at,
+                        ),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise AlreadyExistsError(
+                        f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
+                        "(use --replace to play it again)"
+                    ) from err
             for pod in pods:
                 try:
                     db.execute(
@@ -309,6 +356,41 @@ class SqliteStore:
                 netns=r["netns"] or "",
                 pod_ip=r["pod_ip"] or "",
                 containers=tuple(by_pod.get(r["uid"], ())),
+            )
+            for r in rows
+        ]
+
+    # workloads ----------------------------------------------------------------------------
+
+    def get_workload(self, namespace: str, kind: str, name: str) -> WorkloadRecord | None:
+        found = self._workloads(
+            "WHERE namespace = ? AND kind = ? AND name = ?", (namespace, kind, name)
+        )
+        return found[0] if found else None
+
+    def list_workloads(self, namespace: str | None = None) -> list[WorkloadRecord]:
+        if namespace is None:
+            return self._workloads("", ())
+        return self._workloads("WHERE namespace = ?", (namespace,))
+
+    def delete_workload(self, uid: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM workloads WHERE uid = ?", (uid,))
+
+    def _workloads(self, where: str, args: tuple[Any, ...]) -> list[WorkloadRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM workloads {where} ORDER BY namespace, kind, name", args
+            ).fetchall()
+        return [
+            WorkloadRecord(
+                uid=r["uid"],
+                namespace=r["namespace"],
+                kind=r["kind"],
+                name=r["name"],
+                source=r["source"],
+                manifest=json.loads(r["manifest_json"]),
+                created_at=r["created_at"],
             )
             for r in rows
         ]

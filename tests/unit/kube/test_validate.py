@@ -336,6 +336,105 @@ def test_valid_without_warnings(text: str) -> None:
         ),
         pytest.param(
             """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: db}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:7: document 1 (Deployment web): spec.template.metadata.labels: `selector` "
+            "does not match template `labels`",
+            id="deployment-selector-must-match-template-labels",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {}
+              template:
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:5: document 1 (Deployment web): spec.selector: empty selector is invalid "
+            "for deployment",
+            id="deployment-empty-selector",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector:
+                matchExpressions: [{key: tier, operator: In, values: [front]}]
+              template:
+                metadata: {labels: {tier: back}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:8: document 1 (Deployment web): spec.template.metadata.labels: `selector` "
+            "does not match template `labels`",
+            id="deployment-match-expressions-must-match-template-labels",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:9: document 1 (Deployment web): spec.template.spec.restartPolicy: "
+            "unsupported value 'Never': must be Always",
+            id="deployment-pods-restart-always",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              replicas: -1
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:5: document 1 (Deployment web): spec.replicas: invalid value -1: "
+            "must be 0 or more",
+            id="deployment-negative-replicas",
+        ),
+        pytest.param(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  activeDeadlineSeconds: 10
+                  containers: [{name: app, image: nginx}]
+            """,
+            "pod.yaml:9: document 1 (Deployment web): spec.template.spec.activeDeadlineSeconds: "
+            "forbidden: activeDeadlineSeconds in ReplicaSet is not supported",
+            id="deployment-active-deadline-forbidden",
+        ),
+        pytest.param(
+            """\
             apiVersion: batch/v1
             kind: CronJob
             metadata: {name: nightly}
@@ -402,12 +501,28 @@ spec:
     ("text", "expected"),
     [
         pytest.param(
-            WORKLOAD,
+            WORKLOAD.replace("kind: Deployment", "kind: DaemonSet"),
+            ["pod.yaml: document 1 (DaemonSet web): kind: DaemonSet is not supported yet, ignored"],
+            id="unsupported-kind-daemonset",
+        ),
+        pytest.param(WORKLOAD, [], id="deployment-replicas-selector-template"),
+        pytest.param(
+            WORKLOAD.replace(
+                "spec:\n  selector",
+                "spec:\n  strategy: {type: Recreate}\n  revisionHistoryLimit: 3\n  selector",
+            ).replace(
+                "containers: [{name: app, image: nginx}]",
+                "nodeSelector: {disk: ssd}\n      containers: [{name: app, image: nginx}]",
+            ),
             [
-                "pod.yaml: document 1 (Deployment web): kind: "
-                "Deployment is not supported yet, ignored"
+                "pod.yaml: document 1 (Deployment web): spec.strategy: rolling updates not "
+                "supported yet: play --replace replaces every pod",
+                "pod.yaml: document 1 (Deployment web): spec.revisionHistoryLimit: "
+                "no ReplicaSet history is kept, ignored",
+                "pod.yaml: document 1 (Deployment web): spec.template.spec.nodeSelector: "
+                "no effect on a single host",
             ],
-            id="unsupported-kind-deployment",
+            id="deployment-rolling-update-fields-and-template-fields-warned",
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
@@ -534,7 +649,8 @@ def test_warning_is_data_with_object_and_path() -> None:
 
 
 def test_warnings_follow_input_order() -> None:
-    text = WORKLOAD + "---\n" + _pod("hostUsers: false\ncontainers: [{name: a, image: b}]")
+    daemonset = WORKLOAD.replace("kind: Deployment", "kind: DaemonSet")
+    text = daemonset + "---\n" + _pod("hostUsers: false\ncontainers: [{name: a, image: b}]")
     assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.hostUsers"]
 
 

@@ -97,3 +97,16 @@ def test_wait_for_file_without_inotify(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         timer.join()
     assert got is not None and got.exit_code == 2
+
+
+def test_waiting_without_a_practical_timeout_does_not_overflow_poll(tmp_path: Path) -> None:
+    """sync_pod waits for an init container with a huge timeout (1e9 s)."""
+    (tmp_path / "cid").write_text("0")
+    got = exits.wait_for_file(tmp_path, "cid", timeout=1e9, oom_file=None)
+    assert got is not None and got.exit_code == 0
+    watch = exits._Inotify(tmp_path)
+    try:
+        (tmp_path / "other").write_text("1")
+        assert "other" in (watch.names(1e9) or [])  # created, then closed after writing
+    finally:
+        watch.close()
