@@ -58,13 +58,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _termination_message(host: Host, uid: str, name: str) -> str:
-    path = container_dir(host, uid, name) / "termination-log"
+def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
+    """The terminated state's message: the termination-log file, or with
+    FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
+    from kubeplay.plan import termination
+
+    path = container_dir(host, rec.uid, c.name) / "termination-log"
     try:
         with path.open("rb") as fh:
-            return fh.read(4096).decode(errors="replace").strip()
+            text = fh.read(4096).decode(errors="replace").strip()
     except OSError:
-        return ""
+        text = ""
+    spec = rec.manifest.get("spec") or {}
+    policy = next(
+        (
+            str(ctr.get("terminationMessagePolicy") or "File")
+            for group in ("initContainers", "containers")
+            for ctr in spec.get(group) or ()
+            if ctr.get("name") == c.name
+        ),
+        "File",
+    )
+    if text or policy != "FallbackToLogsOnError" or exit_code == 0 or not c.log_path:
+        return text
+    try:
+        with open(c.log_path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 64 * 1024))
+            log = fh.read().decode(errors="replace")
+    except OSError:
+        return text
+    return termination.termination_message(
+        policy=policy, file_text=text, exit_code=exit_code, cri_log=log
+    )
 
 
 def _termination_from(raw: Mapping[str, Any] | None) -> Termination | None:
@@ -103,7 +128,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 started_at=c.started_at,
                 finished_at=ex.finished_at,
                 oom_killed=ex.oom_killed,
-                message=_termination_message(host, rec.uid, c.name),
+                message=_termination_message(host, rec, c, exit_code=ex.exit_code),
                 container_id=c.container_id,
             )
         elif c.started_at is not None and _pid_alive(c.pid):
@@ -136,6 +161,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         if seen is not None and seen.container_id == probed.container_id:  # else: stale
             containers[name] = replace(seen, readiness=probed.readiness, startup=probed.startup)
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
+    failure = host.store.get_pod_failure(rec.uid)
     return ObservedPod(
         sandbox_id=sandbox_id,
         sandbox_running=sandbox_running,
@@ -145,6 +171,8 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         created_at=rec.created_at,
         started_at=rec.started_at,
         terminating=rec.lifecycle == "terminating",
+        failed_reason=failure[0] if failure else "",
+        failed_message=failure[1] if failure else "",
     )
 
 
@@ -299,8 +327,28 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
     }
 
 
-def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
-    from kubeplay.engine import volumes
+def _config_error(host: Host, plan: PodPlan, record: ContainerRecord, err: Exception) -> None:
+    """Leave the container waiting with CreateContainerConfigError, as the kubelet does, and
+    record the kubelet's event; the rest of the pod goes on."""
+    host.store.put_container(
+        replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+    )
+    host.store.add_event(
+        plan.uid,
+        type="Warning",
+        reason="Failed",
+        message=f"Error: {err}",
+        field_path=f"spec.{'initContainers' if record.kind == ContainerKind.INIT else 'containers'}"
+        f"{{{record.name}}}",
+        at=time.time(),
+    )
+    _log.info("container_config_error", pod=plan.ref, container=record.name, error=str(err))
+
+
+def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> bool:
+    """Create and start one container; False when its configuration failed (it is then left
+    waiting with CreateContainerConfigError and nothing of it runs)."""
+    from kubeplay.engine import containerconfig, volumes
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
@@ -330,15 +378,24 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             ctr.user,
             run_as_user=ctr.run_as_user,
             run_as_group=ctr.run_as_group,
-            supplemental_groups=() if plan.fs_group is None else (plan.fs_group,),
+            supplemental_groups=ctr.security.supplemental_groups,
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
+        prepared = containerconfig.prepare(host, plan, rec, ctr)
     except KubeplayError as err:
-        host.store.put_container(
-            replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+        host.images.unmount_rootfs(rootfs)
+        _config_error(host, plan, record, err)
+        return False
+    ctr = prepared.ctr
+    for warning in prepared.warnings:
+        host.store.add_event(
+            plan.uid,
+            type="Warning",
+            reason="InvalidEnvironmentVariableNames",
+            message=warning,
+            at=time.time(),
         )
-        raise SyncError(f"{step}: {err}", step="config") from err
     try:
         volume_mounts, propagation = volumes.container_mounts(host, plan, ctr)
     except KubeplayError as err:
@@ -357,7 +414,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         namespaces=_namespaces(plan, rec, infra.pid),
         cgroups_path=_cgroups_path(cid),
         host_files=files,
-        seccomp=host.seccomp,
+        **prepared.spec_args,
         volume_mounts=volume_mounts,
         rootfs_propagation=propagation,
     )
@@ -384,6 +441,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             now = host.store.get_pod_by_uid(plan.uid) or rec
             this = replace(now, containers=tuple(c for c in now.containers if c.name == ctr.name))
             stop_containers(host, plan, this, grace=float(plan.termination_grace_period))
+    return True
 
 
 def sync_pod(
@@ -427,7 +485,8 @@ def sync_pod(
             plan, ctr = images_mod.prepare_start(host, plan, todo.start_init, failed=failed)
             if ctr is None:
                 break  # its image is missing: the pod cannot initialize yet
-            _start_container(host, plan, rec, ctr)
+            if not _start_container(host, plan, rec, ctr):
+                break  # the init container waits (CreateContainerConfigError): so does the pod
             continue
         for name in todo.start:
             if name in todo.restarts:
@@ -480,6 +539,25 @@ def stop_containers(host: Host, plan: PodPlan, rec: PodRecord, *, grace: float) 
             _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
             host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
             host.runtime.wait_exit(c.container_id, 10.0)
+
+
+def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
+    """activeDeadlineSeconds: once passed, mark the pod Failed (DeadlineExceeded) and stop its
+    containers within the grace period, as the kubelet does. True when it did so; the
+    supervisor calls this on a timer (plan.deadline.seconds_left)."""
+    from kubeplay.plan import deadline
+    from kubeplay.plan import pods as pods_mod
+
+    plan = pods_mod.from_json(rec.plan_json)
+    if not deadline.deadline_exceeded(plan.active_deadline_seconds, rec.started_at, now):
+        return False
+    host.store.set_pod_failure(rec.uid, reason=deadline.REASON, message=deadline.MESSAGE, at=now)
+    host.store.add_event(
+        rec.uid, type="Normal", reason=deadline.REASON, message=deadline.MESSAGE, at=now
+    )
+    stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
+    _log.info("pod_deadline_exceeded", pod=plan.ref)
+    return True
 
 
 def remove_tree(path: Path) -> None:

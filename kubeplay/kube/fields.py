@@ -28,6 +28,15 @@ _CONTAINER = (
     "env",
     "env[*].name",
     "env[*].value",
+    "env[*].valueFrom",
+    "envFrom",
+    "resources",
+    "resources.limits",
+    "resources.limits.cpu",
+    "resources.limits.memory",
+    "resources.requests",
+    "resources.requests.cpu",
+    "resources.requests.memory",
     "ports",
     "ports[*].containerPort",
     "ports[*].name",
@@ -42,6 +51,13 @@ _CONTAINER = (
     "securityContext",
     "securityContext.runAsUser",
     "securityContext.runAsGroup",
+    "securityContext.runAsNonRoot",
+    "securityContext.privileged",
+    "securityContext.capabilities",
+    "securityContext.readOnlyRootFilesystem",
+    "securityContext.allowPrivilegeEscalation",
+    "securityContext.procMount",
+    "securityContext.seccompProfile",
     "volumeMounts",
     "volumeMounts[*].name",
     "volumeMounts[*].mountPath",
@@ -180,6 +196,12 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.securityContext",
         "spec.securityContext.runAsUser",
         "spec.securityContext.runAsGroup",
+        "spec.securityContext.runAsNonRoot",
+        "spec.securityContext.supplementalGroups",
+        "spec.securityContext.sysctls",
+        "spec.securityContext.seccompProfile",
+        "spec.activeDeadlineSeconds",
+        "spec.setHostnameAsFQDN",
         "spec.securityContext.fsGroup",
         "spec.securityContext.fsGroupChangePolicy",
         "spec.volumes",
@@ -228,8 +250,12 @@ MESSAGES: dict[str, str] = {
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
     "spec.volumes[*].projected.sources[*].serviceAccountToken": "no service account "
     "tokens on a single host, no file is written",
-    "spec.containers[*].resources": NOT_ENFORCED,
-    "spec.initContainers[*].resources": NOT_ENFORCED,
+    **{
+        f"spec.{group}[*].resources.{kind}.{name}": NOT_ENFORCED
+        for group in ("containers", "initContainers")
+        for kind in ("limits", "requests")
+        for name in ("ephemeral-storage", "hugepages-2Mi", "hugepages-1Gi")
+    },
 }
 
 

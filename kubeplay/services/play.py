@@ -270,9 +270,15 @@ def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
 
 def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
     """A container left waiting with CreateContainerConfigError (a missing ConfigMap or key,
-    runAsNonRoot...) does not fail the play, as in Kubernetes: the play warns about it."""
+    runAsNonRoot...) does not fail the play, as in Kubernetes: the play warns about it, and
+    about env keys skipped as invalid names."""
     notes: list[str] = []
     for rec in records:
+        notes.extend(
+            f"pod {rec.namespace}/{rec.name}: {e.message}"
+            for e in host.store.list_events(rec.uid)
+            if e.reason == "InvalidEnvironmentVariableNames"
+        )
         current = host.store.get_pod_by_uid(rec.uid)
         for c in current.containers if current else ():
             if c.waiting_reason == "CreateContainerConfigError" and not c.container_id:
