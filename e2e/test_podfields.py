@@ -290,3 +290,32 @@ def test_host_ipc_shares_sysv_ipc_and_dev_shm_with_the_host(kp: Kubeplay) -> Non
         subprocess.run(["ipcrm", "-m", shm_id], check=False)
         shm_file.unlink(missing_ok=True)
         (Path("/dev/shm") / f"kp-pod-{token}").unlink(missing_ok=True)
+
+
+def test_stdin_keeps_the_process_stdin_open(kp: Kubeplay) -> None:
+    path = kp.write(
+        "stdin.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: stdin}}
+        spec:
+          containers:
+          - name: open
+            image: {IMAGE}
+            command: [sh, -c, "cat > /dev/null; echo eof > /tmp/eof; {SLEEPER}"]
+            stdin: true
+            stdinOnce: true
+          - name: closed
+            image: {IMAGE}
+            command: [sh, -c, "cat > /dev/null; echo eof > /tmp/eof; {SLEEPER}"]
+        """,
+    )
+    kp.play(path)
+    # Without stdin the process reads /dev/null and gets EOF at once.
+    assert kp.exec("stdin", "readlink", "/proc/1/fd/0", container="closed") == "/dev/null\n"
+    kp.wait_for("EOF", lambda: kp("exec", "stdin", "-c", "closed", "--", "cat", "/tmp/eof").stdout)
+    # With stdin it is a pipe conmon holds open: cat is still reading.
+    assert kp.exec("stdin", "readlink", "/proc/1/fd/0", container="open").startswith("pipe:")
+    assert "cat" in kp.exec("stdin", "ps", "-o", "comm", container="open").split()
+    assert kp("exec", "stdin", "-c", "open", "--", "test", "-e", "/tmp/eof").returncode == 1
