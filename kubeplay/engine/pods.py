@@ -60,13 +60,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _termination_message(host: Host, uid: str, name: str) -> str:
-    path = container_dir(host, uid, name) / "termination-log"
+def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
+    """The terminated state's message: the termination-log file, or with
+    FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
+    from kubeplay.plan import termination
+
+    path = container_dir(host, rec.uid, c.name) / "termination-log"
     try:
         with path.open("rb") as fh:
-            return fh.read(4096).decode(errors="replace").strip()
+            text = fh.read(4096).decode(errors="replace").strip()
     except OSError:
-        return ""
+        text = ""
+    spec = rec.manifest.get("spec") or {}
+    policy = next(
+        (
+            str(ctr.get("terminationMessagePolicy") or "File")
+            for group in ("initContainers", "containers")
+            for ctr in spec.get(group) or ()
+            if ctr.get("name") == c.name
+        ),
+        "File",
+    )
+    if text or policy != "FallbackToLogsOnError" or exit_code == 0 or not c.log_path:
+        return text
+    try:
+        with open(c.log_path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 64 * 1024))
+            log = fh.read().decode(errors="replace")
+    except OSError:
+        return text
+    return termination.termination_message(
+        policy=policy, file_text=text, exit_code=exit_code, cri_log=log
+    )
 
 
 def _termination_from(raw: Mapping[str, Any] | None) -> Termination | None:
@@ -105,7 +130,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 started_at=c.started_at,
                 finished_at=ex.finished_at,
                 oom_killed=ex.oom_killed,
-                message=_termination_message(host, rec.uid, c.name),
+                message=_termination_message(host, rec, c, exit_code=ex.exit_code),
                 container_id=c.container_id,
             )
         elif c.started_at is not None and _pid_alive(c.pid):
@@ -138,6 +163,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         if seen is not None and seen.container_id == probed.container_id:  # else: stale
             containers[name] = replace(seen, readiness=probed.readiness, startup=probed.startup)
     host_network = bool((rec.manifest.get("spec") or {}).get("hostNetwork"))
+    failure = host.store.get_pod_failure(rec.uid)
     return ObservedPod(
         sandbox_id=sandbox_id,
         sandbox_running=sandbox_running,
@@ -147,6 +173,8 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         created_at=rec.created_at,
         started_at=rec.started_at,
         terminating=rec.lifecycle == "terminating",
+        failed_reason=failure[0] if failure else "",
+        failed_message=failure[1] if failure else "",
     )
 
 
@@ -185,9 +213,11 @@ def _new_id() -> str:
 
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     """Pod-level files bind-mounted into every app container: the kubelet-managed
-    /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, and /etc/hostname."""
+    /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, /etc/hostname (the kernel
+    hostname: the FQDN with setHostnameAsFQDN), and with hostIPC the host's /dev/shm."""
     from kubeplay.engine import network
     from kubeplay.plan import network as netplan
+    from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid) / "etc"
     files: dict[str, str] = {}
@@ -206,9 +236,11 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     files["/etc/hosts"] = str(base / "hosts")
     _write(base / "resolv.conf", network.resolv_conf(host, plan))
     files["/etc/resolv.conf"] = str(base / "resolv.conf")
-    name = os.uname().nodename if plan.host_network else plan.hostname
+    name = os.uname().nodename if plan.host_network else ocispec.uts_hostname(plan)
     _write(base / "hostname", name + "\n")
     files["/etc/hostname"] = str(base / "hostname")
+    if plan.host_ipc:  # the host's /dev/shm with its IPC namespace, as containerd and podman
+        files[ocispec.SHM] = ocispec.SHM
     return files
 
 
@@ -302,8 +334,28 @@ def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str 
     }
 
 
-def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> None:
-    from kubeplay.engine import volumes
+def _config_error(host: Host, plan: PodPlan, record: ContainerRecord, err: Exception) -> None:
+    """Leave the container waiting with CreateContainerConfigError, as the kubelet does, and
+    record the kubelet's event; the rest of the pod goes on."""
+    host.store.put_container(
+        replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+    )
+    host.store.add_event(
+        plan.uid,
+        type="Warning",
+        reason="Failed",
+        message=f"Error: {err}",
+        field_path=f"spec.{'initContainers' if record.kind == ContainerKind.INIT else 'containers'}"
+        f"{{{record.name}}}",
+        at=time.time(),
+    )
+    _log.info("container_config_error", pod=plan.ref, container=record.name, error=str(err))
+
+
+def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> bool:
+    """Create and start one container; False when its configuration failed (it is then left
+    waiting with CreateContainerConfigError and nothing of it runs)."""
+    from kubeplay.engine import containerconfig, volumes
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
@@ -335,15 +387,24 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             ctr.user,
             run_as_user=ctr.run_as_user,
             run_as_group=ctr.run_as_group,
-            supplemental_groups=() if plan.fs_group is None else (plan.fs_group,),
+            supplemental_groups=ctr.security.supplemental_groups,
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
+        prepared = containerconfig.prepare(host, plan, rec, ctr)
     except KubeplayError as err:
-        host.store.put_container(
-            replace(record, waiting_reason="CreateContainerConfigError", waiting_message=str(err))
+        host.images.unmount_rootfs(rootfs)
+        _config_error(host, plan, record, err)
+        return False
+    ctr = prepared.ctr
+    for warning in prepared.warnings:
+        host.store.add_event(
+            plan.uid,
+            type="Warning",
+            reason="InvalidEnvironmentVariableNames",
+            message=warning,
+            at=time.time(),
         )
-        raise SyncError(f"{step}: {err}", step="config") from err
     try:
         volume_mounts, propagation = volumes.container_mounts(host, plan, ctr)
     except KubeplayError as err:
@@ -362,7 +423,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         namespaces=_namespaces(plan, rec, infra.pid),
         cgroups_path=_cgroups_path(cid),
         host_files=files,
-        seccomp=host.seccomp,
+        **prepared.spec_args,
         volume_mounts=volume_mounts,
         rootfs_propagation=propagation,
     )
@@ -391,6 +452,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             now = host.store.get_pod_by_uid(plan.uid) or rec
             this = replace(now, containers=tuple(c for c in now.containers if c.name == ctr.name))
             stop_containers(host, plan, this, grace=float(plan.termination_grace_period))
+    return True
 
 
 def sync_pod(
@@ -439,7 +501,7 @@ def sync_pod(
                 host, plan, rec, todo.start_init, supervised=supervised, failed=failed
             )
             if not started:
-                break  # its image is missing: the pod cannot initialize yet
+                break  # its image is missing or its configuration failed: the pod waits
             continue
         if todo.start_init and not todo.start:
             break
@@ -447,7 +509,7 @@ def sync_pod(
             if not _allowed(name, todo, may_start):
                 continue
             plan, started = _start(host, plan, rec, name, supervised=supervised, failed=failed)
-            if started:  # else waiting for its image; the other containers start
+            if started:  # else waiting (image, configuration); the other containers start
                 rec = host.store.get_pod_by_uid(plan.uid) or rec
         break
     if may_start is None:
@@ -468,7 +530,8 @@ def _start(
     failed: Mapping[str, ImageResult],
 ) -> tuple[PodPlan, bool]:
     """(Re)start container `name`: its image first (engine.images); the plan (refreshed when
-    an image arrived) and whether it started."""
+    an image arrived) and whether it started (not: waiting for its image, or
+    CreateContainerConfigError)."""
     from kubeplay.engine import images as images_mod
     from kubeplay.engine import restarts
 
@@ -480,13 +543,13 @@ def _start(
         if ctr is None:
             return plan, False
         try:
-            _start_container(host, plan, rec, ctr)
+            started = _start_container(host, plan, rec, ctr)
         except SyncError as err:
             events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
             if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
                 _mark_failed_start(host, plan, name, err)
             raise
-        return plan, True
+        return plan, started
     finally:
         for cid in old:  # after the start: the restart does not wait for the old conmon
             restarts.forget(host, cid)
@@ -546,6 +609,25 @@ def stop_containers(
             _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
             host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
             host.runtime.wait_exit(c.container_id, 10.0)
+
+
+def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
+    """activeDeadlineSeconds: once passed, mark the pod Failed (DeadlineExceeded) and stop its
+    containers within the grace period, as the kubelet does. True when it did so; the
+    supervisor calls this on a timer (plan.deadline.seconds_left)."""
+    from kubeplay.plan import deadline
+    from kubeplay.plan import pods as pods_mod
+
+    plan = pods_mod.from_json(rec.plan_json)
+    if not deadline.deadline_exceeded(plan.active_deadline_seconds, rec.started_at, now):
+        return False
+    host.store.set_pod_failure(rec.uid, reason=deadline.REASON, message=deadline.MESSAGE, at=now)
+    host.store.add_event(
+        rec.uid, type="Normal", reason=deadline.REASON, message=deadline.MESSAGE, at=now
+    )
+    stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
+    _log.info("pod_deadline_exceeded", pod=plan.ref)
+    return True
 
 
 def remove_tree(path: Path) -> None:

@@ -9,13 +9,14 @@ kubeplay does not implement come back as Warning data (tables in `fields`); noth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, probes, volumes, workloads
+from kubeplay.kube import fields, hostnames, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -113,7 +114,43 @@ def validate(objects: Sequence[KubeObject], *, kube_version: str = "") -> list[W
             path=first.path,
             line=first.line,
         )
-    return warnings
+    return merge_warnings(warnings)
+
+
+def merge_warnings(warnings: Sequence[Warning]) -> list[Warning]:
+    """One warning per field and message per play, at its first place: the same field set in
+    several pods, in a Deployment's template, or in several containers (`spec.containers[*]`
+    and `spec.template.spec.containers[*]` are one field) adds the object to `also`."""
+    first: dict[tuple[str, str], int] = {}
+    merged: list[Warning] = []
+    others: list[list[str]] = []
+    for warning in warnings:
+        key = (_field_of(warning), warning.message)
+        at = first.get(key)
+        if at is None:
+            first[key] = len(merged)
+            merged.append(warning)
+            others.append([])
+            continue
+        who = f"{warning.kind} {warning.name}"
+        if who != f"{merged[at].kind} {merged[at].name}" and who not in others[at]:
+            others[at].append(who)
+    return [
+        dataclasses.replace(w, also=tuple(also)) if also else w
+        for w, also in zip(merged, others, strict=True)
+    ]
+
+
+def _field_of(warning: Warning) -> str:
+    """The field a warning is about: list indices as `[*]`, a workload's pod template as a
+    Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
+    path = warning.path
+    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+        path = path.removeprefix("spec.template.")
+    return _INDEX.sub("[*]", path)
+
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def resolve_schema_version(kube_version: str) -> str:
@@ -243,6 +280,7 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
+    problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
     return problems
 
 
@@ -334,6 +372,7 @@ def _check_pod_spec(spec: Any, prefix: str) -> list[Problem]:
     )
     problems.extend(Problem(*problem) for problem in probes.check_pod(spec, prefix))
     problems.extend(Problem(*p) for p in volumes.check_pod_volumes(spec, prefix))
+    problems.extend(_check_pod_security(spec, prefix))
     first_path: dict[str, str] = {}
     for group in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(group) or ()):
@@ -367,6 +406,8 @@ def _check_container(container: Mapping[str, Any], path: str, *, init: bool) -> 
     problems.extend(_check_choice(container, "imagePullPolicy", allowed=PULL_POLICIES, prefix=path))
     if init:
         problems.extend(_check_choice(container, "restartPolicy", allowed=("Always",), prefix=path))
+    problems.extend(_check_env(container, path))
+    problems.extend(_check_container_security(container.get("securityContext") or {}, path))
     for i, port in enumerate(container.get("ports") or ()):
         port_path = f"{path}.ports[{i}]"
         problems.extend(_check_choice(port, "protocol", allowed=PROTOCOLS, prefix=port_path))
@@ -380,6 +421,161 @@ def _check_container(container: Mapping[str, Any], path: str, *, init: bool) -> 
                 message = f"invalid port {number}: must be between 1 and 65535"
                 problems.append(Problem(f"{port_path}.{field}", message))
     return problems
+
+
+# Downward API fields an env var may read (ValidateEnv's validEnvDownwardAPIFieldPathExpressions).
+ENV_FIELD_PATHS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+)
+_FIELD_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['[^']*'\]")
+ENV_RESOURCES = (
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+)
+_VALUE_SOURCES = ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+
+
+def _check_env(container: Mapping[str, Any], path: str) -> Iterator[Problem]:
+    """ValidateEnv / validateEnvVarValueFrom: one source per valueFrom, known field paths and
+    resources, a valueFrom with a value is refused."""
+    for i, env in enumerate(container.get("env") or ()):
+        value_from = env.get("valueFrom")
+        if value_from is None:
+            continue
+        env_path = f"{path}.env[{i}]"
+        sources = [k for k in _VALUE_SOURCES if value_from.get(k) is not None]
+        if env.get("value"):
+            yield Problem(f"{env_path}.valueFrom", "may not be specified when `value` is not empty")
+        if len(sources) != 1:
+            yield Problem(
+                f"{env_path}.valueFrom",
+                "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
+                "`secretKeyRef`"
+                if not sources
+                else "may not have more than one field specified at a time",
+            )
+            continue
+        field_ref = value_from.get("fieldRef")
+        if field_ref is not None:
+            fp = str(field_ref.get("fieldPath") or "")
+            if fp not in ENV_FIELD_PATHS and not _FIELD_SUBSCRIPT.fullmatch(fp):
+                allowed = ", ".join(f'"{p}"' for p in ENV_FIELD_PATHS)
+                yield Problem(
+                    f"{env_path}.valueFrom.fieldRef.fieldPath",
+                    f"Unsupported value: {fp!r}: supported values: {allowed}, "
+                    "\"metadata.labels['<KEY>']\", \"metadata.annotations['<KEY>']\"",
+                )
+        res_ref = value_from.get("resourceFieldRef")
+        if res_ref is not None and res_ref.get("resource") not in ENV_RESOURCES:
+            yield Problem(
+                f"{env_path}.valueFrom.resourceFieldRef.resource",
+                f"Unsupported value: {res_ref.get('resource')!r}: supported values: "
+                + ", ".join(ENV_RESOURCES),
+            )
+        for kind in ("configMapKeyRef", "secretKeyRef"):
+            ref = value_from.get(kind)
+            if ref is not None and config_key_problem(str(ref.get("key") or "")):
+                yield Problem(
+                    f"{env_path}.valueFrom.{kind}.key", config_key_problem(str(ref.get("key")))
+                )
+    for i, env_from in enumerate(container.get("envFrom") or ()):
+        refs = [k for k in ("configMapRef", "secretRef") if env_from.get(k) is not None]
+        if len(refs) != 1:
+            yield Problem(
+                f"{path}.envFrom[{i}]",
+                "must specify one of: `configMapRef` or `secretRef`"
+                if not refs
+                else "may not have more than one field specified at a time",
+            )
+
+
+def _check_seccomp(profile: Mapping[str, Any] | None, path: str) -> Iterator[Problem]:
+    if not profile:
+        return
+    kind, local = profile.get("type"), profile.get("localhostProfile")
+    if kind == "Localhost" and not local:
+        yield Problem(
+            f"{path}.localhostProfile", "Required value: must be set when type is Localhost"
+        )
+    elif kind != "Localhost" and local:
+        yield Problem(
+            f"{path}.localhostProfile", "Invalid value: can only be set when type is Localhost"
+        )
+    elif local and (str(local).startswith("/") or ".." in str(local).split("/")):
+        yield Problem(
+            f"{path}.localhostProfile",
+            f"Invalid value: {local!r}: must be a relative path without '..'",
+        )
+
+
+def _check_container_security(sc: Mapping[str, Any], path: str) -> Iterator[Problem]:
+    sc_path = f"{path}.securityContext"
+    yield from _check_seccomp(sc.get("seccompProfile"), f"{sc_path}.seccompProfile")
+    caps = [
+        str(c).upper().removeprefix("CAP_") for c in (sc.get("capabilities") or {}).get("add") or ()
+    ]
+    if sc.get("allowPrivilegeEscalation") is False:
+        if sc.get("privileged"):
+            yield Problem(
+                f"{sc_path}",
+                "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+            )
+        if "SYS_ADMIN" in caps:
+            yield Problem(
+                f"{sc_path}",
+                "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` "
+                "CAP_SYS_ADMIN",
+            )
+    yield from _check_choice(sc, "procMount", allowed=("Default", "Unmasked"), prefix=sc_path)
+
+
+_SYSCTL_NAME = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
+
+
+def _check_pod_security(spec: Mapping[str, Any], prefix: str) -> Iterator[Problem]:
+    """Pod securityContext: seccomp profile shape, and sysctls a pod may set on one host: only
+    those of its own IPC and network namespaces (kubelet's sysctl admission), never with the
+    host's namespace (hostIPC/hostNetwork)."""
+    sc = spec.get("securityContext") or {}
+    sc_path = f"{prefix}.securityContext"
+    yield from _check_seccomp(sc.get("seccompProfile"), f"{sc_path}.seccompProfile")
+    seen: set[str] = set()
+    for i, sysctl in enumerate(sc.get("sysctls") or ()):
+        name = str(sysctl.get("name") or "")
+        path = f"{sc_path}.sysctls[{i}].name"
+        if len(name) > 253 or not _SYSCTL_NAME.fullmatch(name):
+            yield Problem(path, f"Invalid value: {name!r}: must be a valid sysctl name")
+            continue
+        if name in seen:
+            yield Problem(path, f"Duplicate value: {name!r}")
+        seen.add(name)
+        dotted = name.replace("/", ".")
+        if dotted in ("kernel.sem",) or dotted.startswith(
+            ("kernel.shm", "kernel.msg", "fs.mqueue.")
+        ):
+            if spec.get("hostIPC"):
+                yield Problem(path, f"sysctl {name!r} not allowed with hostIPC enabled")
+        elif dotted.startswith("net."):
+            if spec.get("hostNetwork"):
+                yield Problem(path, f"sysctl {name!r} not allowed with hostNetwork enabled")
+        else:
+            yield Problem(
+                path,
+                f"sysctl {name!r} is not namespaced: a pod cannot set it without changing the "
+                "whole host (SysctlForbidden)",
+            )
 
 
 def _check_choice(

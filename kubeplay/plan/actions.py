@@ -51,6 +51,8 @@ def _last_init_succeeded(plan: PodPlan, observed: ObservedPod) -> bool:
 
 
 def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
+    if observed.failed_reason:  # e.g. DeadlineExceeded: a failed pod never starts again
+        return PodActions(pod_done=True, message=observed.failed_message)
     if not observed.sandbox_running:
         first = plan.init_containers[0].name if plan.init_containers else ""
         return PodActions(

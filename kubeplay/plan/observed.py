@@ -59,6 +59,8 @@ class ObservedPod:
     created_at: float = 0.0
     started_at: float | None = None
     terminating: bool = False
+    failed_reason: str = ""  # set when kubeplay failed the pod (DeadlineExceeded)
+    failed_message: str = ""
 
     def get(self, name: str) -> ObservedContainer:
         return self.containers.get(name) or ObservedContainer(name=name)

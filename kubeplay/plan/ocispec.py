@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from kubeplay.plan import resources as resources_mod
+from kubeplay.plan import security as security_mod
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 from kubeplay.plan.users import ResolvedUser
 
@@ -116,14 +118,19 @@ def _capabilities(effective: tuple[str, ...], bounding: tuple[str, ...]) -> dict
 
 
 def _linux(
-    namespaces: list[dict[str, str]], *, cgroups_path: str, seccomp: Mapping[str, Any] | None
+    namespaces: list[dict[str, str]],
+    *,
+    cgroups_path: str,
+    seccomp: Mapping[str, Any] | None,
+    masked: bool = True,
+    extra_masked: Sequence[str] = (),
 ) -> dict[str, Any]:
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "cgroupsPath": cgroups_path,
         "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-        "maskedPaths": list(MASKED_PATHS),
-        "readonlyPaths": list(READONLY_PATHS),
+        "maskedPaths": [*MASKED_PATHS, *extra_masked] if masked else [],
+        "readonlyPaths": list(READONLY_PATHS) if masked else [],
     }
     if seccomp is not None:
         linux["seccomp"] = dict(seccomp)
@@ -184,15 +191,24 @@ def build_infra_spec(
         "linux": _linux(namespaces, cgroups_path=cgroups_path, seccomp=None),
         "annotations": _pod_annotations(pod, "POD"),
     }
+    if pod.sysctls:  # they belong to the pod's IPC and network namespaces, which infra owns
+        spec["linux"]["sysctl"] = {name.replace("/", "."): value for name, value in pod.sysctls}
     if not pod.host_network:
-        spec["hostname"] = pod.hostname
+        spec["hostname"] = uts_hostname(pod)
     return spec
+
+
+def uts_hostname(pod: PodPlan) -> str:
+    """The kernel hostname: the FQDN with setHostnameAsFQDN and a subdomain, else the name."""
+    if pod.set_hostname_as_fqdn and pod.fqdn:
+        return pod.fqdn
+    return pod.hostname
 
 
 def _env(pod: PodPlan, ctr: ContainerPlan, user: ResolvedUser) -> list[str]:
     """The container's env, then HOSTNAME, HOME (and TERM with a tty) where it sets none."""
     env = dict(ctr.env)
-    defaults = {"PATH": DEFAULT_PATH, "HOSTNAME": pod.hostname, "HOME": user.home}
+    defaults = {"PATH": DEFAULT_PATH, "HOSTNAME": uts_hostname(pod), "HOME": user.home}
     if ctr.tty:
         defaults["TERM"] = "xterm"
     for key, value in defaults.items():
@@ -211,6 +227,11 @@ def build_container_spec(
     host_files: Mapping[str, str],
     seccomp: Mapping[str, Any] | None,
     annotations: Mapping[str, str] = _NO_FILES,
+    available_caps: Sequence[str] = security_mod.CAPABILITIES,
+    devices: Sequence[Mapping[str, Any]] = (),
+    cgroup_v2: bool = False,
+    swap_controller: bool = True,
+    extra_masked: Sequence[str] = (),
     volume_mounts: Sequence[Mapping[str, Any]] = (),
     rootfs_propagation: str = "",
 ) -> dict[str, Any]:
@@ -220,16 +241,24 @@ def build_container_spec(
     "" for a new one, None for the host's; a missing key means a new one. The mount
     namespace is always new. `host_files` maps container paths (/etc/hosts, /etc/resolv.conf,
     /dev/termination-log, /dev/shm...) to host files bound read-write. `seccomp` is the
-    OCI object from `seccomp.convert_profile` (None: unconfined). `volume_mounts` are the
-    entries of `volumes.oci_mounts`, mounted before the host files; `rootfs_propagation` the
-    propagation they need ("" = the runtime's default).
+    OCI object from `seccomp.convert_profile` (None: unconfined). The container's
+    `security` decides capabilities (never beyond `available_caps`, kubeplay's own),
+    no_new_privileges, a read-only root, and masked paths (none when privileged or with
+    procMount Unmasked); a privileged container also gets /sys and cgroups read-write, every
+    device the cgroup allows and the host's `devices` (OCI linux.devices entries), as Podman.
+    `resources` become cgroup v1 or v2 (`cgroup_v2`) settings.
+    `volume_mounts` are the entries of `volumes.oci_mounts`, mounted before the host files;
+    `rootfs_propagation` the propagation they need ("" = the runtime's default).
     """
+    sec = ctr.security
     ns_values = {kind: namespaces.get(kind, "") for kind in ("pid", "network", "ipc", "uts")}
     linux_namespaces = [
         *(entry for kind, value in ns_values.items() for entry in _namespace(kind, value)),
         {"type": "mount"},
     ]
-    effective = DEFAULT_CAPABILITIES if user.uid == 0 else ()
+    caps = security_mod.capabilities(sec, default=DEFAULT_CAPABILITIES, available=available_caps)
+    effective = caps if user.uid == 0 else ()
+    sys_mode = "rw" if sec.privileged else "ro"
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -242,10 +271,10 @@ def build_container_spec(
             "args": list(ctr.argv),
             "env": _env(pod, ctr, user),
             "cwd": ctr.working_dir or "/",
-            "capabilities": _capabilities(effective, DEFAULT_CAPABILITIES),
-            "noNewPrivileges": False,
+            "capabilities": _capabilities(effective, caps),
+            "noNewPrivileges": sec.no_new_privileges,
         },
-        "root": {"path": str(rootfs), "readonly": False},
+        "root": {"path": str(rootfs), "readonly": sec.read_only_root_fs},
         "mounts": [
             _proc(),
             _dev(),
@@ -257,21 +286,37 @@ def build_container_spec(
             ),
             _shm(host_files),
             _mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"),
-            _mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
+            _mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", sys_mode),
             _mount(
                 "/sys/fs/cgroup",
                 "cgroup",
                 "cgroup",
-                *("rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"),
+                *("rprivate", "nosuid", "noexec", "nodev", "relatime", sys_mode),
             ),
             *(dict(m) for m in volume_mounts),
             *_file_binds(host_files),
         ],
-        "linux": _linux(linux_namespaces, cgroups_path=cgroups_path, seccomp=seccomp),
+        "linux": _linux(
+            linux_namespaces,
+            cgroups_path=cgroups_path,
+            seccomp=None if sec.privileged else seccomp,
+            masked=not sec.privileged and sec.proc_mount != "Unmasked",
+            extra_masked=extra_masked,
+        ),
         "annotations": {**_pod_annotations(pod, ctr.name), **annotations},
     }
+    linux = spec["linux"]
+    linux["resources"].update(
+        resources_mod.linux_resources(
+            ctr.resources, cgroup_v2=cgroup_v2, swap_controller=swap_controller
+        )
+    )
+    if sec.privileged:
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        if devices:
+            linux["devices"] = [dict(d) for d in devices]
     if ns_values["uts"] == "":
-        spec["hostname"] = pod.hostname
+        spec["hostname"] = uts_hostname(pod)
     if rootfs_propagation:
         spec["linux"]["rootfsPropagation"] = rootfs_propagation
     return spec

@@ -14,7 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from kubeplay.plan import command as command_mod
+from kubeplay.plan import envs as envs_mod
 from kubeplay.plan import probes as probes_mod
+from kubeplay.plan import resources as resources_mod
+from kubeplay.plan import security as security_mod
 from kubeplay.plan import volumes as volumes_mod
 from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
 
@@ -61,6 +64,11 @@ class ContainerPlan:
     post_start: probes_mod.Handler | None = None
     pre_stop: probes_mod.Handler | None = None
     mounts: tuple[volumes_mod.MountPlan, ...] = ()
+    # Set when env uses valueFrom/envFrom: env and argv are then resolved at creation.
+    env_source: envs_mod.EnvSource | None = None
+    resources: resources_mod.ResourcePlan = field(default_factory=resources_mod.ResourcePlan)
+    resources_spec: dict[str, Any] = field(default_factory=dict)  # as written (downward API)
+    security: security_mod.SecurityPlan = field(default_factory=security_mod.SecurityPlan)
     spec_hash: str = ""
 
 
@@ -88,6 +96,9 @@ class PodPlan:
     volumes: tuple[volumes_mod.VolumePlan, ...] = ()
     fs_group: int | None = None
     fs_group_change_policy: str = "Always"
+    service_account_name: str = "default"
+    sysctls: tuple[tuple[str, str], ...] = ()
+    active_deadline_seconds: int | None = None
     spec_hash: str = field(default="")
 
     @property
@@ -139,6 +150,7 @@ def _container(
     pod_security: Mapping[str, Any],
     images: Mapping[str, ImageRef],
     volumes: tuple[volumes_mod.VolumePlan, ...] = (),
+    pod_sc: Mapping[str, Any] | None = None,
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
@@ -189,7 +201,16 @@ def _container(
             volumes=volumes,
             env=command_mod.defined_env(spec.get("env") or ()),
             where=f"container {spec['name']}",
+            defer_sub_path_expr=envs_mod.needs_resolving(spec),
         ),
+        env_source=envs_mod.source_from(
+            spec, image_env=config.env, entrypoint=config.entrypoint, cmd=config.cmd
+        )
+        if envs_mod.needs_resolving(spec)
+        else None,
+        resources=resources_mod.resources_from(spec.get("resources")),
+        resources_spec=dict(spec.get("resources") or {}),
+        security=security_mod.security_from(pod_sc or {}, spec.get("securityContext") or {}),
     )
     return _with_hash(plan)
 
@@ -237,6 +258,7 @@ def compile_pod(
                 pod_security=pod_security,
                 images=images,
                 volumes=volumes,
+                pod_sc=security,
             )
             for c in items or ()
         )
@@ -275,6 +297,11 @@ def compile_pod(
         volumes=volumes,
         fs_group=security.get("fsGroup"),
         fs_group_change_policy=str(security.get("fsGroupChangePolicy") or "Always"),
+        service_account_name=str(
+            spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        ),
+        sysctls=tuple((str(s["name"]), str(s["value"])) for s in security.get("sysctls") or ()),
+        active_deadline_seconds=spec.get("activeDeadlineSeconds"),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -300,6 +327,9 @@ def from_json(text: str) -> PodPlan:
         for hook in ("post_start", "pre_stop"):
             c[hook] = probes_mod.handler_from_json(c.get(hook))
         c["mounts"] = tuple(volumes_mod.mount_from_dict(m) for m in c.get("mounts") or ())
+        c["env_source"] = envs_mod.source_from_dict(c.get("env_source"))
+        c["resources"] = resources_mod.resources_from_dict(c.get("resources"))
+        c["security"] = security_mod.security_from_dict(c.get("security"))
         return ContainerPlan(**c)
 
     raw["init_containers"] = tuple(ctr(c) for c in raw["init_containers"])
@@ -308,4 +338,5 @@ def from_json(text: str) -> PodPlan:
     raw["labels"] = tuple((k, v) for k, v in raw["labels"])
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
     raw["volumes"] = tuple(volumes_mod.volume_from_dict(v) for v in raw.get("volumes") or ())
+    raw["sysctls"] = tuple((k, v) for k, v in raw.get("sysctls") or ())
     return PodPlan(**raw)

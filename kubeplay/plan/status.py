@@ -208,7 +208,7 @@ def _containers_ready(plan: PodPlan, observed: ObservedPod, phase: str) -> tuple
 
 def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
     """A v1 PodStatus dict."""
-    phase = derive_phase(plan, observed)
+    phase = "Failed" if observed.failed_reason else derive_phase(plan, observed)
     initialized = _initialized(plan, observed, phase)
     ready, not_ready = _containers_ready(plan, observed, phase)
     created = rfc3339(observed.created_at)
@@ -236,6 +236,9 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
         "startTime": rfc3339(observed.started_at),
         "qosClass": "BestEffort",
     }
+    if observed.failed_reason:
+        status["reason"] = observed.failed_reason
+        status["message"] = observed.failed_message
     default = "PodInitializing" if plan.init_containers else ""
     if plan.init_containers:
         status["initContainerStatuses"] = [
@@ -321,6 +324,8 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
         if reason == "Completed" and has_running:
             pod_ready, _ = _containers_ready(plan, observed, phase)
             reason = "Running" if pod_ready else "NotReady"
+    if observed.failed_reason:
+        reason = observed.failed_reason  # kubectl shows status.reason when it is set
     if observed.terminating and phase not in ("Succeeded", "Failed"):
         reason = "Terminating"
     return PodSummary(

@@ -217,7 +217,9 @@ class Runtime:
         )  # fmt: skip
         self._persist_link(cid).symlink_to(persist_dir)
         try:
-            raw, msg, conmon_err, code = self._spawn_conmon(argv, deadline=started + CREATE_TIMEOUT)
+            raw, msg, conmon_err, code = self._spawn_conmon(
+                argv, deadline=started + CREATE_TIMEOUT, cwd=persist_dir
+            )
         except BaseException:
             self._undo_create(cid, persist_dir)
             raise
@@ -243,10 +245,11 @@ class Runtime:
         raise RuntimeCommandError(argv, code, reason, what=f"{self.name} create")
 
     def _spawn_conmon(
-        self, argv: builtins.list[str], *, deadline: float
+        self, argv: builtins.list[str], *, deadline: float, cwd: Path | None = None
     ) -> tuple[bytes | None, conmon_mod.SyncMessage | None, bytes, int]:
         """Run conmon with a sync pipe: (raw sync bytes or None on timeout, parsed message,
-        conmon's early stderr, conmon's exit status or -1)."""
+        conmon's early stderr, conmon's exit status or -1). conmon runs in `cwd` (the
+        persist dir): it writes an `oom` file into its working directory too."""
         sync_r, sync_w = os.pipe()
         try:
             env = _child_env()
@@ -255,6 +258,7 @@ class Runtime:
                 proc = subprocess.Popen(
                     argv,
                     env=env,
+                    cwd=cwd,
                     pass_fds=(sync_w,),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,

@@ -105,6 +105,12 @@ CREATE TABLE IF NOT EXISTS objects (
     updated_at REAL NOT NULL,
     PRIMARY KEY (kind, namespace, name)
 );
+CREATE TABLE IF NOT EXISTS pod_failures (
+    pod_uid TEXT PRIMARY KEY REFERENCES pods(uid) ON DELETE CASCADE,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -539,6 +545,25 @@ class SqliteStore:
                 "SELECT * FROM probe_state WHERE pod_uid = ?", (pod_uid,)
             ).fetchall()
         return {r["name"]: _probe_state(r) for r in rows}
+
+    # pod failures decided by kubeplay (DeadlineExceeded) ----------------------------------
+
+    def set_pod_failure(self, uid: str, *, reason: str, message: str, at: float) -> None:
+        """Mark a pod Failed for `reason` (kept once set: the first reason stays)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pod_failures (pod_uid, reason, message, at) "
+                "VALUES (?,?,?,?)",
+                (uid, reason, message, at),
+            )
+
+    def get_pod_failure(self, uid: str) -> tuple[str, str] | None:
+        """(reason, message) of a pod kubeplay failed, else None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reason, message FROM pod_failures WHERE pod_uid = ?", (uid,)
+            ).fetchone()
+        return (row["reason"], row["message"]) if row is not None else None
 
     # objects (ConfigMaps, Secrets...) ------------------------------------------------------
 

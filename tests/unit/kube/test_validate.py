@@ -535,6 +535,8 @@ spec:
                 containers:
                 - name: app
                   image: nginx
+                  livenessProbe: {httpGet: {path: /, port: 80}}
+                  lifecycle: {preStop: {exec: {command: [stop]}}}
                   volumeMounts: [{name: data, mountPath: /data}]
                   envFrom: [{configMapRef: {name: settings}}]
                   env:
@@ -547,18 +549,8 @@ spec:
                 securityContext: {runAsNonRoot: true}
                 """
             ),
-            [
-                f"pod.yaml: document 1 (Pod web): {path}: not supported yet, ignored"
-                for path in (
-                    "spec.containers[0].envFrom",
-                    "spec.containers[0].env[0].valueFrom",
-                    "spec.containers[0].securityContext.privileged",
-                    "spec.setHostnameAsFQDN",
-                    "spec.activeDeadlineSeconds",
-                    "spec.securityContext.runAsNonRoot",
-                )
-            ],
-            id="unsupported-pod-fields",
+            [],
+            id="implemented-pod-fields-are-not-warned",
         ),
         pytest.param(
             _pod(
@@ -604,9 +596,17 @@ spec:
             id="no-op-on-one-host",
         ),
         pytest.param(
-            _pod("containers:\n- {name: app, image: nginx, resources: {limits: {memory: 1Gi}}}\n"),
-            ["pod.yaml: document 1 (Pod web): spec.containers[0].resources: not enforced yet"],
-            id="resources-not-enforced",
+            _pod(
+                "containers:\n- {name: app, image: nginx, resources: {limits: {memory: 1Gi, "
+                "hugepages-2Mi: 2Mi}, requests: {ephemeral-storage: 1Gi}}}\n"
+            ),
+            [
+                "pod.yaml: document 1 (Pod web): spec.containers[0].resources.limits."
+                "hugepages-2Mi: not enforced yet",
+                "pod.yaml: document 1 (Pod web): spec.containers[0].resources.requests."
+                "ephemeral-storage: not enforced yet",
+            ],
+            id="resources-other-than-cpu-and-memory-not-enforced",
         ),
         pytest.param(
             POD.replace("name: web", "name: web\n  uid: '1234'\n  finalizers: [x]")
@@ -626,7 +626,7 @@ def test_warnings(text: str, expected: list[str]) -> None:
 
 def test_warning_is_data_with_object_and_path() -> None:
     (warning,) = validate.validate(
-        _objects(_pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]"))
+        _objects(_pod("hostUsers: false\ncontainers: [{name: a, image: b}]"))
     )
     assert (warning.source, warning.doc_index, warning.kind, warning.name) == (
         "pod.yaml",
@@ -634,13 +634,13 @@ def test_warning_is_data_with_object_and_path() -> None:
         "Pod",
         "web",
     )
-    assert (warning.path, warning.message) == ("spec.setHostnameAsFQDN", fields.NOT_SUPPORTED)
+    assert (warning.path, warning.message) == ("spec.hostUsers", fields.NOT_SUPPORTED)
 
 
 def test_warnings_follow_input_order() -> None:
     daemonset = WORKLOAD.replace("kind: Deployment", "kind: DaemonSet")
-    text = daemonset + "---\n" + _pod("setHostnameAsFQDN: true\ncontainers: [{name: a, image: b}]")
-    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.setHostnameAsFQDN"]
+    text = daemonset + "---\n" + _pod("hostUsers: false\ncontainers: [{name: a, image: b}]")
+    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.hostUsers"]
 
 
 @pytest.mark.parametrize(
@@ -739,3 +739,78 @@ def _errors_for_version(text: str, version: str) -> list[str]:
 )
 def test_config_object_errors(text: str, expected: str) -> None:
     assert _errors(text)[0] == expected
+
+
+# --- env, securityContext: the API server's ValidateEnv / ValidatePodSecurityContext ------
+
+
+def _ctr(extra: str) -> str:
+    return _pod("containers:\n- name: app\n  image: nginx\n" + textwrap.indent(extra, "  "))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            _ctr("env: [{name: X, valueFrom: {fieldRef: {fieldPath: spec.hostname}}}]\n"),
+            "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "
+            "'spec.hostname'",
+            id="env-fieldRef-unsupported-path",
+        ),
+        pytest.param(
+            _ctr("env: [{name: X, valueFrom: {resourceFieldRef: {resource: limits.pids}}}]\n"),
+            "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource: Unsupported value: "
+            "'limits.pids'",
+            id="env-resourceFieldRef-unsupported-resource",
+        ),
+        pytest.param(
+            _ctr(
+                "env: [{name: X, valueFrom: {fieldRef: {fieldPath: metadata.name}, "
+                "configMapKeyRef: {name: c, key: k}}}]\n"
+            ),
+            "spec.containers[0].env[0].valueFrom: may not have more than one field specified",
+            id="env-two-sources",
+        ),
+        pytest.param(
+            _ctr("env: [{name: X, value: v, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n"),
+            "spec.containers[0].env[0].valueFrom: may not be specified when `value` is not empty",
+            id="env-value-and-valueFrom",
+        ),
+        pytest.param(
+            _ctr("envFrom: [{prefix: P_}]\n"),
+            "spec.containers[0].envFrom[0]: must specify one of: `configMapRef` or `secretRef`",
+            id="envFrom-without-source",
+        ),
+        pytest.param(
+            _ctr("securityContext: {privileged: true, allowPrivilegeEscalation: false}\n"),
+            "spec.containers[0].securityContext: cannot set `allowPrivilegeEscalation` to false "
+            "and `privileged` to true",
+            id="no-escalation-with-privileged",
+        ),
+        pytest.param(
+            _ctr("securityContext: {seccompProfile: {type: Localhost}}\n"),
+            "spec.containers[0].securityContext.seccompProfile.localhostProfile: Required value",
+            id="seccomp-localhost-needs-profile",
+        ),
+        pytest.param(
+            _pod(
+                "hostNetwork: true\nsecurityContext: {sysctls: [{name: net.core.somaxconn, "
+                "value: '1024'}]}\ncontainers: [{name: a, image: b}]\n"
+            ),
+            "spec.securityContext.sysctls[0].name: sysctl 'net.core.somaxconn' not allowed with "
+            "hostNetwork enabled",
+            id="net-sysctl-with-host-network",
+        ),
+        pytest.param(
+            _pod(
+                "securityContext: {sysctls: [{name: vm.overcommit_memory, value: '1'}]}\n"
+                "containers: [{name: a, image: b}]\n"
+            ),
+            "spec.securityContext.sysctls[0].name: sysctl 'vm.overcommit_memory' is not namespaced",
+            id="node-level-sysctl",
+        ),
+    ],
+)
+def test_env_and_security_errors(text: str, expected: str) -> None:
+    first = _errors(text)[0]
+    assert expected in first, first

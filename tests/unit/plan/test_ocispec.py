@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from kubeplay.plan import ocispec
+from kubeplay.plan import ocispec, security
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.plan.resources import ResourcePlan
 from kubeplay.plan.users import ResolvedUser
 
 CTR = ContainerPlan(
@@ -249,8 +250,8 @@ Check = Callable[[dict[str, Any]], object]
         ),
         pytest.param(
             {},
-            lambda s: s["linux"]["resources"],
-            {"devices": [{"allow": False, "access": "rwm"}]},
+            lambda s: s["linux"]["resources"]["devices"],
+            [{"allow": False, "access": "rwm"}],
             id="devices-deny-all-runc-adds-defaults",
         ),
         pytest.param(
@@ -550,3 +551,172 @@ def test_infra_pod_shm_and_files() -> None:
         "/pause",
         "/etc/hostname",
     ]
+
+
+# --- securityContext, resources, sysctls, setHostnameAsFQDN --------------------------------
+# https://kubernetes.io/docs/tasks/configure-pod-container/security-context/,
+# https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+
+
+def _sec(**fields: Any) -> ContainerPlan:
+    return replace(CTR, security=replace(CTR.security, **fields))
+
+
+ALL_BUT_SYS_RESOURCE = tuple(c for c in security.CAPABILITIES if c != "CAP_SYS_RESOURCE")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check", "expected"),
+    [
+        pytest.param(
+            {"ctr": _sec(cap_add=("CAP_NET_ADMIN",), cap_drop=("CAP_CHOWN", "CAP_KILL"))},
+            lambda s: s["process"]["capabilities"]["effective"],
+            [c for c in DEFAULT_CAPS if c not in ("CAP_CHOWN", "CAP_KILL")] + ["CAP_NET_ADMIN"],
+            id="capabilities-add-and-drop",
+        ),
+        pytest.param(
+            {"ctr": _sec(cap_drop=("ALL",), cap_add=("CAP_NET_BIND_SERVICE",))},
+            lambda s: s["process"]["capabilities"]["bounding"],
+            ["CAP_NET_BIND_SERVICE"],
+            id="capabilities-drop-all-then-add-one",
+        ),
+        pytest.param(
+            {"ctr": _sec(cap_add=("ALL",), cap_drop=("CAP_SYS_ADMIN",))},
+            lambda s: s["process"]["capabilities"]["bounding"],
+            [c for c in security.CAPABILITIES if c != "CAP_SYS_ADMIN"],
+            id="capabilities-add-all-then-drop-one",
+        ),
+        pytest.param(
+            {"ctr": _sec(privileged=True), "available_caps": ALL_BUT_SYS_RESOURCE},
+            lambda s: s["process"]["capabilities"]["effective"],
+            list(ALL_BUT_SYS_RESOURCE),
+            id="privileged-every-capability-kubeplay-holds",
+        ),
+        pytest.param(
+            {"ctr": _sec(privileged=True), "seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}},
+            lambda s: (
+                "seccomp" in s["linux"],
+                s["linux"]["maskedPaths"],
+                s["linux"]["readonlyPaths"],
+                s["linux"]["resources"]["devices"],
+            ),
+            (False, [], [], [{"allow": True, "access": "rwm"}]),
+            id="privileged-no-seccomp-no-masks-all-devices",
+        ),
+        pytest.param(
+            {"ctr": _sec(privileged=True)},
+            lambda s: [
+                m["options"][-1] for m in s["mounts"] if m["destination"].startswith("/sys")
+            ],
+            ["rw", "rw"],
+            id="privileged-sys-and-cgroup-rw",
+        ),
+        pytest.param(
+            {
+                "ctr": _sec(privileged=True),
+                "devices": [{"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0}],
+            },
+            lambda s: s["linux"]["devices"],
+            [{"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0}],
+            id="privileged-host-devices",
+        ),
+        pytest.param(
+            {"ctr": _sec()},
+            lambda s: [
+                m["options"][-1] for m in s["mounts"] if m["destination"].startswith("/sys")
+            ],
+            ["ro", "ro"],
+            id="unprivileged-sys-ro",
+        ),
+        pytest.param(
+            {"ctr": _sec(read_only_root_fs=True)},
+            lambda s: s["root"]["readonly"],
+            True,
+            id="readOnlyRootFilesystem",
+        ),
+        pytest.param(
+            {"ctr": _sec(no_new_privileges=True)},
+            lambda s: s["process"]["noNewPrivileges"],
+            True,
+            id="allowPrivilegeEscalation-false-no-new-privileges",
+        ),
+        pytest.param(
+            {"ctr": _sec(proc_mount="Unmasked")},
+            lambda s: (s["linux"]["maskedPaths"], s["linux"]["readonlyPaths"]),
+            ([], []),
+            id="procMount-Unmasked",
+        ),
+        pytest.param(
+            {"extra_masked": ("/sys/devices/system/cpu/cpu0/thermal_throttle",)},
+            lambda s: s["linux"]["maskedPaths"][-1],
+            "/sys/devices/system/cpu/cpu0/thermal_throttle",
+            id="host-globbed-thermal-throttle-masked",
+        ),
+        pytest.param(
+            {"ctr": replace(CTR, resources=ResourcePlan(500, 1500, 2**26, 2**27))},
+            lambda s: {k: v for k, v in s["linux"]["resources"].items() if k != "devices"},
+            {
+                "cpu": {"shares": 512, "quota": 150000, "period": 100000},
+                "memory": {"limit": 2**27, "swap": 2**27},
+            },
+            id="resources-cgroup-v1",
+        ),
+        pytest.param(
+            {
+                "ctr": replace(CTR, resources=ResourcePlan(500, 1500, 2**26, 2**27)),
+                "cgroup_v2": True,
+            },
+            lambda s: {k: v for k, v in s["linux"]["resources"].items() if k != "devices"},
+            {
+                "unified": {
+                    "cpu.weight": "20",
+                    "cpu.max": "150000 100000",
+                    "memory.max": str(2**27),
+                    "memory.swap.max": "0",
+                }
+            },
+            id="resources-cgroup-v2",
+        ),
+        pytest.param(
+            {"pod": replace(POD, subdomain="svc", set_hostname_as_fqdn=True)},
+            lambda s: [e for e in s["process"]["env"] if e.startswith("HOSTNAME=")],
+            ["HOSTNAME=web.svc.default.svc.cluster.local"],
+            id="setHostnameAsFQDN-HOSTNAME-env",
+        ),
+    ],
+)
+def test_container_security_and_resources(
+    overrides: dict[str, Any], check: Check, expected: object
+) -> None:
+    assert check(container_spec(**overrides)) == expected
+
+
+def test_infra_spec_sets_namespaced_sysctls() -> None:
+    pod = replace(
+        POD, sysctls=(("net.ipv4.ip_unprivileged_port_start", "0"), ("kernel/shmmni", "8"))
+    )
+    assert infra_spec(pod)["linux"]["sysctl"] == {
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "kernel.shmmni": "8",
+    }
+    assert "sysctl" not in infra_spec()["linux"]
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        pytest.param(
+            replace(POD, subdomain="svc", set_hostname_as_fqdn=True),
+            "web.svc.default.svc.cluster.local",
+            id="setHostnameAsFQDN-with-subdomain-kernel-hostname-is-fqdn",
+        ),
+        pytest.param(
+            replace(POD, set_hostname_as_fqdn=True),
+            "web",
+            id="setHostnameAsFQDN-without-subdomain-is-the-name",
+        ),
+        pytest.param(replace(POD, subdomain="svc"), "web", id="subdomain-alone-keeps-the-name"),
+    ],
+)
+def test_infra_hostname(pod: PodPlan, expected: str) -> None:
+    assert infra_spec(pod)["hostname"] == expected
