@@ -180,6 +180,65 @@ def test_every_field_group_comes_back_as_played() -> None:
     }
 
 
+_APP = EVERY_FIELD_GROUP["containers"][0]
+
+
+def _app(*keys: str) -> dict[str, Any]:
+    return {"containers": [{"name": "app", "image": IMAGE, **{k: _APP[k] for k in keys}}]}
+
+
+def _spec(*keys: str) -> dict[str, Any]:
+    return {k: EVERY_FIELD_GROUP[k] for k in keys}
+
+
+FIELD_GROUPS = [
+    pytest.param(_spec("restartPolicy"), id="restart-policy"),
+    pytest.param(_spec("hostname", "subdomain"), id="hostname-and-subdomain"),
+    pytest.param(_spec("terminationGracePeriodSeconds"), id="termination-grace-period"),
+    pytest.param(_spec("dnsPolicy", "dnsConfig"), id="dns-policy-and-config"),
+    pytest.param(_spec("hostAliases"), id="host-aliases"),
+    pytest.param(_spec("securityContext"), id="pod-security-context"),
+    pytest.param(_spec("volumes"), id="volumes-configmap-pvc-emptydir"),
+    pytest.param(_spec("initContainers"), id="init-and-sidecar-containers"),
+    pytest.param(_app("command", "args", "workingDir"), id="command-args-working-dir"),
+    pytest.param(_app("imagePullPolicy"), id="image-pull-policy"),
+    pytest.param(_app("env"), id="env-value-and-value-from"),
+    pytest.param(_app("envFrom"), id="env-from-with-prefix"),
+    pytest.param(_app("ports"), id="container-and-host-ports"),
+    pytest.param(
+        {**_spec("volumes"), **_app("volumeMounts")}, id="volume-mounts-read-only-sub-path"
+    ),
+    pytest.param(_app("livenessProbe", "readinessProbe", "startupProbe"), id="probes"),
+    pytest.param(_app("lifecycle"), id="lifecycle-hooks"),
+    pytest.param(_app("resources"), id="resources-limits-and-requests"),
+    pytest.param(_app("securityContext"), id="container-security-context"),
+    pytest.param(_app("tty", "stdin", "terminationMessagePolicy"), id="tty-stdin-termination"),
+]
+
+
+@pytest.mark.parametrize("group", FIELD_GROUPS)
+def test_a_field_group_comes_back_as_played_in_a_pod(group: dict[str, Any]) -> None:
+    played = _pod(**copy.deepcopy(group))
+    (pod,) = [o for o in _generate(pods=[played]).objects if o["kind"] == "Pod"]
+    assert pod == _pod(**group)
+
+
+@pytest.mark.parametrize("group", FIELD_GROUPS)
+def test_a_field_group_comes_back_as_played_in_a_deployments_template(
+    group: dict[str, Any],
+) -> None:
+    if group.get("restartPolicy", "Always") != "Always":
+        group = {**group, "restartPolicy": "Always"}  # the only policy a Deployment allows
+    played = _deployment()
+    played["spec"]["template"]["spec"].update(copy.deepcopy(group))
+    (deployment,) = [
+        o for o in _generate(deployments=[played]).objects if o["kind"] == "Deployment"
+    ]
+    expected = _deployment()
+    expected["spec"]["template"]["spec"].update(group)
+    assert deployment == expected
+
+
 RUNTIME_ONLY: dict[str, Any] = {
     "uid": "0b6e5c1c",
     "resourceVersion": "42",
