@@ -588,6 +588,16 @@ def test_referenced_configmaps_come_first_and_secrets_only_when_asked() -> None:
     assert with_secrets.warnings == ()
 
 
+def test_a_secret_named_is_still_left_out_without_include_secrets() -> None:
+    left_out = _generate("secret/creds", pods=[_pod()], stored=[_secret()])
+    assert left_out.objects == ()
+    assert left_out.warnings == (
+        "Secrets left out (use --include-secrets to add them): default/creds",
+    )
+    (secret,) = _generate("secret/creds", stored=[_secret()], include_secrets=True).objects
+    assert secret["metadata"] == {"name": "creds"}
+
+
 @pytest.mark.parametrize(
     ("spec", "kind", "name"),
     [
