@@ -44,7 +44,7 @@ from kubeplay.errors import KubeplayError
     "--kube-version",
     default="",
     help="Kubernetes version whose strict schema the output must pass (default: the "
-    "settings', else the newest bundled).",
+    "settings'; neither: not checked).",
 )
 def kube(
     names: tuple[str, ...],
@@ -61,8 +61,8 @@ def kube(
     """YAML for running pods and what they use: generate kube [POD|KIND/NAME...].
 
     With no NAME, every pod, workload, ConfigMap and PVC of the namespace (-A: of every
-    namespace). A pod a Deployment made is emitted as that Deployment. The output passes the
-    strict schema of --kube-version, or nothing is printed and the command fails.
+    namespace). A pod a Deployment made is emitted as that Deployment. With --kube-version, the
+    output passes that version's strict schema, or nothing is printed and the command fails.
     """
     from kubeplay import settings as settings_mod
     from kubeplay.plan import generate
