@@ -284,9 +284,7 @@ def test_gzip_of_several_members_and_zero_padding_unpacks(tmp_path: Path) -> Non
         pytest.param(lambda b: b[:-8] + b"\0" * 8, id="bad-crc"),
     ],
 )
-def test_damaged_gzip_is_an_image_error_and_leaves_nothing(
-    tmp_path: Path, damage: object
-) -> None:
+def test_damaged_gzip_is_an_image_error_and_leaves_nothing(tmp_path: Path, damage: object) -> None:
     import gzip
 
     data = layouts.make_tar([layouts.file("a", os.urandom(200_000))])
