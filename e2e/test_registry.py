@@ -285,3 +285,53 @@ def test_image_in_podman_storage_is_used_without_network(kpr: Kubeplay, tmp_path
     assert kpr.exec("p", "cat", "/from") == "podman\n"
     (info,) = json.loads(kpr.ok("image", "inspect", name))
     assert info["Id"] == image_id.removeprefix("sha256:")
+
+
+def test_tls_registry_with_a_self_signed_certificate(kpr: Kubeplay, tmp_path: Path) -> None:
+    registry = Registry.start(tmp_path / "tlsreg", tls=True)
+    try:
+        image_id = push_image(
+            registry, tmp_path, "secure:1", rootfs_tar=kpr.rootfs, files={"m": b"tls\n"}
+        )
+        ref = f"{registry.host}/secure:1"
+        before = _store_files(kpr)
+        res = kpr("image", "pull", ref)
+        assert res.returncode == 1, res
+        assert "Traceback" not in res.stderr
+        assert "x509: certificate signed by unknown authority" in res.stderr, res.stderr
+        assert "--cert-dir" in res.stderr and "--tls-verify=false" in res.stderr, res.stderr
+        assert _store_files(kpr) == before
+
+        assert kpr.ok("image", "pull", "--tls-verify=false", ref).strip() == image_id
+        kpr.ok("image", "rm", ref)
+
+        certs = tmp_path / "certs"
+        certs.mkdir()
+        (certs / "ca.crt").write_bytes(registry.certificate.read_bytes())
+        assert kpr.ok("image", "pull", "--cert-dir", str(certs), ref).strip() == image_id
+        kpr.ok("image", "rm", ref)
+
+        path = kpr.write("tls.yaml", pod("tls", ref, policy="Always"))
+        res = kpr("play", str(path))
+        assert res.returncode == 0 and "x509" in res.stderr, res  # a warning: ErrImagePull
+        kpr.ok("down", str(path))
+        res = kpr("play", f"--cert-dir={certs}", str(path))
+        assert res.returncode == 0 and "warning" not in res.stderr, res
+        assert kpr.exec("tls", "cat", "/m") == "tls\n"
+    finally:
+        registry.stop()
+
+
+def test_play_of_a_pod_that_exists_is_refused_before_any_pull(
+    kpr: Kubeplay, registry: Registry
+) -> None:
+    push_image(registry, kpr.tmp, "app:1", rootfs_tar=kpr.rootfs)
+    path = kpr.write("p.yaml", pod("again", f"{registry.host}/app:1", policy="Always"))
+    res = kpr("-v", "play", "--tls-verify=false", str(path))
+    assert res.returncode == 0, res
+    assert '"skopeo"' in res.stderr or "skopeo " in res.stderr, res.stderr  # -v shows pulls
+
+    res = kpr("-v", "play", "--tls-verify=false", str(path))
+    assert res.returncode != 0, res
+    assert "pod default/again: already exists" in res.stderr, res.stderr
+    assert "skopeo" not in res.stderr, res.stderr

@@ -39,8 +39,7 @@ _HINTS = (
     ),
     (
         "server gave HTTP response to HTTPS client",
-        "a plain-HTTP registry: --tls-verify=false, or insecure = true for it in"
-        " registries.conf",
+        "a plain-HTTP registry: --tls-verify=false, or insecure = true for it in registries.conf",
     ),
     (
         "unauthorized: authentication required",
