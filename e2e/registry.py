@@ -139,9 +139,13 @@ class Registry:
         user, password = next(iter(self.users.items()))
         return ["--dest-creds", f"{user}:{password}"]
 
-    def push_layout(self, layout: Path, tag: str, name: str, *, all_images: bool = False) -> None:
+    def push_layout(
+        self, layout: Path, tag: str, name: str, *, all_images: bool = False, fmt: str = ""
+    ) -> None:
+        """Push with skopeo; `fmt` "v2s2" makes the registry serve a docker manifest."""
         argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *self._creds()]
         argv += ["--all"] if all_images else []
+        argv += ["--format", fmt] if fmt else []
         argv += [f"oci:{layout}:{tag}", f"docker://{self.host}/{name}"]
         subprocess.run(argv, check=True, capture_output=True)
 
@@ -179,14 +183,16 @@ def push_image(
     rootfs_tar: Path,
     files: dict[str, bytes] | None = None,
     config: dict[str, object] | None = None,
+    fmt: str = "",
 ) -> str:
-    """Push busybox (+ a layer with `files`) as `name` ("repo:tag"); the image id."""
+    """Push busybox (+ a layer with `files`) as `name` ("repo:tag"); the image id (for
+    `fmt` "v2s2", skopeo rewrites the config: the id is the one a pull reports)."""
     layout = work / f"layout-{name.replace('/', '_').replace(':', '_')}-{time.monotonic_ns()}"
     layers = [busybox_layer(rootfs_tar)] + ([files_layer(files)] if files else [])
     image_id = layouts.write_layout(
         layout, layers, tag="t", gzip_layers=True, config=config or {"Cmd": ["/bin/sh"]}
     )
-    registry.push_layout(layout, "t", name)
+    registry.push_layout(layout, "t", name, fmt=fmt)
     shutil.rmtree(layout)
     return image_id
 

@@ -93,6 +93,12 @@ class _Remote:
     index_digest: str  # "" unless chosen from a multi-arch index
     config_digest: str
     layers: tuple[tuple[str, int], ...]  # (blob digest, size), bottom first
+    media_type: str = archives.OCI_MANIFEST
+
+    def copy_flags(self) -> tuple[str, ...]:
+        """skopeo would turn a docker v2s2 manifest into OCI for the layout, re-serialising
+        the config (a new image id, not the config asked for): keep it v2s2."""
+        return ("--format", "v2s2") if self.media_type == archives.DOCKER_MANIFEST else ()
 
 
 @dataclass
@@ -175,6 +181,7 @@ def _resolve_remote(skopeo: transport.Skopeo, name: str, options: transport.Opti
         index_digest=index_digest,
         config_digest=config_digest,
         layers=layer_list,
+        media_type=str(top.get("mediaType") or archives.OCI_MANIFEST),
     )
 
 
@@ -295,7 +302,8 @@ def _copy_and_store(
     if remote is not None:
         source = f"docker://{remote.repo}@{remote.manifest_digest}"
         config_future = unpacking.pool.submit(skopeo.inspect_raw, source, options, config=True)
-    proc = skopeo.copy(source_ref, f"oci:{layout}:{_TAG}", options)
+    extra = remote.copy_flags() if remote is not None else ()
+    proc = skopeo.copy(source_ref, f"oci:{layout}:{_TAG}", options, extra=extra)
     diff_ids: list[str] | None = None
     reported = set(linked)
     try:
