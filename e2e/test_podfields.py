@@ -1,9 +1,14 @@
-"""Pod fields: terminationMessagePath/Policy, activeDeadlineSeconds, setHostnameAsFQDN, tty,
-checked from inside the container or from its status."""
+"""Pod fields: terminationMessagePath/Policy, activeDeadlineSeconds, hostname, subdomain,
+setHostnameAsFQDN (and its 64-character limit), hostPID, hostIPC, tty, checked from inside the
+container (the host's processes, IPC objects and /dev/shm seen there) or from its status."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +139,183 @@ def test_set_hostname_as_fqdn_and_tty(kp: Kubeplay) -> None:
         )
         == "tty\n"
     )
+
+
+def test_subdomain_gives_hostname_f_and_fqdn_hostname_file(kp: Kubeplay) -> None:
+    path = kp.write(
+        "sub.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: sub}}
+        spec:
+          hostname: box
+          subdomain: group
+          containers:
+          - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: asfqdn}}
+        spec:
+          subdomain: group
+          setHostnameAsFQDN: true
+          containers:
+          - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+        """,
+    )
+    kp.play(path)
+    fqdn = "box.group.default.svc.cluster.local"
+    assert kp.exec("sub", "hostname") == "box\n"
+    assert kp.exec("sub", "hostname", "-f") == f"{fqdn}\n"
+    assert kp.exec("sub", "cat", "/etc/hostname") == "box\n"
+    fqdn = "asfqdn.group.default.svc.cluster.local"
+    assert kp.exec("asfqdn", "hostname") == f"{fqdn}\n"
+    assert kp.exec("asfqdn", "cat", "/etc/hostname") == f"{fqdn}\n"
+
+
+def test_fqdn_longer_than_64_characters_is_refused_and_nothing_is_created(kp: Kubeplay) -> None:
+    hostname = "h" * 40
+    path = kp.write(
+        "long.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: long}}
+        spec:
+          hostname: {hostname}
+          subdomain: group
+          setHostnameAsFQDN: true
+          containers:
+          - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+        """,
+    )
+    res = kp("play", str(path))
+    fqdn = f"{hostname}.group.default.svc.cluster.local"
+    assert res.returncode == 2, res
+    assert "Traceback" not in res.stderr
+    assert (
+        f"long.yaml:7: document 1 (Pod long): spec.setHostnameAsFQDN: failed to construct FQDN "
+        f"from pod hostname and cluster domain, FQDN {fqdn} is too long (64 characters is the "
+        f"max, {len(fqdn)} characters requested)"
+    ) in res.stderr, res.stderr
+    assert kp.pod_names("-A") == []
+
+
+def test_host_pid_sees_the_hosts_processes(kp: Kubeplay) -> None:
+    marker = f"kp-hostpid-{secrets.token_hex(4)}"
+    host_proc = subprocess.Popen(["sh", "-c", f"sleep 300; : {marker}"])
+    try:
+        path = kp.write(
+            "hostpid.yaml",
+            f"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: hostpid}}
+            spec:
+              hostPID: true
+              containers:
+              - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: ownpid}}
+            spec:
+              containers:
+              - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+            """,
+        )
+        kp.play(path)
+        inside = kp.exec("hostpid", "cat", f"/proc/{host_proc.pid}/cmdline")
+        assert marker in inside
+        assert kp.exec("hostpid", "readlink", "/proc/self/ns/pid").strip() == os.readlink(
+            "/proc/self/ns/pid"
+        )
+        assert kp.exec("hostpid", "cat", "/proc/1/cmdline") == Path("/proc/1/cmdline").read_text()
+        assert marker in kp.exec("hostpid", "ps", "-o", "pid,args")
+        # Without hostPID the container has its own namespace: the host process is not there.
+        assert marker not in kp.exec("ownpid", "ps", "-o", "pid,args")
+        assert kp.exec("ownpid", "readlink", "/proc/self/ns/pid").strip() != os.readlink(
+            "/proc/self/ns/pid"
+        )
+    finally:
+        host_proc.kill()
+        host_proc.wait()
+
+
+def test_host_ipc_shares_sysv_ipc_and_dev_shm_with_the_host(kp: Kubeplay) -> None:
+    token = secrets.token_hex(4)
+    shm_file = Path("/dev/shm") / f"kp-hostipc-{token}"
+    made = subprocess.run(["ipcmk", "-M", "4096"], capture_output=True, text=True, check=True)
+    shm_id = made.stdout.split()[-1]
+    try:
+        shm_file.write_text(token)
+        path = kp.write(
+            "hostipc.yaml",
+            f"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: hostipc}}
+            spec:
+              hostIPC: true
+              containers:
+              - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: ownipc}}
+            spec:
+              containers:
+              - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+            """,
+        )
+        kp.play(path)
+        ids = [
+            line.split()[1]
+            for line in kp.exec("hostipc", "cat", "/proc/sysvipc/shm").splitlines()[1:]
+        ]
+        assert shm_id in ids
+        assert kp.exec("hostipc", "cat", str(shm_file)) == token
+        assert kp.exec("hostipc", "readlink", "/proc/self/ns/ipc").strip() == os.readlink(
+            "/proc/self/ns/ipc"
+        )
+        # A segment the container makes is the host's too.
+        kp.exec("hostipc", "sh", "-c", f"echo from-pod > /dev/shm/kp-pod-{token}")
+        assert (Path("/dev/shm") / f"kp-pod-{token}").read_text() == "from-pod\n"
+        # Without hostIPC: the pod's own IPC namespace and /dev/shm.
+        own = kp.exec("ownipc", "cat", "/proc/sysvipc/shm").splitlines()[1:]
+        assert shm_id not in [line.split()[1] for line in own]
+        assert kp("exec", "ownipc", "--", "test", "-e", str(shm_file)).returncode == 1
+    finally:
+        subprocess.run(["ipcrm", "-m", shm_id], check=False)
+        shm_file.unlink(missing_ok=True)
+        (Path("/dev/shm") / f"kp-pod-{token}").unlink(missing_ok=True)
+
+
+def test_stdin_keeps_the_process_stdin_open(kp: Kubeplay) -> None:
+    path = kp.write(
+        "stdin.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: stdin}}
+        spec:
+          containers:
+          - name: open
+            image: {IMAGE}
+            command: [sh, -c, "cat > /dev/null; echo eof > /tmp/eof; {SLEEPER}"]
+            stdin: true
+            stdinOnce: true
+          - name: closed
+            image: {IMAGE}
+            command: [sh, -c, "cat > /dev/null; echo eof > /tmp/eof; {SLEEPER}"]
+        """,
+    )
+    kp.play(path)
+    # Without stdin the process reads /dev/null and gets EOF at once.
+    assert kp.exec("stdin", "readlink", "/proc/1/fd/0", container="closed") == "/dev/null\n"
+    kp.wait_for("EOF", lambda: kp("exec", "stdin", "-c", "closed", "--", "cat", "/tmp/eof").stdout)
+    # With stdin it is a pipe conmon holds open: cat is still reading.
+    assert kp.exec("stdin", "readlink", "/proc/1/fd/0", container="open").startswith("pipe:")
+    assert "cat" in kp.exec("stdin", "ps", "-o", "comm", container="open").split()
+    assert kp("exec", "stdin", "-c", "open", "--", "test", "-e", "/tmp/eof").returncode == 1

@@ -163,6 +163,7 @@ def _lookup(host: Host, namespace: str) -> Any:
 def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Prepared:
     """Resolve what the container's spec needs now; ContainerConfigError if it cannot run."""
     from kubeplay.plan import envs, ocispec, security
+    from kubeplay.plan import volumes as volumes_plan
 
     warnings: tuple[str, ...] = ()
     if ctr.env_source is not None:
@@ -185,9 +186,12 @@ def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Pr
                 resources={c.name: c.resources_spec for c in plan.all_containers()},
                 capacity=node_capacity(),
             )
+            mounts = volumes_plan.expand_deferred_sub_paths(
+                ctr.mounts, dict(resolved.defined), where=f"container {ctr.name}"
+            )
         except KubeplayError as err:
             raise ContainerConfigError(str(err)) from err
-        ctr = replace(ctr, env=resolved.env, argv=resolved.argv)
+        ctr = replace(ctr, env=resolved.env, argv=resolved.argv, mounts=mounts)
         warnings = resolved.warnings
     problem = security.run_as_non_root_violation(
         ctr.security,

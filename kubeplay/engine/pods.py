@@ -211,9 +211,11 @@ def _new_id() -> str:
 
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     """Pod-level files bind-mounted into every app container: the kubelet-managed
-    /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, and /etc/hostname."""
+    /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, /etc/hostname (the kernel
+    hostname: the FQDN with setHostnameAsFQDN), and with hostIPC the host's /dev/shm."""
     from kubeplay.engine import network
     from kubeplay.plan import network as netplan
+    from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid) / "etc"
     files: dict[str, str] = {}
@@ -232,9 +234,11 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     files["/etc/hosts"] = str(base / "hosts")
     _write(base / "resolv.conf", network.resolv_conf(host, plan))
     files["/etc/resolv.conf"] = str(base / "resolv.conf")
-    name = os.uname().nodename if plan.host_network else plan.hostname
+    name = os.uname().nodename if plan.host_network else ocispec.uts_hostname(plan)
     _write(base / "hostname", name + "\n")
     files["/etc/hostname"] = str(base / "hostname")
+    if plan.host_ipc:  # the host's /dev/shm with its IPC namespace, as containerd and podman
+        files[ocispec.SHM] = ocispec.SHM
     return files
 
 

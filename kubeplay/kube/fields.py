@@ -216,6 +216,10 @@ IMPLEMENTED: frozenset[str] = frozenset(
 )
 
 _NO_EFFECT_SPEC = (
+    "overhead",
+    "schedulingGates",
+    "schedulingGroup",
+    "evictionResponders",
     "nodeSelector",
     "affinity",
     "tolerations",
@@ -245,8 +249,97 @@ _SET_BY_SERVER = (
     "status",
 )
 
+# Every other field of the Pod and Container schemas (newest bundled Kubernetes), named so that
+# none is dropped without a word (tests/unit/kube/test_fields.py walks the schema).
+WINDOWS_ONLY = "Windows only, no effect on Linux"
+_NOT_SUPPORTED_SPEC = (
+    "hostUsers",
+    "hostnameOverride",
+    "ephemeralContainers",
+    "resourceClaims",
+    "resources",
+    "securityContext.appArmorProfile",
+    "securityContext.seLinuxOptions",
+    "securityContext.seLinuxChangePolicy",
+    "securityContext.supplementalGroupsPolicy",
+)
+_NOT_SUPPORTED_CONTAINER = (
+    "resizePolicy",
+    "restartPolicyRules",
+    "volumeDevices",
+    "resources.claims",
+    "securityContext.appArmorProfile",
+    "securityContext.seLinuxOptions",
+    "volumeMounts[*].recursiveReadOnly",
+    "volumeMounts[*].bindMountOptions",
+    *(
+        f"{probe}.{f}"
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe")
+        for f in ("httpGet.protocol", "grpc.mode")
+    ),
+    *(
+        f"lifecycle.{hook}.{f}"
+        for hook in ("postStart", "preStop")
+        for f in ("httpGet.protocol", "tcpSocket")
+    ),
+)
+# Volume sources kubeplay does not mount, and newer fields of those it does.
+_NOT_SUPPORTED_VOLUME = (
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "csi",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "image",
+    "iscsi",
+    "nfs",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+    "emptyDir.mode",
+    *(
+        f"{kind}.{f}"
+        for kind in ("configMap", "secret", "downwardAPI", "projected")
+        for f in ("defaultUser", "items[*].user")
+    ),
+    "projected.sources[*].clusterTrustBundle",
+    "projected.sources[*].podCertificate",
+    *(
+        f"projected.sources[*].{kind}.items[*].user"
+        for kind in ("configMap", "secret", "downwardAPI")
+    ),
+)
+
 MESSAGES: dict[str, str] = {
     **{f"spec.{f}": NO_EFFECT for f in _NO_EFFECT_SPEC},
+    **{f"spec.{f}": NOT_SUPPORTED for f in _NOT_SUPPORTED_SPEC},
+    **{f"spec.volumes[*].{f}": NOT_SUPPORTED for f in _NOT_SUPPORTED_VOLUME},
+    "spec.securityContext.windowsOptions": WINDOWS_ONLY,
+    **{
+        f"spec.{group}[*].{f}": message
+        for group in ("containers", "initContainers")
+        for f, message in (
+            *((f, NOT_SUPPORTED) for f in _NOT_SUPPORTED_CONTAINER),
+            ("securityContext.windowsOptions", WINDOWS_ONLY),
+        )
+    },
+    # A regular container's restartPolicy (ContainerRestartRules): the supervisor's, later.
+    "spec.containers[*].restartPolicy": NOT_SUPPORTED,
+    "metadata.generateName": "ignored: play needs metadata.name",
+    "metadata.ownerReferences": "no garbage collector on a single host, ignored",
+    "metadata.finalizers": NOT_SUPPORTED,
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
     "spec.volumes[*].projected.sources[*].serviceAccountToken": "no service account "
     "tokens on a single host, no file is written",

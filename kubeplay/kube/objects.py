@@ -52,7 +52,11 @@ class KubeObject:
 
 @dataclass(frozen=True, slots=True)
 class Warning:
-    """A valid field kubeplay does not implement (or ignores on one host)."""
+    """A valid field kubeplay does not implement (or ignores on one host).
+
+    One per field per play: `also` names the other objects (`Pod b`, `Deployment web`) that
+    set the same field with the same message (see `validate.merge_warnings`).
+    """
 
     source: str
     doc_index: int
@@ -60,7 +64,17 @@ class Warning:
     name: str
     path: str
     message: str
+    also: tuple[str, ...] = ()
 
     def render(self) -> str:
         where = f"{self.source}: document {self.doc_index} ({self.kind} {self.name})"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if not self.also:
+            return text
+        shown = ", ".join(self.also[:ALSO_SHOWN])
+        more = f" and {len(self.also) - ALSO_SHOWN} more" if len(self.also) > ALSO_SHOWN else ""
+        return f"{text} (also in {shown}{more})"
+
+
+# How many other objects a merged warning names before it only counts them.
+ALSO_SHOWN = 5

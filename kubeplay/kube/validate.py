@@ -9,13 +9,14 @@ kubeplay does not implement come back as Warning data (tables in `fields`); noth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, probes, volumes, workloads
+from kubeplay.kube import fields, hostnames, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -113,7 +114,43 @@ def validate(objects: Sequence[KubeObject], *, kube_version: str = "") -> list[W
             path=first.path,
             line=first.line,
         )
-    return warnings
+    return merge_warnings(warnings)
+
+
+def merge_warnings(warnings: Sequence[Warning]) -> list[Warning]:
+    """One warning per field and message per play, at its first place: the same field set in
+    several pods, in a Deployment's template, or in several containers (`spec.containers[*]`
+    and `spec.template.spec.containers[*]` are one field) adds the object to `also`."""
+    first: dict[tuple[str, str], int] = {}
+    merged: list[Warning] = []
+    others: list[list[str]] = []
+    for warning in warnings:
+        key = (_field_of(warning), warning.message)
+        at = first.get(key)
+        if at is None:
+            first[key] = len(merged)
+            merged.append(warning)
+            others.append([])
+            continue
+        who = f"{warning.kind} {warning.name}"
+        if who != f"{merged[at].kind} {merged[at].name}" and who not in others[at]:
+            others[at].append(who)
+    return [
+        dataclasses.replace(w, also=tuple(also)) if also else w
+        for w, also in zip(merged, others, strict=True)
+    ]
+
+
+def _field_of(warning: Warning) -> str:
+    """The field a warning is about: list indices as `[*]`, a workload's pod template as a
+    Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
+    path = warning.path
+    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+        path = path.removeprefix("spec.template.")
+    return _INDEX.sub("[*]", path)
+
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def resolve_schema_version(kube_version: str) -> str:
@@ -243,6 +280,7 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
+    problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
     return problems
 
 

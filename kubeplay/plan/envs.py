@@ -79,6 +79,9 @@ class ResolvedEnv:
     env: command_mod.Env  # the process environment: image Env, then the container's
     argv: tuple[str, ...]
     warnings: tuple[str, ...] = ()  # InvalidEnvironmentVariableNames messages
+    # The container's own env (envFrom, then env), what subPathExpr expands from (kubelet's
+    # opts.Envs: without the image's Env).
+    defined: command_mod.Env = ()
 
 
 def needs_resolving(spec: Mapping[str, Any]) -> bool:
@@ -257,4 +260,9 @@ def resolve(
         cmd=source.image_cmd,
         env=tuple(defined.items()),
     )
-    return ResolvedEnv(env=tuple(merged.items()), argv=argv, warnings=tuple(warnings))
+    return ResolvedEnv(
+        env=tuple(merged.items()),
+        argv=argv,
+        warnings=tuple(warnings),
+        defined=tuple(defined.items()),
+    )

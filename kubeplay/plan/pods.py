@@ -201,6 +201,7 @@ def _container(
             volumes=volumes,
             env=command_mod.defined_env(spec.get("env") or ()),
             where=f"container {spec['name']}",
+            defer_sub_path_expr=envs_mod.needs_resolving(spec),
         ),
         env_source=envs_mod.source_from(
             spec, image_env=config.env, entrypoint=config.entrypoint, cmd=config.cmd

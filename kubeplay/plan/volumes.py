@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -118,6 +118,9 @@ class MountPlan:
     read_only: bool = False
     sub_path: str = ""  # relative to the volume, subPathExpr already expanded
     propagation: str = "rprivate"
+    # A subPathExpr that needs env resolved at creation (valueFrom, envFrom): expanded then
+    # by `expand_deferred_sub_paths`; sub_path is "" until that.
+    sub_path_expr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,28 +292,31 @@ def compile_mounts(
     volumes: Sequence[VolumePlan],
     env: Sequence[tuple[str, str]],
     where: str,
+    defer_sub_path_expr: bool = False,
 ) -> tuple[MountPlan, ...]:
     """A container's volumeMounts; `env` is what `$(VAR)` in subPathExpr expands from.
 
     Mounts of unsupported volume types are left out (the volume itself is warned about).
-    Raises VolumeError when subPathExpr expands to an absolute path or one with `..`,
-    as kubelet's makeMounts does.
+    Raises VolumeError when subPathExpr names a variable with no value, or expands to an
+    absolute path or one with `..`, as kubelet's makeMounts does. `defer_sub_path_expr`: the
+    container's env is only known at creation (valueFrom, envFrom), so subPathExpr is kept
+    for `expand_deferred_sub_paths`.
     """
     by_name = {v.name: v for v in volumes}
-    lookup = dict(env).get
+    values = dict(env)
     mounts = []
     for i, raw in enumerate(container.get("volumeMounts") or ()):
         volume = by_name.get(str(raw["name"]))
         if volume is None or volume.kind == VolumeKind.UNSUPPORTED:
             continue
         sub_path = str(raw.get("subPath") or "")
-        if raw.get("subPathExpr"):
-            sub_path = command_mod.expand(str(raw["subPathExpr"]), lookup)
-            problem = check_relative_path(sub_path)
-            if problem:
-                raise VolumeError(
-                    f"{where}.volumeMounts[{i}].subPathExpr: expanded to {sub_path!r}: {problem}"
-                )
+        sub_path_expr = ""
+        if raw.get("subPathExpr") and defer_sub_path_expr:
+            sub_path_expr = str(raw["subPathExpr"])
+        elif raw.get("subPathExpr"):
+            sub_path = expand_sub_path_expr(
+                str(raw["subPathExpr"]), values, where=f"{where}.volumeMounts[{i}].subPathExpr"
+            )
         read_only = (
             bool(raw.get("readOnly"))
             or volume.kind == VolumeKind.FILES  # the kubelet mounts these read-only
@@ -323,9 +329,49 @@ def compile_mounts(
                 read_only=read_only,
                 sub_path=posixpath.normpath(sub_path) if sub_path else "",
                 propagation=PROPAGATION[str(raw.get("mountPropagation") or "None")],
+                sub_path_expr=sub_path_expr,
             )
         )
     return tuple(mounts)
+
+
+def expand_sub_path_expr(expr: str, env: Mapping[str, str], *, where: str) -> str:
+    """kubelet's ExpandContainerVolumeMounts and makeMounts' checks: `$(VAR)` from the
+    container's env (not the image's); a variable unset or empty is an error, and so is an
+    absolute result or one with `..`."""
+    missing: set[str] = set()
+
+    def lookup(name: str) -> str:
+        if not env.get(name):
+            missing.add(name)
+        return env.get(name, "")
+
+    sub_path = command_mod.expand(expr, lookup)
+    if missing:
+        raise VolumeError(f"{where}: missing value for {', '.join(sorted(missing))}")
+    problem = check_relative_path(sub_path)
+    if problem:
+        raise VolumeError(f"{where}: expanded to {sub_path!r}: {problem}")
+    return sub_path
+
+
+def expand_deferred_sub_paths(
+    mounts: Sequence[MountPlan], env: Mapping[str, str], *, where: str
+) -> tuple[MountPlan, ...]:
+    """Mounts with their deferred subPathExpr expanded from the env resolved at creation."""
+    return tuple(
+        replace(
+            m,
+            sub_path=posixpath.normpath(
+                expand_sub_path_expr(
+                    m.sub_path_expr, env, where=f"{where}: volumeMount {m.path}: subPathExpr"
+                )
+            ),
+        )
+        if m.sub_path_expr
+        else m
+        for m in mounts
+    )
 
 
 def check_relative_path(path: str) -> str:

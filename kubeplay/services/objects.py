@@ -185,13 +185,19 @@ def get_objects(
 def delete_objects(
     settings: Settings, kind: str, namespace: str, names: Sequence[str]
 ) -> list[str]:
-    """`delete configmap|secret NAME...`: the names removed; NotFoundError names the absent."""
+    """`delete configmap|secret NAME...`: the names removed; NotFoundError names the absent.
+
+    Volumes using a removed object are refreshed as the kubelet's sync does: an optional
+    source's files go away, a required one keeps its files (the kubelet's SetUp fails)."""
+    from kubeplay.engine import volumes as engine_volumes
+
     if not names:
         raise UsageError(f"delete {kind.lower()}: at least one name is required")
     host = host_mod.open_host(settings)
     try:
         with _writing(settings):
             removed = [n for n in names if host.store.delete_object(kind, namespace, n)]
+        engine_volumes.refresh_object_volumes(host, [(kind, namespace, n) for n in removed])
     finally:
         host.close()
     absent = [n for n in names if n not in removed]

@@ -274,8 +274,9 @@ def play(
 
 
 def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
-    """The objects an apply changed (not created): volumes using them are rewritten."""
-    return [ref for ref, old in applied.before if old is not None]
+    """The objects an apply created or changed: volumes using them are rewritten (an
+    optional ConfigMap/Secret that appears fills its pods' volumes, as the kubelet's sync)."""
+    return [ref for ref, _old in applied.before]
 
 
 def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
@@ -331,6 +332,7 @@ def down(
     PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
     from dataclasses import replace as with_fields
 
+    from kubeplay.engine import volumes as engine_volumes
     from kubeplay.kube import loader
     from kubeplay.services import volumes as volumes_svc
 
@@ -350,6 +352,9 @@ def down(
         host = host_mod.open_host(settings)
         try:
             removed = objects_mod.remove_defined(settings, host.store, configs)
+            engine_volumes.refresh_object_volumes(
+                host, [(o.kind, o.namespace, o.name) for o in configs]
+            )
         finally:
             host.close()
         report = with_fields(report, objects=tuple(removed))

@@ -242,3 +242,16 @@ def test_image_env_underneath_and_argv_expanded_from_resolved_env() -> None:
     got = _resolve(source)
     assert got.env == (("PATH", "/bin"), ("HOME", "/h"), ("IMG", "1"), ("M", "fast"))
     assert got.argv == ("run", "fast", "--x=$(M)")
+
+
+def test_defined_is_the_container_env_without_the_image_env() -> None:
+    """What subPathExpr expands from: envFrom and env, not the image's Env (kubelet's
+    makeMounts gets opts.Envs)."""
+    source = EnvSource(
+        env_from=({"configMapRef": {"name": "cm"}, "prefix": "CM_"},),
+        env=({"name": "M", **_ref("configMapKeyRef", name="cm", key="mode")},),
+        image_env=("PATH=/bin", "IMG=1"),
+    )
+    got = _resolve(source)
+    assert ("IMG", "1") in got.env
+    assert dict(got.defined) == {"CM_1st": "x", "CM_level": "3", "CM_mode": "fast", "M": "fast"}

@@ -204,10 +204,10 @@ def test_which_volumes_live_on_tmpfs(volume: dict[str, Any], tmpfs: bool) -> Non
         ),
         pytest.param(
             {"emptyDir": {}},
-            {"mountPath": "/logs", "subPathExpr": "$(UNKNOWN)"},
-            [],
-            MountPlan(volume="v", path="/logs", sub_path="$(UNKNOWN)"),
-            id="subpathexpr-unknown-var-kept-literally",
+            {"mountPath": "/logs", "subPathExpr": "$(POD_NAME)"},
+            [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            MountPlan(volume="v", path="/logs", sub_path_expr="$(POD_NAME)"),
+            id="subpathexpr-from-value-from-waits-for-creation",
         ),
         pytest.param(
             {"hostPath": {"path": "/mnt"}},
@@ -248,13 +248,18 @@ def test_compile_mounts(
     [
         pytest.param("/$(DIR)", "expanded to '/abs': must be a relative path", id="absolute"),
         pytest.param("$(UP)/x", "expanded to '../x': must not contain '..'", id="backsteps"),
+        pytest.param("a/$(UNKNOWN)/$(EMPTY)", "missing value for EMPTY, UNKNOWN", id="unset-var"),
     ],
 )
 def test_subpathexpr_expanding_out_of_the_volume_is_refused(expr: str, message: str) -> None:
     manifest = _pod(
         [{"name": "v", "emptyDir": {}}],
         [{"name": "v", "mountPath": "/x", "subPathExpr": expr}],
-        env=[{"name": "DIR", "value": "abs"}, {"name": "UP", "value": ".."}],
+        env=[
+            {"name": "DIR", "value": "abs"},
+            {"name": "UP", "value": ".."},
+            {"name": "EMPTY", "value": ""},
+        ],
     )
     with pytest.raises(VolumeError) as caught:
         pods.compile_pod(manifest, uid="u", images=IMAGES)
@@ -503,3 +508,40 @@ def test_oci_mounts(propagations: tuple[str, ...], rootfs: str) -> None:
         "options": ["rbind", propagations[0], "ro"],
     }
     assert all(e["options"][-1] == "rw" for e in entries[1:])
+
+
+@pytest.mark.parametrize(
+    ("expr", "env", "expected"),
+    [
+        pytest.param("logs/$(POD)", {"POD": "web-1"}, "logs/web-1", id="value-from-pod-name"),
+        pytest.param("$(A)/./$(B)/", {"A": "a", "B": "b"}, "a/b", id="normalised"),
+        pytest.param("$$(A)", {"A": "a"}, "$(A)", id="escaped-reference-kept"),
+    ],
+)
+def test_deferred_subpathexpr_expands_from_the_resolved_env(
+    expr: str, env: dict[str, str], expected: str
+) -> None:
+    mounts = (
+        MountPlan(volume="v", path="/x", sub_path_expr=expr),
+        MountPlan(volume="v", path="/y", sub_path="kept"),
+    )
+    assert volumes.expand_deferred_sub_paths(mounts, env, where="container app") == (
+        MountPlan(volume="v", path="/x", sub_path=expected, sub_path_expr=expr),
+        MountPlan(volume="v", path="/y", sub_path="kept"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("expr", "env", "message"),
+    [
+        pytest.param("$(NOPE)", {}, "missing value for NOPE", id="unset"),
+        pytest.param("/$(A)", {"A": "a"}, "expanded to '/a': must be a relative path", id="abs"),
+        pytest.param("$(A)", {"A": ".."}, "expanded to '..': must not contain '..'", id="up"),
+    ],
+)
+def test_deferred_subpathexpr_errors(expr: str, env: dict[str, str], message: str) -> None:
+    with pytest.raises(VolumeError) as caught:
+        volumes.expand_deferred_sub_paths(
+            (MountPlan(volume="v", path="/x", sub_path_expr=expr),), env, where="container app"
+        )
+    assert str(caught.value) == f"container app: volumeMount /x: subPathExpr: {message}"
