@@ -1,7 +1,8 @@
 """A real registry on loopback for the pull tests: Debian's docker-registry (distribution 2.8).
 
 `Registry.start(dir)` runs `docker-registry serve` on a free 127.0.0.1 port with its own
-storage dir and config (htpasswd auth when users are given, TLS off) and waits until /v2/
+storage dir and config (htpasswd auth when users are given; TLS with a self-signed
+certificate for 127.0.0.1, made with openssl, when `tls`, else plain HTTP) and waits until /v2/
 answers; `stop()` ends that one process (by its pid) and removes its files. Images are pushed
 with skopeo from OCI layouts written here from the busybox rootfs tarball: `push_image` one
 image (extra files in a layer of its own), `push_index` a multi-architecture index.
@@ -14,6 +15,7 @@ import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -39,15 +41,39 @@ class Registry:
     port: int
     proc: subprocess.Popen[bytes]
     users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def certificate(self) -> Path:
+        """The registry's self-signed certificate (PEM), when it serves TLS."""
+        return self.base / "tls" / "cert.pem"
+
     @classmethod
-    def start(cls, base: Path, *, users: dict[str, str] | None = None) -> Registry:
+    def start(
+        cls, base: Path, *, users: dict[str, str] | None = None, tls: bool = False
+    ) -> Registry:
         base.mkdir(parents=True, exist_ok=True)
-        auth = ""
+        auth = tls_conf = ""
+        if tls:
+            (base / "tls").mkdir()
+            key, cert = str(base / "tls" / "key.pem"), str(base / "tls" / "cert.pem")
+            subprocess.run(
+                [
+                    *("openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"),
+                    *("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
+                    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            tls_conf = (
+                f"  tls:\n    certificate: {base / 'tls' / 'cert.pem'}\n"
+                f"    key: {base / 'tls' / 'key.pem'}\n"
+            )
         if users:
             lines = []
             for user, password in users.items():
@@ -63,7 +89,7 @@ class Registry:
                 "version: 0.1\nlog:\n  level: error\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
                 "  delete:\n    enabled: true\n"
-                f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+                f"http:\n  addr: 127.0.0.1:{port}\n" + tls_conf + auth
             )
             with (base / "registry.log").open("ab") as log:
                 proc = subprocess.Popen(
@@ -72,7 +98,7 @@ class Registry:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
-            registry = cls(base=base, port=port, proc=proc, users=dict(users or {}))
+            registry = cls(base=base, port=port, proc=proc, users=dict(users or {}), tls=tls)
             if registry._wait_ready():
                 return registry
             registry.stop(remove=False)
@@ -84,7 +110,11 @@ class Registry:
             if self.proc.poll() is not None:
                 return False
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2)
+                if self.tls:
+                    context = ssl.create_default_context(cafile=str(self.certificate))
+                    urllib.request.urlopen(f"https://{self.host}/v2/", timeout=2, context=context)
+                else:
+                    urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2)
                 return True
             except urllib.error.HTTPError as err:
                 return err.code == 401  # up, asking for credentials
@@ -109,9 +139,13 @@ class Registry:
         user, password = next(iter(self.users.items()))
         return ["--dest-creds", f"{user}:{password}"]
 
-    def push_layout(self, layout: Path, tag: str, name: str, *, all_images: bool = False) -> None:
+    def push_layout(
+        self, layout: Path, tag: str, name: str, *, all_images: bool = False, fmt: str = ""
+    ) -> None:
+        """Push with skopeo; `fmt` "v2s2" makes the registry serve a docker manifest."""
         argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *self._creds()]
         argv += ["--all"] if all_images else []
+        argv += ["--format", fmt] if fmt else []
         argv += [f"oci:{layout}:{tag}", f"docker://{self.host}/{name}"]
         subprocess.run(argv, check=True, capture_output=True)
 
@@ -149,14 +183,16 @@ def push_image(
     rootfs_tar: Path,
     files: dict[str, bytes] | None = None,
     config: dict[str, object] | None = None,
+    fmt: str = "",
 ) -> str:
-    """Push busybox (+ a layer with `files`) as `name` ("repo:tag"); the image id."""
+    """Push busybox (+ a layer with `files`) as `name` ("repo:tag"); the image id (for
+    `fmt` "v2s2", skopeo rewrites the config: the id is the one a pull reports)."""
     layout = work / f"layout-{name.replace('/', '_').replace(':', '_')}-{time.monotonic_ns()}"
     layers = [busybox_layer(rootfs_tar)] + ([files_layer(files)] if files else [])
     image_id = layouts.write_layout(
         layout, layers, tag="t", gzip_layers=True, config=config or {"Cmd": ["/bin/sh"]}
     )
-    registry.push_layout(layout, "t", name)
+    registry.push_layout(layout, "t", name, fmt=fmt)
     shutil.rmtree(layout)
     return image_id
 

@@ -4,8 +4,9 @@ The round trip is the test of generate: for every manifest in manifests/ and e2e
 play it, generate it back, down it, play the generated YAML. The second run's pods must have
 the plans of the first (minus what depends on uids and a replica's random name), generating
 again must give the same bytes, the output must hold every object the input played (as
-written), and it must pass the strict schema for the oldest and newest bundled Kubernetes
-versions the input itself passes.
+written), and `generate kube --kube-version V` must pass for the oldest and newest bundled
+Kubernetes versions the input itself passes (and refuse, naming an object, the versions it
+does not).
 """
 
 from __future__ import annotations
@@ -89,14 +90,30 @@ def test_round_trip(kp: Kubeplay, fixture: Path) -> None:
     for doc in docs:  # lossless: every played object comes back as written
         assert doc in out, f"{doc['kind']} {doc['metadata']['name']} not given back:\n{generated}"
     assert len(out) == len(docs), generated
-    for version in ("1.25", ""):  # oldest and newest bundled schemas the input passes
+    newest = ".".join(validate.resolve_schema_version("").split(".")[:2])
+    for version in ("1.25", newest):  # the oldest and newest bundled schemas
         try:
             validate.validate(
                 loader.load_text(first.read_text(), source="in"), kube_version=version
             )
+            passes = True
         except ManifestError:
-            continue
-        validate.validate(loader.load_text(generated, source="out"), kube_version=version)
+            passes = False
+        checked = [
+            kp("generate", "kube", "-n", ns, "--include-secrets", "--kube-version", version)
+            for ns in namespaces
+        ]
+        if passes:
+            assert [r.returncode for r in checked] == [0] * len(checked), checked
+            assert "---\n".join(r.stdout for r in checked) == generated
+        else:  # a field that Kubernetes version does not have: refused, nothing printed
+            refused = [r for r in checked if r.returncode != 0]
+            assert refused, f"{version}: the input fails its schema, the output passed"
+            for res in refused:
+                assert res.returncode == 1, res.stderr
+                assert res.stdout == ""
+                assert f"generated object fails the Kubernetes {version} schema" in res.stderr
+                assert "Traceback" not in res.stderr
 
     kp.ok("down", str(first))
     assert kp.pod_names("-A") == []
@@ -266,3 +283,213 @@ def test_generate_errors_are_clear(kp: Kubeplay) -> None:
     assert 'unknown kind "ingress"' in kind.stderr
     for res in (empty, missing, kind):
         assert "Traceback" not in res.stderr
+
+
+def test_generate_gives_a_claim_made_on_first_use_back_as_a_minimal_claim(kp: Kubeplay) -> None:
+    """A pod naming a claim no PVC object defines gets its volume on first use (as podman);
+    generate emits a minimal claim for it (a cluster needs one to schedule the pod), before
+    the pod, with a warning. The output plays back onto the same volume."""
+    path = kp.write(
+        "db.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: db
+        spec:
+          terminationGracePeriodSeconds: 1
+          volumes:
+          - name: store
+            persistentVolumeClaim:
+              claimName: undeclared
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: store, mountPath: /var/lib/db}}
+        """,
+    )
+    kp.play(path)
+    kp.exec("db", "sh", "-c", "echo kept > /var/lib/db/row")
+    res = kp("generate", "kube", "db")
+    assert res.returncode == 0, res.stderr
+    claim, pod = list(yaml.safe_load_all(res.stdout))
+    assert claim == {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "undeclared"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    assert pod["kind"] == "Pod"
+    assert "warning: PersistentVolumeClaim default/undeclared (used by pod db): " in res.stderr
+    assert "a minimal claim is emitted (ReadWriteOnce, 1Gi)" in res.stderr
+
+    kp.ok("down", str(path))
+    replayed = kp.write("replayed.yaml", res.stdout)
+    kp.play(replayed)
+    assert kp.exec("db", "cat", "/var/lib/db/row").strip() == "kept"
+    again = kp("generate", "kube", "db")
+    assert (again.returncode, again.stdout) == (0, res.stdout)
+    assert "warning" not in again.stderr  # the claim is a played object now
+    kp.ok("down", str(replayed))
+
+
+def _namespaced(name: str, namespace: str | None) -> str:
+    ns = f"\n          namespace: {namespace}" if namespace else ""
+    return f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {name}{ns}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+        """
+
+
+def test_generate_all_namespaces(kp: Kubeplay) -> None:
+    path = kp.write(
+        "pods.yaml",
+        "---".join(
+            _namespaced(n, ns) for n, ns in (("web", None), ("web", "team-a"), ("api", "team-b"))
+        ),
+    )
+    kp.play(path)
+    text = kp.ok("generate", "kube", "-A")
+    out = list(yaml.safe_load_all(text))
+    assert [(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in out] == [
+        ("", "web"),
+        ("team-a", "web"),
+        ("team-b", "api"),
+    ]
+    # -A wins over -n, as in kubectl get.
+    assert kp.ok("generate", "kube", "-A", "-n", "team-a") == text
+    named = kp("generate", "kube", "-A", "web")
+    assert named.returncode == 2
+    assert named.stderr == (
+        "error: --all-namespaces: a name is looked up in one namespace (use -n NAMESPACE)\n"
+    )
+    kp.ok("down", str(path))
+    empty = kp("generate", "kube", "--all-namespaces")
+    assert (empty.returncode, empty.stderr) == (
+        1,
+        "error: no pods or workloads in any namespace\n",
+    )
+    replayed = kp.write("replayed.yaml", text)
+    kp.play(replayed)
+    assert sorted(kp.pod_names("-A")) == ["pod/api", "pod/web", "pod/web"]
+    assert kp.ok("generate", "kube", "-A") == text
+
+
+def test_generate_checks_the_output_against_the_asked_kubernetes_version(kp: Kubeplay) -> None:
+    """A sidecar (an init container restarting Always) is a 1.28 field: the 1.25 schema does
+    not know it, so generate for 1.25 (asked, or the settings' kube version) refuses to print
+    YAML a 1.25 cluster would reject, naming the object and field."""
+    path = kp.write(
+        "sidecar.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: with-sidecar
+        spec:
+          terminationGracePeriodSeconds: 1
+          initContainers:
+          - name: proxy
+            image: {IMAGE}
+            restartPolicy: Always
+            command: ["sh", "-c", "{SLEEPER}"]
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+        """,
+    )
+    kp.play(path)
+    newest = ".".join(validate.resolve_schema_version("").split(".")[:2])
+    ok = kp("generate", "kube", "with-sidecar", "--kube-version", newest)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == kp.ok("generate", "kube", "with-sidecar")
+    message = (
+        "error: Pod default/with-sidecar: generated object fails the Kubernetes 1.25 schema: "
+        "spec.initContainers[0].restartPolicy: unknown field\n"
+    )
+    old = kp("generate", "kube", "with-sidecar", "--kube-version", "1.25")
+    assert (old.returncode, old.stdout, old.stderr) == (1, "", message)
+    out = kp.tmp / "out.yaml"
+    kp.env["KUBEPLAY_KUBE_VERSION"] = "1.25"  # the settings' version is the default
+    by_settings = kp("generate", "kube", "with-sidecar", "-f", str(out))
+    assert (by_settings.returncode, by_settings.stderr) == (1, message)
+    assert not out.exists()
+    assert kp("generate", "kube", "with-sidecar", "--kube-version", newest).returncode == 0
+    bad = kp("generate", "kube", "with-sidecar", "--kube-version", "1.2")
+    assert bad.returncode == 2
+    assert "Kubernetes version 1.2: not supported" in bad.stderr
+    del kp.env["KUBEPLAY_KUBE_VERSION"]
+    kp.ok("down", str(path))
+
+
+def _free_port_in(low: int, high: int) -> int:
+    for _ in range(500):
+        port = free_port()
+        if low <= port <= high:
+            return port
+    raise AssertionError(f"no free port in {low}-{high}")
+
+
+def test_generate_node_port_service_publishes_the_host_ports(kp: Kubeplay) -> None:
+    in_range, outside = _free_port_in(30000, 32767), _free_port_in(20000, 29999)
+    path = kp.write(
+        "web.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          labels: {{app: web}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            ports:
+            - {{name: http, containerPort: 8080, hostPort: {in_range}}}
+            - {{containerPort: 9090, hostPort: {outside}, protocol: UDP}}
+            - {{containerPort: 7070}}
+        """,
+    )
+    kp.play(path)
+    res = kp("generate", "kube", "web", "--service-type", "NodePort")
+    assert res.returncode == 0, res.stderr
+    service, pod = list(yaml.safe_load_all(res.stdout))
+    assert pod["kind"] == "Pod"
+    assert service == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": "web"},
+            "ports": [
+                {
+                    "name": "http",
+                    "protocol": "TCP",
+                    "port": 8080,
+                    "targetPort": 8080,
+                    "nodePort": in_range,
+                },
+                {"name": "udp-9090", "protocol": "UDP", "port": 9090, "targetPort": 9090},
+                {"name": "tcp-7070", "protocol": "TCP", "port": 7070, "targetPort": 7070},
+            ],
+        },
+    }
+    assert (
+        f"warning: pod web: hostPort {outside}/UDP is outside the NodePort range 30000-32767: "
+        "nodePort left for the cluster to choose\n"
+    ) in res.stderr
+    kp.ok("down", str(path))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -285,3 +287,111 @@ def test_image_in_podman_storage_is_used_without_network(kpr: Kubeplay, tmp_path
     assert kpr.exec("p", "cat", "/from") == "podman\n"
     (info,) = json.loads(kpr.ok("image", "inspect", name))
     assert info["Id"] == image_id.removeprefix("sha256:")
+
+
+def test_tls_registry_with_a_self_signed_certificate(kpr: Kubeplay, tmp_path: Path) -> None:
+    registry = Registry.start(tmp_path / "tlsreg", tls=True)
+    try:
+        image_id = push_image(
+            registry, tmp_path, "secure:1", rootfs_tar=kpr.rootfs, files={"m": b"tls\n"}
+        )
+        ref = f"{registry.host}/secure:1"
+        before = _store_files(kpr)
+        res = kpr("image", "pull", ref)
+        assert res.returncode == 1, res
+        assert "Traceback" not in res.stderr
+        assert "x509: certificate signed by unknown authority" in res.stderr, res.stderr
+        assert "--cert-dir" in res.stderr and "--tls-verify=false" in res.stderr, res.stderr
+        assert _store_files(kpr) == before
+
+        assert kpr.ok("image", "pull", "--tls-verify=false", ref).strip() == image_id
+        kpr.ok("image", "rm", ref)
+
+        certs = tmp_path / "certs"
+        certs.mkdir()
+        (certs / "ca.crt").write_bytes(registry.certificate.read_bytes())
+        assert kpr.ok("image", "pull", "--cert-dir", str(certs), ref).strip() == image_id
+        kpr.ok("image", "rm", ref)
+
+        path = kpr.write("tls.yaml", pod("tls", ref, policy="Always"))
+        res = kpr("play", str(path))
+        assert res.returncode == 0 and "x509" in res.stderr, res  # a warning: ErrImagePull
+        kpr.ok("down", str(path))
+        res = kpr("play", f"--cert-dir={certs}", str(path))
+        assert res.returncode == 0 and "warning" not in res.stderr, res
+        assert kpr.exec("tls", "cat", "/m") == "tls\n"
+    finally:
+        registry.stop()
+
+
+def test_play_of_a_pod_that_exists_is_refused_before_any_pull(
+    kpr: Kubeplay, registry: Registry
+) -> None:
+    push_image(registry, kpr.tmp, "app:1", rootfs_tar=kpr.rootfs)
+    path = kpr.write("p.yaml", pod("again", f"{registry.host}/app:1", policy="Always"))
+    res = kpr("-v", "play", "--tls-verify=false", str(path))
+    assert res.returncode == 0, res
+    assert '"skopeo"' in res.stderr or "skopeo " in res.stderr, res.stderr  # -v shows pulls
+
+    res = kpr("-v", "play", "--tls-verify=false", str(path))
+    assert res.returncode != 0, res
+    assert "pod default/again: already exists" in res.stderr, res.stderr
+    assert "skopeo" not in res.stderr, res.stderr
+
+
+def test_save_of_a_docker_manifest_image_is_oci_and_loads_back_with_its_id(
+    kpr: Kubeplay, registry: Registry, tmp_path: Path
+) -> None:
+    push_image(
+        registry, tmp_path, "dock:1", rootfs_tar=kpr.rootfs, files={"m": b"saved\n"}, fmt="v2s2"
+    )
+    ref = f"{registry.host}/dock:1"
+    image_id = kpr.ok("image", "pull", "--tls-verify=false", ref).strip()
+    served = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert json.loads(served)["config"]["digest"] == image_id  # the config as served, kept
+    stored = json.loads(kpr.ok("image", "inspect", ref))[0]
+    manifest_digest = stored["RepoDigests"][0].split("@")[1]
+    blob = kpr.root / "images" / "blobs" / "sha256" / manifest_digest[7:]
+    assert json.loads(blob.read_bytes())["mediaType"].startswith("application/vnd.docker.")
+
+    archive = tmp_path / "saved.tar"
+    kpr.ok("image", "save", "-o", str(archive), ref)
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+
+        def read(name: str) -> dict[str, Any]:
+            handle = tar.extractfile(name)
+            assert handle is not None
+            doc: dict[str, Any] = json.loads(handle.read())
+            return doc
+
+        (descriptor,) = read("index.json")["manifests"]
+        assert descriptor["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        assert descriptor["annotations"] == {"org.opencontainers.image.ref.name": ref}
+        manifest = read(f"blobs/sha256/{descriptor['digest'][7:]}")
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    assert manifest["config"]["digest"] == image_id
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    }
+    assert f"blobs/sha256/{manifest_digest[7:]}" not in names  # the docker one is not saved
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--config", f"oci-archive:{archive}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(inspected.stdout)["rootfs"]["diff_ids"]
+
+    kpr.ok("image", "rm", ref)
+    assert ref not in kpr.ok("image", "ls")
+    kpr.ok("image", "load", "-i", str(archive))
+    (info,) = json.loads(kpr.ok("image", "inspect", ref))
+    assert "sha256:" + info["Id"] == image_id
+    kpr.play(kpr.write("saved.yaml", pod("saved", ref, policy="Never")))
+    assert kpr.exec("saved", "cat", "/m") == "saved\n"

@@ -14,6 +14,9 @@ from kubeplay.errors import KubeplayError
 @click.argument("names", nargs=-1)
 @click.option("-n", "--namespace", default=None, help="Namespace (default: default).")
 @click.option(
+    "-A", "--all-namespaces", is_flag=True, help="Every object of every namespace (no NAME)."
+)
+@click.option(
     "-t",
     "--type",
     "kind",
@@ -37,20 +40,29 @@ from kubeplay.errors import KubeplayError
     default=None,
     help="Write the YAML to this file instead of stdout.",
 )
+@click.option(
+    "--kube-version",
+    default="",
+    help="Kubernetes version whose strict schema the output must pass (default: the "
+    "settings'; neither: not checked).",
+)
 def kube(
     names: tuple[str, ...],
     namespace: str | None,
+    all_namespaces: bool,
     kind: str | None,
     replicas: int | None,
     service: bool,
     service_type: str | None,
     include_secrets: bool,
     filename: Path | None,
+    kube_version: str,
 ) -> None:
     """YAML for running pods and what they use: generate kube [POD|KIND/NAME...].
 
-    With no NAME, every pod, workload, ConfigMap and PVC of the namespace. A pod a
-    Deployment made is emitted as that Deployment.
+    With no NAME, every pod, workload, ConfigMap and PVC of the namespace (-A: of every
+    namespace). A pod a Deployment made is emitted as that Deployment. With --kube-version, the
+    output passes that version's strict schema, or nothing is printed and the command fails.
     """
     from kubeplay import settings as settings_mod
     from kubeplay.plan import generate
@@ -64,7 +76,11 @@ def kube(
         include_secrets=include_secrets,
     )
     report = generate_mod.generate_kube(
-        settings_mod.load(), names, namespace=namespace or "default", options=options
+        settings_mod.load(),
+        names,
+        namespace=None if all_namespaces else namespace or "default",
+        options=options,
+        kube_version=kube_version,
     )
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)

@@ -38,6 +38,14 @@ def authfile_option(fn: Any) -> Any:
     )(fn)
 
 
+def cert_dir_option(fn: Any) -> Any:
+    return click.option(
+        "--cert-dir",
+        default="",
+        help="Certificates (*.crt CAs, *.cert/*.key client pairs) for the registries.",
+    )(fn)
+
+
 def pull_options(tls_verify: bool | None, authfile: str, cert_dir: str = "") -> Any:
     from kubeplay.image.transport import Options
 
@@ -86,7 +94,7 @@ def image_load(archive: Path) -> None:
 @click.argument("reference")
 @tls_option
 @authfile_option
-@click.option("--cert-dir", default="", help="Certificates (*.crt, *.cert, *.key) to use.")
+@cert_dir_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress, only the image id.")
 def image_pull(
     reference: str, tls_verify: bool | None, authfile: str, cert_dir: str, quiet: bool
@@ -214,7 +222,7 @@ def image_save(references: tuple[str, ...], output: Path) -> None:
 @click.option("--password-stdin", is_flag=True)
 @tls_option
 @authfile_option
-@click.option("--cert-dir", default="")
+@cert_dir_option
 def login(
     registry: str,
     username: str | None,

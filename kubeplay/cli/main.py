@@ -52,6 +52,7 @@ def cli(verbose: bool) -> None:
 @click.option("--configmap", "configmaps", multiple=True, help="ConfigMap/Secret YAML to use.")
 @images_cli.tls_option
 @images_cli.authfile_option
+@images_cli.cert_dir_option
 def play(
     files: tuple[str, ...],
     replace: bool,
@@ -59,6 +60,7 @@ def play(
     configmaps: tuple[str, ...],
     tls_verify: bool | None,
     authfile: str,
+    cert_dir: str,
 ) -> None:
     """Run every Pod in FILES (files, directories, or - for stdin)."""
     from kubeplay.cli import objects as objects_cli
@@ -72,7 +74,7 @@ def play(
             replace=replace,
             kube_version=kube_version,
             configmaps=configmaps,
-            pull_options=images_cli.pull_options(tls_verify, authfile),
+            pull_options=images_cli.pull_options(tls_verify, authfile, cert_dir),
             progress=renderer,
         )
     objects_cli.echo_applied(report.objects)

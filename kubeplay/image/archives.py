@@ -6,6 +6,7 @@ manifest.json and its RepoTags; oci-archive: oci-layout + index.json and the
 image into a scratch OCI layout, which handles every compression and conversion, and
 `read_layout` reads the manifest and config skopeo wrote there (the archive's own manifest type
 is kept, so the image id stays the archive's config digest). The store moves the blobs in.
+`oci_manifest` is the other way, for `image save`: a docker v2s2 manifest with OCI media types.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 # Keep each archive's own manifest type: converting docker -> OCI makes skopeo re-serialise the
 # config, which changes the image id from the one `docker load`/`podman load` would show.
 MANIFEST_FORMAT = {"docker-archive": "v2s2", "oci-archive": "oci"}
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+_DOCKER_TO_OCI = {
+    "application/vnd.docker.container.image.v1+json": OCI_CONFIG,
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": (
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ),
+    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": (
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +167,35 @@ def copy_to_layout(
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1] if lines else f"exit {proc.returncode}"
         raise ImageError(f"{what}: skopeo copy failed: {last}")
+
+
+def oci_manifest(manifest: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """`manifest` as an OCI image manifest: a docker v2s2 one gets the OCI media types of its
+    config and layers (same digests: the blobs are not touched, so the image id, the config
+    digest, stays); an OCI one is returned as is. Pure: no I/O."""
+    media = manifest.get("mediaType", OCI_MANIFEST)
+    if media == OCI_MANIFEST:
+        return manifest
+    if media != DOCKER_MANIFEST:
+        raise ImageError(f"{what}: cannot write manifest type {media} as OCI")
+
+    def convert(descriptor: Any) -> dict[str, Any]:
+        if not isinstance(descriptor, dict):
+            raise ImageError(f"{what}: manifest has a descriptor that is not an object")
+        kind = str(descriptor.get("mediaType") or "")
+        if kind not in _DOCKER_TO_OCI:
+            raise ImageError(f"{what}: no OCI media type for {kind or 'an untyped blob'}")
+        return {**descriptor, "mediaType": _DOCKER_TO_OCI[kind]}
+
+    converted: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": convert(manifest.get("config")),
+        "layers": [convert(layer) for layer in manifest.get("layers") or ()],
+    }
+    if manifest.get("annotations"):
+        converted["annotations"] = manifest["annotations"]
+    return converted
 
 
 def blob_path(layout: Path, digest: str) -> Path:

@@ -1,9 +1,11 @@
 """The layer unpacker: one layer tarball (plain, gzip or zstd) into one directory, atomically.
 
-`unpack_layer` is the single entry point; the store calls it once per diff id. It streams the
-tar through Python's tarfile, verifies the diff id (sha256 of the uncompressed tar) and, when
-given, the blob digest (sha256 of the stored, maybe compressed, bytes) in the same pass, and
-renames a finished temp dir into place, so a layer dir either exists complete or not at all.
+`unpack_layer` is the single entry point; the store calls it once per diff id. It reads the
+blob once: zlib (or zstandard) decompresses it in bounded chunks, tarfile parses headers from
+those chunks and file contents are written from them directly; the diff id (sha256 of the
+uncompressed tar) and, when given, the blob digest (sha256 of the stored, maybe compressed,
+bytes) are verified in the same pass; a finished temp dir is renamed into place, so a layer
+dir either exists complete or not at all.
 It keeps owners, modes, mtimes, xattrs, symlinks (as links), hardlinks within the layer and
 device nodes; OCI whiteouts become overlayfs ones (`.wh.x` -> 0/0 char device, `.wh..wh..opq`
 -> `trusted.overlay.opaque=y`). It never writes through a symlink: a member whose path is
@@ -15,15 +17,16 @@ written: they are resolved inside the container's rootfs, never by the unpacker.
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from kubeplay.errors import ImageError
 from kubeplay.log import get_logger
@@ -37,8 +40,8 @@ _OPAQUE = ".wh..wh..opq"
 _META_PREFIX = ".wh..wh."
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
-_CHUNK = 1 << 20
-_TAR_BUFFER = 1 << 18  # reads from the (decompressing, hashing) stream: fewer, larger
+_CHUNK = 1 << 20  # reads of the stored blob
+_OUT_CHUNK = 4 << 20  # at most this much decompressed at once (a gzip bomb stays bounded)
 
 
 class _MemberError(Exception):
@@ -50,34 +53,149 @@ class _Readable(Protocol):
 
 
 class _HashingReader:
-    """File-like wrapper that hashes every byte read through it."""
+    """File-like wrapper that hashes every byte read through it (zstd's compressed input)."""
 
-    def __init__(self, inner: _Readable) -> None:
+    def __init__(self, inner: _Readable, sha: Any) -> None:
         self._inner = inner
-        self.hash = hashlib.sha256()
+        self.hash = sha
 
     def read(self, size: int = -1) -> bytes:
         data = self._inner.read(size)
         self.hash.update(data)
         return data
 
-    def drain(self) -> None:
-        while self.read(_CHUNK):
+
+def _gzip_chunks(raw: BinaryIO, blob_hash: Any) -> Iterator[bytes]:
+    """Gunzip `raw` (every member of it) in bounded chunks, hashing the compressed bytes.
+    zlib directly: gzip.GzipFile adds a Python layer and a second CRC pass per read."""
+    decomp = zlib.decompressobj(wbits=31)
+    pending = b""
+    started = False  # bytes of the current member were fed
+    while True:
+        if not pending:
+            pending = raw.read(_CHUNK)
+            if not pending:
+                break
+            blob_hash.update(pending)
+        if decomp.eof:
+            if not pending.strip(b"\0"):
+                pending = b""  # zero padding after the last member, as gzip allows
+                continue
+            decomp = zlib.decompressobj(wbits=31)
+            started = False
+        started = True
+        out = decomp.decompress(pending, _OUT_CHUNK)
+        pending = decomp.unconsumed_tail or decomp.unused_data
+        if out:
+            yield out
+    if started and not decomp.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+def _zstd_chunks(raw: BinaryIO, blob_hash: Any) -> Iterator[bytes]:
+    import zstandard
+
+    source: Any = _HashingReader(raw, blob_hash)  # a reader with read() is enough
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+    while chunk := reader.read(_OUT_CHUNK):
+        yield chunk
+
+
+def _plain_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    while chunk := raw.read(_CHUNK):
+        yield chunk
+
+
+class _LayerStream:
+    """The uncompressed tar of one layer blob, read forward only, hashed as it is produced.
+
+    tarfile reads it in its random-access mode ("r:"), which reads straight from here:
+    its stream mode ("r|") copies its whole buffer on every header read, which cost more than
+    gunzip itself. Only forward seeks are possible (they read and hash what they skip);
+    that is all tarfile does when members are read in order. Regular files are written
+    from here by `copy_to`, from the decompressed chunks, without further copies. Every
+    byte is hashed once: the blob digest over the stored bytes, the diff id over the tar
+    (one hash for both when the layer is not compressed).
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        head = raw.read(4)
+        raw.seek(0)
+        self.tar_hash = hashlib.sha256()
+        self.blob_hash = self.tar_hash
+        if head.startswith(_GZIP_MAGIC):
+            self.blob_hash = hashlib.sha256()
+            self._chunks = _gzip_chunks(raw, self.blob_hash)
+        elif head == _ZSTD_MAGIC:
+            self.blob_hash = hashlib.sha256()
+            self._chunks = _zstd_chunks(raw, self.blob_hash)
+        else:
+            self._chunks = _plain_chunks(raw)
+        self._buf = b""
+        self._at = 0  # read position in _buf
+        self._pos = 0  # absolute position in the tar
+
+    def _fill(self) -> bool:
+        chunk = next(self._chunks, b"")
+        if not chunk:
+            return False
+        self.tar_hash.update(chunk)
+        self._buf = self._buf[self._at :] + chunk if self._at < len(self._buf) else chunk
+        self._at = 0
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            size = 1 << 62
+        while len(self._buf) - self._at < size and self._fill():
             pass
+        out = self._buf[self._at : self._at + size]
+        self._at += len(out)
+        self._pos += len(out)
+        return out
 
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET or offset < self._pos:
+            raise OSError(errno.ESPIPE, "layer stream seeks forward only")
+        self.skip(offset - self._pos)
+        return self._pos
 
-def _open_stream(raw: _HashingReader, head: bytes) -> _Readable:
-    stream: Any = raw  # the decompressors want a file; a reader with read() is enough
-    if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    if head == _ZSTD_MAGIC:
-        import zstandard
+    def skip(self, size: int) -> None:
+        while size > 0:
+            if self._at >= len(self._buf) and not self._fill():
+                return
+            step = min(size, len(self._buf) - self._at)
+            self._at += step
+            self._pos += step
+            size -= step
 
-        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(
-            stream, read_across_frames=True
-        )
-        return reader
-    return raw
+    def copy_to(self, fd: int, size: int) -> None:
+        """Write the next `size` bytes to `fd`; EOFError if the tar ends first."""
+        while size > 0:
+            if self._at >= len(self._buf) and not self._fill():
+                raise EOFError("unexpected end of data")
+            end = min(len(self._buf), self._at + size)
+            view = memoryview(self._buf)[self._at : end]
+            while view:
+                view = view[os.write(fd, view) :]
+            size -= end - self._at
+            self._pos += end - self._at
+            self._at = end
+
+    def drain(self) -> None:
+        """Read (and hash) the rest: the end-of-archive blocks and any padding."""
+        self._pos += len(self._buf) - self._at
+        self._buf, self._at = b"", 0
+        while self._fill():
+            self._pos += len(self._buf)
+            self._buf = b""
+
+    def digests(self) -> tuple[str, str]:
+        """("sha256:..." of the stored blob, "sha256:..." of the tar)."""
+        return "sha256:" + self.blob_hash.hexdigest(), "sha256:" + self.tar_hash.hexdigest()
 
 
 def _member_parts(name: str) -> list[str]:
@@ -96,8 +214,9 @@ class _Unpacker:
     objects cost more than the syscalls themselves.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stream: _LayerStream) -> None:
         self.root = str(root)
+        self.stream = stream
         self.dirs: set[tuple[str, ...]] = {()}
         self.dir_members: list[tuple[str, tarfile.TarInfo]] = []
 
@@ -209,12 +328,16 @@ class _Unpacker:
             self.clear(path, parts, keep_dir=False)
             fd = os.open(path, flags, 0o600)
         try:
-            source = tar.extractfile(member)
-            if source is not None:
-                while chunk := source.read(_CHUNK):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
+            if member.sparse is None:
+                self.stream.seek(member.offset_data)
+                self.stream.copy_to(fd, member.size)
+            else:
+                source = tar.extractfile(member)
+                if source is not None:
+                    while chunk := source.read(_CHUNK):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view) :]
             os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
             if member.pax_headers:
@@ -265,6 +388,11 @@ def _zstd_errors() -> type[Exception]:
     return zstandard.ZstdError
 
 
+def ready() -> bool:
+    """Nothing: a worker process that ran it has imported this module."""
+    return True
+
+
 def unpack_layer(
     blob: Path, dest: Path, *, diff_id: str, scratch: Path, blob_digest: str = ""
 ) -> bool:
@@ -281,24 +409,18 @@ def unpack_layer(
     member_name = ""
     try:
         os.chmod(tmp, 0o755)
-        unpacker = _Unpacker(tmp)
-        with blob.open("rb") as raw:
-            head = raw.read(4)
-            raw.seek(0)
-            stored = _HashingReader(raw)
-            reader = _HashingReader(_open_stream(stored, head))
-            with tarfile.open(  # type: ignore[call-overload]
-                fileobj=reader, mode="r|", bufsize=_TAR_BUFFER
-            ) as tar:
+        with blob.open("rb", buffering=0) as raw:
+            stream = _LayerStream(raw)
+            unpacker = _Unpacker(tmp, stream)
+            with tarfile.open(fileobj=stream, mode="r:") as tar:  # type: ignore[call-overload]
                 for member in tar:
                     member_name = member.name
                     unpacker.extract(tar, member)
             member_name = ""
-            reader.drain()
-            stored.drain()
-        if blob_digest and "sha256:" + stored.hash.hexdigest() != blob_digest:
+            stream.drain()
+        stored, got = stream.digests()
+        if blob_digest and stored != blob_digest:
             raise ImageError(f"{what}: blob does not match its digest {blob_digest}")
-        got = "sha256:" + reader.hash.hexdigest()
         if got != diff_id:
             raise ImageError(f"{what}: content does not match its diff id (got {got})")
         unpacker.finish_dirs()
@@ -312,7 +434,7 @@ def unpack_layer(
     except _MemberError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ImageError(f"{what}: member {member_name!r}: {err}") from err
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, _zstd_errors()) as err:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, _zstd_errors()) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         where = f": member {member_name!r}" if member_name else ""
         raise ImageError(f"{what}{where}: cannot unpack: {err}") from err

@@ -44,7 +44,8 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm"
 _VARIANT = {"armv7l": "v7", "armv6l": "v6", "aarch64": "v8"}
 _POLL = 0.02
 _TAG = "pull"
-UNPACK_WORKERS = 2
+UNPACK_WORKERS = 2  # threads: small pulls, and checking blobs of layers unpacked before
+UNPACK_PROCESSES = 4  # creating files waits in the kernel: more layers at once than cores
 PROCESS_UNPACK_BYTES = 32 << 20  # pulls from this size on unpack in worker processes
 
 
@@ -92,16 +93,25 @@ class _Remote:
     index_digest: str  # "" unless chosen from a multi-arch index
     config_digest: str
     layers: tuple[tuple[str, int], ...]  # (blob digest, size), bottom first
+    media_type: str = archives.OCI_MANIFEST
+
+    def copy_flags(self) -> tuple[str, ...]:
+        """skopeo would turn a docker v2s2 manifest into OCI for the layout, re-serialising
+        the config (a new image id, not the config asked for): keep it v2s2."""
+        return ("--format", "v2s2") if self.media_type == archives.DOCKER_MANIFEST else ()
 
 
 @dataclass
 class _Unpacking:
-    """Layer unpacks in flight during a copy. Big pulls unpack in worker processes (spawned
-    while the first blobs download): tar parsing holds the GIL, so threads would not run
-    two layers at once; small pulls do not pay for starting interpreters."""
+    """Layer unpacks in flight during a copy. Big pulls unpack in worker processes, one per
+    layer up to UNPACK_PROCESSES (spawned while the manifest and first blobs download): tar
+    parsing holds the GIL, so threads would not run two layers at once, and creating many
+    small files is mostly waiting in the filesystem, which several layers at once overlap;
+    small pulls do not pay for starting interpreters."""
 
     pool: ThreadPoolExecutor
     use_processes: bool = False
+    processes: int = UNPACK_PROCESSES
     procs: ProcessPoolExecutor | None = None
     started: dict[str, Future[bool]] = field(default_factory=dict)
     dests: dict[str, Path] = field(default_factory=dict)
@@ -125,8 +135,13 @@ class _Unpacking:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # never fork a threaded process
-            self.procs = ProcessPoolExecutor(max_workers=UNPACK_WORKERS, mp_context=context)
+            self.procs = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
         return self.procs
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (they import the unpacker while skopeo fetches)."""
+        if self.use_processes:
+            self.unpacker().submit(layers.ready)
 
     def shutdown(self, *, cancel: bool) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
@@ -166,6 +181,7 @@ def _resolve_remote(skopeo: transport.Skopeo, name: str, options: transport.Opti
         index_digest=index_digest,
         config_digest=config_digest,
         layers=layer_list,
+        media_type=str(top.get("mediaType") or archives.OCI_MANIFEST),
     )
 
 
@@ -224,9 +240,12 @@ def pull_image(
                 cached += 1
         big = sum(size for _, size in wanted) >= PROCESS_UNPACK_BYTES or remote is None
         unpacking = _Unpacking(
-            pool=ThreadPoolExecutor(max_workers=UNPACK_WORKERS), use_processes=big
+            pool=ThreadPoolExecutor(max_workers=UNPACK_WORKERS),
+            use_processes=big,
+            processes=max(1, min(UNPACK_PROCESSES, len(wanted) - cached or UNPACK_PROCESSES)),
         )
         try:
+            unpacking.warm_up()
             record = _copy_and_store(
                 store,
                 skopeo,
@@ -283,7 +302,8 @@ def _copy_and_store(
     if remote is not None:
         source = f"docker://{remote.repo}@{remote.manifest_digest}"
         config_future = unpacking.pool.submit(skopeo.inspect_raw, source, options, config=True)
-    proc = skopeo.copy(source_ref, f"oci:{layout}:{_TAG}", options)
+    extra = remote.copy_flags() if remote is not None else ()
+    proc = skopeo.copy(source_ref, f"oci:{layout}:{_TAG}", options, extra=extra)
     diff_ids: list[str] | None = None
     reported = set(linked)
     try:

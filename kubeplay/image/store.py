@@ -391,7 +391,10 @@ class ImageStore:
 
     def save(self, refs: Sequence[str], dest: Path) -> list[ImageRecord]:
         """Write the images to `dest` as an oci-archive (an OCI layout in a tar), each
-        annotated with the name it was asked by, as `podman save --format oci-archive`."""
+        annotated with the name it was asked by, as `podman save --format oci-archive`.
+        A docker v2s2 manifest (pulled from a registry that serves those) is written with
+        OCI media types (`archives.oci_manifest`): a new manifest blob, the same config and
+        layer blobs, so the saved image loads back with the same id."""
         import tarfile
 
         entries = index.load(self._index)
@@ -404,19 +407,27 @@ class ImageStore:
             chosen.append((found[0], name))
         manifests = []
         blobs: dict[str, None] = {}
+        written: dict[str, bytes] = {}  # converted manifests: digest -> bytes
         for image_id, name in chosen:
             entry = entries[image_id]
             data = self._blob(entry.manifest).read_bytes()
-            media = json.loads(data).get("mediaType") or archives.OCI_MANIFEST
+            manifest = json.loads(data)
+            oci = archives.oci_manifest(manifest, what=f"image {name or image_id}")
+            digest = entry.manifest
+            if oci is not manifest:
+                data = _json_bytes(oci)
+                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                written[digest] = data
             descriptor: dict[str, Any] = {
-                "mediaType": media,
-                "digest": entry.manifest,
+                "mediaType": archives.OCI_MANIFEST,
+                "digest": digest,
                 "size": len(data),
             }
             if name:
                 descriptor["annotations"] = {archives.REF_NAME: name}
             manifests.append(descriptor)
-            blobs.update(dict.fromkeys(entry.blobs()))
+            # the stored manifest, unless a converted one replaces it; config; layers
+            blobs.update(dict.fromkeys(entry.blobs()[0 if digest == entry.manifest else 1 :]))
         index_doc = {"schemaVersion": 2, "manifests": manifests}
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
@@ -424,6 +435,7 @@ class ImageStore:
                 for member, payload in (
                     ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
                     ("index.json", _json_bytes(index_doc)),
+                    *((f"blobs/sha256/{_hex(d)}", data) for d, data in written.items()),
                 ):
                     info = tarfile.TarInfo(member)
                     info.size, info.mode = len(payload), 0o644

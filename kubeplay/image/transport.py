@@ -6,7 +6,9 @@ $CONTAINERS_REGISTRIES_CONF), the auth files (REGISTRY_AUTH_FILE, ${XDG_RUNTIME_
 containers/auth.json, ~/.docker/config.json; `authfile` overrides them) and podman's storage
 (`containers-storage:`, $CONTAINERS_STORAGE_CONF). Errors become TransportError carrying
 skopeo's own message (`reading manifest 1 in 127.0.0.1:5000/app: manifest unknown`), which is
-what a user sees as the ErrImagePull message. $CONTAINERS_REGISTRIES_CONF, which podman
+what a user sees as the ErrImagePull message; for the failures a user fixes with a flag or a
+login (an untrusted certificate, a plain-HTTP registry, missing credentials) a hint naming
+it is appended. $CONTAINERS_REGISTRIES_CONF, which podman
 honours and skopeo 1.9 does not, is passed on as `--registries-conf`. Called by pulls.py
 and the services.
 """
@@ -28,6 +30,22 @@ log = get_logger(__name__)
 
 _FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
 _NAME_PREFIX = re.compile(r'^Error parsing image name \\?"[^"\\]*\\?": ')
+# skopeo reports these only as text (containers/image wraps Go's errors in strings).
+_HINTS = (
+    (
+        "x509: ",
+        "the registry's certificate is not trusted: --cert-dir DIR with its CA as DIR/ca.crt,"
+        " or --tls-verify=false",
+    ),
+    (
+        "server gave HTTP response to HTTPS client",
+        "a plain-HTTP registry: --tls-verify=false, or insecure = true for it in registries.conf",
+    ),
+    (
+        "unauthorized: authentication required",
+        "log in with `kubeplay login REGISTRY`, or give --authfile",
+    ),
+)
 
 
 class TransportError(ImageError):
@@ -44,13 +62,18 @@ class Options:
 
 
 def skopeo_message(stderr: str, returncode: int) -> str:
-    """The reason skopeo gave, from its `level=fatal msg="..."` line or its last line."""
+    """The reason skopeo gave, from its `level=fatal msg="..."` line or its last line, with
+    a hint when the failure is one a flag or a login fixes."""
     matches = _FATAL.findall(stderr)
     if matches:
-        text = json.loads(f'"{matches[-1]}"')
-        return str(_NAME_PREFIX.sub("", text))
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else f"skopeo exited {returncode}"
+        text = str(_NAME_PREFIX.sub("", json.loads(f'"{matches[-1]}"')))
+    else:
+        lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+        text = lines[-1] if lines else f"skopeo exited {returncode}"
+    for needle, hint in _HINTS:
+        if needle in text:
+            return f"{text} ({hint})"
+    return text
 
 
 def _tls_args(options: Options, flag: str) -> list[str]:

@@ -4,7 +4,8 @@
 workloads and stored objects; this module decides everything else, purely:
 
 - which objects the names mean (`web`, `pod/web`, `deployment/web`, `configmap/x`...; no name:
-  every object of the namespace). A pod a Deployment made stands for that Deployment;
+  every object of the namespace, or of every namespace). A pod a Deployment made stands for
+  that Deployment;
 - each object comes back from its manifest as played (the store keeps it), cleaned of what is
   runtime-only: status, server-set metadata (uid, resourceVersion, creationTimestamp...),
   kubeplay's own labels and annotations (`kubeplay.io/...`), and the controller's marks on a
@@ -14,7 +15,11 @@ workloads and stored objects; this module decides everything else, purely:
   `--replicas` sets a Deployment's; `--service` adds a Service selecting the pods for their
   container ports (NodePort: host ports become node ports where the range allows);
 - the ConfigMaps, Secrets and PVCs the pods reference follow, in apply order; Secrets only
-  when asked, otherwise a warning lists those left out.
+  when asked, otherwise a warning lists those left out. A claim a pod uses that no PVC object
+  defined (its volume was made on first use, as podman does) comes back as a minimal claim
+  (ReadWriteOnce, 1Gi), with a warning, so that the output also schedules on a cluster;
+- `check_schema` checks the output against the strict schema of a Kubernetes version: an
+  object that does not pass is an error naming it, never printed.
 
 `dump_kube` renders the objects as multi-document YAML, byte for byte stable for equal input.
 No I/O, no clock, no logging.
@@ -27,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubeplay.errors import NotFoundError, UsageError
+from kubeplay.errors import KubeplayError, NotFoundError, UsageError
 from kubeplay.kube import workloads as workloads_mod
 from kubeplay.kube.workloads import Workload
 
@@ -77,6 +82,13 @@ KIND_NAMES = {
 }
 # Stored kinds that are emitted when a pod references them (or with no name given).
 REFERENCED_KINDS = ("ConfigMap", "Secret", "PersistentVolumeClaim")
+
+# What a claim no PVC object defined comes back as: the smallest claim a cluster binds (the
+# access mode every provisioner offers, a size a user is expected to edit).
+MINIMAL_CLAIM_SPEC: Mapping[str, Any] = {
+    "accessModes": ["ReadWriteOnce"],
+    "resources": {"requests": {"storage": "1Gi"}},
+}
 
 SERVER_METADATA = frozenset(
     {
@@ -133,17 +145,27 @@ class _Source:
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
 
 
+class InvalidOutputError(KubeplayError):
+    """A generated object the strict schema refuses: a bug (or a field the asked Kubernetes
+    version does not have yet); nothing is printed. Exit code 1."""
+
+
 def generate_kube(
     names: Sequence[str],
     *,
-    namespace: str,
+    namespace: str | None,
     pods: Sequence[PlayedPod],
     workloads: Sequence[Workload],
     stored: Mapping[ObjectKey, Mapping[str, Any]],
     options: Options = Options(),
 ) -> Generated:
-    """The clean objects `names` mean in `namespace` (all of it when `names` is empty)."""
+    """The clean objects `names` mean in `namespace` (all of it when `names` is empty; every
+    namespace when `namespace` is None, which takes no names)."""
     _check_options(options)
+    if namespace is None and names:
+        raise UsageError(
+            "--all-namespaces: a name is looked up in one namespace (use -n NAMESPACE)"
+        )
     sources = _select(names, namespace=namespace, pods=pods, workloads=workloads, stored=stored)
     warnings: list[str] = []
     out: list[dict[str, Any]] = []
@@ -159,14 +181,12 @@ def generate_kube(
         out.append(obj)
     if options.replicas is not None and not any(o["kind"] == "Deployment" for o in out):
         raise UsageError("--replicas: no Deployment to set it on (use --type deployment)")
-    out += _referenced_objects(out, namespace=namespace, stored=stored, warnings=warnings)
+    out += _referenced_objects(out, stored=stored, warnings=warnings)
     out = _dedupe(out)
     if not options.include_secrets:
         left_out = [o for o in out if o["kind"] == "Secret"]
         out = [o for o in out if o["kind"] != "Secret"]
-        secret_names = sorted(
-            {_ref(o) for o in left_out} | _missing_secrets(out, namespace=namespace, stored=stored)
-        )
+        secret_names = sorted({_ref(o) for o in left_out} | _missing_secrets(out, stored=stored))
         if secret_names:
             warnings.append(
                 "Secrets left out (use --include-secrets to add them): " + ", ".join(secret_names)
@@ -195,30 +215,38 @@ def _check_options(options: Options) -> None:
 def _select(
     names: Sequence[str],
     *,
-    namespace: str,
+    namespace: str | None,
     pods: Sequence[PlayedPod],
     workloads: Sequence[Workload],
     stored: Mapping[ObjectKey, Mapping[str, Any]],
 ) -> list[_Source]:
-    owner: dict[str, Workload] = {}
+    def here(ns: str) -> bool:
+        return namespace is None or ns == namespace
+
+    owner: dict[tuple[str, str], Workload] = {}
     for pod in pods:
         for w in workloads:
-            if workloads_mod.owns(w, pod.manifest):
-                owner[pod.name] = w
-    pods = [p for p in pods if p.namespace == namespace]
-    by_name = {p.name: p for p in pods}
+            if w.namespace == pod.namespace and workloads_mod.owns(w, pod.manifest):
+                owner[pod.namespace, pod.name] = w
+    pods = [p for p in pods if here(p.namespace)]
+    workloads = [w for w in workloads if here(w.namespace)]
     sources: list[_Source] = []
     if not names:
-        sources += [_Source("Pod", p.name, p.manifest) for p in pods if p.name not in owner]
+        sources += [
+            _Source("Pod", p.name, p.manifest) for p in pods if (p.namespace, p.name) not in owner
+        ]
         sources += [_Source(w.kind, w.name, w.manifest) for w in workloads]
         sources += [
             _Source(kind, name, body)
             for (kind, ns, name), body in sorted(stored.items())
-            if ns == namespace and kind in REFERENCED_KINDS
+            if here(ns) and kind in REFERENCED_KINDS
         ]
         if not sources:
-            raise NotFoundError(f'no pods or workloads in namespace "{namespace}"')
+            where = f'namespace "{namespace}"' if namespace is not None else "any namespace"
+            raise NotFoundError(f"no pods or workloads in {where}")
         return sources
+    assert namespace is not None  # generate_kube refuses names with every namespace
+    by_name = {p.name: p for p in pods}
     for text in names:
         prefix, _, name = text.rpartition("/")
         kind = KIND_NAMES.get(prefix.lower()) if prefix else "Pod"
@@ -229,7 +257,7 @@ def _select(
             played = by_name.get(name)
             if played is None:
                 raise NotFoundError(f'pod "{name}" not found in namespace "{namespace}"')
-            made_by = owner.get(name)
+            made_by = owner.get((namespace, name))
             sources.append(
                 _Source(made_by.kind, made_by.name, made_by.manifest)
                 if made_by
@@ -551,42 +579,68 @@ def references(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
 def _referenced_objects(
     out: Sequence[Mapping[str, Any]],
     *,
-    namespace: str,
     stored: Mapping[ObjectKey, Mapping[str, Any]],
     warnings: list[str],
 ) -> list[dict[str, Any]]:
+    """The stored objects `out`'s pods reference, cleaned; a claim no PVC object defined as
+    a minimal claim. What is missing (and not optional) is warned about."""
     found: list[dict[str, Any]] = []
-    missing: dict[tuple[str, str], list[str]] = {}
+    missing: dict[tuple[str, str, str], list[str]] = {}
     for obj in out:
-        if obj["kind"] not in ("Pod", "Deployment", "DaemonSet", "Job"):
+        if obj["kind"] not in ("Pod", *workloads_mod.KINDS, "DaemonSet", "Job"):
             continue
-        ns = (obj["metadata"].get("namespace")) or namespace
+        meta = obj["metadata"]
+        ns = meta.get("namespace") or "default"
         for kind, name, optional in references(_pod_spec_of(obj)):
             body = stored.get((kind, ns, name))
             if body is not None:
                 found.append(clean_object(body))
+            elif kind == "PersistentVolumeClaim":
+                found.append(minimal_claim(name, namespace=meta.get("namespace")))
+                missing.setdefault((kind, ns, name), []).append(_what(obj))
             elif not optional and kind != "Secret":
-                users = missing.setdefault((kind, f"{ns}/{name}"), [])
-                users.append(f"{obj['kind'].lower()} {obj['metadata']['name']}")
-    for (kind, ref), users in missing.items():
-        warnings.append(
-            f"{kind} {ref} (used by {', '.join(dict.fromkeys(users))}): "
-            "not in kubeplay's store, left out"
-        )
+                missing.setdefault((kind, ns, name), []).append(_what(obj))
+    for (kind, ns, name), users in missing.items():
+        used_by = f"{kind} {ns}/{name} (used by {', '.join(dict.fromkeys(users))})"
+        if kind == "PersistentVolumeClaim":
+            warnings.append(
+                f"{used_by}: no PersistentVolumeClaim object was played (its volume was made "
+                "on first use): a minimal claim is emitted (ReadWriteOnce, 1Gi); set its size "
+                "and storage class for a cluster"
+            )
+        else:
+            warnings.append(f"{used_by}: not in kubeplay's store, left out")
     return found
+
+
+def minimal_claim(name: str, *, namespace: str | None) -> dict[str, Any]:
+    """The claim emitted for a claimName no PVC object defined (`namespace` None: the
+    referencing object has none either)."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": API_VERSIONS["PersistentVolumeClaim"],
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": copy.deepcopy(dict(MINIMAL_CLAIM_SPEC)),
+    }
+
+
+def _what(obj: Mapping[str, Any]) -> str:
+    return f"{obj['kind'].lower()} {obj['metadata']['name']}"
 
 
 def _missing_secrets(
     out: Sequence[Mapping[str, Any]],
     *,
-    namespace: str,
     stored: Mapping[ObjectKey, Mapping[str, Any]],
 ) -> set[str]:
     """Secrets the pods refer to that the store does not have (left out as well)."""
     names: set[str] = set()
     for obj in out:
-        if obj["kind"] in ("Pod", "Deployment", "DaemonSet", "Job"):
-            ns = obj["metadata"].get("namespace") or namespace
+        if obj["kind"] in ("Pod", *workloads_mod.KINDS, "DaemonSet", "Job"):
+            ns = obj["metadata"].get("namespace") or "default"
             for kind, name, optional in references(_pod_spec_of(obj)):
                 if kind == "Secret" and not optional and ("Secret", ns, name) not in stored:
                     names.add(f"{ns}/{name}")
@@ -615,6 +669,36 @@ def _apply_rank(obj: Mapping[str, Any]) -> tuple[int, str, str]:
     rank = APPLY_ORDER.index(kind) if kind in APPLY_ORDER else len(APPLY_ORDER)
     meta = obj["metadata"]
     return rank, str(meta.get("namespace") or ""), str(meta.get("name"))
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def check_schema(objects: Sequence[Mapping[str, Any]], *, kube_version: str = "") -> None:
+    """Raise InvalidOutputError naming the first object (and field) that the strict schema of
+    `kube_version` ("" = newest bundled) or the API server's rules refuse, as `play` checks
+    its input. A bad version is a UsageError."""
+    from kubeplay.errors import ManifestError
+    from kubeplay.kube import validate
+    from kubeplay.kube.objects import KubeObject
+
+    version = validate.resolve_schema_version(kube_version)
+    shown = ".".join(version.split(".")[:2])
+    checked = [
+        KubeObject(dict(obj), source="generated", doc_index=i)
+        for i, obj in enumerate(objects, start=1)
+    ]
+    try:
+        validate.validate(checked, kube_version=shown)
+    except ManifestError as err:
+        index = (err.doc_index or 1) - 1
+        obj = checked[index] if index < len(checked) else checked[0]
+        field = f"{err.path}: " if err.path else ""
+        why = err.message.split("\n", 1)[0]
+        raise InvalidOutputError(
+            f"{obj.kind} {obj.namespace}/{obj.name}: generated object fails the "
+            f"Kubernetes {shown} schema: {field}{why}"
+        ) from err
 
 
 # --- YAML ------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """`kubeplay generate kube`: the store's pods, workloads and objects back as clean YAML.
 
 Reads the store only (no runtime, no network, no image store), so it starts and answers fast;
-what the output holds is `plan.generate`'s decision.
+what the output holds is `plan.generate`'s decision, and the output is checked against the
+strict schema of the Kubernetes version asked for (the settings' by default) before it is
+returned.
 """
 
 from __future__ import annotations
@@ -26,9 +28,15 @@ def generate_kube(
     settings: Settings,
     names: Sequence[str],
     *,
-    namespace: str,
+    namespace: str | None,
     options: generate.Options,
+    kube_version: str = "",
 ) -> GenerateReport:
+    """`namespace` None: every namespace. With a Kubernetes version asked for (`kube_version`,
+    else the settings'), the output is checked against that version's strict schema first;
+    with none, it is not: what was played passed the newest schema when it was played, and
+    loading the schema would triple generate's time (the round-trip tests check the output
+    at two versions)."""
     from kubeplay.services import workloads
 
     host = host_mod.open_host(settings)
@@ -50,6 +58,9 @@ def generate_kube(
         stored=stored,
         options=options,
     )
+    version = kube_version or settings.kube_version
+    if version:
+        generate.check_schema(result.objects, kube_version=version)
     return GenerateReport(
         yaml=generate.dump_kube(result.objects),
         objects=result.objects,
@@ -58,12 +69,19 @@ def generate_kube(
 
 
 def _stored_objects(
-    host: host_mod.Host, namespace: str
+    host: host_mod.Host, namespace: str | None
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The namespace's stored objects (ConfigMaps, Secrets; PVCs once the store keeps them
-    there) as played, by (kind, namespace, name)."""
-    return {
+    """The namespace's (None: every namespace's) stored objects as played, by (kind,
+    namespace, name): ConfigMaps and Secrets from the objects table, and the
+    PersistentVolumeClaims kept with their named volumes (a volume made on first use has no
+    claim object)."""
+    found = {
         (o.kind, o.namespace, o.name): o.body
         for o in host.store.list_objects(namespace=namespace)
         if o.kind in generate.REFERENCED_KINDS
     }
+    for vol in host.store.list_volumes():
+        claim_ns = vol.namespace or "default"
+        if vol.claim is not None and namespace in (None, claim_ns):
+            found["PersistentVolumeClaim", claim_ns, vol.name] = vol.claim
+    return found

@@ -113,6 +113,23 @@ def _image_refs(
     return found, failed, notes
 
 
+def _refuse_existing(
+    host: host_mod.Host, refs: Sequence[tuple[str, str]], workloads: Sequence[WorkloadRecord]
+) -> None:
+    """A play without --replace of a pod or workload that is stored already fails."""
+    for ns, name in refs:
+        if host.store.get_pod(ns, name) is not None:
+            raise AlreadyExistsError(
+                f"pod {ns}/{name}: already exists (use --replace to play it again)"
+            )
+    for w in workloads:
+        if host.store.get_workload(w.namespace, w.kind, w.name) is not None:
+            raise AlreadyExistsError(
+                f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
+                "(use --replace to play it again)"
+            )
+
+
 def load_manifests(
     paths: Sequence[str], *, kube_version: str, configmaps: Sequence[str] = ()
 ) -> tuple[list[KubeObject], list[str]]:
@@ -163,6 +180,8 @@ def play(
                 volumes=tuple(made),
             )
         host_mod.require_runtime(host)
+        if not replace:  # refused anyway: before any pull (checked again under the locks)
+            _refuse_existing(host, [(o.namespace, o.name) for o in pods], workloads)
         images, failed, notes = _image_refs(
             settings, host, pods, options=pull_options, progress=progress
         )
@@ -191,16 +210,7 @@ def play(
                 if (stored := host.store.get_workload(w.namespace, w.kind, w.name))
             ]
             if not replace:
-                for ns, name in refs:
-                    if host.store.get_pod(ns, name) is not None:
-                        raise AlreadyExistsError(
-                            f"pod {ns}/{name}: already exists (use --replace to play it again)"
-                        )
-                for w in old_workloads:
-                    raise AlreadyExistsError(
-                        f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
-                        "(use --replace to play it again)"
-                    )
+                _refuse_existing(host, refs, workloads)
             old_replicas = [p for w in old_workloads for p in workloads_mod.pods_of(host, w)]
             network.check_host_ports(
                 host,

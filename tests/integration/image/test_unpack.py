@@ -263,3 +263,33 @@ def test_corrupt_zstd_is_an_image_error(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="cannot unpack"):
         _unpack(tmp_path, bytes(stored), layouts.sha256(data))
     assert not (tmp_path / "dest").exists()
+
+
+def test_gzip_of_several_members_and_zero_padding_unpacks(tmp_path: Path) -> None:
+    import gzip
+
+    big = os.urandom(3 << 20) * 3  # spans several decompressed chunks
+    data = layouts.make_tar([layouts.file("big", big), layouts.file("small", b"s")])
+    stored = gzip.compress(data[:700_000]) + gzip.compress(data[700_000:]) + b"\0" * 100
+    dest = _unpack(tmp_path, stored, layouts.sha256(data), blob_digest=layouts.sha256(stored))
+    assert (dest / "big").read_bytes() == big
+    assert (dest / "small").read_bytes() == b"s"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: b + b"not gzip", id="trailing-garbage"),
+        pytest.param(lambda b: b[:-8] + b"\0" * 8, id="bad-crc"),
+    ],
+)
+def test_damaged_gzip_is_an_image_error_and_leaves_nothing(tmp_path: Path, damage: object) -> None:
+    import gzip
+
+    data = layouts.make_tar([layouts.file("a", os.urandom(200_000))])
+    stored = damage(gzip.compress(data))  # type: ignore[operator]
+    with pytest.raises(ImageError, match="cannot unpack"):
+        _unpack(tmp_path, stored, layouts.sha256(data))
+    assert not (tmp_path / "dest").exists()
+    assert list((tmp_path / "scratch").iterdir()) == []

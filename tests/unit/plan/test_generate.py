@@ -180,6 +180,65 @@ def test_every_field_group_comes_back_as_played() -> None:
     }
 
 
+_APP = EVERY_FIELD_GROUP["containers"][0]
+
+
+def _app(*keys: str) -> dict[str, Any]:
+    return {"containers": [{"name": "app", "image": IMAGE, **{k: _APP[k] for k in keys}}]}
+
+
+def _spec(*keys: str) -> dict[str, Any]:
+    return {k: EVERY_FIELD_GROUP[k] for k in keys}
+
+
+FIELD_GROUPS = [
+    pytest.param(_spec("restartPolicy"), id="restart-policy"),
+    pytest.param(_spec("hostname", "subdomain"), id="hostname-and-subdomain"),
+    pytest.param(_spec("terminationGracePeriodSeconds"), id="termination-grace-period"),
+    pytest.param(_spec("dnsPolicy", "dnsConfig"), id="dns-policy-and-config"),
+    pytest.param(_spec("hostAliases"), id="host-aliases"),
+    pytest.param(_spec("securityContext"), id="pod-security-context"),
+    pytest.param(_spec("volumes"), id="volumes-configmap-pvc-emptydir"),
+    pytest.param(_spec("initContainers"), id="init-and-sidecar-containers"),
+    pytest.param(_app("command", "args", "workingDir"), id="command-args-working-dir"),
+    pytest.param(_app("imagePullPolicy"), id="image-pull-policy"),
+    pytest.param(_app("env"), id="env-value-and-value-from"),
+    pytest.param(_app("envFrom"), id="env-from-with-prefix"),
+    pytest.param(_app("ports"), id="container-and-host-ports"),
+    pytest.param(
+        {**_spec("volumes"), **_app("volumeMounts")}, id="volume-mounts-read-only-sub-path"
+    ),
+    pytest.param(_app("livenessProbe", "readinessProbe", "startupProbe"), id="probes"),
+    pytest.param(_app("lifecycle"), id="lifecycle-hooks"),
+    pytest.param(_app("resources"), id="resources-limits-and-requests"),
+    pytest.param(_app("securityContext"), id="container-security-context"),
+    pytest.param(_app("tty", "stdin", "terminationMessagePolicy"), id="tty-stdin-termination"),
+]
+
+
+@pytest.mark.parametrize("group", FIELD_GROUPS)
+def test_a_field_group_comes_back_as_played_in_a_pod(group: dict[str, Any]) -> None:
+    played = _pod(**copy.deepcopy(group))
+    (pod,) = [o for o in _generate(pods=[played]).objects if o["kind"] == "Pod"]
+    assert pod == _pod(**group)
+
+
+@pytest.mark.parametrize("group", FIELD_GROUPS)
+def test_a_field_group_comes_back_as_played_in_a_deployments_template(
+    group: dict[str, Any],
+) -> None:
+    if group.get("restartPolicy", "Always") != "Always":
+        group = {**group, "restartPolicy": "Always"}  # the only policy a Deployment allows
+    played = _deployment()
+    played["spec"]["template"]["spec"].update(copy.deepcopy(group))
+    (deployment,) = [
+        o for o in _generate(deployments=[played]).objects if o["kind"] == "Deployment"
+    ]
+    expected = _deployment()
+    expected["spec"]["template"]["spec"].update(group)
+    assert deployment == expected
+
+
 RUNTIME_ONLY: dict[str, Any] = {
     "uid": "0b6e5c1c",
     "resourceVersion": "42",
@@ -529,6 +588,16 @@ def test_referenced_configmaps_come_first_and_secrets_only_when_asked() -> None:
     assert with_secrets.warnings == ()
 
 
+def test_a_secret_named_is_still_left_out_without_include_secrets() -> None:
+    left_out = _generate("secret/creds", pods=[_pod()], stored=[_secret()])
+    assert left_out.objects == ()
+    assert left_out.warnings == (
+        "Secrets left out (use --include-secrets to add them): default/creds",
+    )
+    (secret,) = _generate("secret/creds", stored=[_secret()], include_secrets=True).objects
+    assert secret["metadata"] == {"name": "creds"}
+
+
 @pytest.mark.parametrize(
     ("spec", "kind", "name"),
     [
@@ -587,14 +656,151 @@ def test_references_from_env_and_env_from() -> None:
 
 
 def test_a_referenced_object_not_in_the_store_is_warned_unless_optional() -> None:
-    pod = _pod(volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}])
+    pod = _pod(volumes=[{"name": "c", "configMap": {"name": "gone"}}])
     pod["spec"]["containers"][0]["envFrom"] = [
         {"configMapRef": {"name": "maybe", "optional": True}}
     ]
     result = _generate(pods=[pod])
+    assert [o["kind"] for o in result.objects] == ["Pod"]
     assert result.warnings == (
-        "PersistentVolumeClaim default/data (used by pod web): not in kubeplay's store, left out",
+        "ConfigMap default/gone (used by pod web): not in kubeplay's store, left out",
     )
+
+
+# --- PersistentVolumeClaims ------------------------------------------------------------------
+
+
+def _claim(name: str = "data", namespace: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "uid": "claim-uid", "creationTimestamp": "2024-01-01"}
+    if namespace:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "storageClassName": "fast",
+            "resources": {"requests": {"storage": "5Gi"}},
+        },
+        "status": {"phase": "Bound"},
+    }
+
+
+def _claiming(name: str = "web", claim: str = "data", namespace: str = "") -> dict[str, Any]:
+    pod = _pod(name, volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": claim}}])
+    if namespace:
+        pod["metadata"]["namespace"] = namespace
+    return pod
+
+
+MINIMAL = {
+    "accessModes": ["ReadWriteOnce"],
+    "resources": {"requests": {"storage": "1Gi"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("pods", "stored", "names", "expected", "warned"),
+    [
+        pytest.param(
+            [_claiming()],
+            [_claim()],
+            ("web",),
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data"},
+                    "spec": _claim()["spec"],
+                }
+            ],
+            (),
+            id="played-claim-as-written-without-status-or-uid",
+        ),
+        pytest.param(
+            [_claiming()],
+            [],
+            ("web",),
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data"},
+                    "spec": MINIMAL,
+                }
+            ],
+            ("PersistentVolumeClaim default/data (used by pod web): no PersistentVolumeClaim",),
+            id="claim-made-on-first-use-becomes-a-minimal-claim",
+        ),
+        pytest.param(
+            [_claiming(namespace="team-a")],
+            [],
+            ("web",),
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data", "namespace": "team-a"},
+                    "spec": MINIMAL,
+                }
+            ],
+            ("PersistentVolumeClaim team-a/data (used by pod web): no PersistentVolumeClaim",),
+            id="minimal-claim-in-the-pods-namespace",
+        ),
+        pytest.param(
+            [_claiming("a"), _claiming("b")],
+            [],
+            (),
+            [{"metadata": {"name": "data"}}],
+            ("PersistentVolumeClaim default/data (used by pod a, pod b): no Persistent",),
+            id="claim-shared-by-two-pods-once",
+        ),
+        pytest.param(
+            [_pod()],
+            [_claim("kept")],
+            (),
+            [{"metadata": {"name": "kept"}}],
+            (),
+            id="no-name-every-played-claim-of-the-namespace",
+        ),
+        pytest.param(
+            [_pod()],
+            [_claim("kept")],
+            ("pvc/kept",),
+            [{"metadata": {"name": "kept"}}],
+            (),
+            id="claim-named-by-pvc-prefix",
+        ),
+        pytest.param(
+            [_claiming(namespace="team-a")],
+            [_claim()],
+            ("web",),
+            [{"metadata": {"name": "data", "namespace": "team-a"}, "spec": MINIMAL}],
+            ("PersistentVolumeClaim team-a/data (used by pod web): no PersistentVolumeClaim",),
+            id="a-claim-of-another-namespace-is-not-this-pods",
+        ),
+    ],
+)
+def test_claims_come_back_before_the_pods(
+    pods: list[dict[str, Any]],
+    stored: list[dict[str, Any]],
+    names: tuple[str, ...],
+    expected: list[dict[str, Any]],
+    warned: tuple[str, ...],
+) -> None:
+    namespace = pods[0]["metadata"].get("namespace") or "default"
+    result = _generate(*names, pods=pods, stored=stored, namespace=namespace)
+    claims = [o for o in result.objects if o["kind"] == "PersistentVolumeClaim"]
+    assert len(claims) == len(expected)
+    for claim, want in zip(claims, expected, strict=True):
+        assert {k: claim[k] for k in want} == want
+    kinds = [o["kind"] for o in result.objects]
+    if "Pod" in kinds:
+        assert kinds.index("PersistentVolumeClaim") < kinds.index("Pod")
+    assert len(result.warnings) == len(warned)
+    for line, start in zip(result.warnings, warned, strict=True):
+        assert line.startswith(start), line
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -629,10 +835,98 @@ def test_names_that_mean_nothing(
         _generate(*names, pods=[_pod()], namespace="empty" if not names else "default")
 
 
+def test_all_namespaces_means_every_object_of_every_namespace() -> None:
+    team_b = _pod("web")
+    team_b["metadata"]["namespace"] = "team-b"
+    cm = _configmap()
+    cm["metadata"]["namespace"] = "team-b"
+    deployment = _deployment("api")
+    deployment["metadata"]["namespace"] = "team-c"
+    result = _generate(
+        pods=[_pod("web"), team_b], deployments=[deployment], stored=[cm], namespace=None
+    )
+    assert [
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+        for o in result.objects
+    ] == [
+        ("ConfigMap", "team-b", "settings"),
+        ("Pod", "", "web"),
+        ("Pod", "team-b", "web"),
+        ("Deployment", "team-c", "api"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("names", "pods", "error", "message"),
+    [
+        pytest.param(("web",), [_pod()], UsageError, "--all-namespaces: a name", id="with-a-name"),
+        pytest.param((), [], NotFoundError, "no pods or workloads in any namespace", id="empty"),
+    ],
+)
+def test_all_namespaces_refuses(
+    names: tuple[str, ...], pods: list[dict[str, Any]], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        _generate(*names, pods=pods, namespace=None)
+
+
 def test_kind_prefixes_as_kubectl_spells_them() -> None:
     for name in ("deploy/web", "deployments/web", "deployment.apps/web"):
         (obj,) = _generate(name, deployments=[_deployment()]).objects
         assert obj["kind"] == "Deployment"
+
+
+# --- strict schema of --kube-version ---------------------------------------------------------
+
+
+SIDECAR = {"name": "proxy", "image": IMAGE, "restartPolicy": "Always"}
+
+
+@pytest.mark.parametrize(
+    ("obj", "version", "message"),
+    [
+        pytest.param(
+            _pod("ok", initContainers=[SIDECAR]), "", None, id="sidecar-passes-the-newest"
+        ),
+        pytest.param(
+            _pod("old", initContainers=[SIDECAR]),
+            "1.25",
+            "Pod default/old: generated object fails the Kubernetes 1.25 schema: "
+            "spec.initContainers[0].restartPolicy: unknown field",
+            id="sidecar-field-older-version-has-not",
+        ),
+        pytest.param(
+            {**_pod(), "metadata": {"name": "Bad_Name", "namespace": "team-a"}},
+            "1.30",
+            "Pod team-a/Bad_Name: generated object fails the Kubernetes 1.30 schema: "
+            "metadata.name: ",
+            id="api-server-name-rule",
+        ),
+        pytest.param(
+            {**_pod(), "spec": {"containers": [{"name": "app"}]}},
+            "1.30.2",
+            "Pod default/web: generated object fails the Kubernetes 1.30 schema: "
+            "spec.containers[0].image: required",
+            id="required-field-missing",
+        ),
+    ],
+)
+def test_check_schema_names_the_object_that_fails(
+    obj: dict[str, Any], version: str, message: str | None
+) -> None:
+    if message is None:
+        generate.check_schema([obj], kube_version=version)
+        return
+    with pytest.raises(generate.InvalidOutputError) as caught:
+        generate.check_schema([_pod("first"), obj], kube_version=version)
+    assert str(caught.value).startswith(message)
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("version", ["1.2", "2.0", "latest"])
+def test_check_schema_refuses_a_version_with_no_schema(version: str) -> None:
+    with pytest.raises(UsageError, match=f"Kubernetes version '?{version}"):
+        generate.check_schema([_pod()], kube_version=version)
 
 
 # --- YAML -----------------------------------------------------------------------------------
