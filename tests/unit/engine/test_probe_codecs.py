@@ -72,3 +72,29 @@ def test_decode_health_status(frame: bytes, status: int) -> None:
 def test_decode_health_status_rejects_compressed_messages() -> None:
     with pytest.raises(ValueError, match="uncompressed"):
         probes.decode_health_status(b"\x01\x00\x00\x00\x00")
+
+
+@pytest.mark.parametrize(
+    ("data", "complete"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", True, id="length-reached"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok", False, id="length-short"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Le", False, id="headers-unfinished"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            True,
+            id="last-chunk",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+            False,
+            id="chunks-pending",
+        ),
+        pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n", False, id="informational-waits"),
+        pytest.param(
+            b"HTTP/1.0 200 OK\r\n\r\nbody until close", False, id="no-length-reads-to-eof"
+        ),
+    ],
+)
+def test_plain_http_response_is_complete(data: bytes, complete: bool) -> None:
+    assert probes._response_complete(data) is complete
