@@ -34,7 +34,7 @@ from kubeplay import log
 from kubeplay.engine import events, locks, pods, restarts
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import KubeplayError
-from kubeplay.plan import actions, supervision
+from kubeplay.plan import actions, deadline, supervision
 from kubeplay.plan import backoff as backoff_mod
 from kubeplay.plan import pods as plans
 from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
@@ -344,6 +344,13 @@ class Supervisor:
         if not supervision.needs_supervision(plan, observed):
             self._pods.pop(rec.uid, None)
             return False
+        left = deadline.seconds_left(plan.active_deadline_seconds, rec.started_at, self.clock())
+        if left is not None and left <= 0:  # activeDeadlineSeconds: the pod is Failed
+            pods.enforce_deadline(host, rec, now=self.clock())
+            self._pods.pop(rec.uid, None)
+            return False
+        if left is not None:
+            self._later(rec.uid, left)
         state = self._pods.setdefault(rec.uid, _PodState())
         todo = actions.compute_pod_actions(plan, observed)
         if todo.create_sandbox:
