@@ -194,28 +194,9 @@ def get(
         click.echo(f"No resources found{where}.", err=True)
         return
     now = time.time()
-    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    if all_namespaces:
-        headers.insert(0, "NAMESPACE")
-    if output == "wide":
-        headers += ["IP", "NODE"]
-    rows = []
-    for v in views:
-        restarts = str(v.summary.restarts)
-        if v.summary.last_restart_at:
-            restarts += f" ({render.human_duration(now - v.summary.last_restart_at)} ago)"
-        row = [
-            v.record.name,
-            v.summary.ready,
-            v.summary.status,
-            restarts,
-            render.human_duration(now - v.record.created_at),
-        ]
-        if all_namespaces:
-            row.insert(0, v.record.namespace)
-        if output == "wide":
-            row += [v.status.get("podIP") or "<none>", "localhost"]
-        rows.append(row)
+    wide = output == "wide"
+    headers = render.pod_headers(namespaces=all_namespaces, wide=wide)
+    rows = [render.pod_row(v, now, namespaces=all_namespaces, wide=wide) for v in views]
     click.echo(render.table(headers, rows))
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeplay.services.pods import PodView
 
 
 def human_duration(seconds: float) -> str:
@@ -31,6 +34,36 @@ def human_duration(seconds: float) -> str:
     if days < 365 * 2:
         return f"{days}d"
     return f"{days // 365}y"
+
+
+def pod_headers(*, namespaces: bool, wide: bool) -> list[str]:
+    """kubectl's `get pods` columns (NAMESPACE with -A, IP and NODE with -o wide)."""
+    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if namespaces:
+        headers.insert(0, "NAMESPACE")
+    if wide:
+        headers += ["IP", "NODE"]
+    return headers
+
+
+def pod_row(view: PodView, now: float, *, namespaces: bool, wide: bool) -> list[str]:
+    """One pod's `get pods` row, matching `pod_headers`."""
+    summary = view.summary
+    restarts = str(summary.restarts)
+    if summary.last_restart_at:
+        restarts += f" ({human_duration(now - summary.last_restart_at)} ago)"
+    row = [
+        view.record.name,
+        summary.ready,
+        summary.status,
+        restarts,
+        human_duration(now - view.record.created_at),
+    ]
+    if namespaces:
+        row.insert(0, view.record.namespace)
+    if wide:
+        row += [view.status.get("podIP") or "<none>", "localhost"]
+    return row
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

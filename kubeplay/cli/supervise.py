@@ -94,34 +94,15 @@ def watch_pods(namespace: str | None, *, names: Sequence[str], wide: bool) -> No
     from kubeplay.services import pods
 
     s = settings_mod.load()
-    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    if namespace is None:
-        headers.insert(0, "NAMESPACE")
-    if wide:
-        headers += ["IP", "NODE"]
+    headers = render.pod_headers(namespaces=namespace is None, wide=wide)
 
     def fetch() -> Rows:
         now = time.time()
-        out: Rows = []
-        for v in pods.get_pods(s, namespace=namespace):
-            if names and v.record.name not in names:
-                continue
-            restarts = str(v.summary.restarts)
-            if v.summary.last_restart_at:
-                restarts += f" ({render.human_duration(now - v.summary.last_restart_at)} ago)"
-            row = [
-                v.record.name,
-                v.summary.ready,
-                v.summary.status,
-                restarts,
-                render.human_duration(now - v.record.created_at),
-            ]
-            if namespace is None:
-                row.insert(0, v.record.namespace)
-            if wide:
-                row += [v.status.get("podIP") or "<none>", "localhost"]
-            out.append((v.record.uid, row))
-        return out
+        return [
+            (v.record.uid, render.pod_row(v, now, namespaces=namespace is None, wide=wide))
+            for v in pods.get_pods(s, namespace=namespace)
+            if not names or v.record.name in names
+        ]
 
     _stream(fetch, headers, ignore=headers.index("AGE"))
 

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import os
 import select
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kubeplay.log import get_logger
 
 log = get_logger(__name__)
 
-_IN_CLOSE_WRITE = 0x00000008
-_IN_MOVED_TO = 0x00000080
-_IN_CREATE = 0x00000100
-_IN_NONBLOCK = 0o4000
-_IN_CLOEXEC = 0o2000000
-_EVENT_HEADER = struct.Struct("iIII")
 # Polling interval when inotify is unavailable.
 _POLL_INTERVAL = 0.02
 
@@ -74,33 +66,14 @@ def read_exit(exits_dir: Path, socket_dir: Path, cid: str) -> ContainerExit | No
 
 
 class _Inotify:
-    """A minimal inotify watch on one directory (ctypes, imported on first use: reading exit
-    files, as `get pods` does, needs none of it; the stdlib has no inotify)."""
-
-    _libc: Any = None
+    """A `watch.DirWatch` on one directory, waited on with a timeout (blocking callers).
+    Imported on first use: reading exit files, as `get pods` does, needs no inotify."""
 
     def __init__(self, directory: Path) -> None:
-        import ctypes
+        from kubeplay.runtime.watch import DirWatch
 
-        libc = self._load()
-        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        self.fd: int = fd
-        mask = _IN_MOVED_TO | _IN_CLOSE_WRITE | _IN_CREATE
-        if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
-            err = ctypes.get_errno()
-            os.close(fd)
-            raise OSError(err, f"inotify_add_watch {directory} failed")
-
-    @classmethod
-    def _load(cls) -> Any:
-        import ctypes
-        import ctypes.util
-
-        if cls._libc is None:
-            cls._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return cls._libc
+        self._watch = DirWatch([directory])
+        self.fd = self._watch.fd
 
     def names(self, timeout: float) -> list[str] | None:
         """Names of entries touched within `timeout` s; None if nothing happened."""
@@ -109,21 +82,10 @@ class _Inotify:
         # poll() takes a C int of milliseconds: wait at most an hour per call (callers loop).
         if not poller.poll(min(max(timeout, 0.0), 3600.0) * 1000):
             return None
-        names: list[str] = []
-        try:
-            buf = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return names
-        pos = 0
-        while pos + _EVENT_HEADER.size <= len(buf):
-            _wd, _mask, _cookie, length = _EVENT_HEADER.unpack_from(buf, pos)
-            start = pos + _EVENT_HEADER.size
-            names.append(buf[start : start + length].rstrip(b"\0").decode("utf-8", "replace"))
-            pos = start + length
-        return names
+        return [name for _directory, name in self._watch.names()]
 
     def close(self) -> None:
-        os.close(self.fd)
+        self._watch.close()
 
 
 def wait_for_file(

@@ -2,8 +2,8 @@
 files (and of commands nudging it) the moment they appear, instead of polling.
 
 `DirWatch.fd` is non-blocking: register it with the loop's reader and call `names()` when it
-is readable. ctypes, as `exits` does: the stdlib has no inotify. Reports names only; what a
-name means is the caller's business.
+is readable (`exits` waits on one with a timeout). ctypes: the stdlib has no inotify.
+Reports names only; what a name means is the caller's business.
 """
 
 from __future__ import annotations
