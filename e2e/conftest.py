@@ -66,16 +66,20 @@ def _used_subnets() -> set[str]:
         text=True,
         check=False,
     ).stdout
-    return {word for word in (out + routes).split() if word.startswith("10.252.")}
+    return {word for word in (out + routes).split() if word.startswith(SUBNET_BASE + ".")}
+
+
+# Test runs beside each other (several worktrees) each take their own /16.
+SUBNET_BASE = os.environ.get("KUBEPLAY_TEST_SUBNET_BASE", "10.252")
 
 
 def _free_subnet() -> str:
     used = _used_subnets()
     for _ in range(200):
-        net = ipaddress.ip_network(f"10.252.{random.randrange(1, 255)}.0/24")
+        net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(1, 255)}.0/24")
         if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
             return str(net)
-    raise RuntimeError("no free 10.252.X.0/24 subnet")
+    raise RuntimeError(f"no free {SUBNET_BASE}.X.0/24 subnet")
 
 
 def _is_addr(text: str) -> bool:
