@@ -22,6 +22,12 @@ from kubeplay.kube.objects import KubeObject
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
+# The largest source (file or stdin) read: the API server takes at most 3 MiB a request, so a
+# bigger manifest is a mistake (a log, a disk image), not an application.
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+# The most YAML nodes one document may stand for once its aliases are followed: a "billion
+# laughs" document is a few lines of anchors that expand to gigabytes.
+MAX_DOCUMENT_NODES = 1_000_000
 
 
 class _KubeYamlLoader(yaml.SafeLoader):
@@ -50,7 +56,8 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     sources: list[tuple[str, str]] = []
     for path in paths:
         if path == STDIN:
-            sources.append(("<stdin>", sys.stdin.read()))
+            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
+            sources.append(("<stdin>", _decode(data, "<stdin>")))
         elif os.path.isdir(path):
             names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
             files = [os.path.join(path, n) for n in names]
@@ -62,14 +69,26 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
 
 def _read_file(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read()
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_SOURCE_BYTES + 1)
     except FileNotFoundError as err:
         raise ManifestError("no such file or directory", source=path) from err
-    except UnicodeDecodeError as err:
-        raise ManifestError("not UTF-8 text", source=path) from err
     except OSError as err:
         raise ManifestError(f"cannot read: {err.strerror or err}", source=path) from err
+    return _decode(data, path)
+
+
+def _decode(data: bytes, source: str) -> str:
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ManifestError(
+            f"larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB: not a manifest "
+            "(the API server takes at most 3 MiB a request)",
+            source=source,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ManifestError("not UTF-8 text", source=source) from err
 
 
 def load(paths: Sequence[str]) -> list[KubeObject]:
@@ -83,14 +102,16 @@ def load(paths: Sequence[str]) -> list[KubeObject]:
 def load_text(text: str, *, source: str) -> list[KubeObject]:
     """Parse a multi-document YAML (or JSON) text into KubeObjects, flattening Lists."""
     objects: list[KubeObject] = []
-    loader = _KubeYamlLoader(text)
     doc_index = 0
+    loader: _KubeYamlLoader | None = None
     try:
+        loader = _KubeYamlLoader(text)
         while loader.check_node():
             doc_index += 1
             node = loader.get_node()
             if node is None or _is_empty(node):
                 continue
+            _check_expansion(node, source=source, doc_index=doc_index)
             _check_duplicate_keys(node, "", source=source, doc_index=doc_index)
             body = loader.construct_document(node)
             objects.extend(_objects_of(body, node, source=source, doc_index=doc_index))
@@ -104,12 +125,56 @@ def load_text(text: str, *, source: str) -> list[KubeObject]:
             line=mark.line + 1 if mark else None,
         ) from err
     except yaml.YAMLError as err:
+        problem = getattr(err, "reason", "") or str(err).splitlines()[0]
         raise ManifestError(
-            f"invalid YAML: {err}", source=source, doc_index=max(doc_index, 1)
+            f"invalid YAML: {problem}", source=source, doc_index=max(doc_index, 1)
+        ) from err
+    except RecursionError as err:
+        raise ManifestError(
+            "invalid YAML: nested too deeply", source=source, doc_index=max(doc_index, 1)
         ) from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return objects
+
+
+def _check_expansion(node: yaml.Node, *, source: str, doc_index: int) -> None:
+    """Refuse a document whose aliases expand past MAX_DOCUMENT_NODES, or refer to
+    themselves, before anything constructs it."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(current: yaml.Node) -> int:
+        key = id(current)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ManifestError(
+                "invalid YAML: an alias refers to itself",
+                source=source,
+                doc_index=doc_index,
+                line=_line(current),
+            )
+        active.add(key)
+        total = 1
+        if isinstance(current, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            total += sum(size(item) for item in current.value)
+        active.discard(key)
+        if total > MAX_DOCUMENT_NODES:
+            raise ManifestError(
+                f"invalid YAML: its aliases expand to more than {MAX_DOCUMENT_NODES} values "
+                "(a YAML bomb?)",
+                source=source,
+                doc_index=doc_index,
+                line=_line(current),
+            )
+        sizes[key] = total
+        return total
+
+    size(node)
 
 
 def _is_empty(node: yaml.Node) -> bool:

@@ -197,14 +197,18 @@ def test_file_source_keeps_its_path_as_name(tmp_path: Path) -> None:
     assert (pod.source, pod.name) == (str(path), "web")
 
 
+def _stdin(data: bytes) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+
+
 def test_stdin_source_dash(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(POD))
+    monkeypatch.setattr("sys.stdin", _stdin(POD.encode()))
     (pod,) = loader.load(["-"])
     assert (pod.source, pod.name, pod.doc_index) == ("<stdin>", "web", 1)
 
 
 def test_stdin_source_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(POD))
+    monkeypatch.setattr("sys.stdin", _stdin(POD.encode()))
     assert loader.read_sources(["-"]) == [("<stdin>", POD)]
 
 
@@ -225,3 +229,59 @@ def test_missing_path_is_named(tmp_path: Path) -> None:
 )
 def test_format_path(parts: list[str | int], expected: str) -> None:
     assert loader.format_path(parts) == expected
+
+
+_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else 'lol'}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            _BOMB + "apiVersion: v1\nkind: Pod\n",
+            "document 1: invalid YAML: its aliases expand to more than 1000000 values",
+            id="billion-laughs-alias-bomb-is-refused-before-construction",
+        ),
+        pytest.param(
+            "a: &a [*a]\n",
+            "document 1: invalid YAML: an alias refers to itself",
+            id="recursive-alias-is-refused",
+        ),
+        pytest.param(
+            "a: " + "[" * 5000 + "]" * 5000 + "\n",
+            "document 1: invalid YAML: nested too deeply",
+            id="deep-nesting-is-an-error-not-a-recursion-traceback",
+        ),
+        pytest.param(
+            "\x00\x01binary",
+            "document 1: invalid YAML: special characters are not allowed",
+            id="control-characters-are-a-yaml-error",
+        ),
+    ],
+)
+def test_hostile_yaml_is_a_manifest_error(text: str, expected: str) -> None:
+    with pytest.raises(ManifestError) as caught:
+        loader.load_text(text, source="x.yaml")
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith("x.yaml")
+
+
+def test_binary_stdin_is_not_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", _stdin(b"\xff\xfe\x00binary"))
+    with pytest.raises(ManifestError) as caught:
+        loader.read_sources(["-"])
+    assert str(caught.value) == "<stdin>: not UTF-8 text"
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "MAX_SOURCE_BYTES", 1024 * 1024)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1024 * 1024) + "\n")
+    with pytest.raises(ManifestError) as caught:
+        loader.read_sources([str(big)])
+    assert str(caught.value).startswith(f"{big}: larger than 1 MiB: not a manifest")
