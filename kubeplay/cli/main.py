@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import check as check_cli
 from kubeplay.cli import generate as generate_cli
 from kubeplay.cli import images as images_cli
 from kubeplay.cli import supervise as supervise_cli
@@ -312,6 +313,7 @@ def _seconds(text: str) -> float:
 
 
 cli.add_command(supervise_cli.agent)
+cli.add_command(check_cli.check)
 
 
 @cli.group()
