@@ -188,10 +188,11 @@ def _check_pod_spec(
         if enforced == "restricted" and not podsecurity.enforced_by(failure, enforced, version):
             continue  # replaced by its restricted check, as the admission evaluates it
         rejects = podsecurity.enforced_by(failure, enforced, version)
+        policy = f"{enforced if rejects else 'restricted'}:v{version[0]}.{version[1]}"
         verdict = (
-            f'violates PodSecurity "{failure.level}"'
+            f'violates PodSecurity "{policy}"'
             if rejects
-            else f'would violate PodSecurity "{failure.level}" (enforced: {enforced})'
+            else f'would violate PodSecurity "{policy}" (the namespace enforces {enforced})'
         )
         out.add(
             f"pss-{failure.check}",
