@@ -83,6 +83,61 @@ PSS_RESTRICTED = (
     "procMount_restricted",
 )
 
+# Each check's file in pod-security-admission/policy and what it forbids (its doc comment).
+_PSS_CHECKS: dict[str, tuple[str, str]] = {
+    "hostNamespaces": ("hostNamespaces", "hostNetwork, hostPID or hostIPC"),
+    "privileged": ("privileged", "privileged containers"),
+    "capabilities_baseline": (
+        "capabilities_baseline",
+        "capabilities added beyond the default set (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, "
+        "FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT)",
+    ),
+    "hostPathVolumes": ("hostPathVolumes", "hostPath volumes"),
+    "hostPorts": ("hostPorts", "hostPort"),
+    "hostProbesAndHostLifecycle": (
+        "hostProbesAndhostLifecycle",
+        "a host in probes and lifecycle handlers (1.34+)",
+    ),
+    "appArmorProfile": (
+        "appArmorProfile",
+        "AppArmor profiles other than RuntimeDefault, Localhost",
+    ),
+    "seLinuxOptions": (
+        "seLinuxOptions",
+        "SELinux types other than the container types, any SELinux user or role",
+    ),
+    "procMount": ("procMount_baseline", "procMount other than Default"),
+    "seccompProfile_baseline": (
+        "seccompProfile_baseline",
+        "seccomp profiles other than RuntimeDefault, Localhost",
+    ),
+    "sysctls": ("sysctls", "sysctls outside the safe set of the version"),
+    "windowsHostProcess": ("windowsHostProcess", "Windows HostProcess containers"),
+    "restrictedVolumes": (
+        "restrictedVolumes",
+        "volume types other than configMap, csi, downwardAPI, emptyDir, ephemeral, image, "
+        "persistentVolumeClaim, projected, secret",
+    ),
+    "allowPrivilegeEscalation": (
+        "allowPrivilegeEscalation",
+        "containers without allowPrivilegeEscalation: false",
+    ),
+    "runAsNonRoot": ("runAsNonRoot", "pods and containers without runAsNonRoot: true"),
+    "runAsUser": ("runAsUser", "runAsUser: 0"),
+    "seccompProfile_restricted": (
+        "seccompProfile_restricted",
+        "containers without a RuntimeDefault or Localhost seccomp profile",
+    ),
+    "capabilities_restricted": (
+        "capabilities_restricted",
+        'containers that do not drop ["ALL"] or add anything but NET_BIND_SERVICE',
+    ),
+    "procMount_restricted": (
+        "procMount_restricted",
+        "procMount other than Default, even in a user namespace (1.35+)",
+    ),
+}
+
 _RULES = (
     Rule(
         "schema-invalid",
@@ -137,9 +192,9 @@ _RULES = (
         Rule(
             f"pss-{check}",
             Level.ERROR,
-            f"Pod Security admission ({level} level) rejects the pod (a workload's pods) in a "
-            f"namespace that enforces {level}",
-            f"{_PSS}#{level}",
+            f"Pod Security admission rejects the pod (a workload's pods) in a namespace that "
+            f"enforces {level}: {_PSS_CHECKS[check][1]}",
+            f"{_PSS}#{level} ; {_PSA}/check_{_PSS_CHECKS[check][0]}.go",
         )
         for level, checks in (("baseline", PSS_BASELINE), ("restricted", PSS_RESTRICTED))
         for check in checks
@@ -245,4 +300,3 @@ _RULES = (
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
-PSS_SOURCE = _PSA
