@@ -196,10 +196,19 @@ def _validator(version: str, kind: str, api_version: str) -> Any:
         schema = utils.schema_contents(f"{schema_dir}/{kind.lower()}-{group}.json", version)
     except FileNotFoundError:
         return None
-    definitions = utils.schema_contents(f"{schema_dir}/_definitions.json", version)
+    definitions = _definitions(version)
     registry: Any = Resource.from_contents(schema) @ Registry()
     registry = Resource.from_contents(definitions) @ registry
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+@functools.cache
+def _definitions(version: str) -> Any:
+    """The 1.8 MB definitions every kind's schema refers to, read once per version."""
+    from kubernetes_validate import utils
+
+    path = f"kubernetes-json-schema/v{version}-local-strict/_definitions.json"
+    return utils.schema_contents(path, version)
 
 
 def check_schema(obj: KubeObject, *, version: str) -> list[Problem]:
