@@ -293,8 +293,8 @@ _RULES = (
     Rule(
         "field-not-played",
         Level.WARNING,
-        "a field kubeplay accepted but did not implement: the cluster applies it, this run did "
-        "not test it",
+        "a field kubeplay accepted but did not implement (or a value only kubeplay refuses, as "
+        "a Windows pod): the cluster applies it, this run did not test it",
         "docs/kubernetes-support.md",
     ),
 )

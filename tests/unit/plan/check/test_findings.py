@@ -57,6 +57,12 @@ spec:
             id="unknown-field-is-a-schema-error",
         ),
         pytest.param(
+            _pod().replace("spec:\n", "spec:\n  os: {name: windows}\n"),
+            {},
+            [("field-not-played", "warning", "spec.os.name")],
+            id="windows-pod-is-refused-by-kubeplay-only",
+        ),
+        pytest.param(
             HPA_V2BETA2,
             {"schema_version": "1.25.0"},
             [
