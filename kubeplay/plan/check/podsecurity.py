@@ -434,7 +434,9 @@ def sysctls(spec: Mapping[str, Any], meta: Any, prefix: str, v: Version) -> Fail
     allowed = allowed_sysctls(v)
     items = _l(_d(spec.get("securityContext")).get("sysctls"))
     bad = [
-        (i, str(_d(s).get("name"))) for i, s in enumerate(items) if _d(s).get("name") not in allowed
+        (i, str(_d(s).get("name")))
+        for i, s in enumerate(items)
+        if str(_d(s).get("name")) not in allowed
     ]
     if not bad:
         return None

@@ -128,6 +128,19 @@ def selector_mismatch(kind: str, body: Mapping[str, Any]) -> tuple[str, str] | N
     labels = _d(_d(_d(spec.get("template")).get("metadata")).get("labels"))
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return "spec.selector", f"empty selector is invalid for {kind.lower()}"
+    exprs = selector.get("matchExpressions")
+    labels_ok = isinstance(selector.get("matchLabels") or {}, dict)
+    exprs_ok = exprs is None or (
+        isinstance(exprs, list)
+        and all(
+            isinstance(e, dict)
+            and isinstance(e.get("key"), str)
+            and isinstance(e.get("values") or [], list)
+            for e in exprs
+        )
+    )
+    if not (labels_ok and exprs_ok):
+        return None  # a malformed selector is the schema's error, not this rule's
     if workloads.selector_matches(selector, {str(k): str(v) for k, v in labels.items()}):
         return None
     return (
