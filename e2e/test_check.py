@@ -123,4 +123,9 @@ def test_exit_codes_and_check_writes_nothing(kp: Kubeplay, tmp_path: Path) -> No
     res = check("--kube-version", "1.99", str(only_warnings))
     assert res.returncode == 2 and "kubeplay has no schema for it (it has 1.25," in res.stderr
 
+    res = check("--running")
+    assert res.returncode == 0 and "in 0 objects" in res.stdout, res
+    res = check("--running", "pod/web")
+    assert res.returncode == 1 and "nothing was played on this host" in res.stderr, res
+
     assert not fresh.exists() and not (tmp_path / "fresh-run").exists()

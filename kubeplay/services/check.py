@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubeplay.errors import UsageError
+from kubeplay.errors import NotFoundError, UsageError
 from kubeplay.kube.objects import KubeObject
 from kubeplay.plan.check import findings as findings_mod
 from kubeplay.plan.check.images import LocalImages
@@ -62,6 +62,10 @@ def check_running(
     from kubeplay.services import generate as generate_mod
 
     version = schema_version(kube_version or settings.kube_version)
+    if not settings.state_db.exists():  # nothing was ever played: do not make an install
+        if names:
+            raise NotFoundError(f"{names[0]}: not found (nothing was played on this host)")
+        return _report(settings, [], version, pod_security, resource_checks)
     report = generate_mod.generate_kube(
         settings,
         names,
