@@ -10,6 +10,7 @@ pod template of the files. Pure: the caller gives the image store's names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ POD_META_PATHS: dict[str, tuple[str, ...]] = {
     },
 }
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+ENFORCE_VERSION_LABEL = "pod-security.kubernetes.io/enforce-version"
 POD_SECURITY_LEVELS = ("baseline", "restricted")
 _REFERABLE = ("ConfigMap", "Secret", "PersistentVolumeClaim", "ServiceAccount")
 _SELECTOR_MESSAGES = ("`selector` does not match template `labels`", "empty selector is invalid")
@@ -78,16 +80,28 @@ class _Collector:
         )
 
 
-def _enforced_levels(objects: Sequence[KubeObject]) -> dict[str, str]:
-    """Namespaces of the files that carry a Pod Security enforce label, and their level."""
-    levels: dict[str, str] = {}
+def _enforced_levels(
+    objects: Sequence[KubeObject], *, default: str, version: apis.Version
+) -> dict[str, tuple[str, apis.Version]]:
+    """Namespaces of the files that carry Pod Security enforce labels: their level and the
+    version of the checks (`enforce-version: v1.28`; `latest` or none: the cluster's)."""
+    levels: dict[str, tuple[str, apis.Version]] = {}
     for obj in objects:
-        if obj.kind == "Namespace":
-            labels = _dig(obj.body, ("metadata", "labels"))
-            level = labels.get(ENFORCE_LABEL) if isinstance(labels, dict) else None
-            if level in podsecurity.LEVELS:
-                levels[obj.name] = str(level)
+        if obj.kind != "Namespace":
+            continue
+        labels = _dig(obj.body, ("metadata", "labels"))
+        labels = labels if isinstance(labels, dict) else {}
+        level = labels.get(ENFORCE_LABEL)
+        pinned = str(labels.get(ENFORCE_VERSION_LABEL) or "")
+        at = version
+        if _PINNED.fullmatch(pinned):
+            at = min(version, apis.parse_version(pinned))
+        if level in podsecurity.LEVELS or at != version:
+            levels[obj.name] = (str(level) if level in podsecurity.LEVELS else default, at)
     return levels
+
+
+_PINNED = re.compile(r"v\d+\.\d+")
 
 
 def _pod_templates(objects: Sequence[KubeObject]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -102,7 +116,7 @@ def _pod_templates(objects: Sequence[KubeObject]) -> Iterator[tuple[str, Mapping
 def compute_findings(objects: Sequence[KubeObject], *, options: Options) -> list[Finding]:
     version = apis.parse_version(options.schema_version)
     defined = {(obj.kind, obj.namespace, obj.name) for obj in objects if obj.kind in _REFERABLE}
-    enforced = _enforced_levels(objects)
+    enforced = _enforced_levels(objects, default=options.pod_security, version=version)
     templates = list(_pod_templates(objects))
     found: list[Finding] = []
     for obj in objects:
@@ -116,7 +130,7 @@ def compute_findings(objects: Sequence[KubeObject], *, options: Options) -> list
         if spec_path and isinstance(spec, dict):
             prefix = ".".join(spec_path)
             meta = _dig(obj.body, POD_META_PATHS[obj.kind])
-            level = enforced.get(obj.namespace, options.pod_security)
+            level, pss_version = enforced.get(obj.namespace, (options.pod_security, version))
             _check_pod_spec(
                 obj,
                 out,
@@ -124,7 +138,7 @@ def compute_findings(objects: Sequence[KubeObject], *, options: Options) -> list
                 prefix=prefix,
                 meta=meta if isinstance(meta, dict) else {},
                 options=options,
-                version=version,
+                version=pss_version,
                 enforced=level,
                 defined=defined,
             )

@@ -102,6 +102,28 @@ spec:
             id="namespace-enforce-label-decides-the-pod-security-level",
         ),
         pytest.param(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: pinned\n  labels:\n"
+            "    pod-security.kubernetes.io/enforce-version: v1.31\n---\n"
+            + _pod("pinned").replace(
+                "spec:\n",
+                "spec:\n  securityContext:\n    sysctls:\n"
+                "    - {name: net.ipv4.tcp_rmem, value: '4096 87380 6291456'}\n",
+            ),
+            {"schema_version": "1.37.0"},
+            [("pss-sysctls", "error", "spec.securityContext.sysctls[0].name")],
+            id="namespace-enforce-version-pins-the-checks-version",
+        ),
+        pytest.param(
+            _pod().replace(
+                "spec:\n",
+                "spec:\n  securityContext:\n    sysctls:\n"
+                "    - {name: net.ipv4.tcp_rmem, value: '4096 87380 6291456'}\n",
+            ),
+            {"schema_version": "1.37.0"},
+            [],
+            id="tcp-rmem-sysctl-is-baseline-at-the-clusters-version",
+        ),
+        pytest.param(
             _pod(),
             {"pod_security": "baseline"},
             [],
