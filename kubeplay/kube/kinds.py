@@ -35,8 +35,8 @@ class KindInfo:
     plural: str
     short_names: tuple[str, ...] = ()
     namespaced: bool = True
-    # kubeplay runs it (or stores it for what it runs); else `warning` says what a cluster
-    # would do with it that kubeplay does not.
+    # "" when kubeplay runs it; else what a cluster would do with it that kubeplay does not
+    # (validation warns "<Kind> is stored only: <warning>").
     warning: str = ""
 
     @property
@@ -80,6 +80,8 @@ def _k(
     )
 
 
+NO_PODS = "no pods are run for it yet"
+
 # kubectl api-resources of Kubernetes 1.31, for the kinds kubeplay stores.
 BUILTIN: tuple[KindInfo, ...] = (
     _k("", "v1", "Pod", "pods", "po"),
@@ -87,15 +89,22 @@ BUILTIN: tuple[KindInfo, ...] = (
     _k("", "v1", "Secret", "secrets"),
     _k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc"),
     _k("", "v1", "Namespace", "namespaces", "ns", namespaced=False),
-    _k("", "v1", "Service", "services", "svc"),
-    _k("", "v1", "Endpoints", "endpoints", "ep"),
+    _k(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "svc",
+        warning="no cluster IP, endpoints or DNS name is made for it yet",
+    ),
+    _k("", "v1", "Endpoints", "endpoints", "ep", warning="no Service routes to it yet"),
     _k(
         "",
         "v1",
         "ServiceAccount",
         "serviceaccounts",
         "sa",
-        warning="stored only: no token is minted or mounted into pods",
+        warning="no token is minted or mounted into pods",
     ),
     _k(
         "",
@@ -103,7 +112,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "ResourceQuota",
         "resourcequotas",
         "quota",
-        warning="stored only: quotas are not enforced on pods",
+        warning="quotas are not enforced on pods",
     ),
     _k(
         "",
@@ -111,7 +120,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "LimitRange",
         "limitranges",
         "limits",
-        warning="stored only: default requests and limits are not applied to pods",
+        warning="default requests and limits are not applied to pods",
     ),
     _k(
         "",
@@ -120,24 +129,43 @@ BUILTIN: tuple[KindInfo, ...] = (
         "persistentvolumes",
         "pv",
         namespaced=False,
-        warning="stored only: claims are bound to local volumes, not to PersistentVolumes",
+        warning="claims are bound to local volumes, not to PersistentVolumes",
     ),
-    _k("", "v1", "ReplicationController", "replicationcontrollers", "rc"),
+    _k(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        "rc",
+        warning=NO_PODS,
+    ),
     _k("apps", "v1", "Deployment", "deployments", "deploy"),
-    _k("apps", "v1", "ReplicaSet", "replicasets", "rs"),
-    _k("apps", "v1", "StatefulSet", "statefulsets", "sts"),
-    _k("apps", "v1", "DaemonSet", "daemonsets", "ds"),
-    _k("apps", "v1", "ControllerRevision", "controllerrevisions"),
-    _k("batch", "v1", "Job", "jobs"),
-    _k("batch", "v1", "CronJob", "cronjobs", "cj"),
-    _k("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    _k("apps", "v1", "ReplicaSet", "replicasets", "rs", warning=NO_PODS),
+    _k("apps", "v1", "StatefulSet", "statefulsets", "sts", warning=NO_PODS),
+    _k("apps", "v1", "DaemonSet", "daemonsets", "ds", warning=NO_PODS),
+    _k(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        warning="no controller reads its revisions",
+    ),
+    _k("batch", "v1", "Job", "jobs", warning=NO_PODS),
+    _k("batch", "v1", "CronJob", "cronjobs", "cj", warning="no Jobs are made on its schedule yet"),
+    _k(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        warning="no Service routes to it yet",
+    ),
     _k(
         "networking.k8s.io",
         "v1",
         "NetworkPolicy",
         "networkpolicies",
         "netpol",
-        warning="stored only: pod traffic is not filtered by network policies",
+        warning="pod traffic is not filtered by network policies",
     ),
     _k(
         "networking.k8s.io",
@@ -145,7 +173,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "Ingress",
         "ingresses",
         "ing",
-        warning="stored only: no ingress controller routes HTTP to its Services",
+        warning="no ingress controller routes HTTP to its Services",
     ),
     _k(
         "networking.k8s.io",
@@ -153,14 +181,14 @@ BUILTIN: tuple[KindInfo, ...] = (
         "IngressClass",
         "ingressclasses",
         namespaced=False,
-        warning="stored only: no ingress controller runs",
+        warning="no ingress controller runs",
     ),
     _k(
         "rbac.authorization.k8s.io",
         "v1",
         "Role",
         "roles",
-        warning="stored only: there is no API server whose requests it would authorize",
+        warning="there is no API server whose requests it would authorize",
     ),
     _k(
         "rbac.authorization.k8s.io",
@@ -168,14 +196,14 @@ BUILTIN: tuple[KindInfo, ...] = (
         "ClusterRole",
         "clusterroles",
         namespaced=False,
-        warning="stored only: there is no API server whose requests it would authorize",
+        warning="there is no API server whose requests it would authorize",
     ),
     _k(
         "rbac.authorization.k8s.io",
         "v1",
         "RoleBinding",
         "rolebindings",
-        warning="stored only: there is no API server whose requests it would authorize",
+        warning="there is no API server whose requests it would authorize",
     ),
     _k(
         "rbac.authorization.k8s.io",
@@ -183,7 +211,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "ClusterRoleBinding",
         "clusterrolebindings",
         namespaced=False,
-        warning="stored only: there is no API server whose requests it would authorize",
+        warning="there is no API server whose requests it would authorize",
     ),
     _k(
         "policy",
@@ -191,7 +219,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "PodDisruptionBudget",
         "poddisruptionbudgets",
         "pdb",
-        warning="stored only: there are no evictions or drains for it to limit",
+        warning="there are no evictions or drains for it to limit",
     ),
     _k(
         "autoscaling",
@@ -199,7 +227,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "HorizontalPodAutoscaler",
         "horizontalpodautoscalers",
         "hpa",
-        warning="stored only: replicas are not scaled on metrics",
+        warning="replicas are not scaled on metrics",
     ),
     _k(
         "scheduling.k8s.io",
@@ -208,7 +236,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "priorityclasses",
         "pc",
         namespaced=False,
-        warning="stored only: pods are not scheduled or preempted by priority",
+        warning="pods are not scheduled or preempted by priority",
     ),
     _k(
         "storage.k8s.io",
@@ -217,7 +245,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "storageclasses",
         "sc",
         namespaced=False,
-        warning="stored only: claims are provisioned as local directories, whatever the class",
+        warning="claims are provisioned as local directories, whatever the class",
     ),
     _k(
         "apiextensions.k8s.io",
@@ -226,7 +254,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         "customresourcedefinitions",
         "crd crds",
         namespaced=False,
-        warning="stored, and its custom resources validated and stored: no controller acts on them",
+        warning="its custom resources are validated and stored; no controller acts on them",
     ),
 )
 
@@ -244,7 +272,28 @@ GET_ALL: tuple[str, ...] = (
     "Job",
 )
 
-CUSTOM_RESOURCE_WARNING = "stored only: no controller acts on custom resources"
+# Cluster-scoped kinds with a bundled schema that the registry does not list.
+OTHER_CLUSTER_SCOPED = frozenset(
+    {
+        "Node",
+        "APIService",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "VolumeAttachment",
+        "RuntimeClass",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "IPAddress",
+        "ServiceCIDR",
+    }
+)
+
+CUSTOM_RESOURCE_WARNING = "no controller acts on it"
 
 _BY_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in BUILTIN}
 
@@ -278,15 +327,18 @@ def info_of(body: Mapping[str, Any], *, extra: Iterable[KindInfo] = ()) -> KindI
     return info
 
 
-def key_of(body: Mapping[str, Any], *, namespaced: bool = True) -> ObjectKey:
-    """The identity of a manifest: namespace `default` when unset, "" when cluster-scoped."""
+def key_of(body: Mapping[str, Any], *, extra: Iterable[KindInfo] = ()) -> ObjectKey:
+    """The identity of a manifest: namespace `default` when unset, "" when cluster-scoped
+    (the API server drops a namespace sent with a cluster-scoped object). Kinds it does not
+    know (`extra`: custom resources' kinds) count as namespaced."""
     meta = body.get("metadata") or {}
     kind = str(body.get("kind", ""))
-    group = group_of(str(body.get("apiVersion", "")))
-    info = lookup(group, kind)
-    scoped = info.namespaced if info is not None else namespaced
-    namespace = str(meta.get("namespace") or "default") if scoped else ""
-    return ObjectKey(group, kind, namespace, str(meta.get("name", "")))
+    info = lookup(group_of(str(body.get("apiVersion", ""))), kind, extra=extra)
+    namespaced = info.namespaced if info is not None else kind not in OTHER_CLUSTER_SCOPED
+    namespace = str(meta.get("namespace") or "default") if namespaced else ""
+    return ObjectKey(
+        group_of(str(body.get("apiVersion", ""))), kind, namespace, str(meta.get("name", ""))
+    )
 
 
 def ref(key: ObjectKey) -> str:

@@ -221,8 +221,19 @@ def manifest_sha256(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-def key_of(obj: KubeObject) -> ObjectKey:
-    return kinds.key_of(obj.body)
+def key_of(obj: KubeObject, *, extra: Sequence[kinds.KindInfo] = ()) -> ObjectKey:
+    """The object's identity; `extra`: the kinds of custom resources (their scope)."""
+    return kinds.key_of(obj.body, extra=extra)
+
+
+def custom_kinds(
+    desired: Sequence[KubeObject], stored: Sequence[AppliedRecord]
+) -> list[kinds.KindInfo]:
+    """The kinds the CRDs among the desired and the stored objects define."""
+    crd = "CustomResourceDefinition"
+    bodies = [o.body for o in desired if o.kind == crd]
+    bodies += [dict(r.live) for r in stored if r.key.kind == crd]
+    return [kinds.from_crd(body) for body in bodies]
 
 
 def origin_of(obj: KubeObject) -> str:
@@ -255,6 +266,7 @@ def compute_apply(
     desired objects: the ones of `source` not desired are pruned in WATCH mode and in APPLY mode
     with `prune`. `force` turns a refused immutable change into a delete and recreate."""
     by_key = {record.key: record for record in stored}
+    extra = custom_kinds(desired, stored)
     create: list[ApplyEntry] = []
     update: list[ApplyEntry] = []
     unchanged: list[ApplyEntry] = []
@@ -263,13 +275,13 @@ def compute_apply(
     seen: set[ObjectKey] = set()
     if mode is ApplyMode.DOWN:
         for obj in desired:
-            record = by_key.get(key_of(obj))
+            record = by_key.get(key_of(obj, extra=extra))
             if record is not None and record.key not in seen:
                 seen.add(record.key)
                 pruned.append(_pruned(record, verb="deleted"))
         return ApplyActions(prune=tuple(_prune_order(pruned)))
     for obj in desired:
-        key = key_of(obj)
+        key = key_of(obj, extra=extra)
         seen.add(key)
         record = by_key.get(key)
         entry = _decide(obj, key, record, source=source, mode=mode, force=force)
