@@ -411,7 +411,7 @@ def _decide(
             body=merged,
             **common,
         )
-    spec_paths = tuple(p for p in paths if not p.startswith("metadata"))
+    spec_paths = tuple(p for p in paths if p != "metadata" and not p.startswith("metadata."))
     if not spec_paths:
         return ApplyEntry(
             reason=Reason.METADATA_ONLY,
@@ -636,7 +636,7 @@ def _pvc_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
         problems.append(
             (
                 "spec.resources.requests.storage",
-                "Forbidden: field can not be less than status.capacity",
+                "Forbidden: field can not be less than previous value",
             )
         )
     return UpdateRule(problems=tuple(problems), recreatable=False)
@@ -768,7 +768,45 @@ def _service_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateR
     return UpdateRule(problems=tuple(problems), recreate_why="forced")
 
 
+def _role_binding_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """rbac/validation ValidateRoleBindingUpdate: the roleRef is fixed."""
+    if live.get("roleRef") != merged.get("roleRef"):
+        return UpdateRule(
+            problems=(_invalid("roleRef", merged.get("roleRef"), "cannot change roleRef"),)
+        )
+    return UpdateRule()
+
+
+def _priority_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """scheduling/validation ValidatePriorityClassUpdate."""
+    problems: list[tuple[str, str]] = []
+    if live.get("value") != merged.get("value"):
+        problems.append(("value", "Forbidden: may not be changed in an update."))
+    if live.get("preemptionPolicy") != merged.get("preemptionPolicy"):
+        problems.append(
+            _invalid("preemptionPolicy", merged.get("preemptionPolicy"), FIELD_IS_IMMUTABLE)
+        )
+    return UpdateRule(problems=tuple(problems))
+
+
+def _storage_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """storage/validation ValidateStorageClassUpdate."""
+    problems: list[tuple[str, str]] = []
+    for name in ("parameters", "provisioner", "reclaimPolicy"):
+        if live.get(name) != merged.get(name):
+            problems.append((name, f"Forbidden: updates to {name} are forbidden."))
+    if live.get("volumeBindingMode") != merged.get("volumeBindingMode"):
+        problems.append(
+            _invalid("volumeBindingMode", merged.get("volumeBindingMode"), FIELD_IS_IMMUTABLE)
+        )
+    return UpdateRule(problems=tuple(problems))
+
+
 _RULES: dict[str, Any] = {
+    "RoleBinding": _role_binding_rule,
+    "ClusterRoleBinding": _role_binding_rule,
+    "PriorityClass": _priority_class_rule,
+    "StorageClass": _storage_class_rule,
     "Pod": _pod_rule,
     "ConfigMap": _config_rule("ConfigMap"),
     "Secret": _config_rule("Secret"),
