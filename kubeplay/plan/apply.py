@@ -165,6 +165,9 @@ APPLY_ORDER: tuple[str, ...] = (
 # What `play` creates and refuses to play again; the other kinds play updates in place.
 PLAY_CONFIG_KINDS = frozenset({"ConfigMap", "Secret", "PersistentVolumeClaim"})
 
+# On an object: recreate it when the API server would refuse a change (as --force does).
+FORCE_ANNOTATION = "kubeplay.io/force"
+
 PRUNE_DISABLED_ANNOTATIONS: tuple[tuple[str, str], ...] = (
     ("kubeplay.io/prune", "disabled"),
     ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
@@ -240,6 +243,11 @@ def origin_of(obj: KubeObject) -> str:
     return f"{obj.source}#{obj.doc_index}"
 
 
+def _force_annotated(body: Mapping[str, Any]) -> bool:
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(FORCE_ANNOTATION) == "true"
+
+
 def prune_disabled(body: Mapping[str, Any]) -> str:
     """The annotation that keeps an object from being pruned (`key: value`), or ""."""
     annotations = (body.get("metadata") or {}).get("annotations") or {}
@@ -264,7 +272,8 @@ def compute_apply(
 ) -> ApplyActions:
     """What applying `desired` (in `source`) to `stored` does. `stored` may hold more than the
     desired objects: the ones of `source` not desired are pruned in WATCH mode and in APPLY mode
-    with `prune`. `force` turns a refused immutable change into a delete and recreate."""
+    with `prune`. `force` (or the object's `kubeplay.io/force: "true"` annotation) turns a
+    refused immutable change into a delete and recreate; a claim is never recreated."""
     by_key = {record.key: record for record in stored}
     extra = custom_kinds(desired, stored)
     create: list[ApplyEntry] = []
@@ -421,7 +430,8 @@ def _decide(
             **common,
         )
     rule = update_rule(key.kind, live, merged)
-    forced = force or rule.recreate or (mode is ApplyMode.WATCH and key.kind == "Pod")
+    # A Pod is recreated without --force (kubelet static pods, and `apply`'s promise).
+    forced = force or rule.recreate or _force_annotated(manifest)
     if rule.problems and not (forced and rule.recreatable):
         why = "; ".join(f"{path}: {msg}" for path, msg in rule.problems)
         return ApplyEntry(

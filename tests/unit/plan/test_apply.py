@@ -1265,3 +1265,14 @@ def test_object_moved_to_another_file_of_its_source_is_only_an_origin_update() -
 def test_more_refusals(new: dict[str, Any], old: dict[str, Any], message: str) -> None:
     entry = one(new, old)
     assert (entry.reason, entry.message) == (Reason.IMMUTABLE, message)
+
+
+def test_force_annotation_recreates_that_object_only() -> None:
+    old = job()
+    new = with_(job(), "spec.completions", 3)
+    new["metadata"]["annotations"] = {"kubeplay.io/force": "true"}
+    entry = one(new, old)
+    assert (entry.reason, entry.message) == (
+        Reason.RECREATE,
+        "job.batch/once replaced (spec.completions changed; forced)",
+    )
