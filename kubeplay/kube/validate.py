@@ -16,14 +16,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, hostnames, probes, volumes, workloads
+from kubeplay.kube import fields, hostnames, kinds, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
     {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
 )
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
+CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
+    k.kind for k in kinds.BUILTIN if not k.namespaced
+}
 
 # Where each kind keeps its pod spec; the same container rules apply to all of them.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -718,8 +720,6 @@ def check_object_name(kind: str, body: Mapping[str, Any], name: str) -> list[Pro
 
 def kind_warning(obj: KubeObject) -> str:
     """The one warning of a kind kubeplay stores but does not run: what a cluster would do."""
-    from kubeplay.kube import kinds
-
     info = kinds.info_of(obj.body)
     what = info.warning if info is not None and info.warning else kinds.CUSTOM_RESOURCE_WARNING
     return f"{obj.kind} is stored only: {what}"

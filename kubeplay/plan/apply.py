@@ -107,6 +107,15 @@ class ApplyEntry:
 
 @dataclass(frozen=True, slots=True)
 class ApplyActions:
+    """The entries by outcome, each list in apply order (`prune` in reverse).
+
+    create: NEW. update: CHANGED, METADATA_ONLY, RECREATE (write `body`; `effect` says what the
+    controllers do). unchanged: UNCHANGED (store `last_applied` and `origin` if they moved, no
+    other work) and PRUNE_DISABLED (kept). prune: GONE_FROM_SOURCE. refused: IMMUTABLE, EXISTS,
+    OWNED_BY_OTHER_SOURCE: the objects that make the command fail (exit 1) while the others
+    apply.
+    """
+
     create: tuple[ApplyEntry, ...] = ()
     update: tuple[ApplyEntry, ...] = ()
     unchanged: tuple[ApplyEntry, ...] = ()
@@ -309,14 +318,17 @@ def compute_apply(
             if record.owner_uid:
                 continue  # its owner's cascade removes it
             kept = prune_disabled(record.live) or prune_disabled(record.last_applied)
-            if kept:
-                refused.append(
+            if kept:  # left alone: not a failure of the apply
+                unchanged.append(
                     ApplyEntry(
                         key=record.key,
                         reason=Reason.PRUNE_DISABLED,
                         message=f"{kinds.ref(record.key)} not pruned ({kept})",
                         uid=record.uid,
+                        body=record.live,
                         before=record.live,
+                        last_applied=record.last_applied,
+                        last_applied_sha256=record.last_applied_sha256,
                     )
                 )
             else:

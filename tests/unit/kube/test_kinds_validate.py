@@ -358,3 +358,10 @@ def test_cluster_scoped_kind_ignores_a_namespace() -> None:
         "metadata: {", "metadata: {namespace: dev, "
     )
     assert len(_warnings(text)) == 1
+
+
+def test_cluster_scoped_duplicate_whatever_the_namespace() -> None:
+    first = _doc("rbac.authorization.k8s.io/v1", "ClusterRole", "x")
+    second = first.replace("metadata: {", "metadata: {namespace: dev, ")
+    (line,) = _errors(first + "---\n" + second)
+    assert "duplicate ClusterRole x" in line

@@ -873,6 +873,8 @@ def test_prune(annotations: dict[str, str], reason: Reason, message: str) -> Non
     actions = apply.compute_apply([], [stored(old)], source=SOURCE, mode=ApplyMode.WATCH)
     (entry,) = actions.entries()
     assert (entry.reason, entry.message, entry.uid) == (reason, message, "uid-1")
+    assert not actions.refused, "a kept object does not fail the apply"
+    assert bool(actions.prune) is (reason is Reason.GONE_FROM_SOURCE)
 
 
 @pytest.mark.parametrize(
