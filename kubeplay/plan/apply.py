@@ -38,8 +38,8 @@ PLAY_SOURCE = "play"
 
 
 class ApplyMode(StrEnum):
-    PLAY = "play"  # create; a stored Pod or workload is refused EXISTS; config objects update
-    REPLACE = "replace"  # play --replace: whatever changed is recreated
+    PLAY = "play"  # create; a stored Pod or workload is refused EXISTS; other kinds as APPLY
+    REPLACE = "replace"  # play --replace: stored Pods and workloads recreated; others as APPLY
     APPLY = "apply"  # kubectl apply; prunes only when asked, in its own source
     WATCH = "watch"  # a SET per source: prune what left it; a changed Pod is recreated
     DOWN = "down"  # desired = nothing for the named objects: each stored one is pruned
@@ -171,8 +171,21 @@ APPLY_ORDER: tuple[str, ...] = (
     "Ingress",
 )
 
-# What `play` creates and refuses to play again; the other kinds play updates in place.
-PLAY_CONFIG_KINDS = frozenset({"ConfigMap", "Secret", "PersistentVolumeClaim"})
+# What `play` refuses to play again (EXISTS) and `play --replace` recreates: Pods and the kinds
+# that make them. Every other kind (ConfigMaps, Secrets, claims, the stored-only kinds) `play`
+# creates or updates as `apply` does.
+PLAY_RUN_KINDS = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+    }
+)
 
 # On an object: recreate it when the API server would refuse a change (as --force does).
 FORCE_ANNOTATION = "kubeplay.io/force"
@@ -388,7 +401,7 @@ def _decide(
         )
     common["uid"] = record.uid
     common["before"] = record.live
-    if mode is ApplyMode.PLAY and key.kind not in PLAY_CONFIG_KINDS:
+    if mode is ApplyMode.PLAY and key.kind in PLAY_RUN_KINDS:
         where = f"{key.namespace}/{key.name}" if key.namespace else key.name
         return ApplyEntry(
             reason=Reason.EXISTS,
@@ -403,7 +416,7 @@ def _decide(
             **common,
         )
     fresh = defaults.default_object(dict(manifest))
-    if mode is ApplyMode.REPLACE and key.kind not in PLAY_CONFIG_KINDS:
+    if mode is ApplyMode.REPLACE and key.kind in PLAY_RUN_KINDS:
         # play --replace: a stored Pod or workload is made again, changed or not.
         return ApplyEntry(
             reason=Reason.RECREATE,
