@@ -45,8 +45,9 @@ class KindInfo:
 
     @property
     def api_version(self) -> str:
-        """The preferred apiVersion (`v1`, `apps/v1`)."""
-        return f"{self.group}/{self.versions[0]}" if self.group else self.versions[0]
+        """The preferred apiVersion (`v1`, `apps/v1`; a CRD's storage version)."""
+        version = self.versions[0] if self.versions else ""
+        return f"{self.group}/{version}" if self.group else version
 
     @property
     def resource(self) -> str:

@@ -618,7 +618,6 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
                 if after.get("image") != before.get("image"):
                     restart.append(str(after.get("name", "")))
                 after["image"] = before.get("image")
-                after["imagePullPolicy"] = before.get("imagePullPolicy")
     deadline_old, deadline_new = old.get("activeDeadlineSeconds"), new.get("activeDeadlineSeconds")
     if deadline_new is not None and (deadline_old is None or deadline_new <= deadline_old):
         if deadline_old is None:

@@ -721,6 +721,12 @@ def test_update_effect(
             "spec.restartPolicy",
             id="pod-restart-policy-recreates",
         ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.imagePullPolicy", "Always"),
+            pod(),
+            "spec.containers[0].imagePullPolicy",
+            id="pod-pull-policy-is-not-the-image",
+        ),
     ],
 )
 def test_pod_changes_kubernetes_refuses_recreate(
