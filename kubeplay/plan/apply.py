@@ -437,7 +437,8 @@ def _decide(
     merged = defaults.default_object(three_way_merge(record.last_applied, manifest, record.live))
     live = dict(record.live)
     _keep_allocated(key.kind, merged, live)
-    paths = tuple(diff_paths(_comparable(live), _comparable(merged)))
+    before, after = _comparable(live), _comparable(merged)
+    paths = tuple(diff_paths(before, after))
     if not paths:
         return ApplyEntry(
             reason=Reason.UNCHANGED,
@@ -454,7 +455,7 @@ def _decide(
             changed_paths=paths,
             **common,
         )
-    rule = update_rule(key.kind, live, merged)
+    rule = update_rule(key.kind, before, after)
     # A Pod is recreated without --force (kubelet static pods, and `apply`'s promise).
     forced = force or rule.recreate or _force_annotated(manifest)
     if rule.problems and not (forced and rule.recreatable):
@@ -543,12 +544,24 @@ def _keep_allocated(kind: str, merged: Body, live: Mapping[str, Any]) -> None:
 
 
 def _comparable(body: Mapping[str, Any]) -> Body:
-    """A body without status and server-set metadata: what apply compares."""
+    """What apply compares: a body without status and server-set metadata, and without null,
+    empty maps and empty lists (the API server's JSON omits them: `labels: {}`, `env: []` or
+    `resources: {}` written out is the same object)."""
     out = {k: v for k, v in body.items() if k != "status"}
     meta = out.get("metadata")
     if isinstance(meta, dict):
         out["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
-    return out
+    pruned = _without_empty(out)
+    return pruned if isinstance(pruned, dict) else {}
+
+
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = ((k, _without_empty(v)) for k, v in value.items())
+        return {k: v for k, v in kept if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 def diff_paths(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
@@ -585,7 +598,7 @@ class UpdateRule:
 
 def update_rule(kind: str, live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     """The API server's update validation and the controllers' reaction for `kind`, on the
-    defaulted live and merged bodies."""
+    defaulted live and merged bodies as compared (`_comparable`)."""
     rule = _RULES.get(kind)
     return rule(live, merged) if rule is not None else UpdateRule()
 
@@ -630,7 +643,7 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
             trial["tolerations"] = old["tolerations"]
         else:
             trial.pop("tolerations", None)
-    if _comparable_spec(trial) == _comparable_spec(old):
+    if trial == old:
         return UpdateRule(
             effect=Effect.RESTART if restart else Effect.NONE,
             restart_containers=tuple(restart),
@@ -640,10 +653,6 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
         recreate=True,
         recreate_why="pods are immutable",
     )
-
-
-def _comparable_spec(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {k: v for k, v in spec.items() if v is not None}
 
 
 def _config_rule(kind: str) -> Any:
