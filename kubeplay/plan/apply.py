@@ -29,6 +29,7 @@ from typing import Any
 from kubeplay.kube import defaults, kinds
 from kubeplay.kube.kinds import ObjectKey
 from kubeplay.kube.objects import KubeObject
+from kubeplay.kube.quantity import parse_quantity
 from kubeplay.plan import configdata
 
 Body = dict[str, Any]
@@ -543,25 +544,47 @@ def _keep_allocated(kind: str, merged: Body, live: Mapping[str, Any]) -> None:
                 port["nodePort"] = kept
 
 
+# Maps of resource.Quantity values in the built-in kinds (containers' and claims' resources,
+# pod overhead, ResourceQuota, LimitRange, PersistentVolume capacity): compared by value, as
+# the API server stores the canonical form (`cpu: 0.5` is `500m`, `1024Mi` is `1Gi`).
+QUANTITY_MAPS = frozenset(
+    {"limits", "requests", "overhead", "hard", "capacity", "max", "min", "default"}
+    | {"defaultRequest", "maxLimitRequestRatio"}
+)
+
+
 def _comparable(body: Mapping[str, Any]) -> Body:
     """What apply compares: a body without status and server-set metadata, and without null,
     empty maps and empty lists (the API server's JSON omits them: `labels: {}`, `env: []` or
-    `resources: {}` written out is the same object)."""
+    `resources: {}` written out is the same object); quantities of the built-in kinds by
+    value."""
     out = {k: v for k, v in body.items() if k != "status"}
     meta = out.get("metadata")
     if isinstance(meta, dict):
         out["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
-    pruned = _without_empty(out)
+    builtin = kinds.lookup(kinds.group_of(str(body.get("apiVersion", ""))), str(body.get("kind")))
+    pruned = _normalized(out, quantities=builtin is not None)
     return pruned if isinstance(pruned, dict) else {}
 
 
-def _without_empty(value: Any) -> Any:
+def _normalized(value: Any, *, quantities: bool, parent: str = "") -> Any:
     if isinstance(value, dict):
-        kept = ((k, _without_empty(v)) for k, v in value.items())
-        return {k: v for k, v in kept if v is not None and v != {} and v != []}
+        kept = ((k, _normalized(v, quantities=quantities, parent=k)) for k, v in value.items())
+        out = {k: v for k, v in kept if v is not None and v != {} and v != []}
+        if quantities and (parent in QUANTITY_MAPS or "sizeLimit" in out):
+            for name, item in out.items():
+                if parent in QUANTITY_MAPS or name == "sizeLimit":
+                    number = parse_quantity(item)
+                    out[name] = item if number is None else _canonical(number)
+        return out
     if isinstance(value, list):
-        return [_without_empty(v) for v in value]
+        return [_normalized(v, quantities=quantities, parent=parent) for v in value]
     return value
+
+
+def _canonical(number: Any) -> str:
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def diff_paths(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
@@ -673,8 +696,8 @@ def _pvc_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     rest_new = {k: v for k, v in new.items() if k not in ("resources", "volumeAttributesClassName")}
     if rest_old != rest_new:
         problems.append(("spec", f"Forbidden: {PVC_UPDATE_MESSAGE}"))
-    before = _quantity(((old.get("resources") or {}).get("requests") or {}).get("storage"))
-    after = _quantity(((new.get("resources") or {}).get("requests") or {}).get("storage"))
+    before = parse_quantity(((old.get("resources") or {}).get("requests") or {}).get("storage"))
+    after = parse_quantity(((new.get("resources") or {}).get("requests") or {}).get("storage"))
     if before is not None and after is not None and after < before:
         problems.append(
             (
@@ -683,43 +706,6 @@ def _pvc_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
             )
         )
     return UpdateRule(problems=tuple(problems), recreatable=False)
-
-
-_SUFFIXES = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "m": 0.001,
-}
-
-
-def _quantity(value: Any) -> float | None:
-    """A resource.Quantity as a number (enough to compare sizes)."""
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if suffix and text.endswith(suffix):
-            number, scale = text[: -len(suffix)], _SUFFIXES[suffix]
-            break
-    else:
-        number, scale = text, 1
-    try:
-        return float(number) * scale
-    except ValueError:
-        return None
 
 
 def _selector_problems(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -292,6 +292,24 @@ CASES = [
         id="empty-labels-and-env-are-omitted",
     ),
     pytest.param(
+        with_(pod(), "spec.containers.0.resources", {"limits": {"cpu": "0.5", "memory": "1Gi"}}),
+        with_(
+            pod(), "spec.containers.0.resources", {"limits": {"cpu": "500m", "memory": "1024Mi"}}
+        ),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "pod/web unchanged",
+        id="quantities-compared-by-value",
+    ),
+    pytest.param(
+        pvc(size="1073741824"),
+        pvc(size="1Gi"),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "persistentvolumeclaim/data unchanged",
+        id="claim-size-in-bytes-is-the-same-size",
+    ),
+    pytest.param(
         with_(deployment(), "spec.paused", None),
         deployment(),
         ApplyMode.APPLY,
@@ -600,6 +618,21 @@ def test_entries_land_in_their_list() -> None:
             Effect.ROLLOUT,
             (),
             id="deployment-template-rolls-out",
+        ),
+        pytest.param(
+            with_(
+                deployment(),
+                "spec.template.spec.containers.0.resources",
+                {"limits": {"memory": "2Gi"}},
+            ),
+            with_(
+                deployment(),
+                "spec.template.spec.containers.0.resources",
+                {"limits": {"memory": "1Gi"}},
+            ),
+            Effect.ROLLOUT,
+            (),
+            id="deployment-memory-limit-by-value-rolls-out",
         ),
         pytest.param(
             with_(deployment(), "spec.replicas", 4),
