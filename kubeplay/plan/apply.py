@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -678,7 +678,10 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     )
 
 
-def _config_rule(kind: str) -> Any:
+Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], UpdateRule]
+
+
+def _config_rule(kind: str) -> Rule:
     def rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
         problems = configdata.immutable_problems(kind, live, merged)
         return UpdateRule(
@@ -831,7 +834,8 @@ def _storage_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> U
     return UpdateRule(problems=tuple(problems))
 
 
-_RULES: dict[str, Any] = {
+_RULES: dict[str, Rule] = {
+    "Service": _service_rule,
     "RoleBinding": _role_binding_rule,
     "ClusterRoleBinding": _role_binding_rule,
     "PriorityClass": _priority_class_rule,
@@ -846,4 +850,3 @@ _RULES: dict[str, Any] = {
     "StatefulSet": _statefulset_rule,
     "Job": _job_rule,
 }
-_RULES["Service"] = _service_rule
