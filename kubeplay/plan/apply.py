@@ -850,3 +850,28 @@ _RULES: dict[str, Rule] = {
     "StatefulSet": _statefulset_rule,
     "Job": _job_rule,
 }
+
+
+# --- diff ---------------------------------------------------------------------------------------
+
+
+def masked_secrets(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`kubectl diff`'s Masker for two Secret bodies: each value of `data` (and `stringData`)
+    becomes `***`, or `*** (before)` / `*** (after)` where the two differ, so a diff shows which
+    keys changed and never a value. Other kinds come back as copies."""
+    old, new = copy.deepcopy(dict(before)), copy.deepcopy(dict(after))
+    if "Secret" not in (old.get("kind"), new.get("kind")):
+        return old, new
+    for field_name in ("data", "stringData"):
+        a, b = old.get(field_name), new.get(field_name)
+        a = a if isinstance(a, dict) else None
+        b = b if isinstance(b, dict) else None
+        for key in set(a or ()) | set(b or ()):
+            differ = a is not None and b is not None and key in a and key in b and a[key] != b[key]
+            if a is not None and key in a:
+                a[key] = "*** (before)" if differ else "***"
+            if b is not None and key in b:
+                b[key] = "*** (after)" if differ else "***"
+    return old, new
