@@ -62,6 +62,7 @@ bench: demo-image
 	$(PY) bench/pull.py
 	$(PY) bench/supervisor.py
 	$(PY) bench/check.py
+	$(PY) bench/apply_plan.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)
