@@ -83,6 +83,17 @@ _MAX_EXPONENT = 10**6
 Problems = Iterator[tuple[str, str]]
 
 
+# A kind (`Deployment`) and an apiVersion (`v1`, `apps/v1`) as the API server's paths take them:
+# anything else names no schema (and must not become part of a file name).
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_API_VERSION = re.compile(rf"({_LABEL}(\.{_LABEL})*/)?[a-z0-9]{{1,63}}")
+
+
+def plausible_type(kind: str, api_version: str) -> bool:
+    """Whether `kind` and `apiVersion` could name an API type at all."""
+    return bool(_KIND.fullmatch(kind) and _API_VERSION.fullmatch(api_version))
+
+
 # --- integers ---------------------------------------------------------------------------------
 
 

@@ -209,6 +209,8 @@ def check_schema(obj: KubeObject, *, version: str) -> list[Problem]:
     import jsonschema
 
     unsupported = Problem("", f"unsupported kind {obj.kind} for apiVersion {obj.api_version}")
+    if not apirules.plausible_type(obj.kind, obj.api_version):
+        return [unsupported]
     validator = _validator(version, obj.kind, obj.api_version)
     if validator is None:
         return [unsupported]
@@ -311,7 +313,7 @@ def name_problem(name: str, *, rule: NameRule = DNS1123_SUBDOMAIN) -> str:
 
 
 def _check_metadata(obj: KubeObject) -> list[Problem]:
-    meta = obj.body.get("metadata") or {}
+    meta = obj.metadata
     name, namespace = meta.get("name"), meta.get("namespace")
     problems: list[Problem] = []
     if not name:  # generateName is not enough: like `kubectl apply`, play needs a name
@@ -616,7 +618,7 @@ def _check_choice(
 def _check_duplicate(
     obj: KubeObject, first_seen: dict[tuple[str, str, str], KubeObject]
 ) -> list[Problem]:
-    name = (obj.body.get("metadata") or {}).get("name")
+    name = obj.metadata.get("name")
     if not isinstance(name, str) or not name:
         return []
     namespace = "" if obj.kind in CLUSTER_SCOPED_KINDS else obj.namespace

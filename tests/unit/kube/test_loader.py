@@ -129,12 +129,12 @@ def test_timestamps_stay_strings_as_in_kubernetes() -> None:
     [
         pytest.param(
             POD + "---\nkind: Pod\nmetadata: [unclosed\n",
-            "pod.yaml:12: document 2: invalid YAML: expected ',' or ']', but got '<stream end>'",
+            "pod.yaml:12: document 2: invalid YAML: did not find expected ',' or ']'",
             id="bad-yaml-names-document-and-line",
         ),
         pytest.param(
             "apiVersion: v1\nkind: Pod\n  name: web\n",
-            "pod.yaml:3: document 1: invalid YAML: mapping values are not allowed here",
+            "pod.yaml:3: document 1: invalid YAML: mapping values are not allowed in this context",
             id="bad-yaml-indentation",
         ),
         pytest.param(
@@ -252,9 +252,17 @@ def _chain(levels: int, depth: int) -> str:
     [
         pytest.param(
             _laughs(10),
-            "pod.yaml:10: document 1: document too large once its aliases are expanded: "
-            "more than 3145728 bytes",
+            "pod.yaml:9: document 1: too many aliased nodes: its aliases add more than 20000 "
+            "nodes to the document",
             id="alias-bomb-billion-laughs",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f"  big: &big {'x' * 100_000}\n"
+            "  copies: [" + ", ".join(["*big"] * 40) + "]\n",
+            "pod.yaml:6: document 1: document too large once its aliases are expanded: "
+            "more than 3145728 bytes",
+            id="alias-expanded-bytes-limit",
         ),
         pytest.param(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
@@ -279,8 +287,8 @@ def _chain(levels: int, depth: int) -> str:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Pod\nspec: " + "[" * 1000 + "]" * 1000 + "\n",
-            "pod.yaml:3: document 1: invalid YAML: nested more than 100 levels deep",
-            id="nesting-1000-levels-flow",
+            "pod.yaml:3: document 1: invalid YAML: exceeded maximum nesting depth",
+            id="nesting-1000-levels-flow-libyaml-limit",
         ),
         pytest.param(
             "apiVersion: v1\nkind: Pod\nspec:\n"
@@ -305,6 +313,16 @@ def _chain(levels: int, depth: int) -> str:
             POD + "---\n" + "apiVersion: v1\nkind: Pod\nmetadata: {name: p\x1b}\n",
             "pod.yaml:12: document 1: invalid YAML: control characters are not allowed (#x001b)",
             id="control-character-in-a-later-document",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: é}\ndata: {a: \x07}\n",
+            "pod.yaml:4: document 1: invalid YAML: control characters are not allowed (#x0007)",
+            id="control-character-after-non-ascii",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nspec: " + "[" * 150 + "]" * 150 + "\n",
+            "pod.yaml:3: document 1: invalid YAML: nested more than 100 levels deep",
+            id="nesting-150-levels-flow",
         ),
     ],
 )

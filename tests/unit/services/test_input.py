@@ -103,7 +103,7 @@ def test_delete_refuses_a_name_no_pod_can_have(
         pytest.param(
             ["play"],
             "apiVersion: v1\nkind: Pod\nspec: " + "[" * 1000 + "]" * 1000 + "\n",
-            "nested more than 100 levels deep",
+            "invalid YAML: exceeded maximum nesting depth",
             id="nesting-1000-levels",
         ),
         pytest.param(
