@@ -17,10 +17,10 @@ pkg/api/validation, pkg/util/validation), with its words where they help:
   nameserver, nodeSelector labels, user and group ids 0..2^31-1 (IsValidUserID,
   IsValidGroupID) in the pod's and each container's securityContext;
 - containers: env names (any printable ASCII but '=', as RelaxedEnvironmentVariableValidation
-  since 1.34), envFrom prefixes, resource quantities (the Quantity syntax, not negative,
-  request at most the limit; and at most 2^63-1 units, which the kubelet's int64 cannot go
-  beyond), a PVC's requests and limits (`volumes` checks an emptyDir's sizeLimit with
-  `quantity_problem`).
+  since 1.34), envFrom prefixes, resourceFieldRef divisors (env and downwardAPI volumes),
+  resource quantities (the Quantity syntax, not negative, request at most the limit; and at
+  most 2^63-1 units, which the kubelet's int64 cannot go beyond), a PVC's requests and
+  limits (`volumes` checks an emptyDir's sizeLimit with `quantity_problem`).
 
 Pure: no I/O. Problems are (field path, message) pairs, in input order.
 """
@@ -298,14 +298,59 @@ def check_pod_spec(spec: Any, path: str) -> Problems:
     yield from _check_dns_config(spec, f"{path}.dnsConfig")
     yield from _check_ids(spec.get("securityContext"), f"{path}.securityContext", pod=True)
     yield from _check_resources(spec.get("resources"), f"{path}.resources")
+    for i, volume in enumerate(spec.get("volumes") or ()):
+        downward = volume.get("downwardAPI") if isinstance(volume, dict) else None
+        for j, item in enumerate((downward or {}).get("items") or ()):
+            if isinstance(item, dict):
+                item_path = f"{path}.volumes[{i}].downwardAPI.items[{j}].resourceFieldRef"
+                yield from _check_divisor(item.get("resourceFieldRef"), item_path)
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for i, container in enumerate(spec.get(group) or ()):
             if isinstance(container, dict):
                 yield from _check_container(container, f"{path}.{group}[{i}]")
 
 
+# validateContainerResourceDivisor: the divisors a resourceFieldRef may use (0 is "unset").
+_CPU_DIVISORS = {Decimal("0.001"), Decimal(1)}
+_MEMORY_DIVISORS = {
+    Decimal(1),
+    *(Decimal(10) ** (3 * i) for i in range(1, 7)),
+    *(Decimal(2) ** (10 * i) for i in range(1, 7)),
+}
+
+
+def _check_divisor(ref: Any, path: str) -> Problems:
+    if not isinstance(ref, dict) or ref.get("divisor") is None:
+        return
+    resource, divisor = str(ref.get("resource") or ""), ref["divisor"]
+    problem = quantity_problem(divisor)
+    if problem:
+        yield f"{path}.divisor", problem
+        return
+    value = parse_quantity(divisor) or Decimal(0)
+    if value == 0:
+        return
+    if resource.endswith(".cpu") and value not in _CPU_DIVISORS:
+        yield (
+            f"{path}.divisor",
+            f"Invalid value: {_shown(resource)}: only divisor's values 1m and 1 are supported "
+            "with the cpu resource",
+        )
+    elif resource.endswith((".memory", ".ephemeral-storage")) and value not in _MEMORY_DIVISORS:
+        yield (
+            f"{path}.divisor",
+            f"Invalid value: {_shown(resource)}: only divisor's values 1, 1k, 1M, 1G, 1T, 1P, "
+            "1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource",
+        )
+
+
 def _check_container(container: Mapping[str, Any], path: str) -> Problems:
     for i, env in enumerate(container.get("env") or ()):
+        value_from = env.get("valueFrom") if isinstance(env, dict) else None
+        if isinstance(value_from, dict):
+            yield from _check_divisor(
+                value_from.get("resourceFieldRef"), f"{path}.env[{i}].valueFrom.resourceFieldRef"
+            )
         name = env.get("name") if isinstance(env, dict) else None
         if not name:
             yield f"{path}.env[{i}].name", "Required value"

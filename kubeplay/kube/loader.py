@@ -50,7 +50,10 @@ MAX_ALIASED_NODES = 20_000
 
 
 class _KubeYamlLoader(
-    yaml.composer.Composer, _yaml_c.CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    yaml.composer.Composer,
+    _yaml_c.CParser,
+    yaml.constructor.SafeConstructor,
+    yaml.resolver.Resolver,
 ):
     """SafeLoader without the timestamp resolver: Kubernetes reads `2024-01-01` as a string.
 

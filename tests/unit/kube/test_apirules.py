@@ -280,6 +280,25 @@ def _errors(text: str) -> list[str]:
             "than '='",
             id="env-from-prefix",
         ),
+        pytest.param(
+            _pod(
+                container="env: [{name: X, valueFrom: {resourceFieldRef: "
+                "{resource: limits.cpu, divisor: 2}}}]\n"
+            ),
+            "spec.containers[0].env[0].valueFrom.resourceFieldRef.divisor: Invalid value: "
+            "'limits.cpu': only divisor's values 1m and 1 are supported with the cpu resource",
+            id="resource-field-ref-divisor-cpu",
+        ),
+        pytest.param(
+            _pod(
+                "volumes: [{name: v, downwardAPI: {items: [{path: m, resourceFieldRef: "
+                "{containerName: app, resource: limits.memory, divisor: 3Mi}}]}}]\n"
+            ),
+            "spec.volumes[0].downwardAPI.items[0].resourceFieldRef.divisor: Invalid value: "
+            "'limits.memory': only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, "
+            "1Ti, 1Pi, 1Ei are supported with the memory resource",
+            id="resource-field-ref-divisor-memory",
+        ),
     ],
 )
 def test_api_server_rule(text: str, expected: str) -> None:
@@ -309,6 +328,14 @@ def test_api_server_rule(text: str, expected: str) -> None:
             _pod(container="env: [{name: 'my var.1', value: x}]\n"), id="env-name-relaxed"
         ),
         pytest.param(_pod("activeDeadlineSeconds: 2147483647\n"), id="active-deadline-max"),
+        pytest.param(
+            _pod(
+                container="env: [{name: X, valueFrom: {resourceFieldRef: "
+                "{resource: requests.memory, divisor: 1Mi}}}, {name: Y, valueFrom: "
+                "{resourceFieldRef: {resource: limits.cpu, divisor: '0'}}}]\n"
+            ),
+            id="divisors-valid-and-zero-unset",
+        ),
     ],
 )
 def test_api_server_accepts(text: str) -> None:
