@@ -144,12 +144,12 @@ def load_manifests(
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
-    if not objects:  # as kubectl apply: an empty file, or only empty documents or Lists
+    extra = loader.load(configmaps) if configmaps else []
+    if not objects and not extra:  # as kubectl apply: empty files, documents or Lists
         raise ManifestError(
             "no objects passed to apply",
             source=", ".join("<stdin>" if p == loader.STDIN else p for p in paths),
         )
-    extra = loader.load(configmaps) if configmaps else []
     objects_mod.check_configmap_files(extra)
     warnings = validate.validate(objects + extra, kube_version=kube_version)
     return objects + extra, [w.render() for w in warnings]

@@ -40,6 +40,15 @@ def test_play_of_nothing_is_an_error_as_in_kubectl(tmp_path: Path, text: str) ->
     assert caught.value.exit_code == 2
 
 
+def test_configmap_files_alone_are_objects_to_apply(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    config = tmp_path / "cm.yaml"
+    config.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
+    objects, _ = play.load_manifests([str(empty)], kube_version="", configmaps=[str(config)])
+    assert [o.name for o in objects] == ["c"]
+
+
 def _settings(tmp_path: Path) -> Settings:
     return Settings(root=tmp_path / "root", runroot=tmp_path / "run")
 
