@@ -124,7 +124,10 @@ def test_delete_refuses_a_name_no_pod_can_have(
         pytest.param(["play"], "", "no objects passed to apply", id="empty-input"),
         pytest.param(["down"], _pod('"a/b"'), "metadata.name: invalid name 'a/b'", id="down-slash"),
         pytest.param(
-            ["down"], _pod('"a\\0b"'), "metadata.name: invalid name 'a\\x00b'", id="down-nul"
+            ["down"],
+            _pod('"a\\0b"'),
+            "document 1 (Pod a\\x00b): metadata.name: invalid name 'a\\x00b'",
+            id="down-nul-shown-escaped",
         ),
         pytest.param(
             ["down"], _pod("a" * 300), "metadata.name: invalid name 'aaa", id="down-over-255"
