@@ -13,6 +13,7 @@ documents, so a failure here is reproducible, not flaky.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import signal
 from collections.abc import Iterator
@@ -66,10 +67,12 @@ def _peak_rss() -> int:
 
 
 def play_input(text: str) -> str:
-    """Load, validate and plan `text` as `play` does before it creates anything: "planned",
-    or the first line of the KubeplayError that refused it."""
+    """Load, validate and plan `text` as `play` does before it creates anything (and check
+    names as `down` does): "planned", or the first line of the KubeplayError that refused it."""
     try:
         objects = loader.load_text(text, source="fuzz.yaml")
+        with contextlib.suppress(KubeplayError):  # `down` stops here; `play` reports all
+            validate.check_names(objects)
         validate.validate(objects)
         for obj in objects:
             pod = _as_pod(obj.body)
