@@ -63,6 +63,7 @@ bench: demo-image
 	$(PY) bench/supervisor.py
 	$(PY) bench/check.py
 	$(PY) bench/apply_plan.py
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

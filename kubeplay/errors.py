@@ -56,7 +56,9 @@ class ManifestError(KubeplayError):
         if self.source:
             where.append(self.source + (f":{self.line}" if self.line else ""))
         if self.doc_index is not None:
-            obj = f" ({self.kind} {self.name})" if self.kind or self.name else ""
+            # A name with a NUL or newline (refused, but named in the error) is shown escaped.
+            name = self.name if self.name.isprintable() else repr(self.name)[1:-1]
+            obj = f" ({self.kind} {name})" if self.kind or name else ""
             where.append(f"document {self.doc_index}{obj}")
         field = f"{self.path}: " if self.path else ""
         prefix = ": ".join(where)

@@ -13,9 +13,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+# The longest file name Linux takes (NAME_MAX).
+NAME_MAX = 255
+
 
 def pod_lock_path(locks_dir: Path, namespace: str, name: str) -> Path:
-    return locks_dir / f"pod_{namespace}_{name}.lock"
+    """`pod_<namespace>_<name>.lock`; a name that cannot be a file name as it is (a valid
+    253-character pod name in a long namespace is over NAME_MAX; `/`, NUL or non-ASCII in a
+    name not validated) is locked under its SHA-256 instead, a prefix no plain name has."""
+    plain = f"pod_{namespace}_{name}.lock"
+    if len(plain) <= NAME_MAX and plain.isascii() and "/" not in plain and "\0" not in plain:
+        return locks_dir / plain
+    import hashlib
+
+    digest = hashlib.sha256(f"{namespace}\0{name}".encode(errors="surrogatepass")).hexdigest()
+    return locks_dir / f"pod-sha256_{digest}.lock"
 
 
 @contextmanager

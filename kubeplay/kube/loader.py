@@ -6,36 +6,78 @@ stdin); parsing works on text. Each object keeps its source, 1-based document in
 documents count, as a person counts "---"), the line where it starts and the line of every field
 path, so later errors point at the input. `kind: List` (and any `*List`) is flattened. Parsing
 follows what kubectl accepts: duplicate keys are an error, timestamps stay strings.
+
+Hostile input is refused before it costs time or memory (exit 2, naming file and document):
+the input is read up to MAX_INPUT_BYTES in all; nesting deeper than MAX_DEPTH levels stops the
+parser; a document larger than MAX_DOCUMENT_BYTES (the API server's request limit), as written
+or once its aliases are expanded, is refused, as are more than MAX_ALIASES aliases in one
+document or aliases that add more than MAX_ALIASED_NODES nodes (go-yaml's "excessive
+aliasing"), and an alias inside the node it names (recursive).
+In a directory, an entry with a manifest's name that is not a regular file (a FIFO, a socket,
+a device, a symbolic link loop or a dangling link) is an error naming it: never read, never
+skipped silently.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
+import yaml._yaml as _yaml_c
 
 from kubeplay.errors import ManifestError
 from kubeplay.kube.objects import KubeObject
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
-# The largest source (file or stdin) read: the API server takes at most 3 MiB a request, so a
-# bigger manifest is a mistake (a log, a disk image), not an application.
-MAX_SOURCE_BYTES = 16 * 1024 * 1024
-# The most YAML nodes one document may stand for once its aliases are followed: a "billion
-# laughs" document is a few lines of anchors that expand to gigabytes.
-MAX_DOCUMENT_NODES = 1_000_000
+
+# All the text one command reads, over every file, directory and stdin.
+MAX_INPUT_BYTES = 32 * 1024 * 1024
+# One document, as written and once its aliases are expanded: the API server's limit on a
+# request body (apiserver MaxRequestBodyBytes, 3 MiB).
+MAX_DOCUMENT_BYTES = 3 * 1024 * 1024
+# Nesting of mappings and lists (expanded); the deepest Kubernetes field is ~20 levels down.
+MAX_DEPTH = 100
+# Alias uses in one document, and the nodes (mappings, lists, scalars) they may add to it once
+# expanded: a bomb within the byte limit could still hold half a million nodes.
+MAX_ALIASES = 1000
+MAX_ALIASED_NODES = 20_000
 
 
-# libyaml's parser when PyYAML has it (4x faster on a 50-document file), same nodes and marks.
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _KubeYamlLoader(
+    yaml.composer.Composer,
+    _yaml_c.CParser,
+    yaml.constructor.SafeConstructor,
+    yaml.resolver.Resolver,
+):
+    """SafeLoader without the timestamp resolver: Kubernetes reads `2024-01-01` as a string.
 
+    libyaml's C parser (as in CSafeLoader, ~10 times faster) feeds PyYAML's composer, which
+    counts nesting: past MAX_DEPTH it stops (it recurses per level)."""
 
-class _KubeYamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """SafeLoader without the timestamp resolver: Kubernetes reads `2024-01-01` as a string."""
+    def __init__(self, stream: str) -> None:
+        _yaml_c.CParser.__init__(self, stream)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                event: Any = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _KubeYamlLoader.yaml_implicit_resolvers = {
@@ -56,43 +98,72 @@ def format_path(parts: Sequence[str | int]) -> str:
 
 
 def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
-    """Read each path (a file, a directory's manifests sorted by name, or "-") as (name, text)."""
+    """Read each path (a file, a directory's manifests sorted by name, or "-") as (name, text),
+    at most MAX_INPUT_BYTES in all."""
     sources: list[tuple[str, str]] = []
+    budget = [MAX_INPUT_BYTES]
     for path in paths:
         if path == STDIN:
-            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
-            sources.append(("<stdin>", _decode(data, "<stdin>")))
+            sources.append(("<stdin>", _read_limited(sys.stdin, "<stdin>", budget)))
         elif os.path.isdir(path):
             names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
             files = [os.path.join(path, n) for n in names]
-            sources.extend((f, _read_file(f)) for f in files if os.path.isfile(f))
+            sources.extend((f, _read_file(f, budget)) for f in files if _is_manifest_file(f))
         else:
-            sources.append((path, _read_file(path)))
+            sources.append((path, _read_file(path, budget)))
     return sources
 
 
-def _read_file(path: str) -> str:
+def _is_manifest_file(path: str) -> bool:
+    """Whether a directory entry is a file to read: regular files (or links to one) yes,
+    subdirectories no (not recursive, as kubectl without -R); anything else is an error."""
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(MAX_SOURCE_BYTES + 1)
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if os.path.islink(path):
+            why = "a symbolic link loop" if err.errno == errno.ELOOP else "a dangling symbolic link"
+            raise ManifestError(f"not a manifest file: {why}", source=path) from err
+        raise ManifestError(f"cannot read: {err.strerror or err}", source=path) from err
+    if stat.S_ISDIR(mode):
+        return False
+    if not stat.S_ISREG(mode):
+        raise ManifestError(f"not a manifest file: {_file_type(mode)}", source=path)
+    return True
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _read_file(path: str, budget: list[int]) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return _read_limited(stream, path, budget)
     except FileNotFoundError as err:
         raise ManifestError("no such file or directory", source=path) from err
+    except UnicodeDecodeError as err:
+        raise ManifestError("not UTF-8 text", source=path) from err
     except OSError as err:
         raise ManifestError(f"cannot read: {err.strerror or err}", source=path) from err
-    return _decode(data, path)
 
 
-def _decode(data: bytes, source: str) -> str:
-    if len(data) > MAX_SOURCE_BYTES:
+def _read_limited(stream: TextIO, source: str, budget: list[int]) -> str:
+    """The stream's text, taking it from `budget` (characters left of MAX_INPUT_BYTES)."""
+    text = stream.read(budget[0] + 1)
+    if len(text) > budget[0]:
         raise ManifestError(
-            f"larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB: not a manifest "
-            "(the API server takes at most 3 MiB a request)",
-            source=source,
+            f"input too large: more than {MAX_INPUT_BYTES} bytes in all", source=source
         )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ManifestError("not UTF-8 text", source=source) from err
+    budget[0] -= len(text)
+    return text
 
 
 def load(paths: Sequence[str]) -> list[KubeObject]:
@@ -115,7 +186,7 @@ def load_text(text: str, *, source: str) -> list[KubeObject]:
             node = loader.get_node()
             if node is None or _is_empty(node):
                 continue
-            _check_expansion(node, source=source, doc_index=doc_index)
+            _check_bounds(node, source=source, doc_index=doc_index)
             _check_duplicate_keys(node, "", source=source, doc_index=doc_index)
             body = loader.construct_document(node)
             objects.extend(_objects_of(body, node, source=source, doc_index=doc_index))
@@ -128,14 +199,19 @@ def load_text(text: str, *, source: str) -> list[KubeObject]:
             doc_index=max(doc_index, 1),
             line=mark.line + 1 if mark else None,
         ) from err
-    except yaml.YAMLError as err:
-        problem = getattr(err, "reason", "") or str(err).splitlines()[0]
+    except yaml.reader.ReaderError as err:
+        # go-yaml's words (libyaml's are "control characters are not allowed" too).
         raise ManifestError(
-            f"invalid YAML: {problem}", source=source, doc_index=max(doc_index, 1)
+            f"invalid YAML: control characters are not allowed (#x{err.character:04x})",
+            source=source,
+            doc_index=max(doc_index, 1),
+            line=text.encode()[: err.position].count(b"\n") + 1,  # a byte offset
         ) from err
-    except RecursionError as err:
+    except UnicodeEncodeError as err:  # a lone surrogate: only from a str made in memory
+        raise ManifestError("not valid Unicode text", source=source) from err
+    except yaml.YAMLError as err:
         raise ManifestError(
-            "invalid YAML: nested too deeply", source=source, doc_index=max(doc_index, 1)
+            f"invalid YAML: {err}", source=source, doc_index=max(doc_index, 1)
         ) from err
     finally:
         if loader is not None:
@@ -143,42 +219,74 @@ def load_text(text: str, *, source: str) -> list[KubeObject]:
     return objects
 
 
-def _check_expansion(node: yaml.Node, *, source: str, doc_index: int) -> None:
-    """Refuse a document whose aliases expand past MAX_DOCUMENT_NODES, or refer to
-    themselves, before anything constructs it."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
+def _check_bounds(root: yaml.Node, *, source: str, doc_index: int) -> None:
+    """Refuse a document whose expansion is recursive or too big (size, depth, aliases).
 
-    def size(current: yaml.Node) -> int:
-        key = id(current)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise ManifestError(
-                "invalid YAML: an alias refers to itself",
-                source=source,
-                doc_index=doc_index,
-                line=_line(current),
-            )
-        active.add(key)
-        total = 1
-        if isinstance(current, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in current.value)
-        elif isinstance(current, yaml.SequenceNode):
-            total += sum(size(item) for item in current.value)
-        active.discard(key)
-        if total > MAX_DOCUMENT_NODES:
-            raise ManifestError(
-                f"invalid YAML: its aliases expand to more than {MAX_DOCUMENT_NODES} values "
-                "(a YAML bomb?)",
-                source=source,
-                doc_index=doc_index,
-                line=_line(current),
-            )
-        sizes[key] = total
-        return total
+    Aliases share nodes, so the composed graph is walked once (iteratively, memoizing each
+    node's expanded JSON-ish size and depth): a billion-laughs bomb costs its written size."""
 
-    size(node)
+    def fail(message: str, node: yaml.Node) -> ManifestError:
+        return ManifestError(message, source=source, doc_index=doc_index, line=_line(node))
+
+    written = root.end_mark.index - root.start_mark.index
+    if written > MAX_DOCUMENT_BYTES:
+        raise fail(f"document too large: {written} bytes, at most {MAX_DOCUMENT_BYTES}", root)
+    done: dict[int, tuple[int, int, int]] = {}  # id(node) -> expanded (size, depth, nodes)
+    open_nodes: set[int] = set()
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            size = 2 + sum(done[id(c)][0] + 1 for c in children)
+            depth = 1 + max((done[id(c)][1] for c in children), default=0)
+            nodes = 1 + sum(done[id(c)][2] for c in children)
+            if size > MAX_DOCUMENT_BYTES:
+                raise fail(
+                    f"document too large once its aliases are expanded: more than "
+                    f"{MAX_DOCUMENT_BYTES} bytes",
+                    node,
+                )
+            if depth > MAX_DEPTH:
+                raise fail(
+                    f"nested more than {MAX_DEPTH} levels deep once its aliases are expanded",
+                    node,
+                )
+            if nodes - len(done) > MAX_ALIASED_NODES:
+                raise fail(
+                    f"too many aliased nodes: its aliases add more than {MAX_ALIASED_NODES} "
+                    "nodes to the document",
+                    node,
+                )
+            done[key] = (size, depth, nodes)
+            continue
+        if key in done:  # met again: an alias
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise fail(f"too many aliases: more than {MAX_ALIASES} in one document", node)
+            continue
+        if key in open_nodes:
+            raise fail(
+                f"invalid YAML: recursive alias: the node at line {_line(node)} contains itself",
+                node,
+            )
+        if not children:
+            done[key] = (len(str(node.value)) + 2, 0, 1)
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(children))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _is_empty(node: yaml.Node) -> bool:

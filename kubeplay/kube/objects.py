@@ -30,13 +30,19 @@ class KubeObject:
         return str(self.body.get("apiVersion", ""))
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """`metadata` when it is a mapping (an unvalidated file may hold anything there)."""
+        meta = self.body.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
     def name(self) -> str:
-        meta = self.body.get("metadata") or {}
+        meta = self.metadata
         return str(meta.get("name", "") or meta.get("generateName", ""))
 
     @property
     def namespace(self) -> str:
-        meta = self.body.get("metadata") or {}
+        meta = self.metadata
         return str(meta.get("namespace") or "default")
 
     def line_of(self, path: str) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, hostnames, kinds, probes, volumes, workloads
+from kubeplay.kube import apirules, fields, hostnames, kinds, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -208,7 +208,9 @@ def _validator(version: str, kind: str, api_version: str) -> Any:
     definitions = _definitions(version)
     registry: Any = Resource.from_contents(schema) @ Registry()
     registry = Resource.from_contents(definitions) @ registry
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return jsonschema.validators.Draft202012Validator(
+        schema, registry=registry, format_checker=apirules.format_checker()
+    )
 
 
 @functools.cache
@@ -225,6 +227,8 @@ def check_schema(obj: KubeObject, *, version: str) -> list[Problem]:
     import jsonschema
 
     unsupported = Problem("", f"unsupported kind {obj.kind} for apiVersion {obj.api_version}")
+    if not apirules.plausible_type(obj.kind, obj.api_version):
+        return [unsupported]
     validator = _validator(version, obj.kind, obj.api_version)
     if validator is None:
         return [unsupported]
@@ -261,6 +265,8 @@ def describe_schema_error(err: Any) -> list[Problem]:
         if types and all(types):
             flat = [t for ts in types for t in ([ts] if isinstance(ts, str) else ts)]
             return [Problem(path, f"must be {_expected(flat)}, got {_got(instance)}")]
+    if err.validator == "format" and err.validator_value in apirules.INT_FORMATS:
+        return [Problem(path, apirules.format_message(err.validator_value, instance))]
     if err.validator == "enum":
         allowed = ", ".join(str(v) for v in err.validator_value if v is not None)
         return [Problem(path, f"must be one of {allowed}, got {_got(instance)}")]
@@ -290,6 +296,9 @@ def _got(value: Any) -> str:
 
 def check_rules(obj: KubeObject) -> list[Problem]:
     """Rules the API server checks in code, for an object the schema accepted."""
+    nulls = [Problem(path, message) for path, message in apirules.null_items(obj.body)]
+    if nulls:  # the rules below read list items as mappings
+        return nulls
     problems = _check_metadata(obj)
     if obj.kind in ("ConfigMap", "Secret"):
         problems.extend(_check_config_object(obj.kind, obj.body))
@@ -300,11 +309,30 @@ def check_rules(obj: KubeObject) -> list[Problem]:
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
     problems.extend(check_crd_schemas(obj))
+    problems.extend(
+        Problem(path, message)
+        for path, message in apirules.check_object(obj.kind, obj.body, pod_spec_path=spec_path)
+    )
     return problems
 
 
+def check_names(objects: Sequence[KubeObject]) -> None:
+    """Raise ManifestError for the first object whose name or namespace the API server would
+    refuse (for `down`, which reads files without validating them all)."""
+    for obj in objects:
+        problems = _check_metadata(obj)
+        if problems:
+            raise _error(obj, problems[0])
+
+
+def name_problem(name: str, *, rule: NameRule = DNS1123_SUBDOMAIN) -> str:
+    """Why `name` is not a valid object name ("" when it is), for names given on the CLI."""
+    problems = _check_name(name, "name", rule=rule)
+    return problems[0].message if problems else ""
+
+
 def _check_metadata(obj: KubeObject) -> list[Problem]:
-    meta = obj.body.get("metadata") or {}
+    meta = obj.metadata
     name, namespace = meta.get("name"), meta.get("namespace")
     problems: list[Problem] = []
     if not name:  # generateName is not enough: like `kubectl apply`, play needs a name
@@ -316,8 +344,8 @@ def _check_metadata(obj: KubeObject) -> list[Problem]:
     return problems
 
 
-def _check_name(value: str, path: str, *, rule: NameRule) -> list[Problem]:
-    if len(value) <= rule.limit and rule.pattern.fullmatch(value):
+def _check_name(value: Any, path: str, *, rule: NameRule) -> list[Problem]:
+    if isinstance(value, str) and len(value) <= rule.limit and rule.pattern.fullmatch(value):
         return []
     what = path.rsplit(".", 1)[-1]
     return [Problem(path, f"invalid {what} {value!r}: {rule.text}")]
@@ -605,7 +633,7 @@ def _check_choice(
 def _check_duplicate(
     obj: KubeObject, first_seen: dict[tuple[str, str, str], KubeObject]
 ) -> list[Problem]:
-    name = (obj.body.get("metadata") or {}).get("name")
+    name = obj.metadata.get("name")
     if not isinstance(name, str) or not name:
         return []
     namespace = "" if obj.kind in CLUSTER_SCOPED_KINDS else obj.namespace

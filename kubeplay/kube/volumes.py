@@ -106,12 +106,11 @@ def _check_source(source: str, body: Mapping[str, Any], path: str) -> Problems:
 def _check_quantity(value: Any, path: str) -> Problems:
     if value is None:
         return
-    from kubernetes.utils import parse_quantity
+    from kubeplay.kube import apirules
 
-    try:
-        parse_quantity(value)  # type: ignore[no-untyped-call]
-    except ValueError:
-        yield path, f"invalid quantity {value!r}"
+    problem = apirules.quantity_problem(value)
+    if problem:
+        yield path, problem
 
 
 def _check_mode(mode: Any, path: str) -> Problems:

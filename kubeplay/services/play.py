@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
-from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
+from kubeplay.errors import (
+    AlreadyExistsError,
+    KubeplayError,
+    ManifestError,
+    NotFoundError,
+    SyncError,
+    UsageError,
+)
 from kubeplay.kube import workloads as kube_workloads
 from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
@@ -138,6 +145,11 @@ def load_manifests(
 
     objects = loader.load(paths)
     extra = loader.load(configmaps) if configmaps else []
+    if not objects and not extra:  # as kubectl apply: empty files, documents or Lists
+        raise ManifestError(
+            "no objects passed to apply",
+            source=", ".join("<stdin>" if p == loader.STDIN else p for p in paths),
+        )
     objects_mod.check_configmap_files(extra)
     warnings = validate.validate(objects + extra, kube_version=kube_version)
     return objects + extra, [w.render() for w in warnings]
@@ -333,10 +345,11 @@ def down(
     from dataclasses import replace as with_fields
 
     from kubeplay.engine import volumes as engine_volumes
-    from kubeplay.kube import loader
+    from kubeplay.kube import loader, validate
     from kubeplay.services import volumes as volumes_svc
 
     objects = loader.load(paths)
+    validate.check_names(objects)  # names a lock file or a store key is made from
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
     claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
@@ -367,6 +380,15 @@ def down(
 def delete(
     settings: Settings, namespace: str, names: Sequence[str], *, grace: float | None = None
 ) -> DownReport:
+    from kubeplay.kube import validate
+
+    problem = validate.name_problem(namespace, rule=validate.DNS1123_LABEL)
+    if problem:
+        raise UsageError(f"namespace: {problem}")
+    for name in names:
+        problem = validate.name_problem(name)
+        if problem:
+            raise UsageError(f"pod: {problem}")
     report = _remove(settings, [(namespace, n) for n in names], grace=grace)
     if report.absent:
         raise NotFoundError(f'pods "{", ".join(report.absent)}" not found')

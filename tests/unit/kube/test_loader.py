@@ -7,7 +7,10 @@ manifests, `-` for stdin. Positions are 1-based, as an editor shows them.
 from __future__ import annotations
 
 import io
+import os
+import socket
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -197,18 +200,14 @@ def test_file_source_keeps_its_path_as_name(tmp_path: Path) -> None:
     assert (pod.source, pod.name) == (str(path), "web")
 
 
-def _stdin(data: bytes) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-
-
 def test_stdin_source_dash(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", _stdin(POD.encode()))
+    monkeypatch.setattr("sys.stdin", io.StringIO(POD))
     (pod,) = loader.load(["-"])
     assert (pod.source, pod.name, pod.doc_index) == ("<stdin>", "web", 1)
 
 
 def test_stdin_source_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", _stdin(POD.encode()))
+    monkeypatch.setattr("sys.stdin", io.StringIO(POD))
     assert loader.read_sources(["-"]) == [("<stdin>", POD)]
 
 
@@ -231,57 +230,178 @@ def test_format_path(parts: list[str | int], expected: str) -> None:
     assert loader.format_path(parts) == expected
 
 
-_BOMB = "".join(
-    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else 'lol'}]\n"
-    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
-)
+def _laughs(levels: int, width: int = 9) -> str:
+    """A billion-laughs document: each level lists the previous one `width` times."""
+    lines = [f"  l0: &l0 [{', '.join(['lol'] * width)}]"]
+    for i in range(1, levels):
+        lines.append(f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n" + "\n".join(lines)
+
+
+def _chain(levels: int, depth: int) -> str:
+    """Anchors each `depth` levels deep whose innermost value is the previous anchor: small as
+    written, nested `levels * depth` levels once expanded."""
+    docs = ["a0: &a0 x"]
+    for i in range(1, levels):
+        docs.append(f"a{i}: &a{i} " + "[" * depth + f"*a{i - 1}" + "]" * depth)
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n" + "\n".join(docs)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         pytest.param(
-            _BOMB + "apiVersion: v1\nkind: Pod\n",
-            "document 1: invalid YAML: its aliases expand to more than 1000000 values",
-            id="billion-laughs-alias-bomb-is-refused-before-construction",
+            _laughs(10),
+            "pod.yaml:9: document 1: too many aliased nodes: its aliases add more than 20000 "
+            "nodes to the document",
+            id="alias-bomb-billion-laughs",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f"  big: &big {'x' * 100_000}\n"
+            "  copies: [" + ", ".join(["*big"] * 40) + "]\n",
+            "pod.yaml:6: document 1: document too large once its aliases are expanded: "
+            "more than 3145728 bytes",
+            id="alias-expanded-bytes-limit",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            + "".join(f"  k{i}: &a{i} v\n" for i in range(2))
+            + "  list: ["
+            + ", ".join(["*a0"] * 1001)
+            + "]\n",
+            "pod.yaml:5: document 1: too many aliases: more than 1000 in one document",
+            id="alias-count-limit-like-go-yaml-excessive-aliasing",
         ),
         pytest.param(
             "a: &a [*a]\n",
-            "document 1: invalid YAML: an alias refers to itself",
-            id="recursive-alias-is-refused",
+            "pod.yaml:1: document 1: invalid YAML: recursive alias: the node at line 1 "
+            "contains itself",
+            id="recursive-alias-in-a-list",
         ),
         pytest.param(
-            "a: " + "[" * 5000 + "]" * 5000 + "\n",
-            "document 1: invalid YAML: exceeded maximum nesting depth",
-            id="deep-nesting-is-an-error-not-a-recursion-traceback",
+            "apiVersion: v1\nkind: Pod\nmetadata: &m {name: p, labels: *m}\n",
+            "pod.yaml:3: document 1: invalid YAML: recursive alias: the node at line 3 "
+            "contains itself",
+            id="recursive-alias-in-a-mapping",
         ),
         pytest.param(
-            "\x00\x01binary",
-            "document 1: invalid YAML: control characters are not allowed",
-            id="control-characters-are-a-yaml-error",
+            "apiVersion: v1\nkind: Pod\nspec: " + "[" * 1000 + "]" * 1000 + "\n",
+            "pod.yaml:3: document 1: invalid YAML: exceeded maximum nesting depth",
+            id="nesting-1000-levels-flow-libyaml-limit",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nspec:\n"
+            + "".join(" " * i + f"k{i}:\n" for i in range(1, 200))
+            + " " * 200
+            + "v: 1\n",
+            "pod.yaml:102: document 1: invalid YAML: nested more than 100 levels deep",
+            id="nesting-block-mappings",
+        ),
+        pytest.param(
+            _chain(5, 30),
+            "pod.yaml:8: document 1: nested more than 100 levels deep once its aliases are "
+            "expanded",
+            id="nesting-through-aliases",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p\x01}\n",
+            "pod.yaml:3: document 1: invalid YAML: control characters are not allowed (#x0001)",
+            id="control-character",
+        ),
+        pytest.param(
+            POD + "---\n" + "apiVersion: v1\nkind: Pod\nmetadata: {name: p\x1b}\n",
+            "pod.yaml:12: document 1: invalid YAML: control characters are not allowed (#x001b)",
+            id="control-character-in-a-later-document",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: é}\ndata: {a: \x07}\n",
+            "pod.yaml:4: document 1: invalid YAML: control characters are not allowed (#x0007)",
+            id="control-character-after-non-ascii",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nspec: " + "[" * 150 + "]" * 150 + "\n",
+            "pod.yaml:3: document 1: invalid YAML: nested more than 100 levels deep",
+            id="nesting-150-levels-flow",
         ),
     ],
 )
-def test_hostile_yaml_is_a_manifest_error(text: str, expected: str) -> None:
+def test_hostile_input_is_refused(text: str, expected: str) -> None:
     with pytest.raises(ManifestError) as caught:
-        loader.load_text(text, source="x.yaml")
-    assert expected in str(caught.value)
-    assert str(caught.value).startswith("x.yaml")
+        loader.load_text(text, source="pod.yaml")
+    assert str(caught.value) == expected
+    assert caught.value.exit_code == 2
 
 
-def test_binary_stdin_is_not_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", _stdin(b"\xff\xfe\x00binary"))
+def test_document_too_large_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "MAX_DOCUMENT_BYTES", 1000)
+    text = POD + "---\n" + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+    text += "".join(f"  k{i}: {'v' * 50}\n" for i in range(30))
     with pytest.raises(ManifestError) as caught:
-        loader.read_sources(["-"])
-    assert str(caught.value) == "<stdin>: not UTF-8 text"
+        loader.load_text(text, source="big.yaml")
+    assert str(caught.value).startswith("big.yaml:10: document 2: document too large: ")
+    assert str(caught.value).endswith("bytes, at most 1000")
 
 
-def test_a_file_larger_than_the_limit_is_refused_unread(
+def test_aliases_within_bounds_still_load() -> None:
+    (laughs,) = loader.load_text(_laughs(3), source="p.yaml")
+    assert laughs.body["data"]["l2"] == [[["lol"] * 9] * 9] * 9
+    (chain,) = loader.load_text(_chain(3, 20), source="p.yaml")
+    value, depth = chain.body["a2"], 0
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    assert (value, depth) == ("x", 40)
+
+
+def test_input_size_is_bounded_over_all_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "MAX_SOURCE_BYTES", 1024 * 1024)
-    big = tmp_path / "big.yaml"
-    big.write_text("# " + "x" * (1024 * 1024) + "\n")
+    monkeypatch.setattr(loader, "MAX_INPUT_BYTES", 2 * len(POD) + 10)
+    for name in ("a.yaml", "b.yaml", "c.yaml"):
+        (tmp_path / name).write_text(POD)
     with pytest.raises(ManifestError) as caught:
-        loader.read_sources([str(big)])
-    assert str(caught.value).startswith(f"{big}: larger than 1 MiB: not a manifest")
+        loader.read_sources([str(tmp_path)])
+    limit = 2 * len(POD) + 10
+    expected = f"{tmp_path / 'c.yaml'}: input too large: more than {limit} bytes in all"
+    assert str(caught.value) == expected
+    assert len(loader.read_sources([str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])) == 2
+
+
+def test_stdin_size_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "MAX_INPUT_BYTES", 10)
+    monkeypatch.setattr("sys.stdin", io.StringIO(POD))
+    with pytest.raises(ManifestError, match=r"^<stdin>: input too large: more than 10 bytes"):
+        loader.read_sources(["-"])
+
+
+def _bind_unix_socket(path: str) -> None:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(path)  # the socket file stays after close
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(lambda p: os.mkfifo(p), "a FIFO", id="fifo-never-read"),
+        pytest.param(lambda p: os.symlink(p, p), "a symbolic link loop", id="symlink-loop"),
+        pytest.param(
+            lambda p: os.symlink(p + ".gone", p), "a dangling symbolic link", id="dangling-link"
+        ),
+        pytest.param(_bind_unix_socket, "a socket", id="unix-socket"),
+    ],
+)
+def test_directory_entry_that_is_not_a_file_is_named(
+    tmp_path: Path, make: Callable[[str], None], expected: str
+) -> None:
+    (tmp_path / "a.yaml").write_text(POD)
+    odd = tmp_path / "b.yaml"
+    make(str(odd))
+    with pytest.raises(ManifestError) as caught:
+        loader.read_sources([str(tmp_path)])
+    assert str(caught.value) == f"{odd}: not a manifest file: {expected}"
+
+
+def test_directory_link_to_a_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text(POD)
+    (tmp_path / "pod.yaml").symlink_to(tmp_path / "real.txt")
+    assert loader.read_sources([str(tmp_path)]) == [(str(tmp_path / "pod.yaml"), POD)]
