@@ -245,9 +245,9 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import network, volumes
+    from kubeplay.engine import containerconfig, network, volumes
     from kubeplay.net import netns as netns_mod
-    from kubeplay.plan import ocispec
+    from kubeplay.plan import ocispec, qos
 
     base = pod_dir(host, plan.uid)
     events.scheduled(host, plan.uid, plan.ref)
@@ -275,6 +275,9 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         catatonit=host.settings.catatonit,
         netns=netns or None,
         cgroups_path=_cgroups_path(cid),
+        oom_score_adj=qos.clamp_oom_score_adj(
+            qos.INFRA_OOM_SCORE_ADJ, floor=containerconfig.oom_score_adj_floor()
+        ),
     )
     _write(infra / "config.json", json.dumps(spec))
     record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubeplay.plan import probes
+from kubeplay.plan import probes, qos
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 
@@ -234,7 +234,7 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
         "podIP": observed.pod_ip or None,
         "podIPs": [{"ip": observed.pod_ip}] if observed.pod_ip else None,
         "startTime": rfc3339(observed.started_at),
-        "qosClass": "BestEffort",
+        "qosClass": str(qos.qos_class(c.resources for c in plan.all_containers())),
     }
     if observed.failed_reason:
         status["reason"] = observed.failed_reason

@@ -16,6 +16,7 @@ import pytest
 from kubeplay.plan import probes, status
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.plan.resources import ResourcePlan
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 T0_TEXT = "2023-11-14T22:13:20Z"
@@ -355,6 +356,27 @@ def test_pod_status_shape() -> None:
     assert got["qosClass"] == "BestEffort"
     assert "initContainerStatuses" not in got
     assert [c["name"] for c in got["containerStatuses"]] == ["app"]
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        pytest.param(ResourcePlan(), "BestEffort", id="qosClass-BestEffort"),
+        pytest.param(
+            ResourcePlan(
+                cpu_request_milli=100, cpu_limit_milli=100, memory_limit=1, memory_request=1
+            ),
+            "Guaranteed",
+            id="qosClass-Guaranteed",
+        ),
+        pytest.param(ResourcePlan(memory_request=1), "Burstable", id="qosClass-Burstable"),
+    ],
+)
+def test_pod_status_qos_class(resources: ResourcePlan, expected: str) -> None:
+    plan = _plan()
+    plan = replace(plan, containers=tuple(replace(c, resources=resources) for c in plan.containers))
+    got = status.derive_pod_status(plan, _observed(running("app"), started_at=T0))
+    assert got["qosClass"] == expected
 
 
 def test_pod_status_without_ip_omits_fields() -> None:
