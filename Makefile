@@ -61,6 +61,7 @@ bench: demo-image
 	$(PY) bench/generate.py
 	$(PY) bench/pull.py
 	$(PY) bench/supervisor.py
+	$(PY) bench/teardown.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

@@ -219,3 +219,78 @@ def test_play_without_root_says_root_is_needed(kp: Kubeplay) -> None:
     assert "Traceback" not in res.stderr, res.stderr
     assert "root" in res.stderr, res.stderr
     kp.assert_nothing_runs()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie not reaped yet is gone too
+
+
+def test_delete_of_a_container_whose_conmon_and_process_are_gone_waits_for_nothing(
+    kp: Kubeplay,
+) -> None:
+    # It ignores SIGTERM and has 60 s of grace: a delete that waited would outlast the timeout.
+    path = kp.write(
+        "orphan.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: orphan}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("orphan")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    conmon = int((persist / "conmon.pid").read_text())
+    process = int((persist / "pidfile").read_text())
+    os.kill(conmon, 9)
+    os.kill(process, 9)
+    kp.wait_for("conmon and the process to end", lambda: _gone(conmon) and _gone(process))
+
+    res = kp("-v", "delete", "pod", "orphan", timeout=30)
+    assert res.returncode == 0, res
+    assert '"container_gone"' in res.stderr, res.stderr
+    assert "grace_period" not in res.stderr  # nothing was waited for, nothing SIGKILLed
+    assert kp.pod_names() == []
+
+
+def test_delete_of_a_container_whose_conmon_is_gone_waits_for_its_process(kp: Kubeplay) -> None:
+    # No conmon: no exit file will come. The process ends on SIGTERM, and the delete
+    # returns once it has, not after the 60 s of grace.
+    path = kp.write(
+        "half.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: half}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - {{name: main, image: {IMAGE}, command: ["sh", "-c", "{SLEEPER}"]}}
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("half")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    conmon = int((persist / "conmon.pid").read_text())
+    process = int((persist / "pidfile").read_text())
+    os.kill(conmon, 9)
+    kp.wait_for("conmon to end", lambda: _gone(conmon))
+    assert not _gone(process)
+
+    res = kp("-v", "delete", "pod", "half", timeout=30)
+    assert res.returncode == 0, res
+    assert "grace_period" not in res.stderr, res.stderr  # ended by SIGTERM, not SIGKILLed
+    assert _gone(process)
+    assert kp.pod_names() == []

@@ -60,6 +60,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_running(pid: int) -> bool:
+    """Whether `pid` runs: alive and not a zombie (an orphan whose conmon died stays a zombie
+    until its new parent reaps it, and there is nothing of it to stop)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
 def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
     """The terminated state's message: the termination-log file, or with
     FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
@@ -585,8 +597,11 @@ def stop_containers(
     host: Host, plan: PodPlan, rec: PodRecord, *, grace: float, why: str = ""
 ) -> None:
     """preStop hooks, stop signal to every running container, wait up to `grace` (less what
-    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe)."""
-    running = [
+    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe).
+
+    A container whose conmon is gone (kill -9, a reboot) writes no exit file: it is waited
+    for by its process, and when that is gone too there is nothing to stop or wait for."""
+    candidates = [
         c
         for c in rec.containers
         if c.kind != ContainerKind.INFRA
@@ -594,6 +609,16 @@ def stop_containers(
         and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.read_exit(c.container_id) is None
     ]
+    running: list[ContainerRecord] = []
+    orphans: set[str] = set()  # running, but without a conmon to report the exit
+    for c in candidates:
+        if host.runtime.monitor_alive(c.container_id):
+            running.append(c)
+        elif _process_running(c.pid):
+            running.append(c)
+            orphans.add(c.container_id)
+        else:
+            _log.info("container_gone", pod=plan.ref, container=c.name, reason="no_conmon")
     hooked = [(ctr, c.container_id) for c in running if (ctr := plan.container(c.name))]
     if any(ctr.pre_stop is not None for ctr, _ in hooked):
         from kubeplay.engine import hooks
@@ -605,13 +630,19 @@ def stop_containers(
             events.killing(host, plan.uid, ctr, message=why)
         sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
         host.runtime.kill(c.container_id, sig)
+
+    def wait(c: ContainerRecord, timeout: float) -> bool:
+        if c.container_id in orphans:
+            return host.runtime.wait_process(c.pid, timeout)
+        return host.runtime.wait_exit(c.container_id, timeout) is not None
+
     deadline = time.monotonic() + grace
     for c in running:
         left = max(0.0, deadline - time.monotonic())
-        if host.runtime.wait_exit(c.container_id, left) is None:
+        if not wait(c, left):
             _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
             host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
-            host.runtime.wait_exit(c.container_id, 10.0)
+            wait(c, 10.0)
 
 
 def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
