@@ -280,11 +280,18 @@ class SqliteStore:
     # pods ---------------------------------------------------------------------------------
 
     def add_pods(
-        self, pods: Sequence[PodRecord], *, workloads: Sequence[WorkloadRecord] = ()
+        self,
+        pods: Sequence[PodRecord],
+        *,
+        workloads: Sequence[WorkloadRecord] = (),
+        guard: Callable[[list[PodRecord]], None] | None = None,
     ) -> None:
         """Insert every pod (and the workloads that made them) in one transaction;
-        AlreadyExistsError names the first clash."""
+        AlreadyExistsError names the first clash. `guard` is called in the transaction with
+        the pods stored then; what it raises aborts the insert (hostPort claims)."""
         with self.transaction() as db:
+            if guard is not None:
+                guard(self._select_locked("", ()))
             for w in workloads:
                 try:
                     db.execute(
