@@ -193,10 +193,15 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
 # --- creating -------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write `path` atomically with `mode`: 0600 unless a container must read it (an OCI
+    config.json holds the container's env, Secret values included)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(text)
     os.replace(tmp, path)
 
 
@@ -244,12 +249,12 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
             fqdn=plan.fqdn,
             host_aliases=plan.host_aliases,
         )
-    _write(base / "hosts", hosts)
+    _write(base / "hosts", hosts, mode=0o644)
     files["/etc/hosts"] = str(base / "hosts")
-    _write(base / "resolv.conf", network.resolv_conf(host, plan))
+    _write(base / "resolv.conf", network.resolv_conf(host, plan), mode=0o644)
     files["/etc/resolv.conf"] = str(base / "resolv.conf")
     name = os.uname().nodename if plan.host_network else ocispec.uts_hostname(plan)
-    _write(base / "hostname", name + "\n")
+    _write(base / "hostname", name + "\n", mode=0o644)
     files["/etc/hostname"] = str(base / "hostname")
     if plan.host_ipc:  # the host's /dev/shm with its IPC namespace, as containerd and podman
         files[ocispec.SHM] = ocispec.SHM

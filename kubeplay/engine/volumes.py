@@ -383,7 +383,10 @@ def _ensure_volume(host: Host, plan: PodPlan, volume: VolumePlan) -> None:
     fresh = not target.is_dir()
     target.mkdir(parents=True, exist_ok=True)
     if volume.on_tmpfs and not mounts.mount_points_under(target):
-        mounts.mount_tmpfs(target, size=volume.size_limit)
+        # Files of Secrets, downwardAPI, projected: 0755, so no container user can plant a
+        # file or link among them (their own modes are defaultMode's); emptyDir: 1777.
+        writable = volume.kind == VolumeKind.EMPTY_DIR
+        mounts.mount_tmpfs(target, size=volume.size_limit, mode=0o1777 if writable else 0o755)
         fresh = True
     if volume.kind == VolumeKind.EMPTY_DIR:
         if fresh:

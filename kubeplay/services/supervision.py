@@ -55,8 +55,9 @@ def ensure_running(settings: Settings) -> int | None:
 
 def start_background(settings: Settings) -> int:
     log_file = supervisor_mod.log_path(settings)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as out:
+    host_mod.ensure_private_dir(log_file.parent)
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
             env={**os.environ, **settings_mod.to_environ(settings)},  # this very install
@@ -65,6 +66,7 @@ def start_background(settings: Settings) -> int:
             stderr=out,
             start_new_session=True,
             close_fds=True,
+            cwd="/",  # a daemon: it must not keep the caller's directory (or its mount) busy
         )
     return proc.pid
 
@@ -75,7 +77,8 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
 
     host_mod.open_host(settings)  # make the roots (and say so clearly without root)
     log_file = supervisor_mod.log_path(settings)
-    with log_file.open("a", buffering=1) as stream:
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
         return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
 

@@ -9,7 +9,9 @@ instead of failing; the schema version is checked and a newer database is refuse
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -223,9 +225,26 @@ class WorkloadRecord:
     created_at: float
 
 
+def _private_file(path: Path) -> None:
+    """The database (it holds Secret data) readable by its owner only. SQLite gives its -wal
+    and -shm files the database file's mode, so they follow."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_mode & 0o777 != 0o600:
+                side.chmod(0o600)
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_file(path)
         self._lock = threading.RLock()  # one connection, shared by the engine's threads
         self._db = sqlite3.connect(
             path, timeout=30.0, isolation_level=None, check_same_thread=False
