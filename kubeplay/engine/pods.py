@@ -231,7 +231,7 @@ def _new_id() -> str:
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     """Pod-level files bind-mounted into every app container: the kubelet-managed
     /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, /etc/hostname (the kernel
-    hostname: the FQDN with setHostnameAsFQDN), and with hostIPC the host's /dev/shm."""
+    hostname: the FQDN with setHostnameAsFQDN), and /dev/shm (`_shm_source`)."""
     from kubeplay.engine import network
     from kubeplay.plan import network as netplan
     from kubeplay.plan import ocispec
@@ -256,9 +256,22 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     name = os.uname().nodename if plan.host_network else ocispec.uts_hostname(plan)
     _write(base / "hostname", name + "\n", mode=0o644)
     files["/etc/hostname"] = str(base / "hostname")
-    if plan.host_ipc:  # the host's /dev/shm with its IPC namespace, as containerd and podman
-        files[ocispec.SHM] = ocispec.SHM
+    files[ocispec.SHM] = _shm_source(host, plan)
     return files
+
+
+def _shm_source(host: Host, plan: PodPlan) -> str:
+    """/dev/shm of the pod's containers: with hostIPC the host's, as containerd and podman;
+    else the pod's own tmpfs, one for all its containers (they share its IPC namespace)."""
+    from kubeplay.engine import volumes
+    from kubeplay.plan import ocispec
+
+    if plan.host_ipc:
+        return ocispec.SHM
+    try:
+        return str(volumes.ensure_pod_shm(host, plan.uid))
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: {err}", step="volumes") from err
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
@@ -292,6 +305,7 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         catatonit=host.settings.catatonit,
         netns=netns or None,
         cgroups_path=_cgroups_path(cid),
+        host_files={ocispec.SHM: _shm_source(host, plan)},
         oom_score_adj=qos.clamp_oom_score_adj(
             qos.INFRA_OOM_SCORE_ADJ, floor=containerconfig.oom_score_adj_floor()
         ),
