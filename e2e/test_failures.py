@@ -294,3 +294,40 @@ def test_delete_of_a_container_whose_conmon_is_gone_waits_for_its_process(kp: Ku
     assert "grace_period" not in res.stderr, res.stderr  # ended by SIGTERM, not SIGKILLed
     assert _gone(process)
     assert kp.pod_names() == []
+
+
+def test_a_pod_whose_down_was_killed_shows_terminating(kp: Kubeplay) -> None:
+    path = kp.write(
+        "stuck.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: stuck}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("stuck")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    process = int((kp.runroot / "persist" / cid / "pidfile").read_text())
+    down = kp.popen("down", str(path))
+    try:
+        kp.wait_for(
+            "the deletion to begin", lambda: "deletionTimestamp" in kp.pod("stuck")["metadata"]
+        )
+    finally:
+        down.kill()  # SIGKILL while it waits out the grace period
+        down.communicate()
+    os.kill(process, 9)  # the container ends (137) with nobody left to remove the pod
+    kp.wait_for("the container's exit", (kp.runroot / "exits" / cid).exists)
+    pod = kp.pod("stuck")
+    assert pod["status"]["phase"] == "Failed"
+    stamp = pod["metadata"]["deletionTimestamp"]
+    rows = kp.ok("get", "pods").splitlines()
+    assert rows[1].split()[:3] == ["stuck", "0/1", "Terminating"], rows
+    assert kp.pod("stuck")["metadata"]["deletionTimestamp"] == stamp  # when it began, kept

@@ -185,6 +185,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         created_at=rec.created_at,
         started_at=rec.started_at,
         terminating=rec.lifecycle == "terminating",
+        deleting_at=rec.deleting_at,
         failed_reason=failure[0] if failure else "",
         failed_message=failure[1] if failure else "",
     )
@@ -705,7 +706,7 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
     from kubeplay.plan import pods as pods_mod
 
     plan = pods_mod.from_json(rec.plan_json)
-    host.store.update_pod(rec.uid, lifecycle="terminating")
+    host.store.mark_terminating(rec.uid, at=time.time())
     period = float(plan.termination_grace_period if grace is None else grace)
     errors: list[str] = []
     try:

@@ -267,6 +267,18 @@ def _later(current: float | None, last: Termination | None) -> float | None:
     return last.finished_at if current is None else max(current, last.finished_at)
 
 
+def _ended_by_deletion(observed: ObservedPod) -> bool:
+    """A pod made terminal by its own deletion (its containers stopped after it began, and it
+    is not gone: the `down` was interrupted) is still Terminating; one that had finished
+    before keeps its Completed or Error, as kubectl shows it."""
+    if observed.deleting_at is None:
+        return False
+    return any(
+        c.termination is not None and c.termination.finished_at >= observed.deleting_at
+        for c in observed.containers.values()
+    )
+
+
 def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None) -> PodSummary:
     """kubectl's READY, STATUS and RESTARTS columns (printPod in kubectl's printers.go).
 
@@ -326,7 +338,9 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
             reason = "Running" if pod_ready else "NotReady"
     if observed.failed_reason:
         reason = observed.failed_reason  # kubectl shows status.reason when it is set
-    if observed.terminating and phase not in ("Succeeded", "Failed"):
+    if observed.terminating and (
+        phase not in ("Succeeded", "Failed") or _ended_by_deletion(observed)
+    ):
         reason = "Terminating"
     return PodSummary(
         ready=f"{ready}/{total}",

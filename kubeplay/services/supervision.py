@@ -53,6 +53,26 @@ def ensure_running(settings: Settings) -> int | None:
     return start_background(settings)
 
 
+def revive(settings: Settings) -> int | None:
+    """For commands that read pod state (get, describe, wait, logs): start a supervisor when
+    none runs (it was killed, or the host rebooted) and a pod needs one, so that what they
+    show (a back-off, a restart to come) does happen. Its pid if started; no nudge."""
+    if supervisor_mod.running_pid(settings) is not None or not settings.state_db.exists():
+        return None
+    host = host_mod.open_host(settings)
+    try:
+        if not _needed(host):
+            return None
+    finally:
+        host.close()
+    return start_background(settings)
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The running supervisor's pid, or None."""
+    return supervisor_mod.running_pid(settings)
+
+
 def start_background(settings: Settings) -> int:
     log_file = supervisor_mod.log_path(settings)
     host_mod.ensure_private_dir(log_file.parent)

@@ -113,6 +113,10 @@ CREATE TABLE IF NOT EXISTS pod_failures (
     message TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pod_deletions (
+    pod_uid TEXT PRIMARY KEY REFERENCES pods(uid) ON DELETE CASCADE,
+    requested_at REAL NOT NULL
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -209,6 +213,7 @@ class PodRecord:
     netns: str = ""
     pod_ip: str = ""
     containers: tuple[ContainerRecord, ...] = field(default=())
+    deleting_at: float | None = None  # when its deletion began (metadata.deletionTimestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +367,16 @@ class SqliteStore:
         with self.transaction() as db:
             db.execute(f"UPDATE pods SET {cols} WHERE uid = ?", (*values.values(), uid))
 
+    def mark_terminating(self, uid: str, *, at: float) -> None:
+        """The pod's deletion has begun (kept from the first call: the deletionTimestamp)."""
+        with self.transaction() as db:
+            db.execute("UPDATE pods SET lifecycle = 'terminating' WHERE uid = ?", (uid,))
+            db.execute(
+                "INSERT OR IGNORE INTO pod_deletions (pod_uid, requested_at) "
+                "SELECT uid, ? FROM pods WHERE uid = ?",
+                (at, uid),
+            )
+
     def delete_pod(self, uid: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM pods WHERE uid = ?", (uid,))
@@ -411,6 +426,12 @@ class SqliteStore:
         by_pod: dict[str, list[ContainerRecord]] = {}
         for c in crow:
             by_pod.setdefault(c["pod_uid"], []).append(_container(c))
+        deleting = dict(
+            self._db.execute(
+                f"SELECT pod_uid, requested_at FROM pod_deletions WHERE pod_uid IN ({marks})",
+                uids,
+            ).fetchall()
+        )
         return [
             PodRecord(
                 uid=r["uid"],
@@ -425,6 +446,7 @@ class SqliteStore:
                 netns=r["netns"] or "",
                 pod_ip=r["pod_ip"] or "",
                 containers=tuple(by_pod.get(r["uid"], ())),
+                deleting_at=deleting.get(r["uid"]),
             )
             for r in rows
         ]

@@ -679,6 +679,18 @@ def test_container_status_image_fields() -> None:
             ("0/1", "Completed", 0),
             id="terminating-terminal-pod-keeps-status",
         ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(exited("app", 0), terminating=True, deleting_at=T0 + 10),
+            ("0/1", "Completed", 0),
+            id="terminating-pod-finished-before-its-deletion-keeps-Completed",
+        ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(exited("app", 0), terminating=True, deleting_at=T0 + 1),
+            ("0/1", "Terminating", 0),
+            id="interrupted-deletion-stopped-the-pod-shows-Terminating",
+        ),
     ],
 )
 def test_summarize(plan: PodPlan, observed: ObservedPod, expected: tuple[str, str, int]) -> None:

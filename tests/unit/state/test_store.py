@@ -125,6 +125,39 @@ def test_update_pod(store: SqliteStore) -> None:
     assert store.used_ips() == {"10.88.0.2"}
 
 
+def test_mark_terminating_keeps_the_first_deletion_time(store: SqliteStore) -> None:
+    pod = _pod("a")
+    store.add_pods([pod, _pod("b")])
+    store.mark_terminating(pod.uid, at=7.0)
+    store.mark_terminating(pod.uid, at=9.0)  # a second down: still the first deletion's time
+    assert store.get_pod_by_uid(pod.uid) == replace(pod, lifecycle="terminating", deleting_at=7.0)
+    assert store.get_pod("default", "b") == _pod("b")
+    store.delete_pod(pod.uid)
+    store.mark_terminating(pod.uid, at=9.0)  # gone: nothing to mark
+    assert store.get_pod_by_uid(pod.uid) is None
+
+
+def test_add_pods_guard_sees_stored_pods_and_aborts_the_insert(store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    seen: list[list[str]] = []
+
+    def guard(stored: list[PodRecord]) -> None:
+        seen.append([p.name for p in stored])
+        raise StateError("hostPort taken")
+
+    with pytest.raises(StateError, match="hostPort taken"):
+        store.add_pods([_pod("b")], guard=guard)
+    assert seen == [["a"]]
+    assert _names(store) == [("default", "a")]
+
+
+def test_database_is_private(db_path: Path, store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    for path in db_path.parent.iterdir():
+        if path.name.startswith(db_path.name):
+            assert path.stat().st_mode & 0o777 == 0o600, path
+
+
 def test_update_pod_refuses_unknown_columns(store: SqliteStore) -> None:
     store.add_pods([_pod("a")])
     with pytest.raises(ValueError, match="namespace"):
