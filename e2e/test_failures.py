@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,3 +332,45 @@ def test_a_pod_whose_down_was_killed_shows_terminating(kp: Kubeplay) -> None:
     rows = kp.ok("get", "pods").splitlines()
     assert rows[1].split()[:3] == ["stuck", "0/1", "Terminating"], rows
     assert kp.pod("stuck")["metadata"]["deletionTimestamp"] == stamp  # when it began, kept
+
+
+def _epoch(stamp: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+def test_a_container_whose_conmon_died_is_restarted_with_its_real_end_time(kp: Kubeplay) -> None:
+    path = kp.write(
+        "ticker.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: ticker}}
+        spec:
+          restartPolicy: Always
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "while :; do echo tick; sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    kp.wait_for("three ticks", lambda: kp.ok("logs", "ticker").count("tick") >= 3)
+    status = kp.pod("ticker")["status"]["containerStatuses"][0]
+    cid = status["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    victims = [int((persist / name).read_text()) for name in ("conmon.pid", "pidfile")]
+    for pid in victims:
+        os.kill(pid, 9)
+    kp.wait_for("conmon and the process to end", lambda: all(_gone(p) for p in victims))
+
+    def restarted() -> dict[str, Any] | None:
+        st: dict[str, Any] = kp.pod("ticker")["status"]["containerStatuses"][0]
+        return st if st["restartCount"] == 1 and "running" in st["state"] else None
+
+    st = kp.wait_for("the supervisor to restart it", restarted, timeout=40)
+    last = st["lastState"]["terminated"]
+    assert last["containerID"] == status["containerID"]
+    # It ended after its ticks, not when it started: the restart age counts from there.
+    assert _epoch(last["finishedAt"]) - _epoch(last["startedAt"]) >= 2, last

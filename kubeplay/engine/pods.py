@@ -72,6 +72,15 @@ def _process_running(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
+def _last_sign_of_life(log_path: str, started_at: float) -> float:
+    """When a container whose conmon is gone (no exit file) ended, as well as can be told:
+    its log's last write, else its start (so the restart age is not its whole run)."""
+    try:
+        return max(started_at, os.stat(log_path).st_mtime) if log_path else started_at
+    except OSError:
+        return started_at
+
+
 def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
     """The terminated state's message: the termination-log file, or with
     FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
@@ -153,7 +162,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             term = Termination(
                 exit_code=137,
                 started_at=c.started_at,
-                finished_at=c.started_at,
+                finished_at=_last_sign_of_life(c.log_path, c.started_at),
                 message="container process and its conmon are gone",
                 container_id=c.container_id,
             )
