@@ -13,16 +13,17 @@ from e2e.conftest import IMAGE, REPO, SLEEPER, Kubeplay
 
 pytestmark = pytest.mark.root
 
+# The pod's containers share one /dev/shm: each writes its own file ({name}).
 REPORT = (
-    "id -u > /dev/shm/r; id -G >> /dev/shm/r; grep -E '^(Cap|NoNewPrivs|Seccomp:)' "
-    "/proc/self/status >> /dev/shm/r; grep -E ' / | /sys | /proc/keys ' /proc/mounts "
-    ">> /dev/shm/r; (touch /rootfs-write && echo root-rw || echo root-ro) >> /dev/shm/r; "
+    "id -u > /dev/shm/{name}; id -G >> /dev/shm/{name}; grep -E '^(Cap|NoNewPrivs|Seccomp:)' "
+    "/proc/self/status >> /dev/shm/{name}; grep -E ' / | /sys | /proc/keys ' /proc/mounts "
+    ">> /dev/shm/{name}; (touch /rootfs-write && echo root-rw || echo root-ro) >> /dev/shm/{name}; "
 )
 
 
 def _report(kp: Kubeplay, container: str, pod: str = "sec") -> str:
     def read() -> str:
-        res = kp("exec", pod, "-c", container, "--", "cat", "/dev/shm/r")
+        res = kp("exec", pod, "-c", container, "--", "cat", f"/dev/shm/{container}")
         return res.stdout if res.returncode == 0 and "root-r" in res.stdout else ""
 
     out: str = kp.wait_for(f"{container} report", read)
@@ -43,7 +44,8 @@ def test_security_context_from_inside_the_container(kp: Kubeplay) -> None:
     def ctr(name: str, sc: str) -> str:
         return (
             f"  - name: {name}\n    image: {IMAGE}\n"
-            f'    command: [sh, -c, "{REPORT}{SLEEPER}"]\n    securityContext: {sc}\n'
+            f'    command: [sh, -c, "{REPORT.format(name=name)}{SLEEPER}"]\n'
+            f"    securityContext: {sc}\n"
         )
 
     own_caps = re.search(r"^CapBnd:\s+(\S+)", Path("/proc/self/status").read_text(), re.M)
