@@ -246,6 +246,23 @@ def _private_file(path: Path) -> None:
                 side.chmod(0o600)
 
 
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. Two commands creating the database at once: the switch needs the
+    database alone and SQLite answers "locked" at once instead of waiting its busy timeout,
+    so try again for a while (the other command's switch takes milliseconds)."""
+    import time
+
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -255,7 +272,7 @@ class SqliteStore:
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(self._db)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()

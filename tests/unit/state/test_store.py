@@ -5,10 +5,12 @@ Each test uses its own database file under tmp_path (WAL needs a file, not :memo
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -415,3 +417,27 @@ def test_delete_object(store: SqliteStore) -> None:
     assert store.delete_object("ConfigMap", "default", "a") is True
     assert store.delete_object("ConfigMap", "default", "a") is False
     assert [o.kind for o in store.list_objects()] == ["Secret"]
+
+
+def _open_after(path: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SqliteStore(path).close()
+        results.put("ok")
+    except sqlite3.Error as err:
+        results.put(str(err))
+
+
+def test_two_commands_creating_the_database_at_once_both_open_it(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        path = tmp_path / str(round_) / "state.db"
+        path.parent.mkdir()
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_open_after, args=(path, barrier, results)) for _ in "ab"]
+        for proc in procs:
+            proc.start()
+        got = [results.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join()
+        assert got == ["ok", "ok"], (round_, got)
