@@ -119,6 +119,8 @@ def test_nothing_of_kubeplay_is_readable_or_writable_by_another_user(kp: Kubepla
     assert kp.exec("holder", "cat", "/etc/creds/password") == value
     assert kp.exec("holder", "sh", "-c", "echo $PASSWORD") == value + "\n"
     kp.ok("logs", "holder")  # a log file exists
+    # What a container must write stays writable by its (non-root) user.
+    kp.exec("holder", "sh", "-c", "echo bye > /dev/termination-log")
 
     paths = _paths(kp.root, kp.runroot)
     scan = subprocess.run(

@@ -455,6 +455,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         raise SyncError(str(err), step="volumes") from err
     term_log = cdir / "termination-log"
     term_log.touch()
+    term_log.chmod(0o666)  # as the kubelet: the container's user, whoever it is, writes it
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
     for m in ctr.mounts:  # a volume the user mounts there wins, as the kubelet's makeMounts
         files.pop(m.path, None)
