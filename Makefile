@@ -64,6 +64,7 @@ bench: demo-image
 	$(PY) bench/check.py
 	$(PY) bench/apply_plan.py
 	$(PY) bench/fuzz.py
+	$(PY) bench/teardown.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

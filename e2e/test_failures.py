@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,3 +220,157 @@ def test_play_without_root_says_root_is_needed(kp: Kubeplay) -> None:
     assert "Traceback" not in res.stderr, res.stderr
     assert "root" in res.stderr, res.stderr
     kp.assert_nothing_runs()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie not reaped yet is gone too
+
+
+def test_delete_of_a_container_whose_conmon_and_process_are_gone_waits_for_nothing(
+    kp: Kubeplay,
+) -> None:
+    # It ignores SIGTERM and has 60 s of grace: a delete that waited would outlast the timeout.
+    path = kp.write(
+        "orphan.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: orphan}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("orphan")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    conmon = int((persist / "conmon.pid").read_text())
+    process = int((persist / "pidfile").read_text())
+    os.kill(conmon, 9)
+    os.kill(process, 9)
+    kp.wait_for("conmon and the process to end", lambda: _gone(conmon) and _gone(process))
+
+    res = kp("-v", "delete", "pod", "orphan", timeout=30)
+    assert res.returncode == 0, res
+    assert '"container_gone"' in res.stderr, res.stderr
+    assert "grace_period" not in res.stderr  # nothing was waited for, nothing SIGKILLed
+    assert kp.pod_names() == []
+
+
+def test_delete_of_a_container_whose_conmon_is_gone_waits_for_its_process(kp: Kubeplay) -> None:
+    # No conmon: no exit file will come. The process ends on SIGTERM, and the delete
+    # returns once it has, not after the 60 s of grace.
+    path = kp.write(
+        "half.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: half}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - {{name: main, image: {IMAGE}, command: ["sh", "-c", "{SLEEPER}"]}}
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("half")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    conmon = int((persist / "conmon.pid").read_text())
+    process = int((persist / "pidfile").read_text())
+    os.kill(conmon, 9)
+    kp.wait_for("conmon to end", lambda: _gone(conmon))
+    assert not _gone(process)
+
+    res = kp("-v", "delete", "pod", "half", timeout=30)
+    assert res.returncode == 0, res
+    assert "grace_period" not in res.stderr, res.stderr  # ended by SIGTERM, not SIGKILLed
+    assert _gone(process)
+    assert kp.pod_names() == []
+
+
+def test_a_pod_whose_down_was_killed_shows_terminating(kp: Kubeplay) -> None:
+    path = kp.write(
+        "stuck.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: stuck}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 60
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    cid = kp.pod("stuck")["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    process = int((kp.runroot / "persist" / cid / "pidfile").read_text())
+    down = kp.popen("down", str(path))
+    try:
+        kp.wait_for(
+            "the deletion to begin", lambda: "deletionTimestamp" in kp.pod("stuck")["metadata"]
+        )
+    finally:
+        down.kill()  # SIGKILL while it waits out the grace period
+        down.communicate()
+    os.kill(process, 9)  # the container ends (137) with nobody left to remove the pod
+    kp.wait_for("the container's exit", (kp.runroot / "exits" / cid).exists)
+    pod = kp.pod("stuck")
+    assert pod["status"]["phase"] == "Failed"
+    stamp = pod["metadata"]["deletionTimestamp"]
+    rows = kp.ok("get", "pods").splitlines()
+    assert rows[1].split()[:3] == ["stuck", "0/1", "Terminating"], rows
+    assert kp.pod("stuck")["metadata"]["deletionTimestamp"] == stamp  # when it began, kept
+
+
+def _epoch(stamp: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+def test_a_container_whose_conmon_died_is_restarted_with_its_real_end_time(kp: Kubeplay) -> None:
+    path = kp.write(
+        "ticker.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: ticker}}
+        spec:
+          restartPolicy: Always
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "while :; do echo tick; sleep 1; done"]
+        """,
+    )
+    kp.play(path)
+    kp.wait_for("three ticks", lambda: kp.ok("logs", "ticker").count("tick") >= 3)
+    status = kp.pod("ticker")["status"]["containerStatuses"][0]
+    cid = status["containerID"].split("://")[1]
+    persist = kp.runroot / "persist" / cid
+    victims = [int((persist / name).read_text()) for name in ("conmon.pid", "pidfile")]
+    for pid in victims:
+        os.kill(pid, 9)
+    kp.wait_for("conmon and the process to end", lambda: all(_gone(p) for p in victims))
+
+    def restarted() -> dict[str, Any] | None:
+        st: dict[str, Any] = kp.pod("ticker")["status"]["containerStatuses"][0]
+        return st if st["restartCount"] == 1 and "running" in st["state"] else None
+
+    st = kp.wait_for("the supervisor to restart it", restarted, timeout=40)
+    last = st["lastState"]["terminated"]
+    assert last["containerID"] == status["containerID"]
+    # It ended after its ticks, not when it started: the restart age counts from there.
+    assert _epoch(last["finishedAt"]) - _epoch(last["startedAt"]) >= 2, last

@@ -411,6 +411,33 @@ def test_same_host_port_twice_in_one_file_is_refused(kp: Kubeplay) -> None:
     assert_nothing_made(kp)
 
 
+def test_concurrent_plays_never_share_a_host_port(kp: Kubeplay) -> None:
+    """Two plays at once claiming one hostPort: in every round exactly one wins, the other
+    fails naming the port and leaves nothing."""
+    for round_ in range(10):
+        port = free_port()
+        files = [
+            write(kp, f"{side}{round_}.yaml", pod(f"{side}{round_}", ports=[
+                {"containerPort": 80, "hostPort": port}
+            ]))
+            for side in ("a", "b")
+        ]  # fmt: skip
+        results = kp.together(*(("play", str(f)) for f in files))
+        codes = sorted(r.returncode for r in results)
+        assert codes == [0, 1], [(r.returncode, r.stderr) for r in results]
+        loser = next(r for r in results if r.returncode == 1)
+        assert f"hostPort {port}/TCP: already used by pod" in loser.stderr, loser.stderr
+        winner = next(
+            f"{side}{round_}" for side, r in zip("ab", results, strict=True) if r.returncode == 0
+        )
+        assert kp.pod_names() == [f"pod/{winner}"]
+        rules = nft_table(kp)
+        assert len(re.findall(rf"dport {port}\b", rules)) == 1, rules
+        netns = list((kp.runroot / "netns").iterdir())
+        assert [p.name for p in netns] == [kp.pod(winner)["metadata"]["uid"]]
+        kp.ok("delete", "pod", winner)
+
+
 def test_host_port_of_a_running_pod_is_refused(kp: Kubeplay) -> None:
     port = free_port()
     kp.play(write(kp, "a.yaml", pod("holder", ports=[{"containerPort": 80, "hostPort": port}])))

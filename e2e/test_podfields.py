@@ -242,6 +242,54 @@ def test_host_pid_sees_the_hosts_processes(kp: Kubeplay) -> None:
         host_proc.wait()
 
 
+def test_containers_of_a_pod_share_its_ipc_namespace_and_dev_shm(kp: Kubeplay) -> None:
+    token = secrets.token_hex(4)
+    path = kp.write(
+        "shm.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: shm}}
+        spec:
+          containers:
+          - {{name: writer, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+          - {{name: reader, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: other}}
+        spec:
+          containers:
+          - {{name: main, image: {IMAGE}, command: [sh, -c, "{SLEEPER}"]}}
+        """,
+    )
+    kp.play(path)
+    kp.exec("shm", "sh", "-c", f"echo {token} > /dev/shm/kp-{token}", container="writer")
+    assert kp.exec("shm", "cat", f"/dev/shm/kp-{token}", container="reader") == f"{token}\n"
+    ns = {
+        c: kp.exec("shm", "readlink", "/proc/self/ns/ipc", container=c)
+        for c in ("writer", "reader")
+    }
+    assert ns["writer"] == ns["reader"]
+    # Another pod, and the host, have their own.
+    assert kp("exec", "other", "--", "cat", f"/dev/shm/kp-{token}").returncode != 0
+    assert not (Path("/dev/shm") / f"kp-{token}").exists()
+    assert kp.exec("other", "readlink", "/proc/self/ns/ipc") != ns["writer"]
+    mount = kp.exec("shm", "grep", " /dev/shm ", "/proc/mounts", container="reader")
+    assert mount.split()[2] == "tmpfs" and "size=65536k" in mount, mount
+    # Restarted, a container finds what is there (the pod's shm outlives its containers).
+    kp("exec", "shm", "-c", "reader", "--", "kill", "1")  # the exec dies with it: 137
+    kp.wait_for(
+        "the reader to restart",
+        lambda: (
+            kp.pod("shm")["status"]["containerStatuses"][1]["restartCount"] >= 1
+            and kp("exec", "shm", "-c", "reader", "--", "cat", f"/dev/shm/kp-{token}").stdout
+            == f"{token}\n"
+        ),
+        timeout=40,
+    )
+
+
 def test_host_ipc_shares_sysv_ipc_and_dev_shm_with_the_host(kp: Kubeplay) -> None:
     token = secrets.token_hex(4)
     shm_file = Path("/dev/shm") / f"kp-hostipc-{token}"

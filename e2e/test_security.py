@@ -13,16 +13,17 @@ from e2e.conftest import IMAGE, REPO, SLEEPER, Kubeplay
 
 pytestmark = pytest.mark.root
 
+# The pod's containers share one /dev/shm: each writes its own file ({name}).
 REPORT = (
-    "id -u > /dev/shm/r; id -G >> /dev/shm/r; grep -E '^(Cap|NoNewPrivs|Seccomp:)' "
-    "/proc/self/status >> /dev/shm/r; grep -E ' / | /sys | /proc/keys ' /proc/mounts "
-    ">> /dev/shm/r; (touch /rootfs-write && echo root-rw || echo root-ro) >> /dev/shm/r; "
+    "id -u > /dev/shm/{name}; id -G >> /dev/shm/{name}; grep -E '^(Cap|NoNewPrivs|Seccomp:)' "
+    "/proc/self/status >> /dev/shm/{name}; grep -E ' / | /sys | /proc/keys ' /proc/mounts "
+    ">> /dev/shm/{name}; (touch /rootfs-write && echo root-rw || echo root-ro) >> /dev/shm/{name}; "
 )
 
 
 def _report(kp: Kubeplay, container: str, pod: str = "sec") -> str:
     def read() -> str:
-        res = kp("exec", pod, "-c", container, "--", "cat", "/dev/shm/r")
+        res = kp("exec", pod, "-c", container, "--", "cat", f"/dev/shm/{container}")
         return res.stdout if res.returncode == 0 and "root-r" in res.stdout else ""
 
     out: str = kp.wait_for(f"{container} report", read)
@@ -43,7 +44,8 @@ def test_security_context_from_inside_the_container(kp: Kubeplay) -> None:
     def ctr(name: str, sc: str) -> str:
         return (
             f"  - name: {name}\n    image: {IMAGE}\n"
-            f'    command: [sh, -c, "{REPORT}{SLEEPER}"]\n    securityContext: {sc}\n'
+            f'    command: [sh, -c, "{REPORT.format(name=name)}{SLEEPER}"]\n'
+            f"    securityContext: {sc}\n"
         )
 
     own_caps = re.search(r"^CapBnd:\s+(\S+)", Path("/proc/self/status").read_text(), re.M)
@@ -220,3 +222,64 @@ def test_limits_become_cgroup_settings_and_oom_is_reported(kp: Kubeplay) -> None
     assert "running" in kp.pod("limited")["status"]["containerStatuses"][0]["state"]
     # conmon also writes an `oom` file into its working directory: never the user's.
     assert not (REPO / "oom").exists()
+
+
+def _oom_floor() -> int | None:
+    """kubeplay's floor for oom_score_adj here: its own value without CAP_SYS_RESOURCE."""
+    caps = re.search(r"^CapEff:\s+(\S+)", Path("/proc/self/status").read_text(), re.M)
+    assert caps
+    if int(caps[1], 16) & (1 << 24):
+        return None
+    return int(Path("/proc/self/oom_score_adj").read_text())
+
+
+def test_container_defaults_pids_oom_score_adj_and_ping_group_range(kp: Kubeplay) -> None:
+    def pod(name: str, extra: str, resources: str) -> str:
+        return (
+            f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{extra}"
+            f"  containers:\n  - name: main\n    image: {IMAGE}\n"
+            f'    command: [sh, -c, "{SLEEPER}"]\n    resources: {resources}\n'
+        )
+
+    path = kp.write(
+        "defaults.yaml",
+        pod("besteffort", "", "{}")
+        + pod("guaranteed", "", "{limits: {cpu: 100m, memory: 64Mi}}")
+        + pod("burstable", "", "{requests: {memory: 64Mi}}")
+        + pod("hostnet", "  hostNetwork: true\n", "{}"),
+    )
+    kp.play(path)
+    mem_total = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    floor = _oom_floor()
+
+    def expected(value: int) -> int:
+        return value if floor is None else max(value, floor)
+
+    burstable = max(3, 1000 - (1000 * 64 * 2**20) // mem_total)
+    for name, adj in (("besteffort", 1000), ("guaranteed", -997), ("burstable", burstable)):
+        # PID 1 of the container's own PID namespace is its main process.
+        assert kp.exec(name, "cat", "/proc/1/oom_score_adj") == f"{expected(adj)}\n", name
+        assert kp.exec(name, "cat", "/sys/fs/cgroup/pids/pids.max") == "2048\n", name
+    # The infra (pause) process: kubelet's PodInfraOOMAdj.
+    infra = [
+        pid
+        for pid, cmd in kp.processes().items()
+        if cmd.startswith("/catatonit") or "catatonit -P" in cmd
+    ]
+    assert infra, kp.processes()
+    for pid in infra:
+        assert Path(f"/proc/{pid}/oom_score_adj").read_text() == f"{expected(-998)}\n"
+    status = {n: kp.pod(n)["status"]["qosClass"] for n in ("besteffort", "guaranteed", "burstable")}
+    assert status == {
+        "besteffort": "BestEffort",
+        "guaranteed": "Guaranteed",
+        "burstable": "Burstable",
+    }
+    ping = "/proc/sys/net/ipv4/ping_group_range"
+    assert kp.exec("besteffort", "cat", ping).split() == ["0", "2147483647"]
+    # hostNetwork: the host's network namespace, whose sysctls kubeplay leaves alone.
+    assert kp.exec("hostnet", "cat", ping).split() == Path(ping).read_text().split()

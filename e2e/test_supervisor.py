@@ -212,36 +212,33 @@ def test_init_container_is_retried_until_it_succeeds_and_get_pods_w_streams_it(
     assert "Running" in column[first_init:], out
 
 
-def test_supervisor_killed_with_sigkill_stops_no_pod_and_the_next_one_restarts_what_died(
+def test_supervisor_killed_with_sigkill_stops_no_pod_and_a_read_command_restarts_it(
     kp: Kubeplay,
 ) -> None:
     path = kp.write("web.yaml", pod_yaml("web", policy="Always", containers={"main": SLEEPER}))
     kp.play(path)
     first = kp.wait_for("a supervisor", kp.supervisor_pid, timeout=10)
+    # It runs in /, not in the directory of the command that started it (here the repo).
+    assert os.readlink(f"/proc/{first}/cwd") == "/"
+    cid = statuses(kp.pod("web"))["main"]["containerID"].split("://")[1]
     os.kill(first, signal.SIGKILL)
     kp.wait_for("the supervisor to die", lambda: not kp.supervisors(), timeout=10)
     assert kp.exec("web", "echo", "alive").strip() == "alive"
-    assert kp.pod("web")["status"]["phase"] == "Running"
 
     # PID 1 traps TERM and exits 0: the container ends, and the kernel may kill the exec'd
     # `kill` with it (137) before it exits by itself
     res = kp("exec", "web", "--", "kill", "-TERM", "1")
     assert res.returncode in (0, 137), res
+    kp.wait_for("the container to exit", (kp.runroot / "exits" / cid).exists)
+    assert not kp.supervisors()  # exec reads no pod state: it started none
 
-    def exited() -> dict[str, Any] | None:
-        st = statuses(kp.pod("web"))["main"]
-        return st if "terminated" in st["state"] else None
-
-    st = kp.wait_for("the container to exit", exited)
-    time.sleep(1.0)
-    st = statuses(kp.pod("web"))["main"]
-    assert "terminated" in st["state"] and st["restartCount"] == 0, "restarted without a supervisor"
-
-    # Any command that leaves pods needing supervision starts a supervisor.
-    other = kp.write("other.yaml", pod_yaml("other", policy="Always", containers={"main": SLEEPER}))
-    kp.play(other)
+    # `get pods` shows a pod that needs supervision: it starts a supervisor, and says so.
+    res = kp("get", "pods")
+    assert res.returncode == 0, res
+    assert "the supervisor was not running and pods need it: started it" in res.stderr, res
     second = kp.wait_for("a new supervisor", kp.supervisor_pid, timeout=10)
     assert second != first
+    assert f"(pid {second})" in res.stderr
 
     def restarted() -> dict[str, Any] | None:
         st = statuses(kp.pod("web"))["main"]
@@ -251,6 +248,18 @@ def test_supervisor_killed_with_sigkill_stops_no_pod_and_the_next_one_restarts_w
     assert st["lastState"]["terminated"]["exitCode"] == 0
     assert st["lastState"]["terminated"]["reason"] == "Completed"
     assert kp.exec("web", "echo", "again").strip() == "again"
+    assert f"Supervisor:   running (pid {second})" in kp.ok("describe", "pod", "web")
+
+    # describe shows it when none runs (a pod that needs none, so nothing restarts one).
+    kp.ok("delete", "pod", "web")
+    kp.wait_for("the supervisor to exit", lambda: not kp.supervisors(), timeout=15)
+    done = kp.write("done.yaml", pod_yaml("done", policy="Never", containers={"main": "true"}))
+    kp.play(done)
+    kp.wait_for("the pod to complete", lambda: kp.pod("done")["status"]["phase"] == "Succeeded")
+    kp.wait_for("the supervisor to exit", lambda: not kp.supervisors(), timeout=15)
+    out = kp("describe", "pod", "done")
+    assert "Supervisor:   not running" in out.stdout, out
+    assert "started it" not in out.stderr
 
 
 def test_events_of_a_pod_in_get_events_and_describe(kp: Kubeplay) -> None:

@@ -36,6 +36,8 @@ class Settings:
     # Backoff for restarts (supervision issue): base and cap in seconds.
     backoff_base: float = 10.0
     backoff_cap: float = 300.0
+    # Each container's pids cgroup limit (podman's default); 0 or less: unlimited.
+    pids_limit: int = 2048
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,6 +94,7 @@ _ENV = {
     "KUBEPLAY_PARALLELISM": "parallelism",
     "KUBEPLAY_BACKOFF_BASE": "backoff_base",
     "KUBEPLAY_BACKOFF_CAP": "backoff_cap",
+    "KUBEPLAY_PIDS_LIMIT": "pids_limit",
 }
 
 

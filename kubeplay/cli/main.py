@@ -162,6 +162,7 @@ def get(
     from kubeplay.services import pods
 
     if resource.lower() in ("events", "event", "ev"):
+        supervise_cli.revive_supervisor()
         return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
     s = _settings()
     if objects_cli.handles(resource):
@@ -174,6 +175,7 @@ def get(
             output=output,
         )
     _require_pods(resource)
+    supervise_cli.revive_supervisor()
     if watch:
         ns = None if all_namespaces else _ns(namespace)
         return supervise_cli.watch_pods(ns, names=names, wide=output == "wide")
@@ -211,8 +213,10 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
     from kubeplay.services import pods
 
     _require_pods(resource)
+    supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))
+    click.echo(supervise_cli.describe_supervision())
     click.echo(supervise_cli.describe_events(view.record.uid))
 
 
@@ -237,6 +241,7 @@ def logs(
     from kubeplay.services import containers
 
     pod = pod.removeprefix("pod/").removeprefix("pods/")
+    supervise_cli.revive_supervisor()
     for line in containers.logs(
         _settings(),
         _ns(namespace),
@@ -298,6 +303,7 @@ def wait(target: str, condition: str, timeout: str, namespace: str | None) -> No
     kind, _, name = target.partition("/")
     _require_pods(kind if name else "pod")
     name = name or kind
+    supervise_cli.revive_supervisor()
     msg = containers.wait(
         _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
     )

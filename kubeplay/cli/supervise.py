@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.errors import KubeplayError
 
 POLL_SECONDS = 0.5
 Rows = list[tuple[object, list[str]]]
@@ -52,6 +53,32 @@ def ensure_supervisor() -> None:
     from kubeplay.services import supervision
 
     supervision.ensure_running(settings_mod.load())
+
+
+def revive_supervisor() -> None:
+    """Before a command reads pod state: restart a missing supervisor when pods need one,
+    and say so on stderr (a back-off shown without one would never end)."""
+    from kubeplay.services import supervision
+
+    try:
+        pid = supervision.revive(settings_mod.load())
+    except (KubeplayError, OSError) as err:
+        click.echo(f"warning: supervision is not running and could not be started: {err}", err=True)
+        return
+    if pid is not None:
+        click.echo(
+            f"kubeplay: the supervisor was not running and pods need it: started it (pid {pid})",
+            err=True,
+        )
+
+
+def describe_supervision() -> str:
+    """describe's line on supervision: whether a supervisor runs for this install."""
+    from kubeplay.services import supervision
+
+    pid = supervision.running_pid(settings_mod.load())
+    state = f"running (pid {pid})" if pid is not None else "not running"
+    return f"Supervisor:   {state}"
 
 
 # --- streaming tables (-w) ---------------------------------------------------------------

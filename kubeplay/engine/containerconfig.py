@@ -52,6 +52,28 @@ def _own_caps() -> tuple[str, ...]:
 
 
 @cache
+def oom_score_adj_floor() -> int | None:
+    """The lowest oom_score_adj kubeplay may give a process: its own without
+    CAP_SYS_RESOURCE (the kernel refuses lower), None (no floor) with it."""
+    if "CAP_SYS_RESOURCE" in _effective_caps():
+        return None
+    try:
+        return int(Path("/proc/self/oom_score_adj").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@cache
+def _effective_caps() -> tuple[str, ...]:
+    from kubeplay.plan import security
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return security.caps_from_mask(int(line.split()[1], 16))
+    return security.CAPABILITIES
+
+
+@cache
 def _cgroup_v2() -> bool:
     from kubeplay.runtime import detect
 
@@ -162,7 +184,7 @@ def _lookup(host: Host, namespace: str) -> Any:
 
 def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Prepared:
     """Resolve what the container's spec needs now; ContainerConfigError if it cannot run."""
-    from kubeplay.plan import envs, ocispec, security
+    from kubeplay.plan import envs, ocispec, qos, security
     from kubeplay.plan import volumes as volumes_plan
 
     warnings: tuple[str, ...] = ()
@@ -212,6 +234,15 @@ def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Pr
         "cgroup_v2": _cgroup_v2(),
         "swap_controller": _swap_controller(),
         "extra_masked": _thermal_throttle(),
+        "pids_limit": host.settings.pids_limit,
+        "oom_score_adj": qos.clamp_oom_score_adj(
+            qos.container_oom_score_adj(
+                qos.qos_class(c.resources for c in plan.all_containers()),
+                ctr.resources.memory_request,
+                capacity=node_capacity()["memory"],
+            ),
+            floor=oom_score_adj_floor(),
+        ),
     }
     if ctr.security.privileged:
         args["devices"] = _host_devices()

@@ -88,10 +88,20 @@ class Host:
             self.store.close()
 
 
+def ensure_private_dir(path: Path) -> None:
+    """`path` as a directory only its owner (root) may enter: 0700, made so if it was not.
+    Everything kubeplay keeps (Secret data in state.db, containers' config.json with their
+    env, logs, volumes) is under its two roots, so no other user reaches any of it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+
+
 def open_host(settings: Settings) -> Host:
     try:
-        for path in (settings.root, settings.runroot, settings.locks_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        for path in (settings.root, settings.runroot):
+            ensure_private_dir(path)
+        settings.locks_dir.mkdir(exist_ok=True)
     except PermissionError as err:
         hint = " (kubeplay must run as root: try sudo)" if os.geteuid() != 0 else ""
         raise HostError(f"cannot use {err.filename}: permission denied{hint}") from err

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, SyncError
-from kubeplay.plan import ipam
+from kubeplay.plan import hostports, ipam
 from kubeplay.plan import network as netplan
 from kubeplay.plan import pods as plans
 from kubeplay.plan.pods import PodPlan
@@ -116,28 +117,41 @@ def resolv_conf(host: Host, plan: PodPlan) -> str:
 
 
 def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> None:
-    """Refuse hostPorts taken by another pod or a host process, before anything is made."""
+    """Refuse hostPorts taken by another pod or a host process, before anything is made.
+    (`guard_host_ports` checks the pods again where they are inserted.)"""
     from kubeplay.net import ports
 
-    taken: dict[tuple[str, int, str], str] = {}
-    for rec in host.store.list_pods():
-        if f"{rec.namespace}/{rec.name}" in replacing:
-            continue
-        for p in plans.from_json(rec.plan_json).host_ports():
-            taken[(p.host_ip or "0.0.0.0", p.host_port, p.protocol)] = (
-                rec.namespace + "/" + rec.name
-            )
+    held = [plans.from_json(rec.plan_json) for rec in host.store.list_pods()]
+    conflict = hostports.find_conflict(held, new, replacing=replacing)
+    if conflict:
+        raise SyncError(conflict, step="network")
     for plan in new:
+        if plan.ref in replacing:
+            continue
         for p in plan.host_ports():
-            ip = p.host_ip or "0.0.0.0"
-            where = f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}"
-            for (other_ip, port, proto), owner in taken.items():
-                overlaps = other_ip == ip or "0.0.0.0" in (other_ip, ip)
-                if port == p.host_port and proto == p.protocol and overlaps:
-                    raise SyncError(f"{where}: already used by pod {owner}", step="network")
-            if plan.ref not in replacing and ports.port_in_use(ip, p.host_port, p.protocol):
-                raise SyncError(f"{where}: already in use by a process on the host", step="network")
-            taken[(ip, p.host_port, p.protocol)] = plan.ref
+            if ports.port_in_use(p.host_ip or hostports.ANY, p.host_port, p.protocol):
+                raise SyncError(
+                    f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: "
+                    "already in use by a process on the host",
+                    step="network",
+                )
+
+
+def guard_host_ports(new: list[PodPlan]) -> Callable[[list[PodRecord]], None] | None:
+    """The check `store.add_pods` runs inside its transaction, on the pods stored then: of
+    two commands claiming one hostPort at once, exactly one inserts its pods. None when
+    `new` claims no hostPort."""
+    if not any(plan.host_ports() for plan in new):
+        return None
+    refs = {plan.uid for plan in new}
+
+    def guard(stored: list[PodRecord]) -> None:
+        held = [plans.from_json(r.plan_json) for r in stored if r.uid not in refs]
+        conflict = hostports.find_conflict(held, new)
+        if conflict:
+            raise SyncError(conflict, step="network")
+
+    return guard
 
 
 def refresh(host: Host) -> None:

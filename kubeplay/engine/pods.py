@@ -60,6 +60,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_running(pid: int) -> bool:
+    """Whether `pid` runs: alive and not a zombie (an orphan whose conmon died stays a zombie
+    until its new parent reaps it, and there is nothing of it to stop)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def _last_sign_of_life(log_path: str, started_at: float) -> float:
+    """When a container whose conmon is gone (no exit file) ended, as well as can be told:
+    its log's last write, else its start (so the restart age is not its whole run)."""
+    try:
+        return max(started_at, os.stat(log_path).st_mtime) if log_path else started_at
+    except OSError:
+        return started_at
+
+
 def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
     """The terminated state's message: the termination-log file, or with
     FallbackToLogsOnError the log's tail when the file is empty and the container failed."""
@@ -141,7 +162,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             term = Termination(
                 exit_code=137,
                 started_at=c.started_at,
-                finished_at=c.started_at,
+                finished_at=_last_sign_of_life(c.log_path, c.started_at),
                 message="container process and its conmon are gone",
                 container_id=c.container_id,
             )
@@ -173,6 +194,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         created_at=rec.created_at,
         started_at=rec.started_at,
         terminating=rec.lifecycle == "terminating",
+        deleting_at=rec.deleting_at,
         failed_reason=failure[0] if failure else "",
         failed_message=failure[1] if failure else "",
     )
@@ -181,10 +203,15 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
 # --- creating -------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write `path` atomically with `mode`: 0600 unless a container must read it (an OCI
+    config.json holds the container's env, Secret values included)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(text)
     os.replace(tmp, path)
 
 
@@ -214,7 +241,7 @@ def _new_id() -> str:
 def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     """Pod-level files bind-mounted into every app container: the kubelet-managed
     /etc/hosts, /etc/resolv.conf for the pod's dnsPolicy, /etc/hostname (the kernel
-    hostname: the FQDN with setHostnameAsFQDN), and with hostIPC the host's /dev/shm."""
+    hostname: the FQDN with setHostnameAsFQDN), and /dev/shm (`_shm_source`)."""
     from kubeplay.engine import network
     from kubeplay.plan import network as netplan
     from kubeplay.plan import ocispec
@@ -232,22 +259,35 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
             fqdn=plan.fqdn,
             host_aliases=plan.host_aliases,
         )
-    _write(base / "hosts", hosts)
+    _write(base / "hosts", hosts, mode=0o644)
     files["/etc/hosts"] = str(base / "hosts")
-    _write(base / "resolv.conf", network.resolv_conf(host, plan))
+    _write(base / "resolv.conf", network.resolv_conf(host, plan), mode=0o644)
     files["/etc/resolv.conf"] = str(base / "resolv.conf")
     name = os.uname().nodename if plan.host_network else ocispec.uts_hostname(plan)
-    _write(base / "hostname", name + "\n")
+    _write(base / "hostname", name + "\n", mode=0o644)
     files["/etc/hostname"] = str(base / "hostname")
-    if plan.host_ipc:  # the host's /dev/shm with its IPC namespace, as containerd and podman
-        files[ocispec.SHM] = ocispec.SHM
+    files[ocispec.SHM] = _shm_source(host, plan)
     return files
 
 
-def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import network, volumes
-    from kubeplay.net import netns as netns_mod
+def _shm_source(host: Host, plan: PodPlan) -> str:
+    """/dev/shm of the pod's containers: with hostIPC the host's, as containerd and podman;
+    else the pod's own tmpfs, one for all its containers (they share its IPC namespace)."""
+    from kubeplay.engine import volumes
     from kubeplay.plan import ocispec
+
+    if plan.host_ipc:
+        return ocispec.SHM
+    try:
+        return str(volumes.ensure_pod_shm(host, plan.uid))
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: {err}", step="volumes") from err
+
+
+def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+    from kubeplay.engine import containerconfig, network, volumes
+    from kubeplay.net import netns as netns_mod
+    from kubeplay.plan import ocispec, qos
 
     base = pod_dir(host, plan.uid)
     events.scheduled(host, plan.uid, plan.ref)
@@ -275,6 +315,10 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         catatonit=host.settings.catatonit,
         netns=netns or None,
         cgroups_path=_cgroups_path(cid),
+        host_files={ocispec.SHM: _shm_source(host, plan)},
+        oom_score_adj=qos.clamp_oom_score_adj(
+            qos.INFRA_OOM_SCORE_ADJ, floor=containerconfig.oom_score_adj_floor()
+        ),
     )
     _write(infra / "config.json", json.dumps(spec))
     record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)
@@ -411,6 +455,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         raise SyncError(str(err), step="volumes") from err
     term_log = cdir / "termination-log"
     term_log.touch()
+    term_log.chmod(0o666)  # as the kubelet: the container's user, whoever it is, writes it
     files = {**_pod_files(host, plan, rec), ctr.termination_message_path: str(term_log)}
     for m in ctr.mounts:  # a volume the user mounts there wins, as the kubelet's makeMounts
         files.pop(m.path, None)
@@ -582,8 +627,11 @@ def stop_containers(
     host: Host, plan: PodPlan, rec: PodRecord, *, grace: float, why: str = ""
 ) -> None:
     """preStop hooks, stop signal to every running container, wait up to `grace` (less what
-    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe)."""
-    running = [
+    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe).
+
+    A container whose conmon is gone (kill -9, a reboot) writes no exit file: it is waited
+    for by its process, and when that is gone too there is nothing to stop or wait for."""
+    candidates = [
         c
         for c in rec.containers
         if c.kind != ContainerKind.INFRA
@@ -591,6 +639,16 @@ def stop_containers(
         and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.read_exit(c.container_id) is None
     ]
+    running: list[ContainerRecord] = []
+    orphans: set[str] = set()  # running, but without a conmon to report the exit
+    for c in candidates:
+        if host.runtime.monitor_alive(c.container_id):
+            running.append(c)
+        elif _process_running(c.pid):
+            running.append(c)
+            orphans.add(c.container_id)
+        else:
+            _log.info("container_gone", pod=plan.ref, container=c.name, reason="no_conmon")
     hooked = [(ctr, c.container_id) for c in running if (ctr := plan.container(c.name))]
     if any(ctr.pre_stop is not None for ctr, _ in hooked):
         from kubeplay.engine import hooks
@@ -602,13 +660,19 @@ def stop_containers(
             events.killing(host, plan.uid, ctr, message=why)
         sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
         host.runtime.kill(c.container_id, sig)
+
+    def wait(c: ContainerRecord, timeout: float) -> bool:
+        if c.container_id in orphans:
+            return host.runtime.wait_process(c.pid, timeout)
+        return host.runtime.wait_exit(c.container_id, timeout) is not None
+
     deadline = time.monotonic() + grace
     for c in running:
         left = max(0.0, deadline - time.monotonic())
-        if host.runtime.wait_exit(c.container_id, left) is None:
+        if not wait(c, left):
             _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
             host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
-            host.runtime.wait_exit(c.container_id, 10.0)
+            wait(c, 10.0)
 
 
 def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
@@ -652,7 +716,7 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
     from kubeplay.plan import pods as pods_mod
 
     plan = pods_mod.from_json(rec.plan_json)
-    host.store.update_pod(rec.uid, lifecycle="terminating")
+    host.store.mark_terminating(rec.uid, at=time.time())
     period = float(plan.termination_grace_period if grace is None else grace)
     errors: list[str] = []
     try:

@@ -383,7 +383,10 @@ def _ensure_volume(host: Host, plan: PodPlan, volume: VolumePlan) -> None:
     fresh = not target.is_dir()
     target.mkdir(parents=True, exist_ok=True)
     if volume.on_tmpfs and not mounts.mount_points_under(target):
-        mounts.mount_tmpfs(target, size=volume.size_limit)
+        # Files of Secrets, downwardAPI, projected: 0755, so no container user can plant a
+        # file or link among them (their own modes are defaultMode's); emptyDir: 1777.
+        writable = volume.kind == VolumeKind.EMPTY_DIR
+        mounts.mount_tmpfs(target, size=volume.size_limit, mode=0o1777 if writable else 0o755)
         fresh = True
     if volume.kind == VolumeKind.EMPTY_DIR:
         if fresh:
@@ -449,8 +452,30 @@ def container_mounts(
     return vplan.oci_mounts(ctr.mounts, sources)
 
 
+def pod_shm_dir(host: Host, uid: str) -> Path:
+    return host.settings.pods_dir / uid / "shm"
+
+
+SHM_SIZE = 64 * 1024 * 1024  # podman's and containerd's default /dev/shm size
+
+
+def ensure_pod_shm(host: Host, uid: str) -> Path:
+    """The pod's one /dev/shm, a tmpfs every container of the pod binds (the sandbox's, as
+    in Kubernetes: one IPC namespace, one shm). Idempotent; it is mounted again after a
+    reboot emptied it."""
+    target = pod_shm_dir(host, uid)
+    target.mkdir(parents=True, exist_ok=True)
+    if not mounts.mount_points_under(target):
+        try:
+            mounts.mount_tmpfs(target, size=SHM_SIZE, mode=0o1777)
+        except OSError as err:
+            raise VolumeError(f"pod {uid}: /dev/shm: {err}") from err
+    return target
+
+
 def teardown_pod_volumes(host: Host, uid: str) -> None:
-    """Unmount every subPath bind and tmpfs of pod `uid` (deepest first). Safe to repeat."""
-    for base in (pod_subpaths_dir(host, uid), pod_volumes_dir(host, uid)):
+    """Unmount every subPath bind and tmpfs of pod `uid` (deepest first), and its /dev/shm.
+    Safe to repeat."""
+    for base in (pod_subpaths_dir(host, uid), pod_volumes_dir(host, uid), pod_shm_dir(host, uid)):
         for point in mounts.mount_points_under(base):
             mounts.unmount(point)

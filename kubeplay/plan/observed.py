@@ -59,6 +59,7 @@ class ObservedPod:
     created_at: float = 0.0
     started_at: float | None = None
     terminating: bool = False
+    deleting_at: float | None = None  # when the deletion began, if known
     failed_reason: str = ""  # set when kubeplay failed the pod (DeadlineExceeded)
     failed_message: str = ""
 

@@ -6,6 +6,9 @@ the returned dict as the bundle's config.json. Pure: no I/O. The defaults are Po
 mounts, masked and read-only paths, capability set, device cgroup deny-all on top of which runc
 adds its standard allowed devices); the Kubernetes parts (namespace sharing, env, annotations,
 no-new-privileges off) follow the kubelet + CRI. No rlimits: the container inherits the host's.
+Defaults podman and the kubelet/containerd set: a pids limit (podman's 2048), the QoS class's
+oom_score_adj (`plan.qos`), and `net.ipv4.ping_group_range` "0 2147483647" in the pod's own
+network namespace (unprivileged ICMP sockets, so `ping` works as non-root).
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ READONLY_PATHS: tuple[str, ...] = (
 )
 
 SHM = "/dev/shm"
+
+# containerd's enable_unprivileged_icmp and podman's default: every group may open ICMP sockets.
+PING_GROUP_RANGE = ("net.ipv4.ping_group_range", "0 2147483647")
 
 _NO_FILES: Mapping[str, str] = MappingProxyType({})
 
@@ -155,12 +161,14 @@ def build_infra_spec(
     netns: str | None,
     cgroups_path: str,
     host_files: Mapping[str, str] = _NO_FILES,
+    oom_score_adj: int | None = None,
 ) -> dict[str, Any]:
     """The pause container: `catatonit -P` owning the pod's shared namespaces.
 
     `catatonit` is the host binary, bind-mounted read-only at `catatonit_in_rootfs` of an empty
     `rootfs`. `netns` is the network namespace the engine made (None: a new one of its own,
     unless `pod.host_network`, which keeps the host's network and UTS namespaces).
+    `oom_score_adj`: the process's (None: inherited).
     """
     namespaces = [
         *_namespace("pid", None if pod.host_pid else ""),
@@ -191,11 +199,21 @@ def build_infra_spec(
         "linux": _linux(namespaces, cgroups_path=cgroups_path, seccomp=None),
         "annotations": _pod_annotations(pod, "POD"),
     }
-    if pod.sysctls:  # they belong to the pod's IPC and network namespaces, which infra owns
-        spec["linux"]["sysctl"] = {name.replace("/", "."): value for name, value in pod.sysctls}
+    if oom_score_adj is not None:
+        spec["process"]["oomScoreAdj"] = oom_score_adj
+    if sysctls := pod_sysctls(pod):
+        spec["linux"]["sysctl"] = sysctls
     if not pod.host_network:
         spec["hostname"] = uts_hostname(pod)
     return spec
+
+
+def pod_sysctls(pod: PodPlan) -> dict[str, str]:
+    """The sysctls of the pod's IPC and network namespaces, which infra owns: the defaults
+    (ping_group_range in a network namespace of its own), then the pod's own."""
+    out = {} if pod.host_network else dict([PING_GROUP_RANGE])
+    out.update((name.replace("/", "."), value) for name, value in pod.sysctls)
+    return out
 
 
 def uts_hostname(pod: PodPlan) -> str:
@@ -234,6 +252,8 @@ def build_container_spec(
     extra_masked: Sequence[str] = (),
     volume_mounts: Sequence[Mapping[str, Any]] = (),
     rootfs_propagation: str = "",
+    oom_score_adj: int | None = None,
+    pids_limit: int = 0,
 ) -> dict[str, Any]:
     """An app or init container of `pod`.
 
@@ -249,6 +269,8 @@ def build_container_spec(
     `resources` become cgroup v1 or v2 (`cgroup_v2`) settings.
     `volume_mounts` are the entries of `volumes.oci_mounts`, mounted before the host files;
     `rootfs_propagation` the propagation they need ("" = the runtime's default).
+    `oom_score_adj`: the process's (None: inherited); `pids_limit`: the pids cgroup's limit
+    (0 or less: none).
     """
     sec = ctr.security
     ns_values = {kind: namespaces.get(kind, "") for kind in ("pid", "network", "ipc", "uts")}
@@ -311,6 +333,10 @@ def build_container_spec(
             ctr.resources, cgroup_v2=cgroup_v2, swap_controller=swap_controller
         )
     )
+    if pids_limit > 0:
+        linux["resources"]["pids"] = {"limit": pids_limit}
+    if oom_score_adj is not None:
+        spec["process"]["oomScoreAdj"] = oom_score_adj
     if sec.privileged:
         linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
         if devices:

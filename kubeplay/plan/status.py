@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubeplay.plan import probes
+from kubeplay.plan import probes, qos
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 
@@ -234,7 +234,7 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
         "podIP": observed.pod_ip or None,
         "podIPs": [{"ip": observed.pod_ip}] if observed.pod_ip else None,
         "startTime": rfc3339(observed.started_at),
-        "qosClass": "BestEffort",
+        "qosClass": str(qos.qos_class(c.resources for c in plan.all_containers())),
     }
     if observed.failed_reason:
         status["reason"] = observed.failed_reason
@@ -265,6 +265,18 @@ def _later(current: float | None, last: Termination | None) -> float | None:
     if last is None:
         return current
     return last.finished_at if current is None else max(current, last.finished_at)
+
+
+def _ended_by_deletion(observed: ObservedPod) -> bool:
+    """A pod made terminal by its own deletion (its containers stopped after it began, and it
+    is not gone: the `down` was interrupted) is still Terminating; one that had finished
+    before keeps its Completed or Error, as kubectl shows it."""
+    if observed.deleting_at is None:
+        return False
+    return any(
+        c.termination is not None and c.termination.finished_at >= observed.deleting_at
+        for c in observed.containers.values()
+    )
 
 
 def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None) -> PodSummary:
@@ -326,7 +338,9 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
             reason = "Running" if pod_ready else "NotReady"
     if observed.failed_reason:
         reason = observed.failed_reason  # kubectl shows status.reason when it is set
-    if observed.terminating and phase not in ("Succeeded", "Failed"):
+    if observed.terminating and (
+        phase not in ("Succeeded", "Failed") or _ended_by_deletion(observed)
+    ):
         reason = "Terminating"
     return PodSummary(
         ready=f"{ready}/{total}",

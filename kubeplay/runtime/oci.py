@@ -376,6 +376,16 @@ class Runtime:
         raw = json.loads(proc.stdout or "null") or []
         return [OciState.from_json(cast(OciStateJson, item)) for item in raw]
 
+    def monitor_alive(self, cid: str) -> bool:
+        """Whether the conmon of `cid` still runs (it will write the exit file). No subprocess."""
+        conmon_pid = _read_pid(self._own_files(self._persist_link(cid))[1])
+        return conmon_pid is not None and _is_conmon_of(conmon_pid, cid)
+
+    def wait_process(self, pid: int, timeout: float) -> bool:
+        """Wait up to `timeout` s for process `pid` (not our child) to end; True once it has.
+        For a container whose conmon is gone: no exit file will ever tell."""
+        return pid <= 0 or _wait_gone(pid, timeout)
+
     def read_exit(self, cid: str) -> ContainerExit | None:
         """The exit conmon recorded for `cid`, or None while it runs. No subprocess."""
         return exits.read_exit(self.exits_dir, self.socket_dir, cid)

@@ -251,7 +251,11 @@ def play(
                 made = volumes_svc.ensure_claims(
                     host, objects, [plans.from_json(r.plan_json) for r in records]
                 )
-                host.store.add_pods(records, workloads=workloads)
+                host.store.add_pods(
+                    records,
+                    workloads=workloads,
+                    guard=network.guard_host_ports([plans.from_json(r.plan_json) for r in records]),
+                )
             except BaseException:
                 volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)

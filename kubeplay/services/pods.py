@@ -38,7 +38,7 @@ class PodView:
         meta["uid"] = self.record.uid
         meta["creationTimestamp"] = status_mod.rfc3339(self.record.created_at)
         if self.record.lifecycle == "terminating":
-            meta["deletionTimestamp"] = status_mod.rfc3339(time.time())
+            meta["deletionTimestamp"] = status_mod.rfc3339(self.record.deleting_at or time.time())
         body["apiVersion"] = "v1"
         body["kind"] = "Pod"
         body["metadata"] = meta

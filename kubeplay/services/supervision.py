@@ -53,10 +53,31 @@ def ensure_running(settings: Settings) -> int | None:
     return start_background(settings)
 
 
+def revive(settings: Settings) -> int | None:
+    """For commands that read pod state (get, describe, wait, logs): start a supervisor when
+    none runs (it was killed, or the host rebooted) and a pod needs one, so that what they
+    show (a back-off, a restart to come) does happen. Its pid if started; no nudge."""
+    if supervisor_mod.running_pid(settings) is not None or not settings.state_db.exists():
+        return None
+    host = host_mod.open_host(settings)
+    try:
+        if not _needed(host):
+            return None
+    finally:
+        host.close()
+    return start_background(settings)
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The running supervisor's pid, or None."""
+    return supervisor_mod.running_pid(settings)
+
+
 def start_background(settings: Settings) -> int:
     log_file = supervisor_mod.log_path(settings)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as out:
+    host_mod.ensure_private_dir(log_file.parent)
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
             env={**os.environ, **settings_mod.to_environ(settings)},  # this very install
@@ -65,6 +86,7 @@ def start_background(settings: Settings) -> int:
             stderr=out,
             start_new_session=True,
             close_fds=True,
+            cwd="/",  # a daemon: it must not keep the caller's directory (or its mount) busy
         )
     return proc.pid
 
@@ -75,7 +97,8 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
 
     host_mod.open_host(settings)  # make the roots (and say so clearly without root)
     log_file = supervisor_mod.log_path(settings)
-    with log_file.open("a", buffering=1) as stream:
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
         return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
 

@@ -9,7 +9,9 @@ instead of failing; the schema version is checked and a newer database is refuse
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -111,6 +113,10 @@ CREATE TABLE IF NOT EXISTS pod_failures (
     message TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pod_deletions (
+    pod_uid TEXT PRIMARY KEY REFERENCES pods(uid) ON DELETE CASCADE,
+    requested_at REAL NOT NULL
+);
 """
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
@@ -207,6 +213,7 @@ class PodRecord:
     netns: str = ""
     pod_ip: str = ""
     containers: tuple[ContainerRecord, ...] = field(default=())
+    deleting_at: float | None = None  # when its deletion began (metadata.deletionTimestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,15 +230,49 @@ class WorkloadRecord:
     created_at: float
 
 
+def _private_file(path: Path) -> None:
+    """The database (it holds Secret data) readable by its owner only. SQLite gives its -wal
+    and -shm files the database file's mode, so they follow."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_mode & 0o777 != 0o600:
+                side.chmod(0o600)
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. Two commands creating the database at once: the switch needs the
+    database alone and SQLite answers "locked" at once instead of waiting its busy timeout,
+    so try again for a while (the other command's switch takes milliseconds)."""
+    import time
+
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_file(path)
         self._lock = threading.RLock()  # one connection, shared by the engine's threads
         self._db = sqlite3.connect(
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(self._db)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
@@ -280,11 +321,18 @@ class SqliteStore:
     # pods ---------------------------------------------------------------------------------
 
     def add_pods(
-        self, pods: Sequence[PodRecord], *, workloads: Sequence[WorkloadRecord] = ()
+        self,
+        pods: Sequence[PodRecord],
+        *,
+        workloads: Sequence[WorkloadRecord] = (),
+        guard: Callable[[list[PodRecord]], None] | None = None,
     ) -> None:
         """Insert every pod (and the workloads that made them) in one transaction;
-        AlreadyExistsError names the first clash."""
+        AlreadyExistsError names the first clash. `guard` is called in the transaction with
+        the pods stored then; what it raises aborts the insert (hostPort claims)."""
         with self.transaction() as db:
+            if guard is not None:
+                guard(self._select_locked("", ()))
             for w in workloads:
                 try:
                     db.execute(
@@ -336,6 +384,16 @@ class SqliteStore:
         with self.transaction() as db:
             db.execute(f"UPDATE pods SET {cols} WHERE uid = ?", (*values.values(), uid))
 
+    def mark_terminating(self, uid: str, *, at: float) -> None:
+        """The pod's deletion has begun (kept from the first call: the deletionTimestamp)."""
+        with self.transaction() as db:
+            db.execute("UPDATE pods SET lifecycle = 'terminating' WHERE uid = ?", (uid,))
+            db.execute(
+                "INSERT OR IGNORE INTO pod_deletions (pod_uid, requested_at) "
+                "SELECT uid, ? FROM pods WHERE uid = ?",
+                (at, uid),
+            )
+
     def delete_pod(self, uid: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM pods WHERE uid = ?", (uid,))
@@ -385,6 +443,12 @@ class SqliteStore:
         by_pod: dict[str, list[ContainerRecord]] = {}
         for c in crow:
             by_pod.setdefault(c["pod_uid"], []).append(_container(c))
+        deleting = dict(
+            self._db.execute(
+                f"SELECT pod_uid, requested_at FROM pod_deletions WHERE pod_uid IN ({marks})",
+                uids,
+            ).fetchall()
+        )
         return [
             PodRecord(
                 uid=r["uid"],
@@ -399,6 +463,7 @@ class SqliteStore:
                 netns=r["netns"] or "",
                 pod_ip=r["pod_ip"] or "",
                 containers=tuple(by_pod.get(r["uid"], ())),
+                deleting_at=deleting.get(r["uid"]),
             )
             for r in rows
         ]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from kubeplay.errors import NetworkError
-from kubeplay.plan import network
+from kubeplay.plan import hostports, network
 from kubeplay.plan.network import PortMap
+from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan, PortPlan
 
 LOCALHOST = (
     "# Kubernetes-managed hosts file.\n"
@@ -291,3 +292,86 @@ def test_nft_rejects(pm: PortMap, match: str) -> None:
 def test_nft_comment_cannot_break_quoting() -> None:
     pm = PortMap("", 1, "TCP", "10.89.0.2", 1, 'evil"; flush ruleset; "')
     assert 'comment "evil; flush ruleset; "' in _ruleset(pm)
+
+
+# --- hostPort claims (plan.hostports) ----------------------------------------------------
+
+
+def _hp_pod(name: str, *ports: tuple[int, str, str], namespace: str = "default") -> PodPlan:
+    ctr = ContainerPlan(
+        name="main",
+        kind=ContainerKind.APP,
+        image="i",
+        image_ref="i",
+        image_id="sha256:1",
+        pull_policy="Never",
+        argv=("sh",),
+        env=(),
+        working_dir="",
+        user="",
+        ports=tuple(
+            PortPlan(container_port=80, protocol=proto, host_port=port, host_ip=ip)
+            for port, proto, ip in ports
+        ),
+    )
+    return PodPlan(uid=name, namespace=namespace, name=name, hostname=name, containers=(ctr,))
+
+
+@pytest.mark.parametrize(
+    ("held", "new", "replacing", "expected"),
+    [
+        pytest.param(
+            [_hp_pod("a", (8080, "TCP", ""))],
+            [_hp_pod("b", (8080, "TCP", ""))],
+            (),
+            "pod default/b: hostPort 8080/TCP: already used by pod default/a",
+            id="hostPort-held-by-another-pod",
+        ),
+        pytest.param(
+            [_hp_pod("a", (8080, "UDP", ""))],
+            [_hp_pod("b", (8080, "TCP", ""))],
+            (),
+            None,
+            id="hostPort-other-protocol-no-conflict",
+        ),
+        pytest.param(
+            [_hp_pod("a", (8080, "TCP", "127.0.0.1"))],
+            [_hp_pod("b", (8080, "TCP", "127.0.0.2"))],
+            (),
+            None,
+            id="hostPort-distinct-hostIPs-no-conflict",
+        ),
+        pytest.param(
+            [_hp_pod("a", (8080, "TCP", "127.0.0.1"))],
+            [_hp_pod("b", (8080, "TCP", ""))],
+            (),
+            "pod default/b: hostPort 8080/TCP: already used by pod default/a",
+            id="hostPort-any-address-overlaps-a-hostIP",
+        ),
+        pytest.param(
+            [],
+            [_hp_pod("a", (8080, "TCP", "")), _hp_pod("b", (8080, "TCP", ""))],
+            (),
+            "pod default/b: hostPort 8080/TCP: already used by pod default/a",
+            id="hostPort-twice-among-new-pods",
+        ),
+        pytest.param(
+            [_hp_pod("a", (8080, "TCP", ""))],
+            [_hp_pod("a", (8080, "TCP", ""))],
+            ("default/a",),
+            None,
+            id="hostPort-of-a-replaced-pod-is-free",
+        ),
+        pytest.param(
+            [_hp_pod("a", (8080, "TCP", ""))],
+            [_hp_pod("b", (8081, "TCP", ""))],
+            (),
+            None,
+            id="hostPort-other-port-no-conflict",
+        ),
+    ],
+)
+def test_host_port_conflict(
+    held: list[PodPlan], new: list[PodPlan], replacing: tuple[str, ...], expected: str | None
+) -> None:
+    assert hostports.find_conflict(held, new, replacing=replacing) == expected

@@ -691,15 +691,66 @@ def test_container_security_and_resources(
     assert check(container_spec(**overrides)) == expected
 
 
-def test_infra_spec_sets_namespaced_sysctls() -> None:
-    pod = replace(
-        POD, sysctls=(("net.ipv4.ip_unprivileged_port_start", "0"), ("kernel/shmmni", "8"))
-    )
-    assert infra_spec(pod)["linux"]["sysctl"] == {
-        "net.ipv4.ip_unprivileged_port_start": "0",
-        "kernel.shmmni": "8",
-    }
-    assert "sysctl" not in infra_spec()["linux"]
+PING = {"net.ipv4.ping_group_range": "0 2147483647"}
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        pytest.param(POD, PING, id="pod-netns-allows-unprivileged-ping"),
+        pytest.param(
+            replace(
+                POD,
+                sysctls=(("net.ipv4.ip_unprivileged_port_start", "0"), ("kernel/shmmni", "8")),
+            ),
+            {**PING, "net.ipv4.ip_unprivileged_port_start": "0", "kernel.shmmni": "8"},
+            id="pod-sysctls-set-in-infra-namespaces",
+        ),
+        pytest.param(
+            replace(POD, sysctls=(("net.ipv4.ping_group_range", "1 1"),)),
+            {"net.ipv4.ping_group_range": "1 1"},
+            id="pod-sysctl-overrides-ping-group-range",
+        ),
+        pytest.param(replace(POD, host_network=True), None, id="hostNetwork-keeps-host-sysctls"),
+    ],
+)
+def test_infra_sysctls(pod: PodPlan, expected: dict[str, str] | None) -> None:
+    assert infra_spec(pod)["linux"].get("sysctl") == expected
+
+
+@pytest.mark.parametrize(
+    ("oom", "expected"),
+    [
+        pytest.param(-998, -998, id="infra-container-oom-score-adj"),
+        pytest.param(None, None, id="oom-score-adj-inherited-when-unset"),
+    ],
+)
+def test_infra_oom_score_adj(oom: int | None, expected: int | None) -> None:
+    assert infra_spec(oom_score_adj=oom)["process"].get("oomScoreAdj") == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param({"pids_limit": 2048}, {"limit": 2048}, id="pids-limit-podman-default"),
+        pytest.param({"pids_limit": 0}, None, id="pids-limit-zero-is-unlimited"),
+        pytest.param({}, None, id="pids-limit-unset-is-unlimited"),
+    ],
+)
+def test_container_pids_limit(overrides: dict[str, Any], expected: object) -> None:
+    assert container_spec(**overrides)["linux"]["resources"].get("pids") == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param({"oom_score_adj": 1000}, 1000, id="best-effort-oom-score-adj"),
+        pytest.param({"oom_score_adj": -997}, -997, id="guaranteed-oom-score-adj"),
+        pytest.param({}, None, id="oom-score-adj-inherited-when-unset"),
+    ],
+)
+def test_container_oom_score_adj(overrides: dict[str, Any], expected: object) -> None:
+    assert container_spec(**overrides)["process"].get("oomScoreAdj") == expected
 
 
 @pytest.mark.parametrize(

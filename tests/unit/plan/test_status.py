@@ -16,6 +16,7 @@ import pytest
 from kubeplay.plan import probes, status
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.plan.resources import ResourcePlan
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 T0_TEXT = "2023-11-14T22:13:20Z"
@@ -357,6 +358,27 @@ def test_pod_status_shape() -> None:
     assert [c["name"] for c in got["containerStatuses"]] == ["app"]
 
 
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        pytest.param(ResourcePlan(), "BestEffort", id="qosClass-BestEffort"),
+        pytest.param(
+            ResourcePlan(
+                cpu_request_milli=100, cpu_limit_milli=100, memory_limit=1, memory_request=1
+            ),
+            "Guaranteed",
+            id="qosClass-Guaranteed",
+        ),
+        pytest.param(ResourcePlan(memory_request=1), "Burstable", id="qosClass-Burstable"),
+    ],
+)
+def test_pod_status_qos_class(resources: ResourcePlan, expected: str) -> None:
+    plan = _plan()
+    plan = replace(plan, containers=tuple(replace(c, resources=resources) for c in plan.containers))
+    got = status.derive_pod_status(plan, _observed(running("app"), started_at=T0))
+    assert got["qosClass"] == expected
+
+
 def test_pod_status_without_ip_omits_fields() -> None:
     got = status.derive_pod_status(_plan(inits=("i",)), _observed())
     assert not {"podIP", "podIPs", "hostIP", "hostIPs", "startTime"} & set(got)
@@ -656,6 +678,18 @@ def test_container_status_image_fields() -> None:
             _observed(exited("app", 0), terminating=True),
             ("0/1", "Completed", 0),
             id="terminating-terminal-pod-keeps-status",
+        ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(exited("app", 0), terminating=True, deleting_at=T0 + 10),
+            ("0/1", "Completed", 0),
+            id="terminating-pod-finished-before-its-deletion-keeps-Completed",
+        ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(exited("app", 0), terminating=True, deleting_at=T0 + 1),
+            ("0/1", "Terminating", 0),
+            id="interrupted-deletion-stopped-the-pod-shows-Terminating",
         ),
     ],
 )

@@ -5,10 +5,12 @@ Each test uses its own database file under tmp_path (WAL needs a file, not :memo
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +125,39 @@ def test_update_pod(store: SqliteStore) -> None:
         pod, lifecycle="active", started_at=5.0, netns="/run/netns/x", pod_ip="10.88.0.2"
     )
     assert store.used_ips() == {"10.88.0.2"}
+
+
+def test_mark_terminating_keeps_the_first_deletion_time(store: SqliteStore) -> None:
+    pod = _pod("a")
+    store.add_pods([pod, _pod("b")])
+    store.mark_terminating(pod.uid, at=7.0)
+    store.mark_terminating(pod.uid, at=9.0)  # a second down: still the first deletion's time
+    assert store.get_pod_by_uid(pod.uid) == replace(pod, lifecycle="terminating", deleting_at=7.0)
+    assert store.get_pod("default", "b") == _pod("b")
+    store.delete_pod(pod.uid)
+    store.mark_terminating(pod.uid, at=9.0)  # gone: nothing to mark
+    assert store.get_pod_by_uid(pod.uid) is None
+
+
+def test_add_pods_guard_sees_stored_pods_and_aborts_the_insert(store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    seen: list[list[str]] = []
+
+    def guard(stored: list[PodRecord]) -> None:
+        seen.append([p.name for p in stored])
+        raise StateError("hostPort taken")
+
+    with pytest.raises(StateError, match="hostPort taken"):
+        store.add_pods([_pod("b")], guard=guard)
+    assert seen == [["a"]]
+    assert _names(store) == [("default", "a")]
+
+
+def test_database_is_private(db_path: Path, store: SqliteStore) -> None:
+    store.add_pods([_pod("a")])
+    for path in db_path.parent.iterdir():
+        if path.name.startswith(db_path.name):
+            assert path.stat().st_mode & 0o777 == 0o600, path
 
 
 def test_update_pod_refuses_unknown_columns(store: SqliteStore) -> None:
@@ -382,3 +417,27 @@ def test_delete_object(store: SqliteStore) -> None:
     assert store.delete_object("ConfigMap", "default", "a") is True
     assert store.delete_object("ConfigMap", "default", "a") is False
     assert [o.kind for o in store.list_objects()] == ["Secret"]
+
+
+def _open_after(path: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SqliteStore(path).close()
+        results.put("ok")
+    except sqlite3.Error as err:
+        results.put(str(err))
+
+
+def test_two_commands_creating_the_database_at_once_both_open_it(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        path = tmp_path / str(round_) / "state.db"
+        path.parent.mkdir()
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_open_after, args=(path, barrier, results)) for _ in "ab"]
+        for proc in procs:
+            proc.start()
+        got = [results.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join()
+        assert got == ["ok", "ok"], (round_, got)
