@@ -227,7 +227,7 @@ def play(
                 if replace:
                     old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
                     old += old_replicas
-                    errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
+                    errors = engine.teardown_pods(host, old, parallelism=settings.parallelism)
                     if errors:
                         raise errors[0]
                     for w in old_workloads:
@@ -401,8 +401,8 @@ def _remove(
                 found += [p for p in replicas if p.uid not in {r.uid for r in found}]
                 if found:
                     host_mod.require_runtime(host)
-                errors = _parallel(
-                    settings, lambda r: engine.teardown_pod(host, r, grace=grace), found
+                errors = engine.teardown_pods(
+                    host, found, grace=grace, parallelism=settings.parallelism
                 )
                 if found:
                     network.refresh(host)
