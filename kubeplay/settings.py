@@ -47,6 +47,11 @@ class Settings:
         return self.root / "images"
 
     @property
+    def schema_cache_dir(self) -> Path:
+        """Compiled manifest schemas, per kubernetes-validate and Kubernetes version."""
+        return self.root / "cache" / "schemas"
+
+    @property
     def pods_dir(self) -> Path:
         return self.root / "pods"
 

@@ -28,6 +28,8 @@ from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord, WorkloadRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kubeplay.engine.images import ImageResult
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
@@ -131,15 +133,25 @@ def _refuse_existing(
 
 
 def load_manifests(
-    paths: Sequence[str], *, kube_version: str, configmaps: Sequence[str] = ()
+    paths: Sequence[str],
+    *,
+    kube_version: str,
+    configmaps: Sequence[str] = (),
+    schema_cache: Path | None = None,
 ) -> tuple[list[KubeObject], list[str]]:
-    """Load and validate `paths` and the `--configmap` files together (one duplicate check)."""
+    """Load and validate `paths` and the `--configmap` files together (one duplicate check).
+    `schema_cache`: a directory for compiled schemas (valid objects then skip jsonschema)."""
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
     extra = loader.load(configmaps) if configmaps else []
     objects_mod.check_configmap_files(extra)
-    warnings = validate.validate(objects + extra, kube_version=kube_version)
+    compiled = None
+    if schema_cache is not None:
+        from kubeplay.state.schemacache import CompiledSchemaCache
+
+        compiled = CompiledSchemaCache(schema_cache)
+    warnings = validate.validate(objects + extra, kube_version=kube_version, compiled=compiled)
     return objects + extra, [w.render() for w in warnings]
 
 
@@ -159,7 +171,10 @@ def play(
     from kubeplay.services import workloads as workloads_mod
 
     objects, warnings = load_manifests(
-        paths, kube_version=kube_version or settings.kube_version, configmaps=configmaps
+        paths,
+        kube_version=kube_version or settings.kube_version,
+        configmaps=configmaps,
+        schema_cache=settings.schema_cache_dir,
     )
     pods = [o for o in objects if o.kind == "Pod"]
     configs = objects_mod.config_objects(objects)
