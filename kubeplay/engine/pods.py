@@ -621,7 +621,7 @@ def signal_containers(
             if ctr is not None:
                 events.killing(host, plan.uid, ctr, message=why)
             sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
-            host.runtime.kill(c.container_id, sig)
+            host.runtime.kill(c.container_id, sig, pid=c.pid)
     return Stopping(tuple(running), time.monotonic() + grace)
 
 
@@ -648,7 +648,7 @@ def kill_containers(
             continue
         _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
         with _bounded(slots):
-            host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
+            host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True, pid=c.pid)
         host.runtime.wait_exit(c.container_id, 10.0)
 
 
@@ -749,7 +749,7 @@ def finish_teardown(
             try:
                 if c.container_id:
                     if c.kind == ContainerKind.INFRA:
-                        host.runtime.kill(c.container_id, signal.SIGKILL)
+                        host.runtime.kill(c.container_id, signal.SIGKILL, pid=c.pid)
                     host.runtime.delete(c.container_id, force=True)
                     shutil.rmtree(host.settings.runroot / "persist" / c.container_id, True)
                 if c.kind != ContainerKind.INFRA:
