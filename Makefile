@@ -57,6 +57,7 @@ test: lint $(ROOTFS_TAR)
 
 bench: demo-image
 	$(PY) bench/run.py
+	$(PY) bench/targets.py
 	$(PY) bench/net.py
 	$(PY) bench/generate.py
 	$(PY) bench/pull.py

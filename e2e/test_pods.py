@@ -243,6 +243,45 @@ def test_down_kills_a_container_ignoring_sigterm_after_the_grace_period(kp: Kube
     kp.assert_nothing_runs()
 
 
+def test_down_signals_every_pod_before_any_grace_period_ends(kp: Kubeplay) -> None:
+    # The kubelet stops all pods at once: with parallelism 2, four pods that ignore SIGTERM
+    # are all sent their stop signal before the first one's grace period ends and it is
+    # killed (stopping them two at a time would kill the first two before signalling the
+    # others, and the grace periods would add up).
+    kp.env["KUBEPLAY_PARALLELISM"] = "2"
+    docs = [
+        f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: stubborn{i}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {IMAGE}
+    command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+"""
+        for i in range(4)
+    ]
+    path = kp.write("stubborn.yaml", "---".join(docs))
+    kp.play(path)
+    res = kp("-v", "down", str(path))
+    assert res.returncode == 0, res.stderr
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    events = [r["event"] for r in records]
+    terms = [
+        i
+        for i, r in enumerate(records)
+        if r["event"] == "container_signalled" and r["signal"] == "15"
+    ]
+    kills = [i for i, r in enumerate(records) if r["event"] == "container_kill"]
+    assert len(terms) == 4, events
+    assert len(kills) == 4, events  # each pod ignored SIGTERM and was killed after its grace
+    assert max(terms) < min(kills), events
+    kp.assert_nothing_runs()
+
+
 def test_get_a_missing_pod_is_not_found(kp: Kubeplay) -> None:
     res = kp("get", "pod", "ghost")
     assert res.returncode == 1

@@ -22,6 +22,10 @@ def configure(*, verbose: bool = False, level: str = "", stream: Any = None) -> 
     _state["level"] = _LEVELS[level or ("debug" if verbose else "warning")]
     _state["stream"] = stream
     _state["configured"] = False
+    if stream is not None and not stream.isatty() and "structlog" not in sys.modules:
+        # JSON to a file (the supervisor): structlog imports rich for console tracebacks if it
+        # can, ~5 MB the long-running process never uses. A None entry makes that import fail.
+        sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
 
 
 def _structlog_configure() -> None:

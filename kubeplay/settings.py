@@ -31,7 +31,8 @@ class Settings:
     dns_upstream: str = "/etc/resolv.conf"
     # Kubernetes version whose schema validates manifests; "" = newest bundled.
     kube_version: str = ""
-    # How many pods play/down work on at once.
+    # How many pods play works on at once; down signals all at once and bounds only its
+    # runtime calls and clean-up by this.
     parallelism: int = 8
     # Backoff for restarts (supervision issue): base and cap in seconds.
     backoff_base: float = 10.0
@@ -47,6 +48,11 @@ class Settings:
     @property
     def images_dir(self) -> Path:
         return self.root / "images"
+
+    @property
+    def schema_cache_dir(self) -> Path:
+        """Compiled manifest schemas, per kubernetes-validate and Kubernetes version."""
+        return self.root / "cache" / "schemas"
 
     @property
     def pods_dir(self) -> Path:

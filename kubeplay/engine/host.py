@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -111,6 +110,8 @@ def open_host(settings: Settings) -> Host:
 def _missing_binary(name: str, package: str) -> str | None:
     if os.path.isabs(name):
         return None if os.access(name, os.X_OK) else f"{name} (apt-get install {package})"
+    import shutil  # with bz2 and lzma: not for `get pods`
+
     return None if shutil.which(name) else f"{name} (apt-get install {package})"
 
 

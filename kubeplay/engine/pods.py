@@ -14,8 +14,9 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -623,14 +624,41 @@ def _signal_number(name: str) -> int:
     return int(getattr(signal, name, signal.SIGTERM))
 
 
-def stop_containers(
-    host: Host, plan: PodPlan, rec: PodRecord, *, grace: float, why: str = ""
-) -> None:
-    """preStop hooks, stop signal to every running container, wait up to `grace` (less what
-    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe).
+@dataclass(frozen=True, slots=True)
+class Stopping:
+    """Containers sent their stop signal, and when their grace period ends (monotonic)."""
 
-    A container whose conmon is gone (kill -9, a reboot) writes no exit file: it is waited
-    for by its process, and when that is gone too there is nothing to stop or wait for."""
+    running: tuple[ContainerRecord, ...]
+    deadline: float
+    orphans: frozenset[str] = frozenset()  # running, but without a conmon to report the exit
+
+
+def _wait_container(
+    host: Host, c: ContainerRecord, timeout: float, orphans: frozenset[str]
+) -> bool:
+    """Whether container `c` ended within `timeout` s. A container whose conmon is gone (kill
+    -9, a reboot) writes no exit file: it is waited for by its process."""
+    if c.container_id in orphans:
+        return host.runtime.wait_process(c.pid, timeout)
+    return host.runtime.wait_exit(c.container_id, timeout) is not None
+
+
+def _bounded(slots: AbstractContextManager[Any] | None) -> AbstractContextManager[Any]:
+    return slots if slots is not None else nullcontext()
+
+
+def signal_containers(
+    host: Host,
+    plan: PodPlan,
+    rec: PodRecord,
+    *,
+    grace: float,
+    why: str = "",
+    slots: AbstractContextManager[Any] | None = None,
+) -> Stopping:
+    """preStop hooks, then the stop signal to every running container; returns what to wait
+    for. `slots` bounds the CPU-bound part (the runtime calls), never the hooks' waiting.
+    A container whose conmon and process are both gone has nothing to stop or wait for."""
     candidates = [
         c
         for c in rec.containers
@@ -654,25 +682,51 @@ def stop_containers(
         from kubeplay.engine import hooks
 
         grace = hooks.run_pre_stop(host, plan, rec, hooked, grace=grace)
-    for c in running:
-        ctr = plan.container(c.name)
-        if ctr is not None:
-            events.killing(host, plan.uid, ctr, message=why)
-        sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
-        host.runtime.kill(c.container_id, sig)
+    with _bounded(slots):
+        for c in running:
+            ctr = plan.container(c.name)
+            if ctr is not None:
+                events.killing(host, plan.uid, ctr, message=why)
+            sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
+            host.runtime.kill(c.container_id, sig, pid=c.pid)
+    return Stopping(tuple(running), time.monotonic() + grace, frozenset(orphans))
 
-    def wait(c: ContainerRecord, timeout: float) -> bool:
-        if c.container_id in orphans:
-            return host.runtime.wait_process(c.pid, timeout)
-        return host.runtime.wait_exit(c.container_id, timeout) is not None
 
-    deadline = time.monotonic() + grace
-    for c in running:
-        left = max(0.0, deadline - time.monotonic())
-        if not wait(c, left):
-            _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
-            host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True)
-            wait(c, 10.0)
+def wait_stopped(host: Host, stopping: Stopping) -> list[ContainerRecord]:
+    """Wait until the containers exit or their grace period ends; those still running."""
+    left_running = []
+    for c in stopping.running:
+        left = max(0.0, stopping.deadline - time.monotonic())
+        if not _wait_container(host, c, left, stopping.orphans):
+            left_running.append(c)
+    return left_running
+
+
+def kill_containers(
+    host: Host,
+    plan: PodPlan,
+    containers: Sequence[ContainerRecord],
+    *,
+    slots: AbstractContextManager[Any] | None = None,
+    orphans: frozenset[str] = frozenset(),
+) -> None:
+    """SIGKILL the containers whose grace period ended, and wait for their exit."""
+    for c in containers:
+        if _wait_container(host, c, 0.0, orphans):
+            continue
+        _log.info("container_kill", pod=plan.ref, container=c.name, reason="grace_period")
+        with _bounded(slots):
+            host.runtime.kill(c.container_id, signal.SIGKILL, all_procs=True, pid=c.pid)
+        _wait_container(host, c, 10.0, orphans)
+
+
+def stop_containers(
+    host: Host, plan: PodPlan, rec: PodRecord, *, grace: float, why: str = ""
+) -> None:
+    """preStop hooks, stop signal to every running container, wait up to `grace` (less what
+    the hooks took), then SIGKILL. `why`: the Killing event's message (a failed probe)."""
+    stopping = signal_containers(host, plan, rec, grace=grace, why=why)
+    kill_containers(host, plan, wait_stopped(host, stopping), orphans=stopping.orphans)
 
 
 def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
@@ -709,46 +763,127 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
-    """Stop and remove everything of the pod, then its rows. Safe to call again."""
-    import shutil
+@dataclass(frozen=True, slots=True)
+class Teardown:
+    """A pod being torn down: signalled (or failed to be), its rows and files still there."""
 
+    rec: PodRecord
+    plan: PodPlan
+    stopping: Stopping
+    errors: tuple[str, ...]
+
+
+def begin_teardown(
+    host: Host,
+    rec: PodRecord,
+    *,
+    grace: float | None = None,
+    slots: AbstractContextManager[Any] | None = None,
+) -> Teardown:
+    """Mark the pod terminating and send its containers their stop signal (after preStop)."""
     from kubeplay.plan import pods as pods_mod
 
-    plan = pods_mod.from_json(rec.plan_json)
-    host.store.mark_terminating(rec.uid, at=time.time())
+    with _bounded(slots):
+        plan = pods_mod.from_json(rec.plan_json)
+        host.store.mark_terminating(rec.uid, at=time.time())
     period = float(plan.termination_grace_period if grace is None else grace)
-    errors: list[str] = []
     try:
-        stop_containers(host, plan, rec, grace=period)
+        stopping = signal_containers(host, plan, rec, grace=period, slots=slots)
+    except KubeplayError as err:
+        return Teardown(rec, plan, Stopping((), time.monotonic()), (str(err),))
+    return Teardown(rec, plan, stopping, ())
+
+
+def finish_teardown(
+    host: Host,
+    teardown: Teardown,
+    *,
+    slots: AbstractContextManager[Any] | None = None,
+    waited: Sequence[ContainerRecord] | None = None,
+) -> None:
+    """Wait out the grace period (unless `waited` gives what is left running after it), kill,
+    then remove everything of the pod and its rows. Raises StateError naming what failed."""
+    import shutil
+
+    rec, plan = teardown.rec, teardown.plan
+    errors = list(teardown.errors)
+    try:
+        left = wait_stopped(host, teardown.stopping) if waited is None else waited
+        kill_containers(host, plan, left, slots=slots, orphans=teardown.stopping.orphans)
     except KubeplayError as err:
         errors.append(str(err))
-    for c in reversed(rec.containers):
-        try:
-            if c.container_id:
-                if c.kind == ContainerKind.INFRA:
-                    host.runtime.kill(c.container_id, signal.SIGKILL)
-                host.runtime.delete(c.container_id, force=True)
-                shutil.rmtree(host.settings.runroot / "persist" / c.container_id, True)
-            if c.kind != ContainerKind.INFRA:
-                host.images.unmount_rootfs(container_dir(host, rec.uid, c.name) / "rootfs")
-        except KubeplayError as err:
-            errors.append(str(err))
-    if rec.netns:
-        from kubeplay.engine import network
+    with _bounded(slots):
+        for c in reversed(rec.containers):
+            try:
+                if c.container_id:
+                    if c.kind == ContainerKind.INFRA:
+                        host.runtime.kill(c.container_id, signal.SIGKILL, pid=c.pid)
+                    host.runtime.delete(c.container_id, force=True)
+                    shutil.rmtree(host.settings.runroot / "persist" / c.container_id, True)
+                if c.kind != ContainerKind.INFRA:
+                    host.images.unmount_rootfs(container_dir(host, rec.uid, c.name) / "rootfs")
+            except KubeplayError as err:
+                errors.append(str(err))
+        if rec.netns:
+            from kubeplay.engine import network
 
+            try:
+                network.teardown_pod(host, rec)
+            except KubeplayError as err:
+                errors.append(str(err))
         try:
-            network.teardown_pod(host, rec)
-        except KubeplayError as err:
-            errors.append(str(err))
-    try:
-        from kubeplay.engine import volumes
+            from kubeplay.engine import volumes
 
-        volumes.teardown_pod_volumes(host, rec.uid)
-        remove_tree(pod_dir(host, rec.uid))
-    except (KubeplayError, OSError) as err:
-        errors.append(str(err))
-    if errors:
-        raise StateError(f"pod {rec.namespace}/{rec.name}: teardown: " + "; ".join(errors))
-    host.store.delete_pod(rec.uid)
+            volumes.teardown_pod_volumes(host, rec.uid)
+            remove_tree(pod_dir(host, rec.uid))
+        except (KubeplayError, OSError) as err:
+            errors.append(str(err))
+        if errors:
+            raise StateError(f"pod {rec.namespace}/{rec.name}: teardown: " + "; ".join(errors))
+        host.store.delete_pod(rec.uid)
     _log.info("pod_removed", pod=f"{rec.namespace}/{rec.name}")
+
+
+def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
+    """Stop and remove everything of the pod, then its rows. Safe to call again."""
+    finish_teardown(host, begin_teardown(host, rec, grace=grace))
+
+
+def teardown_pods(
+    host: Host, recs: Sequence[PodRecord], *, grace: float | None = None, parallelism: int
+) -> list[BaseException]:
+    """Tear down many pods as the kubelet stops them: every pod is signalled (after its
+    preStop hooks, which run side by side) before any grace period is waited out, the grace
+    periods run concurrently, and only the CPU-bound steps (runtime calls, removal) are
+    bounded by `parallelism`. So N pods with a grace period G take about G, not G * N /
+    parallelism. Returns the errors, one per pod that failed."""
+    if not recs:
+        return []
+    import threading
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    slots = threading.BoundedSemaphore(max(1, parallelism))
+    errors: list[BaseException] = []
+    begun: list[Teardown] = []
+    with ThreadPoolExecutor(max_workers=len(recs)) as signalling:
+        for fut in [
+            signalling.submit(begin_teardown, host, r, grace=grace, slots=slots) for r in recs
+        ]:
+            if (exc := fut.exception()) is not None:
+                errors.append(exc)
+            else:
+                begun.append(fut.result())
+    _log.debug("pods_signalled", pods=len(begun))
+    finishing: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(begun) or 1))) as workers:
+        # One waiter, earliest grace period first: a pod is killed and removed (on a worker)
+        # as soon as its containers exit or its grace period ends, while the others wait.
+        for teardown in sorted(begun, key=lambda t: t.stopping.deadline):
+            try:
+                left = wait_stopped(host, teardown.stopping)
+            except KubeplayError as err:
+                teardown = replace(teardown, errors=(*teardown.errors, str(err)))
+                left = list(teardown.stopping.running)
+            finishing.append(workers.submit(finish_teardown, host, teardown, waited=left))
+        errors.extend(exc for fut in finishing if (exc := fut.exception()) is not None)
+    return errors

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +36,8 @@ from kubeplay.plan import images as imgplan
 from kubeplay.plan.images import PullSource, Transport
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from kubeplay.image.store import ImageRecord, ImageStore
 
 log = get_logger(__name__)
@@ -133,6 +135,7 @@ class _Unpacking:
             return self.pool
         if self.procs is None:
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor  # ~30 ms: only for big pulls
 
             context = multiprocessing.get_context("spawn")  # never fork a threaded process
             self.procs = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)

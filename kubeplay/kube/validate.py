@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
+import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import apirules, fields, hostnames, kinds, probes, volumes, workloads
+from kubeplay.kube import apirules, fields, hostnames, kinds, probes, schemas, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -91,21 +94,33 @@ class Problem(NamedTuple):
     message: str
 
 
+# (schema version, kind, apiVersion) -> the kind's compiled schema (`schemas.compile_schema`),
+# or None when there is none; a state adapter caches them on disk.
+CompiledSchemas = Callable[[str, str, str], Any]
+
+
 def validate(
     objects: Sequence[KubeObject],
     *,
     kube_version: str = "",
     stored_crds: Sequence[KubeObject] = (),
+    compiled: CompiledSchemas | None = None,
 ) -> list[Warning]:
     """Raise ManifestError listing every error; else return the warnings, in input order.
-    Custom resources are checked against the CRDs of the input, then `stored_crds`."""
+    Custom resources are checked against the CRDs of the input, then `stored_crds`.
+    With `compiled`, an object its compiled schema accepts skips jsonschema (the same
+    verdict, without importing it); any other object is checked by jsonschema as before."""
     version = resolve_schema_version(kube_version)
     errors: list[ManifestError] = []
     warnings: list[Warning] = []
     first_seen: dict[tuple[str, str, str], KubeObject] = {}
     custom = custom_kinds([*stored_crds, *objects])
     for obj in objects:
-        problems = check_kind_schema(obj, version=version, custom=custom)
+        fast = compiled(version, obj.kind, obj.api_version) if compiled is not None else None
+        if fast is not None and schemas.is_valid(obj.body, fast):
+            problems = []
+        else:
+            problems = check_kind_schema(obj, version=version, custom=custom)
         if not problems:
             problems = check_rules(obj)
         problems.extend(_check_duplicate(obj, first_seen))
@@ -164,9 +179,7 @@ _INDEX = re.compile(r"\[\d+\]")
 
 def resolve_schema_version(kube_version: str) -> str:
     """The bundled schema version for a Kubernetes version ("" = newest), as `1.30.0`."""
-    from kubernetes_validate import utils
-
-    bundled = utils.all_versions()
+    bundled = bundled_versions()
     if not kube_version:
         return str(bundled[-1])
     match = _VERSION.fullmatch(kube_version.strip())
@@ -180,6 +193,26 @@ def resolve_schema_version(kube_version: str) -> str:
             f"Kubernetes version {kube_version}: not supported (schemas for {oldest} to {newest})"
         )
     return str(usable[-1])
+
+
+def schema_root() -> Path:
+    """kubernetes-validate's bundled schema directory, found without importing the package
+    (its import pulls in jsonschema: ~0.3 s that a valid small file does not need)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("kubernetes-validate is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+
+
+@functools.cache
+def bundled_versions() -> list[str]:
+    """The Kubernetes versions kubernetes-validate bundles schemas for, oldest first (its
+    `utils.all_versions()`, from the directory names `v1.30.0-local-strict`)."""
+    names = {m[1] for entry in os.listdir(schema_root()) if (m := _SCHEMA_DIR.match(entry))}
+    return sorted(names, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+_SCHEMA_DIR = re.compile(r"v(\d+\.\d+\.\d+)-")
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -199,10 +232,11 @@ def _validator(version: str, kind: str, api_version: str) -> Any:
     from kubernetes_validate import utils
     from referencing import Registry, Resource
 
-    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
     try:
-        schema = utils.schema_contents(f"{schema_dir}/{kind.lower()}-{group}.json", version)
+        schema = utils.schema_contents(
+            f"{schema_dir}/{schemas.schema_filename(kind, api_version)}", version
+        )
     except FileNotFoundError:
         return None
     definitions = _definitions(version)

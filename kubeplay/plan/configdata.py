@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubeplay.kube import defaults, validate
+from kubeplay.kube import defaults
 
 CONFIG_KINDS = ("ConfigMap", "Secret")
 IMMUTABLE = "field is immutable when `immutable` is set"
@@ -23,10 +23,14 @@ IMMUTABLE = "field is immutable when `immutable` is set"
 
 def is_valid_key(key: str) -> bool:
     """A valid ConfigMap/Secret key: `[-._a-zA-Z0-9]+`, at most 253, not `.`, `..` or `..x`."""
+    from kubeplay.kube import validate  # with the YAML loader: not for `get pods`
+
     return not validate.config_key_problem(key)
 
 
 def _decoded(value: Any) -> bytes:
+    from kubeplay.kube import validate
+
     raw = validate.decode_base64(str(value))
     return raw if raw is not None else b""  # validation refused anything else
 

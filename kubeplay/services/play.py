@@ -35,6 +35,8 @@ from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord, WorkloadRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kubeplay.engine.images import ImageResult
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
@@ -138,9 +140,14 @@ def _refuse_existing(
 
 
 def load_manifests(
-    paths: Sequence[str], *, kube_version: str, configmaps: Sequence[str] = ()
+    paths: Sequence[str],
+    *,
+    kube_version: str,
+    configmaps: Sequence[str] = (),
+    schema_cache: Path | None = None,
 ) -> tuple[list[KubeObject], list[str]]:
-    """Load and validate `paths` and the `--configmap` files together (one duplicate check)."""
+    """Load and validate `paths` and the `--configmap` files together (one duplicate check).
+    `schema_cache`: a directory for compiled schemas (valid objects then skip jsonschema)."""
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
@@ -151,7 +158,12 @@ def load_manifests(
             source=", ".join("<stdin>" if p == loader.STDIN else p for p in paths),
         )
     objects_mod.check_configmap_files(extra)
-    warnings = validate.validate(objects + extra, kube_version=kube_version)
+    compiled = None
+    if schema_cache is not None:
+        from kubeplay.state.schemacache import CompiledSchemaCache
+
+        compiled = CompiledSchemaCache(schema_cache)
+    warnings = validate.validate(objects + extra, kube_version=kube_version, compiled=compiled)
     return objects + extra, [w.render() for w in warnings]
 
 
@@ -171,7 +183,11 @@ def play(
     from kubeplay.services import workloads as workloads_mod
 
     objects, warnings = load_manifests(
-        paths, kube_version=kube_version or settings.kube_version, configmaps=configmaps
+        paths,
+        kube_version=kube_version or settings.kube_version,
+        configmaps=configmaps,
+        # Not on a fresh host: input refused there must leave nothing behind, not even a cache.
+        schema_cache=settings.schema_cache_dir if settings.root.is_dir() else None,
     )
     pods = [o for o in objects if o.kind == "Pod"]
     configs = objects_mod.config_objects(objects)
@@ -239,7 +255,7 @@ def play(
                 if replace:
                     old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
                     old += old_replicas
-                    errors = _parallel(settings, lambda r: engine.teardown_pod(host, r), old)
+                    errors = engine.teardown_pods(host, old, parallelism=settings.parallelism)
                     if errors:
                         raise errors[0]
                     for w in old_workloads:
@@ -427,8 +443,8 @@ def _remove(
                 found += [p for p in replicas if p.uid not in {r.uid for r in found}]
                 if found:
                     host_mod.require_runtime(host)
-                errors = _parallel(
-                    settings, lambda r: engine.teardown_pod(host, r, grace=grace), found
+                errors = engine.teardown_pods(
+                    host, found, grace=grace, parallelism=settings.parallelism
                 )
                 if found:
                     network.refresh(host)

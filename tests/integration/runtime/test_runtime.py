@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -296,4 +297,69 @@ def test_concurrent_creates(harness: Harness) -> None:
         exited = rt.wait_exit(ctr.cid, timeout=10)
         assert exited is not None and exited.exit_code == i
         rt.delete(ctr.cid)
+    assert harness.leftovers() == []
+
+
+def _no_runtime_process(*args: object, **kwargs: object) -> object:
+    raise AssertionError(f"the runtime was run: {args}")
+
+
+def test_kill_with_the_init_pid_signals_it_without_the_runtime(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = harness.rt
+    ctr = harness.new(["sh", "-c", "sleep 1001 & sleep 1000"])
+    pid = harness.create(ctr)
+    rt.start(ctr.cid)
+    with monkeypatch.context() as m:
+        m.setattr(rt, "_run", _no_runtime_process)
+        # The init of its own PID namespace: SIGKILL to it takes every process in it.
+        rt.kill(ctr.cid, signal.SIGKILL, all_procs=True, pid=pid)
+    exited = rt.wait_exit(ctr.cid, timeout=10)
+    assert exited is not None and exited.exit_code == 137
+    rt.delete(ctr.cid)
+    assert host_processes(b"sleep\x001001") == []
+    assert harness.leftovers() == []
+
+
+def test_kill_with_a_pid_outside_the_container_signals_the_container_through_the_runtime(
+    harness: Harness,
+) -> None:
+    rt = harness.rt
+    ctr = harness.run(["sleep", "1000"], pid_namespace=False)
+    bystander = subprocess.Popen(["sleep", "1000"])
+    try:
+        rt.kill(ctr.cid, signal.SIGTERM, pid=bystander.pid)  # a pid that is not the container's
+        exited = rt.wait_exit(ctr.cid, timeout=10)
+        assert exited is not None and exited.exit_code == 143
+        assert bystander.poll() is None  # never signalled
+    finally:
+        bystander.kill()
+        bystander.wait()
+    rt.delete(ctr.cid)
+    assert harness.leftovers() == []
+
+
+def test_kill_all_of_a_container_sharing_a_pid_namespace_uses_the_runtime(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = harness.rt
+    ctr = harness.new(["sh", "-c", "sleep 1002 & sleep 1000"], pid_namespace=False)
+    pid = harness.create(ctr)
+    rt.start(ctr.cid)
+    calls: list[tuple[str, ...]] = []
+    run = rt._run
+
+    def counting(*args: str, what: str) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return run(*args, what=what)
+
+    monkeypatch.setattr(rt, "_run", counting)
+    # Not PID 1 of a namespace of its own: killing it would leave the background sleep.
+    rt.kill(ctr.cid, signal.SIGKILL, all_procs=True, pid=pid)
+    assert calls and calls[0][:2] == ("kill", "--all")
+    exited = rt.wait_exit(ctr.cid, timeout=10)
+    assert exited is not None and exited.exit_code == 137
+    rt.delete(ctr.cid)
+    assert host_processes(b"sleep\x001002") == []
     assert harness.leftovers() == []
