@@ -89,14 +89,21 @@ class Problem(NamedTuple):
     message: str
 
 
-def validate(objects: Sequence[KubeObject], *, kube_version: str = "") -> list[Warning]:
-    """Raise ManifestError listing every error; else return the warnings, in input order."""
+def validate(
+    objects: Sequence[KubeObject],
+    *,
+    kube_version: str = "",
+    stored_crds: Sequence[KubeObject] = (),
+) -> list[Warning]:
+    """Raise ManifestError listing every error; else return the warnings, in input order.
+    Custom resources are checked against the CRDs of the input, then `stored_crds`."""
     version = resolve_schema_version(kube_version)
     errors: list[ManifestError] = []
     warnings: list[Warning] = []
     first_seen: dict[tuple[str, str, str], KubeObject] = {}
+    custom = custom_kinds([*stored_crds, *objects])
     for obj in objects:
-        problems = check_schema(obj, version=version)
+        problems = check_kind_schema(obj, version=version, custom=custom)
         if not problems:
             problems = check_rules(obj)
         problems.extend(_check_duplicate(obj, first_seen))
@@ -290,12 +297,8 @@ def _check_metadata(obj: KubeObject) -> list[Problem]:
     problems: list[Problem] = []
     if not name:  # generateName is not enough: like `kubectl apply`, play needs a name
         problems.append(Problem("metadata.name", "required"))
-    elif obj.kind == "Namespace":
-        problems.extend(_check_name(name, "metadata.name", rule=DNS1123_LABEL))
-    elif obj.kind == "Service":
-        problems.extend(_check_name(name, "metadata.name", rule=DNS1035_LABEL))
     else:
-        problems.extend(_check_name(name, "metadata.name", rule=DNS1123_SUBDOMAIN))
+        problems.extend(check_object_name(obj.kind, obj.body, name))
     if namespace:
         problems.extend(_check_name(namespace, "metadata.namespace", rule=DNS1123_LABEL))
     return problems
@@ -606,7 +609,7 @@ def _check_duplicate(
 def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
-        return [_warning(obj, "kind", f"{obj.kind} is not supported yet, ignored")]
+        return [_warning(obj, "kind", kind_warning(obj))]
     if obj.kind in workloads.KINDS:
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
@@ -673,3 +676,141 @@ def _dig(body: Mapping[str, Any], path: Sequence[str]) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+# --- every kind: names, custom resources, what kubeplay does not do with a kind ----------------
+
+PATH_SEGMENT_NAME = NameRule(
+    re.compile(r"(?!\.\.?$)[^/%]+"),
+    253,
+    "must be a path segment name (not '.' or '..', and without '/' or '%')",
+)
+# RBAC objects are named by path segment rules (`system:kube-scheduler`), as
+# rbac/validation.ValidateRBACName = path.IsValidPathSegmentName; Namespaces are DNS-1123
+# labels, Services DNS-1035 labels; every other kind (custom resources too) a DNS-1123
+# subdomain.
+NAME_RULES: dict[str, NameRule] = {
+    "Role": PATH_SEGMENT_NAME,
+    "ClusterRole": PATH_SEGMENT_NAME,
+    "RoleBinding": PATH_SEGMENT_NAME,
+    "ClusterRoleBinding": PATH_SEGMENT_NAME,
+    "Namespace": DNS1123_LABEL,
+    "Service": DNS1035_LABEL,
+}
+# batch/validation: a CronJob's name leaves 11 characters for its Jobs' suffix.
+CRONJOB_NAME_LIMIT = 52
+
+
+def check_object_name(kind: str, body: Mapping[str, Any], name: str) -> list[Problem]:
+    """metadata.name by the kind's own rule, as the API server's ValidateObjectMeta nameFn."""
+    problems = _check_name(name, "metadata.name", rule=NAME_RULES.get(kind, DNS1123_SUBDOMAIN))
+    if problems:
+        return problems
+    if kind == "CronJob" and len(name) > CRONJOB_NAME_LIMIT:
+        return [Problem("metadata.name", f"must be no more than {CRONJOB_NAME_LIMIT} characters")]
+    if kind == "CustomResourceDefinition":
+        spec = body.get("spec") or {}
+        plural = (spec.get("names") or {}).get("plural", "")
+        if name != f"{plural}.{spec.get('group', '')}":
+            return [Problem("metadata.name", 'must be spec.names.plural+"."+spec.group')]
+    return []
+
+
+def kind_warning(obj: KubeObject) -> str:
+    """The one warning of a kind kubeplay stores but does not run: what a cluster would do."""
+    from kubeplay.kube import kinds
+
+    info = kinds.info_of(obj.body)
+    what = info.warning if info is not None and info.warning else kinds.CUSTOM_RESOURCE_WARNING
+    return f"{obj.kind} is stored only: {what}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomKind:
+    """A kind a CustomResourceDefinition of the input serves, with each version's schema."""
+
+    group: str
+    kind: str
+    namespaced: bool
+    schemas: Mapping[str, Mapping[str, Any] | None]  # version -> openAPIV3Schema (None: any)
+
+
+def custom_kinds(objects: Sequence[KubeObject]) -> dict[tuple[str, str], CustomKind]:
+    """The kinds the input's CRDs define, by (group, kind)."""
+    out: dict[tuple[str, str], CustomKind] = {}
+    for obj in objects:
+        if obj.kind != "CustomResourceDefinition" or not isinstance(obj.body.get("spec"), dict):
+            continue
+        spec = obj.body["spec"]
+        names = spec.get("names") or {}
+        schemas: dict[str, Mapping[str, Any] | None] = {}
+        for version in spec.get("versions") or ():
+            if isinstance(version, dict) and version.get("served", True):
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                schemas[str(version.get("name", ""))] = schema if isinstance(schema, dict) else None
+        key = (str(spec.get("group", "")), str(names.get("kind", "")))
+        out[key] = CustomKind(key[0], key[1], spec.get("scope") != "Cluster", schemas)
+    return out
+
+
+def check_kind_schema(
+    obj: KubeObject, *, version: str, custom: Mapping[tuple[str, str], CustomKind]
+) -> list[Problem]:
+    """A custom resource against its CRD's schema; any other object against the bundled
+    strict schema (`check_schema`)."""
+    group, _, served = obj.api_version.rpartition("/")
+    found = custom.get((group, obj.kind)) if group else None
+    if found is None:
+        return check_schema(obj, version=version)
+    if served not in found.schemas:
+        return [Problem("apiVersion", f"no matches for kind {obj.kind!r} in version {served!r}")]
+    schema = found.schemas[served]
+    if schema is None:
+        return []
+    return check_custom_resource(obj.body, schema)
+
+
+def check_custom_resource(body: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Problem]:
+    """A custom resource against an openAPIV3Schema, strictly (unknown fields are errors unless
+    x-kubernetes-preserve-unknown-fields), as the API server's strict field validation."""
+    import jsonschema
+
+    root = openapi_to_jsonschema(schema)
+    properties = root.setdefault("properties", {})
+    properties.setdefault("apiVersion", {"type": "string"})
+    properties.setdefault("kind", {"type": "string"})
+    properties["metadata"] = {"type": "object"}
+    validator = jsonschema.validators.Draft202012Validator(root)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    return [] if error is None else describe_schema_error(error)
+
+
+_OPENAPI_ONLY = frozenset({"nullable", "description", "example", "externalDocs", "default"})
+
+
+def openapi_to_jsonschema(node: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAPI v3 structural schema as JSON Schema: x-kubernetes-* read, nullable a null
+    type, objects with `properties` closed unless they preserve unknown fields."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: openapi_to_jsonschema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+            out[key] = openapi_to_jsonschema(value)
+        elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
+            out[key] = [openapi_to_jsonschema(sub) for sub in value]
+        elif key.startswith("x-kubernetes-") or key in _OPENAPI_ONLY:
+            continue
+        else:
+            out[key] = value
+    if node.get("x-kubernetes-int-or-string"):
+        out["type"] = ["integer", "string"]
+    closed = not node.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in node and closed and "additionalProperties" not in node:
+        out["additionalProperties"] = False
+    if node.get("nullable"):  # null passes the type and enum checks
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [*out["enum"], None]
+    return out

@@ -502,7 +502,10 @@ spec:
     [
         pytest.param(
             WORKLOAD.replace("kind: Deployment", "kind: DaemonSet"),
-            ["pod.yaml: document 1 (DaemonSet web): kind: DaemonSet is not supported yet, ignored"],
+            [
+                "pod.yaml: document 1 (DaemonSet web): kind: DaemonSet is stored only: "
+                "no pods are run for it yet"
+            ],
             id="unsupported-kind-daemonset",
         ),
         pytest.param(WORKLOAD, [], id="deployment-replicas-selector-template"),
@@ -526,7 +529,10 @@ spec:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-            ["pod.yaml: document 1 (Service web): kind: Service is not supported yet, ignored"],
+            [
+                "pod.yaml: document 1 (Service web): kind: Service is stored only: "
+                "no cluster IP, endpoints or DNS name is made for it yet"
+            ],
             id="unsupported-kind-service",
         ),
         pytest.param(

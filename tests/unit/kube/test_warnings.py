@@ -112,8 +112,8 @@ def _rendered(*docs: str) -> list[str]:
                 for name in ("s1", "s2")
             ],
             [
-                "all.yaml: document 1 (Service s1): kind: Service is not supported yet, ignored "
-                "(also in Service s2)"
+                "all.yaml: document 1 (Service s1): kind: Service is stored only: no cluster "
+                "IP, endpoints or DNS name is made for it yet (also in Service s2)"
             ],
             id="unsupported-kind-once",
         ),

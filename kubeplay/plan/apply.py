@@ -1,0 +1,782 @@
+"""compute_apply: what applying desired objects to the stored ones does, object by object.
+
+The pure decision of `play`, `play --replace`, `apply`, `watch` and `down` (reconcile.md §2):
+given the desired objects (manifests as parsed) and the stored records, it returns create /
+update / unchanged / prune / refused entries, each with the object's key, a `Reason` and
+kubectl's wording (`pod/web created`, `configmap/cfg configured`, `pod/old pruned`). Per object:
+
+1. ownership: an object stored under another source is refused;
+2. the unchanged fast path: the manifest's canonical-JSON SHA-256 equals the last applied one;
+3. a three-way merge of last-applied, the new manifest and the live object (lists atomic);
+4. default, then compare with live; the kind decides what a change does (`Effect`) and which
+   changes the API server refuses (IMMUTABLE) or a Pod needs recreated (RECREATE);
+5. prune (WATCH, APPLY with prune) of the source's objects no longer desired, unless annotated
+   prune-disabled.
+
+Entries come in apply order (Namespaces first, Pods last), prunes in reverse. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kubeplay.kube import defaults, kinds
+from kubeplay.kube.kinds import ObjectKey
+from kubeplay.kube.objects import KubeObject
+from kubeplay.plan import configdata
+
+Body = dict[str, Any]
+
+# The source of objects made by `play` (create-only; never pruned by apply or watch).
+PLAY_SOURCE = "play"
+
+
+class ApplyMode(StrEnum):
+    PLAY = "play"  # create; a stored Pod or workload is refused EXISTS; config objects update
+    REPLACE = "replace"  # play --replace: whatever changed is recreated
+    APPLY = "apply"  # kubectl apply; prunes only when asked, in its own source
+    WATCH = "watch"  # a SET per source: prune what left it; a changed Pod is recreated
+    DOWN = "down"  # desired = nothing for the named objects: each stored one is pruned
+
+
+class Reason(StrEnum):
+    NEW = "New"
+    CHANGED = "Changed"
+    METADATA_ONLY = "MetadataOnly"
+    RECREATE = "Recreate"
+    IMMUTABLE = "Immutable"
+    EXISTS = "Exists"
+    OWNED_BY_OTHER_SOURCE = "OwnedByOtherSource"
+    GONE_FROM_SOURCE = "GoneFromSource"
+    PRUNE_DISABLED = "PruneDisabled"
+    UNCHANGED = "Unchanged"
+
+
+class Effect(StrEnum):
+    """What an update asks of the controllers beyond writing the row."""
+
+    NONE = "none"  # stored only: metadata, ConfigMap data, replicas, a CronJob's template
+    RESTART = "restart"  # Pod: `restart_containers` restart in place (their spec changed)
+    ROLLOUT = "rollout"  # a workload's defaulted pod template changed
+    RECREATE = "recreate"  # delete the object (and its runtime), then create it again
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRecord:
+    """A stored object as compute_apply needs it (the store maps its rows onto this)."""
+
+    key: ObjectKey
+    uid: str
+    source: str  # "" for controller-made objects (their owner decides)
+    last_applied: Mapping[str, Any]  # the manifest as parsed when last applied ({} if none)
+    last_applied_sha256: str
+    live: Mapping[str, Any]  # the stored body: defaulted, with server-set fields
+    owner_uid: str = ""
+    origin: str = ""  # file and document the object came from, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyEntry:
+    key: ObjectKey
+    reason: Reason
+    message: str
+    uid: str = ""  # the stored uid ("" for a create)
+    # create/update/unchanged: the body to store (defaulted; for an update the three-way merge)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    # update/prune/refused: the live body as stored before
+    before: Mapping[str, Any] = field(default_factory=dict)
+    # create/update/unchanged: the manifest as parsed, and its canonical-JSON SHA-256
+    last_applied: Mapping[str, Any] = field(default_factory=dict)
+    last_applied_sha256: str = ""
+    effect: Effect = Effect.NONE
+    restart_containers: tuple[str, ...] = ()  # Effect.RESTART: the containers whose spec changed
+    spec_changed: bool = False  # bump `generation`
+    changed_paths: tuple[str, ...] = ()  # field paths that differ (for messages and diff)
+    origin: str = ""  # the desired object's file and document ("" for prune)
+
+    @property
+    def ref(self) -> str:
+        return kinds.ref(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyActions:
+    create: tuple[ApplyEntry, ...] = ()
+    update: tuple[ApplyEntry, ...] = ()
+    unchanged: tuple[ApplyEntry, ...] = ()
+    prune: tuple[ApplyEntry, ...] = ()
+    refused: tuple[ApplyEntry, ...] = ()
+
+    def entries(self) -> list[ApplyEntry]:
+        """Every entry in the order it is carried out: apply order, then prunes in reverse."""
+        applied = sorted(
+            (*self.create, *self.update, *self.unchanged, *self.refused),
+            key=lambda e: apply_rank(e.key.kind),
+        )
+        return applied + list(self.prune)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.create or self.update or self.prune)
+
+
+# reconcile.md §2.6, with the other stored kinds where Helm's install order puts them:
+# cluster-wide and namespace policy first, then what pods use, then Services (service-link
+# env vars reach only pods created after their Service), then workloads, then Pods.
+APPLY_ORDER: tuple[str, ...] = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "StorageClass",
+    "PersistentVolume",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Service",
+    "Endpoints",
+    "EndpointSlice",
+    "DaemonSet",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "Pod",
+    "HorizontalPodAutoscaler",
+    "IngressClass",
+    "Ingress",
+)
+
+# What `play` creates and refuses to play again; the other kinds play updates in place.
+PLAY_CONFIG_KINDS = frozenset({"ConfigMap", "Secret", "PersistentVolumeClaim"})
+
+PRUNE_DISABLED_ANNOTATIONS: tuple[tuple[str, str], ...] = (
+    ("kubeplay.io/prune", "disabled"),
+    ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+    ("argocd.argoproj.io/sync-options", "Prune=false"),
+)
+
+# Server-set metadata, never compared (the store writes them).
+SERVER_METADATA = frozenset(
+    {
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "resourceVersion",
+        "managedFields",
+        "selfLink",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    }
+)
+
+POD_UPDATE_MESSAGE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+STATEFULSET_UPDATE_MESSAGE = (
+    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+    "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+    "'minReadySeconds' are forbidden"
+)
+PVC_UPDATE_MESSAGE = (
+    "spec is immutable after creation except resources.requests and "
+    "volumeAttributesClassName for bound claims"
+)
+FIELD_IS_IMMUTABLE = "field is immutable"
+
+
+def apply_rank(kind: str) -> int:
+    """Position of a kind in APPLY_ORDER; kinds not listed (custom resources) go last."""
+    try:
+        return APPLY_ORDER.index(kind)
+    except ValueError:
+        return len(APPLY_ORDER)
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def manifest_sha256(body: Mapping[str, Any]) -> str:
+    """SHA-256 of a manifest as parsed, as canonical JSON: comments, key order and whitespace
+    never change it."""
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def key_of(obj: KubeObject, *, extra: Sequence[kinds.KindInfo] = ()) -> ObjectKey:
+    """The object's identity; `extra`: the kinds of custom resources (their scope)."""
+    return kinds.key_of(obj.body, extra=extra)
+
+
+def custom_kinds(
+    desired: Sequence[KubeObject], stored: Sequence[AppliedRecord]
+) -> list[kinds.KindInfo]:
+    """The kinds the CRDs among the desired and the stored objects define."""
+    crd = "CustomResourceDefinition"
+    bodies = [o.body for o in desired if o.kind == crd]
+    bodies += [dict(r.live) for r in stored if r.key.kind == crd]
+    return [kinds.from_crd(body) for body in bodies]
+
+
+def origin_of(obj: KubeObject) -> str:
+    return f"{obj.source}#{obj.doc_index}"
+
+
+def prune_disabled(body: Mapping[str, Any]) -> str:
+    """The annotation that keeps an object from being pruned (`key: value`), or ""."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    for name, value in PRUNE_DISABLED_ANNOTATIONS:
+        current = annotations.get(name)
+        if isinstance(current, str) and value in (v.strip() for v in current.split(",")):
+            return f"{name}: {value}"
+    return ""
+
+
+# --- the decision --------------------------------------------------------------------------------
+
+
+def compute_apply(
+    desired: Sequence[KubeObject],
+    stored: Sequence[AppliedRecord],
+    *,
+    source: str,
+    mode: ApplyMode,
+    force: bool = False,
+    prune: bool = False,
+) -> ApplyActions:
+    """What applying `desired` (in `source`) to `stored` does. `stored` may hold more than the
+    desired objects: the ones of `source` not desired are pruned in WATCH mode and in APPLY mode
+    with `prune`. `force` turns a refused immutable change into a delete and recreate."""
+    by_key = {record.key: record for record in stored}
+    extra = custom_kinds(desired, stored)
+    create: list[ApplyEntry] = []
+    update: list[ApplyEntry] = []
+    unchanged: list[ApplyEntry] = []
+    refused: list[ApplyEntry] = []
+    pruned: list[ApplyEntry] = []
+    seen: set[ObjectKey] = set()
+    if mode is ApplyMode.DOWN:
+        for obj in desired:
+            record = by_key.get(key_of(obj, extra=extra))
+            if record is not None and record.key not in seen:
+                seen.add(record.key)
+                pruned.append(_pruned(record, verb="deleted"))
+        return ApplyActions(prune=tuple(_prune_order(pruned)))
+    for obj in desired:
+        key = key_of(obj, extra=extra)
+        seen.add(key)
+        record = by_key.get(key)
+        entry = _decide(obj, key, record, source=source, mode=mode, force=force)
+        if entry.reason is Reason.NEW:
+            create.append(entry)
+        elif entry.reason in (Reason.UNCHANGED,):
+            unchanged.append(entry)
+        elif entry.reason in (Reason.CHANGED, Reason.METADATA_ONLY, Reason.RECREATE):
+            update.append(entry)
+        else:
+            refused.append(entry)
+    if mode is ApplyMode.WATCH or (mode is ApplyMode.APPLY and prune):
+        for record in stored:
+            if record.key in seen or record.source != source or source == PLAY_SOURCE:
+                continue
+            if record.owner_uid:
+                continue  # its owner's cascade removes it
+            kept = prune_disabled(record.live) or prune_disabled(record.last_applied)
+            if kept:
+                refused.append(
+                    ApplyEntry(
+                        key=record.key,
+                        reason=Reason.PRUNE_DISABLED,
+                        message=f"{kinds.ref(record.key)} not pruned ({kept})",
+                        uid=record.uid,
+                        before=record.live,
+                    )
+                )
+            else:
+                pruned.append(_pruned(record, verb="pruned"))
+    order = _apply_order
+    return ApplyActions(
+        create=tuple(order(create)),
+        update=tuple(order(update)),
+        unchanged=tuple(order(unchanged)),
+        prune=tuple(_prune_order(pruned)),
+        refused=tuple(order(refused)),
+    )
+
+
+def _apply_order(entries: list[ApplyEntry]) -> list[ApplyEntry]:
+    return sorted(entries, key=lambda e: apply_rank(e.key.kind))
+
+
+def _prune_order(entries: list[ApplyEntry]) -> list[ApplyEntry]:
+    return sorted(entries, key=lambda e: -apply_rank(e.key.kind))
+
+
+def _pruned(record: AppliedRecord, *, verb: str) -> ApplyEntry:
+    return ApplyEntry(
+        key=record.key,
+        reason=Reason.GONE_FROM_SOURCE,
+        message=f"{kinds.ref(record.key)} {verb}",
+        uid=record.uid,
+        before=record.live,
+    )
+
+
+def _decide(
+    obj: KubeObject,
+    key: ObjectKey,
+    record: AppliedRecord | None,
+    *,
+    source: str,
+    mode: ApplyMode,
+    force: bool,
+) -> ApplyEntry:
+    ref = kinds.ref(key)
+    manifest = obj.body
+    sha = manifest_sha256(manifest)
+    common: dict[str, Any] = {
+        "key": key,
+        "last_applied": manifest,
+        "last_applied_sha256": sha,
+        "origin": origin_of(obj),
+    }
+    if record is None:
+        return ApplyEntry(
+            reason=Reason.NEW,
+            message=f"{ref} created",
+            body=defaults.default_object(copy.deepcopy(manifest)),
+            **common,
+        )
+    common["uid"] = record.uid
+    common["before"] = record.live
+    if mode is ApplyMode.PLAY and key.kind not in PLAY_CONFIG_KINDS:
+        where = f"{key.namespace}/{key.name}" if key.namespace else key.name
+        return ApplyEntry(
+            reason=Reason.EXISTS,
+            message=f"{key.kind.lower()} {where}: already exists",
+            **common,
+        )
+    if record.source != source and not (record.source == "" and not record.owner_uid):
+        owner = f"source {record.source}" if record.source else "its owner"
+        return ApplyEntry(
+            reason=Reason.OWNED_BY_OTHER_SOURCE,
+            message=f"{ref}: not applied: managed by {owner}",
+            **common,
+        )
+    fresh = defaults.default_object(dict(manifest))
+    if mode is ApplyMode.REPLACE and key.kind not in PLAY_CONFIG_KINDS:
+        # play --replace: a stored Pod or workload is made again, changed or not.
+        return ApplyEntry(
+            reason=Reason.RECREATE,
+            message=f"{ref} replaced",
+            body=fresh,
+            effect=Effect.RECREATE,
+            spec_changed=True,
+            changed_paths=tuple(diff_paths(_comparable(record.live), _comparable(fresh))),
+            **common,
+        )
+    if sha == record.last_applied_sha256:
+        return ApplyEntry(
+            reason=Reason.UNCHANGED,
+            message=f"{ref} unchanged",
+            body=record.live,
+            **common,
+        )
+    merged = defaults.default_object(three_way_merge(record.last_applied, manifest, record.live))
+    live = dict(record.live)
+    _keep_allocated(key.kind, merged, live)
+    paths = tuple(diff_paths(_comparable(live), _comparable(merged)))
+    if not paths:
+        return ApplyEntry(
+            reason=Reason.UNCHANGED,
+            message=f"{ref} unchanged",
+            body=merged,
+            **common,
+        )
+    spec_paths = tuple(p for p in paths if not p.startswith("metadata"))
+    if not spec_paths:
+        return ApplyEntry(
+            reason=Reason.METADATA_ONLY,
+            message=f"{ref} configured",
+            body=merged,
+            changed_paths=paths,
+            **common,
+        )
+    rule = update_rule(key.kind, live, merged)
+    forced = force or rule.recreate or (mode is ApplyMode.WATCH and key.kind == "Pod")
+    if rule.problems and not (forced and rule.recreatable):
+        why = "; ".join(f"{path}: {msg}" for path, msg in rule.problems)
+        return ApplyEntry(
+            reason=Reason.IMMUTABLE,
+            message=f'The {key.kind} "{key.name}" is invalid: {why}',
+            body=merged,
+            changed_paths=paths,
+            **common,
+        )
+    if rule.problems:
+        shown = ", ".join(spec_paths[:3]) + (", ..." if len(spec_paths) > 3 else "")
+        return ApplyEntry(
+            reason=Reason.RECREATE,
+            message=f"{ref} replaced ({shown} changed; {rule.recreate_why})",
+            body=fresh,
+            effect=Effect.RECREATE,
+            spec_changed=True,
+            changed_paths=paths,
+            **common,
+        )
+    return ApplyEntry(
+        reason=Reason.CHANGED,
+        message=f"{ref} configured",
+        body=merged,
+        effect=rule.effect,
+        restart_containers=rule.restart_containers,
+        spec_changed=True,
+        changed_paths=paths,
+        **common,
+    )
+
+
+# --- the three-way merge ----------------------------------------------------------------------
+
+
+_ABSENT = object()
+
+
+def three_way_merge(
+    last_applied: Mapping[str, Any], manifest: Mapping[str, Any], live: Mapping[str, Any]
+) -> Body:
+    """Live, with every path of `manifest` set and every path `last_applied` had and `manifest`
+    lacks removed (back to its default). Lists are atomic: the manifest's list replaces the
+    live one whole; maps merge key by key."""
+    out = copy.deepcopy(dict(live))
+    _merge_into(out, last_applied, manifest)
+    return out
+
+
+def _merge_into(out: Body, last: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    for name in last:
+        if name not in new:
+            out.pop(name, None)
+    for name, value in new.items():
+        current = out.get(name, _ABSENT)
+        if isinstance(value, dict) and isinstance(current, dict):
+            before = last.get(name)
+            _merge_into(current, before if isinstance(before, dict) else {}, value)
+        else:
+            out[name] = copy.deepcopy(value)
+
+
+def _keep_allocated(kind: str, merged: Body, live: Mapping[str, Any]) -> None:
+    """What the API server copies from the old object when an update leaves it out: a
+    Service's clusterIP(s) and allocated nodePorts (matched by port name, as
+    patchAllocatedValues does, k8s #23551)."""
+    if kind != "Service":
+        return
+    old = live.get("spec") or {}
+    new = merged.get("spec")
+    if not isinstance(new, dict):
+        return
+    for field_name in ("clusterIP", "clusterIPs", "healthCheckNodePort"):
+        if field_name in old and field_name not in new:
+            new[field_name] = copy.deepcopy(old[field_name])
+    node_ports = ("NodePort", "LoadBalancer")
+    if old.get("type") in node_ports and new.get("type") in node_ports:
+        by_name = {p.get("name", ""): p.get("nodePort") for p in old.get("ports") or ()}
+        used = {p.get("nodePort") for p in new.get("ports") or () if p.get("nodePort")}
+        for port in new.get("ports") or ():
+            kept = by_name.get(port.get("name", ""))
+            if isinstance(port, dict) and not port.get("nodePort") and kept and kept not in used:
+                port["nodePort"] = kept
+
+
+def _comparable(body: Mapping[str, Any]) -> Body:
+    """A body without status and server-set metadata: what apply compares."""
+    out = {k: v for k, v in body.items() if k != "status"}
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        out["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
+    return out
+
+
+def diff_paths(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
+    """Field paths where `old` and `new` differ, deepest where both are maps or lists of the
+    same length (`spec.containers[0].env`), in the manifest's order."""
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for name in list(new) + [k for k in old if k not in new]:
+            child = f"{prefix}.{name}" if prefix else str(name)
+            yield from diff_paths(old.get(name, _ABSENT), new.get(name, _ABSENT), child)
+        return
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from diff_paths(a, b, f"{prefix}[{index}]")
+        return
+    yield prefix
+
+
+# --- per-kind update rules --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRule:
+    """What a spec change does for a kind: an effect, or problems the API server refuses."""
+
+    effect: Effect = Effect.NONE
+    problems: tuple[tuple[str, str], ...] = ()
+    recreate: bool = False  # problems are solved by recreating, without --force (Pods)
+    recreatable: bool = True  # False: not even --force recreates it (a claim keeps its data)
+    recreate_why: str = "forced"
+    restart_containers: tuple[str, ...] = ()
+
+
+def update_rule(kind: str, live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """The API server's update validation and the controllers' reaction for `kind`, on the
+    defaulted live and merged bodies."""
+    rule = _RULES.get(kind)
+    return rule(live, merged) if rule is not None else UpdateRule()
+
+
+def _spec(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = body.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _invalid(path: str, value: Any, message: str) -> tuple[str, str]:
+    """field.Invalid's rendering: `path: Invalid value: VALUE: message`."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return path, f"Invalid value: {text}: {message}"
+
+
+def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    restart: list[str] = []
+    # Mutable: images, a lowered or newly set activeDeadlineSeconds, added tolerations.
+    trial = copy.deepcopy(dict(new))
+    for group in ("containers", "initContainers"):
+        olds = old.get(group) or []
+        news = trial.get(group) or []
+        if len(olds) != len(news):
+            continue
+        for before, after in zip(olds, news, strict=True):
+            if isinstance(after, dict) and isinstance(before, dict):
+                if after.get("image") != before.get("image"):
+                    restart.append(str(after.get("name", "")))
+                after["image"] = before.get("image")
+                after["imagePullPolicy"] = before.get("imagePullPolicy")
+    deadline_old, deadline_new = old.get("activeDeadlineSeconds"), new.get("activeDeadlineSeconds")
+    if deadline_new is not None and (deadline_old is None or deadline_new <= deadline_old):
+        if deadline_old is None:
+            trial.pop("activeDeadlineSeconds", None)
+        else:
+            trial["activeDeadlineSeconds"] = deadline_old
+    old_tolerations = list(old.get("tolerations") or [])
+    if all(t in (new.get("tolerations") or []) for t in old_tolerations):
+        if "tolerations" in old:
+            trial["tolerations"] = old["tolerations"]
+        else:
+            trial.pop("tolerations", None)
+    if _comparable_spec(trial) == _comparable_spec(old):
+        return UpdateRule(
+            effect=Effect.RESTART if restart else Effect.NONE,
+            restart_containers=tuple(restart),
+        )
+    return UpdateRule(
+        problems=(("spec", f"Forbidden: {POD_UPDATE_MESSAGE}"),),
+        recreate=True,
+        recreate_why="pods are immutable",
+    )
+
+
+def _comparable_spec(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+def _config_rule(kind: str) -> Any:
+    def rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+        problems = configdata.immutable_problems(kind, live, merged)
+        return UpdateRule(
+            problems=tuple((path, f"Forbidden: {msg}") for path, msg in problems),
+            recreate_why="forced",
+        )
+
+    return rule
+
+
+def _pvc_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    problems: list[tuple[str, str]] = []
+    rest_old = {k: v for k, v in old.items() if k not in ("resources", "volumeAttributesClassName")}
+    rest_new = {k: v for k, v in new.items() if k not in ("resources", "volumeAttributesClassName")}
+    if rest_old != rest_new:
+        problems.append(("spec", f"Forbidden: {PVC_UPDATE_MESSAGE}"))
+    before = _quantity(((old.get("resources") or {}).get("requests") or {}).get("storage"))
+    after = _quantity(((new.get("resources") or {}).get("requests") or {}).get("storage"))
+    if before is not None and after is not None and after < before:
+        problems.append(
+            (
+                "spec.resources.requests.storage",
+                "Forbidden: field can not be less than status.capacity",
+            )
+        )
+    return UpdateRule(problems=tuple(problems), recreatable=False)
+
+
+_SUFFIXES = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "m": 0.001,
+}
+
+
+def _quantity(value: Any) -> float | None:
+    """A resource.Quantity as a number (enough to compare sizes)."""
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            number, scale = text[: -len(suffix)], _SUFFIXES[suffix]
+            break
+    else:
+        number, scale = text, 1
+    try:
+        return float(number) * scale
+    except ValueError:
+        return None
+
+
+def _selector_problems(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if old.get("selector") != new.get("selector"):
+        return [_invalid("spec.selector", new.get("selector"), FIELD_IS_IMMUTABLE)]
+    return []
+
+
+def _template_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return old.get("template") != new.get("template")
+
+
+def _deployment_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    return UpdateRule(
+        effect=Effect.ROLLOUT if _template_changed(old, new) else Effect.NONE,
+        problems=tuple(_selector_problems(old, new)),
+    )
+
+
+def _replicaset_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    return UpdateRule(problems=tuple(_selector_problems(old, new)))
+
+
+STATEFULSET_MUTABLE = frozenset(
+    {
+        "replicas",
+        "ordinals",
+        "template",
+        "updateStrategy",
+        "revisionHistoryLimit",
+        "persistentVolumeClaimRetentionPolicy",
+        "minReadySeconds",
+    }
+)
+
+
+def _statefulset_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    rest_old = {k: v for k, v in old.items() if k not in STATEFULSET_MUTABLE}
+    rest_new = {k: v for k, v in new.items() if k not in STATEFULSET_MUTABLE}
+    problems = (
+        () if rest_old == rest_new else (("spec", f"Forbidden: {STATEFULSET_UPDATE_MESSAGE}"),)
+    )
+    return UpdateRule(
+        effect=Effect.ROLLOUT if _template_changed(old, new) else Effect.NONE,
+        problems=problems,
+    )
+
+
+JOB_MUTABLE = frozenset(
+    {
+        "parallelism",
+        "suspend",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "backoffLimitPerIndex",
+        "maxFailedIndexes",
+        "managedBy",
+    }
+)
+
+
+def _job_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    problems: list[tuple[str, str]] = []
+    elastic = (
+        new.get("completionMode") == "Indexed"
+        and old.get("completions") == old.get("parallelism")
+        and new.get("completions") == new.get("parallelism")
+    )
+    for name in list(new) + [k for k in old if k not in new]:
+        if name in JOB_MUTABLE or old.get(name) == new.get(name):
+            continue
+        if name == "completions" and elastic:
+            continue
+        problems.append(_invalid(f"spec.{name}", new.get(name), FIELD_IS_IMMUTABLE))
+    return UpdateRule(problems=tuple(problems), recreate_why="forced")
+
+
+def _service_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    old, new = _spec(live), _spec(merged)
+    problems: list[tuple[str, str]] = []
+    ip_old, ip_new = old.get("clusterIP"), new.get("clusterIP")
+    # Changing type to or from ExternalName is how a clusterIP may go or come.
+    if ip_old and ip_new != ip_old and new.get("type") != "ExternalName":
+        problems.append(_invalid("spec.clusterIPs[0]", [ip_new], "may not change once set"))
+    return UpdateRule(problems=tuple(problems), recreate_why="forced")
+
+
+_RULES: dict[str, Any] = {
+    "Pod": _pod_rule,
+    "ConfigMap": _config_rule("ConfigMap"),
+    "Secret": _config_rule("Secret"),
+    "PersistentVolumeClaim": _pvc_rule,
+    "Deployment": _deployment_rule,
+    "DaemonSet": _deployment_rule,
+    "ReplicaSet": _replicaset_rule,
+    "StatefulSet": _statefulset_rule,
+    "Job": _job_rule,
+}
+_RULES["Service"] = _service_rule

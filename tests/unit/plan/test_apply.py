@@ -1,0 +1,982 @@
+"""compute_apply: kubectl apply's decisions, kind by kind (reconcile.md §2).
+
+Sources: kubectl apply (create / configure / unchanged / prune, its output), the API server's
+update validation (pkg/apis/core/validation ValidatePodUpdate, ValidateConfigMapUpdate,
+ValidatePersistentVolumeClaimUpdate, ValidateServiceUpdate; apps/validation
+ValidateDeploymentUpdate, ValidateStatefulSetUpdate; batch/validation ValidateJobSpecUpdate),
+registry/core/service patchAllocatedValues (k8s #23551), and the prune-disabled annotations of
+kubeplay, Flux and Argo CD.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from kubeplay.kube import defaults
+from kubeplay.kube.kinds import ObjectKey
+from kubeplay.kube.objects import KubeObject
+from kubeplay.plan import apply
+from kubeplay.plan.apply import AppliedRecord, ApplyMode, Effect, Reason
+
+SOURCE = "apply:/srv/app"
+
+
+def pod(name: str = "web", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def configmap(name: str = "cfg", **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, **fields}
+
+
+def secret(name: str = "creds", **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, **fields}
+
+
+def pvc(name: str = "data", size: str = "1Gi", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            **spec,
+        },
+    }
+
+
+def template(image: str = "nginx:1.27", labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": labels or {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+    }
+
+
+def deployment(name: str = "web", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template()},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def statefulset(name: str = "db", **spec: Any) -> dict[str, Any]:
+    body = deployment(name, serviceName="db")
+    body["kind"] = "StatefulSet"
+    body["spec"].update(spec)
+    return body
+
+
+def daemonset(name: str = "agent", **spec: Any) -> dict[str, Any]:
+    body = deployment(name)
+    body["kind"] = "DaemonSet"
+    body["spec"].update(spec)
+    return body
+
+
+def replicaset(name: str = "web-abc", **spec: Any) -> dict[str, Any]:
+    body = deployment(name)
+    body["kind"] = "ReplicaSet"
+    body["spec"].update(spec)
+    return body
+
+
+def job(name: str = "once", **spec: Any) -> dict[str, Any]:
+    tpl = template("busybox:1.36")
+    tpl["spec"]["restartPolicy"] = "Never"
+    body: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"template": tpl},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def cronjob(name: str = "tick", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": job()["spec"]}},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def service(name: str = "web", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def generic(kind: str, api_version: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **fields}
+
+
+def obj(body: dict[str, Any], source: str = "app.yaml", doc: int = 1) -> KubeObject:
+    return KubeObject(copy.deepcopy(body), source=source, doc_index=doc)
+
+
+def stored(
+    body: dict[str, Any],
+    *,
+    source: str = SOURCE,
+    live: dict[str, Any] | None = None,
+    owner_uid: str = "",
+    uid: str = "uid-1",
+) -> AppliedRecord:
+    """A record as the store keeps it after applying `body`: live = defaulted + server fields."""
+    live_body = defaults.default_object(copy.deepcopy(live if live is not None else body))
+    live_body.setdefault("metadata", {}).update(
+        {"uid": uid, "creationTimestamp": "2026-01-01T00:00:00Z", "generation": 1}
+    )
+    return AppliedRecord(
+        key=apply.key_of(obj(body)),
+        uid=uid,
+        source=source,
+        last_applied=copy.deepcopy(body),
+        last_applied_sha256=apply.manifest_sha256(body),
+        live=live_body,
+        owner_uid=owner_uid,
+    )
+
+
+def one(
+    new: dict[str, Any],
+    old: dict[str, Any] | AppliedRecord | None,
+    *,
+    mode: ApplyMode = ApplyMode.APPLY,
+    force: bool = False,
+    source: str = SOURCE,
+) -> apply.ApplyEntry:
+    records = [] if old is None else [old if isinstance(old, AppliedRecord) else stored(old)]
+    actions = apply.compute_apply([obj(new)], records, source=source, mode=mode, force=force)
+    entries = actions.entries()
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+def with_(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of body with the dotted path set (`spec.containers.0.image`)."""
+    out = copy.deepcopy(body)
+    parts = path.split(".")
+    node: Any = out
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return out
+
+
+def without(body: dict[str, Any], path: str) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    parts = path.split(".")
+    node: Any = out
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    del node[parts[-1]]
+    return out
+
+
+# --- every reason, every kind -------------------------------------------------------------------
+
+CASES = [
+    # create
+    pytest.param(pod(), None, ApplyMode.APPLY, Reason.NEW, "pod/web created", id="pod-created"),
+    pytest.param(
+        deployment(),
+        None,
+        ApplyMode.APPLY,
+        Reason.NEW,
+        "deployment.apps/web created",
+        id="deployment-created-with-group",
+    ),
+    pytest.param(
+        generic("ClusterRole", "rbac.authorization.k8s.io/v1", "system:kube-scheduler"),
+        None,
+        ApplyMode.APPLY,
+        Reason.NEW,
+        "clusterrole.rbac.authorization.k8s.io/system:kube-scheduler created",
+        id="clusterrole-path-segment-name-created",
+    ),
+    pytest.param(
+        generic("Widget", "example.com/v1", "w1", spec={"size": 1}),
+        None,
+        ApplyMode.APPLY,
+        Reason.NEW,
+        "widget.example.com/w1 created",
+        id="custom-resource-created",
+    ),
+    # unchanged
+    pytest.param(
+        pod(), pod(), ApplyMode.APPLY, Reason.UNCHANGED, "pod/web unchanged", id="pod-unchanged"
+    ),
+    pytest.param(
+        deployment(),
+        deployment(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "deployment.apps/api unchanged".replace("api", "web"),
+        id="deployment-unchanged",
+    ),
+    pytest.param(
+        with_(pod(), "spec.containers.0.imagePullPolicy", "IfNotPresent"),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "pod/web unchanged",
+        id="explicit-default-pull-policy-unchanged",
+    ),
+    pytest.param(
+        with_(deployment(), "spec.replicas", 1),
+        deployment(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "deployment.apps/web unchanged",
+        id="explicit-default-replicas-unchanged",
+    ),
+    pytest.param(
+        with_(service(), "spec.ports", [{"port": 80, "targetPort": 80, "protocol": "TCP"}]),
+        service(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "service/web unchanged",
+        id="explicit-default-service-port-unchanged",
+    ),
+    pytest.param(
+        with_(secret(data={"a": "YQ=="}), "type", "Opaque"),
+        secret(data={"a": "YQ=="}),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "secret/creds unchanged",
+        id="explicit-default-secret-type-unchanged",
+    ),
+    pytest.param(
+        secret(stringData={"a": "a"}),
+        secret(data={"a": "YQ=="}),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "secret/creds unchanged",
+        id="secret-stringdata-equal-to-data-unchanged",
+    ),
+    # configured
+    pytest.param(
+        configmap(data={"k": "2"}),
+        configmap(data={"k": "1"}),
+        ApplyMode.APPLY,
+        Reason.CHANGED,
+        "configmap/cfg configured",
+        id="configmap-data-configured",
+    ),
+    pytest.param(
+        with_(pod(), "metadata.labels", {"tier": "web"}),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.METADATA_ONLY,
+        "pod/web configured",
+        id="pod-label-metadata-only",
+    ),
+    pytest.param(
+        with_(pod(), "spec.containers.0.image", "busybox:1.37"),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.CHANGED,
+        "pod/web configured",
+        id="pod-image-configured-in-place",
+    ),
+    pytest.param(
+        with_(deployment(), "spec.replicas", 3),
+        deployment(),
+        ApplyMode.APPLY,
+        Reason.CHANGED,
+        "deployment.apps/web configured",
+        id="deployment-scaled",
+    ),
+    pytest.param(
+        with_(cronjob(), "spec.schedule", "0 * * * *"),
+        cronjob(),
+        ApplyMode.APPLY,
+        Reason.CHANGED,
+        "cronjob.batch/tick configured",
+        id="cronjob-everything-mutable",
+    ),
+    pytest.param(
+        generic("Role", "rbac.authorization.k8s.io/v1", "reader", rules=[{"verbs": ["get"]}]),
+        generic("Role", "rbac.authorization.k8s.io/v1", "reader", rules=[]),
+        ApplyMode.APPLY,
+        Reason.CHANGED,
+        "role.rbac.authorization.k8s.io/reader configured",
+        id="role-rules-configured",
+    ),
+    # recreate
+    pytest.param(
+        with_(pod(), "spec.containers.0.env", [{"name": "A", "value": "1"}]),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.RECREATE,
+        "pod/web replaced (spec.containers[0].env changed; pods are immutable)",
+        id="pod-env-change-recreates-without-force",
+    ),
+    pytest.param(
+        pod(),
+        pod(),
+        ApplyMode.REPLACE,
+        Reason.RECREATE,
+        "pod/web replaced",
+        id="play-replace-recreates-even-unchanged",
+    ),
+    # refused
+    pytest.param(
+        pod(),
+        pod(),
+        ApplyMode.PLAY,
+        Reason.EXISTS,
+        "pod default/web: already exists",
+        id="play-refuses-stored-pod",
+    ),
+    pytest.param(
+        deployment(),
+        deployment(),
+        ApplyMode.PLAY,
+        Reason.EXISTS,
+        "deployment default/web: already exists",
+        id="play-refuses-stored-deployment",
+    ),
+    pytest.param(
+        configmap(data={"k": "2", "x": "1"}, immutable=True),
+        configmap(data={"k": "1"}, immutable=True),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        'The ConfigMap "cfg" is invalid: data: Forbidden: field is immutable when '
+        "`immutable` is set",
+        id="immutable-configmap-refused",
+    ),
+    pytest.param(
+        secret(type="kubernetes.io/tls", data={"a": "YQ=="}),
+        secret(data={"a": "YQ=="}),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        'The Secret "creds" is invalid: type: Forbidden: field is immutable',
+        id="secret-type-refused",
+    ),
+    pytest.param(
+        with_(deployment(), "spec.selector", {"matchLabels": {"app": "web", "v": "2"}}),
+        deployment(),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        'The Deployment "web" is invalid: spec.selector: Invalid value: '
+        '{"matchLabels":{"app":"web","v":"2"}}: field is immutable',
+        id="deployment-selector-immutable",
+    ),
+    pytest.param(
+        pvc(storageClassName="fast"),
+        pvc(),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        'The PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable '
+        "after creation except resources.requests and volumeAttributesClassName for bound "
+        "claims",
+        id="pvc-storage-class-immutable",
+    ),
+    pytest.param(
+        with_(job(), "spec.completions", 5),
+        job(),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        'The Job "once" is invalid: spec.completions: Invalid value: 5: field is immutable',
+        id="job-completions-immutable",
+    ),
+    pytest.param(
+        with_(statefulset(), "spec.serviceName", "other"),
+        statefulset(),
+        ApplyMode.APPLY,
+        Reason.IMMUTABLE,
+        f'The StatefulSet "db" is invalid: spec: Forbidden: {apply.STATEFULSET_UPDATE_MESSAGE}',
+        id="statefulset-service-name-immutable",
+    ),
+    pytest.param(
+        pod(),
+        stored(pod(), source="apply:/elsewhere"),
+        ApplyMode.APPLY,
+        Reason.OWNED_BY_OTHER_SOURCE,
+        "pod/web: not applied: managed by source apply:/elsewhere",
+        id="owned-by-other-applyset",
+    ),
+    pytest.param(
+        pod(),
+        stored(pod(), source=apply.PLAY_SOURCE),
+        ApplyMode.APPLY,
+        Reason.OWNED_BY_OTHER_SOURCE,
+        "pod/web: not applied: managed by source play",
+        id="apply-does-not-take-played-pod",
+    ),
+    pytest.param(
+        pod(),
+        stored(pod(), source="", owner_uid="rs-uid"),
+        ApplyMode.APPLY,
+        Reason.OWNED_BY_OTHER_SOURCE,
+        "pod/web: not applied: managed by its owner",
+        id="controller-made-pod-belongs-to-its-owner",
+    ),
+]
+
+
+@pytest.mark.parametrize(("new", "old", "mode", "reason", "message"), CASES)
+def test_reason_and_message(
+    new: dict[str, Any],
+    old: dict[str, Any] | AppliedRecord | None,
+    mode: ApplyMode,
+    reason: Reason,
+    message: str,
+) -> None:
+    source = apply.PLAY_SOURCE if mode in (ApplyMode.PLAY, ApplyMode.REPLACE) else SOURCE
+    if isinstance(old, dict) and source == apply.PLAY_SOURCE:
+        old = stored(old, source=source)
+    entry = one(new, old, mode=mode, source=source)
+    assert (entry.reason, entry.message) == (reason, message)
+
+
+def test_entries_land_in_their_list() -> None:
+    records = [
+        stored(pod("same")),
+        stored(pod("changed")),
+        stored(configmap(immutable=True, data={"a": "1"})),
+        stored(pod("gone")),
+    ]
+    actions = apply.compute_apply(
+        [
+            obj(pod("same")),
+            obj(with_(pod("changed"), "spec.containers.0.image", "busybox:2")),
+            obj(configmap(immutable=True, data={"a": "2"})),
+            obj(pod("new")),
+        ],
+        records,
+        source=SOURCE,
+        mode=ApplyMode.APPLY,
+        prune=True,
+    )
+    names = {
+        field: [e.key.name for e in getattr(actions, field)]
+        for field in ("create", "update", "unchanged", "prune", "refused")
+    }
+    assert names == {
+        "create": ["new"],
+        "update": ["changed"],
+        "unchanged": ["same"],
+        "prune": ["gone"],
+        "refused": ["cfg"],
+    }
+    assert actions.changes
+
+
+# --- what an update does ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "effect", "containers"),
+    [
+        pytest.param(
+            with_(pod(), "spec.containers.0.image", "busybox:1.37"),
+            pod(),
+            Effect.RESTART,
+            ("app",),
+            id="pod-image-restarts-that-container-in-place",
+        ),
+        pytest.param(
+            with_(
+                pod(initContainers=[{"name": "init", "image": "busybox:1"}]),
+                "spec.initContainers.0.image",
+                "busybox:2",
+            ),
+            pod(initContainers=[{"name": "init", "image": "busybox:1"}]),
+            Effect.RESTART,
+            ("init",),
+            id="init-container-image-in-place",
+        ),
+        pytest.param(
+            pod(activeDeadlineSeconds=30),
+            pod(),
+            Effect.NONE,
+            (),
+            id="pod-active-deadline-set-in-place",
+        ),
+        pytest.param(
+            pod(activeDeadlineSeconds=10),
+            pod(activeDeadlineSeconds=30),
+            Effect.NONE,
+            (),
+            id="pod-active-deadline-lowered-in-place",
+        ),
+        pytest.param(
+            pod(tolerations=[{"key": "a", "operator": "Exists"}]),
+            pod(),
+            Effect.NONE,
+            (),
+            id="pod-toleration-added-in-place",
+        ),
+        pytest.param(
+            with_(deployment(), "spec.template.spec.containers.0.image", "nginx:1.28"),
+            deployment(),
+            Effect.ROLLOUT,
+            (),
+            id="deployment-template-rolls-out",
+        ),
+        pytest.param(
+            with_(deployment(), "spec.replicas", 4),
+            deployment(),
+            Effect.NONE,
+            (),
+            id="deployment-replicas-scale-without-rollout",
+        ),
+        pytest.param(
+            with_(deployment(), "spec.strategy", {"type": "Recreate"}),
+            deployment(),
+            Effect.NONE,
+            (),
+            id="deployment-strategy-no-rollout",
+        ),
+        pytest.param(
+            with_(daemonset(), "spec.template.spec.containers.0.image", "nginx:1.28"),
+            daemonset(),
+            Effect.ROLLOUT,
+            (),
+            id="daemonset-template-rolls-out",
+        ),
+        pytest.param(
+            with_(statefulset(), "spec.template.spec.containers.0.image", "nginx:1.28"),
+            statefulset(),
+            Effect.ROLLOUT,
+            (),
+            id="statefulset-template-rolls-out",
+        ),
+        pytest.param(
+            with_(statefulset(), "spec.replicas", 3),
+            statefulset(),
+            Effect.NONE,
+            (),
+            id="statefulset-replicas-mutable",
+        ),
+        pytest.param(
+            with_(replicaset(), "spec.template.spec.containers.0.image", "nginx:1.28"),
+            replicaset(),
+            Effect.NONE,
+            (),
+            id="replicaset-template-changes-no-pods",
+        ),
+        pytest.param(
+            with_(job(), "spec.parallelism", 3),
+            job(),
+            Effect.NONE,
+            (),
+            id="job-parallelism-mutable",
+        ),
+        pytest.param(
+            with_(job(), "spec.suspend", True),
+            job(),
+            Effect.NONE,
+            (),
+            id="job-suspend-mutable",
+        ),
+        pytest.param(
+            with_(job(), "spec.ttlSecondsAfterFinished", 60),
+            job(),
+            Effect.NONE,
+            (),
+            id="job-ttl-mutable",
+        ),
+        pytest.param(
+            with_(
+                job(completionMode="Indexed", completions=2, parallelism=2),
+                "spec.completions",
+                4,
+            )
+            | {"spec": job(completionMode="Indexed", completions=4, parallelism=4)["spec"]},
+            job(completionMode="Indexed", completions=2, parallelism=2),
+            Effect.NONE,
+            (),
+            id="elastic-indexed-job-completions-mutable",
+        ),
+        pytest.param(
+            pvc(size="2Gi"),
+            pvc(size="1Gi"),
+            Effect.NONE,
+            (),
+            id="pvc-size-increase",
+        ),
+        pytest.param(
+            with_(service(), "spec.ports", [{"port": 8080}]),
+            service(),
+            Effect.NONE,
+            (),
+            id="service-ports-mutable",
+        ),
+        pytest.param(
+            with_(service(), "spec.type", "NodePort"),
+            service(),
+            Effect.NONE,
+            (),
+            id="service-type-mutable",
+        ),
+        pytest.param(
+            configmap(data={"k": "2"}),
+            configmap(data={"k": "1"}),
+            Effect.NONE,
+            (),
+            id="configmap-data-no-restart",
+        ),
+    ],
+)
+def test_update_effect(
+    new: dict[str, Any], old: dict[str, Any], effect: Effect, containers: tuple[str, ...]
+) -> None:
+    entry = one(new, old)
+    assert entry.reason is Reason.CHANGED, entry.message
+    assert (entry.effect, entry.restart_containers, entry.spec_changed) == (
+        effect,
+        containers,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "path"),
+    [
+        pytest.param(
+            pod(activeDeadlineSeconds=60),
+            pod(activeDeadlineSeconds=30),
+            "spec.activeDeadlineSeconds",
+            id="pod-active-deadline-raised-recreates",
+        ),
+        pytest.param(
+            pod(tolerations=[]),
+            pod(tolerations=[{"key": "a", "operator": "Exists"}]),
+            "spec.tolerations",
+            id="pod-toleration-removed-recreates",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.ports", [{"containerPort": 80}]),
+            pod(),
+            "spec.containers[0].ports",
+            id="pod-ports-recreate",
+        ),
+        pytest.param(
+            pod(restartPolicy="Never"),
+            pod(),
+            "spec.restartPolicy",
+            id="pod-restart-policy-recreates",
+        ),
+    ],
+)
+def test_pod_changes_kubernetes_refuses_recreate(
+    new: dict[str, Any], old: dict[str, Any], path: str
+) -> None:
+    entry = one(new, old)
+    assert entry.reason is Reason.RECREATE
+    assert entry.effect is Effect.RECREATE
+    assert entry.message == f"pod/web replaced ({path} changed; pods are immutable)"
+
+
+def test_force_recreates_what_the_api_server_refuses() -> None:
+    entry = one(
+        configmap(data={"k": "2"}, immutable=True),
+        configmap(data={"k": "1"}, immutable=True),
+        force=True,
+    )
+    assert (entry.reason, entry.effect) == (Reason.RECREATE, Effect.RECREATE)
+    assert entry.message == "configmap/cfg replaced (data.k changed; forced)"
+
+
+def test_force_never_recreates_a_claim() -> None:
+    entry = one(pvc(storageClassName="fast"), pvc(), force=True)
+    assert entry.reason is Reason.IMMUTABLE
+
+
+def test_pvc_shrink_refused() -> None:
+    entry = one(pvc(size="512Mi"), pvc(size="1Gi"))
+    assert entry.reason is Reason.IMMUTABLE
+    assert "spec.resources.requests.storage: Forbidden" in entry.message
+
+
+def test_watch_recreates_a_changed_pod_and_refuses_a_job_template() -> None:
+    watched = one(pod(restartPolicy="Never"), pod(), mode=ApplyMode.WATCH)
+    assert watched.reason is Reason.RECREATE
+    job_entry = one(
+        with_(job(), "spec.template.spec.containers.0.image", "busybox:2"),
+        job(),
+        mode=ApplyMode.WATCH,
+    )
+    assert job_entry.reason is Reason.IMMUTABLE
+    assert job_entry.message.startswith('The Job "once" is invalid: spec.template: Invalid value:')
+    assert job_entry.message.endswith(": field is immutable")
+
+
+def test_service_cluster_ip_immutable_and_kept_when_omitted() -> None:
+    live = with_(service(), "spec.clusterIP", "10.96.0.10")
+    live["spec"]["clusterIPs"] = ["10.96.0.10"]
+    record = stored(service(), live=live)
+    kept = one(with_(service(), "spec.ports", [{"port": 81}]), record)
+    assert kept.reason is Reason.CHANGED
+    assert kept.body["spec"]["clusterIP"] == "10.96.0.10"
+    changed = one(with_(service(), "spec.clusterIP", "10.96.0.11"), record)
+    assert changed.reason is Reason.IMMUTABLE
+    assert changed.message == (
+        'The Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["10.96.0.11"]: '
+        "may not change once set"
+    )
+
+
+def test_service_allocated_node_port_kept_when_manifest_omits_it() -> None:
+    manifest = service(type="NodePort", ports=[{"name": "http", "port": 80}])
+    live = copy.deepcopy(manifest)
+    live["spec"]["ports"][0]["nodePort"] = 30080
+    record = stored(manifest, live=live)
+    new = service(type="NodePort", ports=[{"name": "http", "port": 80, "targetPort": 8080}])
+    entry = one(new, record)
+    assert entry.reason is Reason.CHANGED
+    assert entry.body["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP", "nodePort": 30080}
+    ]
+
+
+# --- the unchanged fast path and the three-way merge ----------------------------------------
+
+
+def test_key_order_never_changes_anything() -> None:
+    body = pod()
+    reordered = {k: body[k] for k in reversed(list(body))}
+    assert apply.manifest_sha256(body) == apply.manifest_sha256(reordered)
+    entry = one(reordered, body)
+    assert entry.reason is Reason.UNCHANGED
+    assert entry.body is not None and entry.uid == "uid-1"
+
+
+def test_explicit_default_records_the_new_manifest_without_change() -> None:
+    new = with_(pod(), "spec.restartPolicy", "Always")
+    entry = one(new, pod())
+    assert entry.reason is Reason.UNCHANGED
+    assert entry.last_applied == new
+    assert entry.last_applied_sha256 == apply.manifest_sha256(new)
+
+
+def test_replicas_left_out_keep_a_scale() -> None:
+    """`replicas` not in the file: a `kubeplay scale` survives re-apply; written, apply resets."""
+    live = with_(deployment(), "spec.replicas", 5)
+    record = stored(deployment(), live=live)
+    relabelled = with_(deployment(), "metadata.labels", {"a": "b"})
+    entry = one(relabelled, record)
+    assert entry.reason is Reason.METADATA_ONLY
+    assert entry.body["spec"]["replicas"] == 5
+    reset = one(with_(deployment(), "spec.replicas", 2), record)
+    assert reset.body["spec"]["replicas"] == 2
+
+
+def test_field_removed_from_manifest_goes_back_to_its_default() -> None:
+    old = with_(deployment(), "spec.revisionHistoryLimit", 3)
+    entry = one(deployment(), old)
+    assert entry.reason is Reason.CHANGED
+    assert entry.body["spec"]["revisionHistoryLimit"] == 10
+
+
+def test_lists_are_atomic() -> None:
+    """Same port on TCP and UDP (k8s #39188): the manifest's list replaces the live one whole."""
+    old = service(ports=[{"name": "dns", "port": 53, "protocol": "UDP"}])
+    new = service(
+        ports=[
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        ]
+    )
+    entry = one(new, old)
+    assert [(p["name"], p["protocol"]) for p in entry.body["spec"]["ports"]] == [
+        ("dns", "UDP"),
+        ("dns-tcp", "TCP"),
+    ]
+
+
+def test_server_set_fields_survive_the_merge() -> None:
+    entry = one(configmap(data={"k": "2"}), configmap(data={"k": "1"}))
+    assert entry.body["metadata"]["uid"] == "uid-1"
+    assert entry.before["data"] == {"k": "1"}
+
+
+def test_three_way_merge() -> None:
+    last = {"a": 1, "m": {"x": 1, "y": 2}, "l": [1, 2]}
+    new = {"a": 2, "m": {"x": 1}, "l": [3]}
+    live = {"a": 1, "m": {"x": 1, "y": 2, "z": 9}, "l": [1, 2], "server": True}
+    assert apply.three_way_merge(last, new, live) == {
+        "a": 2,
+        "m": {"x": 1, "z": 9},
+        "l": [3],
+        "server": True,
+    }
+
+
+def test_large_configmap_has_no_annotation_limit() -> None:
+    big = configmap(data={"blob": "x" * 300_000})
+    entry = one(big, configmap(data={"blob": ""}))
+    assert entry.reason is Reason.CHANGED
+
+
+# --- prune ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("annotations", "reason", "message"),
+    [
+        pytest.param({}, Reason.GONE_FROM_SOURCE, "pod/old pruned", id="gone-from-source"),
+        pytest.param(
+            {"kubeplay.io/prune": "disabled"},
+            Reason.PRUNE_DISABLED,
+            "pod/old not pruned (kubeplay.io/prune: disabled)",
+            id="kubeplay-prune-disabled",
+        ),
+        pytest.param(
+            {"kustomize.toolkit.fluxcd.io/prune": "disabled"},
+            Reason.PRUNE_DISABLED,
+            "pod/old not pruned (kustomize.toolkit.fluxcd.io/prune: disabled)",
+            id="flux-prune-disabled",
+        ),
+        pytest.param(
+            {"argocd.argoproj.io/sync-options": "ServerSideApply=true,Prune=false"},
+            Reason.PRUNE_DISABLED,
+            "pod/old not pruned (argocd.argoproj.io/sync-options: Prune=false)",
+            id="argocd-sync-option-prune-false",
+        ),
+    ],
+)
+def test_prune(annotations: dict[str, str], reason: Reason, message: str) -> None:
+    old = with_(pod("old"), "metadata.annotations", annotations)
+    actions = apply.compute_apply([], [stored(old)], source=SOURCE, mode=ApplyMode.WATCH)
+    (entry,) = actions.entries()
+    assert (entry.reason, entry.message, entry.uid) == (reason, message, "uid-1")
+
+
+@pytest.mark.parametrize(
+    ("mode", "prune", "record", "pruned"),
+    [
+        pytest.param(ApplyMode.APPLY, False, stored(pod("old")), False, id="apply-without-prune"),
+        pytest.param(ApplyMode.APPLY, True, stored(pod("old")), True, id="apply-prune"),
+        pytest.param(ApplyMode.WATCH, False, stored(pod("old")), True, id="watch-is-a-set"),
+        pytest.param(
+            ApplyMode.WATCH,
+            False,
+            stored(pod("old"), source=apply.PLAY_SOURCE),
+            False,
+            id="play-objects-never-pruned-by-watch",
+        ),
+        pytest.param(
+            ApplyMode.APPLY,
+            True,
+            stored(pod("old"), source="apply:/other"),
+            False,
+            id="other-applyset-not-pruned",
+        ),
+        pytest.param(
+            ApplyMode.APPLY,
+            True,
+            stored(pod("old"), source=SOURCE, owner_uid="rs"),
+            False,
+            id="dependents-left-to-owner-cascade",
+        ),
+        pytest.param(ApplyMode.PLAY, True, stored(pod("old")), False, id="play-never-prunes"),
+    ],
+)
+def test_prune_scope(mode: ApplyMode, prune: bool, record: AppliedRecord, pruned: bool) -> None:
+    actions = apply.compute_apply([], [record], source=SOURCE, mode=mode, prune=prune)
+    assert bool(actions.prune) is pruned
+    assert not actions.create and not actions.update
+
+
+def test_down_prunes_the_named_objects_whatever_their_source() -> None:
+    records = [
+        stored(pod("a"), source=apply.PLAY_SOURCE),
+        stored(configmap(), source=SOURCE),
+        stored(pod("other")),
+    ]
+    actions = apply.compute_apply(
+        [obj(pod("a")), obj(configmap()), obj(pod("never-stored"))],
+        records,
+        source=apply.PLAY_SOURCE,
+        mode=ApplyMode.DOWN,
+    )
+    assert [e.message for e in actions.entries()] == ["pod/a deleted", "configmap/cfg deleted"]
+    assert all(e.reason is Reason.GONE_FROM_SOURCE for e in actions.prune)
+
+
+# --- order --------------------------------------------------------------------------------------
+
+
+def test_apply_order_and_reverse_prune_order() -> None:
+    desired = [
+        obj(pod("p")),
+        obj(deployment("d")),
+        obj(service("s")),
+        obj(generic("Widget", "example.com/v1", "w")),
+        obj(configmap("c")),
+        obj(generic("Namespace", "v1", "team")),
+        obj(generic("ServiceAccount", "v1", "sa")),
+        obj(secret("x")),
+        obj(pvc("v")),
+        obj(job("j")),
+        obj(generic("CustomResourceDefinition", "apiextensions.k8s.io/v1", "widgets.example.com")),
+    ]
+    actions = apply.compute_apply(desired, [], source=SOURCE, mode=ApplyMode.APPLY)
+    assert [e.key.kind for e in actions.entries()] == [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ConfigMap",
+        "Secret",
+        "PersistentVolumeClaim",
+        "Service",
+        "Deployment",
+        "Job",
+        "Pod",
+        "Widget",
+    ]
+    records = [stored(o.body, uid=o.name) for o in desired]
+    gone = apply.compute_apply([], records, source=SOURCE, mode=ApplyMode.WATCH)
+    assert [e.key.kind for e in gone.entries()][:3] == ["Widget", "Pod", "Job"]
+    assert [e.key.kind for e in gone.entries()][-2:] == ["CustomResourceDefinition", "Namespace"]
+
+
+def test_keys_name_group_kind_namespace_name() -> None:
+    body = with_(deployment(), "metadata.namespace", "prod")
+    assert apply.key_of(obj(body)) == ObjectKey("apps", "Deployment", "prod", "web")
+    assert apply.key_of(obj(pod())) == ObjectKey("", "Pod", "default", "web")
+    ns = generic("Namespace", "v1", "prod")
+    assert apply.key_of(obj(ns)) == ObjectKey("", "Namespace", "", "prod")
+
+
+def test_created_body_is_defaulted_and_input_untouched() -> None:
+    body = pod()
+    before = copy.deepcopy(body)
+    (entry,) = apply.compute_apply([obj(body)], [], source=SOURCE, mode=ApplyMode.APPLY).create
+    assert entry.body["spec"]["restartPolicy"] == "Always"
+    assert entry.last_applied == before
+    assert entry.origin == "app.yaml#1"
+    assert body == before
