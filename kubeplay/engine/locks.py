@@ -1,6 +1,7 @@
 """Host-wide locks (flock on files under the run root): per-pod locks, so that two kubeplay
 commands, or a command and the supervisor, working on the same pod take turns instead of
-racing; and the supervisor's own lock, which keeps it to one per install.
+racing (`key_locks`: one namespace for objects of every kind, a Pod's being its pod lock); and
+the supervisor's own lock, which keeps it to one per install.
 
 A lock lives as long as its open file: a process that dies (even by SIGKILL) drops it.
 """
@@ -12,6 +13,8 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from kubeplay.kube.kinds import ObjectKey
 
 
 def pod_lock_path(locks_dir: Path, namespace: str, name: str) -> Path:
@@ -76,3 +79,23 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def key_lock_path(locks_dir: Path, key: ObjectKey) -> Path:
+    """One lock namespace for objects of every kind; a Pod's is the pod lock the supervisor
+    takes, so a command and the supervisor working on the same pod take turns."""
+    if key.kind == "Pod" and not key.group:
+        return pod_lock_path(locks_dir, key.namespace, key.name)
+    kind = f"{key.kind.lower()}.{key.group}" if key.group else key.kind.lower()
+    return locks_dir / f"{kind}_{key.namespace}_{key.name}.lock"
+
+
+@contextmanager
+def key_locks(locks_dir: Path, keys: Iterable[ObjectKey]) -> Iterator[None]:
+    """Lock every object key, in sorted order, so concurrent commands cannot deadlock."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    paths = sorted({key_lock_path(locks_dir, key) for key in keys})
+    with ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(_lock(path))
+        yield

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -514,6 +514,28 @@ def sync_pod(
         break
     if may_start is None:
         host.store.update_pod(plan.uid, lifecycle="active")
+
+
+def restart_containers(host: Host, plan: PodPlan, names: Sequence[str]) -> None:
+    """Containers whose spec changed (a Pod's image updated in place) are stopped and started
+    again with `plan`, as the kubelet does when a container's hash changes: the others keep
+    running, restartCount + 1, the old instance's exit becomes lastState. Whatever the restart
+    policy: the kubelet restarts a changed container even under Never."""
+    for name in names:
+        ctr = plan.container(name)
+        rec = host.store.get_pod_by_uid(plan.uid)
+        if rec is None or ctr is None or ctr.kind == ContainerKind.INIT:
+            continue
+        this = replace(rec, containers=tuple(c for c in rec.containers if c.name == name))
+        stop_containers(
+            host,
+            plan,
+            this,
+            grace=float(plan.termination_grace_period),
+            why=f"Container {name} definition changed, will be restarted",
+        )
+        rec = host.store.get_pod_by_uid(plan.uid) or rec
+        _start(host, plan, rec, name, supervised=True, failed={})
 
 
 def _allowed(name: str, todo: PodActions, may_start: Callable[[str], bool] | None) -> bool:
