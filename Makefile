@@ -61,6 +61,7 @@ bench: demo-image
 	$(PY) bench/generate.py
 	$(PY) bench/pull.py
 	$(PY) bench/supervisor.py
+	$(PY) bench/apply_plan.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

@@ -257,7 +257,7 @@ def test_generate_writes_a_file_converts_and_adds_a_service(kp: Kubeplay) -> Non
     ]
     assert deployment["kind"] == "Deployment"
     assert deployment["spec"]["replicas"] == 2
-    # The converted Deployment plays (the Service is not supported yet and is warned about);
+    # The converted Deployment plays (the Service is not run yet and is warned about);
     # its two replicas cannot both have the host port, so play it without.
     kp.ok("down", str(path))
     ctr = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -265,7 +265,7 @@ def test_generate_writes_a_file_converts_and_adds_a_service(kp: Kubeplay) -> Non
     replayed = kp.write("replayed.yaml", yaml.safe_dump_all([service, deployment]))
     res = kp("play", str(replayed))
     assert res.returncode == 0, res.stderr
-    assert "Service is not supported yet" in res.stderr
+    assert "Service is stored only: no cluster IP" in res.stderr
     assert len(_replicas(kp)) == 2
 
 

@@ -290,7 +290,46 @@ def _cronjob(body: Body) -> None:
     _template(_dict(_dict(spec, "jobTemplate"), "spec"))
 
 
+# --- the kinds kubeplay stores only -----------------------------------------------------------
+
+
+def _storage_class(body: Body) -> None:
+    body.setdefault("reclaimPolicy", "Delete")
+    body.setdefault("volumeBindingMode", "Immediate")
+
+
+def _priority_class(body: Body) -> None:
+    body.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _network_policy(body: Body) -> None:
+    """SetDefaults_NetworkPolicy: policyTypes from the rules present, port protocol TCP."""
+    spec = _dict(body, "spec")
+    for direction in ("ingress", "egress"):
+        for rule in _items(spec, direction):
+            for port in _items(rule, "ports"):
+                port.setdefault("protocol", "TCP")
+    if not spec.get("policyTypes"):
+        types = ["Ingress"]
+        if spec.get("egress"):
+            types.append("Egress")
+        spec["policyTypes"] = types
+
+
+def _crd(body: Body) -> None:
+    spec = _dict(body, "spec")
+    _dict(spec, "conversion").setdefault("strategy", "None")
+    names = _dict(spec, "names")
+    if "plural" in names or "kind" in names:
+        names.setdefault("singular", str(names.get("kind", "")).lower())
+        names.setdefault("listKind", f"{names.get('kind', '')}List")
+
+
 _BY_KIND: dict[str, Callable[[Body], None]] = {
+    "StorageClass": _storage_class,
+    "PriorityClass": _priority_class,
+    "NetworkPolicy": _network_policy,
+    "CustomResourceDefinition": _crd,
     "Pod": _pod,
     "Secret": _secret,
     "PersistentVolumeClaim": _pvc,

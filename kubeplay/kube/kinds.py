@@ -45,8 +45,9 @@ class KindInfo:
 
     @property
     def api_version(self) -> str:
-        """The preferred apiVersion (`v1`, `apps/v1`)."""
-        return f"{self.group}/{self.versions[0]}" if self.group else self.versions[0]
+        """The preferred apiVersion (`v1`, `apps/v1`; a CRD's storage version)."""
+        version = self.versions[0] if self.versions else ""
+        return f"{self.group}/{version}" if self.group else version
 
     @property
     def resource(self) -> str:
@@ -296,6 +297,7 @@ OTHER_CLUSTER_SCOPED = frozenset(
 CUSTOM_RESOURCE_WARNING = "no controller acts on it"
 
 _BY_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in BUILTIN}
+_BY_KIND_NAME: dict[str, KindInfo] = {k.kind: k for k in BUILTIN}
 
 
 def group_of(api_version: str) -> str:
@@ -379,9 +381,11 @@ def resolve(text: str, *, extra: Iterable[KindInfo] = ()) -> Resolved:
     resource, _, name = text.partition("/")
     wanted = resource.strip().lower()
     kinds = (*BUILTIN, *extra)
-    for candidate, group in _splits(wanted):
+    for candidate, group, version in _splits(wanted):
         for info in kinds:
             if group is not None and info.group != group:
+                continue
+            if version is not None and version not in info.versions:
                 continue
             names = (info.plural, info.singular, *info.short_names)
             if candidate in names:
@@ -389,11 +393,26 @@ def resolve(text: str, *, extra: Iterable[KindInfo] = ()) -> Resolved:
     raise UsageError(f'the server doesn\'t have a resource type "{resource}"')
 
 
-def _splits(text: str) -> list[tuple[str, str | None]]:
-    """`deployments.apps` -> try (`deployments.apps`, any group), then (`deployments`, `apps`).
-    A bare name matches any group, core first (the order of BUILTIN)."""
-    out: list[tuple[str, str | None]] = [(text, None)] if text else []
-    head, dot, group = text.partition(".")
+def resolve_all(text: str, *, extra: Iterable[KindInfo] = ()) -> list[Resolved]:
+    """`get pods,svc`: each comma-separated resource resolved (`all` is GET_ALL's kinds)."""
+    out: list[Resolved] = []
+    for part in text.split(","):
+        if part.strip().lower() == "all":
+            out.extend(Resolved(_BY_KIND_NAME[kind], "") for kind in GET_ALL)
+        else:
+            out.append(resolve(part, extra=extra))
+    return out
+
+
+def _splits(text: str) -> list[tuple[str, str | None, str | None]]:
+    """`deployments.apps` -> try (`deployments.apps`, any group), then (`deployments`,
+    `apps`); `deployments.v1.apps` -> (`deployments`, `apps`, version `v1`). A bare name
+    matches any group, core first (the order of BUILTIN)."""
+    out: list[tuple[str, str | None, str | None]] = [(text, None, None)] if text else []
+    head, dot, rest = text.partition(".")
     if dot and head:
-        out.append((head, group))
+        out.append((head, rest, None))
+        version, dot, group = rest.partition(".")
+        if dot:
+            out.append((head, group, version))
     return out

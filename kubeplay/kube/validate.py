@@ -16,14 +16,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import fields, hostnames, probes, volumes, workloads
+from kubeplay.kube import fields, hostnames, kinds, probes, volumes, workloads
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
     {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
 )
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "PersistentVolume", "StorageClass", "Node"})
+CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
+    k.kind for k in kinds.BUILTIN if not k.namespaced
+}
 
 # Where each kind keeps its pod spec; the same container rules apply to all of them.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -288,6 +290,7 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
+    problems.extend(check_crd_schemas(obj))
     return problems
 
 
@@ -718,8 +721,6 @@ def check_object_name(kind: str, body: Mapping[str, Any], name: str) -> list[Pro
 
 def kind_warning(obj: KubeObject) -> str:
     """The one warning of a kind kubeplay stores but does not run: what a cluster would do."""
-    from kubeplay.kube import kinds
-
     info = kinds.info_of(obj.body)
     what = info.warning if info is not None and info.warning else kinds.CUSTOM_RESOURCE_WARNING
     return f"{obj.kind} is stored only: {what}"
@@ -780,8 +781,13 @@ def check_custom_resource(body: Mapping[str, Any], schema: Mapping[str, Any]) ->
     properties.setdefault("apiVersion", {"type": "string"})
     properties.setdefault("kind", {"type": "string"})
     properties["metadata"] = {"type": "object"}
-    validator = jsonschema.validators.Draft202012Validator(root)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    cls = jsonschema.validators.Draft202012Validator
+    try:
+        cls.check_schema(root)
+    except jsonschema.exceptions.SchemaError as err:
+        where = format_path(list(err.path))
+        return [Problem("", f"its CustomResourceDefinition's openAPIV3Schema is invalid: {where}")]
+    error = jsonschema.exceptions.best_match(cls(root).iter_errors(body))
     return [] if error is None else describe_schema_error(error)
 
 
@@ -814,3 +820,23 @@ def openapi_to_jsonschema(node: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(out.get("enum"), list):
             out["enum"] = [*out["enum"], None]
     return out
+
+
+def check_crd_schemas(obj: KubeObject) -> list[Problem]:
+    """A CustomResourceDefinition's openAPIV3Schemas must be schemas (the API server refuses a
+    CRD whose schema is not structural; this checks what jsonschema can)."""
+    if obj.kind != "CustomResourceDefinition":
+        return []
+    import jsonschema
+
+    problems: list[Problem] = []
+    for i, version in enumerate((obj.body.get("spec") or {}).get("versions") or ()):
+        schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+        if not isinstance(schema, dict):
+            continue
+        try:
+            jsonschema.validators.Draft202012Validator.check_schema(openapi_to_jsonschema(schema))
+        except jsonschema.exceptions.SchemaError as err:
+            path = format_path(["spec", "versions", i, "schema", "openAPIV3Schema", *err.path])
+            problems.append(Problem(path, f"not a valid schema: {err.message}"))
+    return problems

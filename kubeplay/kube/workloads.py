@@ -7,8 +7,9 @@ ownerReference is the ReplicaSet this module names). What the controllers do, in
 - the ReplicaSet is `<deployment>-<pod-template-hash>`; the hash is FNV-32a over the pod
   template, its decimal value rendered with the apiserver's safe-encode alphabet
   (controller.ComputeHash, rand.SafeEncodeString). Kubernetes hashes the defaulted Go struct
-  as spew prints it; kubeplay hashes the template as played, serialised as canonical JSON, so
-  the value has the same form and stability but differs from a cluster's;
+  as spew prints it; kubeplay hashes the defaulted template (`kube.defaults`) serialised as
+  canonical JSON, so the value has the same form and stability (an explicit default changes
+  nothing) but differs from a cluster's;
 - each pod is `<replicaset>-<5 characters>` (generateName, the apiserver's
   SimpleNameGenerator: base cut to 58 characters, random characters from the same alphabet),
   labelled with the template's labels plus `pod-template-hash`, owned by the ReplicaSet.
@@ -26,6 +27,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubeplay.kube import defaults
 from kubeplay.kube.objects import KubeObject
 
 # k8s.io/apimachinery/pkg/util/rand: no vowels, so no words are formed.
@@ -60,8 +62,10 @@ def safe_encode(text: str) -> str:
 
 
 def template_hash(template: Mapping[str, Any]) -> str:
-    """The pod-template-hash of a pod template (see the module docstring)."""
-    data = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The pod-template-hash of a pod template, defaulted first as the API server stores it
+    (so writing a default explicitly keeps the hash; see the module docstring)."""
+    defaulted = defaults.default_pod_template(dict(template))
+    data = json.dumps(defaulted, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return safe_encode(str(fnv32a(data.encode())))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from kubeplay.kube import defaults, kinds
 from kubeplay.kube.kinds import ObjectKey
 from kubeplay.kube.objects import KubeObject
+from kubeplay.kube.quantity import parse_quantity
 from kubeplay.plan import configdata
 
 Body = dict[str, Any]
@@ -38,8 +39,8 @@ PLAY_SOURCE = "play"
 
 
 class ApplyMode(StrEnum):
-    PLAY = "play"  # create; a stored Pod or workload is refused EXISTS; config objects update
-    REPLACE = "replace"  # play --replace: whatever changed is recreated
+    PLAY = "play"  # create; a stored Pod or workload is refused EXISTS; other kinds as APPLY
+    REPLACE = "replace"  # play --replace: stored Pods and workloads recreated; others as APPLY
     APPLY = "apply"  # kubectl apply; prunes only when asked, in its own source
     WATCH = "watch"  # a SET per source: prune what left it; a changed Pod is recreated
     DOWN = "down"  # desired = nothing for the named objects: each stored one is pruned
@@ -107,6 +108,15 @@ class ApplyEntry:
 
 @dataclass(frozen=True, slots=True)
 class ApplyActions:
+    """The entries by outcome, each list in apply order (`prune` in reverse).
+
+    create: NEW. update: CHANGED, METADATA_ONLY, RECREATE (write `body`; `effect` says what the
+    controllers do). unchanged: UNCHANGED (store `last_applied` and `origin` if they moved, no
+    other work) and PRUNE_DISABLED (kept). prune: GONE_FROM_SOURCE. refused: IMMUTABLE, EXISTS,
+    OWNED_BY_OTHER_SOURCE: the objects that make the command fail (exit 1) while the others
+    apply.
+    """
+
     create: tuple[ApplyEntry, ...] = ()
     update: tuple[ApplyEntry, ...] = ()
     unchanged: tuple[ApplyEntry, ...] = ()
@@ -162,8 +172,24 @@ APPLY_ORDER: tuple[str, ...] = (
     "Ingress",
 )
 
-# What `play` creates and refuses to play again; the other kinds play updates in place.
-PLAY_CONFIG_KINDS = frozenset({"ConfigMap", "Secret", "PersistentVolumeClaim"})
+# What `play` refuses to play again (EXISTS) and `play --replace` recreates: Pods and the kinds
+# that make them. Every other kind (ConfigMaps, Secrets, claims, the stored-only kinds) `play`
+# creates or updates as `apply` does.
+PLAY_RUN_KINDS = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+    }
+)
+
+# On an object: recreate it when the API server would refuse a change (as --force does).
+FORCE_ANNOTATION = "kubeplay.io/force"
 
 PRUNE_DISABLED_ANNOTATIONS: tuple[tuple[str, str], ...] = (
     ("kubeplay.io/prune", "disabled"),
@@ -240,6 +266,11 @@ def origin_of(obj: KubeObject) -> str:
     return f"{obj.source}#{obj.doc_index}"
 
 
+def _force_annotated(body: Mapping[str, Any]) -> bool:
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(FORCE_ANNOTATION) == "true"
+
+
 def prune_disabled(body: Mapping[str, Any]) -> str:
     """The annotation that keeps an object from being pruned (`key: value`), or ""."""
     annotations = (body.get("metadata") or {}).get("annotations") or {}
@@ -264,7 +295,8 @@ def compute_apply(
 ) -> ApplyActions:
     """What applying `desired` (in `source`) to `stored` does. `stored` may hold more than the
     desired objects: the ones of `source` not desired are pruned in WATCH mode and in APPLY mode
-    with `prune`. `force` turns a refused immutable change into a delete and recreate."""
+    with `prune`. `force` (or the object's `kubeplay.io/force: "true"` annotation) turns a
+    refused immutable change into a delete and recreate; a claim is never recreated."""
     by_key = {record.key: record for record in stored}
     extra = custom_kinds(desired, stored)
     create: list[ApplyEntry] = []
@@ -300,14 +332,17 @@ def compute_apply(
             if record.owner_uid:
                 continue  # its owner's cascade removes it
             kept = prune_disabled(record.live) or prune_disabled(record.last_applied)
-            if kept:
-                refused.append(
+            if kept:  # left alone: not a failure of the apply
+                unchanged.append(
                     ApplyEntry(
                         key=record.key,
                         reason=Reason.PRUNE_DISABLED,
                         message=f"{kinds.ref(record.key)} not pruned ({kept})",
                         uid=record.uid,
+                        body=record.live,
                         before=record.live,
+                        last_applied=record.last_applied,
+                        last_applied_sha256=record.last_applied_sha256,
                     )
                 )
             else:
@@ -367,7 +402,7 @@ def _decide(
         )
     common["uid"] = record.uid
     common["before"] = record.live
-    if mode is ApplyMode.PLAY and key.kind not in PLAY_CONFIG_KINDS:
+    if mode is ApplyMode.PLAY and key.kind in PLAY_RUN_KINDS:
         where = f"{key.namespace}/{key.name}" if key.namespace else key.name
         return ApplyEntry(
             reason=Reason.EXISTS,
@@ -382,7 +417,7 @@ def _decide(
             **common,
         )
     fresh = defaults.default_object(dict(manifest))
-    if mode is ApplyMode.REPLACE and key.kind not in PLAY_CONFIG_KINDS:
+    if mode is ApplyMode.REPLACE and key.kind in PLAY_RUN_KINDS:
         # play --replace: a stored Pod or workload is made again, changed or not.
         return ApplyEntry(
             reason=Reason.RECREATE,
@@ -403,7 +438,8 @@ def _decide(
     merged = defaults.default_object(three_way_merge(record.last_applied, manifest, record.live))
     live = dict(record.live)
     _keep_allocated(key.kind, merged, live)
-    paths = tuple(diff_paths(_comparable(live), _comparable(merged)))
+    before, after = _comparable(live), _comparable(merged)
+    paths = tuple(diff_paths(before, after))
     if not paths:
         return ApplyEntry(
             reason=Reason.UNCHANGED,
@@ -411,7 +447,7 @@ def _decide(
             body=merged,
             **common,
         )
-    spec_paths = tuple(p for p in paths if not p.startswith("metadata"))
+    spec_paths = tuple(p for p in paths if p != "metadata" and not p.startswith("metadata."))
     if not spec_paths:
         return ApplyEntry(
             reason=Reason.METADATA_ONLY,
@@ -420,8 +456,9 @@ def _decide(
             changed_paths=paths,
             **common,
         )
-    rule = update_rule(key.kind, live, merged)
-    forced = force or rule.recreate or (mode is ApplyMode.WATCH and key.kind == "Pod")
+    rule = update_rule(key.kind, before, after)
+    # A Pod is recreated without --force (kubelet static pods, and `apply`'s promise).
+    forced = force or rule.recreate or _force_annotated(manifest)
     if rule.problems and not (forced and rule.recreatable):
         why = "; ".join(f"{path}: {msg}" for path, msg in rule.problems)
         return ApplyEntry(
@@ -507,13 +544,47 @@ def _keep_allocated(kind: str, merged: Body, live: Mapping[str, Any]) -> None:
                 port["nodePort"] = kept
 
 
+# Maps of resource.Quantity values in the built-in kinds (containers' and claims' resources,
+# pod overhead, ResourceQuota, LimitRange, PersistentVolume capacity): compared by value, as
+# the API server stores the canonical form (`cpu: 0.5` is `500m`, `1024Mi` is `1Gi`).
+QUANTITY_MAPS = frozenset(
+    {"limits", "requests", "overhead", "hard", "capacity", "max", "min", "default"}
+    | {"defaultRequest", "maxLimitRequestRatio"}
+)
+
+
 def _comparable(body: Mapping[str, Any]) -> Body:
-    """A body without status and server-set metadata: what apply compares."""
+    """What apply compares: a body without status and server-set metadata, and without null,
+    empty maps and empty lists (the API server's JSON omits them: `labels: {}`, `env: []` or
+    `resources: {}` written out is the same object); quantities of the built-in kinds by
+    value."""
     out = {k: v for k, v in body.items() if k != "status"}
     meta = out.get("metadata")
     if isinstance(meta, dict):
         out["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
-    return out
+    builtin = kinds.lookup(kinds.group_of(str(body.get("apiVersion", ""))), str(body.get("kind")))
+    pruned = _normalized(out, quantities=builtin is not None)
+    return pruned if isinstance(pruned, dict) else {}
+
+
+def _normalized(value: Any, *, quantities: bool, parent: str = "") -> Any:
+    if isinstance(value, dict):
+        kept = ((k, _normalized(v, quantities=quantities, parent=k)) for k, v in value.items())
+        out = {k: v for k, v in kept if v is not None and v != {} and v != []}
+        if quantities and (parent in QUANTITY_MAPS or "sizeLimit" in out):
+            for name, item in out.items():
+                if parent in QUANTITY_MAPS or name == "sizeLimit":
+                    number = parse_quantity(item)
+                    out[name] = item if number is None else _canonical(number)
+        return out
+    if isinstance(value, list):
+        return [_normalized(v, quantities=quantities, parent=parent) for v in value]
+    return value
+
+
+def _canonical(number: Any) -> str:
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def diff_paths(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
@@ -550,7 +621,7 @@ class UpdateRule:
 
 def update_rule(kind: str, live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     """The API server's update validation and the controllers' reaction for `kind`, on the
-    defaulted live and merged bodies."""
+    defaulted live and merged bodies as compared (`_comparable`)."""
     rule = _RULES.get(kind)
     return rule(live, merged) if rule is not None else UpdateRule()
 
@@ -583,7 +654,6 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
                 if after.get("image") != before.get("image"):
                     restart.append(str(after.get("name", "")))
                 after["image"] = before.get("image")
-                after["imagePullPolicy"] = before.get("imagePullPolicy")
     deadline_old, deadline_new = old.get("activeDeadlineSeconds"), new.get("activeDeadlineSeconds")
     if deadline_new is not None and (deadline_old is None or deadline_new <= deadline_old):
         if deadline_old is None:
@@ -596,7 +666,7 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
             trial["tolerations"] = old["tolerations"]
         else:
             trial.pop("tolerations", None)
-    if _comparable_spec(trial) == _comparable_spec(old):
+    if trial == old:
         return UpdateRule(
             effect=Effect.RESTART if restart else Effect.NONE,
             restart_containers=tuple(restart),
@@ -606,10 +676,6 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
         recreate=True,
         recreate_why="pods are immutable",
     )
-
-
-def _comparable_spec(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {k: v for k, v in spec.items() if v is not None}
 
 
 def _config_rule(kind: str) -> Any:
@@ -630,53 +696,16 @@ def _pvc_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     rest_new = {k: v for k, v in new.items() if k not in ("resources", "volumeAttributesClassName")}
     if rest_old != rest_new:
         problems.append(("spec", f"Forbidden: {PVC_UPDATE_MESSAGE}"))
-    before = _quantity(((old.get("resources") or {}).get("requests") or {}).get("storage"))
-    after = _quantity(((new.get("resources") or {}).get("requests") or {}).get("storage"))
+    before = parse_quantity(((old.get("resources") or {}).get("requests") or {}).get("storage"))
+    after = parse_quantity(((new.get("resources") or {}).get("requests") or {}).get("storage"))
     if before is not None and after is not None and after < before:
         problems.append(
             (
                 "spec.resources.requests.storage",
-                "Forbidden: field can not be less than status.capacity",
+                "Forbidden: field can not be less than previous value",
             )
         )
     return UpdateRule(problems=tuple(problems), recreatable=False)
-
-
-_SUFFIXES = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "m": 0.001,
-}
-
-
-def _quantity(value: Any) -> float | None:
-    """A resource.Quantity as a number (enough to compare sizes)."""
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if suffix and text.endswith(suffix):
-            number, scale = text[: -len(suffix)], _SUFFIXES[suffix]
-            break
-    else:
-        number, scale = text, 1
-    try:
-        return float(number) * scale
-    except ValueError:
-        return None
 
 
 def _selector_problems(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -768,7 +797,45 @@ def _service_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateR
     return UpdateRule(problems=tuple(problems), recreate_why="forced")
 
 
+def _role_binding_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """rbac/validation ValidateRoleBindingUpdate: the roleRef is fixed."""
+    if live.get("roleRef") != merged.get("roleRef"):
+        return UpdateRule(
+            problems=(_invalid("roleRef", merged.get("roleRef"), "cannot change roleRef"),)
+        )
+    return UpdateRule()
+
+
+def _priority_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """scheduling/validation ValidatePriorityClassUpdate."""
+    problems: list[tuple[str, str]] = []
+    if live.get("value") != merged.get("value"):
+        problems.append(("value", "Forbidden: may not be changed in an update."))
+    if live.get("preemptionPolicy") != merged.get("preemptionPolicy"):
+        problems.append(
+            _invalid("preemptionPolicy", merged.get("preemptionPolicy"), FIELD_IS_IMMUTABLE)
+        )
+    return UpdateRule(problems=tuple(problems))
+
+
+def _storage_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
+    """storage/validation ValidateStorageClassUpdate."""
+    problems: list[tuple[str, str]] = []
+    for name in ("parameters", "provisioner", "reclaimPolicy"):
+        if live.get(name) != merged.get(name):
+            problems.append((name, f"Forbidden: updates to {name} are forbidden."))
+    if live.get("volumeBindingMode") != merged.get("volumeBindingMode"):
+        problems.append(
+            _invalid("volumeBindingMode", merged.get("volumeBindingMode"), FIELD_IS_IMMUTABLE)
+        )
+    return UpdateRule(problems=tuple(problems))
+
+
 _RULES: dict[str, Any] = {
+    "RoleBinding": _role_binding_rule,
+    "ClusterRoleBinding": _role_binding_rule,
+    "PriorityClass": _priority_class_rule,
+    "StorageClass": _storage_class_rule,
     "Pod": _pod_rule,
     "ConfigMap": _config_rule("ConfigMap"),
     "Secret": _config_rule("Secret"),

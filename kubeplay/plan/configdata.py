@@ -12,11 +12,10 @@ configMapRef sees only a ConfigMap's `data`, never `binaryData`; see `env_data`.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
-from kubeplay.kube import validate
+from kubeplay.kube import defaults, validate
 
 CONFIG_KINDS = ("ConfigMap", "Secret")
 IMMUTABLE = "field is immutable when `immutable` is set"
@@ -34,18 +33,10 @@ def _decoded(value: Any) -> bytes:
 
 def normalize(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The body to store: for a Secret, stringData merged over data (base64) and dropped,
-    and type defaulted to Opaque, as the API server does on write."""
-    out = dict(body)
+    and type defaulted to Opaque, as the API server does on write (`kube.defaults`)."""
     if kind != "Secret":
-        return out
-    string_data = out.pop("stringData", None) or {}
-    if string_data:
-        data = dict(out.get("data") or {})
-        for key, value in string_data.items():
-            data[key] = base64.b64encode(str(value).encode()).decode()
-        out["data"] = data
-    out.setdefault("type", "Opaque")
-    return out
+        return dict(body)
+    return defaults.default_object(dict(body))
 
 
 def configmap_data(body: Mapping[str, Any]) -> dict[str, bytes]:

@@ -26,6 +26,14 @@ from kubeplay.kube.kinds import ObjectKey
         pytest.param("deployment.apps", "Deployment", "apps", "", id="singular-dot-group"),
         pytest.param("deployments.apps", "Deployment", "apps", "", id="plural-dot-group"),
         pytest.param("deploy/web", "Deployment", "apps", "web", id="kind-slash-name"),
+        pytest.param("deployments.v1.apps", "Deployment", "apps", "", id="resource-version-group"),
+        pytest.param(
+            "hpa.v1.autoscaling",
+            "HorizontalPodAutoscaler",
+            "autoscaling",
+            "",
+            id="short-name-older-version",
+        ),
         pytest.param("rs", "ReplicaSet", "apps", "", id="replicaset-short"),
         pytest.param("svc", "Service", "", "", id="service-short"),
         pytest.param("ep", "Endpoints", "", "", id="endpoints-short"),
@@ -106,6 +114,7 @@ def test_resolve_custom_resource(text: str) -> None:
     [
         pytest.param("widgets", id="custom-kind-without-its-crd"),
         pytest.param("deploy.batch", id="wrong-group"),
+        pytest.param("deployments.v2.apps", id="unserved-version"),
         pytest.param("", id="empty"),
     ],
 )
@@ -194,3 +203,10 @@ def test_key_and_ref(body: dict[str, object], key: ObjectKey, ref: str) -> None:
 )
 def test_info_of(api_version: str, kind: str, known: bool) -> None:
     assert (kinds.info_of({"apiVersion": api_version, "kind": kind}) is not None) is known
+
+
+def test_resolve_all_splits_commas_and_expands_all() -> None:
+    kinds_of = [r.info.kind for r in kinds.resolve_all("po,svc")]
+    assert kinds_of == ["Pod", "Service"]
+    assert [r.info.kind for r in kinds.resolve_all("all")] == list(kinds.GET_ALL)
+    assert [r.info.kind for r in kinds.resolve_all("cm,all")][:2] == ["ConfigMap", "Pod"]

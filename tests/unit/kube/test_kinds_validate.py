@@ -358,3 +358,20 @@ def test_cluster_scoped_kind_ignores_a_namespace() -> None:
         "metadata: {", "metadata: {namespace: dev, "
     )
     assert len(_warnings(text)) == 1
+
+
+def test_cluster_scoped_duplicate_whatever_the_namespace() -> None:
+    first = _doc("rbac.authorization.k8s.io/v1", "ClusterRole", "x")
+    second = first.replace("metadata: {", "metadata: {namespace: dev, ")
+    (line,) = _errors(first + "---\n" + second)
+    assert "duplicate ClusterRole x" in line
+
+
+def test_crd_with_a_broken_schema_is_an_error() -> None:
+    text = _widget("{size: 1}").replace("size: {type: integer, minimum: 1}", "size: {type: gadget}")
+    lines = _errors(text)
+    assert lines[0].startswith(
+        "all.yaml:20: document 1 (CustomResourceDefinition widgets.example.com): "
+        "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.size.type: "
+        "not a valid schema: "
+    ), lines

@@ -54,10 +54,14 @@ def test_safe_encode_maps_digits_into_the_alphabet() -> None:
     assert workloads.safe_encode("0123456789") == "456789bcdf"
 
 
-def test_template_hash_is_safe_encoded_fnv32a_of_the_template() -> None:
+def test_template_hash_is_safe_encoded_fnv32a_of_the_defaulted_template() -> None:
     canonical = (
         b'{"metadata":{"annotations":{"team":"a"},"labels":{"app":"web"}},'
-        b'"spec":{"containers":[{"image":"nginx","name":"app"}]}}'
+        b'"spec":{"containers":[{"image":"nginx","imagePullPolicy":"Always","name":"app",'
+        b'"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}],'
+        b'"dnsPolicy":"ClusterFirst","enableServiceLinks":true,"restartPolicy":"Always",'
+        b'"schedulerName":"default-scheduler","securityContext":{},'
+        b'"terminationGracePeriodSeconds":30}}'
     )
     expected = workloads.safe_encode(str(workloads.fnv32a(canonical)))
     assert workloads.template_hash(TEMPLATE) == expected
@@ -69,6 +73,22 @@ def test_template_hash_changes_with_the_template_only() -> None:
     reordered = {"spec": TEMPLATE["spec"], "metadata": TEMPLATE["metadata"]}
     assert workloads.template_hash(reordered) == workloads.template_hash(TEMPLATE)
     assert workloads.template_hash(changed) != workloads.template_hash(TEMPLATE)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"restartPolicy": "Always"}, id="explicit-restart-policy"),
+        pytest.param({"terminationGracePeriodSeconds": 30}, id="explicit-grace-period"),
+        pytest.param(
+            {"containers": [{"name": "app", "image": "nginx", "imagePullPolicy": "Always"}]},
+            id="explicit-pull-policy-for-untagged-image",
+        ),
+    ],
+)
+def test_template_hash_ignores_explicit_defaults(spec: dict[str, Any]) -> None:
+    explicit = {**TEMPLATE, "spec": {**TEMPLATE["spec"], **spec}}
+    assert workloads.template_hash(explicit) == workloads.template_hash(TEMPLATE)
 
 
 def test_replica_pods_are_named_labelled_and_owned_like_the_replicaset_controller() -> None:

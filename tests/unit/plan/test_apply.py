@@ -276,6 +276,48 @@ CASES = [
         id="explicit-default-secret-type-unchanged",
     ),
     pytest.param(
+        with_(pod(), "spec.containers.0.resources", {}),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "pod/web unchanged",
+        id="empty-resources-is-no-resources",
+    ),
+    pytest.param(
+        with_(with_(pod(), "metadata.labels", {}), "spec.containers.0.env", []),
+        pod(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "pod/web unchanged",
+        id="empty-labels-and-env-are-omitted",
+    ),
+    pytest.param(
+        with_(pod(), "spec.containers.0.resources", {"limits": {"cpu": "0.5", "memory": "1Gi"}}),
+        with_(
+            pod(), "spec.containers.0.resources", {"limits": {"cpu": "500m", "memory": "1024Mi"}}
+        ),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "pod/web unchanged",
+        id="quantities-compared-by-value",
+    ),
+    pytest.param(
+        pvc(size="1073741824"),
+        pvc(size="1Gi"),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "persistentvolumeclaim/data unchanged",
+        id="claim-size-in-bytes-is-the-same-size",
+    ),
+    pytest.param(
+        with_(deployment(), "spec.paused", None),
+        deployment(),
+        ApplyMode.APPLY,
+        Reason.UNCHANGED,
+        "deployment.apps/web unchanged",
+        id="null-is-unset",
+    ),
+    pytest.param(
         secret(stringData={"a": "a"}),
         secret(data={"a": "YQ=="}),
         ApplyMode.APPLY,
@@ -365,6 +407,38 @@ CASES = [
         Reason.EXISTS,
         "deployment default/web: already exists",
         id="play-refuses-stored-deployment",
+    ),
+    pytest.param(
+        configmap(data={"k": "2"}),
+        configmap(data={"k": "1"}),
+        ApplyMode.PLAY,
+        Reason.CHANGED,
+        "configmap/cfg configured",
+        id="play-configures-stored-configmap",
+    ),
+    pytest.param(
+        generic("ServiceAccount", "v1", "sa"),
+        generic("ServiceAccount", "v1", "sa"),
+        ApplyMode.PLAY,
+        Reason.UNCHANGED,
+        "serviceaccount/sa unchanged",
+        id="play-leaves-stored-serviceaccount-unchanged",
+    ),
+    pytest.param(
+        pvc(),
+        pvc(),
+        ApplyMode.REPLACE,
+        Reason.UNCHANGED,
+        "persistentvolumeclaim/data unchanged",
+        id="play-replace-keeps-a-claim",
+    ),
+    pytest.param(
+        job(),
+        job(),
+        ApplyMode.PLAY,
+        Reason.EXISTS,
+        "job default/once: already exists",
+        id="play-refuses-stored-job",
     ),
     pytest.param(
         configmap(data={"k": "2", "x": "1"}, immutable=True),
@@ -546,6 +620,21 @@ def test_entries_land_in_their_list() -> None:
             id="deployment-template-rolls-out",
         ),
         pytest.param(
+            with_(
+                deployment(),
+                "spec.template.spec.containers.0.resources",
+                {"limits": {"memory": "2Gi"}},
+            ),
+            with_(
+                deployment(),
+                "spec.template.spec.containers.0.resources",
+                {"limits": {"memory": "1Gi"}},
+            ),
+            Effect.ROLLOUT,
+            (),
+            id="deployment-memory-limit-by-value-rolls-out",
+        ),
+        pytest.param(
             with_(deployment(), "spec.replicas", 4),
             deployment(),
             Effect.NONE,
@@ -688,6 +777,12 @@ def test_update_effect(
             pod(),
             "spec.restartPolicy",
             id="pod-restart-policy-recreates",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.imagePullPolicy", "Always"),
+            pod(),
+            "spec.containers[0].imagePullPolicy",
+            id="pod-pull-policy-is-not-the-image",
         ),
     ],
 )
@@ -873,6 +968,8 @@ def test_prune(annotations: dict[str, str], reason: Reason, message: str) -> Non
     actions = apply.compute_apply([], [stored(old)], source=SOURCE, mode=ApplyMode.WATCH)
     (entry,) = actions.entries()
     assert (entry.reason, entry.message, entry.uid) == (reason, message, "uid-1")
+    assert not actions.refused, "a kept object does not fail the apply"
+    assert bool(actions.prune) is (reason is Reason.GONE_FROM_SOURCE)
 
 
 @pytest.mark.parametrize(
@@ -980,3 +1077,299 @@ def test_created_body_is_defaulted_and_input_untouched() -> None:
     assert entry.last_applied == before
     assert entry.origin == "app.yaml#1"
     assert body == before
+
+
+# --- every kind: create, unchanged, default-equivalence, metadata, prune ----------------------
+
+# (manifest, the same manifest with a default written out) for every kind kubeplay stores.
+EVERY_KIND = [
+    pytest.param(pod(), with_(pod(), "spec.dnsPolicy", "ClusterFirst"), id="Pod"),
+    pytest.param(configmap(data={"a": "1"}), configmap(data={"a": "1"}), id="ConfigMap"),
+    pytest.param(
+        secret(data={"a": "YQ=="}), secret(data={"a": "YQ=="}, type="Opaque"), id="Secret"
+    ),
+    pytest.param(pvc(), pvc(volumeMode="Filesystem"), id="PersistentVolumeClaim"),
+    pytest.param(
+        generic("Namespace", "v1", "team"), generic("Namespace", "v1", "team"), id="Namespace"
+    ),
+    pytest.param(service(), with_(service(), "spec.type", "ClusterIP"), id="Service"),
+    pytest.param(
+        deployment(),
+        with_(deployment(), "spec.template.spec.containers.0.imagePullPolicy", "IfNotPresent"),
+        id="Deployment",
+    ),
+    pytest.param(replicaset(), with_(replicaset(), "spec.replicas", 1), id="ReplicaSet"),
+    pytest.param(
+        statefulset(),
+        with_(statefulset(), "spec.podManagementPolicy", "OrderedReady"),
+        id="StatefulSet",
+    ),
+    pytest.param(daemonset(), with_(daemonset(), "spec.revisionHistoryLimit", 10), id="DaemonSet"),
+    pytest.param(job(), with_(job(), "spec.backoffLimit", 6), id="Job"),
+    pytest.param(cronjob(), with_(cronjob(), "spec.concurrencyPolicy", "Allow"), id="CronJob"),
+    pytest.param(
+        generic("EndpointSlice", "discovery.k8s.io/v1", "web-1", addressType="IPv4"),
+        generic("EndpointSlice", "discovery.k8s.io/v1", "web-1", addressType="IPv4"),
+        id="EndpointSlice",
+    ),
+    pytest.param(
+        generic("ServiceAccount", "v1", "sa"),
+        generic("ServiceAccount", "v1", "sa"),
+        id="ServiceAccount",
+    ),
+    pytest.param(
+        generic("Role", "rbac.authorization.k8s.io/v1", "r", rules=[]),
+        generic("Role", "rbac.authorization.k8s.io/v1", "r", rules=[]),
+        id="Role",
+    ),
+    pytest.param(
+        generic("ClusterRole", "rbac.authorization.k8s.io/v1", "system:x"),
+        generic("ClusterRole", "rbac.authorization.k8s.io/v1", "system:x"),
+        id="ClusterRole",
+    ),
+    pytest.param(
+        generic(
+            "RoleBinding",
+            "rbac.authorization.k8s.io/v1",
+            "rb",
+            roleRef={"kind": "Role", "name": "r", "apiGroup": "rbac.authorization.k8s.io"},
+        ),
+        generic(
+            "RoleBinding",
+            "rbac.authorization.k8s.io/v1",
+            "rb",
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "name": "r", "kind": "Role"},
+        ),
+        id="RoleBinding",
+    ),
+    pytest.param(
+        generic(
+            "ClusterRoleBinding",
+            "rbac.authorization.k8s.io/v1",
+            "crb",
+            roleRef={"kind": "ClusterRole", "name": "c", "apiGroup": "x"},
+        ),
+        generic(
+            "ClusterRoleBinding",
+            "rbac.authorization.k8s.io/v1",
+            "crb",
+            roleRef={"kind": "ClusterRole", "name": "c", "apiGroup": "x"},
+        ),
+        id="ClusterRoleBinding",
+    ),
+    pytest.param(
+        generic("NetworkPolicy", "networking.k8s.io/v1", "np", spec={"podSelector": {}}),
+        generic(
+            "NetworkPolicy",
+            "networking.k8s.io/v1",
+            "np",
+            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+        ),
+        id="NetworkPolicy",
+    ),
+    pytest.param(
+        generic("Ingress", "networking.k8s.io/v1", "ing", spec={}),
+        generic("Ingress", "networking.k8s.io/v1", "ing", spec={}),
+        id="Ingress",
+    ),
+    pytest.param(
+        generic("ResourceQuota", "v1", "q", spec={"hard": {"pods": "10"}}),
+        generic("ResourceQuota", "v1", "q", spec={"hard": {"pods": "10"}}),
+        id="ResourceQuota",
+    ),
+    pytest.param(
+        generic("LimitRange", "v1", "l", spec={"limits": []}),
+        generic("LimitRange", "v1", "l", spec={"limits": []}),
+        id="LimitRange",
+    ),
+    pytest.param(
+        generic("PodDisruptionBudget", "policy/v1", "p", spec={"minAvailable": 1}),
+        generic("PodDisruptionBudget", "policy/v1", "p", spec={"minAvailable": 1}),
+        id="PodDisruptionBudget",
+    ),
+    pytest.param(
+        generic("HorizontalPodAutoscaler", "autoscaling/v2", "h", spec={"maxReplicas": 2}),
+        generic("HorizontalPodAutoscaler", "autoscaling/v2", "h", spec={"maxReplicas": 2}),
+        id="HorizontalPodAutoscaler",
+    ),
+    pytest.param(
+        generic("PriorityClass", "scheduling.k8s.io/v1", "high", value=10),
+        generic(
+            "PriorityClass",
+            "scheduling.k8s.io/v1",
+            "high",
+            value=10,
+            preemptionPolicy="PreemptLowerPriority",
+        ),
+        id="PriorityClass",
+    ),
+    pytest.param(
+        generic("StorageClass", "storage.k8s.io/v1", "fast", provisioner="x"),
+        generic(
+            "StorageClass", "storage.k8s.io/v1", "fast", provisioner="x", reclaimPolicy="Delete"
+        ),
+        id="StorageClass",
+    ),
+    pytest.param(
+        generic("PersistentVolume", "v1", "pv", spec={"capacity": {"storage": "1Gi"}}),
+        generic(
+            "PersistentVolume",
+            "v1",
+            "pv",
+            spec={"capacity": {"storage": "1Gi"}, "persistentVolumeReclaimPolicy": "Retain"},
+        ),
+        id="PersistentVolume",
+    ),
+    pytest.param(
+        generic(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io/v1",
+            "widgets.example.com",
+            spec={"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}},
+        ),
+        generic(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io/v1",
+            "widgets.example.com",
+            spec={
+                "group": "example.com",
+                "conversion": {"strategy": "None"},
+                "names": {"kind": "Widget", "plural": "widgets"},
+            },
+        ),
+        id="CustomResourceDefinition",
+    ),
+    pytest.param(
+        generic("Widget", "example.com/v1", "w", spec={"size": 1}),
+        generic("Widget", "example.com/v1", "w", spec={"size": 1}),
+        id="custom-resource",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "explicit"), EVERY_KIND)
+def test_every_kind_lifecycle(body: dict[str, Any], explicit: dict[str, Any]) -> None:
+    ref = apply.key_of(obj(body))
+    assert one(body, None).reason is Reason.NEW
+    assert one(body, body).reason is Reason.UNCHANGED
+    reordered = {k: body[k] for k in reversed(list(body))}
+    assert one(reordered, body).reason is Reason.UNCHANGED
+    written = one(explicit, body)
+    assert written.reason is Reason.UNCHANGED, written.changed_paths
+    assert written.last_applied_sha256 == apply.manifest_sha256(explicit)
+    labelled = with_(body, "metadata.labels", {"team": "a"})
+    relabel = one(labelled, body)
+    assert (relabel.reason, relabel.effect, relabel.spec_changed) == (
+        Reason.METADATA_ONLY,
+        Effect.NONE,
+        False,
+    )
+    (gone,) = apply.compute_apply([], [stored(body)], source=SOURCE, mode=ApplyMode.WATCH).prune
+    assert (gone.key, gone.reason) == (ref, Reason.GONE_FROM_SOURCE)
+
+
+def test_cluster_scoped_custom_resource_has_no_namespace() -> None:
+    crd = generic(
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io/v1",
+        "gadgets.example.com",
+        spec={
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1"}],
+        },
+    )
+    gadget = generic("Gadget", "example.com/v1", "g")
+    actions = apply.compute_apply([obj(crd), obj(gadget)], [], source=SOURCE, mode=ApplyMode.APPLY)
+    assert [e.key for e in actions.create] == [
+        ObjectKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "gadgets.example.com"),
+        ObjectKey("example.com", "Gadget", "", "g"),
+    ]
+
+
+def test_object_moved_to_another_file_of_its_source_is_only_an_origin_update() -> None:
+    entry = apply.compute_apply(
+        [obj(pod(), source="other.yaml", doc=3)],
+        [stored(pod())],
+        source=SOURCE,
+        mode=ApplyMode.APPLY,
+    ).unchanged[0]
+    assert (entry.reason, entry.effect, entry.origin) == (
+        Reason.UNCHANGED,
+        Effect.NONE,
+        "other.yaml#3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "message"),
+    [
+        pytest.param(
+            generic(
+                "RoleBinding",
+                "rbac.authorization.k8s.io/v1",
+                "rb",
+                roleRef={"kind": "Role", "name": "b", "apiGroup": "rbac.authorization.k8s.io"},
+            ),
+            generic(
+                "RoleBinding",
+                "rbac.authorization.k8s.io/v1",
+                "rb",
+                roleRef={"kind": "Role", "name": "a", "apiGroup": "rbac.authorization.k8s.io"},
+            ),
+            'The RoleBinding "rb" is invalid: roleRef: Invalid value: {"apiGroup":'
+            '"rbac.authorization.k8s.io","kind":"Role","name":"b"}: cannot change roleRef',
+            id="rolebinding-roleref-immutable",
+        ),
+        pytest.param(
+            generic("PriorityClass", "scheduling.k8s.io/v1", "high", value=20),
+            generic("PriorityClass", "scheduling.k8s.io/v1", "high", value=10),
+            'The PriorityClass "high" is invalid: value: Forbidden: may not be changed in an '
+            "update.",
+            id="priorityclass-value-immutable",
+        ),
+        pytest.param(
+            generic("StorageClass", "storage.k8s.io/v1", "fast", provisioner="y"),
+            generic("StorageClass", "storage.k8s.io/v1", "fast", provisioner="x"),
+            'The StorageClass "fast" is invalid: provisioner: Forbidden: updates to provisioner '
+            "are forbidden.",
+            id="storageclass-provisioner-immutable",
+        ),
+        pytest.param(
+            with_(daemonset(), "spec.selector", {"matchLabels": {"app": "x"}}),
+            daemonset(),
+            'The DaemonSet "agent" is invalid: spec.selector: Invalid value: '
+            '{"matchLabels":{"app":"x"}}: field is immutable',
+            id="daemonset-selector-immutable",
+        ),
+        pytest.param(
+            with_(replicaset(), "spec.selector", {"matchLabels": {"app": "x"}}),
+            replicaset(),
+            'The ReplicaSet "web-abc" is invalid: spec.selector: Invalid value: '
+            '{"matchLabels":{"app":"x"}}: field is immutable',
+            id="replicaset-selector-immutable",
+        ),
+        pytest.param(
+            configmap(data={"k": "1"}),
+            configmap(data={"k": "1"}, immutable=True),
+            'The ConfigMap "cfg" is invalid: immutable: Forbidden: field is immutable when '
+            "`immutable` is set",
+            id="immutable-cannot-be-unset",
+        ),
+    ],
+)
+def test_more_refusals(new: dict[str, Any], old: dict[str, Any], message: str) -> None:
+    entry = one(new, old)
+    assert (entry.reason, entry.message) == (Reason.IMMUTABLE, message)
+
+
+def test_force_annotation_recreates_that_object_only() -> None:
+    old = job()
+    new = with_(job(), "spec.completions", 3)
+    new["metadata"]["annotations"] = {"kubeplay.io/force": "true"}
+    entry = one(new, old)
+    assert (entry.reason, entry.message) == (
+        Reason.RECREATE,
+        "job.batch/once replaced (spec.completions changed; forced)",
+    )
