@@ -112,8 +112,9 @@ data:
 
 
 def test_pod_image_update_restarts_only_that_container(kp: Kubeplay) -> None:
-    kp.ok("image", "tag", IMAGE, "localhost/kubeplay/other:v2")
-    path = kp.write("pod.yaml", _pod("web"))
+    # Tags of one default pull policy (IfNotPresent): only the image changes.
+    kp.ok("image", "tag", IMAGE, "localhost/kubeplay/other:v1", "localhost/kubeplay/other:v2")
+    path = kp.write("pod.yaml", _pod("web", image="localhost/kubeplay/other:v1"))
     kp.ok("apply", "-f", str(path))
     before = _statuses(_running(kp, "web"))
     path.write_text(_pod("web", image="localhost/kubeplay/other:v2"))
@@ -346,3 +347,35 @@ def test_two_applies_at_once_on_overlapping_files(kp: Kubeplay) -> None:
         "pod/a unchanged",
         "pod/b unchanged",
     ]
+
+
+NEVER_READY = f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    readinessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/ready"]
+      periodSeconds: 1
+"""
+
+
+def test_apply_wait_returns_when_ready_or_names_what_is_not(kp: Kubeplay) -> None:
+    path = kp.write("slow.yaml", NEVER_READY)
+    res = kp("apply", "-f", str(path), "--wait", "--timeout", "2s")
+    assert res.returncode == 1, res
+    assert res.stdout.splitlines() == ["pod/slow created"]
+    assert "timed out waiting for the condition on pod/slow" in res.stderr
+    kp.exec("slow", "touch", "/tmp/ready")
+    res = kp("apply", "-f", str(path), "--wait", "--timeout", "60s")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["pod/slow unchanged"]
+    ready = [c for c in kp.pod("slow")["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready[0]["status"] == "True"

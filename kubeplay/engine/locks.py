@@ -31,16 +31,6 @@ def _lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-@contextmanager
-def pod_locks(locks_dir: Path, refs: Iterable[tuple[str, str]]) -> Iterator[None]:
-    """Lock every (namespace, name) in a fixed order, so concurrent commands cannot deadlock."""
-    locks_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        for ns, name in sorted(set(refs)):
-            stack.enter_context(_lock(pod_lock_path(locks_dir, ns, name)))
-        yield
-
-
 def try_lock(path: Path) -> int | None:
     """Take the lock at `path` without waiting: its fd (close it to release), or None while
     someone else holds it."""

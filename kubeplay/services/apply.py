@@ -55,6 +55,9 @@ class ApplyReport:
     warnings: tuple[str, ...] = ()
     not_ready: tuple[str, ...] = ()  # --wait: what was not Ready in time
     pods_changed: bool = False  # the supervisor may be needed
+    actions: ApplyActions = field(default_factory=ApplyActions)
+    volumes: tuple[str, ...] = ()  # named volumes made for claims
+    new_pods: tuple[str, ...] = ()  # uids of the pods started
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,14 @@ def run(
     warnings: Sequence[str] = (),
     pull_options: Options | None = None,
     progress: PullProgress | None = None,
+    refuse: Callable[[ApplyActions], None] | None = None,
+    grace: float | None = None,
+    verb: str = "apply",
 ) -> ApplyReport:
-    """Decide and carry out applying `objects` in `source` (see the module's docstring)."""
+    """Decide and carry out applying `objects` in `source` (see the module's docstring).
+    `refuse` sees the decision under the locks and may raise to change nothing (play does
+    for any refusal); `grace` overrides the grace period of what is torn down; `verb` names
+    the command in the rollback message."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine.locks import key_locks
 
@@ -189,11 +198,15 @@ def run(
                 force=force,
                 prune=prune,
             )
-            lines = _lines(actions, dry_run=dry_run)
+            if refuse is not None:
+                refuse(actions)
+            lines = _lines(actions, keys, dry_run=dry_run)
             refused = _refusals(actions)
             if dry_run or not actions.changes:
-                return ApplyReport(lines=lines, refused=refused, warnings=tuple(warnings))
-            notes = _carry_out(
+                return ApplyReport(
+                    lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
+                )
+            done = _carry_out(
                 settings,
                 host,
                 actions,
@@ -202,6 +215,8 @@ def run(
                 source=source,
                 pull_options=pull_options,
                 progress=progress,
+                grace=grace,
+                verb=verb,
             )
         pods_changed = any(
             e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
@@ -210,16 +225,28 @@ def run(
         return ApplyReport(
             lines=lines,
             refused=refused,
-            warnings=(*warnings, *notes),
+            warnings=(*warnings, *done.notes),
             pods_changed=pods_changed,
+            actions=actions,
+            volumes=done.volumes,
+            new_pods=done.new_pods,
         )
     finally:
         host.close()
 
 
-def _lines(actions: ApplyActions, *, dry_run: bool) -> tuple[str, ...]:
+def _lines(actions: ApplyActions, keys: Sequence[ObjectKey], *, dry_run: bool) -> tuple[str, ...]:
+    """kubectl's lines: in apply order (kinds), objects of one kind in input order; prunes
+    after."""
     suffix = " (dry run)" if dry_run else ""
-    return tuple(f"{e.message}{suffix}" for e in actions.entries() if e.reason not in REFUSALS)
+    position = {key: i for i, key in reversed(list(enumerate(keys)))}
+    applied = sorted(
+        (*actions.create, *actions.update, *actions.unchanged, *actions.refused),
+        key=lambda e: (plan_apply.apply_rank(e.key.kind), position.get(e.key, len(keys))),
+    )
+    return tuple(
+        f"{e.message}{suffix}" for e in (*applied, *actions.prune) if e.reason not in REFUSALS
+    )
 
 
 def _refusals(actions: ApplyActions) -> tuple[str, ...]:
@@ -244,8 +271,10 @@ def _carry_out(
     source: str,
     pull_options: Options | None,
     progress: PullProgress | None,
-) -> list[str]:
-    """The runtime work around the one-transaction write; returns warnings."""
+    grace: float | None = None,
+    verb: str = "apply",
+) -> _Done:
+    """The runtime work around the one-transaction write."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine import network
     from kubeplay.engine import pods as engine
@@ -346,7 +375,7 @@ def _carry_out(
             host, new_plans, replacing={f"{p.namespace}/{p.name}" for p in old_pods}
         )
     if old_pods:
-        _parallel(settings, lambda r: engine.teardown_pod(host, r), old_pods)
+        _parallel(settings, lambda r: engine.teardown_pod(host, r, grace=grace), old_pods)
     new_rows = [*pod_rows.values(), *(r for rows in replica_rows.values() for r in rows)]
     made = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
     try:
@@ -390,7 +419,7 @@ def _carry_out(
         network.refresh(host)
         if isinstance(err, KubeplayError):
             raise SyncError(
-                f"{err} (everything this apply created was removed)",
+                f"{err} (everything this {verb} created was removed)",
                 step=getattr(err, "step", "sync"),
             ) from err
         raise
@@ -399,7 +428,14 @@ def _carry_out(
         engine.restart_containers(host, plan, e.restart_containers)
     if new_rows or old_pods:
         network.refresh(host)
-    return notes
+    return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    notes: tuple[str, ...]
+    volumes: tuple[str, ...]
+    new_pods: tuple[str, ...]
 
 
 def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: float) -> list[str]:

@@ -318,13 +318,27 @@ class ObjectsTable(Database):
         self.delete_records([uid])
 
 
+_SERVER_SET = ("uid", "creationTimestamp", "generation")
+
+
+def _as_stored(rec: ObjectRecord) -> dict[str, Any]:
+    """The live body without what the apply step sets (uid, creationTimestamp, generation,
+    a namespace the manifest left out): the object as played, defaulted."""
+    meta = rec.body.get("metadata")
+    if not isinstance(meta, dict):
+        return rec.body
+    given = (rec.last_applied or {}).get("metadata") or {}
+    drop = {*_SERVER_SET, *(() if "namespace" in given else ("namespace",))}
+    return {**rec.body, "metadata": {k: v for k, v in meta.items() if k not in drop}}
+
+
 def _stored(rec: ObjectRecord) -> StoredObject:
     return StoredObject(
         kind=rec.kind,
         namespace=rec.namespace,
         name=rec.name,
         source=rec.origin,
-        body=rec.body,
+        body=_as_stored(rec),
         uid=rec.uid,
         created_at=rec.created_at,
         updated_at=rec.updated_at,
@@ -338,7 +352,7 @@ def _workload(rec: ObjectRecord) -> WorkloadRecord:
         kind=rec.kind,
         name=rec.name,
         source=rec.origin,
-        manifest=rec.body,
+        manifest=rec.last_applied if rec.last_applied is not None else rec.body,
         created_at=rec.created_at,
     )
 
