@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run as base  # noqa: E402  (bench/run.py: set-up, tools, clean-up)
+import run as base  # bench/run.py: set-up, tools, clean-up
 
 TARGET_NEW_RATIO = 0.5
 TARGET_UNCHANGED_S = 0.3
