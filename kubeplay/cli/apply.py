@@ -93,9 +93,14 @@ def apply(
 @click.option("--prune", is_flag=True, help="Also show what apply --prune would remove.")
 def diff(files: tuple[str, ...], recursive: bool, prune: bool) -> None:
     """Show what apply -f FILES would change: exit 0 none, 1 differences, 2 error."""
+    from kubeplay.errors import KubeplayError
     from kubeplay.services import apply as apply_svc
 
-    report = apply_svc.diff(settings_mod.load(), files, recursive=recursive, prune=prune)
+    try:
+        report = apply_svc.diff(settings_mod.load(), files, recursive=recursive, prune=prune)
+    except KubeplayError as err:  # exit 1 means "differences": an error is always above
+        click.echo(f"error: {err}", err=True)
+        sys.exit(max(2, err.exit_code))
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(report.text, nl=False)
