@@ -379,3 +379,45 @@ def test_apply_wait_returns_when_ready_or_names_what_is_not(kp: Kubeplay) -> Non
     assert res.stdout.splitlines() == ["pod/slow unchanged"]
     ready = [c for c in kp.pod("slow")["status"]["conditions"] if c["type"] == "Ready"]
     assert ready[0]["status"] == "True"
+
+
+def _deployment(mode: str, replicas: int = 2) -> str:
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: api}}
+  template:
+    metadata:
+      labels: {{app: api}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        command: ["sh", "-c", "{SLEEPER}"]
+        env:
+        - {{name: MODE, value: "{mode}"}}
+"""
+
+
+def test_deployment_template_change_replaces_its_pods(kp: Kubeplay) -> None:
+    path = kp.write("api.yaml", _deployment("a"))
+    assert kp.ok("apply", "-f", str(path)).splitlines() == ["deployment.apps/api created"]
+    before = set(kp.pod_names())
+    assert len(before) == 2
+    assert kp.ok("apply", "-f", str(path)).splitlines() == ["deployment.apps/api unchanged"]
+    assert set(kp.pod_names()) == before
+    path.write_text(_deployment("b"))
+    assert kp.ok("apply", "-f", str(path)).splitlines() == ["deployment.apps/api configured"]
+    after = set(kp.pod_names())
+    assert len(after) == 2 and before.isdisjoint(after)
+    table = kp.ok("get", "deploy").splitlines()
+    assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[1].split()[0] == "api"
+    assert kp.ok("delete", "deployment", "api").strip() == 'deployment.apps "api" deleted'
+    assert kp.pod_names() == []
