@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -678,7 +678,10 @@ def _pod_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
     )
 
 
-def _config_rule(kind: str) -> Any:
+Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], UpdateRule]
+
+
+def _config_rule(kind: str) -> Rule:
     def rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> UpdateRule:
         problems = configdata.immutable_problems(kind, live, merged)
         return UpdateRule(
@@ -831,7 +834,8 @@ def _storage_class_rule(live: Mapping[str, Any], merged: Mapping[str, Any]) -> U
     return UpdateRule(problems=tuple(problems))
 
 
-_RULES: dict[str, Any] = {
+_RULES: dict[str, Rule] = {
+    "Service": _service_rule,
     "RoleBinding": _role_binding_rule,
     "ClusterRoleBinding": _role_binding_rule,
     "PriorityClass": _priority_class_rule,
@@ -846,4 +850,28 @@ _RULES: dict[str, Any] = {
     "StatefulSet": _statefulset_rule,
     "Job": _job_rule,
 }
-_RULES["Service"] = _service_rule
+
+
+# --- diff ---------------------------------------------------------------------------------------
+
+
+def masked_secrets(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`kubectl diff`'s Masker for two Secret bodies: each value of `data` (and `stringData`)
+    becomes `***`, or `*** (before)` / `*** (after)` where the two differ, so a diff shows which
+    keys changed and never a value. Other kinds come back as copies."""
+    old, new = copy.deepcopy(dict(before)), copy.deepcopy(dict(after))
+    if "Secret" not in (old.get("kind"), new.get("kind")):
+        return old, new
+    for field_name in ("data", "stringData"):
+        a, b = old.get(field_name), new.get(field_name)
+        a = a if isinstance(a, dict) else None
+        b = b if isinstance(b, dict) else None
+        for key in set(a or ()) | set(b or ()):
+            differ = a is not None and b is not None and key in a and key in b and a[key] != b[key]
+            if a is not None and key in a:
+                a[key] = "*** (before)" if differ else "***"
+            if b is not None and key in b:
+                b[key] = "*** (after)" if differ else "***"
+    return old, new

@@ -1373,3 +1373,38 @@ def test_force_annotation_recreates_that_object_only() -> None:
         Reason.RECREATE,
         "job.batch/once replaced (spec.completions changed; forced)",
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "masked"),
+    [
+        pytest.param(
+            secret(data={"a": "YQ==", "b": "Yg==", "gone": "eA=="}),
+            secret(data={"a": "YQ==", "b": "Yw==", "new": "eQ=="}),
+            (
+                {"a": "***", "b": "*** (before)", "gone": "***"},
+                {"a": "***", "b": "*** (after)", "new": "***"},
+            ),
+            id="secret-values-masked-changed-keys-marked",
+        ),
+        pytest.param(
+            {},
+            secret(data={"a": "YQ=="}),
+            (None, {"a": "***"}),
+            id="new-secret-masked",
+        ),
+        pytest.param(
+            configmap(data={"a": "1"}),
+            configmap(data={"a": "2"}),
+            ({"a": "1"}, {"a": "2"}),
+            id="configmap-not-masked",
+        ),
+    ],
+)
+def test_masked_secrets(
+    before: dict[str, Any], after: dict[str, Any], masked: tuple[Any, Any]
+) -> None:
+    originals = copy.deepcopy((before, after))
+    old, new = apply.masked_secrets(before, after)
+    assert (old.get("data"), new.get("data")) == masked
+    assert (before, after) == originals, "the inputs are never changed"
