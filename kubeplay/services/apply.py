@@ -530,30 +530,6 @@ def _shown(e: ApplyEntry) -> dict[str, Any]:
     return body
 
 
-def mask_secrets(
-    before: dict[str, Any] | None, after: dict[str, Any] | None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """kubectl diff's masking of a Secret's data: `***` where a value is the same on both
-    sides, `*** (before)` / `*** (after)` where it changed."""
-    old = dict((before or {}).get("data") or {})
-    new = dict((after or {}).get("data") or {})
-    if before is not None:
-        before = {
-            **before,
-            "data": {k: "***" if new.get(k) == v else "*** (before)" for k, v in old.items()},
-        }
-        if not old:
-            before.pop("data")
-    if after is not None:
-        after = {
-            **after,
-            "data": {k: "***" if old.get(k) == v else "*** (after)" for k, v in new.items()},
-        }
-        if not new:
-            after.pop("data")
-    return before, after
-
-
 def _diff_name(key: ObjectKey, body: Mapping[str, Any] | None) -> str:
     version = kinds.version_of(str((body or {}).get("apiVersion", "v1")))
     group = key.group or ""
@@ -564,7 +540,9 @@ def _diff_name(key: ObjectKey, body: Mapping[str, Any] | None) -> str:
 def render_diff(key: ObjectKey, before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     """`diff -u -N` of LIVE/<group>.<version>.<Kind>.<ns>.<name> against MERGED/..."""
     if key.kind == "Secret" and not key.group:
-        before, after = mask_secrets(before, after)
+        old_masked, new_masked = plan_apply.masked_secrets(before or {}, after or {})
+        before = old_masked if before is not None else None
+        after = new_masked if after is not None else None
     name = _diff_name(key, after or before)
     old = _yaml(before).splitlines(keepends=True)
     new = _yaml(after).splitlines(keepends=True)

@@ -1,12 +1,10 @@
-"""services.apply's pure helpers: kubectl diff's rendering and Secret masking, the applyset
-of a PATH set, -R expansion."""
+"""services.apply's helpers: kubectl diff's rendering (Secret values masked by
+plan.apply.masked_secrets), the applyset of a PATH set, -R expansion."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kubeplay.kube.kinds import ObjectKey
 from kubeplay.services import apply as apply_svc
@@ -14,36 +12,6 @@ from kubeplay.services import apply as apply_svc
 
 def _secret(**data: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": data}
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "expected"),
-    [
-        pytest.param(
-            _secret(a="MQ==", b="Mg=="),
-            _secret(a="MQ==", b="Mw=="),
-            ({"a": "***", "b": "*** (before)"}, {"a": "***", "b": "*** (after)"}),
-            id="kubectl-diff-masks-changed-secret-values-before-and-after",
-        ),
-        pytest.param(
-            None,
-            _secret(a="MQ=="),
-            (None, {"a": "*** (after)"}),
-            id="new-secret-values-masked-after",
-        ),
-        pytest.param(
-            _secret(a="MQ==", gone="eA=="),
-            _secret(a="MQ=="),
-            ({"a": "***", "gone": "*** (before)"}, {"a": "***"}),
-            id="removed-key-masked-before",
-        ),
-    ],
-)
-def test_mask_secrets(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, expected: tuple[Any, Any]
-) -> None:
-    old, new = apply_svc.mask_secrets(before, after)
-    assert ((old or {}).get("data") if old else None, (new or {}).get("data")) == expected
 
 
 def test_render_diff_names_live_and_merged_as_kubectl() -> None:
@@ -64,6 +32,9 @@ def test_render_diff_never_shows_a_secret_value() -> None:
     text = apply_svc.render_diff(key, _secret(a="b2xk"), _secret(a="bmV3"))
     assert "b2xk" not in text and "bmV3" not in text
     assert "*** (after)" in text
+    created = apply_svc.render_diff(key, None, _secret(a="b2xk"))
+    assert "b2xk" not in created
+    assert "+  a: '***'" in created.splitlines()
 
 
 def test_applyset_is_the_path_set_in_any_order(tmp_path: Path) -> None:
