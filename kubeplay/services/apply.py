@@ -198,10 +198,18 @@ def run(
                 force=force,
                 prune=prune,
             )
+            origins = {r.uid: r.origin for r in records}
             if refuse is not None:
                 refuse(actions)
             lines = _lines(actions, keys, dry_run=dry_run)
             refused = _refusals(actions)
+            moved = {
+                e.uid: e.origin
+                for e in actions.unchanged
+                if e.uid in origins and origins[e.uid] != e.origin and e.origin
+            }
+            if moved and not dry_run:  # a file rename or move: the origin only, no restart
+                host.store.set_origins(moved)
             if dry_run or not actions.changes:
                 return ApplyReport(
                     lines=lines, refused=refused, warnings=tuple(warnings), actions=actions

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +179,15 @@ class ObjectsTable(Database):
                 removed += db.execute("DELETE FROM objects WHERE uid = ?", (uid,)).rowcount
                 db.execute("DELETE FROM events WHERE uid = ?", (uid,))
         return removed
+
+    def set_origins(self, origins: Mapping[str, str]) -> None:
+        """uid -> origin (file and document): an object that moved between files of its
+        source, nothing else about it changed."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE objects SET origin = ? WHERE uid = ?",
+                [(origin, uid) for uid, origin in origins.items()],
+            )
 
     def get_record(self, group: str, kind: str, namespace: str, name: str) -> ObjectRecord | None:
         with self._lock:

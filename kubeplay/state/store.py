@@ -10,7 +10,7 @@ transaction. `Store` is the Protocol the engine's apply step is written against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -43,6 +43,8 @@ class Store(Protocol):
     def put_records(self, records: Iterable[ObjectRecord]) -> None: ...
 
     def delete_records(self, uids: Iterable[str]) -> int: ...
+
+    def set_origins(self, origins: Mapping[str, str]) -> None: ...
 
     def get_record(
         self, group: str, kind: str, namespace: str, name: str

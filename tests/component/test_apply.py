@@ -167,3 +167,20 @@ def test_prune_deletes_rows_without_runtime(tmp_path: Path) -> None:
         assert [r.name for r in store.list_records()] == ["cfg"]
     finally:
         store.close()
+
+
+def test_an_object_moved_to_another_file_only_changes_its_origin(
+    settings: Settings, calls: list[str]
+) -> None:
+    _seed(settings, [_pod("web")], "apply:dir")
+    moved = KubeObject(body=_pod("web").body, source="other.yaml", doc_index=2)
+    report = apply_svc.run(settings, [moved], source="apply:dir", mode=ApplyMode.APPLY)
+    assert report.lines == ("pod/web unchanged",)
+    assert calls == []
+    store = SqliteStore(settings.state_db)
+    try:
+        rec = store.get_record("", "Pod", "default", "web")
+        assert rec is not None
+        assert (rec.uid, rec.origin) == ("uid-web", "other.yaml#2")
+    finally:
+        store.close()
