@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from kubeplay import settings as settings_mod
+from kubeplay.cli import apply as apply_cli
 from kubeplay.cli import check as check_cli
 from kubeplay.cli import generate as generate_cli
 from kubeplay.cli import images as images_cli
@@ -114,20 +115,40 @@ def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> N
 
 
 @cli.command()
-@click.argument("resource")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("resource", required=False)
+@click.argument("names", nargs=-1)
 @click.option("-n", "--namespace", default=None)
 @click.option("--grace-period", type=float, default=None)
+@click.option("-f", "--filename", "files", multiple=True, help="Delete what these files define.")
+@click.option("-R", "--recursive", is_flag=True, help="Read -f directories recursively.")
 def delete(
-    resource: str, names: tuple[str, ...], namespace: str | None, grace_period: float | None
+    resource: str | None,
+    names: tuple[str, ...],
+    namespace: str | None,
+    grace_period: float | None,
+    files: tuple[str, ...],
+    recursive: bool,
 ) -> None:
-    """Delete pods by name: delete pod NAME..."""
+    """Delete objects: delete KIND NAME... | delete -f PATH..."""
     from kubeplay.cli import objects as objects_cli
+    from kubeplay.errors import UsageError
     from kubeplay.services import play as play_mod
 
+    if files:
+        if resource:
+            raise UsageError("delete: give either -f PATH or KIND NAME..., not both")
+        if objects_cli.delete_files(_settings(), files, recursive=recursive):
+            supervise_cli.ensure_supervisor()
+        return
+    if not resource or not names:
+        raise UsageError("delete: give KIND NAME... or -f PATH")
     if objects_cli.handles(resource):
         return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
-    _require_pods(resource)
+    if resource.lower() not in ("pod", "pods", "po"):
+        s = _settings()
+        if objects_cli.delete_any(s, resource, names, namespace=_ns(namespace), grace=grace_period):
+            supervise_cli.ensure_supervisor()
+        return
     report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)
     for ref in report.removed:
         click.echo(f'pod "{ref.split("/", 1)[1]}" deleted')
@@ -148,6 +169,7 @@ def _require_pods(resource: str) -> None:
 @click.option("-A", "--all-namespaces", is_flag=True)
 @click.option("-o", "--output", type=OUTPUTS, default=None)
 @click.option("-w", "--watch", is_flag=True, help="After the list, print changes as they come.")
+@click.option("-l", "--selector", default="", help="Label selector (app=web,tier!=db).")
 def get(
     resource: str,
     names: tuple[str, ...],
@@ -155,8 +177,9 @@ def get(
     all_namespaces: bool,
     output: str | None,
     watch: bool,
+    selector: str,
 ) -> None:
-    """Show pods: get pods [NAME...] [-n NS | -A] [-o wide|json|yaml|name] [-w]; events."""
+    """Show objects: get KIND [NAME...] [-n NS | -A] [-l SEL] [-o wide|json|yaml|name] [-w]."""
     from kubeplay.cli import objects as objects_cli
     from kubeplay.cli import render
     from kubeplay.services import pods
@@ -165,7 +188,8 @@ def get(
         supervise_cli.revive_supervisor()
         return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
     s = _settings()
-    if objects_cli.handles(resource):
+    get_all = resource.lower() == "all"
+    if objects_cli.handles(resource) and not selector:
         return objects_cli.get(
             s,
             resource,
@@ -174,7 +198,17 @@ def get(
             all_namespaces=all_namespaces,
             output=output,
         )
-    _require_pods(resource)
+    if resource.lower() not in ("pod", "pods", "po") and not get_all:
+        return objects_cli.get_any(
+            s,
+            resource,
+            names,
+            namespace=_ns(namespace),
+            all_namespaces=all_namespaces,
+            output=output,
+            selector=selector,
+            watch=watch,
+        )
     supervise_cli.revive_supervisor()
     if watch:
         ns = None if all_namespaces else _ns(namespace)
@@ -183,6 +217,33 @@ def get(
         views = [pods.get_pod(s, _ns(namespace), n) for n in names]
     else:
         views = pods.get_pods(s, namespace=None if all_namespaces else _ns(namespace))
+    if selector:
+        from kubeplay.kube import selectors
+
+        wanted = selectors.parse(selector)
+        views = [
+            v
+            for v in views
+            if selectors.matches(
+                wanted, (v.record.manifest.get("metadata") or {}).get("labels") or {}
+            )
+        ]
+    if get_all:
+        sections = objects_cli.get_all(
+            s, namespace=_ns(namespace), all_namespaces=all_namespaces, selector=selector
+        )
+        now = time.time()
+        if views:
+            headers = render.pod_headers(namespaces=all_namespaces, wide=False)
+            rows = [render.pod_row(v, now, namespaces=all_namespaces, wide=False) for v in views]
+            for row in rows:
+                row[1 if all_namespaces else 0] = "pod/" + row[1 if all_namespaces else 0]
+            sections.insert(0, render.table(headers, rows))
+        if not sections:
+            where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
+            click.echo(f"No resources found{where}.", err=True)
+        click.echo("\n\n".join(sections))
+        return
     if output in ("json", "yaml"):
         items = [v.to_kube() for v in views]
         doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
@@ -320,6 +381,8 @@ def _seconds(text: str) -> float:
 
 cli.add_command(supervise_cli.agent)
 cli.add_command(check_cli.check)
+cli.add_command(apply_cli.apply)
+cli.add_command(apply_cli.diff)
 
 
 @cli.group()

@@ -104,3 +104,194 @@ def echo_applied(applied: Any) -> None:
     ):
         for ref in refs:
             click.echo(f"{ref} {verb}")
+
+
+# --- every stored kind ---------------------------------------------------------------------
+
+
+def _columns(kind: str) -> list[str]:
+    if kind == "ConfigMap":
+        return ["NAME", "DATA", "AGE"]
+    if kind == "Secret":
+        return ["NAME", "TYPE", "DATA", "AGE"]
+    if kind == "Deployment":
+        return ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    if kind == "PersistentVolumeClaim":
+        return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
+    return ["NAME", "AGE"]
+
+
+_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX"}
+
+
+def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
+    """The row after NAME and before AGE; a Secret's values are never shown."""
+    body = rec.body
+    spec = body.get("spec") or {}
+    if rec.kind == "ConfigMap":
+        return [str(len(body.get("data") or {}) + len(body.get("binaryData") or {}))]
+    if rec.kind == "Secret":
+        return [str(body.get("type") or "Opaque"), str(len(body.get("data") or {}))]
+    if rec.kind == "Deployment":
+        up, total = ready.get(rec.uid, (0, 0))
+        want = int(spec.get("replicas", 1))
+        return [f"{up}/{want}", str(total), str(up)]
+    if rec.kind == "PersistentVolumeClaim":
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
+        modes = ",".join(_MODES.get(m, m) for m in spec.get("accessModes") or ())
+        return ["Bound", rec.name, str(size), modes, str(spec.get("storageClassName", ""))]
+    return []
+
+
+def render_records(
+    records: Sequence[Any],
+    *,
+    kind: str,
+    namespaces: bool,
+    prefix: str = "",
+    ready: dict[str, tuple[int, int]] | None = None,
+) -> str:
+    from kubeplay.cli import render
+
+    now = time.time()
+    headers = _columns(kind)
+    if namespaces:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for rec in records:
+        row = [
+            f"{prefix}{rec.name}",
+            *_cells(rec, ready or {}),
+            render.human_duration(now - rec.created_at),
+        ]
+        if namespaces:
+            row.insert(0, rec.namespace)
+        rows.append(row)
+    return render.table(headers, rows)
+
+
+def get_any(
+    settings: Settings,
+    resource: str,
+    names: Sequence[str],
+    *,
+    namespace: str,
+    all_namespaces: bool,
+    output: str | None,
+    selector: str,
+    watch: bool,
+) -> None:
+    """`get KIND [NAME...]` for every stored kind but pods (and `get all` without pods)."""
+    from kubeplay.cli import render
+    from kubeplay.services import resources
+
+    info = resources.resolve(settings, resource)
+    ns = None if all_namespaces and not names else namespace
+    found = resources.get(settings, info, namespace=ns, names=names, selector=selector)
+    if output in ("json", "yaml"):
+        items = [resources.to_kube(r) for r in found]
+        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(render.dump(doc, output))
+        return
+    if output == "name":
+        for r in found:
+            click.echo(f"{info.prefix}/{r.name}")
+        return
+    shown = all_namespaces and info.namespaced
+    if not found and not watch:
+        where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
+        click.echo(f"No resources found{where}.", err=True)
+        return
+    ready = _deployment_ready(settings, found) if info.kind == "Deployment" else {}
+    if found:
+        click.echo(render_records(found, kind=info.kind, namespaces=shown, ready=ready))
+    if watch:
+        for rec in resources.watch(settings, info, namespace=ns, selector=selector):
+            text = render_records([rec], kind=info.kind, namespaces=shown)
+            click.echo(text.splitlines()[-1])
+
+
+def _deployment_ready(settings: Settings, found: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    """Deployment uid -> (ready pods, pods)."""
+    from kubeplay.kube import workloads
+    from kubeplay.services import pods
+
+    views = pods.get_pods(settings, namespace=None)
+    out: dict[str, tuple[int, int]] = {}
+    for rec in found:
+        owner = workloads.Workload(
+            kind=rec.kind, namespace=rec.namespace, name=rec.name, uid=rec.uid, manifest=rec.body
+        )
+        mine = [v for v in views if workloads.owns(owner, v.record.manifest)]
+        up = sum(
+            any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in v.status.get("conditions", ())
+            )
+            for v in mine
+        )
+        out[rec.uid] = (up, len(mine))
+    return out
+
+
+def get_all(
+    settings: Settings, *, namespace: str, all_namespaces: bool, selector: str
+) -> list[str]:
+    """The non-pod sections of `get all` (kubectl's `all` category): one table per kind."""
+    from kubeplay.kube import kinds
+    from kubeplay.services import resources
+
+    out: list[str] = []
+    for kind in kinds.GET_ALL:
+        if kind == "Pod":
+            continue
+        info = resources.resolve(settings, kind)
+        found = resources.get(
+            settings, info, namespace=None if all_namespaces else namespace, selector=selector
+        )
+        if found:
+            ready = _deployment_ready(settings, found) if kind == "Deployment" else {}
+            out.append(
+                render_records(
+                    found,
+                    kind=kind,
+                    namespaces=all_namespaces,
+                    prefix=f"{info.prefix}/",
+                    ready=ready,
+                )
+            )
+    return out
+
+
+def delete_any(
+    settings: Settings, resource: str, names: Sequence[str], *, namespace: str, grace: float | None
+) -> bool:
+    """`delete KIND NAME...` for kinds other than pods, configmaps and secrets; whether pods
+    changed (a Deployment's)."""
+    from kubeplay.services import resources
+
+    info = resources.resolve(settings, resource)
+    report = resources.delete(settings, info, namespace, names, grace=grace)
+    for line in report.lines:
+        click.echo(line)
+    return report.pods_changed
+
+
+def delete_files(settings: Settings, files: Sequence[str], *, recursive: bool) -> bool:
+    """`delete -f PATH...`; exits 1 naming what was not found, after deleting the rest."""
+    import sys
+
+    from kubeplay.services import resources
+
+    report = resources.delete_files(settings, files, recursive=recursive)
+    for line in report.lines:
+        click.echo(line)
+    for line in report.missing:
+        click.echo(f"Error from server (NotFound): {line}", err=True)
+    if report.missing:
+        if report.pods_changed:
+            from kubeplay.cli import supervise
+
+            supervise.ensure_supervisor()
+        sys.exit(1)
+    return report.pods_changed

@@ -1,6 +1,7 @@
 """Host-wide locks (flock on files under the run root): per-pod locks, so that two kubeplay
 commands, or a command and the supervisor, working on the same pod take turns instead of
-racing; and the supervisor's own lock, which keeps it to one per install.
+racing (`key_locks`: one namespace for objects of every kind, a Pod's being its pod lock); and
+the supervisor's own lock, which keeps it to one per install.
 
 A lock lives as long as its open file: a process that dies (even by SIGKILL) drops it.
 """
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from kubeplay.kube.kinds import ObjectKey
+
 # The longest file name Linux takes (NAME_MAX).
 NAME_MAX = 255
 
@@ -21,13 +24,17 @@ def pod_lock_path(locks_dir: Path, namespace: str, name: str) -> Path:
     """`pod_<namespace>_<name>.lock`; a name that cannot be a file name as it is (a valid
     253-character pod name in a long namespace is over NAME_MAX; `/`, NUL or non-ASCII in a
     name not validated) is locked under its SHA-256 instead, a prefix no plain name has."""
-    plain = f"pod_{namespace}_{name}.lock"
+    return _lock_path(locks_dir, "pod", namespace, name)
+
+
+def _lock_path(locks_dir: Path, prefix: str, namespace: str, name: str) -> Path:
+    plain = f"{prefix}_{namespace}_{name}.lock"
     if len(plain) <= NAME_MAX and plain.isascii() and "/" not in plain and "\0" not in plain:
         return locks_dir / plain
     import hashlib
 
     digest = hashlib.sha256(f"{namespace}\0{name}".encode(errors="surrogatepass")).hexdigest()
-    return locks_dir / f"pod-sha256_{digest}.lock"
+    return locks_dir / f"{prefix}-sha256_{digest}.lock"
 
 
 @contextmanager
@@ -38,16 +45,6 @@ def _lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-@contextmanager
-def pod_locks(locks_dir: Path, refs: Iterable[tuple[str, str]]) -> Iterator[None]:
-    """Lock every (namespace, name) in a fixed order, so concurrent commands cannot deadlock."""
-    locks_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        for ns, name in sorted(set(refs)):
-            stack.enter_context(_lock(pod_lock_path(locks_dir, ns, name)))
-        yield
 
 
 def try_lock(path: Path) -> int | None:
@@ -88,3 +85,23 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def key_lock_path(locks_dir: Path, key: ObjectKey) -> Path:
+    """One lock namespace for objects of every kind; a Pod's is the pod lock the supervisor
+    takes, so a command and the supervisor working on the same pod take turns."""
+    if key.kind == "Pod" and not key.group:
+        return pod_lock_path(locks_dir, key.namespace, key.name)
+    kind = f"{key.kind.lower()}.{key.group}" if key.group else key.kind.lower()
+    return _lock_path(locks_dir, kind, key.namespace, key.name)
+
+
+@contextmanager
+def key_locks(locks_dir: Path, keys: Iterable[ObjectKey]) -> Iterator[None]:
+    """Lock every object key, in sorted order, so concurrent commands cannot deadlock."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    paths = sorted({key_lock_path(locks_dir, key) for key in keys})
+    with ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(_lock(path))
+        yield

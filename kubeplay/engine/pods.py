@@ -562,6 +562,28 @@ def sync_pod(
         host.store.update_pod(plan.uid, lifecycle="active")
 
 
+def restart_containers(host: Host, plan: PodPlan, names: Sequence[str]) -> None:
+    """Containers whose spec changed (a Pod's image updated in place) are stopped and started
+    again with `plan`, as the kubelet does when a container's hash changes: the others keep
+    running, restartCount + 1, the old instance's exit becomes lastState. Whatever the restart
+    policy: the kubelet restarts a changed container even under Never."""
+    for name in names:
+        ctr = plan.container(name)
+        rec = host.store.get_pod_by_uid(plan.uid)
+        if rec is None or ctr is None or ctr.kind == ContainerKind.INIT:
+            continue
+        this = replace(rec, containers=tuple(c for c in rec.containers if c.name == name))
+        stop_containers(
+            host,
+            plan,
+            this,
+            grace=float(plan.termination_grace_period),
+            why=f"Container {name} definition changed, will be restarted",
+        )
+        rec = host.store.get_pod_by_uid(plan.uid) or rec
+        _start(host, plan, rec, name, supervised=True, failed={})
+
+
 def _allowed(name: str, todo: PodActions, may_start: Callable[[str], bool] | None) -> bool:
     return name not in todo.restarts if may_start is None else may_start(name)
 

@@ -9,30 +9,18 @@ and report the step that failed.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import pods as engine
-from kubeplay.errors import (
-    AlreadyExistsError,
-    KubeplayError,
-    ManifestError,
-    NotFoundError,
-    SyncError,
-    UsageError,
-)
+from kubeplay.errors import AlreadyExistsError, ManifestError, NotFoundError, UsageError
 from kubeplay.kube import workloads as kube_workloads
-from kubeplay.plan import pods as plans
 from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
-from kubeplay.services.locks import pod_locks
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
-from kubeplay.state.store import PodRecord, WorkloadRecord
+from kubeplay.state.store import PodRecord
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,6 +29,8 @@ if TYPE_CHECKING:
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
+    from kubeplay.plan.apply import ApplyActions, ApplyEntry
+    from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
 
@@ -122,23 +112,6 @@ def _image_refs(
     return found, failed, notes
 
 
-def _refuse_existing(
-    host: host_mod.Host, refs: Sequence[tuple[str, str]], workloads: Sequence[WorkloadRecord]
-) -> None:
-    """A play without --replace of a pod or workload that is stored already fails."""
-    for ns, name in refs:
-        if host.store.get_pod(ns, name) is not None:
-            raise AlreadyExistsError(
-                f"pod {ns}/{name}: already exists (use --replace to play it again)"
-            )
-    for w in workloads:
-        if host.store.get_workload(w.namespace, w.kind, w.name) is not None:
-            raise AlreadyExistsError(
-                f"{w.kind.lower()} {w.namespace}/{w.name}: already exists "
-                "(use --replace to play it again)"
-            )
-
-
 def load_manifests(
     paths: Sequence[str],
     *,
@@ -167,6 +140,12 @@ def load_manifests(
     return objects + extra, [w.render() for w in warnings]
 
 
+def schema_cache_of(settings: Settings) -> Path | None:
+    """Where compiled schemas are kept; none on a fresh host, where input that is refused
+    must leave nothing behind, not even a cache."""
+    return settings.schema_cache_dir if settings.root.is_dir() else None
+
+
 def play(
     settings: Settings,
     paths: Sequence[str],
@@ -177,138 +156,122 @@ def play(
     pull_options: Options | None = None,
     progress: PullProgress | None = None,
 ) -> PlayReport:
-    from kubeplay.engine import network
-    from kubeplay.engine import volumes as engine_volumes
-    from kubeplay.services import volumes as volumes_svc
-    from kubeplay.services import workloads as workloads_mod
+    """`play` is an apply in mode PLAY (create; a stored Pod or workload is refused "use
+    --replace"; ConfigMaps, Secrets and claims are created or updated) or REPLACE, in the
+    source `play`, through the same step as `apply`. Any refusal changes nothing."""
+    from kubeplay.plan import apply as plan_apply
+    from kubeplay.services import apply as apply_svc
 
     objects, warnings = load_manifests(
         paths,
         kube_version=kube_version or settings.kube_version,
         configmaps=configmaps,
-        # Not on a fresh host: input refused there must leave nothing behind, not even a cache.
-        schema_cache=settings.schema_cache_dir if settings.root.is_dir() else None,
+        schema_cache=schema_cache_of(settings),
     )
-    pods = [o for o in objects if o.kind == "Pod"]
-    configs = objects_mod.config_objects(objects)
+    mode = plan_apply.ApplyMode.REPLACE if replace else plan_apply.ApplyMode.PLAY
+    if not replace and any(o.kind == "Pod" or o.kind in kube_workloads.KINDS for o in objects):
+        _precheck(settings, objects)  # refused anyway: before any pull (again under the locks)
+    report = apply_svc.run(
+        settings,
+        objects,
+        source=plan_apply.PLAY_SOURCE,
+        mode=mode,
+        warnings=warnings,
+        pull_options=pull_options,
+        progress=progress,
+        refuse=lambda actions: _refuse(actions, objects),
+        verb="play",
+    )
+    return _play_report(settings, report)
+
+
+def _precheck(settings: Settings, objects: Sequence[KubeObject]) -> None:
+    from kubeplay.engine import apply as engine_apply
+    from kubeplay.plan import apply as plan_apply
+
+    extra = plan_apply.custom_kinds(objects, ())
+    keys = [plan_apply.key_of(o, extra=extra) for o in objects]
     host = host_mod.open_host(settings)
     try:
-        now = time.time()
-        workloads, replicas = workloads_mod.expand(host, objects, pods=pods, now=now)
-        pods += replicas
-        if not pods and not workloads:
-            made = volumes_svc.ensure_claims(host, objects, ())
-            applied = objects_mod.apply(settings, host.store, configs)
-            engine_volumes.refresh_object_volumes(host, _updated(applied))
-            return PlayReport(
-                pods=(),
-                replaced=(),
-                warnings=tuple(warnings),
-                objects=applied,
-                volumes=tuple(made),
-            )
-        host_mod.require_runtime(host)
-        if not replace:  # refused anyway: before any pull (checked again under the locks)
-            _refuse_existing(host, [(o.namespace, o.name) for o in pods], workloads)
-        images, failed, notes = _image_refs(
-            settings, host, pods, options=pull_options, progress=progress
-        )
-        records = []
-        for obj in pods:
-            plan = plans.compile_pod(obj.body, uid=str(uuid.uuid4()), images=images)
-            records.append(
-                PodRecord(
-                    uid=plan.uid,
-                    namespace=plan.namespace,
-                    name=plan.name,
-                    source=obj.source,
-                    manifest=obj.body,
-                    plan_json=plans.to_json(plan),
-                    created_at=now,
-                )
-            )
-        refs = [(r.namespace, r.name) for r in records]
-        engine_volumes.check_host_paths([plans.from_json(r.plan_json) for r in records])
-        wrefs = [workloads_mod.lock_ref(w.namespace, w.kind, w.name) for w in workloads]
-        with pod_locks(settings.locks_dir, refs + wrefs):
-            replaced: list[str] = []
-            old_workloads = [
-                stored
-                for w in workloads
-                if (stored := host.store.get_workload(w.namespace, w.kind, w.name))
-            ]
-            if not replace:
-                _refuse_existing(host, refs, workloads)
-            old_replicas = [p for w in old_workloads for p in workloads_mod.pods_of(host, w)]
-            network.check_host_ports(
-                host,
-                [plans.from_json(r.plan_json) for r in records],
-                replacing={f"{ns}/{name}" for ns, name in refs}
-                | {f"{p.namespace}/{p.name}" for p in old_replicas}
-                if replace
-                else set(),
-            )
-            applied = objects_mod.apply(settings, host.store, configs)
-            engine_volumes.refresh_object_volumes(host, _updated(applied))
-            made = []
-            try:
-                if replace:
-                    old = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
-                    old += old_replicas
-                    errors = engine.teardown_pods(host, old, parallelism=settings.parallelism)
-                    if errors:
-                        raise errors[0]
-                    for w in old_workloads:
-                        host.store.delete_workload(w.uid)
-                    replaced = [f"{r.namespace}/{r.name}" for r in old if r not in old_replicas]
-                    replaced += [
-                        f"{w.namespace}/{workloads_mod.describe(w)}" for w in old_workloads
-                    ]
-                made = volumes_svc.ensure_claims(
-                    host, objects, [plans.from_json(r.plan_json) for r in records]
-                )
-                host.store.add_pods(
-                    records,
-                    workloads=workloads,
-                    guard=network.guard_host_ports([plans.from_json(r.plan_json) for r in records]),
-                )
-            except BaseException:
-                volumes_svc.remove_unused(host, made)
-                objects_mod.undo(settings, host.store, applied)
-                engine_volumes.refresh_object_volumes(host, _updated(applied))
-                raise
-            errors = _parallel(
-                settings,
-                lambda r: engine.sync_pod(
-                    host, plans.from_json(r.plan_json), image_failures=failed
-                ),
-                records,
-            )
-            if errors:
-                _rollback(host, records, workloads)
-                volumes_svc.remove_unused(host, made)
-                objects_mod.undo(settings, host.store, applied)
-                engine_volumes.refresh_object_volumes(host, _updated(applied))
-                network.refresh(host)
-                raise _first_sync_error(errors)
-            network.refresh(host)
-        replica_uids = {r.uid for r in records[len(records) - len(replicas) :]}
-        return PlayReport(
-            pods=tuple(f"{r.namespace}/{r.name}" for r in records if r.uid not in replica_uids),
-            replaced=tuple(replaced),
-            warnings=tuple(warnings + notes + _config_errors(host, records)),
-            workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in workloads),
-            objects=applied,
-            volumes=tuple(made),
-        )
+        records = engine_apply.stored_for(host.store, keys)
     finally:
         host.close()
+    actions = plan_apply.compute_apply(
+        objects,
+        [engine_apply.applied_record(r) for r in records],
+        source=plan_apply.PLAY_SOURCE,
+        mode=plan_apply.ApplyMode.PLAY,
+    )
+    _refuse(actions, objects)
 
 
-def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
-    """The objects an apply created or changed: volumes using them are rewritten (an
-    optional ConfigMap/Secret that appears fills its pods' volumes, as the kubelet's sync)."""
-    return [ref for ref, _old in applied.before]
+def _refuse(actions: ApplyActions, objects: Sequence[KubeObject]) -> None:
+    """A play changes nothing when anything is refused: an existing Pod or workload (use
+    --replace), an immutable ConfigMap/Secret changed, an object another source owns."""
+    from kubeplay.plan import apply as plan_apply
+    from kubeplay.plan import configdata
+
+    reasons = plan_apply.Reason
+    for e in actions.refused:
+        if e.reason is reasons.EXISTS:
+            raise AlreadyExistsError(f"{e.message} (use --replace to play it again)")
+    for e in actions.refused:
+        if e.reason is reasons.IMMUTABLE and e.key.kind in configdata.CONFIG_KINDS:
+            obj = next(o for o in objects if (o.kind, o.name) == (e.key.kind, e.key.name))
+            problems = configdata.immutable_problems(e.key.kind, dict(e.before), dict(e.body))
+            path, message = problems[0] if problems else ("", e.message)
+            raise ManifestError(
+                f"{e.key.kind} {e.key.namespace}/{e.key.name} exists: Forbidden: {message}"
+                + "".join(f"; {p}: Forbidden: {m}" for p, m in problems[1:]),
+                source=obj.source,
+                doc_index=obj.doc_index,
+                kind=obj.kind,
+                name=obj.name,
+                path=path,
+                line=obj.line_of(path),
+            )
+    for e in actions.refused:
+        if e.reason is not reasons.PRUNE_DISABLED:
+            raise AlreadyExistsError(e.message)
+
+
+def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
+    """play's report from the apply's: pods and workloads created, what was replaced, the
+    ConfigMaps/Secrets as kubectl apply says them, volumes made, warnings."""
+    actions = report.actions
+    from kubeplay.plan import configdata
+
+    configs = configdata.CONFIG_KINDS
+    made = [*actions.create, *(e for e in actions.update if e.effect == "recreate")]
+
+    def ns_ref(e: ApplyEntry) -> str:
+        return f"{e.key.namespace}/{e.ref}"
+
+    replaced = [e for e in actions.update if e.effect == "recreate"]
+    host = host_mod.open_host(settings)
+    try:
+        notes = _config_errors(host, [p for uid in report.new_pods if (p := _pod(host, uid))])
+    finally:
+        host.close()
+    return PlayReport(
+        pods=tuple(f"{e.key.namespace}/{e.key.name}" for e in made if e.key.kind == "Pod"),
+        replaced=tuple(
+            f"{e.key.namespace}/{e.key.name}" if e.key.kind == "Pod" else ns_ref(e)
+            for e in replaced
+        ),
+        warnings=(*report.warnings, *notes),
+        workloads=tuple(ns_ref(e) for e in made if e.key.kind in kube_workloads.KINDS),
+        objects=AppliedObjects(
+            created=tuple(e.ref for e in actions.create if e.key.kind in configs),
+            configured=tuple(e.ref for e in actions.update if e.key.kind in configs),
+            unchanged=tuple(e.ref for e in actions.unchanged if e.key.kind in configs),
+        ),
+        volumes=report.volumes,
+    )
+
+
+def _pod(host: host_mod.Host, uid: str) -> PodRecord | None:
+    return host.store.get_pod_by_uid(uid)
 
 
 def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[str]:
@@ -332,27 +295,6 @@ def _config_errors(host: host_mod.Host, records: Sequence[PodRecord]) -> list[st
     return notes
 
 
-def _first_sync_error(errors: list[BaseException]) -> BaseException:
-    for err in errors:
-        if isinstance(err, KubeplayError):
-            return SyncError(
-                f"{err} (everything this play created was removed)",
-                step=getattr(err, "step", "sync"),
-            )
-    return errors[0]
-
-
-def _rollback(
-    host: host_mod.Host, records: Sequence[PodRecord], workloads: Sequence[WorkloadRecord] = ()
-) -> None:
-    for rec in records:
-        current = host.store.get_pod_by_uid(rec.uid)
-        if current is not None:
-            engine.teardown_pod(host, current, grace=0)
-    for w in workloads:
-        host.store.delete_workload(w.uid)
-
-
 def down(
     settings: Settings,
     paths: Sequence[str],
@@ -360,18 +302,18 @@ def down(
     grace: float | None = None,
     volumes: bool = False,
 ) -> DownReport:
-    """Remove the pods the files define; with `volumes`, also the named volumes of their
-    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
+    """Remove the pods, workloads, ConfigMaps and Secrets the files define (an apply in mode
+    DOWN); with `volumes`, also the named volumes of their PersistentVolumeClaims and of the
+    claims their pods use (unless another pod uses one)."""
     from dataclasses import replace as with_fields
 
-    from kubeplay.engine import volumes as engine_volumes
     from kubeplay.kube import loader, validate
+    from kubeplay.plan import configdata
     from kubeplay.services import volumes as volumes_svc
 
     objects = loader.load(paths)
     validate.check_names(objects)  # names a lock file or a store key is made from
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
-    workloads = [(o.namespace, o.kind, o.name) for o in objects if o.kind in kube_workloads.KINDS]
     claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
     if volumes:
         host = host_mod.open_host(settings)
@@ -379,28 +321,34 @@ def down(
             claims += volumes_svc.claims_of_pods(host, refs)
         finally:
             host.close()
-    report = _remove(settings, refs, grace=grace, workloads=workloads)
-    configs = objects_mod.config_objects(objects)
-    if configs:
-        host = host_mod.open_host(settings)
-        try:
-            removed = objects_mod.remove_defined(settings, host.store, configs)
-            engine_volumes.refresh_object_volumes(
-                host, [(o.kind, o.namespace, o.name) for o in configs]
-            )
-        finally:
-            host.close()
-        report = with_fields(report, objects=tuple(removed))
+    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS}
+    if volumes:
+        kinds.add("PersistentVolumeClaim")
+    report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
+    gone = {e.ref for e in report.actions.prune}
+    configs = [o for o in objects if o.kind in configdata.CONFIG_KINDS]
+    removed = [f"{o.kind.lower()}/{o.name}" for o in configs]
+    down_report = DownReport(
+        removed=tuple(f"{ns}/{name}" for ns, name in dict.fromkeys(refs) if f"pod/{name}" in gone),
+        absent=tuple(f"{ns}/{name}" for ns, name in refs if f"pod/{name}" not in gone),
+        workloads=tuple(
+            f"{e.key.namespace}/{e.ref}"
+            for e in report.actions.prune
+            if e.key.kind in kube_workloads.KINDS
+        ),
+        objects=tuple(dict.fromkeys(r for r in removed if r in gone)),
+    )
     if not volumes:
-        return report
+        return down_report
     removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
-    return with_fields(report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
+    return with_fields(down_report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
 
 
 def delete(
     settings: Settings, namespace: str, names: Sequence[str], *, grace: float | None = None
 ) -> DownReport:
     from kubeplay.kube import validate
+    from kubeplay.kube.objects import KubeObject
 
     problem = validate.name_problem(namespace, rule=validate.DNS1123_LABEL)
     if problem:
@@ -409,55 +357,32 @@ def delete(
         problem = validate.name_problem(name)
         if problem:
             raise UsageError(f"pod: {problem}")
-    report = _remove(settings, [(namespace, n) for n in names], grace=grace)
-    if report.absent:
-        raise NotFoundError(f'pods "{", ".join(report.absent)}" not found')
-    return report
+    pods = [
+        KubeObject(
+            body={
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace},
+            },
+            source="<command line>",
+        )
+        for name in dict.fromkeys(names)
+    ]
+    report = _remove(settings, pods, grace=grace)
+    gone = {e.key.name for e in report.actions.prune}
+    absent = [n for n in names if n not in gone]
+    if absent:
+        raise NotFoundError(f'pods "{", ".join(absent)}" not found')
+    return DownReport(removed=tuple(f"{namespace}/{n}" for n in names), absent=())
 
 
 def _remove(
-    settings: Settings,
-    refs: Sequence[tuple[str, str]],
-    *,
-    grace: float | None,
-    workloads: Sequence[tuple[str, str, str]] = (),
-) -> DownReport:
-    from kubeplay.engine import network
-    from kubeplay.services import workloads as workloads_mod
+    settings: Settings, objects: Sequence[KubeObject], *, grace: float | None
+) -> ApplyReport:
+    """Tear down and remove what `objects` name (an apply of nothing for them)."""
+    from kubeplay.plan import apply as plan_apply
+    from kubeplay.services import apply as apply_svc
 
-    refs = list(dict.fromkeys(refs))  # two files may name the same pod: tear it down once
-    workloads = list(dict.fromkeys(workloads))
-    host = host_mod.open_host(settings)
-    try:
-        wrefs = [workloads_mod.lock_ref(*w) for w in workloads]
-        replica_refs: set[tuple[str, str]] = set()
-        while True:  # all locks at once, in order; a workload's pods may change meanwhile
-            with pod_locks(settings.locks_dir, [*refs, *wrefs, *replica_refs]):
-                stored = [w for key in workloads if (w := host.store.get_workload(*key))]
-                replicas = [p for w in stored for p in workloads_mod.pods_of(host, w)]
-                if not {(p.namespace, p.name) for p in replicas} <= replica_refs:
-                    replica_refs |= {(p.namespace, p.name) for p in replicas}
-                    continue
-                found = [r for ns, name in refs if (r := host.store.get_pod(ns, name))]
-                absent = [f"{ns}/{name}" for ns, name in refs if not host.store.get_pod(ns, name)]
-                found += [p for p in replicas if p.uid not in {r.uid for r in found}]
-                if found:
-                    host_mod.require_runtime(host)
-                errors = engine.teardown_pods(
-                    host, found, grace=grace, parallelism=settings.parallelism
-                )
-                if found:
-                    network.refresh(host)
-                if errors:
-                    raise errors[0]
-                for w in stored:
-                    host.store.delete_workload(w.uid)
-                break
-        replica_uids = {p.uid for p in replicas}
-        return DownReport(
-            removed=tuple(f"{r.namespace}/{r.name}" for r in found if r.uid not in replica_uids),
-            absent=tuple(absent),
-            workloads=tuple(f"{w.namespace}/{workloads_mod.describe(w)}" for w in stored),
-        )
-    finally:
-        host.close()
+    return apply_svc.run(
+        settings, objects, source="", mode=plan_apply.ApplyMode.DOWN, grace=grace, verb="down"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kubeplay.engine import locks
+from kubeplay.kube.kinds import ObjectKey
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,15 @@ def test_pod_lock_path_is_one_file_name(
     assert path.parent == tmp_path
     assert len(path.name) <= locks.NAME_MAX
     assert path.name.startswith("pod_" if plain else "pod-sha256_")
-    with locks.pod_locks(tmp_path, [(namespace, name)]):
+    with locks.key_locks(tmp_path, [ObjectKey("", "Pod", namespace, name)]):
+        assert locks.is_locked(path)
+
+
+def test_a_long_name_of_any_kind_is_one_file_name(tmp_path: Path) -> None:
+    key = ObjectKey("apps", "Deployment", "n" * 63, "a" * 253)
+    path = locks.key_lock_path(tmp_path, key)
+    assert len(path.name) <= locks.NAME_MAX and path.name.startswith("deployment.apps-sha256_")
+    with locks.key_locks(tmp_path, [key]):
         assert locks.is_locked(path)
 
 

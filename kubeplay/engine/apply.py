@@ -1,0 +1,230 @@
+"""The apply step: write what `plan.apply.compute_apply` decided to the store, in one transaction.
+
+`stored_for` reads the records the decision needs (the desired keys and the source's
+inventory) as `AppliedRecord`s. `write` carries out `ApplyActions` on the `objects` table in
+ONE store transaction: created rows get their uid, creationTimestamp and generation 1; updated
+rows keep uid and creation, bump generation on a spec change and keep the manifest as last
+applied; forced recreations get a new uid; pruned rows that have no runtime are deleted (a
+claim's data is kept: the volume is the volumes table's). A Pod's runtime rows (`pods`) and a
+Deployment's replica pods are written in the same transaction from the records the caller
+compiled. Tearing pods down, starting them and restarting containers is the caller's (the
+commands run it for the keys they touched). `rollback` undoes a write: it deletes the rows the
+write created and restores the bodies it replaced, as a failed `play` must. No runtime calls.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeplay.kube.kinds import ObjectKey
+from kubeplay.plan.apply import AppliedRecord, ApplyActions, ApplyEntry, Effect, Reason
+from kubeplay.state.store import ObjectRecord, PodRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one `write` did, for `rollback` and for the caller's runtime work."""
+
+    uids: Mapping[ObjectKey, str] = field(default_factory=dict)  # every key written -> uid
+    created: tuple[str, ...] = ()  # uids of rows this write created
+    before: tuple[ObjectRecord, ...] = ()  # rows as they were before this write changed them
+    removed: tuple[ObjectRecord, ...] = ()  # rows this write deleted
+
+
+def key_of_record(rec: ObjectRecord) -> ObjectKey:
+    return ObjectKey(rec.api_group, rec.kind, rec.namespace, rec.name)
+
+
+def applied_record(rec: ObjectRecord) -> AppliedRecord:
+    return AppliedRecord(
+        key=key_of_record(rec),
+        uid=rec.uid,
+        source=rec.source,
+        last_applied=rec.last_applied or {},
+        last_applied_sha256=rec.last_applied_sha256,
+        live=rec.body,
+        owner_uid=rec.owner_uid,
+        origin=rec.origin,
+    )
+
+
+def stored_for(
+    store: Store, keys: Iterable[ObjectKey], *, source: str | None = None
+) -> list[ObjectRecord]:
+    """The stored records of `keys`, and with `source` every record of it (its inventory)."""
+    found: dict[str, ObjectRecord] = {}
+    for key in dict.fromkeys(keys):
+        rec = store.get_record(*key)
+        if rec is not None:
+            found[rec.uid] = rec
+    for rec in store.list_records(source=source) if source is not None else ():
+        found.setdefault(rec.uid, rec)
+    return list(found.values())
+
+
+def timestamp(now: float) -> str:
+    """RFC 3339 in UTC, as metadata.creationTimestamp is written."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def live_body(entry: ApplyEntry, *, uid: str, created_at: float, generation: int) -> dict[str, Any]:
+    """The stored body: the entry's (defaulted, merged) body with what the server sets."""
+    body = dict(entry.body)
+    meta = dict(body.get("metadata") or {})
+    if entry.key.namespace:
+        meta["namespace"] = entry.key.namespace
+    meta["uid"] = uid
+    meta["creationTimestamp"] = timestamp(created_at)
+    meta["generation"] = generation
+    body["metadata"] = meta
+    return body
+
+
+def _owner_uid(body: Mapping[str, Any]) -> str:
+    for ref in (body.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return ""
+
+
+def _record(
+    entry: ApplyEntry,
+    *,
+    uid: str,
+    source: str,
+    generation: int,
+    created_at: float,
+    now: float,
+) -> ObjectRecord:
+    body = live_body(entry, uid=uid, created_at=created_at, generation=generation)
+    return ObjectRecord(
+        uid=uid,
+        api_group=entry.key.group,
+        kind=entry.key.kind,
+        namespace=entry.key.namespace,
+        name=entry.key.name,
+        body=body,
+        source=source,
+        origin=entry.origin,
+        last_applied=dict(entry.last_applied),
+        last_applied_sha256=entry.last_applied_sha256,
+        generation=generation,
+        owner_uid=_owner_uid(body),
+        created_at=created_at,
+        updated_at=now,
+    )
+
+
+# Kinds whose rows go with a runtime the caller removes (teardown deletes the rows).
+RUNTIME_KINDS = frozenset({"Pod", "Deployment"})
+
+
+def write(
+    store: Store,
+    actions: ApplyActions,
+    *,
+    source: str,
+    now: float,
+    uids: Mapping[ObjectKey, str] | None = None,
+    pods: Mapping[ObjectKey, PodRecord] | None = None,
+    replicas: Mapping[ObjectKey, Sequence[PodRecord]] | None = None,
+    pod_plans: Mapping[str, str] | None = None,
+    guard: Callable[[list[PodRecord]], None] | None = None,
+) -> Written:
+    """Write `actions` in one transaction. `uids`: the uid to give a created (or recreated)
+    object (else a new one); `pods`: the runtime record of each Pod created; `replicas`: the
+    pods of each Deployment created or rolled out; `pod_plans`: a Pod updated in place, by
+    uid -> its new plan JSON. Pruned Pods and Deployments are the caller's to tear down.
+    `guard` is called first, in the transaction, with the pods stored then; what it raises
+    writes nothing (two commands claiming one hostPort at once: exactly one wins)."""
+    given = uids or {}
+    pods = pods or {}
+    replicas = replicas or {}
+    pod_plans = pod_plans or {}
+    written: dict[ObjectKey, str] = {}
+    created: list[str] = []
+    before: list[ObjectRecord] = []
+    removed: list[ObjectRecord] = []
+    with store.batch():
+        if guard is not None:
+            guard(store.list_pods())
+        for entry in actions.update:
+            old = store.get_record_by_uid(entry.uid)
+            if entry.effect is Effect.RECREATE or entry.reason is Reason.RECREATE:
+                if old is not None:  # a Pod's went with its teardown, before this write
+                    store.delete_records([old.uid])
+                    removed.append(old)
+                _create(store, entry, given, pods, replicas, source, now, written, created)
+                continue
+            if old is None:
+                continue
+            generation = old.generation + (1 if entry.spec_changed else 0)
+            rec = _record(
+                entry,
+                uid=old.uid,
+                source=source,
+                generation=generation,
+                created_at=old.created_at,
+                now=now,
+            )
+            store.put_records([rec])
+            before.append(old)
+            written[entry.key] = old.uid
+            if entry.key.kind == "Pod" and not entry.key.group:
+                pod = store.get_pod_by_uid(old.uid)
+                if pod is not None:
+                    store.set_pod_spec(
+                        old.uid,
+                        manifest=dict(entry.last_applied),
+                        plan_json=pod_plans.get(old.uid, pod.plan_json),
+                    )
+            if entry.key in replicas:  # a rolled-out Deployment's new pods
+                store.add_pods(replicas[entry.key])
+        for entry in actions.create:
+            _create(store, entry, given, pods, replicas, source, now, written, created)
+        for entry in actions.prune:
+            old = store.get_record_by_uid(entry.uid)
+            if old is None or old.kind in RUNTIME_KINDS:
+                continue
+            store.delete_records([old.uid])
+            removed.append(old)
+        for entry in actions.unchanged:
+            written[entry.key] = entry.uid
+    return Written(
+        uids=written, created=tuple(created), before=tuple(before), removed=tuple(removed)
+    )
+
+
+def _create(
+    store: Store,
+    entry: ApplyEntry,
+    given: Mapping[ObjectKey, str],
+    pods: Mapping[ObjectKey, PodRecord],
+    replicas: Mapping[ObjectKey, Sequence[PodRecord]],
+    source: str,
+    now: float,
+    written: dict[ObjectKey, str],
+    created: list[str],
+) -> None:
+    uid = given.get(entry.key) or str(uuid.uuid4())
+    store.put_records(
+        [_record(entry, uid=uid, source=source, generation=1, created_at=now, now=now)]
+    )
+    if entry.key in pods:
+        store.add_pods([pods[entry.key]])
+    if entry.key in replicas:
+        store.add_pods(replicas[entry.key])
+    written[entry.key] = uid
+    created.append(uid)
+
+
+def rollback(store: Store, written: Written) -> None:
+    """Undo a write: delete what it created (pods' rows with them: their runtime is the
+    caller's to tear down first), put back what it replaced or removed."""
+    with store.batch():
+        store.delete_records(written.created)
+        store.put_records([*written.before, *written.removed])

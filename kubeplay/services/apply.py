@@ -1,0 +1,577 @@
+"""apply, diff and delete -f: kubectl's declarative verbs over the one object store.
+
+`apply`: load + validate every document (any error: nothing changes, exit 2) -> under the
+per-key locks, `plan.apply.compute_apply` against the stored records -> the runtime work the
+decision needs (pull and compile the pods to create, tear down what is recreated or pruned)
+-> `engine.apply.write` in one store transaction -> start the new pods, restart a Pod's
+containers whose image changed in place, refresh volumes of changed ConfigMaps/Secrets -> on a
+failed start, tear down what this apply created and restore the previous bodies. A refused
+object (immutable, owned by another source) is reported; the others apply. An unchanged apply
+makes no runtime call. The source (applyset) is the PATH set, so `--prune` removes only what an
+earlier apply of the same paths created. `diff` is the same decision, rendered as unified diffs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kubeplay.engine import host as host_mod
+from kubeplay.errors import KubeplayError, NotFoundError, SyncError, UsageError
+from kubeplay.kube import kinds
+from kubeplay.kube.kinds import ObjectKey
+from kubeplay.plan import apply as plan_apply
+from kubeplay.plan.apply import ApplyActions, ApplyEntry, ApplyMode, Effect
+from kubeplay.settings import Settings
+
+if TYPE_CHECKING:
+    from kubeplay.image.pulls import PullProgress
+    from kubeplay.image.transport import Options
+    from kubeplay.kube.objects import KubeObject
+    from kubeplay.plan.pods import PodPlan
+    from kubeplay.state.store import ObjectRecord, PodRecord
+
+CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
+WORKLOAD_KINDS = frozenset({"Deployment"})
+# Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
+REFUSALS = frozenset(
+    {
+        plan_apply.Reason.IMMUTABLE,
+        plan_apply.Reason.EXISTS,
+        plan_apply.Reason.OWNED_BY_OTHER_SOURCE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    lines: tuple[str, ...] = ()  # kubectl's: `pod/web created`, `configmap/cfg unchanged`
+    refused: tuple[str, ...] = ()  # why an object was not applied (the command exits 1)
+    warnings: tuple[str, ...] = ()
+    not_ready: tuple[str, ...] = ()  # --wait: what was not Ready in time
+    pods_changed: bool = False  # the supervisor may be needed
+    actions: ApplyActions = field(default_factory=ApplyActions)
+    volumes: tuple[str, ...] = ()  # named volumes made for claims
+    new_pods: tuple[str, ...] = ()  # uids of the pods started
+
+
+@dataclass(frozen=True, slots=True)
+class DiffReport:
+    text: str
+    changed: bool
+    warnings: tuple[str, ...] = field(default=())
+
+
+def applyset(paths: Sequence[str]) -> str:
+    """The source of an apply: its PATH set, so only an apply of the same paths prunes."""
+    return "apply:" + ",".join(sorted(p if p == "-" else os.path.abspath(p) for p in paths))
+
+
+def expand_paths(paths: Sequence[str], *, recursive: bool) -> list[str]:
+    """With -R, a directory's manifests in every subdirectory (dotfiles skipped), as
+    `kubectl apply -R`; without, the loader reads a directory's top level."""
+    if not recursive:
+        return list(paths)
+    from kubeplay.kube.loader import MANIFEST_SUFFIXES
+
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or not os.path.isdir(path):
+            out.append(path)
+            continue
+        for top, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            out.extend(
+                os.path.join(top, f)
+                for f in sorted(files)
+                if f.endswith(MANIFEST_SUFFIXES) and not f.startswith(".")
+            )
+    return out
+
+
+def load(
+    settings: Settings, paths: Sequence[str], *, recursive: bool, kube_version: str = ""
+) -> tuple[list[KubeObject], list[str]]:
+    from kubeplay.services import play as play_mod
+
+    files = expand_paths(paths, recursive=recursive)
+    if not files:
+        raise UsageError("no objects passed to apply")
+    return play_mod.load_manifests(
+        files,
+        kube_version=kube_version or settings.kube_version,
+        schema_cache=play_mod.schema_cache_of(settings),
+    )
+
+
+def apply(
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    recursive: bool = False,
+    prune: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    wait: bool = False,
+    timeout: float = 300.0,
+    kube_version: str = "",
+    pull_options: Options | None = None,
+    progress: PullProgress | None = None,
+) -> ApplyReport:
+    objects, warnings = load(settings, paths, recursive=recursive, kube_version=kube_version)
+    report = run(
+        settings,
+        objects,
+        source=applyset(paths),
+        mode=ApplyMode.APPLY,
+        prune=prune,
+        force=force,
+        dry_run=dry_run,
+        warnings=warnings,
+        pull_options=pull_options,
+        progress=progress,
+    )
+    if wait and not dry_run:
+        from dataclasses import replace
+
+        return replace(report, not_ready=tuple(_wait_ready(settings, objects, timeout)))
+    return report
+
+
+def _keys(objects: Sequence[KubeObject]) -> list[ObjectKey]:
+    extra = plan_apply.custom_kinds(objects, ())
+    return [plan_apply.key_of(o, extra=extra) for o in objects]
+
+
+def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
+    from kubeplay.kube import workloads
+
+    owner = workloads.Workload(
+        kind=rec.kind, namespace=rec.namespace, name=rec.name, uid=rec.uid, manifest=rec.body
+    )
+    return [p for p in host.store.list_pods(rec.namespace) if workloads.owns(owner, p.manifest)]
+
+
+def _pod_key(pod: PodRecord) -> ObjectKey:
+    return ObjectKey("", "Pod", pod.namespace, pod.name)
+
+
+def run(
+    settings: Settings,
+    objects: Sequence[KubeObject],
+    *,
+    source: str,
+    mode: ApplyMode,
+    prune: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    warnings: Sequence[str] = (),
+    pull_options: Options | None = None,
+    progress: PullProgress | None = None,
+    refuse: Callable[[ApplyActions], None] | None = None,
+    grace: float | None = None,
+    verb: str = "apply",
+) -> ApplyReport:
+    """Decide and carry out applying `objects` in `source` (see the module's docstring).
+    `refuse` sees the decision under the locks and may raise to change nothing (play does
+    for any refusal); `grace` overrides the grace period of what is torn down; `verb` names
+    the command in the rollback message."""
+    from kubeplay.engine import apply as engine_apply
+    from kubeplay.engine.locks import key_locks
+
+    keys = _keys(objects)
+    host = host_mod.open_host(settings)
+    try:
+        inventory = host.store.list_records(source=source) if prune else []
+        held = [*keys, *(engine_apply.key_of_record(r) for r in inventory)]
+        for key in held:  # a workload's pods are locked with it (read again under the locks)
+            if key.kind in WORKLOAD_KINDS and (rec := host.store.get_record(*key)):
+                held.extend(_pod_key(p) for p in _workload_pods(host, rec))
+        with key_locks(settings.locks_dir, held):
+            records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
+            actions = plan_apply.compute_apply(
+                objects,
+                [engine_apply.applied_record(r) for r in records],
+                source=source,
+                mode=mode,
+                force=force,
+                prune=prune,
+            )
+            origins = {r.uid: r.origin for r in records}
+            if refuse is not None:
+                refuse(actions)
+            lines = _lines(actions, keys, dry_run=dry_run)
+            refused = _refusals(actions)
+            moved = {
+                e.uid: e.origin
+                for e in actions.unchanged
+                if e.uid in origins and origins[e.uid] != e.origin and e.origin
+            }
+            if moved and not dry_run:  # a file rename or move: the origin only, no restart
+                host.store.set_origins(moved)
+            if dry_run or not actions.changes:
+                return ApplyReport(
+                    lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
+                )
+            done = _carry_out(
+                settings,
+                host,
+                actions,
+                objects,
+                keys,
+                source=source,
+                pull_options=pull_options,
+                progress=progress,
+                grace=grace,
+                verb=verb,
+            )
+        pods_changed = any(
+            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
+            for e in (*actions.create, *actions.update, *actions.prune)
+        )
+        return ApplyReport(
+            lines=lines,
+            refused=refused,
+            warnings=(*warnings, *done.notes),
+            pods_changed=pods_changed,
+            actions=actions,
+            volumes=done.volumes,
+            new_pods=done.new_pods,
+        )
+    finally:
+        host.close()
+
+
+def _lines(actions: ApplyActions, keys: Sequence[ObjectKey], *, dry_run: bool) -> tuple[str, ...]:
+    """kubectl's lines: in apply order (kinds), objects of one kind in input order; prunes
+    after."""
+    suffix = " (dry run)" if dry_run else ""
+    position = {key: i for i, key in reversed(list(enumerate(keys)))}
+    applied = sorted(
+        (*actions.create, *actions.update, *actions.unchanged, *actions.refused),
+        key=lambda e: (plan_apply.apply_rank(e.key.kind), position.get(e.key, len(keys))),
+    )
+    return tuple(
+        f"{e.message}{suffix}" for e in (*applied, *actions.prune) if e.reason not in REFUSALS
+    )
+
+
+def _refusals(actions: ApplyActions) -> tuple[str, ...]:
+    return tuple(e.message for e in actions.refused if e.reason in REFUSALS)
+
+
+def _parallel(settings: Settings, fn: Callable[[Any], None], items: Sequence[Any]) -> None:
+    from kubeplay.services.play import _parallel as parallel
+
+    errors = parallel(settings, fn, items)
+    if errors:
+        raise errors[0]
+
+
+def _carry_out(
+    settings: Settings,
+    host: host_mod.Host,
+    actions: ApplyActions,
+    objects: Sequence[KubeObject],
+    keys: Sequence[ObjectKey],
+    *,
+    source: str,
+    pull_options: Options | None,
+    progress: PullProgress | None,
+    grace: float | None = None,
+    verb: str = "apply",
+) -> _Done:
+    """The runtime work around the one-transaction write."""
+    from kubeplay.engine import apply as engine_apply
+    from kubeplay.engine import network
+    from kubeplay.engine import pods as engine
+    from kubeplay.engine import volumes as engine_volumes
+    from kubeplay.kube import workloads
+    from kubeplay.plan import pods as plans
+    from kubeplay.services import play as play_mod
+    from kubeplay.services import volumes as volumes_svc
+    from kubeplay.services import workloads as workloads_svc
+    from kubeplay.state.store import PodRecord
+
+    now = time.time()
+    desired = dict(zip(keys, objects, strict=True))
+    recreate = Effect.RECREATE
+    # 1. what runs: Pods created or recreated, the pods of Deployments created or rolled out,
+    #    Pods whose image changed (restarted in place).
+    new_pods: list[tuple[ObjectKey, KubeObject]] = []
+    rollouts: list[tuple[ApplyEntry, str]] = []  # (entry, workload uid)
+    restarts: list[ApplyEntry] = []
+    uids: dict[ObjectKey, str] = {}
+    for e in (*actions.create, *actions.update):
+        created = e in actions.create or e.effect is recreate
+        if e.key == ObjectKey("", "Pod", e.key.namespace, e.key.name):
+            if created:
+                new_pods.append((e.key, desired[e.key]))
+            elif e.effect is Effect.RESTART:
+                restarts.append(e)
+        elif e.key.kind in WORKLOAD_KINDS and e.key.group == "apps":
+            if created:
+                uids[e.key] = str(uuid.uuid4())
+                rollouts.append((e, uids[e.key]))
+            elif e.effect is Effect.ROLLOUT:
+                rollouts.append((e, e.uid))
+    # 2. what goes: recreated Pods, rolled-out or recreated workloads' pods, pruned ones
+    old_pods: list[PodRecord] = []
+    for e in (*actions.update, *actions.prune):
+        if e.key.kind == "Pod" and not e.key.group:
+            if e in actions.prune or e.effect is recreate:
+                pod = host.store.get_pod_by_uid(e.uid)
+                old_pods += [pod] if pod is not None else []
+        elif e.key.kind in WORKLOAD_KINDS and (
+            e in actions.prune or e.effect in (recreate, Effect.ROLLOUT)
+        ):
+            rec = host.store.get_record_by_uid(e.uid)
+            old_pods += _workload_pods(host, rec) if rec is not None else []
+    replica_objs: dict[ObjectKey, list[KubeObject]] = {}
+    taken: dict[str, set[str]] = {}
+    for e, uid in rollouts:
+        ns = e.key.namespace
+        if ns not in taken:
+            taken[ns] = {p.name for p in host.store.list_pods(ns)} | {
+                k.name for k, _ in new_pods if k.namespace == ns
+            }
+        replicas = workloads.replica_pods(
+            desired[e.key], uid=uid, taken=taken[ns], random_suffix=workloads_svc.random_suffix
+        )
+        taken[ns].update(p.name for p in replicas)
+        replica_objs[e.key] = replicas
+    to_pull = [o for _, o in new_pods] + [o for v in replica_objs.values() for o in v]
+    to_pull += [desired[e.key] for e in restarts]
+    notes: list[str] = []
+    plans_by_uid: dict[str, PodPlan] = {}
+    failed: Mapping[str, Any] = {}
+    pod_rows: dict[ObjectKey, PodRecord] = {}
+    replica_rows: dict[ObjectKey, list[PodRecord]] = {}
+    pod_plans: dict[str, str] = {}
+    if to_pull or old_pods:
+        host_mod.require_runtime(host)
+    if to_pull:
+        images, failed, notes = play_mod._image_refs(
+            settings, host, to_pull, options=pull_options, progress=progress
+        )
+
+        def record(obj: KubeObject, uid: str) -> PodRecord:
+            plan = plans.compile_pod(obj.body, uid=uid, images=images)
+            plans_by_uid[uid] = plan
+            return PodRecord(
+                uid=uid,
+                namespace=plan.namespace,
+                name=plan.name,
+                source=obj.source,
+                manifest=obj.body,
+                plan_json=plans.to_json(plan),
+                created_at=now,
+            )
+
+        for key, obj in new_pods:
+            uids[key] = str(uuid.uuid4())
+            pod_rows[key] = record(obj, uids[key])
+        for key, objs in replica_objs.items():
+            replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
+        for e in restarts:
+            plan = plans.compile_pod(desired[e.key].body, uid=e.uid, images=images)
+            pod_plans[e.uid] = plans.to_json(plan)
+        new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
+        engine_volumes.check_host_paths(new_plans)
+        network.check_host_ports(
+            host, new_plans, replacing={f"{p.namespace}/{p.name}" for p in old_pods}
+        )
+    if old_pods:
+        errors = engine.teardown_pods(host, old_pods, grace=grace, parallelism=settings.parallelism)
+        if errors:
+            raise errors[0]
+    new_rows = [*pod_rows.values(), *(r for rows in replica_rows.values() for r in rows)]
+    made = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
+    try:
+        written = engine_apply.write(
+            host.store,
+            actions,
+            source=source,
+            now=now,
+            uids=uids,
+            pods=pod_rows,
+            replicas=replica_rows,
+            pod_plans=pod_plans,
+            guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
+        )
+        pruned_workloads = [
+            e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
+        ]
+        host.store.delete_records(pruned_workloads)
+    except BaseException:
+        volumes_svc.remove_unused(host, made)
+        raise
+    configs = [
+        (e.key.kind, e.key.namespace, e.key.name)
+        for e in (*actions.create, *actions.update, *actions.prune)
+        if e.key.kind in CONFIG_KINDS and not e.key.group
+    ]
+    engine_volumes.refresh_object_volumes(host, configs)
+    try:
+        _parallel(
+            settings,
+            lambda r: engine.sync_pod(host, plans_by_uid[r.uid], image_failures=failed),
+            new_rows,
+        )
+    except BaseException as err:
+        for row in new_rows:
+            current = host.store.get_pod_by_uid(row.uid)
+            if current is not None:
+                engine.teardown_pod(host, current, grace=0)
+        engine_apply.rollback(host.store, written)
+        volumes_svc.remove_unused(host, made)
+        engine_volumes.refresh_object_volumes(host, configs)
+        network.refresh(host)
+        if isinstance(err, KubeplayError):
+            raise SyncError(
+                f"{err} (everything this {verb} created was removed)",
+                step=getattr(err, "step", "sync"),
+            ) from err
+        raise
+    for e in restarts:
+        plan = plans.from_json(pod_plans[e.uid])
+        engine.restart_containers(host, plan, e.restart_containers)
+    if new_rows or old_pods:
+        network.refresh(host)
+    return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    notes: tuple[str, ...]
+    volumes: tuple[str, ...]
+    new_pods: tuple[str, ...]
+
+
+def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: float) -> list[str]:
+    """--wait: every applied Pod (and every pod of an applied Deployment) Ready; what is
+    not once `timeout` has passed."""
+    from kubeplay.services import pods as pod_services
+
+    deadline = time.monotonic() + timeout
+    wanted = [(o.namespace, o.kind, o.name) for o in objects if o.kind in ("Pod", *WORKLOAD_KINDS)]
+    while True:
+        missing: list[str] = []
+        host = host_mod.open_host(settings)
+        try:
+            names: list[tuple[str, str]] = []
+            for ns, kind, name in wanted:
+                if kind == "Pod":
+                    names.append((ns, name))
+                    continue
+                rec = host.store.get_record("apps", kind, ns, name)
+                names += [(p.namespace, p.name) for p in (_workload_pods(host, rec) if rec else [])]
+        finally:
+            host.close()
+        for ns, name in names:
+            try:
+                view = pod_services.get_pod(settings, ns, name)
+            except NotFoundError:
+                missing.append(f"pod/{name}")
+                continue
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in view.status.get("conditions", ())
+            )
+            if not ready:
+                missing.append(f"pod/{name}")
+        if not missing or time.monotonic() >= deadline:
+            return missing
+        time.sleep(0.2)
+
+
+# --- diff -------------------------------------------------------------------------------------
+
+
+def diff(
+    settings: Settings, paths: Sequence[str], *, recursive: bool = False, prune: bool = False
+) -> DiffReport:
+    """What `apply` of `paths` would change, as `diff -u` of the live and the merged object
+    (YAML, Secrets' data masked); no lock is taken and nothing is written."""
+    from kubeplay.engine import apply as engine_apply
+
+    objects, warnings = load(settings, paths, recursive=recursive)
+    source = applyset(paths)
+    keys = _keys(objects)
+    host = host_mod.open_host(settings)
+    try:
+        records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
+    finally:
+        host.close()
+    actions = plan_apply.compute_apply(
+        objects,
+        [engine_apply.applied_record(r) for r in records],
+        source=source,
+        mode=ApplyMode.APPLY,
+        prune=prune,
+    )
+    notes = list(warnings)
+    chunks: list[str] = []
+    for e in actions.entries():
+        if e.reason is plan_apply.Reason.UNCHANGED:
+            continue
+        if e.reason in (plan_apply.Reason.OWNED_BY_OTHER_SOURCE, plan_apply.Reason.EXISTS):
+            notes.append(e.message)
+            continue
+        before = dict(e.before) if e.before else None
+        after = None if e in actions.prune else _shown(e)
+        chunks.append(render_diff(e.key, before, after))
+    text = "".join(chunks)
+    return DiffReport(text=text, changed=bool(text), warnings=tuple(notes))
+
+
+def _shown(e: ApplyEntry) -> dict[str, Any]:
+    """The merged object as it would be stored (server-set metadata as the live one's)."""
+    body = dict(e.body)
+    if e.before:
+        meta = dict(body.get("metadata") or {})
+        old_meta = e.before.get("metadata") or {}
+        for name in ("uid", "creationTimestamp", "generation", "namespace"):
+            if name in old_meta:
+                meta[name] = old_meta[name]
+        if e.spec_changed and isinstance(meta.get("generation"), int):
+            meta["generation"] += 1
+        body["metadata"] = meta
+    return body
+
+
+def _diff_name(key: ObjectKey, body: Mapping[str, Any] | None) -> str:
+    version = kinds.version_of(str((body or {}).get("apiVersion", "v1")))
+    group = key.group or ""
+    head = f"{group}.{version}" if group else version
+    return f"{head}.{key.kind}.{key.namespace}.{key.name}"
+
+
+def render_diff(key: ObjectKey, before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """`diff -u -N` of LIVE/<group>.<version>.<Kind>.<ns>.<name> against MERGED/..."""
+    if key.kind == "Secret" and not key.group:
+        old_masked, new_masked = plan_apply.masked_secrets(before or {}, after or {})
+        before = old_masked if before is not None else None
+        after = new_masked if after is not None else None
+    name = _diff_name(key, after or before)
+    old = _yaml(before).splitlines(keepends=True)
+    new = _yaml(after).splitlines(keepends=True)
+    lines = difflib.unified_diff(old, new, fromfile=f"LIVE/{name}", tofile=f"MERGED/{name}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _yaml(body: Mapping[str, Any] | None) -> str:
+    import yaml
+
+    if body is None:
+        return ""
+    shown = dict(body)
+    meta = shown.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        shown["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return str(yaml.safe_dump(shown, sort_keys=True, default_flow_style=False))

@@ -1,0 +1,185 @@
+"""get and delete of stored objects of every kind: `get KIND [NAME...]`, `get all`,
+`delete KIND NAME...` and `delete -f PATH...`.
+
+Kinds are resolved as kubectl's RESTMapper does (`kube.kinds.resolve`: plural, singular, short
+name, `kind.group`), including the kinds of stored CustomResourceDefinitions. Objects come from
+the one `objects` table; what has a runtime is removed through it: a Pod by the pod teardown
+(`services.play.delete`), a Deployment with its pods, a ConfigMap/Secret with its mounted
+volumes refreshed. `delete -f` is `compute_apply(mode=DOWN)` through `services.apply.run`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubeplay.engine import host as host_mod
+from kubeplay.errors import NotFoundError
+from kubeplay.kube import kinds, selectors
+from kubeplay.kube.kinds import KindInfo
+from kubeplay.settings import Settings
+
+if TYPE_CHECKING:
+    from kubeplay.state.store import ObjectRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteReport:
+    lines: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    pods_changed: bool = False
+
+
+def _custom(host: host_mod.Host) -> list[KindInfo]:
+    crds = host.store.list_records(["CustomResourceDefinition"])
+    return [kinds.from_crd(r.body) for r in crds]
+
+
+def resolve(settings: Settings, text: str) -> KindInfo:
+    """The kind `text` names; stored CRDs' kinds are looked up only when needed."""
+    from kubeplay.errors import UsageError
+
+    try:
+        return kinds.resolve(text).info
+    except UsageError:
+        host = host_mod.open_host(settings)
+        try:
+            return kinds.resolve(text, extra=_custom(host)).info
+        finally:
+            host.close()
+
+
+def to_kube(rec: ObjectRecord) -> dict[str, Any]:
+    """The object as the API server returns it: metadata with namespace, uid, creation;
+    never the last-applied manifest."""
+    from kubeplay.plan import status
+
+    body = dict(rec.body)
+    meta = dict(body.get("metadata") or {})
+    if rec.namespace:
+        meta["namespace"] = rec.namespace
+    meta["uid"] = rec.uid
+    meta.setdefault("creationTimestamp", status.rfc3339(rec.created_at))
+    body["metadata"] = meta
+    return body
+
+
+def labels_of(rec: ObjectRecord) -> dict[str, str]:
+    return dict((rec.body.get("metadata") or {}).get("labels") or {})
+
+
+def get(
+    settings: Settings,
+    info: KindInfo,
+    *,
+    namespace: str | None,
+    names: Sequence[str] = (),
+    selector: str = "",
+) -> list[ObjectRecord]:
+    """Stored objects of `info`'s kind (in `namespace`, None: all); named ones must exist."""
+    wanted = selectors.parse(selector)
+    ns = namespace if info.namespaced else ""
+    host = host_mod.open_host(settings)
+    try:
+        if names:
+            found: list[ObjectRecord] = []
+            for name in names:
+                rec = host.store.get_record(info.group, info.kind, ns or "default", name)
+                if not info.namespaced:
+                    rec = host.store.get_record(info.group, info.kind, "", name)
+                if rec is None:
+                    raise NotFoundError(f'{info.resource} "{name}" not found')
+                found.append(rec)
+        else:
+            found = [
+                r
+                for r in host.store.list_records([info.kind], ns if info.namespaced else None)
+                if r.api_group == info.group
+            ]
+    finally:
+        host.close()
+    return [r for r in found if selectors.matches(wanted, labels_of(r))]
+
+
+def watch(
+    settings: Settings,
+    info: KindInfo,
+    *,
+    namespace: str | None,
+    selector: str = "",
+    interval: float = 0.5,
+) -> Iterator[ObjectRecord]:
+    """After the list: every object of the kind that is added or changed, as it happens."""
+    seen = {
+        r.uid: r.updated_at for r in get(settings, info, namespace=namespace, selector=selector)
+    }
+    while True:
+        time.sleep(interval)
+        for rec in get(settings, info, namespace=namespace, selector=selector):
+            if seen.get(rec.uid) != rec.updated_at:
+                seen[rec.uid] = rec.updated_at
+                yield rec
+
+
+def delete(
+    settings: Settings,
+    info: KindInfo,
+    namespace: str,
+    names: Sequence[str],
+    *,
+    grace: float | None = None,
+) -> DeleteReport:
+    """`delete KIND NAME...` for a kind other than Pod, ConfigMap and Secret (those keep
+    their own paths); a Deployment goes with its pods."""
+    from kubeplay.kube.objects import KubeObject
+    from kubeplay.plan.apply import ApplyMode
+    from kubeplay.services import apply as apply_svc
+
+    objects = [
+        KubeObject(
+            body={
+                "apiVersion": info.api_version,
+                "kind": info.kind,
+                "metadata": {"name": n, **({"namespace": namespace} if info.namespaced else {})},
+            },
+            source="<command line>",
+        )
+        for n in names
+    ]
+    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
+    gone = {line.split(" ", 1)[0].rsplit("/", 1)[1] for line in report.lines}
+    missing = [n for n in names if n not in gone]
+    lines = tuple(f'{info.prefix} "{n}" deleted' for n in names if n in gone)
+    if missing:
+        raise NotFoundError(
+            f'{info.resource} "{", ".join(missing)}" not found'
+            + (f" (deleted: {', '.join(gone)})" if gone else "")
+        )
+    return DeleteReport(lines=lines, pods_changed=report.pods_changed)
+
+
+def delete_files(
+    settings: Settings, paths: Sequence[str], *, recursive: bool = False
+) -> DeleteReport:
+    """`delete -f PATH...`: every object the files define that is stored (any source)."""
+    from kubeplay.kube import loader
+    from kubeplay.plan import apply as plan_apply
+    from kubeplay.plan.apply import ApplyMode
+    from kubeplay.services import apply as apply_svc
+
+    objects = loader.load(apply_svc.expand_paths(paths, recursive=recursive))
+    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
+    extra = plan_apply.custom_kinds(objects, ())
+    gone = {line.split(" ", 1)[0] for line in report.lines}
+    missing: list[str] = []
+    for obj in objects:
+        ref = kinds.ref(plan_apply.key_of(obj, extra=extra))
+        if ref not in gone:
+            info = kinds.lookup(kinds.group_of(obj.api_version), obj.kind, extra=extra)
+            resource = info.resource if info is not None else obj.kind.lower()
+            missing.append(f'error when deleting "{obj.source}": {resource} "{obj.name}" not found')
+    return DeleteReport(
+        lines=report.lines, missing=tuple(dict.fromkeys(missing)), pods_changed=report.pods_changed
+    )
