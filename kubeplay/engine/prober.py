@@ -7,7 +7,7 @@ instance: a new container id starts fresh workers, a container that is gone canc
 Each worker runs its handler every periodSeconds through `engine.probes` (no subprocess for
 network probes), folds the result into `plan.probes`' state machine, records Unhealthy
 events, publishes readiness and startup results to the store when they change, and calls
-`on_restart(pod_uid, container, message)` when liveness or startup fails. It restarts
+`on_restart(ProbeKill(...))` when liveness or startup fails. It restarts
 nothing itself: what a kill and a restart mean is the supervisor's.
 """
 
@@ -26,10 +26,10 @@ from kubeplay.engine.probes import Handlers, HostHandlers
 from kubeplay.plan import pods as pods_mod
 from kubeplay.plan import probes
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
-from kubeplay.plan.probes import ProbeSpec, ProbeType
+from kubeplay.plan.probes import ProbeKill, ProbeSpec, ProbeType
 from kubeplay.state.store import PodRecord, ProbeStateRecord
 
-OnRestart = Callable[[str, str, str], Awaitable[None]]
+OnRestart = Callable[[ProbeKill], Awaitable[None]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -262,7 +262,15 @@ class Prober:
 
     async def _kill(self, t: _Target, message: str) -> None:
         try:
-            await self._on_restart(t.pod_uid, t.container, message)
+            await self._on_restart(
+                ProbeKill(
+                    pod_uid=t.pod_uid,
+                    container=t.container,
+                    container_id=t.container_id,
+                    probe_type=t.probe_type,
+                    message=message,
+                )
+            )
         except Exception as err:  # the supervisor's failure must not stop probing others
             _log.warning(
                 "probe_restart_failed", pod=t.pod_ref, container=t.container, error=str(err)

@@ -105,9 +105,11 @@ class Env:
         self.host = Host(Settings(root=tmp_path / "root", runroot=tmp_path / "run"))
         self.clock = FakeClock(T0)
         self.restarts: list[tuple[str, str, str]] = []
+        self.kills: list[probes.ProbeKill] = []
 
-    async def on_restart(self, uid: str, container: str, message: str) -> None:
-        self.restarts.append((uid, container, message))
+    async def on_restart(self, kill: probes.ProbeKill) -> None:
+        self.kills.append(kill)
+        self.restarts.append((kill.pod_uid, kill.container, kill.message))
 
     def add_pod(self, manifest: dict[str, Any], *, uid: str = "u1") -> PodRecord:
         plan = pods_mod.compile_pod(manifest, uid=uid, images={})
@@ -299,6 +301,7 @@ def test_startup_failure_kills_with_the_startup_message(env: Env) -> None:
 
     asyncio.run(scenario())
     assert env.restarts == [("u1", "web", "Container web failed startup probe, will be restarted")]
+    assert [k.probe_type for k in env.kills] == [ProbeType.STARTUP]  # its grace period applies
 
 
 def test_workers_follow_the_pods(env: Env) -> None:
@@ -356,7 +359,7 @@ def test_a_failing_on_restart_does_not_stop_the_prober(env: Env) -> None:
     rec = env.add_pod(_manifest(livenessProbe=_probe("/live", periodSeconds=1, failureThreshold=1)))
     handlers = FakeHandlers({"/live": [FAIL500]})
 
-    async def boom(uid: str, container: str, message: str) -> None:
+    async def boom(kill: probes.ProbeKill) -> None:
         raise RuntimeError("supervisor busy")
 
     async def scenario() -> None:
