@@ -245,8 +245,7 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import network, volumes
-    from kubeplay.net import netns as netns_mod
+    from kubeplay.engine import volumes
     from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid)
@@ -260,8 +259,7 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         netns = str(host.settings.netns_dir / plan.uid)
         host.store.update_pod(plan.uid, netns=netns)
         try:
-            netns_mod.create_netns(Path(netns))
-            network.setup_pod(host, plan, Path(netns))
+            host.network.attach(plan, Path(netns))
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
     infra = base / "infra"
@@ -671,10 +669,8 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         except KubeplayError as err:
             errors.append(str(err))
     if rec.netns:
-        from kubeplay.engine import network
-
         try:
-            network.teardown_pod(host, rec)
+            host.network.release(rec)
         except KubeplayError as err:
             errors.append(str(err))
     try:

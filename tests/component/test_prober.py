@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,11 @@ class FakeClock:
             await settle()
         self.now = target
         await settle()
+
+
+async def inline(call: Callable[[], object]) -> None:
+    """The prober's store writes, on the test's loop (no thread: the fake clock rules)."""
+    call()
 
 
 async def settle() -> None:
@@ -148,6 +153,7 @@ class Env:
             handlers=handlers,
             clock=self.clock,
             sleep=self.clock.sleep,
+            offload=inline,
         )
 
     def ready(self, uid: str = "u1") -> tuple[bool, bool, str]:
@@ -364,7 +370,12 @@ def test_a_failing_on_restart_does_not_stop_the_prober(env: Env) -> None:
 
     async def scenario() -> None:
         prober = Prober(
-            env.host, on_restart=boom, handlers=handlers, clock=env.clock, sleep=env.clock.sleep
+            env.host,
+            on_restart=boom,
+            handlers=handlers,
+            clock=env.clock,
+            sleep=env.clock.sleep,
+            offload=inline,
         )
         prober.update([rec])
         await env.clock.advance(3)
