@@ -157,6 +157,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             waiting_message=c.waiting_message,
             restart_count=c.restart_count,
             last_termination=last,
+            spec_hash=c.spec_hash,
         )
     for name, probed in host.store.get_probe_states(rec.uid).items():
         seen = containers.get(name)
@@ -370,6 +371,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         kind=ctr.kind,
         restart_count=restart_count,
         last_termination=prior.last_termination if prior else None,
+        spec_hash=ctr.spec_hash,
     )
     host.store.put_container(record)
     step = f"pod {plan.ref}: container {ctr.name}"

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS containers (
     waiting_reason TEXT,
     waiting_message TEXT,
     last_termination_json TEXT,
+    spec_hash TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (pod_uid, name)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -112,6 +113,8 @@ CREATE TABLE IF NOT EXISTS pod_failures (
     at REAL NOT NULL
 );
 """
+# Columns added to a table after databases with it existed: (table, column, definition).
+_ADDED_COLUMNS = (("containers", "spec_hash", "TEXT NOT NULL DEFAULT ''"),)
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
 )
@@ -131,6 +134,7 @@ class ContainerRecord:
     waiting_reason: str = ""
     waiting_message: str = ""
     last_termination: dict[str, Any] | None = None
+    spec_hash: str = ""  # the plan's container hash this instance was created from
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,15 +265,26 @@ class SqliteStore:
                     f"state database schema {version[0]} is newer than this kubeplay "
                     f"({SCHEMA_VERSION}): upgrade kubeplay"
                 )
-            if version is not None and self._has_all_tables():
+            if version is not None and self._has_all_tables() and self._has_all_columns():
                 return
         with self.transaction() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column, ddl in _ADDED_COLUMNS:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
             db.execute(
                 "INSERT OR IGNORE INTO meta (id, schema_version) VALUES (1, ?)", (SCHEMA_VERSION,)
             )
+
+    def _has_all_columns(self) -> bool:
+        for table, column, _ in _ADDED_COLUMNS:
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+            if column not in have:
+                return False
+        return True
 
     def _has_all_tables(self) -> bool:
         """Tables added since a database was created are made on open (CREATE IF NOT EXISTS);
@@ -445,14 +460,15 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, spec_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
                 "started_at=excluded.started_at, log_path=excluded.log_path, "
                 "waiting_reason=excluded.waiting_reason, "
                 "waiting_message=excluded.waiting_message, "
-                "last_termination_json=excluded.last_termination_json",
+                "last_termination_json=excluded.last_termination_json, "
+                "spec_hash=excluded.spec_hash",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -466,6 +482,7 @@ class SqliteStore:
                     rec.waiting_reason,
                     rec.waiting_message,
                     json.dumps(rec.last_termination) if rec.last_termination else None,
+                    rec.spec_hash,
                 ),
             )
 
@@ -734,4 +751,5 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         waiting_reason=row["waiting_reason"] or "",
         waiting_message=row["waiting_message"] or "",
         last_termination=json.loads(last) if last else None,
+        spec_hash=row["spec_hash"] or "",
     )

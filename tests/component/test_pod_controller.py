@@ -20,9 +20,10 @@ from kubeplay.engine.loop import Loop
 from kubeplay.plan import pods as plans
 from kubeplay.plan import status
 from kubeplay.plan.backoff import BackoffPolicy
+from kubeplay.plan.images import ImageConfig
 from kubeplay.plan.probes import ProbeKill, ProbeType
 from kubeplay.state.store import PodRecord
-from kubeplay.testing import FakeClock, FakeHost, fake_host, new_uid
+from kubeplay.testing import FakeClock, FakeHost, FakeImageStore, fake_host, new_uid
 
 
 def _manifest(
@@ -52,7 +53,10 @@ def _manifest(
 
 class Env:
     def __init__(self, tmp_path: Path) -> None:
-        self.fakes: FakeHost = fake_host(tmp_path, clock=FakeClock(time.time()))
+        images = FakeImageStore(
+            {"busybox": ImageConfig(cmd=("sh",)), "busybox:1.36": ImageConfig(cmd=("sh",))}
+        )
+        self.fakes: FakeHost = fake_host(tmp_path, clock=FakeClock(time.time()), images=images)
         self.host = self.fakes.host
         self.clock = self.fakes.clock
         self.runtime = self.fakes.runtime
@@ -78,6 +82,11 @@ class Env:
         )
         engine_pods.sync_pod(self.host, plan)
         return self.record(uid)
+
+    def update(self, uid: str, manifest: dict[str, Any]) -> None:
+        """What an apply of a changed Pod writes (for the controller): the new plan."""
+        plan = plans.compile_pod(manifest, uid=uid, images=self.fakes.images.refs())
+        self.host.store.update_pod(uid, plan_json=plans.to_json(plan))
 
     def record(self, uid: str) -> PodRecord:
         rec = self.host.store.get_pod_by_uid(uid)
@@ -249,3 +258,39 @@ def test_a_pod_that_finished_no_longer_needs_the_supervisor(env: Env) -> None:
 
     asyncio.run(scenario())
     assert env.status(rec.uid)["phase"] == "Succeeded"
+
+
+def test_an_image_update_restarts_that_container_alone_at_once(env: Env) -> None:
+    """kubelet containerChanged: the stored spec hash differs from the plan's, so the
+    running container is killed ("definition changed") and started from the new plan; the
+    other container keeps running, untouched."""
+    manifest = _manifest(containers=("app", "side"))
+    rec = env.play(manifest)
+    old_app, side = env.runtime.find(rec.uid, "app"), env.runtime.find(rec.uid, "side")
+    assert old_app is not None and side is not None
+    manifest["spec"]["containers"][0]["image"] = "busybox:1.36"
+    env.update(rec.uid, manifest)
+
+    async def scenario() -> None:
+        await env.settle()
+
+    asyncio.run(scenario())
+    new_app = env.runtime.find(rec.uid, "app")
+    assert new_app not in (None, old_app)
+    assert old_app.exit_code == 143  # SIGTERM, within the grace period
+    assert env.runtime.find(rec.uid, "side") == side
+    statuses = {s["name"]: s for s in env.status(rec.uid)["containerStatuses"]}
+    assert statuses["app"]["restartCount"] == 1
+    assert statuses["app"]["image"] == "busybox:1.36"
+    assert statuses["side"]["restartCount"] == 0
+    killing = [e for e in env.host.store.list_events(rec.uid) if e.reason == "Killing"]
+    assert [e.message for e in killing] == ["Container app definition changed, will be restarted"]
+    rows = {c.name: c for c in env.record(rec.uid).containers}
+    plan = plans.from_json(env.record(rec.uid).plan_json)
+    assert rows["app"].spec_hash == plan.container("app").spec_hash  # type: ignore[union-attr]
+
+    async def again() -> None:
+        await env.settle()
+
+    asyncio.run(again())
+    assert env.runtime.find(rec.uid, "app") == new_app  # converged: nothing more to do

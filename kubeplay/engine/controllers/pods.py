@@ -7,7 +7,9 @@ pod's grace period, then SIGKILL), enforces activeDeadlineSeconds, then asks
 `plan.actions` which containers need starting and `plan.supervision` which of them the
 restart back-off allows now. Held ones wait as CrashLoopBackOff (or ImagePullBackOff) and
 the key is requeued for when their back-off ends; allowed ones go through
-`engine.pods.sync_pod`, which retires the previous instance and starts a new one.
+`engine.pods.sync_pod`, which retires the previous instance and starts a new one. A running
+container made from another definition than the plan's (its stored spec hash differs: an
+image update) is stopped first and started again at once.
 
 The pod's flock is taken (without waiting) around the sync, so `down` and the controller
 take turns; pods a command is still creating or already tearing down are left alone.
@@ -202,6 +204,10 @@ class PodController:
                     "play the pod again (--replace)",
                 )
             return True
+        if todo.kills:  # definition changed: stop that instance, then start the new one
+            rec = self._kill_changed(plan, rec, todo.kills, state)
+            observed = pods.observe(host, rec)
+            todo = actions.compute_pod_actions(plan, observed)
         gates = supervision.gate_starts(
             plan, observed, todo, state.backoff, policy=self.policy, now=now
         )
@@ -224,6 +230,31 @@ class PodController:
                 _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
                 requeue.at(FAILED_START_RETRY_SECONDS)
         return True
+
+    def _kill_changed(
+        self,
+        plan: plans.PodPlan,
+        rec: PodRecord,
+        kills: tuple[actions.ContainerKill, ...],
+        state: _PodState,
+    ) -> PodRecord:
+        """Stop each container whose definition changed (preStop, stop signal, the pod's
+        grace period) and retire it, its instance becoming lastState; it starts again with
+        a fresh back-off, as the kubelet's back-off key holds the container's hash."""
+        host = self.host
+        for kill in kills:
+            this = tuple(c for c in rec.containers if c.name == kill.name and c.container_id)
+            _log.info("container_definition_changed", pod=plan.ref, container=kill.name)
+            pods.stop_containers(
+                host,
+                plan,
+                replace(rec, containers=this),
+                grace=float(plan.termination_grace_period),
+                why=kill.message,
+            )
+            state.backoff.pop(kill.name, None)
+            restarts.retire(host, host.store.get_pod_by_uid(rec.uid) or rec, kill.name)
+        return host.store.get_pod_by_uid(rec.uid) or rec
 
     def _held(self, plan: plans.PodPlan, gate: supervision.StartGate) -> None:
         ctr = plan.container(gate.name)
