@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kubeplay.engine import pods as engine_pods
+from kubeplay.engine import volumes as engine_volumes
 from kubeplay.engine.controllers.pods import PodController, pod_key
 from kubeplay.engine.loop import Loop
 from kubeplay.plan import pods as plans
@@ -22,7 +23,7 @@ from kubeplay.plan import status
 from kubeplay.plan.backoff import BackoffPolicy
 from kubeplay.plan.images import ImageConfig
 from kubeplay.plan.probes import ProbeKill, ProbeType
-from kubeplay.state.store import PodRecord
+from kubeplay.state.store import PodRecord, StoredObject
 from kubeplay.testing import FakeClock, FakeHost, FakeImageStore, fake_host, new_uid
 
 
@@ -294,3 +295,63 @@ def test_an_image_update_restarts_that_container_alone_at_once(env: Env) -> None
 
     asyncio.run(again())
     assert env.runtime.find(rec.uid, "app") == new_app  # converged: nothing more to do
+
+
+def test_a_missing_config_map_volume_waits_then_the_pod_starts_once_it_is_stored(
+    env: Env,
+) -> None:
+    """kubelet: the pod stays ContainerCreating with FailedMount events, its volume set-up
+    retried with back-off (0.5 s doubling), and starts as soon as the ConfigMap exists."""
+    manifest = _manifest(
+        volumes=[{"name": "conf", "configMap": {"name": "app-config"}}],
+    )
+    manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "conf", "mountPath": "/conf"}]
+    rec = env.play(manifest)
+    assert rec.lifecycle == "active"  # created: play does not fail
+    assert env.runtime.calls == []  # no sandbox, no container
+    assert env.waiting(rec.uid, "app") == "ContainerCreating"
+    assert env.status(rec.uid)["phase"] == "Pending"
+    key = pod_key("default", "web")
+    waits: list[float] = []
+
+    async def scenario() -> None:
+        await env.loop.drain()
+        for _ in range(3):
+            at = env.loop.timers.get(key)
+            assert at is not None
+            waits.append(at - env.clock())
+            env.clock.advance(at - env.clock())
+            await env.loop.drain()
+        assert env.runtime.calls == []
+        env.host.store.put_objects(
+            [
+                StoredObject(
+                    kind="ConfigMap",
+                    namespace="default",
+                    name="app-config",
+                    source="cm.yaml",
+                    body={"kind": "ConfigMap", "data": {"color": "blue"}},
+                )
+            ]
+        )
+        await env.settle()  # the command that stored it nudges the supervisor
+
+    asyncio.run(scenario())
+    assert waits == [0.5, 1.0, 2.0]
+    assert env.runtime.find(rec.uid, "app") is not None
+    assert env.status(rec.uid)["phase"] == "Running"
+    volume = engine_volumes.host_path_of(env.host, plans.from_json(rec.plan_json), _conf(rec))
+    assert (volume / "color").read_text() == "blue"
+    mounts = [e for e in env.host.store.list_events(rec.uid) if e.reason == "FailedMount"]
+    assert [(e.type, e.message, e.count) for e in mounts] == [
+        (
+            "Warning",
+            'MountVolume.SetUp failed for volume "conf" : configmap "app-config" not found',
+            5,  # play's try, the first sync, three timers
+        )
+    ]
+    assert [e.reason for e in env.host.store.list_events(rec.uid)].count("Scheduled") == 1
+
+
+def _conf(rec: PodRecord) -> Any:
+    return next(v for v in plans.from_json(rec.plan_json).volumes if v.name == "conf")

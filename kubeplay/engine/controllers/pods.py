@@ -38,6 +38,8 @@ from kubeplay.state.store import PodRecord
 KIND = "Pod"
 BUSY_RETRY_SECONDS = 0.5  # a pod locked by a command is looked at again after this
 FAILED_START_RETRY_SECONDS = 0.1  # a start that failed: the next look holds it in back-off
+MOUNT_RETRY_BASE = 0.5  # a missing ConfigMap/Secret volume source: look again, doubling
+MOUNT_RETRY_CAP = 122.0
 
 _log = log.get_logger(__name__)
 
@@ -51,6 +53,7 @@ class _PodState:
     uid: str
     backoff: dict[str, BackoffEntry] = field(default_factory=dict)
     sandbox_reported: bool = False
+    mount_delay: float = 0.0  # the current wait between volume set-up attempts
 
 
 def _once(names: set[str]) -> Callable[[str], bool]:
@@ -191,6 +194,8 @@ class PodController:
             requeue.at(left)
         state = self._pod_state(key, rec.uid)
         todo = actions.compute_pod_actions(plan, observed)
+        if todo.create_sandbox and not observed.sandbox_id:
+            return self._create_pending(plan, state, requeue)
         if todo.create_sandbox:
             if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
                 state.sandbox_reported = True
@@ -229,6 +234,28 @@ class PodController:
             except KubeplayError as err:
                 _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
                 requeue.at(FAILED_START_RETRY_SECONDS)
+        return True
+
+    def _create_pending(self, plan: plans.PodPlan, state: _PodState, requeue: _Requeue) -> bool:
+        """A pod that never had a sandbox (its volumes waited for a ConfigMap or Secret):
+        try its volumes again, then make the sandbox and start it as play would have. While
+        a source is still missing, look again after a back-off (the kubelet's volume
+        operations: 0.5 s doubling to 2 min 2 s); a command applying it nudges us sooner."""
+        host = self.host
+        try:
+            pods.sync_pod(host, plan, may_start=lambda _name: True)
+        except KubeplayError as err:
+            _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
+            requeue.at(FAILED_START_RETRY_SECONDS)
+            return True
+        rec = host.store.get_pod_by_uid(plan.uid)
+        if rec is not None and pods.observe(host, rec).sandbox_id:
+            state.mount_delay = 0.0
+            return True
+        state.mount_delay = min(
+            MOUNT_RETRY_CAP, state.mount_delay * 2 if state.mount_delay else MOUNT_RETRY_BASE
+        )
+        requeue.at(state.mount_delay)
         return True
 
     def _kill_changed(
