@@ -42,6 +42,7 @@ RESYNC_SECONDS = 10.0  # pods: every key looked at at least this often
 IDLE_SECONDS = 1.0  # nothing needs the supervisor this long: ask on_idle
 RETRY_BASE = 0.1  # an unexpected error: first retry after this, doubling
 RETRY_CAP = 60.0
+AFTER_SYNC_SECONDS = 0.5  # while syncs go on, after_sync at most this often
 
 _log = log.get_logger(__name__)
 
@@ -222,6 +223,7 @@ class Loop:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listing: asyncio.Task[None] | None = None
         self._synced = False  # a sync finished since after_sync last ran
+        self._after_sync_at = 0.0
         self._executor: ThreadPoolExecutor | None = None
 
     # --- triggers (call on the loop's thread) -------------------------------------------
@@ -297,8 +299,11 @@ class Loop:
             self._full = False
             self._listing = asyncio.get_running_loop().create_task(self._list(), name="list keys")
         self._dispatch()
-        if self._synced:
+        # after_sync once a batch is done, or every AFTER_SYNC_SECONDS while syncs go on
+        # (50 pods resynced must not mean 50 passes of the prober over 50 pods).
+        if self._synced and (self.queue.idle() or now - self._after_sync_at >= AFTER_SYNC_SECONDS):
             self._synced = False
+            self._after_sync_at = now
             if self.after_sync is not None:
                 self.after_sync()
 
@@ -383,6 +388,10 @@ class Loop:
     def _sync(self, controller: Controller, key: ObjectKey) -> _Outcome:
         """In a worker thread: the sync, its exceptions sorted by type."""
         now = self.clock()
+        with log.bound(kind=key.kind, object=f"{key.namespace}/{key.name}"):
+            return self._sync_bound(controller, key, now)
+
+    def _sync_bound(self, controller: Controller, key: ObjectKey, now: float) -> _Outcome:
         try:
             return _Outcome(controller.sync(key, now=now))
         except TemporaryError as err:

@@ -286,3 +286,27 @@ def test_the_fixture_fails_a_test_that_leaves_a_task_pending(
     asyncio.run(scenario())
     assert no_pending_tasks == ["stray"]
     no_pending_tasks.clear()  # seen: this one test passes
+
+
+def test_a_syncs_log_events_name_its_object() -> None:
+    """kopf's ObjectLogger: every event a sync logs carries the key it is about."""
+    import io
+    import json
+
+    from kubeplay import log
+
+    stream = io.StringIO()
+    controller = Scripted([A])
+
+    def logs() -> SyncResult:
+        log.get_logger("test").info("pod_sync")
+        return SyncResult()
+
+    controller.script[A] = logs
+    log.configure(level="info", stream=stream)
+    try:
+        asyncio.run(_loop(controller, FakeClock(T0)).drain())
+    finally:
+        log.configure()
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines() if "pod_sync" in x]
+    assert (line["kind"], line["object"]) == ("Pod", "default/a")
