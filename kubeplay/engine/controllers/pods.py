@@ -244,14 +244,13 @@ class PodController:
         host = self.host
         try:
             pods.sync_pod(host, plan, may_start=lambda _name: True)
-        except KubeplayError as err:
+        except KubeplayError as err:  # the sandbox failed: try again, backing off as well
             _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
-            requeue.at(FAILED_START_RETRY_SECONDS)
-            return True
-        rec = host.store.get_pod_by_uid(plan.uid)
-        if rec is not None and pods.observe(host, rec).sandbox_id:
-            state.mount_delay = 0.0
-            return True
+        else:
+            rec = host.store.get_pod_by_uid(plan.uid)
+            if rec is not None and pods.observe(host, rec).sandbox_id:
+                state.mount_delay = 0.0
+                return True
         state.mount_delay = min(
             MOUNT_RETRY_CAP, state.mount_delay * 2 if state.mount_delay else MOUNT_RETRY_BASE
         )
