@@ -41,8 +41,6 @@ from kubeplay.settings import Settings
 if TYPE_CHECKING:
     from kubeplay.engine.prober import Prober
 
-__all__ = ["IDLE_SECONDS", "RESYNC_SECONDS", "Supervisor", "nudge", "running_pid"]
-
 _CONTAINER_ID = re.compile(r"^[0-9a-f]{64}$")
 _WAKE_SEPARATOR = "_"  # in no kind, namespace or name: splits a wake file's name
 _WAKE_MAX_KEYS = 64  # more keys than this: one nudge for a full pass
