@@ -73,6 +73,7 @@ class _Requeue:
 
     def __init__(self) -> None:
         self.after: float | None = None
+        self.acted = False  # the sync changed the pod's rows: read them again after
 
     def at(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
@@ -90,6 +91,7 @@ class PodController:
         self._cids: dict[str, ObjectKey] = {}  # container id -> pod key
         self._records: dict[ObjectKey, PodRecord] = {}  # latest record of every pod
         self._kills: dict[ObjectKey, list[ProbeKill]] = {}
+        self._plans: dict[ObjectKey, tuple[str, plans.PodPlan]] = {}
 
     # --- what the supervisor asks (any thread) -------------------------------------------
 
@@ -118,6 +120,8 @@ class PodController:
         with self._lock:
             for key in set(self._state) - set(fresh):
                 del self._state[key]
+            for key in set(self._plans) - set(fresh):
+                del self._plans[key]
             self._records = fresh
             self._cids = {c.container_id: key for key, r in fresh.items() for c in r.containers}
         return sorted(fresh)
@@ -137,6 +141,7 @@ class PodController:
             if rec is None:
                 self._records.pop(key, None)
                 self._state.pop(key, None)
+                self._plans.pop(key, None)
             else:
                 self._records[key] = rec
         if rec is None:
@@ -157,7 +162,7 @@ class PodController:
                 return SyncResult(needs_supervisor=creating)
             requeue = _Requeue()
             needed = self._sync_locked(key, fresh, requeue, now=now)
-            after = store.get_pod_by_uid(rec.uid) or fresh
+            after = (store.get_pod_by_uid(rec.uid) or fresh) if requeue.acted else fresh
             with self._lock:
                 self._cids.update({c.container_id: key for c in after.containers})
                 self._records[key] = after
@@ -168,6 +173,18 @@ class PodController:
     def _forget(self, key: ObjectKey) -> None:
         with self._lock:
             self._state.pop(key, None)
+            self._plans.pop(key, None)
+
+    def _plan(self, key: ObjectKey, rec: PodRecord) -> plans.PodPlan:
+        """The pod's plan, decoded once per plan_json (a resync of 50 pods decodes none)."""
+        with self._lock:
+            cached = self._plans.get(key)
+        if cached is not None and cached[0] == rec.plan_json:
+            return cached[1]
+        plan = plans.from_json(rec.plan_json)
+        with self._lock:
+            self._plans[key] = (rec.plan_json, plan)
+        return plan
 
     def _pod_state(self, key: ObjectKey, uid: str) -> _PodState:
         with self._lock:
@@ -180,13 +197,14 @@ class PodController:
         self, key: ObjectKey, rec: PodRecord, requeue: _Requeue, *, now: float
     ) -> bool:
         host = self.host
-        plan = plans.from_json(rec.plan_json)
+        plan = self._plan(key, rec)
         observed = pods.observe(host, rec)
         if not supervision.needs_supervision(plan, observed):
             self._forget(key)
             return False
         left = deadline.seconds_left(plan.active_deadline_seconds, rec.started_at, now)
         if left is not None and left <= 0:  # activeDeadlineSeconds: the pod is Failed
+            requeue.acted = True
             pods.enforce_deadline(host, rec, now=now)
             self._forget(key)
             return False
@@ -195,6 +213,7 @@ class PodController:
         state = self._pod_state(key, rec.uid)
         todo = actions.compute_pod_actions(plan, observed)
         if todo.create_sandbox and not observed.sandbox_id:
+            requeue.acted = True
             return self._create_pending(plan, state, requeue)
         if todo.create_sandbox:
             if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
@@ -210,6 +229,7 @@ class PodController:
                 )
             return True
         if todo.kills:  # definition changed: stop that instance, then start the new one
+            requeue.acted = True
             rec = self._kill_changed(plan, rec, todo.kills, state)
             observed = pods.observe(host, rec)
             todo = actions.compute_pod_actions(plan, observed)
@@ -225,9 +245,11 @@ class PodController:
                 continue
             requeue.at(gate.wait)
             if restarts.retire(host, rec, gate.name, reason=gate.reason, message=gate.message):
+                requeue.acted = True
                 self._held(plan, gate)
                 rec = host.store.get_pod_by_uid(rec.uid) or rec
         if allowed:
+            requeue.acted = True
             _log.info("pod_sync", pod=plan.ref, start=sorted(allowed))
             try:
                 pods.sync_pod(host, plan, may_start=_once(allowed))
