@@ -173,16 +173,19 @@ def test_init_container_is_retried_until_it_succeeds_and_get_pods_w_streams_it(
     """restartPolicy Always retries a failing init container with back-off; the app
     container starts once it succeeded. `get pods -w` prints each change of the row."""
     _backoff(kp, base=0.5, cap=2)
-    ready_at = int(time.time()) + 4
-    path = kp.write(
-        "init.yaml",
-        pod_yaml(
-            "init",
-            policy="Always",
-            inits={"setup": f"echo try; [ $(date +%s) -ge {ready_at} ]"},
-            containers={"main": SLEEPER},
-        ),
+    # The init container fails its first four runs (counted in an emptyDir, which outlives
+    # its restarts), so back-off windows of 0.5, 1 and 2 s come between them however slow
+    # the host: `get pods -w` (polling every 0.5 s) sees the pod waiting in Init:.
+    script = (
+        "n=$(cat /work/n 2>/dev/null || echo 0); echo $((n+1)) > /work/n; echo try $n; [ $n -ge 4 ]"
     )
+    text = pod_yaml("init", policy="Always", inits={"setup": script}, containers={"main": SLEEPER})
+    text = text.replace(
+        f'command: ["sh", "-c", {json.dumps(script)}]',
+        f'command: ["sh", "-c", {json.dumps(script)}]\n'
+        "    volumeMounts: [{name: work, mountPath: /work}]",
+    )
+    path = kp.write("init.yaml", text + "  volumes: [{name: work, emptyDir: {}}]\n")
     kp.play(path)
     watch = kp.popen("get", "pods", "-w")
     try:
@@ -319,7 +322,16 @@ def test_events_of_a_pod_in_get_events_and_describe(kp: Kubeplay) -> None:
 def test_wait_for_any_condition_and_for_delete(kp: Kubeplay) -> None:
     _backoff(kp, base=0.5)
     good = kp.write("good.yaml", pod_yaml("good", policy="Always", containers={"main": SLEEPER}))
-    bad = kp.write("bad.yaml", pod_yaml("bad", policy="Always", containers={"main": "exit 1"}))
+    # A crash loop is Ready for a moment between each restart and its exit (no readiness
+    # probe: running is ready), so `wait --for=condition=Ready` could catch it. A readiness
+    # probe that never succeeds keeps it not Ready through every restart, as in a cluster.
+    bad = kp.write(
+        "bad.yaml",
+        pod_yaml("bad", policy="Always", containers={"main": "exit 1"}).replace(
+            '"exit 1"]',
+            '"exit 1"]\n    readinessProbe: {exec: {command: ["false"]}, periodSeconds: 1}',
+        ),
+    )
     kp.play(good)
     kp.play(bad)
     for condition in ("Ready", "Initialized", "ContainersReady", "PodScheduled", "ready"):

@@ -5,9 +5,11 @@ across down/play, downwardAPI and projected files, readOnly, subPath, subPathExp
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -591,7 +593,12 @@ def test_config_map_and_secret_volumes_update_in_place(kp: Kubeplay) -> None:
     assert kp.exec("other", "cat", "/creds/token") == "ROTATED"
 
 
-def test_missing_config_map_for_a_volume_fails_the_play(kp: Kubeplay) -> None:
+def test_a_pod_whose_config_map_is_missing_waits_and_starts_once_it_is_played(
+    kp: Kubeplay,
+) -> None:
+    """As the kubelet: the pod is created and waits in ContainerCreating with FailedMount
+    events (its volume set-up retried), and starts as soon as the ConfigMap is applied, so
+    files applied in any order converge."""
     path = kp.write(
         "pod.yaml",
         f"""
@@ -601,8 +608,7 @@ def test_missing_config_map_for_a_volume_fails_the_play(kp: Kubeplay) -> None:
           name: nocfg
         spec:
           volumes:
-          - {{name: conf, configMap: {{name: nowhere}}}}
-          - {{name: creds, secret: {{secretName: s, items: [{{key: k, path: k}}]}}}}
+          - {{name: conf, configMap: {{name: later}}}}
           containers:
           - name: main
             image: {IMAGE}
@@ -611,13 +617,35 @@ def test_missing_config_map_for_a_volume_fails_the_play(kp: Kubeplay) -> None:
             - {{name: conf, mountPath: /conf}}
         """,
     )
-    res = kp("play", str(path))
-    assert res.returncode == 1
-    assert (
-        'pod default/nocfg: volume conf: MountVolume.SetUp failed: configmap "nowhere" not found'
-        in res.stderr
+    out = kp.play(path)
+    assert "pod/nocfg created" in out
+    pod = kp.pod("nocfg")
+    assert pod["status"]["phase"] == "Pending"
+    (main,) = pod["status"]["containerStatuses"]
+    assert main["state"]["waiting"]["reason"] == "ContainerCreating"
+    events = kp.ok("get", "events")
+    message = 'MountVolume.SetUp failed for volume "conf" : configmap "later" not found'
+    assert re.search(rf"Warning\s+FailedMount\s+pod/nocfg\s+{re.escape(message)}", events), events
+    kp.play(
+        kp.write(
+            "cm.yaml",
+            """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: later
+            data:
+              color: blue
+            """,
+        )
     )
-    kp.assert_nothing_runs()
+
+    def running() -> dict[str, Any] | None:
+        got = kp.pod("nocfg")
+        return got if got["status"]["phase"] == "Running" else None
+
+    kp.wait_for("the pod to start once its ConfigMap exists", running, timeout=60)
+    assert kp.exec("nocfg", "cat", "/conf/color") == "blue"
 
 
 def _propagation_pod(kp: Kubeplay, name: str, host: Path, propagation: str) -> Path:

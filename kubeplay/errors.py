@@ -12,6 +12,8 @@ KubeplayError
   RuntimeCommandError(argv, returncode, stderr)                runc/crun/conmon failed
   NetworkError(errno)                                          netlink/nft/dnsmasq failed
   SyncError(step)                                              a pod sync step failed (play)
+  TemporaryError(delay)                                        a controller's sync: retry later
+  PermanentError                                               a controller's sync: give up
 
 Messages read "object: what failed: why". Always `raise ... from err`; callers branch on
 type or errno, never on text.
@@ -117,3 +119,17 @@ class SyncError(KubeplayError):
     def __init__(self, message: str, *, step: str) -> None:
         self.step = step
         super().__init__(message)
+
+
+class TemporaryError(KubeplayError):
+    """A controller's sync cannot go on yet (an object it needs is missing, a lock is
+    taken): the loop syncs the key again after `delay` seconds, without error back-off."""
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        self.delay = delay
+        super().__init__(message)
+
+
+class PermanentError(KubeplayError):
+    """A controller's sync can never succeed as the object stands: the loop records it (an
+    event) and does not retry until the object or a trigger says otherwise."""

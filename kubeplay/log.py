@@ -8,7 +8,9 @@ configured level returns before structlog is ever imported, keeping `get pods` f
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 # The stdlib logging levels, without importing logging (structlog filters on these numbers).
@@ -81,3 +83,17 @@ class Logger:
 
 def get_logger(name: str) -> Logger:
     return Logger(name)
+
+
+@contextlib.contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add `fields` to every event logged in this context (this thread or task), as kopf's
+    ObjectLogger: the controllers' loop binds the object a sync is about. Free (structlog
+    not imported) while the level logs nothing below warnings."""
+    if _state["level"] > _LEVELS["info"]:
+        yield
+        return
+    import structlog
+
+    with structlog.contextvars.bound_contextvars(**fields):
+        yield

@@ -20,6 +20,7 @@ from kubeplay.settings import Settings
 from kubeplay.state.store import SqliteStore
 
 if TYPE_CHECKING:  # adapters are imported when first used: `get pods` needs none of them
+    from kubeplay.engine.network import HostPodNetwork
     from kubeplay.image.store import ImageStore
     from kubeplay.runtime.exits import ContainerExit
     from kubeplay.runtime.oci import Runtime
@@ -54,6 +55,13 @@ class Host:
             exits_dir=s.exits_dir,
             socket_dir=self.socket_dir,
         )
+
+    @cached_property
+    def network(self) -> HostPodNetwork:
+        """Pod network namespaces and their addresses (kubeplay.testing has a fake)."""
+        from kubeplay.engine.network import HostPodNetwork
+
+        return HostPodNetwork(self)
 
     @property
     def socket_dir(self) -> Path:

@@ -96,6 +96,23 @@ def teardown_pod(host: Host, rec: PodRecord) -> None:
     netns.remove_netns(Path(rec.netns))
 
 
+class HostPodNetwork:
+    """The pod network of this host (`Host.network`): a netns wired to the bridge."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def attach(self, plan: PodPlan, netns: Path) -> str:
+        """Make the pod's netns, lease an address and wire it; returns the pod IP."""
+        from kubeplay.net import netns as netns_mod
+
+        netns_mod.create_netns(netns)
+        return setup_pod(self._host, plan, netns)
+
+    def release(self, rec: PodRecord) -> None:
+        teardown_pod(self._host, rec)
+
+
 def read_host_file(path: str) -> str:
     """A host file a pod's file derives from (/etc/hosts, /etc/resolv.conf); "" if absent."""
     try:

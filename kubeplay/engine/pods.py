@@ -179,6 +179,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             waiting_message=c.waiting_message,
             restart_count=c.restart_count,
             last_termination=last,
+            spec_hash=c.spec_hash,
         )
     for name, probed in host.store.get_probe_states(rec.uid).items():
         seen = containers.get(name)
@@ -271,6 +272,25 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     return files
 
 
+def volumes_ready(host: Host, plan: PodPlan) -> bool:
+    """Set up the pod's volumes before its sandbox, as the kubelet's WaitForAttachAndMount;
+    False (and a FailedMount event) while a ConfigMap or Secret they need is missing: the
+    pod waits in ContainerCreating and a later sync tries again. Other volume errors raise."""
+    from kubeplay.engine import volumes
+    from kubeplay.plan.volumes import VolumeSourceMissing
+
+    try:
+        volumes.ensure_pod_volumes(host, plan)
+    except VolumeSourceMissing as err:
+        message = f'MountVolume.SetUp failed for volume "{err.volume}" : {err.detail}'
+        events.record(host, plan.uid, type=events.WARNING, reason="FailedMount", message=message)
+        _log.info("pod_volume_missing", pod=plan.ref, volume=err.volume, error=err.detail)
+        return False
+    except KubeplayError as err:
+        raise SyncError(str(err), step="volumes") from err
+    return True
+
+
 def _shm_source(host: Host, plan: PodPlan) -> str:
     """/dev/shm of the pod's containers: with hostIPC the host's, as containerd and podman;
     else the pod's own tmpfs, one for all its containers (they share its IPC namespace)."""
@@ -286,23 +306,16 @@ def _shm_source(host: Host, plan: PodPlan) -> str:
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    from kubeplay.engine import containerconfig, network, volumes
-    from kubeplay.net import netns as netns_mod
+    from kubeplay.engine import containerconfig
     from kubeplay.plan import ocispec, qos
 
     base = pod_dir(host, plan.uid)
-    events.scheduled(host, plan.uid, plan.ref)
-    try:
-        volumes.ensure_pod_volumes(host, plan)
-    except KubeplayError as err:
-        raise SyncError(str(err), step="volumes") from err
     netns = ""
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
         host.store.update_pod(plan.uid, netns=netns)
         try:
-            netns_mod.create_netns(Path(netns))
-            network.setup_pod(host, plan, Path(netns))
+            host.network.attach(plan, Path(netns))
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
     infra = base / "infra"
@@ -417,6 +430,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         kind=ctr.kind,
         restart_count=restart_count,
         last_termination=prior.last_termination if prior else None,
+        spec_hash=ctr.spec_hash,
     )
     host.store.put_container(record)
     step = f"pod {plan.ref}: container {ctr.name}"
@@ -512,7 +526,9 @@ def sync_pod(
     """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
 
     Runs init containers to completion (waiting for each), as the kubelet does before it
-    starts app containers. Containers that already ran are left to the supervisor (back-off).
+    starts app containers. A pod whose ConfigMap or Secret volume source is missing is left
+    waiting in ContainerCreating (FailedMount) without a sandbox. Containers that already
+    ran are left to the supervisor (back-off).
     A container whose image cannot be had (pulled per its policy, see engine.images) is left
     waiting ErrImagePull with the registry's message; the others go on. `image_failures`:
     images this command already failed to pull, not tried again.
@@ -523,6 +539,8 @@ def sync_pod(
     from kubeplay.plan import actions
 
     failed = image_failures or {}
+    if may_start is None:  # play's sync: the pod is bound to this node now
+        events.scheduled(host, plan.uid, plan.ref)
 
     while True:
         rec = host.store.get_pod_by_uid(plan.uid)
@@ -533,6 +551,8 @@ def sync_pod(
         if todo.create_sandbox:
             if observed.sandbox_id:
                 raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
+            if not volumes_ready(host, plan):
+                break  # ContainerCreating, FailedMount: the supervisor tries again
             rec = _create_sandbox(host, plan, rec)
             continue
         if todo.wait_for:
@@ -847,10 +867,8 @@ def finish_teardown(
             except KubeplayError as err:
                 errors.append(str(err))
         if rec.netns:
-            from kubeplay.engine import network
-
             try:
-                network.teardown_pod(host, rec)
+                host.network.release(rec)
             except KubeplayError as err:
                 errors.append(str(err))
         try:

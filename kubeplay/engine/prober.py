@@ -6,8 +6,9 @@ asyncio task, not a thread) per (pod, container, probe type) for the current con
 instance: a new container id starts fresh workers, a container that is gone cancels them.
 Each worker runs its handler every periodSeconds through `engine.probes` (no subprocess for
 network probes), folds the result into `plan.probes`' state machine, records Unhealthy
-events, publishes readiness and startup results to the store when they change, and calls
-`on_restart(pod_uid, container, message)` when liveness or startup fails. It restarts
+events, publishes readiness and startup results to the store when they change (store
+writes go to a thread: no SQLite on the asyncio thread), and calls
+`on_restart(ProbeKill(...))` when liveness or startup fails. It restarts
 nothing itself: what a kill and a restart mean is the supervisor's.
 """
 
@@ -26,12 +27,19 @@ from kubeplay.engine.probes import Handlers, HostHandlers
 from kubeplay.plan import pods as pods_mod
 from kubeplay.plan import probes
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
-from kubeplay.plan.probes import ProbeSpec, ProbeType
+from kubeplay.plan.probes import ProbeKill, ProbeSpec, ProbeType
 from kubeplay.state.store import PodRecord, ProbeStateRecord
 
-OnRestart = Callable[[str, str, str], Awaitable[None]]
+OnRestart = Callable[[ProbeKill], Awaitable[None]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+# Runs a store write off the asyncio thread (SQLite waits on its lock and the disk).
+Offload = Callable[[Callable[[], object]], Awaitable[None]]
+
+
+async def _to_thread(call: Callable[[], object]) -> None:
+    await asyncio.to_thread(call)
+
 
 _log = log.get_logger(__name__)
 
@@ -74,8 +82,11 @@ class Prober:
         handlers: Handlers | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
+        offload: Offload = _to_thread,
     ) -> None:
         self._host = host
+        self._offload = offload
+        self._writes = asyncio.Lock()
         self._on_restart = on_restart
         self._handlers: Handlers = handlers or HostHandlers(runtime=None)
         self._exec_runtime = handlers is None  # the real runtime, detected on first exec probe
@@ -182,7 +193,7 @@ class Prober:
         """The container has started: it has no startup probe, or that probe succeeded."""
         return not t.has_startup or self._published_for(t).startup is True
 
-    def _publish(self, t: _Target, result: bool | None) -> None:
+    async def _publish(self, t: _Target, result: bool | None) -> None:
         pub = self._published_for(t)
         if t.probe_type is ProbeType.READINESS:
             pub.readiness = result
@@ -190,8 +201,8 @@ class Prober:
             pub.startup = result
         else:
             return  # liveness has no status field: its failures become kills
-        self._host.store.put_probe_state(
-            ProbeStateRecord(
+        async with self._writes:  # in order: a row written later holds the later results
+            row = ProbeStateRecord(
                 pod_uid=t.pod_uid,
                 name=t.container,
                 container_id=t.container_id,
@@ -199,18 +210,23 @@ class Prober:
                 startup=pub.startup,
                 updated_at=self._clock(),
             )
-        )
+            await self._offload(lambda: self._host.store.put_probe_state(row))
 
-    def _record(self, t: _Target, event: probes.ProbeEvent) -> None:
-        with contextlib.suppress(sqlite3.IntegrityError):  # the pod is gone meanwhile
-            self._host.store.add_event(
-                t.pod_uid,
-                type=event.type,
-                reason=event.reason,
-                message=event.message,
-                field_path=t.field_path,
-                at=self._clock(),
-            )
+    async def _record(self, t: _Target, event: probes.ProbeEvent) -> None:
+        at = self._clock()
+
+        def add() -> None:
+            with contextlib.suppress(sqlite3.IntegrityError):  # the pod is gone meanwhile
+                self._host.store.add_event(
+                    t.pod_uid,
+                    type=event.type,
+                    reason=event.reason,
+                    message=event.message,
+                    field_path=t.field_path,
+                    at=at,
+                )
+
+        await self._offload(add)
 
     def _handlers_for_exec(self) -> Handlers:
         if self._exec_runtime:
@@ -221,7 +237,7 @@ class Prober:
     async def _work(self, t: _Target) -> None:
         state = probes.initial_state(t.probe_type, t.container_id)
         if t.probe_type is not ProbeType.LIVENESS:
-            self._publish(t, state.result)
+            await self._publish(t, state.result)
         handlers = (
             self._handlers_for_exec()
             if isinstance(t.spec.handler, probes.ExecAction)
@@ -246,7 +262,7 @@ class Prober:
                 )
                 state = verdict.state
                 for event in verdict.events:
-                    self._record(t, event)
+                    await self._record(t, event)
                 if verdict.changed:
                     _log.info(
                         "probe_result",
@@ -255,14 +271,22 @@ class Prober:
                         probe=t.probe_type.value,
                         result=state.result,
                     )
-                    self._publish(t, state.result)
+                    await self._publish(t, state.result)
                 if verdict.kill:
                     await self._kill(t, verdict.kill)
             await self._sleep(float(t.spec.period))
 
     async def _kill(self, t: _Target, message: str) -> None:
         try:
-            await self._on_restart(t.pod_uid, t.container, message)
+            await self._on_restart(
+                ProbeKill(
+                    pod_uid=t.pod_uid,
+                    container=t.container,
+                    container_id=t.container_id,
+                    probe_type=t.probe_type,
+                    message=message,
+                )
+            )
         except Exception as err:  # the supervisor's failure must not stop probing others
             _log.warning(
                 "probe_restart_failed", pod=t.pod_ref, container=t.container, error=str(err)

@@ -1,20 +1,18 @@
 """The supervisor: after `play` returns, pods go on behaving the way a kubelet runs them.
 
-One per install (a flock under the run root), a single asyncio loop woken by conmon's exit
-files (inotify on the exits dir, so an exit is noticed at once), by commands nudging it (a file
-made in its wake dir), by back-off timers and by a periodic resync (which also catches a
-conmon that vanished without an exit file). Each wake-up syncs the pods concerned, one at a
-time in a worker thread, under the pod's lock so that `down` and the supervisor take turns:
-`plan.actions` says which containers need starting, `plan.supervision` which of them the
-back-off allows now; held ones wait as CrashLoopBackOff (or ImagePullBackOff), allowed ones
-go through `pods.sync_pod`, which retires the previous instance and starts a new one.
+One per install (a flock under the run root), running the controllers' loop
+(`engine.loop`, with `engine.controllers.pods`) on one asyncio loop. Its triggers become
+object keys: a conmon exit file (inotify on the exits dir, so an exit is noticed at once)
+queues the pod of that container, a command's nudge (a file made in the wake dir) the keys
+its name carries or, with none, every pod; a probe's kill its pod; timers (back-off,
+activeDeadlineSeconds) and a periodic resync (which also catches a conmon that vanished
+without an exit file) do the rest. The probes run on the same loop (`engine.prober`).
 
 At start it adopts every pod of the store, including containers that exited while no
 supervisor ran. Containers belong to their conmon, so killing the supervisor (even with
 SIGKILL) stops no pod. Started in the background by commands (`idle_exit`), it exits once no
 pod needs it, releasing its lock before a last look so that a command that just played a pod
 either sees it running or starts a new one. It logs to a file under the run root.
-Back-off state lives in memory, as in the kubelet: a new supervisor starts counting afresh.
 """
 
 from __future__ import annotations
@@ -25,29 +23,28 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeplay import log
-from kubeplay.engine import events, locks, pods, restarts
 from kubeplay.engine import host as host_mod
-from kubeplay.errors import KubeplayError
-from kubeplay.plan import actions, deadline, supervision
-from kubeplay.plan import backoff as backoff_mod
+from kubeplay.engine import locks, pods
+from kubeplay.engine.controllers.pods import PodController
+from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Loop, ObjectKey
 from kubeplay.plan import pods as plans
-from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
+from kubeplay.plan import supervision
+from kubeplay.plan.backoff import BackoffPolicy
+from kubeplay.plan.probes import ProbeKill
 from kubeplay.settings import Settings
-from kubeplay.state.store import PodRecord
 
 if TYPE_CHECKING:
     from kubeplay.engine.prober import Prober
 
-RESYNC_SECONDS = 10.0  # a full pass over every pod at least this often
-IDLE_SECONDS = 1.0  # idle this long (no pod needs supervising) before exiting
-BUSY_RETRY_SECONDS = 0.5  # a pod locked by a command is looked at again after this
 _CONTAINER_ID = re.compile(r"^[0-9a-f]{64}$")
+_WAKE_SEPARATOR = "_"  # in no kind, namespace or name: splits a wake file's name
+_WAKE_MAX_KEYS = 64  # more keys than this: one nudge for a full pass
+_NAME_MAX = 255
 
 _log = log.get_logger(__name__)
 
@@ -78,32 +75,36 @@ def running_pid(settings: Settings) -> int | None:
         return None
 
 
-def nudge(settings: Settings) -> None:
-    """Make a running supervisor look at every pod now (pods played or removed)."""
+def wake_name(nonce: str, key: ObjectKey | None) -> str:
+    """The name of a wake file: a nonce, then the key it names (none: every object)."""
+    if key is None:
+        return nonce
+    name = _WAKE_SEPARATOR.join((nonce, key.kind, key.namespace, key.name))
+    return name if len(name.encode()) <= _NAME_MAX else nonce
+
+
+def parse_wake_name(name: str) -> ObjectKey | None:
+    """The key a wake file names; None: a full pass."""
+    parts = name.split(_WAKE_SEPARATOR, 3)
+    if len(parts) != 4 or not all(parts[1:]):
+        return None
+    return ObjectKey(parts[1], parts[2], parts[3])
+
+
+def nudge(settings: Settings, keys: Iterable[ObjectKey] | None = None) -> None:
+    """Make a running supervisor look now at `keys` (pods played or removed), or at every
+    object when `keys` is None: one file per key is made and removed in its wake dir."""
     directory = wake_dir(settings)
+    wanted = None if keys is None else sorted(set(keys))
+    if wanted is not None and (not wanted or len(wanted) > _WAKE_MAX_KEYS):
+        wanted = None
     with contextlib.suppress(OSError):
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{os.getpid()}-{time.monotonic_ns()}"
-        path.touch()
-        path.unlink()
-
-
-@dataclass
-class _PodState:
-    backoff: dict[str, BackoffEntry] = field(default_factory=dict)
-    sandbox_reported: bool = False
-
-
-def _once(names: set[str]) -> Callable[[str], bool]:
-    """A `may_start` that allows each name once per sync."""
-
-    def take(name: str) -> bool:
-        if name in names:
-            names.discard(name)
-            return True
-        return False
-
-    return take
+        nonce = f"{os.getpid()}-{time.monotonic_ns()}"
+        for key in wanted if wanted is not None else [None]:
+            path = directory / wake_name(nonce, key)
+            path.touch()
+            path.unlink()
 
 
 class Supervisor:
@@ -119,15 +120,17 @@ class Supervisor:
         self.clock = clock
         self.policy = BackoffPolicy(base=settings.backoff_base, cap=settings.backoff_cap)
         self.host = host_mod.open_host(settings)
-        self._pods: dict[str, _PodState] = {}
-        self._cids: dict[str, str] = {}  # container id -> pod uid
-        self._timers: dict[str, float] = {}  # pod uid -> when to look at it again
-        self._dirty: set[str] = set()
-        self._full = True
-        self._stopping = False
+        self.pods = PodController(self.host, policy=self.policy)
+        self.loop = Loop(
+            [self.pods],
+            workers=settings.parallelism,
+            clock=clock,
+            resync={"Pod": RESYNC_SECONDS},
+            idle_seconds=IDLE_SECONDS,
+            on_idle=self._give_up_if_idle if idle_exit else None,
+            after_sync=self._update_prober,
+        )
         self._lock_fd: int | None = None
-        self._wake: asyncio.Event | None = None
-        self._records: dict[str, PodRecord] = {}  # the latest record of every pod, for probes
         self._prober: Prober | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -167,15 +170,12 @@ class Supervisor:
         self._lock_fd = None
 
     def stop(self) -> None:
-        self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
+        self.loop.stop()
 
     async def _main(self) -> None:
         from kubeplay.runtime.watch import DirWatch
 
         loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         exits_dir = self.settings.exits_dir
         for directory in (exits_dir, wake_dir(self.settings)):
             directory.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ class Supervisor:
         prober = Prober(self.host, on_restart=self._probe_restart)
         self._prober = prober
         try:
-            await self._loop()
+            await self.loop.run()
         finally:
             await prober.close()
             loop.remove_reader(watch.fd)
@@ -201,55 +201,28 @@ class Supervisor:
         from kubeplay.runtime.watch import DirWatch
 
         assert isinstance(watch, DirWatch)
+        keys: set[ObjectKey] = set()
+        full = False
         for directory, name in watch.names():
             if directory != exits_dir:
-                self._full = True
-            elif _CONTAINER_ID.match(name):
-                uid = self._cids.get(name)
-                if uid is None:
-                    self._full = True  # a container this supervisor has not seen yet
+                key = parse_wake_name(name)
+                if key is None:
+                    full = True
                 else:
-                    self._dirty.add(uid)
-        if self._wake is not None and (self._full or self._dirty):
-            self._wake.set()
+                    keys.add(key)
+            elif _CONTAINER_ID.match(name):
+                key = self.pods.key_for_container(name)
+                if key is None:
+                    full = True  # a container this supervisor has not seen yet
+                else:
+                    keys.add(key)
+        self.loop.add(keys)
+        if full:
+            self.loop.request_full()
 
-    async def _loop(self) -> None:
-        assert self._wake is not None
-        next_resync = 0.0
-        idle_since: float | None = None
-        while not self._stopping:
-            now = self.clock()
-            if now >= next_resync:
-                self._full = True
-                next_resync = now + RESYNC_SECONDS
-            for uid, at in list(self._timers.items()):
-                if at <= now:
-                    self._dirty.add(uid)
-                    del self._timers[uid]
-            if self._full or self._dirty:
-                full, dirty = self._full, self._dirty
-                self._full, self._dirty = False, set()
-                needed = await asyncio.to_thread(self._pass, None if full else dirty)
-                if self._prober is not None:
-                    self._prober.update(list(self._records.values()))
-                if full:
-                    idle_since = None if needed or not self.idle_exit else idle_since or now
-                continue
-            if idle_since is not None and now - idle_since >= IDLE_SECONDS:
-                if await self._give_up_if_idle():
-                    return
-                idle_since = None
-                continue
-            deadline = min(
-                [
-                    next_resync,
-                    *self._timers.values(),
-                    *([idle_since + IDLE_SECONDS] if idle_since is not None else []),
-                ]
-            )
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - self.clock()))
+    def _update_prober(self) -> None:
+        if self._prober is not None:
+            self._prober.update(self.pods.records())
 
     async def _give_up_if_idle(self) -> bool:
         """Release the lock, then look once more: a command that played pods meanwhile
@@ -261,10 +234,9 @@ class Supervisor:
         if not self._acquire():
             _log.info("supervisor_handed_over")
             return True
-        self._full = True
-        return False
+        return False  # the loop makes a full pass
 
-    # --- passes (in a worker thread) ----------------------------------------------------
+    # --- in a worker thread -------------------------------------------------------------
 
     def _warm_up(self) -> None:
         """Import and open now what a restart needs (the image store, the OCI spec builder,
@@ -284,149 +256,11 @@ class Supervisor:
                     return True
         return False
 
-    def _pass(self, uids: set[str] | None) -> bool:
-        """Sync the pods `uids` (None: every pod); whether any pod needs supervising."""
-        store = self.host.store
-        if uids is None:
-            records = store.list_pods()
-            known = {r.uid for r in records}
-            for uid in set(self._pods) - known:
-                del self._pods[uid]
-            self._cids = {c.container_id: r.uid for r in records for c in r.containers}
-            self._records = {r.uid: r for r in records}
-        else:
-            records = []
-            for uid in uids:
-                found = store.get_pod_by_uid(uid)
-                if found is None:
-                    self._records.pop(uid, None)
-                else:
-                    records.append(found)
-                    self._records[uid] = found
-        needed = False
-        for rec in records:
-            try:
-                needed = self._sync(rec) or needed
-            except Exception as err:  # one pod's trouble must not stop the others
-                needed = True
-                _log.error(
-                    "pod_supervision_failed", pod=f"{rec.namespace}/{rec.name}", error=repr(err)
-                )
-                self._later(rec.uid, self.settings.backoff_base)
-        return needed
-
-    def _later(self, uid: str, seconds: float) -> None:
-        at = self.clock() + seconds
-        self._timers[uid] = min(self._timers.get(uid, at), at)
-
-    def _sync(self, rec: PodRecord) -> bool:
-        if rec.lifecycle == "creating":
-            return True  # a play is bringing it up; it nudges us when done
-        if rec.lifecycle != "active":
-            return False
-        with locks.try_pod_lock(self.settings.locks_dir, rec.namespace, rec.name) as got:
-            if not got:
-                self._later(rec.uid, BUSY_RETRY_SECONDS)
-                return True
-            fresh = self.host.store.get_pod_by_uid(rec.uid)
-            if fresh is None or fresh.lifecycle != "active":
-                return fresh is not None and fresh.lifecycle == "creating"
-            needed = self._sync_locked(fresh)
-            after = self.host.store.get_pod_by_uid(rec.uid) or fresh
-            self._cids.update({c.container_id: rec.uid for c in after.containers})
-            self._records[rec.uid] = after
-            return needed
-
-    def _sync_locked(self, rec: PodRecord) -> bool:
-        host = self.host
-        plan = plans.from_json(rec.plan_json)
-        observed = pods.observe(host, rec)
-        if not supervision.needs_supervision(plan, observed):
-            self._pods.pop(rec.uid, None)
-            return False
-        left = deadline.seconds_left(plan.active_deadline_seconds, rec.started_at, self.clock())
-        if left is not None and left <= 0:  # activeDeadlineSeconds: the pod is Failed
-            pods.enforce_deadline(host, rec, now=self.clock())
-            self._pods.pop(rec.uid, None)
-            return False
-        if left is not None:
-            self._later(rec.uid, left)
-        state = self._pods.setdefault(rec.uid, _PodState())
-        todo = actions.compute_pod_actions(plan, observed)
-        if todo.create_sandbox:
-            if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
-                state.sandbox_reported = True
-                _log.warning("pod_sandbox_died", pod=plan.ref)
-                events.record(
-                    host,
-                    plan.uid,
-                    type=events.WARNING,
-                    reason="SandboxChanged",
-                    message="Pod sandbox died; kubeplay cannot re-create it yet: "
-                    "play the pod again (--replace)",
-                )
-            return True
-        now = self.clock()
-        gates = supervision.gate_starts(
-            plan, observed, todo, state.backoff, policy=self.policy, now=now
-        )
-        allowed: set[str] = set()
-        for gate in gates:
-            if gate.entry is not None:
-                state.backoff[gate.name] = gate.entry
-            if gate.allowed:
-                allowed.add(gate.name)
-                continue
-            self._later(rec.uid, gate.wait)
-            if restarts.retire(host, rec, gate.name, reason=gate.reason, message=gate.message):
-                self._held(plan, gate)
-                rec = host.store.get_pod_by_uid(rec.uid) or rec
-        if allowed:
-            _log.info("pod_sync", pod=plan.ref, start=sorted(allowed))
-            try:
-                pods.sync_pod(host, plan, may_start=_once(allowed))
-            except KubeplayError as err:
-                _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
-                self._later(rec.uid, 0.1)  # the next look holds it in back-off
-        return True
-
     # --- probes -------------------------------------------------------------------------
 
-    async def _probe_restart(self, uid: str, name: str, message: str) -> None:
-        """The Prober's liveness (or startup) failure: stop the container as the kubelet's
-        killContainer does (preStop, stop signal, the probe's or the pod's grace period, then
-        SIGKILL); its exit then restarts it per restartPolicy, with back-off."""
-        await asyncio.to_thread(self._kill_for_probe, uid, name, message)
-        self._dirty.add(uid)
-        if self._wake is not None:
-            self._wake.set()
-
-    def _kill_for_probe(self, uid: str, name: str, message: str) -> None:
-        rec = self.host.store.get_pod_by_uid(uid)
-        if rec is None or rec.lifecycle != "active":
-            return
-        this = [c for c in rec.containers if c.name == name and c.container_id]
-        plan = plans.from_json(rec.plan_json)
-        ctr = plan.container(name)
-        if not this or ctr is None or self.host.read_exit(this[0].container_id) is not None:
-            return
-        probe = ctr.startup if "startup probe" in message else ctr.liveness
-        grace = plan.termination_grace_period
-        if probe is not None and probe.termination_grace_period is not None:
-            grace = probe.termination_grace_period
-        _log.info("container_probe_kill", pod=plan.ref, container=name, grace=grace)
-        only = replace(rec, containers=tuple(this))
-        pods.stop_containers(self.host, plan, only, grace=float(grace), why=message)
-
-    def _held(self, plan: plans.PodPlan, gate: supervision.StartGate) -> None:
-        ctr = plan.container(gate.name)
-        _log.info("container_back_off", pod=plan.ref, container=gate.name, wait=gate.wait)
-        if gate.reason == "CrashLoopBackOff":
-            message = backoff_mod.backoff_event_message(
-                container=gate.name, pod=plan.name, namespace=plan.namespace, uid=plan.uid
-            )
-            events.record(
-                self.host, plan.uid, type=events.WARNING, reason="BackOff", message=message, ctr=ctr
-            )
-        elif gate.reason == "ImagePullBackOff":
-            events.record(self.host, plan.uid, reason="BackOff", message=gate.message, ctr=ctr)
+    async def _probe_restart(self, kill: ProbeKill) -> None:
+        """The Prober's liveness (or startup) failure: the pod's next sync kills that
+        container instance; its exit then restarts it per restartPolicy, with back-off."""
+        key = self.pods.request_kill(kill)
+        if key is not None:
+            self.loop.add([key])

@@ -30,7 +30,13 @@ from kubeplay import log
 from kubeplay.engine import mounts
 from kubeplay.errors import KubeplayError
 from kubeplay.plan import volumes as vplan
-from kubeplay.plan.volumes import FileEntry, VolumeError, VolumeKind, VolumePlan
+from kubeplay.plan.volumes import (
+    FileEntry,
+    VolumeError,
+    VolumeKind,
+    VolumePlan,
+    VolumeSourceMissing,
+)
 
 if TYPE_CHECKING:
     from kubeplay.engine.host import Host
@@ -347,12 +353,19 @@ def refresh_object_volumes(host: Host, changed: Iterable[tuple[str, str, str]]) 
 
 def ensure_pod_volumes(host: Host, plan: PodPlan) -> None:
     """Make every volume of `plan` ready to be mounted (idempotent). Raises VolumeError
-    naming the pod and volume, with the kubelet's MountVolume.SetUp message."""
+    naming the pod and volume, with the kubelet's MountVolume.SetUp message;
+    VolumeSourceMissing when a ConfigMap or Secret is not there (yet): the pod waits."""
     for volume in plan.volumes:
         if volume.kind == VolumeKind.UNSUPPORTED:
             continue
         try:
             _ensure_volume(host, plan, volume)
+        except VolumeSourceMissing as err:
+            raise VolumeSourceMissing(
+                f"pod {plan.ref}: volume {volume.name}: MountVolume.SetUp failed: {err}",
+                volume=volume.name,
+                detail=str(err),
+            ) from err
         except VolumeError as err:
             raise VolumeError(
                 f"pod {plan.ref}: volume {volume.name}: MountVolume.SetUp failed: {err}"

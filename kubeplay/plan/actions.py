@@ -4,20 +4,38 @@ Mirrors kubelet's computePodActions: a missing sandbox means create it and start
 first init container; init containers run one at a time (sidecar init containers, with
 restartPolicy Always, are started and left running); app containers start once every init
 container is done. A terminated container is restarted only when the restart policy says so.
+A running app (or sidecar) container made from another definition than its plan's (the
+spec hash stored at its creation differs: an image update) is killed and started again,
+whatever the policy, as kubelet's containerChanged.
 Pure: no I/O, no clock; back-off timing belongs to the supervisor's state machine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod
-from kubeplay.plan.pods import PodPlan
+from kubeplay.plan.pods import ContainerPlan, PodPlan
+
+
+class KillReason(StrEnum):
+    SPEC_CHANGED = "SpecChanged"  # kubelet containerChanged: the hash differs
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerKill:
+    """A running container to stop before the sync goes on (then started again)."""
+
+    name: str
+    reason: KillReason
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
 class PodActions:
     create_sandbox: bool = False
+    kills: tuple[ContainerKill, ...] = ()  # stop these first; each is also in start
     start_init: str = ""  # the init container to start (or restart) next
     wait_for: str = ""  # an init container is running: wait for it to finish
     start: tuple[str, ...] = ()  # app containers to start (or restart), spec order
@@ -36,6 +54,18 @@ def should_restart(policy: str, obs: ObservedContainer) -> bool:
     if policy == "OnFailure":
         return term.exit_code != 0
     return False
+
+
+def changed(ctr: ContainerPlan, obs: ObservedContainer) -> bool:
+    """kubelet containerChanged: the instance was made from another definition (an instance
+    from before hashes were stored, "", is taken as it is)."""
+    return bool(obs.spec_hash) and bool(ctr.spec_hash) and obs.spec_hash != ctr.spec_hash
+
+
+def _definition_changed(name: str) -> ContainerKill:
+    return ContainerKill(
+        name, KillReason.SPEC_CHANGED, f"Container {name} definition changed, will be restarted"
+    )
 
 
 def _ran_before(obs: ObservedContainer) -> bool:
@@ -68,10 +98,14 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
         observed.get(c.name).state is ContainerState.RUNNING for c in plan.containers
     ) or _last_init_succeeded(plan, observed)
     sidecar = ""  # a sidecar to (re)start once the pod is initialized
+    kills: list[ContainerKill] = []
     for ctr in plan.init_containers:
         obs = observed.get(ctr.name)
         if ctr.restart_policy == "Always":  # sidecar: start it and go on
             if obs.state is ContainerState.RUNNING:
+                if initialized and not sidecar and changed(ctr, obs):
+                    kills.append(_definition_changed(ctr.name))
+                    sidecar = ctr.name
                 continue
             if initialized:
                 sidecar = sidecar or ctr.name
@@ -99,6 +133,10 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
     for ctr in plan.containers:
         obs = observed.get(ctr.name)
         if obs.state is ContainerState.RUNNING:
+            if changed(ctr, obs):  # restarted whatever the policy: the spec changed
+                kills.append(_definition_changed(ctr.name))
+                start.append(ctr.name)
+                restarts.append(ctr.name)
             continue
         if obs.state is ContainerState.TERMINATED:
             if should_restart(plan.restart_policy, obs):
@@ -115,6 +153,7 @@ def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
         # kubelet: sidecars must not keep a finished pod alive, so they are not restarted.
         return PodActions(pod_done=True)
     return PodActions(
+        kills=tuple(kills),
         start_init=sidecar,
         start=tuple(start),
         restarts=((sidecar,) if sidecar else ()) + tuple(restarts),

@@ -47,6 +47,7 @@ class ObservedContainer:
     # Published probe results for this container instance (None: no probe has said yet).
     readiness: bool | None = None
     startup: bool | None = None
+    spec_hash: str = ""  # the container hash this instance was created from ("": unknown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,13 +212,15 @@ def _container(
         resources_spec=dict(spec.get("resources") or {}),
         security=security_mod.security_from(pod_sc or {}, spec.get("securityContext") or {}),
     )
-    return _with_hash(plan)
+    return replace(plan, spec_hash=container_hash(spec, pull_policy=plan.pull_policy))
 
 
-def _with_hash(plan: ContainerPlan) -> ContainerPlan:
-    body = asdict(plan)
-    body.pop("spec_hash")
-    return replace(plan, spec_hash=_hash(body))
+def container_hash(spec: Mapping[str, Any], *, pull_policy: str) -> str:
+    """The kubelet's container hash: of the container as the manifest has it (the pull policy
+    defaulted), not of what an image resolved, so it is the same before and after a pull.
+    Stored with each container instance at creation; a running instance whose hash differs
+    from its plan's is killed and started again (`plan.actions`: definition changed)."""
+    return _hash({**spec, "imagePullPolicy": pull_policy})
 
 
 def _hostname(name: str) -> str:

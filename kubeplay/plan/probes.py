@@ -250,6 +250,18 @@ class Verdict:
     kill: str = ""  # non-empty: kill the container, with this message
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeKill:
+    """A liveness or startup probe failed: kill this container instance (the prober asks,
+    the pod controller kills; the probe type says whose grace period applies)."""
+
+    pod_uid: str
+    container: str
+    container_id: str
+    probe_type: ProbeType
+    message: str
+
+
 def kill_message(probe_type: ProbeType, container: str, *, restart_policy: str) -> str:
     """kuberuntime's computePodActions message for a container that failed liveness/startup."""
     message = f"Container {container} failed {probe_type.value.lower()} probe"

@@ -33,6 +33,17 @@ class VolumeError(KubeplayError):
     """
 
 
+class VolumeSourceMissing(VolumeError):
+    """A ConfigMap or Secret a volume needs is not stored (yet) and is not optional: the
+    kubelet keeps the pod in ContainerCreating and retries (FailedMount) until it appears.
+    `volume` names the pod's volume, `detail` is the kubelet's `configmap "x" not found`."""
+
+    def __init__(self, message: str, *, volume: str = "", detail: str = "") -> None:
+        self.volume = volume
+        self.detail = detail or message
+        super().__init__(message)
+
+
 class VolumeKind(StrEnum):
     HOST_PATH = "hostPath"
     EMPTY_DIR = "emptyDir"
@@ -431,7 +442,7 @@ def _source_files(
     if data is None:
         if source.optional:
             return []
-        raise VolumeError(f'{label} "{source.name}" not found')
+        raise VolumeSourceMissing(f'{label} "{source.name}" not found')
     if not source.items:
         return [
             FileEntry(path=k, data=v, mode=volume.default_mode) for k, v in sorted(data.items())

@@ -39,6 +39,7 @@ class ContainerRecord:
     waiting_reason: str = ""
     waiting_message: str = ""
     last_termination: dict[str, Any] | None = None
+    spec_hash: str = ""  # the plan's container hash this instance was created from
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +246,15 @@ class PodsTable(ObjectsTable):
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, spec_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
                 "started_at=excluded.started_at, log_path=excluded.log_path, "
                 "waiting_reason=excluded.waiting_reason, "
                 "waiting_message=excluded.waiting_message, "
-                "last_termination_json=excluded.last_termination_json",
+                "last_termination_json=excluded.last_termination_json, "
+                "spec_hash=excluded.spec_hash",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -266,6 +268,7 @@ class PodsTable(ObjectsTable):
                     rec.waiting_reason,
                     rec.waiting_message,
                     json.dumps(rec.last_termination) if rec.last_termination else None,
+                    rec.spec_hash,
                 ),
             )
 
@@ -376,4 +379,5 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         waiting_reason=row["waiting_reason"] or "",
         waiting_message=row["waiting_message"] or "",
         last_termination=json.loads(last) if last else None,
+        spec_hash=row["spec_hash"] or "",
     )

@@ -183,6 +183,9 @@ SCHEMA_V2 = (
     + _RUNTIME_V2
 )
 
+# Columns added to a table after databases with it existed: (table, column, definition).
+ADDED_COLUMNS = (("containers", "spec_hash", "TEXT NOT NULL DEFAULT ''"),)
+
 TABLES = frozenset(
     line.split()[5] for line in SCHEMA_V2.splitlines() if line.startswith("CREATE TABLE")
 )
@@ -214,7 +217,19 @@ def is_current(db: sqlite3.Connection) -> bool:
     if version_of(db) != SCHEMA_VERSION:
         return False
     rows = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
-    return TABLES.issubset(r[0] for r in rows)
+    return TABLES.issubset(r[0] for r in rows) and all(
+        column in _columns(db, table) for table, column, _ in ADDED_COLUMNS
+    )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    for table, column, ddl in ADDED_COLUMNS:
+        if column not in _columns(db, table):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
 
 def check_version(db: sqlite3.Connection) -> None:
@@ -232,6 +247,7 @@ def migrate(db: sqlite3.Connection) -> None:
     version = version_of(db)
     if version is None:
         _run(db, SCHEMA_V2)
+        _add_columns(db)
         db.execute(
             "INSERT OR REPLACE INTO meta (id, schema_version) VALUES (1, ?)", (SCHEMA_VERSION,)
         )
@@ -240,6 +256,7 @@ def migrate(db: sqlite3.Connection) -> None:
         _run(db, SCHEMA_V1)
         migrate_1_to_2(db)
     _run(db, SCHEMA_V2)  # tables added later at this version
+    _add_columns(db)
     db.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,11 @@ class FakeClock:
         await settle()
 
 
+async def inline(call: Callable[[], object]) -> None:
+    """The prober's store writes, on the test's loop (no thread: the fake clock rules)."""
+    call()
+
+
 async def settle() -> None:
     for _ in range(20):
         await asyncio.sleep(0)
@@ -105,9 +110,11 @@ class Env:
         self.host = Host(Settings(root=tmp_path / "root", runroot=tmp_path / "run"))
         self.clock = FakeClock(T0)
         self.restarts: list[tuple[str, str, str]] = []
+        self.kills: list[probes.ProbeKill] = []
 
-    async def on_restart(self, uid: str, container: str, message: str) -> None:
-        self.restarts.append((uid, container, message))
+    async def on_restart(self, kill: probes.ProbeKill) -> None:
+        self.kills.append(kill)
+        self.restarts.append((kill.pod_uid, kill.container, kill.message))
 
     def add_pod(self, manifest: dict[str, Any], *, uid: str = "u1") -> PodRecord:
         plan = pods_mod.compile_pod(manifest, uid=uid, images={})
@@ -146,6 +153,7 @@ class Env:
             handlers=handlers,
             clock=self.clock,
             sleep=self.clock.sleep,
+            offload=inline,
         )
 
     def ready(self, uid: str = "u1") -> tuple[bool, bool, str]:
@@ -299,6 +307,7 @@ def test_startup_failure_kills_with_the_startup_message(env: Env) -> None:
 
     asyncio.run(scenario())
     assert env.restarts == [("u1", "web", "Container web failed startup probe, will be restarted")]
+    assert [k.probe_type for k in env.kills] == [ProbeType.STARTUP]  # its grace period applies
 
 
 def test_workers_follow_the_pods(env: Env) -> None:
@@ -356,12 +365,17 @@ def test_a_failing_on_restart_does_not_stop_the_prober(env: Env) -> None:
     rec = env.add_pod(_manifest(livenessProbe=_probe("/live", periodSeconds=1, failureThreshold=1)))
     handlers = FakeHandlers({"/live": [FAIL500]})
 
-    async def boom(uid: str, container: str, message: str) -> None:
+    async def boom(kill: probes.ProbeKill) -> None:
         raise RuntimeError("supervisor busy")
 
     async def scenario() -> None:
         prober = Prober(
-            env.host, on_restart=boom, handlers=handlers, clock=env.clock, sleep=env.clock.sleep
+            env.host,
+            on_restart=boom,
+            handlers=handlers,
+            clock=env.clock,
+            sleep=env.clock.sleep,
+            offload=inline,
         )
         prober.update([rec])
         await env.clock.advance(3)

@@ -25,6 +25,7 @@ import pytest
 from e2e.images import HTTPD_CMD, HTTPD_IMAGE, build_httpd_rootfs
 from kubeplay.engine import host as host_mod
 from kubeplay.engine.prober import Prober
+from kubeplay.plan.probes import ProbeKill
 from kubeplay.services import images, play, pods, system
 from kubeplay.settings import Settings
 from tests.integration.net.conftest import free_subnet
@@ -96,8 +97,8 @@ def test_prober_on_a_real_pod(settings: Settings, tmp_path: Path) -> None:
     host = host_mod.open_host(settings)
     restarts: list[tuple[str, str, str]] = []
 
-    async def on_restart(uid: str, container: str, message: str) -> None:
-        restarts.append((uid, container, message))
+    async def on_restart(kill: ProbeKill) -> None:
+        restarts.append((kill.pod_uid, kill.container, kill.message))
 
     def status() -> tuple[bool, bool, str]:
         view = pods.get_pod(settings, "default", "web")

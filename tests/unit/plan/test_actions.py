@@ -392,3 +392,104 @@ def test_compute_pod_actions_sidecar(
 )
 def test_should_restart(restart_policy: str, obs: ObservedContainer, expected: bool) -> None:
     assert actions.should_restart(restart_policy, obs) is expected
+
+
+# --- definition changed: kubelet containerChanged (the stored spec hash differs) ------------
+
+OLD, NEW = "h-old", "h-new"
+
+
+def _hashed(name: str, spec_hash: str, kind: ContainerKind = ContainerKind.APP) -> ContainerPlan:
+    restart = "Always" if kind == ContainerKind.INIT else ""
+    return replace(_ctr(name, kind, restart), spec_hash=spec_hash)
+
+
+def made_from(obs: ObservedContainer, spec_hash: str) -> ObservedContainer:
+    return replace(obs, spec_hash=spec_hash)
+
+
+def new_definition(*names: str) -> MutatePlan:
+    def mutate(p: PodPlan) -> PodPlan:
+        def one(c: ContainerPlan) -> ContainerPlan:
+            return replace(c, spec_hash=NEW) if c.name in names else c
+
+        return replace(
+            p,
+            init_containers=tuple(one(c) for c in p.init_containers),
+            containers=tuple(one(c) for c in p.containers),
+        )
+
+    return mutate
+
+
+def _changed(name: str) -> actions.ContainerKill:
+    return actions.ContainerKill(
+        name,
+        actions.KillReason.SPEC_CHANGED,
+        f"Container {name} definition changed, will be restarted",
+    )
+
+
+SPEC_PLAN = replace(
+    BASE_PLAN,
+    init_containers=(_hashed("proxy", OLD, ContainerKind.INIT),),
+    containers=(_hashed("a", OLD), _hashed("b", OLD)),
+)
+SPEC_OBSERVED = _observed(
+    made_from(running("proxy"), OLD), made_from(running("a"), OLD), made_from(running("b"), OLD)
+)
+
+
+@pytest.mark.parametrize(
+    ("mutate_plan", "mutate", "expected"),
+    [
+        pytest.param(keep_plan, keep, PodActions(), id="same-definition-noop"),
+        pytest.param(
+            new_definition("a"),
+            keep,
+            PodActions(kills=(_changed("a"),), start=("a",), restarts=("a",)),
+            id="image-update-restarts-that-container-alone",
+        ),
+        pytest.param(
+            lambda p: policy("Never")(new_definition("a")(p)),
+            keep,
+            PodActions(kills=(_changed("a"),), start=("a",), restarts=("a",)),
+            id="definition-changed-restarts-even-with-never",
+        ),
+        pytest.param(
+            new_definition("a", "b"),
+            keep,
+            PodActions(kills=(_changed("a"), _changed("b")), start=("a", "b"), restarts=("a", "b")),
+            id="every-changed-container-restarted",
+        ),
+        pytest.param(
+            new_definition("a"),
+            with_(made_from(running("a"), "")),
+            PodActions(),
+            id="instance-from-before-hashes-is-kept",
+        ),
+        pytest.param(
+            lambda p: policy("Never")(new_definition("a")(p)),
+            with_(made_from(exited("a", 0), OLD)),
+            PodActions(),
+            id="exited-container-follows-its-restart-policy",
+        ),
+        pytest.param(
+            new_definition("a"),
+            with_(made_from(exited("a", 1), OLD)),
+            PodActions(start=("a",), restarts=("a",)),
+            id="exited-container-restarted-without-a-kill",
+        ),
+        pytest.param(
+            new_definition("proxy"),
+            keep,
+            PodActions(kills=(_changed("proxy"),), start_init="proxy", restarts=("proxy",)),
+            id="sidecar-definition-changed-restarted",
+        ),
+    ],
+)
+def test_compute_pod_actions_definition_changed(
+    mutate_plan: MutatePlan, mutate: Mutate, expected: PodActions
+) -> None:
+    got = actions.compute_pod_actions(mutate_plan(SPEC_PLAN), mutate(SPEC_OBSERVED))
+    assert got == expected

@@ -337,6 +337,32 @@ def test_spec_hash_of_untouched_container_is_kept() -> None:
     assert changed.containers[0].spec_hash != base.containers[0].spec_hash
 
 
+@pytest.mark.parametrize(
+    "images",
+    [
+        pytest.param({}, id="before-the-pull"),
+        pytest.param(IMAGES, id="after-the-pull"),
+        pytest.param(
+            {NGINX: replace(NGINX_IMAGE, image_id="sha256:" + "e" * 64)}, id="after-a-new-pull"
+        ),
+    ],
+)
+def test_container_spec_hash_is_the_manifests_so_stable_across_pulls(
+    images: dict[str, Any],
+) -> None:
+    """kubelet hashes the container spec, not the image: a pull never restarts anything."""
+    base = pods.compile_pod(_manifest(), uid="u", images=IMAGES)
+    again = pods.compile_pod(_manifest(), uid="u", images=images)
+    assert again.containers[0].spec_hash == base.containers[0].spec_hash
+
+
+def test_container_spec_hash_takes_the_pull_policy_defaulted() -> None:
+    def explicit(m: dict[str, Any]) -> None:
+        m["spec"]["containers"][0]["imagePullPolicy"] = _compile().containers[0].pull_policy
+
+    assert _compile(explicit).containers[0].spec_hash == _compile().containers[0].spec_hash
+
+
 def test_spec_hash_ignores_the_image_store_object_identity() -> None:
     images = {NGINX: replace(NGINX_IMAGE, config=copy.deepcopy(NGINX_IMAGE.config))}
     a = pods.compile_pod(_manifest(), uid="u", images=IMAGES)

@@ -256,6 +256,26 @@ def test_current_schema_version_recorded(db_path: Path) -> None:
         raw.close()
 
 
+def test_columns_added_later_are_added_on_open_keeping_the_rows(db_path: Path) -> None:
+    """A database made before containers had spec_hash: the column is added, rows stay."""
+    first = SqliteStore(db_path)
+    first.add_pods([_pod("a")])
+    first.put_container(ContainerRecord(pod_uid=_pod("a").uid, name="app", kind="app"))
+    first.close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("ALTER TABLE containers DROP COLUMN spec_hash")
+    raw.close()
+    again = SqliteStore(db_path)
+    try:
+        (row,) = again.get_pod("default", "a").containers  # type: ignore[union-attr]
+        assert row.spec_hash == ""
+        again.put_container(replace(row, spec_hash="abc"))
+        (row,) = again.get_pod("default", "a").containers  # type: ignore[union-attr]
+        assert row.spec_hash == "abc"
+    finally:
+        again.close()
+
+
 def test_tables_added_later_are_created_on_open(db_path: Path) -> None:
     SqliteStore(db_path).close()
     with sqlite3.connect(db_path) as raw:

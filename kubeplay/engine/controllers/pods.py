@@ -1,0 +1,341 @@
+"""The pod controller: keeps each pod the way a kubelet runs it, one sync per pod key.
+
+A sync (`sync`, in a worker thread of `engine.loop`) looks at the pod's row and its
+containers (`engine.pods.observe`), first carries out the kills its probes asked for
+(`kill_for_probe`, as the kubelet's killContainer: preStop, stop signal, the probe's or the
+pod's grace period, then SIGKILL), enforces activeDeadlineSeconds, then asks
+`plan.actions` which containers need starting and `plan.supervision` which of them the
+restart back-off allows now. Held ones wait as CrashLoopBackOff (or ImagePullBackOff) and
+the key is requeued for when their back-off ends; allowed ones go through
+`engine.pods.sync_pod`, which retires the previous instance and starts a new one. A running
+container made from another definition than the plan's (its stored spec hash differs: an
+image update) is stopped first and started again at once.
+
+The pod's flock is taken (without waiting) around the sync, so `down` and the controller
+take turns; pods a command is still creating or already tearing down are left alone.
+Back-off state lives in memory, as in the kubelet: a new supervisor starts counting afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from kubeplay import log
+from kubeplay.engine import events, locks, pods, restarts
+from kubeplay.engine.host import Host
+from kubeplay.engine.loop import ObjectKey, SyncResult
+from kubeplay.errors import KubeplayError, PermanentError
+from kubeplay.plan import actions, deadline, supervision
+from kubeplay.plan import backoff as backoff_mod
+from kubeplay.plan import pods as plans
+from kubeplay.plan import probes as probes_mod
+from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
+from kubeplay.plan.probes import ProbeKill, ProbeType
+from kubeplay.state.store import PodRecord
+
+KIND = "Pod"
+BUSY_RETRY_SECONDS = 0.5  # a pod locked by a command is looked at again after this
+FAILED_START_RETRY_SECONDS = 0.1  # a start that failed: the next look holds it in back-off
+MOUNT_RETRY_BASE = 0.5  # a missing ConfigMap/Secret volume source: look again, doubling
+MOUNT_RETRY_CAP = 122.0
+
+_log = log.get_logger(__name__)
+
+
+def pod_key(namespace: str, name: str) -> ObjectKey:
+    return ObjectKey(KIND, namespace, name)
+
+
+@dataclass
+class _PodState:
+    uid: str
+    backoff: dict[str, BackoffEntry] = field(default_factory=dict)
+    sandbox_reported: bool = False
+    mount_delay: float = 0.0  # the current wait between volume set-up attempts
+
+
+def _once(names: set[str]) -> Callable[[str], bool]:
+    """A `may_start` that allows each name once per sync."""
+
+    def take(name: str) -> bool:
+        if name in names:
+            names.discard(name)
+            return True
+        return False
+
+    return take
+
+
+class _Requeue:
+    """The earliest of the times a sync wants to look at its pod again."""
+
+    def __init__(self) -> None:
+        self.after: float | None = None
+        self.acted = False  # the sync changed the pod's rows: read them again after
+
+    def at(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.after = seconds if self.after is None else min(self.after, seconds)
+
+
+class PodController:
+    kinds = frozenset({KIND})
+
+    def __init__(self, host: Host, *, policy: BackoffPolicy) -> None:
+        self.host = host
+        self.policy = policy
+        self._lock = threading.Lock()  # guards the maps below (workers and the loop)
+        self._state: dict[ObjectKey, _PodState] = {}
+        self._cids: dict[str, ObjectKey] = {}  # container id -> pod key
+        self._records: dict[ObjectKey, PodRecord] = {}  # latest record of every pod
+        self._kills: dict[ObjectKey, list[ProbeKill]] = {}
+        self._plans: dict[ObjectKey, tuple[str, plans.PodPlan]] = {}
+
+    # --- what the supervisor asks (any thread) -------------------------------------------
+
+    def key_for_container(self, cid: str) -> ObjectKey | None:
+        with self._lock:
+            return self._cids.get(cid)
+
+    def records(self) -> list[PodRecord]:
+        """The latest record of every pod (for the prober)."""
+        with self._lock:
+            return list(self._records.values())
+
+    def request_kill(self, kill: ProbeKill) -> ObjectKey | None:
+        """Queue a probe's kill for the pod's next sync; its key, None if unknown."""
+        with self._lock:
+            key = next((k for k, r in self._records.items() if r.uid == kill.pod_uid), None)
+            if key is not None:
+                self._kills.setdefault(key, []).append(kill)
+            return key
+
+    # --- Controller ----------------------------------------------------------------------
+
+    def keys(self) -> list[ObjectKey]:
+        records = self.host.store.list_pods()
+        fresh = {pod_key(r.namespace, r.name): r for r in records}
+        with self._lock:
+            for key in set(self._state) - set(fresh):
+                del self._state[key]
+            for key in set(self._plans) - set(fresh):
+                del self._plans[key]
+            self._records = fresh
+            self._cids = {c.container_id: key for key, r in fresh.items() for c in r.containers}
+        return sorted(fresh)
+
+    def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
+        rec = self.host.store.get_pod(key.namespace, key.name)
+        if rec is not None:
+            events.record(
+                self.host, rec.uid, type=events.WARNING, reason="Failed", message=str(err)
+            )
+
+    def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
+        store = self.host.store
+        rec = store.get_pod(key.namespace, key.name)
+        with self._lock:
+            kills = self._kills.pop(key, [])
+            if rec is None:
+                self._records.pop(key, None)
+                self._state.pop(key, None)
+                self._plans.pop(key, None)
+            else:
+                self._records[key] = rec
+        if rec is None:
+            return SyncResult()
+        if rec.lifecycle == "creating":
+            return SyncResult(needs_supervisor=True)  # a play brings it up; it nudges us
+        if rec.lifecycle != "active":
+            return SyncResult()  # terminating: a command is removing it
+        for kill in kills:
+            if kill.pod_uid == rec.uid:
+                self.kill_for_probe(rec, kill)
+        with locks.try_pod_lock(self.host.settings.locks_dir, rec.namespace, rec.name) as got:
+            if not got:
+                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
+            fresh = store.get_pod_by_uid(rec.uid)
+            if fresh is None or fresh.lifecycle != "active":
+                creating = fresh is not None and fresh.lifecycle == "creating"
+                return SyncResult(needs_supervisor=creating)
+            requeue = _Requeue()
+            needed = self._sync_locked(key, fresh, requeue, now=now)
+            after = (store.get_pod_by_uid(rec.uid) or fresh) if requeue.acted else fresh
+            with self._lock:
+                self._cids.update({c.container_id: key for c in after.containers})
+                self._records[key] = after
+            return SyncResult(requeue_after=requeue.after, needs_supervisor=needed)
+
+    # --- one pod -------------------------------------------------------------------------
+
+    def _forget(self, key: ObjectKey) -> None:
+        with self._lock:
+            self._state.pop(key, None)
+            self._plans.pop(key, None)
+
+    def _plan(self, key: ObjectKey, rec: PodRecord) -> plans.PodPlan:
+        """The pod's plan, decoded once per plan_json (a resync of 50 pods decodes none)."""
+        with self._lock:
+            cached = self._plans.get(key)
+        if cached is not None and cached[0] == rec.plan_json:
+            return cached[1]
+        plan = plans.from_json(rec.plan_json)
+        with self._lock:
+            self._plans[key] = (rec.plan_json, plan)
+        return plan
+
+    def _pod_state(self, key: ObjectKey, uid: str) -> _PodState:
+        with self._lock:
+            state = self._state.get(key)
+            if state is None or state.uid != uid:  # a new pod under the same name
+                state = self._state[key] = _PodState(uid=uid)
+            return state
+
+    def _sync_locked(
+        self, key: ObjectKey, rec: PodRecord, requeue: _Requeue, *, now: float
+    ) -> bool:
+        host = self.host
+        plan = self._plan(key, rec)
+        observed = pods.observe(host, rec)
+        if not supervision.needs_supervision(plan, observed):
+            self._forget(key)
+            return False
+        left = deadline.seconds_left(plan.active_deadline_seconds, rec.started_at, now)
+        if left is not None and left <= 0:  # activeDeadlineSeconds: the pod is Failed
+            requeue.acted = True
+            pods.enforce_deadline(host, rec, now=now)
+            self._forget(key)
+            return False
+        if left is not None:
+            requeue.at(left)
+        state = self._pod_state(key, rec.uid)
+        todo = actions.compute_pod_actions(plan, observed)
+        if todo.create_sandbox and not observed.sandbox_id:
+            requeue.acted = True
+            return self._create_pending(plan, state, requeue)
+        if todo.create_sandbox:
+            if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
+                state.sandbox_reported = True
+                _log.warning("pod_sandbox_died", pod=plan.ref)
+                events.record(
+                    host,
+                    plan.uid,
+                    type=events.WARNING,
+                    reason="SandboxChanged",
+                    message="Pod sandbox died; kubeplay cannot re-create it yet: "
+                    "play the pod again (--replace)",
+                )
+            return True
+        if todo.kills:  # definition changed: stop that instance, then start the new one
+            requeue.acted = True
+            rec = self._kill_changed(plan, rec, todo.kills, state)
+            observed = pods.observe(host, rec)
+            todo = actions.compute_pod_actions(plan, observed)
+        gates = supervision.gate_starts(
+            plan, observed, todo, state.backoff, policy=self.policy, now=now
+        )
+        allowed: set[str] = set()
+        for gate in gates:
+            if gate.entry is not None:
+                state.backoff[gate.name] = gate.entry
+            if gate.allowed:
+                allowed.add(gate.name)
+                continue
+            requeue.at(gate.wait)
+            if restarts.retire(host, rec, gate.name, reason=gate.reason, message=gate.message):
+                requeue.acted = True
+                self._held(plan, gate)
+                rec = host.store.get_pod_by_uid(rec.uid) or rec
+        if allowed:
+            requeue.acted = True
+            _log.info("pod_sync", pod=plan.ref, start=sorted(allowed))
+            try:
+                pods.sync_pod(host, plan, may_start=_once(allowed))
+            except KubeplayError as err:
+                _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
+                requeue.at(FAILED_START_RETRY_SECONDS)
+        return True
+
+    def _create_pending(self, plan: plans.PodPlan, state: _PodState, requeue: _Requeue) -> bool:
+        """A pod that never had a sandbox (its volumes waited for a ConfigMap or Secret):
+        try its volumes again, then make the sandbox and start it as play would have. While
+        a source is still missing, look again after a back-off (the kubelet's volume
+        operations: 0.5 s doubling to 2 min 2 s); a command applying it nudges us sooner."""
+        host = self.host
+        try:
+            pods.sync_pod(host, plan, may_start=lambda _name: True)
+        except KubeplayError as err:  # the sandbox failed: try again, backing off as well
+            _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
+        else:
+            rec = host.store.get_pod_by_uid(plan.uid)
+            if rec is not None and pods.observe(host, rec).sandbox_id:
+                state.mount_delay = 0.0
+                return True
+        state.mount_delay = min(
+            MOUNT_RETRY_CAP, state.mount_delay * 2 if state.mount_delay else MOUNT_RETRY_BASE
+        )
+        requeue.at(state.mount_delay)
+        return True
+
+    def _kill_changed(
+        self,
+        plan: plans.PodPlan,
+        rec: PodRecord,
+        kills: tuple[actions.ContainerKill, ...],
+        state: _PodState,
+    ) -> PodRecord:
+        """Stop each container whose definition changed (preStop, stop signal, the pod's
+        grace period) and retire it, its instance becoming lastState; it starts again with
+        a fresh back-off, as the kubelet's back-off key holds the container's hash."""
+        host = self.host
+        for kill in kills:
+            this = tuple(c for c in rec.containers if c.name == kill.name and c.container_id)
+            _log.info("container_definition_changed", pod=plan.ref, container=kill.name)
+            pods.stop_containers(
+                host,
+                plan,
+                replace(rec, containers=this),
+                grace=float(plan.termination_grace_period),
+                why=kill.message,
+            )
+            state.backoff.pop(kill.name, None)
+            restarts.retire(host, host.store.get_pod_by_uid(rec.uid) or rec, kill.name)
+        return host.store.get_pod_by_uid(rec.uid) or rec
+
+    def _held(self, plan: plans.PodPlan, gate: supervision.StartGate) -> None:
+        ctr = plan.container(gate.name)
+        _log.info("container_back_off", pod=plan.ref, container=gate.name, wait=gate.wait)
+        if gate.reason == "CrashLoopBackOff":
+            message = backoff_mod.backoff_event_message(
+                container=gate.name, pod=plan.name, namespace=plan.namespace, uid=plan.uid
+            )
+            events.record(
+                self.host, plan.uid, type=events.WARNING, reason="BackOff", message=message, ctr=ctr
+            )
+        elif gate.reason == "ImagePullBackOff":
+            events.record(self.host, plan.uid, reason="BackOff", message=gate.message, ctr=ctr)
+
+    # --- probes --------------------------------------------------------------------------
+
+    def kill_for_probe(self, rec: PodRecord, kill: ProbeKill) -> bool:
+        """Stop the container a liveness (or startup) probe failed, as the kubelet's
+        killContainer does (preStop, stop signal, the probe's or the pod's grace period,
+        then SIGKILL); its exit then restarts it per restartPolicy, with back-off. False
+        when that instance is gone already."""
+        this = [
+            c
+            for c in rec.containers
+            if c.name == kill.container and c.container_id == kill.container_id
+        ]
+        plan = plans.from_json(rec.plan_json)
+        ctr = plan.container(kill.container)
+        if not this or ctr is None or self.host.read_exit(kill.container_id) is not None:
+            return False
+        spec = ctr.startup if kill.probe_type is ProbeType.STARTUP else ctr.liveness
+        grace = probes_mod.kill_grace_period(spec, pod_grace=plan.termination_grace_period)
+        _log.info("container_probe_kill", pod=plan.ref, container=kill.container, grace=grace)
+        only = replace(rec, containers=tuple(this))
+        pods.stop_containers(self.host, plan, only, grace=float(grace), why=kill.message)
+        return True

@@ -1,0 +1,137 @@
+"""The supervisor's triggers become object keys on its loop (real inotify, no root): a
+command's nudge names its keys (or none: a full pass), a conmon exit file names a container
+whose pod is known (or not: a full pass), a probe's kill queues its pod."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubeplay.engine import supervisor as supervisor_mod
+from kubeplay.engine.controllers.pods import pod_key
+from kubeplay.engine.loop import ObjectKey
+from kubeplay.plan.probes import ProbeKill, ProbeType
+from kubeplay.runtime.watch import DirWatch
+from kubeplay.settings import Settings
+from kubeplay.state.store import ContainerRecord, PodRecord
+
+WEB = pod_key("default", "web")
+API = pod_key("prod", "api")
+CID = "ab" * 32
+
+
+@pytest.fixture
+def sup(tmp_path: Path) -> Iterator[supervisor_mod.Supervisor]:
+    settings = Settings(root=tmp_path / "root", runroot=tmp_path / "run")
+    s = supervisor_mod.Supervisor(settings)
+    s.loop._full = False  # as after the first full pass
+    yield s
+    s.host.close()
+
+
+def _watch(sup: supervisor_mod.Supervisor) -> DirWatch:
+    settings = sup.settings
+    for directory in (settings.exits_dir, supervisor_mod.wake_dir(settings)):
+        directory.mkdir(parents=True, exist_ok=True)
+    return DirWatch([settings.exits_dir, supervisor_mod.wake_dir(settings)])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(WEB, id="pod-in-default"),
+        pytest.param(ObjectKey("Pod", "kube-system", "a.b-c"), id="dotted-name"),
+    ],
+)
+def test_wake_names_carry_their_key(key: ObjectKey) -> None:
+    name = supervisor_mod.wake_name("123-456", key)
+    assert supervisor_mod.parse_wake_name(name) == key
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("123-456", id="an-older-commands-nudge"),
+        pytest.param("123-456_Pod_default", id="truncated"),
+        pytest.param(supervisor_mod.wake_name("1", ObjectKey("Pod", "ns", "x" * 300)), id="long"),
+    ],
+)
+def test_a_wake_name_without_a_whole_key_means_a_full_pass(name: str) -> None:
+    assert supervisor_mod.parse_wake_name(name) is None
+
+
+def test_a_nudge_with_keys_queues_those_keys(sup: supervisor_mod.Supervisor) -> None:
+    watch = _watch(sup)
+    try:
+        supervisor_mod.nudge(sup.settings, [API, WEB])
+        sup._on_watch(watch, sup.settings.exits_dir)
+    finally:
+        watch.close()
+    assert sorted(sup.loop.queue.queued) == [WEB, API]
+    assert sup.loop._full is False
+
+
+def test_a_nudge_without_keys_asks_for_a_full_pass(sup: supervisor_mod.Supervisor) -> None:
+    watch = _watch(sup)
+    try:
+        supervisor_mod.nudge(sup.settings)
+        sup._on_watch(watch, sup.settings.exits_dir)
+    finally:
+        watch.close()
+    assert sup.loop.queue.queued == ()
+    assert sup.loop._full is True
+
+
+def _known_pod(sup: supervisor_mod.Supervisor) -> None:
+    store = sup.host.store
+    store.add_pods(
+        [
+            PodRecord(
+                uid="u1",
+                namespace="default",
+                name="web",
+                source="web.yaml",
+                manifest={},
+                plan_json="{}",
+                created_at=1.0,
+            )
+        ]
+    )
+    store.put_container(ContainerRecord(pod_uid="u1", name="app", kind="app", container_id=CID))
+    assert sup.pods.keys() == [WEB]
+
+
+def test_an_exit_file_queues_the_pod_of_that_container(sup: supervisor_mod.Supervisor) -> None:
+    _known_pod(sup)
+    watch = _watch(sup)
+    try:
+        (sup.settings.exits_dir / CID).write_text("1")
+        sup._on_watch(watch, sup.settings.exits_dir)
+    finally:
+        watch.close()
+    assert sup.loop.queue.queued == (WEB,)
+    assert sup.loop._full is False
+
+
+def test_an_exit_of_an_unknown_container_asks_for_a_full_pass(
+    sup: supervisor_mod.Supervisor,
+) -> None:
+    watch = _watch(sup)
+    try:
+        (sup.settings.exits_dir / CID).write_text("1")
+        sup._on_watch(watch, sup.settings.exits_dir)
+    finally:
+        watch.close()
+    assert sup.loop.queue.queued == ()
+    assert sup.loop._full is True
+
+
+def test_a_probe_kill_queues_its_pod(sup: supervisor_mod.Supervisor) -> None:
+    import asyncio
+
+    _known_pod(sup)
+    kill = ProbeKill("u1", "app", CID, ProbeType.LIVENESS, "Container app failed liveness probe")
+    asyncio.run(sup._probe_restart(kill))
+    assert sup.loop.queue.queued == (WEB,)
