@@ -64,13 +64,20 @@ def ensure_node(host: Host) -> None:
 
 
 def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
-    """Lease an address and wire the pod's netns to the bridge; returns the pod IP."""
+    """Lease an address (a pod that has one keeps it) and wire the pod's netns to the bridge;
+    returns the pod IP."""
     from kubeplay.net import links
 
     ensure_node(host)
     s = host.settings
     gw = gateway(host)
-    ip = host.store.assign_ip(plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw))
+    current = host.store.get_pod_by_uid(plan.uid)
+    if current is not None and current.pod_ip:  # a re-made sandbox keeps the pod's address
+        ip = current.pod_ip
+    else:
+        ip = host.store.assign_ip(
+            plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw)
+        )
     prefix = ipaddress.ip_network(s.subnet).prefixlen
     links.attach_pod(
         netns,

@@ -10,8 +10,10 @@ Restarts with back-off are the supervisor's; a sync starts containers that never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubeplay import log
+from kubeplay import crash, log
 from kubeplay.engine import events
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
@@ -48,16 +50,18 @@ def container_dir(host: Host, uid: str, name: str) -> Path:
     return pod_dir(host, uid) / "containers" / name
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def namespace_path(host: Host, uid: str, kind: str) -> Path:
+    """Where the pod's pinned `kind` namespace (ipc, uts, pid) is mounted; its netns is
+    `PodRecord.netns`."""
+    return host.settings.runroot / "podns" / uid / kind
+
+
+def _alive(c: ContainerRecord) -> bool:
+    """Whether the recorded process of `c` still runs: by pid and start time, never by a
+    pid number alone (it may be another process's by now)."""
+    from kubeplay.runtime import procs
+
+    return procs.alive(procs.ProcessId(c.pid, c.pid_start))
 
 
 def _termination_message(host: Host, rec: PodRecord, c: ContainerRecord, *, exit_code: int) -> str:
@@ -109,7 +113,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         if c.kind == ContainerKind.INFRA:
             sandbox_id = c.container_id
             sandbox_running = bool(c.container_id) and (
-                host.read_exit(c.container_id) is None and _pid_alive(c.pid)
+                host.read_exit(c.container_id) is None and _alive(c)
             )
             continue
         last = _termination_from(c.last_termination)
@@ -133,7 +137,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 message=_termination_message(host, rec, c, exit_code=ex.exit_code),
                 container_id=c.container_id,
             )
-        elif c.started_at is not None and _pid_alive(c.pid):
+        elif c.started_at is not None and _alive(c):
             state, term = ContainerState.RUNNING, None
         elif c.started_at is not None:
             # Started, no exit file, process gone: conmon itself is gone (host reboot, kill -9).
@@ -244,13 +248,16 @@ def _pod_files(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str]:
     return files
 
 
-def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord, *, again: bool = False) -> PodRecord:
+    """The pod's sandbox: volumes, netns (with its address), pinned IPC and UTS namespaces
+    and the infra container. `again`: a new sandbox for one that died (not scheduled anew)."""
     from kubeplay.engine import network, volumes
     from kubeplay.net import netns as netns_mod
     from kubeplay.plan import ocispec
 
     base = pod_dir(host, plan.uid)
-    events.scheduled(host, plan.uid, plan.ref)
+    if not again:
+        events.scheduled(host, plan.uid, plan.ref)
     try:
         volumes.ensure_pod_volumes(host, plan)
     except KubeplayError as err:
@@ -264,6 +271,16 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
             network.setup_pod(host, plan, Path(netns))
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
+    crash.point("sandbox-network")
+    ipc_ns = "" if plan.host_ipc else str(namespace_path(host, plan.uid, "ipc"))
+    uts_ns = "" if plan.host_network else str(namespace_path(host, plan.uid, "uts"))
+    try:
+        if ipc_ns:
+            netns_mod.create_namespace(Path(ipc_ns), "ipc")
+        if uts_ns:
+            netns_mod.create_namespace(Path(uts_ns), "uts", hostname=ocispec.uts_hostname(plan))
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: namespaces: {err}", step="network") from err
     infra = base / "infra"
     rootfs = infra / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
@@ -275,19 +292,42 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         catatonit=host.settings.catatonit,
         netns=netns or None,
         cgroups_path=_cgroups_path(cid),
+        ipc_ns=ipc_ns,
+        uts_ns=uts_ns,
     )
     _write(infra / "config.json", json.dumps(spec))
     record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)
     host.store.put_container(record)
     try:
-        _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+        pid = _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+        if plan.share_process_namespace and not plan.host_pid:
+            _pin_pid_namespace(host, plan, pid)
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
+    crash.point("sandbox-infra")
     host.store.update_pod(plan.uid, started_at=time.time())
     got = host.store.get_pod_by_uid(plan.uid)
     if got is None:
         raise StateError(f"pod {plan.ref}: vanished from the store while starting")
     return got
+
+
+def _pin_pid_namespace(host: Host, plan: PodPlan, pid: int) -> None:
+    """Pin the infra process's PID namespace (shareProcessNamespace) right after it started,
+    checked to be that very process before and after, so that app containers join it by a
+    path of the pod's, never by /proc/<pid>."""
+    from kubeplay.net import netns as netns_mod
+
+    rec = host.store.get_pod_by_uid(plan.uid)
+    found = rec.containers if rec else ()
+    infra = next((c for c in found if c.kind == ContainerKind.INFRA), None)
+    if infra is None or infra.pid != pid or not _alive(infra):
+        raise StateError(f"pod {plan.ref}: infra process {pid} is gone")
+    target = namespace_path(host, plan.uid, "pid")
+    netns_mod.pin_namespace(Path(f"/proc/{pid}/ns/pid"), target)
+    if not _alive(infra):  # it exited meanwhile: its number may name another process now
+        netns_mod.remove_netns(target)
+        raise StateError(f"pod {plan.ref}: infra process {pid} is gone")
 
 
 def _run_container(
@@ -317,20 +357,28 @@ def _run_container(
         tty=tty,
         stdin=stdin,
     )
-    record = replace(record, pid=pid, created_at=time.time())
+    from kubeplay.runtime import procs
+
+    record = replace(record, pid=pid, pid_start=procs.start_time(pid) or 0, created_at=time.time())
     host.store.put_container(record)
+    crash.point("container-created")
     host.runtime.start(cid)
     host.store.put_container(replace(record, started_at=time.time()))
+    crash.point("container-started")
     return pid
 
 
-def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str | None]:
-    proc = f"/proc/{infra_pid}/ns"
+def _namespaces(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str | None]:
+    """The pod's namespaces an app container joins: the pinned paths, never /proc/<pid>/ns."""
+
+    def pinned(kind: str) -> str:
+        return str(namespace_path(host, plan.uid, kind))
+
     return {
         "network": None if plan.host_network else rec.netns,
-        "uts": None if plan.host_network else f"{proc}/uts",
-        "ipc": None if plan.host_ipc else f"{proc}/ipc",
-        "pid": None if plan.host_pid else (f"{proc}/pid" if plan.share_process_namespace else ""),
+        "uts": None if plan.host_network else pinned("uts"),
+        "ipc": None if plan.host_ipc else pinned("ipc"),
+        "pid": None if plan.host_pid else (pinned("pid") if plan.share_process_namespace else ""),
     }
 
 
@@ -359,7 +407,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
-    if infra is None or not infra.pid:
+    if infra is None or not infra.pid or not _alive(infra):
         raise SyncError(f"pod {plan.ref}: container {ctr.name}: no sandbox", step="container")
     prior = next((c for c in rec.containers if c.name == ctr.name), None)
     # An instance that ran before (it has a log) makes this start a restart.
@@ -420,7 +468,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         ctr,
         rootfs=rootfs,
         user=user,
-        namespaces=_namespaces(plan, rec, infra.pid),
+        namespaces=_namespaces(host, plan, rec),
         cgroups_path=_cgroups_path(cid),
         host_files=files,
         **prepared.spec_args,
@@ -485,9 +533,12 @@ def sync_pod(
         observed = observe(host, rec)
         todo = actions.compute_pod_actions(plan, observed)
         if todo.create_sandbox:
-            if observed.sandbox_id:
+            if observed.sandbox_id and may_start is None:
                 raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
-            rec = _create_sandbox(host, plan, rec)
+            if observed.sandbox_id:  # the supervisor killed the pod for it (SandboxChanged)
+                remove_sandbox(host, rec)
+                rec = host.store.get_pod_by_uid(plan.uid) or rec
+            rec = _create_sandbox(host, plan, rec, again=bool(observed.sandbox_id))
             continue
         if todo.wait_for:
             if may_start is not None:
@@ -566,6 +617,55 @@ def _mark_failed_start(host: Host, plan: PodPlan, name: str, err: SyncError) -> 
     )
 
 
+# --- a dead sandbox ---------------------------------------------------------------------------
+
+SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
+
+
+def kill_for_sandbox_change(host: Host, plan: PodPlan, rec: PodRecord, *, recreate: bool) -> None:
+    """The kubelet's answer to a pod whose sandbox died: kill every container of the pod
+    (grace period as for any kill); with `recreate` say so (SandboxChanged) and retire the
+    init containers, which run again in the new sandbox before the app containers restart
+    per restartPolicy. Without it (restartPolicy Never) the pod just ends."""
+    from kubeplay.engine import restarts
+
+    if recreate:
+        events.record(host, plan.uid, reason="SandboxChanged", message=SANDBOX_CHANGED)
+    _log.warning("pod_sandbox_changed", pod=plan.ref, recreate=recreate)
+    stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
+    if not recreate:
+        return
+    for ctr in plan.init_containers:
+        fresh = host.store.get_pod_by_uid(plan.uid)
+        if fresh is not None:
+            restarts.retire(host, fresh, ctr.name)
+
+
+def _remove_pinned_namespaces(host: Host, uid: str) -> None:
+    from kubeplay.net import netns as netns_mod
+
+    for kind in ("ipc", "uts", "pid"):
+        netns_mod.remove_netns(namespace_path(host, uid, kind))
+    with contextlib.suppress(OSError):
+        namespace_path(host, uid, "ipc").parent.rmdir()
+
+
+def remove_sandbox(host: Host, rec: PodRecord) -> None:
+    """Remove what is left of a dead sandbox (the infra container, the netns with its veth,
+    the pinned namespaces), keeping the pod's address for the next one."""
+    from kubeplay.engine import network
+
+    infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
+    if infra is not None and infra.container_id:
+        host.runtime.kill(infra.container_id, signal.SIGKILL)
+        host.runtime.delete(infra.container_id, force=True)
+        shutil.rmtree(host.settings.runroot / "persist" / infra.container_id, True)
+    if rec.netns:
+        network.teardown_pod(host, rec)
+    _remove_pinned_namespaces(host, rec.uid)
+    host.store.put_container(ContainerRecord(pod_uid=rec.uid, name=INFRA, kind=ContainerKind.INFRA))
+
+
 # --- tearing down ---------------------------------------------------------------------------
 
 
@@ -632,8 +732,6 @@ def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
 
 def remove_tree(path: Path) -> None:
     """rm -rf that never crosses into another filesystem (a mount left behind)."""
-    import shutil
-
     if not path.exists():
         return
     dev = path.stat().st_dev
@@ -647,8 +745,6 @@ def remove_tree(path: Path) -> None:
 
 def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
     """Stop and remove everything of the pod, then its rows. Safe to call again."""
-    import shutil
-
     from kubeplay.plan import pods as pods_mod
 
     plan = pods_mod.from_json(rec.plan_json)
@@ -677,6 +773,10 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
             network.teardown_pod(host, rec)
         except KubeplayError as err:
             errors.append(str(err))
+    try:
+        _remove_pinned_namespaces(host, rec.uid)
+    except KubeplayError as err:
+        errors.append(str(err))
     try:
         from kubeplay.engine import volumes
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kubeplay import log
+from kubeplay import crash, log
 from kubeplay.engine import events, locks, pods, restarts
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import KubeplayError
@@ -38,6 +38,7 @@ from kubeplay.plan import actions, deadline, supervision
 from kubeplay.plan import backoff as backoff_mod
 from kubeplay.plan import pods as plans
 from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
+from kubeplay.plan.observed import ObservedPod
 from kubeplay.settings import Settings
 from kubeplay.state.store import PodRecord
 
@@ -91,7 +92,6 @@ def nudge(settings: Settings) -> None:
 @dataclass
 class _PodState:
     backoff: dict[str, BackoffEntry] = field(default_factory=dict)
-    sandbox_reported: bool = False
 
 
 def _once(names: set[str]) -> Callable[[str], bool]:
@@ -276,8 +276,8 @@ class Supervisor:
 
     def _any_needed(self) -> bool:
         for rec in self.host.store.list_pods():
-            if rec.lifecycle == "creating":
-                return True
+            if rec.lifecycle in ("creating", "terminating"):
+                return True  # being made or removed, or left so by a killed command
             if rec.lifecycle == "active":
                 plan = plans.from_json(rec.plan_json)
                 if supervision.needs_supervision(plan, pods.observe(self.host, rec)):
@@ -320,22 +320,44 @@ class Supervisor:
         self._timers[uid] = min(self._timers.get(uid, at), at)
 
     def _sync(self, rec: PodRecord) -> bool:
-        if rec.lifecycle == "creating":
-            return True  # a play is bringing it up; it nudges us when done
-        if rec.lifecycle != "active":
+        if rec.lifecycle not in ("active", "creating", "terminating"):
             return False
         with locks.try_pod_lock(self.settings.locks_dir, rec.namespace, rec.name) as got:
-            if not got:
+            if not got:  # a command works on it (a play bringing it up nudges us when done)
                 self._later(rec.uid, BUSY_RETRY_SECONDS)
-                return True
+                return rec.lifecycle != "terminating"
             fresh = self.host.store.get_pod_by_uid(rec.uid)
-            if fresh is None or fresh.lifecycle != "active":
-                return fresh is not None and fresh.lifecycle == "creating"
+            if fresh is None:
+                return False
+            if fresh.lifecycle != "active":
+                return self._finish_interrupted(fresh)
+            crash.point("supervisor-sync")
             needed = self._sync_locked(fresh)
             after = self.host.store.get_pod_by_uid(rec.uid) or fresh
             self._cids.update({c.container_id: rec.uid for c in after.containers})
             self._records[rec.uid] = after
             return needed
+
+    def _finish_interrupted(self, rec: PodRecord) -> bool:
+        """A pod still `creating` or `terminating` whose lock nobody holds: the play or down
+        that worked on it was killed. Roll the creation back (nothing half-made stays, the
+        play failed as far as its user knows) or finish the removal; with the pod's lock."""
+        _log.warning("pod_interrupted", pod=f"{rec.namespace}/{rec.name}", was=rec.lifecycle)
+        pods.teardown_pod(self.host, rec, grace=0 if rec.lifecycle == "creating" else None)
+        from kubeplay.engine import network
+
+        network.refresh(self.host)
+        return False
+
+    def _sandbox_changed(
+        self, rec: PodRecord, plan: plans.PodPlan, todo: actions.PodActions
+    ) -> tuple[PodRecord, ObservedPod, actions.PodActions]:
+        """The pod's sandbox died: kill the pod as the kubelet does (SandboxChanged), then
+        look again; the sync that follows makes the new sandbox."""
+        pods.kill_for_sandbox_change(self.host, plan, rec, recreate=todo.create_sandbox)
+        rec = self.host.store.get_pod_by_uid(rec.uid) or rec
+        observed = pods.observe(self.host, rec)
+        return rec, observed, actions.compute_pod_actions(plan, observed)
 
     def _sync_locked(self, rec: PodRecord) -> bool:
         host = self.host
@@ -353,19 +375,10 @@ class Supervisor:
             self._later(rec.uid, left)
         state = self._pods.setdefault(rec.uid, _PodState())
         todo = actions.compute_pod_actions(plan, observed)
-        if todo.create_sandbox:
-            if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
-                state.sandbox_reported = True
-                _log.warning("pod_sandbox_died", pod=plan.ref)
-                events.record(
-                    host,
-                    plan.uid,
-                    type=events.WARNING,
-                    reason="SandboxChanged",
-                    message="Pod sandbox died; kubeplay cannot re-create it yet: "
-                    "play the pod again (--replace)",
-                )
-            return True
+        if todo.kill_pod:
+            rec, observed, todo = self._sandbox_changed(rec, plan, todo)
+            if not todo.create_sandbox:
+                return supervision.needs_supervision(plan, observed)
         now = self.clock()
         gates = supervision.gate_starts(
             plan, observed, todo, state.backoff, policy=self.policy, now=now
@@ -388,6 +401,10 @@ class Supervisor:
             except KubeplayError as err:
                 _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
                 self._later(rec.uid, 0.1)  # the next look holds it in back-off
+            if todo.create_sandbox:  # a new sandbox (after a reboot: a new node network too)
+                from kubeplay.engine import network
+
+                network.refresh(host)
         return True
 
     # --- probes -------------------------------------------------------------------------

@@ -28,7 +28,14 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
+    from kubeplay.engine import locks
+
     for rec in host.store.list_pods():
+        if rec.lifecycle in ("creating", "terminating"):
+            with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
+                if free:  # the command that worked on it was killed: the supervisor finishes
+                    return True
+            continue
         if rec.lifecycle != "active":
             continue
         plan = plans.from_json(rec.plan_json)

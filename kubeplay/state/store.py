@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS containers (
     waiting_reason TEXT,
     waiting_message TEXT,
     last_termination_json TEXT,
+    pid_start INTEGER,
     PRIMARY KEY (pod_uid, name)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -105,6 +106,11 @@ CREATE TABLE IF NOT EXISTS objects (
     updated_at REAL NOT NULL,
     PRIMARY KEY (kind, namespace, name)
 );
+CREATE TABLE IF NOT EXISTS boot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    boot_id TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pod_failures (
     pod_uid TEXT PRIMARY KEY REFERENCES pods(uid) ON DELETE CASCADE,
     reason TEXT NOT NULL,
@@ -115,6 +121,8 @@ CREATE TABLE IF NOT EXISTS pod_failures (
 _TABLES = frozenset(
     line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
 )
+# Columns added to a table after databases were made with it: (table, column, type).
+_ADDED_COLUMNS = (("containers", "pid_start", "INTEGER"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,7 @@ class ContainerRecord:
     waiting_reason: str = ""
     waiting_message: str = ""
     last_termination: dict[str, Any] | None = None
+    pid_start: int = 0  # the start time of `pid` (runtime.procs): a pid alone is not trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,12 +270,14 @@ class SqliteStore:
                     f"state database schema {version[0]} is newer than this kubeplay "
                     f"({SCHEMA_VERSION}): upgrade kubeplay"
                 )
-            if version is not None and self._has_all_tables():
+            if version is not None and self._has_all_tables() and not self._missing_columns():
                 return
         with self.transaction() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column, kind in self._missing_columns():
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             db.execute(
                 "INSERT OR IGNORE INTO meta (id, schema_version) VALUES (1, ?)", (SCHEMA_VERSION,)
             )
@@ -276,6 +287,38 @@ class SqliteStore:
         checking the table names first keeps opening an up-to-date database cheap."""
         rows = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         return _TABLES.issubset(r[0] for r in rows)
+
+    def _missing_columns(self) -> list[tuple[str, str, str]]:
+        have: dict[str, set[str]] = {}
+        for table, _column, _kind in _ADDED_COLUMNS:
+            if table not in have:
+                rows = self._db.execute(f"PRAGMA table_info({table})").fetchall()
+                have[table] = {r[1] for r in rows}
+        return [added for added in _ADDED_COLUMNS if added[1] not in have[added[0]]]
+
+    # boot ---------------------------------------------------------------------------------
+
+    def start_boot(self, boot_id: str, *, at: float) -> bool:
+        """Record that the state now belongs to boot `boot_id`. On a boot other than the one
+        recorded (the host rebooted: every process is gone, pid numbers mean nothing) every
+        container's pid is forgotten in the same transaction. True when this call did that."""
+        with self._lock:
+            row = self._db.execute("SELECT boot_id FROM boot WHERE id = 1").fetchone()
+        if row is not None and row[0] == boot_id:
+            return False  # the common case: no write
+        with self.transaction() as db:
+            row = db.execute("SELECT boot_id FROM boot WHERE id = 1").fetchone()
+            if row is not None and row[0] == boot_id:
+                return False
+            db.execute(
+                "INSERT INTO boot (id, boot_id, at) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET boot_id = excluded.boot_id, at = excluded.at",
+                (boot_id, at),
+            )
+            if row is None:
+                return False  # a new database (or one from before boots were recorded)
+            db.execute("UPDATE containers SET pid = NULL, pid_start = NULL")
+        return True
 
     # pods ---------------------------------------------------------------------------------
 
@@ -445,14 +488,15 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
                 "started_at=excluded.started_at, log_path=excluded.log_path, "
                 "waiting_reason=excluded.waiting_reason, "
                 "waiting_message=excluded.waiting_message, "
-                "last_termination_json=excluded.last_termination_json",
+                "last_termination_json=excluded.last_termination_json, "
+                "pid_start=excluded.pid_start",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -466,6 +510,7 @@ class SqliteStore:
                     rec.waiting_reason,
                     rec.waiting_message,
                     json.dumps(rec.last_termination) if rec.last_termination else None,
+                    rec.pid_start or None,
                 ),
             )
 
@@ -734,4 +779,5 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         waiting_reason=row["waiting_reason"] or "",
         waiting_message=row["waiting_message"] or "",
         last_termination=json.loads(last) if last else None,
+        pid_start=row["pid_start"] or 0,
     )
