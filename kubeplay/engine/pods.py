@@ -50,10 +50,14 @@ def container_dir(host: Host, uid: str, name: str) -> Path:
     return pod_dir(host, uid) / "containers" / name
 
 
+def pinned_namespaces_dir(host: Host) -> Path:
+    return host.settings.runroot / "podns"
+
+
 def namespace_path(host: Host, uid: str, kind: str) -> Path:
     """Where the pod's pinned `kind` namespace (ipc, uts, pid) is mounted; its netns is
     `PodRecord.netns`."""
-    return host.settings.runroot / "podns" / uid / kind
+    return pinned_namespaces_dir(host) / uid / kind
 
 
 def _alive(c: ContainerRecord) -> bool:

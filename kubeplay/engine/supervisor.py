@@ -273,6 +273,16 @@ class Supervisor:
         from kubeplay.plan import ocispec, users  # noqa: F401
 
         _ = self.host.images, self.host.seccomp, self.host.runtime
+        self._collect_orphans()
+
+    def _collect_orphans(self) -> None:
+        """At start: remove runtime containers and namespaces no pod of the store knows, as
+        the kubelet garbage-collects unknown sandboxes (engine.orphans)."""
+        from kubeplay.engine import orphans
+
+        removed = orphans.collect(self.host)
+        if removed:
+            _log.warning("orphans_removed", count=len(removed))
 
     def _any_needed(self) -> bool:
         for rec in self.host.store.list_pods():
