@@ -1,5 +1,6 @@
 """Test-only crash points: `point(name)` SIGKILLs this very process when the environment
-variable KUBEPLAY_TEST_CRASH_AT names that step (a comma-separated list may name several).
+variable KUBEPLAY_TEST_CRASH_AT names that step (a comma-separated list may name several;
+`step#N` names its N-th pass).
 
 e2e/test_faults.py uses it to kill `play`, `down` and the supervisor at defined steps and
 checks that the next supervisor converges and nothing leaks. Unset (always, outside tests)
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 ENV = "KUBEPLAY_TEST_CRASH_AT"
 STEPS = frozenset(
@@ -28,8 +30,19 @@ STEPS = frozenset(
 )
 
 
+_seen: dict[str, int] = {}
+_lock = threading.Lock()
+
+
 def point(name: str) -> None:
-    """SIGKILL this process if the test asked to crash at step `name`."""
+    """SIGKILL this process if the test asked to crash at step `name` (`name#N`: at its N-th
+    pass in this process, e.g. `container-started#2`, the first app container of a pod)."""
     wanted = os.environ.get(ENV)
-    if wanted and name in wanted.split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not wanted:
+        return
+    with _lock:
+        _seen[name] = count = _seen.get(name, 0) + 1
+    for item in wanted.split(","):
+        step, _, nth = item.partition("#")
+        if step == name and (not nth or int(nth) == count):
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -629,20 +629,32 @@ SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
 def kill_for_sandbox_change(host: Host, plan: PodPlan, rec: PodRecord, *, recreate: bool) -> None:
     """The kubelet's answer to a pod whose sandbox died: kill every container of the pod
     (grace period as for any kill); with `recreate` say so (SandboxChanged) and retire the
-    init containers, which run again in the new sandbox before the app containers restart
-    per restartPolicy. Without it (restartPolicy Never) the pod just ends."""
+    init containers and the app containers to run again, which the new sandbox then starts
+    in order. Which app containers run again is decided before the kill, as the kubelet's
+    computePodActions does: all but those that had succeeded under OnFailure (a container
+    that exits 0 on the kill's SIGTERM still runs again). Without `recreate`
+    (restartPolicy Never) the pod just ends."""
     from kubeplay.engine import restarts
+    from kubeplay.plan import actions
 
+    again = [ctr.name for ctr in plan.init_containers]
     if recreate:
+        observed = observe(host, rec)
+        on_failure = plan.restart_policy == "OnFailure"
+        again += [
+            ctr.name
+            for ctr in plan.containers
+            if not (on_failure and actions.succeeded(observed.get(ctr.name)))
+        ]
         events.record(host, plan.uid, reason="SandboxChanged", message=SANDBOX_CHANGED)
     _log.warning("pod_sandbox_changed", pod=plan.ref, recreate=recreate)
     stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
     if not recreate:
         return
-    for ctr in plan.init_containers:
+    for name in again:
         fresh = host.store.get_pod_by_uid(plan.uid)
         if fresh is not None:
-            restarts.retire(host, fresh, ctr.name)
+            restarts.retire(host, fresh, name)
 
 
 def _remove_pinned_namespaces(host: Host, uid: str) -> None:
@@ -759,6 +771,7 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
         stop_containers(host, plan, rec, grace=period)
     except KubeplayError as err:
         errors.append(str(err))
+    crash.point("down-stopped")
     for c in reversed(rec.containers):
         try:
             if c.container_id:
@@ -770,6 +783,7 @@ def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> N
                 host.images.unmount_rootfs(container_dir(host, rec.uid, c.name) / "rootfs")
         except KubeplayError as err:
             errors.append(str(err))
+    crash.point("down-containers")
     if rec.netns:
         from kubeplay.engine import network
 

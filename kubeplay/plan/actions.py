@@ -53,9 +53,10 @@ def _last_init_succeeded(plan: PodPlan, observed: ObservedPod) -> bool:
     return term is not None and term.exit_code == 0
 
 
-def _succeeded(obs: ObservedContainer) -> bool:
-    term = obs.termination if obs.state is ContainerState.TERMINATED else obs.last_termination
-    return term is not None and term.exit_code == 0 and obs.state is not ContainerState.RUNNING
+def succeeded(obs: ObservedContainer) -> bool:
+    """The container's current instance exited 0 (one retired to run again has not)."""
+    term = obs.termination if obs.state is ContainerState.TERMINATED else None
+    return term is not None and term.exit_code == 0
 
 
 def _sandbox_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
@@ -74,7 +75,7 @@ def _sandbox_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
     to_start = tuple(
         c.name
         for c in plan.containers
-        if not (plan.restart_policy == "OnFailure" and _succeeded(observed.get(c.name)))
+        if not (plan.restart_policy == "OnFailure" and succeeded(observed.get(c.name)))
     )
     if not to_start:
         return PodActions(kill_pod=changed, pod_done=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
 from kubeplay.errors import AlreadyExistsError, KubeplayError, NotFoundError, SyncError
@@ -240,6 +241,7 @@ def play(
                     host, objects, [plans.from_json(r.plan_json) for r in records]
                 )
                 host.store.add_pods(records, workloads=workloads)
+                crash.point("play-stored")
             except BaseException:
                 volumes_svc.remove_unused(host, made)
                 objects_mod.undo(settings, host.store, applied)
@@ -259,8 +261,10 @@ def play(
                 engine_volumes.refresh_object_volumes(host, _updated(applied))
                 network.refresh(host)
                 raise _first_sync_error(errors)
+            crash.point("play-synced")
             network.refresh(host)
         replica_uids = {r.uid for r in records[len(records) - len(replicas) :]}
+        crash.point("play-done")
         return PlayReport(
             pods=tuple(f"{r.namespace}/{r.name}" for r in records if r.uid not in replica_uids),
             replaced=tuple(replaced),

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from kubeplay import crash
 from kubeplay import settings as settings_mod
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
@@ -66,7 +67,11 @@ def start_background(settings: Settings) -> int:
     with log_file.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
-            env={**os.environ, **settings_mod.to_environ(settings)},  # this very install
+            # this very install; a command's test crash point is its own, not the supervisor's
+            env={
+                **{k: v for k, v in os.environ.items() if k != crash.ENV},
+                **settings_mod.to_environ(settings),
+            },
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
