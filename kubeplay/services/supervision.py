@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -93,33 +93,37 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
 
 
 def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
-    """SIGTERM the running supervisor and wait for it (SIGKILL after `timeout`); its pid."""
+    """SIGTERM the running supervisor and wait for it (SIGKILL after `timeout`); its pid.
+
+    The process is held by a pidfd opened while it still holds the supervisor lock and is
+    named by the pid file, so the signals can only reach that very process (never another
+    one that got its pid number later)."""
     pid = supervisor_mod.running_pid(settings)
     if pid is None:
         return None
     try:
-        os.kill(pid, signal.SIGTERM)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return pid
-    deadline = time.monotonic() + timeout
-    while supervisor_mod.running_pid(settings) is not None:
-        if time.monotonic() > deadline:
+    try:
+        if supervisor_mod.running_pid(settings) != pid:
+            return pid  # it exited (or handed over) meanwhile: the pidfd may be another's
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        if not _wait_gone(pidfd, timeout):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    _wait_gone(pid, 5.0)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _wait_gone(pidfd, 5.0)
+    finally:
+        os.close(pidfd)
     return pid
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
+def _wait_gone(pidfd: int, timeout: float) -> bool:
+    """Wait up to `timeout` s for the process behind `pidfd` to exit; True once it has."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 SYSTEMD_UNIT = """\
