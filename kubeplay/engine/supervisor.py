@@ -92,6 +92,7 @@ def nudge(settings: Settings) -> None:
 @dataclass
 class _PodState:
     backoff: dict[str, BackoffEntry] = field(default_factory=dict)
+    killed_sandbox: str = ""  # the dead sandbox whose pod this supervisor killed already
 
 
 def _once(names: set[str]) -> Callable[[str], bool]:
@@ -385,10 +386,11 @@ class Supervisor:
             self._later(rec.uid, left)
         state = self._pods.setdefault(rec.uid, _PodState())
         todo = actions.compute_pod_actions(plan, observed)
-        if todo.kill_pod:
+        if todo.kill_pod and state.killed_sandbox != observed.sandbox_id:
+            state.killed_sandbox = observed.sandbox_id  # once per dead sandbox (back-off)
             rec, observed, todo = self._sandbox_changed(rec, plan, todo)
-            if not todo.create_sandbox:
-                return supervision.needs_supervision(plan, observed)
+        if todo.kill_pod and not todo.create_sandbox:
+            return supervision.needs_supervision(plan, observed)
         now = self.clock()
         gates = supervision.gate_starts(
             plan, observed, todo, state.backoff, policy=self.policy, now=now
