@@ -214,6 +214,11 @@ def test_supervisor_removes_runtime_containers_and_netns_the_store_does_not_know
         "the unknown pod's containers to be removed",
         lambda: len(list((kp.runroot / "runtime").iterdir())) == 2,  # keep: infra and main
     )
+    kp.wait_for(
+        "the unknown pod's directory and namespace pins to be removed",
+        lambda: not (kp.root / "pods" / uid).exists() and not (kp.runroot / "podns" / uid).exists(),
+    )
+    assert not [m for m in kp.mounts() if uid in m]
     assert kp.exec("keep", "echo", "alive").strip() == "alive"
     kp.ok("down", str(path))
     agent.communicate(timeout=30)
