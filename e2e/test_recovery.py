@@ -224,3 +224,17 @@ def test_supervisor_removes_runtime_containers_and_netns_the_store_does_not_know
     agent.communicate(timeout=30)
     log = (kp.runroot / "supervisor.log").read_text()
     assert "orphan_container_removed" in log and "orphan_netns_removed" in log
+
+
+def test_system_reset_removes_what_the_store_does_not_know(kp: Kubeplay) -> None:
+    path = kp.write("lost.yaml", pod_yaml("lost", policy="Always", containers={"x": SLEEPER}))
+    kp.play(path)
+    uid = kp.pod("lost")["metadata"]["uid"]
+    for pid in kp.supervisors():
+        os.kill(pid, signal.SIGKILL)
+    kp.wait_for("the supervisor to die", lambda: not kp.supervisors())
+    with contextlib.closing(sqlite3.connect(kp.root / "state.db")) as db, db:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("DELETE FROM pods WHERE uid = ?", (uid,))
+    kp.ok("system", "reset", "--force", timeout=120)
+    assert kp.leaks(node=True) == []
