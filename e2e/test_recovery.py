@@ -104,6 +104,41 @@ def test_infra_killed_never_pod_ends_and_is_not_made_again(kp: Kubeplay) -> None
     assert "SandboxChanged" not in _reasons(kp)
 
 
+def test_containers_join_the_pinned_ipc_and_uts_namespaces_also_after_a_restart(
+    kp: Kubeplay,
+) -> None:
+    """issue 16: a restart must never join a namespace through a bare pid (a reused one put a
+    hostNetwork pod's container into the host's IPC namespace). Both containers of a
+    hostNetwork pod, and the restarted one, are in the pod's pinned IPC namespace."""
+    kp.env["KUBEPLAY_BACKOFF_BASE"] = "0.2"
+    path = kp.write(
+        "hostnet.yaml",
+        pod_yaml("hostnet", policy="Always", containers={"a": SLEEPER, "b": SLEEPER}).replace(
+            "  restartPolicy:", "  hostNetwork: true\n  restartPolicy:"
+        ),
+    )
+    kp.play(path)
+    uid = kp.pod("hostnet")["metadata"]["uid"]
+    pinned = os.stat(kp.runroot / "podns" / uid / "ipc").st_ino
+    assert pinned != os.stat("/proc/self/ns/ipc").st_ino
+
+    def ipc(container: str) -> int:
+        link = kp.exec("hostnet", "readlink", "/proc/self/ns/ipc", container=container)
+        return int(link.strip().removeprefix("ipc:[").removesuffix("]"))
+
+    assert ipc("a") == ipc("b") == pinned
+    # SLEEPER exits 0 on TERM; the exec'd kill may die with the container (137)
+    res = kp("exec", "hostnet", "-c", "b", "--", "kill", "-TERM", "1")
+    assert res.returncode in (0, 137), res
+
+    def restarted() -> bool:
+        b = statuses(kp.pod("hostnet"))["b"]
+        return b["restartCount"] == 1 and "running" in b["state"]
+
+    kp.wait_for("b restarted", restarted)
+    assert ipc("b") == pinned
+
+
 # --- a simulated reboot -----------------------------------------------------------------------
 
 
