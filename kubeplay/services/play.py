@@ -203,7 +203,10 @@ def play(
         refs = [(r.namespace, r.name) for r in records]
         engine_volumes.check_host_paths([plans.from_json(r.plan_json) for r in records])
         wrefs = [workloads_mod.lock_ref(w.namespace, w.kind, w.name) for w in workloads]
-        with pod_locks(settings.locks_dir, refs + wrefs):
+        # The pods a --replace removes are locked too: a pod being torn down unlocked would
+        # look to the supervisor like one whose `down` was killed.
+        rrefs = _replica_refs(host, workloads) if replace else []
+        with pod_locks(settings.locks_dir, refs + wrefs + rrefs):
             replaced: list[str] = []
             old_workloads = [
                 stored
@@ -275,6 +278,19 @@ def play(
         )
     finally:
         host.close()
+
+
+def _replica_refs(
+    host: host_mod.Host, workloads: Sequence[WorkloadRecord]
+) -> list[tuple[str, str]]:
+    from kubeplay.services import workloads as workloads_mod
+
+    return [
+        (p.namespace, p.name)
+        for w in workloads
+        if (stored := host.store.get_workload(w.namespace, w.kind, w.name))
+        for p in workloads_mod.pods_of(host, stored)
+    ]
 
 
 def _updated(applied: objects_mod.AppliedObjects) -> list[tuple[str, str, str]]:
