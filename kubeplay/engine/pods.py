@@ -706,6 +706,7 @@ def stop_containers(
         and c.container_id
         and c.pid  # 0: create failed or never finished, there is no process to stop
         and host.read_exit(c.container_id) is None
+        and _alive(c)  # else gone without an exit file (its conmon too): nothing to wait for
     ]
     hooked = [(ctr, c.container_id) for c in running if (ctr := plan.container(c.name))]
     if any(ctr.pre_stop is not None for ctr, _ in hooked):
