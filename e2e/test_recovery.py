@@ -219,6 +219,18 @@ def test_reboot_brings_back_pods_that_should_run_and_keeps_finished_ones(kp: Kub
         agent.communicate(timeout=30)
 
 
+def test_after_a_reboot_any_command_that_starts_the_supervisor_brings_pods_back(
+    kp: Kubeplay,
+) -> None:
+    first = kp.write("first.yaml", pod_yaml("first", policy="Always", containers={"a": SLEEPER}))
+    kp.play(first)
+    _simulate_reboot(kp)
+    second = kp.write("second.yaml", pod_yaml("second", policy="Never", containers={"a": SLEEPER}))
+    kp.play(second)  # starts the supervisor in the background, as after any play
+    kp.wait_for("pod first back", lambda: _running(kp, "first", restarts=1))
+    assert _running(kp, "second", restarts=0)
+
+
 # --- garbage collection of what the store does not know -----------------------------------------
 
 
