@@ -35,7 +35,8 @@ def test_two_plays_of_the_same_file_at_once_one_wins_and_nothing_is_half_made(
     assert len(table.strip().splitlines()) == 3
     # Two pods, an infra and an app container each: nothing of the loser is left.
     assert len(list((kp.runroot / "runtime").iterdir())) == 4
-    assert len(kp.mounts()) == 6  # two netns pins, two container rootfs, two pod /dev/shm
+    # two pods' network, IPC and UTS namespace pins and /dev/shm, two container rootfs
+    assert len(kp.mounts()) == 10
     assert kp.exec("alpha", "echo", "ok") == "ok\n"
     assert kp.exec("beta", "echo", "ok") == "ok\n"
 
@@ -52,4 +53,4 @@ def test_a_play_and_a_down_of_different_files_at_once_both_succeed(kp: Kubeplay)
     assert kp.pod_names() == ["pod/new"]
     assert kp.pod("new")["status"]["phase"] == "Running"
     assert len(list((kp.runroot / "runtime").iterdir())) == 2
-    assert len(kp.mounts()) == 3  # its netns pin, container rootfs and /dev/shm
+    assert len(kp.mounts()) == 5  # the netns, IPC and UTS pins, /dev/shm, the rootfs

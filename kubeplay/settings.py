@@ -69,7 +69,9 @@ class Settings:
 
     @property
     def exits_dir(self) -> Path:
-        return self.runroot / "exits"
+        """conmon's exit files: under the state root, so that a container that had finished
+        before a reboot is still seen finished (its exit code) after it."""
+        return self.root / "exits"
 
     @property
     def locks_dir(self) -> Path:

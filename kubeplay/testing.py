@@ -268,6 +268,22 @@ class FakeNetwork:
     def release(self, rec: PodRecord) -> None:
         self.attached.pop(rec.uid, None)
 
+    def create_namespace(self, path: Path, kind: str, *, hostname: str = "") -> None:
+        """A plain file stands in for the pinned namespace."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def remove_namespace(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def ensure_shm(self, uid: str) -> Path:
+        """A plain directory stands in for the pod's /dev/shm tmpfs."""
+        from kubeplay.engine import volumes
+
+        target = volumes.pod_shm_dir(self._host, uid)
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
 
 @dataclass
 class FakeHost:

@@ -32,7 +32,9 @@ class Host:
 
     @cached_property
     def store(self) -> SqliteStore:
-        return SqliteStore(self.settings.state_db)
+        store = SqliteStore(self.settings.state_db)
+        forget_previous_boot(store)
+        return store
 
     @cached_property
     def images(self) -> ImageStore:
@@ -102,6 +104,24 @@ def ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o777 != 0o700:
         path.chmod(0o700)
+
+
+def forget_previous_boot(store: SqliteStore) -> bool:
+    """After a reboot the run root is empty and no container runs: the first command (or
+    supervisor) to open the store forgets every recorded pid, so no pid of a previous boot is
+    ever signalled or joined, as podman refreshes its state on the first command after a
+    reboot. Exit files are kept under the state root, so containers that had finished stay
+    finished; the others are seen gone and restarted per restartPolicy. True after a reboot."""
+    import time
+
+    from kubeplay import log
+    from kubeplay.runtime import procs
+
+    current = procs.boot_id()
+    if not current or not store.start_boot(current, at=time.time()):
+        return False
+    log.get_logger(__name__).info("host_rebooted", boot_id=current)
+    return True
 
 
 def open_host(settings: Settings) -> Host:

@@ -65,13 +65,20 @@ def ensure_node(host: Host) -> None:
 
 
 def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
-    """Lease an address and wire the pod's netns to the bridge; returns the pod IP."""
+    """Lease an address (a pod that has one keeps it) and wire the pod's netns to the bridge;
+    returns the pod IP."""
     from kubeplay.net import links
 
     ensure_node(host)
     s = host.settings
     gw = gateway(host)
-    ip = host.store.assign_ip(plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw))
+    current = host.store.get_pod_by_uid(plan.uid)
+    if current is not None and current.pod_ip:  # a re-made sandbox keeps the pod's address
+        ip = current.pod_ip
+    else:
+        ip = host.store.assign_ip(
+            plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw)
+        )
     prefix = ipaddress.ip_network(s.subnet).prefixlen
     links.attach_pod(
         netns,
@@ -97,10 +104,29 @@ def teardown_pod(host: Host, rec: PodRecord) -> None:
 
 
 class HostPodNetwork:
-    """The pod network of this host (`Host.network`): a netns wired to the bridge."""
+    """The pod sandboxes' host resources (`Host.network`): a netns wired to the bridge, the
+    pinned IPC and UTS namespaces, the pod's one /dev/shm."""
 
     def __init__(self, host: Host) -> None:
         self._host = host
+
+    def create_namespace(self, path: Path, kind: str, *, hostname: str = "") -> None:
+        """A new `kind` ("ipc", "uts") namespace pinned at `path` (idempotent)."""
+        from kubeplay.net import netns as netns_mod
+
+        netns_mod.create_namespace(path, kind, hostname=hostname)
+
+    def remove_namespace(self, path: Path) -> None:
+        """Unpin a namespace pinned at `path`; nothing there is fine."""
+        from kubeplay.net import netns as netns_mod
+
+        netns_mod.remove_netns(path)
+
+    def ensure_shm(self, uid: str) -> Path:
+        """The pod's /dev/shm tmpfs (idempotent)."""
+        from kubeplay.engine import volumes
+
+        return volumes.ensure_pod_shm(self._host, uid)
 
     def attach(self, plan: PodPlan, netns: Path) -> str:
         """Make the pod's netns, lease an address and wire it; returns the pod IP."""

@@ -10,8 +10,10 @@ Restarts with back-off are the supervisor's; a sync starts containers that never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubeplay import log
+from kubeplay import crash, log
 from kubeplay.engine import events
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
@@ -49,25 +51,32 @@ def container_dir(host: Host, uid: str, name: str) -> Path:
     return pod_dir(host, uid) / "containers" / name
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def pinned_namespaces_dir(host: Host) -> Path:
+    return host.settings.runroot / "podns"
 
 
-def _process_running(pid: int) -> bool:
-    """Whether `pid` runs: alive and not a zombie (an orphan whose conmon died stays a zombie
-    until its new parent reaps it, and there is nothing of it to stop)."""
-    if not _pid_alive(pid):
+def namespace_path(host: Host, uid: str, kind: str) -> Path:
+    """Where the pod's pinned `kind` namespace (ipc, uts, pid) is mounted; its netns is
+    `PodRecord.netns`."""
+    return pinned_namespaces_dir(host) / uid / kind
+
+
+def _alive(c: ContainerRecord) -> bool:
+    """Whether the recorded process of `c` still runs: by pid and start time, never by a
+    pid number alone (it may be another process's by now)."""
+    from kubeplay.runtime import procs
+
+    return procs.alive(procs.ProcessId(c.pid, c.pid_start))
+
+
+def _process_running(c: ContainerRecord) -> bool:
+    """Whether the process of `c` runs: alive (pid and start time) and not a zombie (an
+    orphan whose conmon died stays a zombie until its new parent reaps it, and there is
+    nothing of it to stop)."""
+    if not _alive(c):
         return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{c.pid}/stat").read_text()
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
@@ -131,7 +140,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         if c.kind == ContainerKind.INFRA:
             sandbox_id = c.container_id
             sandbox_running = bool(c.container_id) and (
-                host.read_exit(c.container_id) is None and _pid_alive(c.pid)
+                host.read_exit(c.container_id) is None and _alive(c)
             )
             continue
         last = _termination_from(c.last_termination)
@@ -155,7 +164,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 message=_termination_message(host, rec, c, exit_code=ex.exit_code),
                 container_id=c.container_id,
             )
-        elif c.started_at is not None and _pid_alive(c.pid):
+        elif c.started_at is not None and _alive(c):
             state, term = ContainerState.RUNNING, None
         elif c.started_at is not None:
             # Started, no exit file, process gone: conmon itself is gone (host reboot, kill -9).
@@ -294,18 +303,19 @@ def volumes_ready(host: Host, plan: PodPlan) -> bool:
 def _shm_source(host: Host, plan: PodPlan) -> str:
     """/dev/shm of the pod's containers: with hostIPC the host's, as containerd and podman;
     else the pod's own tmpfs, one for all its containers (they share its IPC namespace)."""
-    from kubeplay.engine import volumes
     from kubeplay.plan import ocispec
 
     if plan.host_ipc:
         return ocispec.SHM
     try:
-        return str(volumes.ensure_pod_shm(host, plan.uid))
+        return str(host.network.ensure_shm(plan.uid))
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: {err}", step="volumes") from err
 
 
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
+    """The pod's sandbox: netns (with its address), pinned IPC and UTS namespaces and the
+    infra container (its volumes are made first, `volumes_ready`)."""
     from kubeplay.engine import containerconfig
     from kubeplay.plan import ocispec, qos
 
@@ -318,6 +328,16 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
             host.network.attach(plan, Path(netns))
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
+    crash.point("sandbox-network")
+    ipc_ns = "" if plan.host_ipc else str(namespace_path(host, plan.uid, "ipc"))
+    uts_ns = "" if plan.host_network else str(namespace_path(host, plan.uid, "uts"))
+    try:
+        if ipc_ns:
+            host.network.create_namespace(Path(ipc_ns), "ipc")
+        if uts_ns:
+            host.network.create_namespace(Path(uts_ns), "uts", hostname=ocispec.uts_hostname(plan))
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: namespaces: {err}", step="network") from err
     infra = base / "infra"
     rootfs = infra / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
@@ -333,19 +353,42 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
         oom_score_adj=qos.clamp_oom_score_adj(
             qos.INFRA_OOM_SCORE_ADJ, floor=containerconfig.oom_score_adj_floor()
         ),
+        ipc_ns=ipc_ns,
+        uts_ns=uts_ns,
     )
     _write(infra / "config.json", json.dumps(spec))
     record = ContainerRecord(pod_uid=plan.uid, name=INFRA, kind=ContainerKind.INFRA)
     host.store.put_container(record)
     try:
-        _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+        pid = _run_container(host, plan, record, cid=cid, bundle=infra, log_path=infra / "log")
+        if plan.share_process_namespace and not plan.host_pid:
+            _pin_pid_namespace(host, plan, pid)
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
+    crash.point("sandbox-infra")
     host.store.update_pod(plan.uid, started_at=time.time())
     got = host.store.get_pod_by_uid(plan.uid)
     if got is None:
         raise StateError(f"pod {plan.ref}: vanished from the store while starting")
     return got
+
+
+def _pin_pid_namespace(host: Host, plan: PodPlan, pid: int) -> None:
+    """Pin the infra process's PID namespace (shareProcessNamespace) right after it started,
+    checked to be that very process before and after, so that app containers join it by a
+    path of the pod's, never by /proc/<pid>."""
+    from kubeplay.net import netns as netns_mod
+
+    rec = host.store.get_pod_by_uid(plan.uid)
+    found = rec.containers if rec else ()
+    infra = next((c for c in found if c.kind == ContainerKind.INFRA), None)
+    if infra is None or infra.pid != pid or not _alive(infra):
+        raise StateError(f"pod {plan.ref}: infra process {pid} is gone")
+    target = namespace_path(host, plan.uid, "pid")
+    netns_mod.pin_namespace(Path(f"/proc/{pid}/ns/pid"), target)
+    if not _alive(infra):  # it exited meanwhile: its number may name another process now
+        netns_mod.remove_netns(target)
+        raise StateError(f"pod {plan.ref}: infra process {pid} is gone")
 
 
 def _run_container(
@@ -375,20 +418,28 @@ def _run_container(
         tty=tty,
         stdin=stdin,
     )
-    record = replace(record, pid=pid, created_at=time.time())
+    from kubeplay.runtime import procs
+
+    record = replace(record, pid=pid, pid_start=procs.start_time(pid) or 0, created_at=time.time())
     host.store.put_container(record)
+    crash.point("container-created")
     host.runtime.start(cid)
     host.store.put_container(replace(record, started_at=time.time()))
+    crash.point("container-started")
     return pid
 
 
-def _namespaces(plan: PodPlan, rec: PodRecord, infra_pid: int) -> dict[str, str | None]:
-    proc = f"/proc/{infra_pid}/ns"
+def _namespaces(host: Host, plan: PodPlan, rec: PodRecord) -> dict[str, str | None]:
+    """The pod's namespaces an app container joins: the pinned paths, never /proc/<pid>/ns."""
+
+    def pinned(kind: str) -> str:
+        return str(namespace_path(host, plan.uid, kind))
+
     return {
         "network": None if plan.host_network else rec.netns,
-        "uts": None if plan.host_network else f"{proc}/uts",
-        "ipc": None if plan.host_ipc else f"{proc}/ipc",
-        "pid": None if plan.host_pid else (f"{proc}/pid" if plan.share_process_namespace else ""),
+        "uts": None if plan.host_network else pinned("uts"),
+        "ipc": None if plan.host_ipc else pinned("ipc"),
+        "pid": None if plan.host_pid else (pinned("pid") if plan.share_process_namespace else ""),
     }
 
 
@@ -417,7 +468,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
     from kubeplay.plan import ocispec, users
 
     infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
-    if infra is None or not infra.pid:
+    if infra is None or not infra.pid or not _alive(infra):
         raise SyncError(f"pod {plan.ref}: container {ctr.name}: no sandbox", step="container")
     prior = next((c for c in rec.containers if c.name == ctr.name), None)
     # An instance that ran before (it has a log) makes this start a restart.
@@ -480,7 +531,7 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         ctr,
         rootfs=rootfs,
         user=user,
-        namespaces=_namespaces(plan, rec, infra.pid),
+        namespaces=_namespaces(host, plan, rec),
         cgroups_path=_cgroups_path(cid),
         host_files=files,
         **prepared.spec_args,
@@ -549,10 +600,13 @@ def sync_pod(
         observed = observe(host, rec)
         todo = actions.compute_pod_actions(plan, observed)
         if todo.create_sandbox:
-            if observed.sandbox_id:
+            if observed.sandbox_id and may_start is None:
                 raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
             if not volumes_ready(host, plan):
                 break  # ContainerCreating, FailedMount: the supervisor tries again
+            if observed.sandbox_id:  # the supervisor killed the pod for it (SandboxChanged)
+                remove_sandbox(host, rec)
+                rec = host.store.get_pod_by_uid(plan.uid) or rec
             rec = _create_sandbox(host, plan, rec)
             continue
         if todo.wait_for:
@@ -654,6 +708,65 @@ def _mark_failed_start(host: Host, plan: PodPlan, name: str, err: SyncError) -> 
     )
 
 
+# --- a dead sandbox ---------------------------------------------------------------------------
+
+SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
+
+
+def kill_for_sandbox_change(host: Host, plan: PodPlan, rec: PodRecord, *, recreate: bool) -> None:
+    """The kubelet's answer to a pod whose sandbox died: kill every container of the pod
+    (grace period as for any kill); with `recreate` say so (SandboxChanged) and retire the
+    init containers and the app containers to run again, which the new sandbox then starts
+    in order. Which app containers run again is decided before the kill, as the kubelet's
+    computePodActions does: all but those that had succeeded under OnFailure (a container
+    that exits 0 on the kill's SIGTERM still runs again). Without `recreate`
+    (restartPolicy Never) the pod just ends."""
+    from kubeplay.engine import restarts
+    from kubeplay.plan import actions
+
+    again = [ctr.name for ctr in plan.init_containers]
+    if recreate:
+        observed = observe(host, rec)
+        on_failure = plan.restart_policy == "OnFailure"
+        again += [
+            ctr.name
+            for ctr in plan.containers
+            if not (on_failure and actions.succeeded(observed.get(ctr.name)))
+        ]
+        events.record(host, plan.uid, reason="SandboxChanged", message=SANDBOX_CHANGED)
+    _log.warning("pod_sandbox_changed", pod=plan.ref, recreate=recreate)
+    stop_containers(host, plan, rec, grace=float(plan.termination_grace_period))
+    if not recreate:
+        return
+    for name in again:
+        fresh = host.store.get_pod_by_uid(plan.uid)
+        if fresh is not None:
+            restarts.retire(host, fresh, name)
+
+
+def _remove_pinned_namespaces(host: Host, uid: str) -> None:
+    for kind in ("ipc", "uts", "pid"):
+        host.network.remove_namespace(namespace_path(host, uid, kind))
+    with contextlib.suppress(OSError):
+        namespace_path(host, uid, "ipc").parent.rmdir()
+
+
+def remove_sandbox(host: Host, rec: PodRecord) -> None:
+    """Remove what is left of a dead sandbox (the infra container, the netns with its veth,
+    the pinned namespaces), keeping the pod's address for the next one."""
+    from kubeplay.engine import network
+
+    infra = next((c for c in rec.containers if c.kind == ContainerKind.INFRA), None)
+    if infra is not None and infra.container_id:
+        host.runtime.kill(infra.container_id, signal.SIGKILL)
+        host.runtime.delete(infra.container_id, force=True)
+        shutil.rmtree(host.settings.runroot / "persist" / infra.container_id, True)
+    if rec.netns:
+        network.teardown_pod(host, rec)
+    _remove_pinned_namespaces(host, rec.uid)
+    host.store.put_container(ContainerRecord(pod_uid=rec.uid, name=INFRA, kind=ContainerKind.INFRA))
+
+
 # --- tearing down ---------------------------------------------------------------------------
 
 
@@ -714,7 +827,7 @@ def signal_containers(
     for c in candidates:
         if host.runtime.monitor_alive(c.container_id):
             running.append(c)
-        elif _process_running(c.pid):
+        elif _process_running(c):
             running.append(c)
             orphans.add(c.container_id)
         else:
@@ -792,8 +905,6 @@ def enforce_deadline(host: Host, rec: PodRecord, *, now: float) -> bool:
 
 def remove_tree(path: Path) -> None:
     """rm -rf that never crosses into another filesystem (a mount left behind)."""
-    import shutil
-
     if not path.exists():
         return
     dev = path.stat().st_dev
@@ -854,6 +965,7 @@ def finish_teardown(
         kill_containers(host, plan, left, slots=slots, orphans=teardown.stopping.orphans)
     except KubeplayError as err:
         errors.append(str(err))
+    crash.point("down-stopped")
     with _bounded(slots):
         for c in reversed(rec.containers):
             try:
@@ -866,11 +978,16 @@ def finish_teardown(
                     host.images.unmount_rootfs(container_dir(host, rec.uid, c.name) / "rootfs")
             except KubeplayError as err:
                 errors.append(str(err))
+        crash.point("down-containers")
         if rec.netns:
             try:
                 host.network.release(rec)
             except KubeplayError as err:
                 errors.append(str(err))
+        try:
+            _remove_pinned_namespaces(host, rec.uid)
+        except KubeplayError as err:
+            errors.append(str(err))
         try:
             from kubeplay.engine import volumes
 

@@ -245,11 +245,21 @@ class Supervisor:
         from kubeplay.plan import ocispec, users  # noqa: F401
 
         _ = self.host.images, self.host.seccomp, self.host.runtime
+        self._collect_orphans()
+
+    def _collect_orphans(self) -> None:
+        """At start: remove runtime containers and namespaces no pod of the store knows, as
+        the kubelet garbage-collects unknown sandboxes (engine.orphans)."""
+        from kubeplay.engine import orphans
+
+        removed = orphans.collect(self.host)
+        if removed:
+            _log.warning("orphans_removed", count=len(removed))
 
     def _any_needed(self) -> bool:
         for rec in self.host.store.list_pods():
-            if rec.lifecycle == "creating":
-                return True
+            if rec.lifecycle in ("creating", "terminating"):
+                return True  # being made or removed, or left so by a killed command
             if rec.lifecycle == "active":
                 plan = plans.from_json(rec.plan_json)
                 if supervision.needs_supervision(plan, pods.observe(self.host, rec)):

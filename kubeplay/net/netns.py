@@ -1,11 +1,15 @@
-"""Network namespaces pinned by a bind mount of nsfs, made without `ip` or a fork.
+"""Network namespaces (and the pod's IPC and UTS namespaces) pinned by a bind mount of nsfs,
+made without `ip` or a fork.
 
 `create_netns` runs unshare(CLONE_NEWNET) in a short-lived thread: in a multi-threaded process
 unshare changes only the calling thread, so the rest of kubeplay stays in the host namespace;
 the thread bind-mounts its /proc/thread-self/ns/net onto the target file, brings loopback up
 and exits, and the mount keeps the namespace alive (about 0.6 ms). `in_netns` runs a function
-in such a thread after setns(), for configuring links from inside the namespace. Called by
-the engine (and by links.attach_pod); decides nothing.
+in such a thread after setns(), for configuring links from inside the namespace.
+`create_namespace` pins a new IPC or UTS namespace the same way (with the pod's hostname set
+in a UTS one), so that containers join a pod's namespaces by these paths, never through a
+process's /proc/<pid>/ns (a pid may be reused). Called by the engine (and by
+links.attach_pod); decides nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ _log = log.get_logger(__name__)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
+_KINDS = {"ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS}
 _MS_BIND = 0x1000
 _MNT_DETACH = 2
 _SIOCGIFFLAGS = 0x8913
@@ -105,6 +112,49 @@ def create_netns(path: Path) -> None:
         remove_netns(path)
         raise
     _log.debug("netns_created", path=str(path))
+
+
+def create_namespace(path: Path, kind: str, *, hostname: str = "") -> None:
+    """A new `kind` ("ipc" or "uts") namespace pinned at `path`; a UTS one gets `hostname`.
+    Idempotent as `create_netns`."""
+    flag = _KINDS[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_netns(path):
+        return
+
+    def body() -> None:
+        if _libc.unshare(flag) != 0:
+            raise _fail(f"unshare {kind}", path)
+        if hostname:
+            name = hostname.encode()
+            if _libc.sethostname(name, len(name)) != 0:
+                raise _fail("sethostname", path)
+        path.touch()
+        source = f"/proc/self/task/{threading.get_native_id()}/ns/{kind}".encode()
+        if _libc.mount(source, bytes(path), b"none", _MS_BIND, None) != 0:
+            err = _fail("bind mount", path)
+            path.unlink(missing_ok=True)
+            raise err
+
+    try:
+        _in_thread(body)
+    except NetworkError:
+        remove_netns(path)
+        raise
+    _log.debug("namespace_created", path=str(path), kind=kind)
+
+
+def pin_namespace(source: Path, path: Path) -> None:
+    """Pin the namespace file `source` (a /proc/<pid>/ns/* of a process just created) at
+    `path`, so that it is joined by that path from then on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_netns(path):
+        return
+    path.touch()
+    if _libc.mount(bytes(source), bytes(path), b"none", _MS_BIND, None) != 0:
+        err = _fail(f"bind mount {source}", path)
+        path.unlink(missing_ok=True)
+        raise err
 
 
 def remove_netns(path: Path) -> None:

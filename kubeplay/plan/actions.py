@@ -1,7 +1,9 @@
 """compute_pod_actions: what a sync of one pod must do next, in the kubelet's order.
 
 Mirrors kubelet's computePodActions: a missing sandbox means create it and start from the
-first init container; init containers run one at a time (sidecar init containers, with
+first init container; a sandbox that died (SandboxChanged) means kill the pod first, and with
+restartPolicy Never, or nothing left to run (OnFailure containers that succeeded stay
+finished), no new sandbox; init containers run one at a time (sidecar init containers, with
 restartPolicy Always, are started and left running); app containers start once every init
 container is done. A terminated container is restarted only when the restart policy says so.
 A running app (or sidecar) container made from another definition than its plan's (the
@@ -36,6 +38,7 @@ class ContainerKill:
 class PodActions:
     create_sandbox: bool = False
     kills: tuple[ContainerKill, ...] = ()  # stop these first; each is also in start
+    kill_pod: bool = False  # the sandbox died: kill every container first (SandboxChanged)
     start_init: str = ""  # the init container to start (or restart) next
     wait_for: str = ""  # an init container is running: wait for it to finish
     start: tuple[str, ...] = ()  # app containers to start (or restart), spec order
@@ -80,17 +83,49 @@ def _last_init_succeeded(plan: PodPlan, observed: ObservedPod) -> bool:
     return term is not None and term.exit_code == 0
 
 
+def succeeded(obs: ObservedContainer) -> bool:
+    """The container's current instance exited 0 (one retired to run again has not)."""
+    term = obs.termination if obs.state is ContainerState.TERMINATED else None
+    return term is not None and term.exit_code == 0
+
+
+def _sandbox_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
+    """No running sandbox: make one, or after one died (it existed: SandboxChanged) kill the
+    pod and make a new one, as kubelet's computePodActions: not with restartPolicy Never once
+    containers ran, and not when no container is left to run."""
+    changed = bool(observed.sandbox_id)
+    ran = any(
+        observed.get(c.name).container_id or _ran_before(observed.get(c.name))
+        for c in (*plan.init_containers, *plan.containers)
+    )
+    if changed and ran and plan.restart_policy == "Never":
+        return PodActions(
+            kill_pod=True, message="pod sandbox died and restartPolicy is Never: the pod ends"
+        )
+    to_start = tuple(
+        c.name
+        for c in plan.containers
+        if not (plan.restart_policy == "OnFailure" and succeeded(observed.get(c.name)))
+    )
+    if not to_start:
+        return PodActions(kill_pod=changed, pod_done=True)
+    first = plan.init_containers[0].name if plan.init_containers else ""
+    return PodActions(
+        create_sandbox=True,
+        kill_pod=changed,
+        start_init=first,
+        start=() if first else to_start,
+        message="pod sandbox changed: kill it and make it again"
+        if changed
+        else "pod sandbox missing: create it",
+    )
+
+
 def compute_pod_actions(plan: PodPlan, observed: ObservedPod) -> PodActions:
     if observed.failed_reason:  # e.g. DeadlineExceeded: a failed pod never starts again
         return PodActions(pod_done=True, message=observed.failed_message)
     if not observed.sandbox_running:
-        first = plan.init_containers[0].name if plan.init_containers else ""
-        return PodActions(
-            create_sandbox=True,
-            start_init=first,
-            start=() if first else tuple(c.name for c in plan.containers),
-            message="pod sandbox missing: create it",
-        )
+        return _sandbox_actions(plan, observed)
     # The pod has initialized once an app container runs or the last init container, a regular
     # one, exited 0 (kubelet's findNextInitContainerToRun / computeInitContainerActions); from
     # then on only sidecars are kept up, and alongside the app containers.

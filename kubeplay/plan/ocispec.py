@@ -162,19 +162,22 @@ def build_infra_spec(
     cgroups_path: str,
     host_files: Mapping[str, str] = _NO_FILES,
     oom_score_adj: int | None = None,
+    ipc_ns: str = "",
+    uts_ns: str = "",
 ) -> dict[str, Any]:
     """The pause container: `catatonit -P` owning the pod's shared namespaces.
 
     `catatonit` is the host binary, bind-mounted read-only at `catatonit_in_rootfs` of an empty
     `rootfs`. `netns` is the network namespace the engine made (None: a new one of its own,
-    unless `pod.host_network`, which keeps the host's network and UTS namespaces).
+    unless `pod.host_network`, which keeps the host's network and UTS namespaces); `ipc_ns`
+    and `uts_ns` the pinned IPC and UTS namespaces it made ("": new ones of its own).
     `oom_score_adj`: the process's (None: inherited).
     """
     namespaces = [
         *_namespace("pid", None if pod.host_pid else ""),
         *([] if pod.host_network else _namespace("network", netns or "")),
-        *_namespace("ipc", None if pod.host_ipc else ""),
-        *_namespace("uts", None if pod.host_network else ""),
+        *_namespace("ipc", None if pod.host_ipc else ipc_ns),
+        *_namespace("uts", None if pod.host_network else uts_ns),
         {"type": "mount"},
     ]
     spec: dict[str, Any] = {

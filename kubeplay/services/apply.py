@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import KubeplayError, NotFoundError, SyncError, UsageError
 from kubeplay.kube import kinds
@@ -408,6 +409,7 @@ def _carry_out(
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
         host.store.delete_records(pruned_workloads)
+        crash.point("play-stored") if verb == "play" else crash.point("apply-stored")
     except BaseException:
         volumes_svc.remove_unused(host, made)
         raise
@@ -438,6 +440,7 @@ def _carry_out(
                 step=getattr(err, "step", "sync"),
             ) from err
         raise
+    crash.point("play-synced") if verb == "play" else crash.point("apply-synced")
     for e in restarts:
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)

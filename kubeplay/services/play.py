@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import AlreadyExistsError, ManifestError, NotFoundError, UsageError
 from kubeplay.kube import workloads as kube_workloads
@@ -182,6 +183,7 @@ def play(
         refuse=lambda actions: _refuse(actions, objects),
         verb="play",
     )
+    crash.point("play-done")
     return _play_report(settings, report)
 
 

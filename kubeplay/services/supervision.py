@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 
+from kubeplay import crash
 from kubeplay import settings as settings_mod
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import pods as engine
@@ -28,7 +29,14 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
+    from kubeplay.engine import locks
+
     for rec in host.store.list_pods():
+        if rec.lifecycle in ("creating", "terminating"):
+            with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
+                if free:  # the command that worked on it was killed: the supervisor finishes
+                    return True
+            continue
         if rec.lifecycle != "active":
             continue
         plan = plans.from_json(rec.plan_json)
@@ -80,7 +88,11 @@ def start_background(settings: Settings) -> int:
     with os.fdopen(fd, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
-            env={**os.environ, **settings_mod.to_environ(settings)},  # this very install
+            # this very install; a command's test crash point is its own, not the supervisor's
+            env={
+                **{k: v for k, v in os.environ.items() if k != crash.ENV},
+                **settings_mod.to_environ(settings),
+            },
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -104,33 +116,37 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
 
 
 def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
-    """SIGTERM the running supervisor and wait for it (SIGKILL after `timeout`); its pid."""
+    """SIGTERM the running supervisor and wait for it (SIGKILL after `timeout`); its pid.
+
+    The process is held by a pidfd opened while it still holds the supervisor lock and is
+    named by the pid file, so the signals can only reach that very process (never another
+    one that got its pid number later)."""
     pid = supervisor_mod.running_pid(settings)
     if pid is None:
         return None
     try:
-        os.kill(pid, signal.SIGTERM)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return pid
-    deadline = time.monotonic() + timeout
-    while supervisor_mod.running_pid(settings) is not None:
-        if time.monotonic() > deadline:
+    try:
+        if supervisor_mod.running_pid(settings) != pid:
+            return pid  # it exited (or handed over) meanwhile: the pidfd may be another's
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        if not _wait_gone(pidfd, timeout):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    _wait_gone(pid, 5.0)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _wait_gone(pidfd, 5.0)
+    finally:
+        os.close(pidfd)
     return pid
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
+def _wait_gone(pidfd: int, timeout: float) -> bool:
+    """Wait up to `timeout` s for the process behind `pidfd` to exit; True once it has."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 SYSTEMD_UNIT = """\

@@ -1,6 +1,7 @@
 """`kubeplay system reset`: remove everything this install made on the host.
 
-Every pod (containers, mounts, netns, veths), the node network (dnsmasq, the nft table, the
+Every pod (containers, mounts, netns, veths), whatever of a pod the store does not know, the
+node network (dnsmasq, the nft table, the
 bridge), then the state and run roots themselves (store, images, volumes, runtime state).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import network
+from kubeplay.engine import network, orphans
 from kubeplay.engine import pods as engine
 from kubeplay.errors import StateError
 from kubeplay.settings import Settings
@@ -34,6 +35,7 @@ def reset(settings: Settings) -> ResetReport:
             for rec in records:
                 engine.teardown_pod(host, rec, grace=0)
                 removed.append(f"{rec.namespace}/{rec.name}")
+            orphans.collect(host)  # what no pod row knows (a lost row, a killed command)
         finally:
             host.close()
     host = host_mod.Host(settings)

@@ -40,6 +40,7 @@ class ContainerRecord:
     waiting_message: str = ""
     last_termination: dict[str, Any] | None = None
     spec_hash: str = ""  # the plan's container hash this instance was created from
+    pid_start: int = 0  # the start time of `pid` (runtime.procs): a pid alone is not trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,28 @@ def pod_row(pod: PodRecord, *, source: str = PLAY_SOURCE) -> ObjectRecord:
 
 
 class PodsTable(ObjectsTable):
+    def start_boot(self, boot_id: str, *, at: float) -> bool:
+        """Record that the state now belongs to boot `boot_id`. On a boot other than the one
+        recorded (the host rebooted: every process is gone, pid numbers mean nothing) every
+        container's pid is forgotten in the same transaction. True when this call did that."""
+        with self._lock:
+            row = self._db.execute("SELECT boot_id FROM boot WHERE id = 1").fetchone()
+        if row is not None and row[0] == boot_id:
+            return False  # the common case: no write
+        with self.transaction() as db:
+            row = db.execute("SELECT boot_id FROM boot WHERE id = 1").fetchone()
+            if row is not None and row[0] == boot_id:
+                return False
+            db.execute(
+                "INSERT INTO boot (id, boot_id, at) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET boot_id = excluded.boot_id, at = excluded.at",
+                (boot_id, at),
+            )
+            if row is None:
+                return False  # a new database (or one from before boots were recorded)
+            db.execute("UPDATE containers SET pid = NULL, pid_start = NULL")
+        return True
+
     def add_pods(
         self,
         pods: Sequence[PodRecord],
@@ -246,7 +269,8 @@ class PodsTable(ObjectsTable):
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json, spec_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, spec_hash, pid_start) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
@@ -254,7 +278,7 @@ class PodsTable(ObjectsTable):
                 "waiting_reason=excluded.waiting_reason, "
                 "waiting_message=excluded.waiting_message, "
                 "last_termination_json=excluded.last_termination_json, "
-                "spec_hash=excluded.spec_hash",
+                "spec_hash=excluded.spec_hash, pid_start=excluded.pid_start",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -269,6 +293,7 @@ class PodsTable(ObjectsTable):
                     rec.waiting_message,
                     json.dumps(rec.last_termination) if rec.last_termination else None,
                     rec.spec_hash,
+                    rec.pid_start or None,
                 ),
             )
 
@@ -380,4 +405,5 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         waiting_message=row["waiting_message"] or "",
         last_termination=json.loads(last) if last else None,
         spec_hash=row["spec_hash"] or "",
+        pid_start=row["pid_start"] or 0,
     )

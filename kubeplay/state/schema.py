@@ -160,6 +160,11 @@ CREATE TABLE IF NOT EXISTS pod_deletions (
     pod_uid TEXT PRIMARY KEY REFERENCES pods(uid) ON DELETE CASCADE,
     requested_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS boot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    boot_id TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 # Version 2 from scratch: version 1's runtime tables, the new objects and events.
@@ -184,7 +189,10 @@ SCHEMA_V2 = (
 )
 
 # Columns added to a table after databases with it existed: (table, column, definition).
-ADDED_COLUMNS = (("containers", "spec_hash", "TEXT NOT NULL DEFAULT ''"),)
+ADDED_COLUMNS = (
+    ("containers", "spec_hash", "TEXT NOT NULL DEFAULT ''"),
+    ("containers", "pid_start", "INTEGER"),
+)
 
 TABLES = frozenset(
     line.split()[5] for line in SCHEMA_V2.splitlines() if line.startswith("CREATE TABLE")

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from kubeplay import log
+from kubeplay import crash, log
 from kubeplay.engine import events, locks, pods, restarts
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
@@ -32,6 +32,7 @@ from kubeplay.plan import backoff as backoff_mod
 from kubeplay.plan import pods as plans
 from kubeplay.plan import probes as probes_mod
 from kubeplay.plan.backoff import BackoffEntry, BackoffPolicy
+from kubeplay.plan.observed import ObservedPod
 from kubeplay.plan.probes import ProbeKill, ProbeType
 from kubeplay.state.store import PodRecord
 
@@ -52,7 +53,7 @@ def pod_key(namespace: str, name: str) -> ObjectKey:
 class _PodState:
     uid: str
     backoff: dict[str, BackoffEntry] = field(default_factory=dict)
-    sandbox_reported: bool = False
+    killed_sandbox: str = ""  # the dead sandbox whose pod this controller killed already
     mount_delay: float = 0.0  # the current wait between volume set-up attempts
 
 
@@ -144,22 +145,24 @@ class PodController:
                 self._plans.pop(key, None)
             else:
                 self._records[key] = rec
-        if rec is None:
+        if rec is None or rec.lifecycle not in ("active", "creating", "terminating"):
             return SyncResult()
-        if rec.lifecycle == "creating":
-            return SyncResult(needs_supervisor=True)  # a play brings it up; it nudges us
-        if rec.lifecycle != "active":
-            return SyncResult()  # terminating: a command is removing it
         for kill in kills:
             if kill.pod_uid == rec.uid:
                 self.kill_for_probe(rec, kill)
         with locks.try_pod_lock(self.host.settings.locks_dir, rec.namespace, rec.name) as got:
-            if not got:
-                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
+            if not got:  # a command works on it (a play bringing it up nudges us when done)
+                return SyncResult(
+                    requeue_after=BUSY_RETRY_SECONDS,
+                    needs_supervisor=rec.lifecycle != "terminating",
+                )
             fresh = store.get_pod_by_uid(rec.uid)
-            if fresh is None or fresh.lifecycle != "active":
-                creating = fresh is not None and fresh.lifecycle == "creating"
-                return SyncResult(needs_supervisor=creating)
+            if fresh is None:
+                return SyncResult()
+            if fresh.lifecycle != "active":
+                self._finish_interrupted(key, fresh)
+                return SyncResult()
+            crash.point("supervisor-sync")
             requeue = _Requeue()
             needed = self._sync_locked(key, fresh, requeue, now=now)
             after = (store.get_pod_by_uid(rec.uid) or fresh) if requeue.acted else fresh
@@ -169,6 +172,27 @@ class PodController:
             return SyncResult(requeue_after=requeue.after, needs_supervisor=needed)
 
     # --- one pod -------------------------------------------------------------------------
+
+    def _finish_interrupted(self, key: ObjectKey, rec: PodRecord) -> None:
+        """A pod still `creating` or `terminating` whose lock nobody holds: the play or down
+        that worked on it was killed. Roll the creation back (nothing half-made stays, the
+        play failed as far as its user knows) or finish the removal; with the pod's lock."""
+        from kubeplay.engine import network
+
+        _log.warning("pod_interrupted", pod=f"{rec.namespace}/{rec.name}", was=rec.lifecycle)
+        pods.teardown_pod(self.host, rec, grace=0 if rec.lifecycle == "creating" else None)
+        network.refresh(self.host)
+        self._forget(key)
+
+    def _sandbox_changed(
+        self, rec: PodRecord, plan: plans.PodPlan, todo: actions.PodActions
+    ) -> tuple[PodRecord, ObservedPod, actions.PodActions]:
+        """The pod's sandbox died: kill the pod as the kubelet does (SandboxChanged), then
+        look again; the sync that follows makes the new sandbox."""
+        pods.kill_for_sandbox_change(self.host, plan, rec, recreate=todo.create_sandbox)
+        rec = self.host.store.get_pod_by_uid(rec.uid) or rec
+        observed = pods.observe(self.host, rec)
+        return rec, observed, actions.compute_pod_actions(plan, observed)
 
     def _forget(self, key: ObjectKey) -> None:
         with self._lock:
@@ -212,22 +236,15 @@ class PodController:
             requeue.at(left)
         state = self._pod_state(key, rec.uid)
         todo = actions.compute_pod_actions(plan, observed)
+        if todo.kill_pod and state.killed_sandbox != observed.sandbox_id:
+            requeue.acted = True
+            state.killed_sandbox = observed.sandbox_id  # once per dead sandbox (back-off)
+            rec, observed, todo = self._sandbox_changed(rec, plan, todo)
+        if todo.kill_pod and not todo.create_sandbox:
+            return supervision.needs_supervision(plan, observed)
         if todo.create_sandbox and not observed.sandbox_id:
             requeue.acted = True
             return self._create_pending(plan, state, requeue)
-        if todo.create_sandbox:
-            if not state.sandbox_reported:  # re-creating a sandbox is not supported yet
-                state.sandbox_reported = True
-                _log.warning("pod_sandbox_died", pod=plan.ref)
-                events.record(
-                    host,
-                    plan.uid,
-                    type=events.WARNING,
-                    reason="SandboxChanged",
-                    message="Pod sandbox died; kubeplay cannot re-create it yet: "
-                    "play the pod again (--replace)",
-                )
-            return True
         if todo.kills:  # definition changed: stop that instance, then start the new one
             requeue.acted = True
             rec = self._kill_changed(plan, rec, todo.kills, state)
@@ -256,6 +273,10 @@ class PodController:
             except KubeplayError as err:
                 _log.warning("pod_sync_failed", pod=plan.ref, error=str(err))
                 requeue.at(FAILED_START_RETRY_SECONDS)
+            if todo.create_sandbox:  # a new sandbox (after a reboot: a new node network too)
+                from kubeplay.engine import network
+
+                network.refresh(host)
         return True
 
     def _create_pending(self, plan: plans.PodPlan, state: _PodState, requeue: _Requeue) -> bool:

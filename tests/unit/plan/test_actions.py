@@ -198,6 +198,79 @@ def test_compute_pod_actions(mutate_plan: MutatePlan, mutate: Mutate, expected: 
     assert actions.compute_pod_actions(mutate_plan(BASE_PLAN), mutate(BASE_OBSERVED)) == expected
 
 
+# --- a sandbox that died (kubelet computePodActions, SandboxChanged) -------------------------
+
+
+def sandbox_died(o: ObservedPod) -> ObservedPod:
+    """The infra container existed and is gone (killed, or the host rebooted)."""
+    return replace(o, sandbox_id="sb", sandbox_running=False)
+
+
+def then(*mutations: Mutate) -> Mutate:
+    def mutate(o: ObservedPod) -> ObservedPod:
+        for m in mutations:
+            o = m(o)
+        return o
+
+    return mutate
+
+
+CHANGED = "pod sandbox changed: kill it and make it again"
+
+
+@pytest.mark.parametrize(
+    ("mutate_plan", "mutate", "expected"),
+    [
+        pytest.param(
+            policy("Always"),
+            sandbox_died,
+            PodActions(create_sandbox=True, kill_pod=True, start=("a", "b", "c"), message=CHANGED),
+            id="sandbox-changed-always-kills-and-recreates",
+        ),
+        pytest.param(
+            policy("OnFailure"),
+            then(sandbox_died, with_(exited("a", 0), exited("b", 1))),
+            PodActions(create_sandbox=True, kill_pod=True, start=("b", "c"), message=CHANGED),
+            id="sandbox-changed-onfailure-succeeded-container-stays-finished",
+        ),
+        pytest.param(
+            policy("OnFailure"),
+            then(sandbox_died, with_(exited("a", 0), exited("b", 0), exited("c", 0))),
+            PodActions(kill_pod=True, pod_done=True),
+            id="sandbox-changed-onfailure-nothing-left-to-run-no-sandbox",
+        ),
+        pytest.param(
+            policy("Never"),
+            sandbox_died,
+            PodActions(
+                kill_pod=True, message="pod sandbox died and restartPolicy is Never: the pod ends"
+            ),
+            id="sandbox-changed-never-kills-pod-no-new-sandbox",
+        ),
+        pytest.param(
+            policy("Never"),
+            no_sandbox,
+            PodActions(
+                create_sandbox=True,
+                start=("a", "b", "c"),
+                message="pod sandbox missing: create it",
+            ),
+            id="never-first-sandbox-is-made",
+        ),
+        pytest.param(
+            policy("OnFailure"),
+            then(sandbox_died, with_(backoff("a", 0))),
+            PodActions(create_sandbox=True, kill_pod=True, start=("a", "b", "c"), message=CHANGED),
+            id="sandbox-changed-retired-container-runs-again",
+        ),
+    ],
+)
+def test_compute_pod_actions_after_the_sandbox_died(
+    mutate_plan: MutatePlan, mutate: Mutate, expected: PodActions
+) -> None:
+    assert actions.compute_pod_actions(mutate_plan(BASE_PLAN), mutate(BASE_OBSERVED)) == expected
+
+
 # --- init containers ------------------------------------------------------------------------
 
 INIT_PLAN = replace(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kubeplay.errors import AlreadyExistsError, SchemaVersionError, StateError
+from kubeplay.state import schema as schema_mod
 from kubeplay.state import store as store_mod
 from kubeplay.state.store import ContainerRecord, PodRecord, SqliteStore, StoredObject
 
@@ -461,3 +462,42 @@ def test_two_commands_creating_the_database_at_once_both_open_it(tmp_path: Path)
         for proc in procs:
             proc.join()
         assert got == ["ok", "ok"], (round_, got)
+
+
+# --- boots: pids are forgotten after a reboot ----------------------------------------------------
+
+
+def test_a_new_boot_forgets_every_pid_and_keeps_the_rest(store: SqliteStore) -> None:
+    pod = _pod("web")
+    store.add_pods([pod])
+    row = ContainerRecord(
+        pod_uid=pod.uid, name="app", kind="app", container_id="c1", pid=42, pid_start=7,
+        restart_count=3, log_path="/log",
+    )  # fmt: skip
+    store.put_container(row)
+    assert store.start_boot("boot-1", at=1.0) is False, "the first boot recorded: nothing to do"
+    assert store.start_boot("boot-1", at=2.0) is False
+    assert store.get_pod_by_uid(pod.uid).containers == (row,)  # type: ignore[union-attr]
+    assert store.start_boot("boot-2", at=3.0) is True
+    got = store.get_pod_by_uid(pod.uid).containers  # type: ignore[union-attr]
+    assert got == (replace(row, pid=0, pid_start=0),)
+    assert store.start_boot("boot-2", at=4.0) is False
+
+
+def test_a_database_without_pid_start_gets_the_column(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(db_path)
+    schema = schema_mod.SCHEMA_V1  # a version-1 database: no pid_start, no spec_hash
+    assert "pid_start" not in schema
+    old.executescript(schema)
+    old.execute("INSERT INTO meta (id, schema_version) VALUES (1, 1)")
+    old.commit()
+    old.close()
+    s = SqliteStore(db_path)
+    try:
+        pod = _pod("web")
+        s.add_pods([pod])
+        s.put_container(ContainerRecord(pod_uid=pod.uid, name="a", kind="app", pid=5, pid_start=9))
+        assert s.get_pod_by_uid(pod.uid).containers[0].pid_start == 9  # type: ignore[union-attr]
+    finally:
+        s.close()
