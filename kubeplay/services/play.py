@@ -144,7 +144,10 @@ def load_manifests(
 def schema_cache_of(settings: Settings) -> Path | None:
     """Where compiled schemas are kept; none on a fresh host, where input that is refused
     must leave nothing behind, not even a cache."""
-    return settings.schema_cache_dir if settings.root.is_dir() else None
+    try:
+        return settings.schema_cache_dir if settings.root.is_dir() else None
+    except OSError:  # not even readable (not root): validation goes on without the cache
+        return None
 
 
 def play(
