@@ -232,7 +232,7 @@ def test_supervisor_killed_with_sigkill_stops_no_pod_and_a_read_command_restarts
     # `kill` with it (137) before it exits by itself
     res = kp("exec", "web", "--", "kill", "-TERM", "1")
     assert res.returncode in (0, 137), res
-    kp.wait_for("the container to exit", (kp.runroot / "exits" / cid).exists)
+    kp.wait_for("the container to exit", (kp.root / "exits" / cid).exists)
     assert not kp.supervisors()  # exec reads no pod state: it started none
 
     # `get pods` shows a pod that needs supervision: it starts a supervisor, and says so.
