@@ -121,10 +121,12 @@ def test_supervisor_killed_while_it_syncs_a_pod_the_next_one_converges(kp: Kubep
     kp.env["KUBEPLAY_BACKOFF_BASE"] = "0.2"
     path = kp.write("web.yaml", pod_yaml("web", policy="Always", containers={"a": SLEEPER}))
     kp.play(path)
+    cid = statuses(kp.pod("web"))["a"]["containerID"].split("://")[1]
     _stop_supervisors(kp)
     for pid in _processes(kp, "sh"):  # the app container's PID 1
         os.kill(pid, signal.SIGKILL)
-    kp.wait_for("the container to exit", lambda: "terminated" in _state(kp, "web", "a"))
+    # Its exit file, not `get` (a read would start a supervisor, which would restart it).
+    kp.wait_for("the container to exit", (kp.root / "exits" / cid).exists)
     kp.env[CRASH] = "supervisor-sync"
     try:
         crashed = kp("agent", "--idle-exit")
