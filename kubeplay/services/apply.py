@@ -483,7 +483,7 @@ def _reconcile_workloads(
         made_records.extend(
             r.uid for r in host.store.list_records(["ReplicaSet"]) if r.uid not in records_before
         )
-    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
     if errors:
         raise errors[0]
 
