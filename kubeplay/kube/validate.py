@@ -24,7 +24,16 @@ from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
-    {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
+    {
+        "Pod",
+        "ConfigMap",
+        "Secret",
+        "Namespace",
+        "List",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "ReplicaSet",
+    }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
     k.kind for k in kinds.BUILTIN if not k.namespaced
@@ -169,7 +178,7 @@ def _field_of(warning: Warning) -> str:
     """The field a warning is about: list indices as `[*]`, a workload's pod template as a
     Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
     path = warning.path
-    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+    if warning.kind in (*workloads.KINDS, "ReplicaSet") and path.startswith("spec.template."):
         path = path.removeprefix("spec.template.")
     return _INDEX.sub("[*]", path)
 
@@ -684,7 +693,7 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
-    if obj.kind in workloads.KINDS:
+    if obj.kind in workloads.KINDS or obj.kind == "ReplicaSet":
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")

@@ -326,7 +326,7 @@ def down(
             claims += volumes_svc.claims_of_pods(host, refs)
         finally:
             host.close()
-    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS}
+    kinds = {"Pod", "ReplicaSet", *kube_workloads.KINDS, *configdata.CONFIG_KINDS}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)

@@ -29,9 +29,11 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import locks
+    from kubeplay.engine import locks, reconcile
 
     for rec in host.store.list_pods():
+        if rec.lifecycle == "pending":
+            return True  # unscheduled: the supervisor binds it once its hostPort is free
         if rec.lifecycle in ("creating", "terminating"):
             with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
                 if free:  # the command that worked on it was killed: the supervisor finishes
@@ -42,7 +44,7 @@ def _needed(host: host_mod.Host) -> bool:
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
-    return False
+    return reconcile.any_needed(host)  # a workload not settled: a rollout, pods to make
 
 
 def ensure_running(settings: Settings) -> int | None:
