@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import apirules, fields, hostnames, kinds, probes, schemas, volumes, workloads
+from kubeplay.kube import (
+    apirules,
+    batch,
+    fields,
+    hostnames,
+    kinds,
+    probes,
+    schemas,
+    volumes,
+    workloads,
+)
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -341,6 +351,9 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
+    problems.extend(
+        Problem(path, message) for path, message in batch.check_rules(obj, zone_error=zone_error)
+    )
     problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
     problems.extend(check_crd_schemas(obj))
     problems.extend(
@@ -348,6 +361,18 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         for path, message in apirules.check_object(obj.kind, obj.body, pod_spec_path=spec_path)
     )
     return problems
+
+
+def zone_error(name: str) -> str:
+    """Why `name` is no IANA time zone ("" when it loads), as Go's time.LoadLocation says
+    it (a CronJob's spec.timeZone). Reads the tz database, as the schemas are read."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name}"
+    return ""
 
 
 def check_names(objects: Sequence[KubeObject]) -> None:
