@@ -43,12 +43,15 @@ def workload_controllers(
     host: Host, *, clock: Callable[[], float] = time.time
 ) -> list[WorkloadController]:
     """Every workload controller, in dependency order (owners before what they own)."""
-    return []
+    from kubeplay.engine.controllers.cronjobs import CronJobController
+    from kubeplay.engine.controllers.jobs import JobController
+
+    return [CronJobController(host, clock=clock), JobController(host, clock=clock)]
 
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
-    return {}
+    return {"CronJob": OTHER_RESYNC_SECONDS, "Job": OTHER_RESYNC_SECONDS}
 
 
 def any_needed(host: Host) -> bool:
