@@ -358,10 +358,21 @@ def exec(
 @click.option("--timeout", default="30s", help="e.g. 60s, 2m")
 @click.option("-n", "--namespace", default=None)
 def wait(target: str, condition: str, timeout: str, namespace: str | None) -> None:
-    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s."""
+    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s (or a
+    Job's: wait job/NAME --for=condition=complete)."""
     from kubeplay.services import containers
 
     kind, _, name = target.partition("/")
+    if name and kind.lower() in ("job", "jobs", "job.batch", "jobs.batch"):
+        from kubeplay.services import jobs
+
+        supervise_cli.revive_supervisor()
+        click.echo(
+            jobs.wait(
+                _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
+            )
+        )
+        return
     _require_pods(kind if name else "pod")
     name = name or kind
     supervise_cli.revive_supervisor()
@@ -377,6 +388,23 @@ def _seconds(text: str) -> float:
         if text.endswith(unit):
             return float(text[: -len(unit)]) * units[unit]
     return float(text)
+
+
+@cli.group()
+def create() -> None:
+    """Create an object from another (create job NAME --from=cronjob/NAME)."""
+
+
+@create.command("job")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="cronjob/NAME: run its jobTemplate now.")
+@click.option("-n", "--namespace", default=None)
+def create_job(name: str, source: str, namespace: str | None) -> None:
+    """Run a CronJob's Job now, as `kubectl create job NAME --from=cronjob/NAME`."""
+    from kubeplay.services import jobs
+
+    click.echo(jobs.create_from_cronjob(_settings(), _ns(namespace), name, source))
+    supervise_cli.ensure_supervisor()
 
 
 cli.add_command(supervise_cli.agent)

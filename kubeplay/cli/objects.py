@@ -116,6 +116,10 @@ def _columns(kind: str) -> list[str]:
         return ["NAME", "TYPE", "DATA", "AGE"]
     if kind == "Deployment":
         return ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    if kind in ("Job", "CronJob"):
+        from kubeplay.services import jobs
+
+        return list(jobs.JOB_COLUMNS if kind == "Job" else jobs.CRONJOB_COLUMNS)
     if kind == "PersistentVolumeClaim":
         return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
     return ["NAME", "AGE"]
@@ -136,6 +140,12 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
         up, total = ready.get(rec.uid, (0, 0))
         want = int(spec.get("replicas", 1))
         return [f"{up}/{want}", str(total), str(up)]
+    if rec.kind in ("Job", "CronJob"):
+        from kubeplay.cli import render
+        from kubeplay.services import jobs
+
+        cells = jobs.job_cells if rec.kind == "Job" else jobs.cronjob_cells
+        return cells(body, now=time.time(), human=render.human_duration)
     if rec.kind == "PersistentVolumeClaim":
         size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
         modes = ",".join(_MODES.get(m, m) for m in spec.get("accessModes") or ())

@@ -34,7 +34,17 @@ from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
-    {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
+    {
+        "Pod",
+        "ConfigMap",
+        "Secret",
+        "Namespace",
+        "List",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Job",
+        "CronJob",
+    }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
     k.kind for k in kinds.BUILTIN if not k.namespaced
@@ -709,6 +719,8 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
+    if obj.kind == "CronJob":
+        return [_warning(obj, path, message) for path, message in _cronjob_zone_hint(obj)]
     if obj.kind in workloads.KINDS:
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
@@ -717,6 +729,25 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
+
+
+def _cronjob_zone_hint(obj: KubeObject) -> list[tuple[str, str]]:
+    """A CronJob without timeZone runs its schedule in UTC (a cluster's controller manager's
+    zone); say so when this host's zone is another, where the host's clock would mislead."""
+    import time
+
+    if (obj.body.get("spec") or {}).get("timeZone") is not None:
+        return []
+    offset = time.localtime().tm_gmtoff
+    if not offset:
+        return []
+    return [
+        (
+            "spec.timeZone",
+            f"unset: the schedule runs in UTC, as in a cluster (this host is UTC{offset / 3600:+g}"
+            "); set timeZone to use another zone",
+        )
+    ]
 
 
 def _unimplemented(
