@@ -155,6 +155,24 @@ def delete(
     supervise_cli.ensure_supervisor()
 
 
+@cli.command()
+@click.argument("resource")
+@click.argument("names", nargs=-1)
+@click.option("--replicas", type=click.IntRange(min=0), required=True, help="The new size.")
+@click.option("-n", "--namespace", default=None)
+def scale(resource: str, names: tuple[str, ...], replicas: int, namespace: str | None) -> None:
+    """Set a Deployment's or ReplicaSet's replicas: scale deployment/NAME --replicas N."""
+    from kubeplay.services import workloads
+
+    report = workloads.scale(
+        _settings(), resource, names, replicas=replicas, namespace=_ns(namespace)
+    )
+    for line in report.lines:
+        click.echo(line)
+    _warn(report.warnings)
+    supervise_cli.ensure_supervisor()
+
+
 def _require_pods(resource: str) -> None:
     if resource.lower() not in ("pod", "pods", "po"):
         from kubeplay.errors import UsageError

@@ -94,9 +94,18 @@ def job_record(body: dict[str, Any], *, owner_uid: str, origin: str, now: float)
 class CronJobController:
     kinds = frozenset({KIND})
 
-    def __init__(self, host: Host, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        host: Host,
+        *,
+        clock: Callable[[], float] = time.time,
+        held: frozenset[ObjectKey] = frozenset(),
+        wait: bool = True,
+    ) -> None:
         self.host = host
         self.clock = clock
+        self.held = held  # keys whose lock the calling command holds already
+        self.wait = wait  # a command waits for the CronJob's lock; the supervisor looks later
 
     def keys(self) -> list[ObjectKey]:
         store = self.host.store
@@ -125,8 +134,15 @@ class CronJobController:
             self._event(rec, "Warning", "Failed", str(err), now=now)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
+        if key in self.held:
+            return self._sync_locked(key, now=now)
         lock = kinds.ObjectKey(GROUP, KIND, key.namespace, key.name)
-        with locks.key_locks(self.host.settings.locks_dir, [lock]):
+        if self.wait:
+            with locks.key_locks(self.host.settings.locks_dir, [lock]):
+                return self._sync_locked(key, now=now)
+        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
+            if not got:  # a command works on it: look again shortly
+                return SyncResult(requeue_after=jobs_mod.BUSY_RETRY_SECONDS, needs_supervisor=True)
             return self._sync_locked(key, now=now)
 
     def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:

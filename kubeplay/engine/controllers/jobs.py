@@ -35,6 +35,7 @@ from kubeplay.state.store import ObjectRecord, PodRecord
 KIND = "Job"
 GROUP = "batch"
 RESYNC_SECONDS = 30.0
+BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 
 _log = log.get_logger(__name__)
 
@@ -112,9 +113,13 @@ class JobController:
         clock: Callable[[], float] = time.time,
         backoff: JobBackoff | None = None,
         random: Callable[[], str] = random_suffix,
+        held: frozenset[ObjectKey] = frozenset(),
+        wait: bool = True,
     ) -> None:
         self.host = host
         self.clock = clock
+        self.held = held  # keys whose lock the calling command holds already
+        self.wait = wait  # a command waits for the Job's lock; the supervisor looks later
         if backoff is None:
             # the pod failure back-off follows the restart back-off's base (10 s by default;
             # KUBEPLAY_BACKOFF_BASE shortens both in tests), capped at 60 times it (10 min)
@@ -154,7 +159,14 @@ class JobController:
             self._event(rec, "Warning", "Failed", str(err), now=now)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        with locks.key_locks(self.host.settings.locks_dir, [_lock_key(key)]):
+        if key in self.held:
+            return self._sync_locked(key, now=now)
+        if self.wait:
+            with locks.key_locks(self.host.settings.locks_dir, [_lock_key(key)]):
+                return self._sync_locked(key, now=now)
+        with locks.try_key_lock(self.host.settings.locks_dir, _lock_key(key)) as got:
+            if not got:  # a command works on it: look again shortly
+                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
             return self._sync_locked(key, now=now)
 
     # --- one Job -------------------------------------------------------------------------
