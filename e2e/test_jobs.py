@@ -82,6 +82,8 @@ def test_completions_3_parallelism_2_never_runs_more_than_2_and_completes(kp: Ku
     table = kp.ok("get", "jobs").splitlines()
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table[1].split()[:3] == ["pi", "Complete", "3/3"]
+    generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
+    assert "kind: Job" in generated and "kind: Pod" not in generated
     kp.ok("down", str(path))
     assert _pods_of(kp, "pi") == []
     assert kp("get", "job", "pi").returncode != 0
@@ -150,6 +152,20 @@ def test_cronjob_fires_on_its_schedule(kp: Kubeplay) -> None:
         "AGE",
     ]
     assert row[1].split()[0] == "tick"
+    assert kp.ok("create", "job", "by-hand", "--from=cronjob/tick").strip() == (
+        "job.batch/by-hand created"
+    )
+    kp.ok("wait", "job/by-hand", "--for=condition=complete", "--timeout=60s", timeout=90)
     kp.ok("down", str(path))
     assert fired() == []
     assert _pods_of(kp, name) == []
+
+
+def test_apply_wait_returns_once_the_job_is_complete(kp: Kubeplay) -> None:
+    path = kp.write("quick.yaml", _job("quick", script="echo done"))
+    out = kp.ok("apply", "-f", str(path), "--wait", "--timeout", "90s", timeout=120)
+    assert "job.batch/quick created" in out
+    conditions = _job_status(kp, "quick")["conditions"]
+    assert "Complete" in [c["type"] for c in conditions]
+    kp.ok("delete", "-f", str(path))
+    assert _pods_of(kp, "quick") == []

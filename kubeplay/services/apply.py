@@ -145,7 +145,10 @@ def apply(
         started = time.monotonic()
         not_ready = _wait_ready(settings, objects, timeout)
         jobs = [(o.namespace, o.name) for o in objects if o.kind == "Job"]
-        if jobs:  # Complete, in what is left of the timeout
+        if jobs:  # Complete, in what is left of the timeout: the supervisor runs them
+            from kubeplay.services import supervision
+
+            supervision.ensure_running(settings)
             left = max(0.0, timeout - (time.monotonic() - started))
             not_ready += _wait_complete(settings, jobs, left)
         return replace(report, not_ready=tuple(not_ready))
