@@ -719,8 +719,19 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
-    if obj.kind == "CronJob":
-        return [_warning(obj, path, message) for path, message in _cronjob_zone_hint(obj)]
+    if obj.kind in ("Job", "CronJob"):
+        spec = obj.body.get("spec") or {}
+        found = _cronjob_zone_hint(obj) if obj.kind == "CronJob" else []
+        prefix = "spec"
+        if obj.kind == "CronJob":
+            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            prefix = "spec.jobTemplate.spec"
+        for name, message in JOB_FIELDS_IGNORED.items():
+            if spec.get(name) is not None:
+                found.append((f"{prefix}.{name}", message))
+        template = spec.get("template") or {}
+        found += _unimplemented(template, "", path=f"{prefix}.template")
+        return [_warning(obj, path, message) for path, message in found]
     if obj.kind in workloads.KINDS:
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
@@ -729,6 +740,15 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
+
+
+# Job fields the Job controller (engine.controllers.jobs) stores but does not act on.
+JOB_FIELDS_IGNORED = {
+    "backoffLimitPerIndex": "per-index back-off limits not supported yet, ignored",
+    "maxFailedIndexes": "per-index back-off limits not supported yet, ignored",
+    "successPolicy": "success policies not supported yet: all completions are needed",
+    "managedBy": "the built-in Job controller always runs it",
+}
 
 
 def _cronjob_zone_hint(obj: KubeObject) -> list[tuple[str, str]]:

@@ -124,3 +124,14 @@ def test_refused(text: str, expected: str) -> None:
 )
 def test_accepted(text: str) -> None:
     validate.validate(loader.load_text(textwrap.dedent(text), source="b.yaml"))
+
+
+def test_template_fields_and_unsupported_job_fields_are_warned() -> None:
+    text = _job(
+        "  successPolicy: {rules: [{succeededCount: 1}]}\n",
+        pod="{restartPolicy: Never, containers: [{name: c, image: busybox}], "
+        "nodeSelector: {disk: ssd}}",
+    )
+    warnings = [w.render() for w in validate.validate(loader.load_text(text, source="b.yaml"))]
+    assert any("spec.successPolicy: success policies not supported yet" in w for w in warnings)
+    assert any("spec.template.spec.nodeSelector" in w for w in warnings)
