@@ -350,7 +350,9 @@ def compute_cronjob_actions(
         return done(later(last))
     wanted = job_name(name, scheduled)
     if any(j.name == wanted for j in jobs) or last == scheduled:
-        return done(later(last))  # started already (a restarted supervisor, a lost status)
+        # started already (a supervisor killed between the Job and the status write)
+        status["lastScheduleTime"] = job_plan.rfc3339(scheduled)
+        return done(later(scheduled))
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and active:
         events.append(

@@ -122,6 +122,8 @@ def test_a_job_started_already_is_not_started_again() -> None:
     name = f"backup-{int(T0) // 60}"
     actions = _sync(_cj(status=_last(T0 - 300)), [ChildJob(name=name)], now=T0 + 2)
     assert actions.create is None
+    assert actions.status["lastScheduleTime"] == "2026-12-06T10:00:00Z"  # the lost write
+    assert actions.requeue_after == pytest.approx(298.1)
 
 
 def test_forbid_skips_while_a_job_runs() -> None:
