@@ -25,6 +25,7 @@ from typing import Protocol
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import Controller, ObjectKey
+from kubeplay.state.store import PodRecord
 
 OTHER_RESYNC_SECONDS = 30.0  # kinds other than pods: every key looked at this often
 MAX_SYNCS_PER_KEY = 2  # in a command: a key named again by its dependents, synced once more
@@ -127,25 +128,38 @@ def reconcile(
     return Reconciled(synced=tuple(synced), pods=tuple(pods), needs_supervisor=needs)
 
 
-def start_pods(host: Host, keys: Iterable[ObjectKey], *, parallelism: int) -> list[BaseException]:
+def start_pods(
+    host: Host,
+    keys: Iterable[ObjectKey],
+    *,
+    parallelism: int,
+    held: frozenset[ObjectKey] = frozenset(),
+) -> list[BaseException]:
     """Start, in this process and under their locks, the pods of `keys` that are bound but
     have no sandbox yet (the ones `reconcile` made), as `play` starts its pods: init
     containers run to completion, and a failure is returned (one per pod), not retried.
-    Pods the supervisor already started, unscheduled or terminating ones are left alone."""
+    Pods the supervisor already started, unscheduled or terminating ones are left alone.
+    `held`: pod keys whose lock the caller holds already (a flock is not re-entrant)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kubeplay.engine import locks, pods
     from kubeplay.kube.kinds import ObjectKey as LockKey
     from kubeplay.plan import pods as plans
 
+    def startable(key: ObjectKey) -> PodRecord | None:
+        rec = host.store.get_pod(key.namespace, key.name)
+        if rec is None or rec.lifecycle != "active" or pods.observe(host, rec).sandbox_id:
+            return None  # gone, unscheduled, terminating, or started already
+        return rec
+
     def start(key: ObjectKey) -> None:
-        with locks.key_locks(
-            host.settings.locks_dir, [LockKey("", "Pod", key.namespace, key.name)]
-        ):
-            rec = host.store.get_pod(key.namespace, key.name)
-            if rec is None or rec.lifecycle != "active" or pods.observe(host, rec).sandbox_id:
-                return
-            pods.sync_pod(host, plans.from_json(rec.plan_json))
+        if startable(key) is None:
+            return
+        lock = [] if key in held else [LockKey("", "Pod", key.namespace, key.name)]
+        with locks.key_locks(host.settings.locks_dir, lock):
+            rec = startable(key)
+            if rec is not None:
+                pods.sync_pod(host, plans.from_json(rec.plan_json))
 
     todo = [k for k in dict.fromkeys(keys) if k.kind == "Pod"]
     if not todo:

@@ -44,6 +44,7 @@ SUPPORTED_KINDS = frozenset(
         "Deployment",
         "Job",
         "CronJob",
+        "ReplicaSet",
     }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
@@ -189,7 +190,7 @@ def _field_of(warning: Warning) -> str:
     """The field a warning is about: list indices as `[*]`, a workload's pod template as a
     Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
     path = warning.path
-    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+    if warning.kind in (*workloads.KINDS, "ReplicaSet") and path.startswith("spec.template."):
         path = path.removeprefix("spec.template.")
     return _INDEX.sub("[*]", path)
 
@@ -732,7 +733,7 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
         template = spec.get("template") or {}
         found += _unimplemented(template, "", path=f"{prefix}.template")
         return [_warning(obj, path, message) for path, message in found]
-    if obj.kind in workloads.KINDS:
+    if obj.kind in workloads.KINDS or obj.kind == "ReplicaSet":
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")

@@ -509,7 +509,7 @@ def _reconcile_workloads(
         made_records.extend(
             r.uid for r in host.store.list_records(["ReplicaSet"]) if r.uid not in records_before
         )
-    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
     if errors:
         raise errors[0]
 
@@ -521,9 +521,25 @@ class _Done:
     new_pods: tuple[str, ...]
 
 
+def rolled_out(rec: ObjectRecord) -> bool:
+    """A Deployment's (or ReplicaSet's) status says its controller is done with its
+    generation: every replica updated and available, no old one left (DeploymentComplete)."""
+    status = rec.body.get("status") or {}
+    spec = rec.body.get("spec") or {}
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    if int(status.get("observedGeneration") or 0) < rec.generation:
+        return False
+    updated = status.get("updatedReplicas", status.get("replicas"))
+    return (
+        updated == wanted
+        and status.get("replicas") == wanted
+        and status.get("availableReplicas") == wanted
+    )
+
+
 def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: float) -> list[str]:
-    """--wait: every applied Pod (and every pod of an applied Deployment) Ready; what is
-    not once `timeout` has passed."""
+    """--wait: every applied Pod Ready, every applied Deployment rolled out (all replicas
+    updated and available); what is not once `timeout` has passed."""
     from kubeplay.services import pods as pod_services
 
     deadline = time.monotonic() + timeout
@@ -538,7 +554,8 @@ def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: floa
                     names.append((ns, name))
                     continue
                 rec = host.store.get_record("apps", kind, ns, name)
-                names += [(p.namespace, p.name) for p in (_workload_pods(host, rec) if rec else [])]
+                if rec is None or not rolled_out(rec):  # its rollout: done, or named
+                    missing.append(f"{kind.lower()}.apps/{name}")
         finally:
             host.close()
         for ns, name in names:

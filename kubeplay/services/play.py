@@ -329,7 +329,7 @@ def down(
             claims += volumes_svc.claims_of_pods(host, refs)
         finally:
             host.close()
-    kinds = {*_RUN_KINDS, *configdata.CONFIG_KINDS}
+    kinds = {*_RUN_KINDS, "ReplicaSet", *configdata.CONFIG_KINDS}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kubeplay.engine import host as host_mod
-from kubeplay.errors import NotFoundError, UsageError
+from kubeplay.errors import KubeplayError, NotFoundError, UsageError
 from kubeplay.kube import kinds, workloads
 from kubeplay.settings import Settings
 from kubeplay.state.store import WorkloadRecord
@@ -169,3 +169,210 @@ def scale(
             changed.append((info.kind, namespace, name))
     warnings += run_controllers(settings, changed)
     return WorkloadReport(lines=tuple(lines), warnings=tuple(warnings))
+
+
+# --- rollout ------------------------------------------------------------------------------
+
+ROLLOUT_KINDS = frozenset({"Deployment"})
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutState:
+    """What `rollout status` prints once, and whether the rollout is over (done) or has
+    failed (its error message)."""
+
+    message: str
+    done: bool = False
+    error: str = ""
+
+
+def _deployment(settings: Settings, namespace: str, name: str) -> ObjectRecord:
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_record("apps", "Deployment", namespace, name)
+    finally:
+        host.close()
+    if rec is None:
+        raise NotFoundError(f'deployments.apps "{name}" not found')
+    return rec
+
+
+def rollout_state(settings: Settings, namespace: str, name: str) -> RolloutState:
+    """kubectl's DeploymentStatusViewer.Status."""
+    rec = _deployment(settings, namespace, name)
+    status = rec.body.get("status") or {}
+    spec = rec.body.get("spec") or {}
+    if rec.generation > int(status.get("observedGeneration") or 0):
+        return RolloutState("Waiting for deployment spec update to be observed...")
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return RolloutState("", error=f'deployment "{name}" exceeded its progress deadline')
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    updated = int(status.get("updatedReplicas") or 0)
+    replicas = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    head = f'Waiting for deployment "{name}" rollout to finish: '
+    if updated < wanted:
+        return RolloutState(f"{head}{updated} out of {wanted} new replicas have been updated...")
+    if replicas > updated:
+        return RolloutState(f"{head}{replicas - updated} old replicas are pending termination...")
+    if available < updated:
+        return RolloutState(f"{head}{available} of {updated} updated replicas are available...")
+    return RolloutState(f'deployment "{name}" successfully rolled out', done=True)
+
+
+def _replicasets(settings: Settings, rec: ObjectRecord) -> list[ObjectRecord]:
+    host = host_mod.open_host(settings)
+    try:
+        return host.store.list_records(["ReplicaSet"], rec.namespace, owner_uid=rec.uid)
+    finally:
+        host.close()
+
+
+def _revisions(rss: Sequence[ObjectRecord]) -> dict[int, ObjectRecord]:
+    """Revision number -> its ReplicaSet (each ReplicaSet under its current revision, as
+    kubectl lists them: a rolled-back-to revision shows under its new number)."""
+    from kubeplay.plan import deployment as plan_dep
+
+    out: dict[int, ObjectRecord] = {}
+    for rs in rss:
+        notes = (rs.body.get("metadata") or {}).get("annotations") or {}
+        text = str(notes.get(plan_dep.REVISION, ""))
+        if text.isdigit():
+            out[int(text)] = rs
+    return out
+
+
+def rollout_history(
+    settings: Settings, namespace: str, name: str, *, revision: int = 0
+) -> list[str]:
+    """kubectl's `rollout history`: REVISION and CHANGE-CAUSE of each revision kept."""
+    from kubeplay.plan import deployment as plan_dep
+
+    rec = _deployment(settings, namespace, name)
+    revisions = _revisions(_replicasets(settings, rec))
+    if revision:
+        rs = revisions.get(revision)
+        if rs is None:
+            raise NotFoundError(f"unable to find the specified revision {revision}")
+        import yaml
+
+        template = copy.deepcopy((rs.body.get("spec") or {}).get("template") or {})
+        lines = [f"deployment.apps/{name} with revision #{revision}", "Pod Template:"]
+        text = yaml.safe_dump(template, sort_keys=False, default_flow_style=False)
+        lines += ["  " + line for line in text.splitlines()]
+        return lines
+    rows = []
+    for number in sorted(revisions):
+        notes = (revisions[number].body.get("metadata") or {}).get("annotations") or {}
+        rows.append((str(number), str(notes.get(plan_dep.CHANGE_CAUSE) or "<none>")))
+    width = max([len("REVISION"), *(len(r) for r, _ in rows)]) + 2
+    return [
+        f"deployment.apps/{name} ",
+        f"{'REVISION'.ljust(width)}CHANGE-CAUSE",
+        *(f"{r.ljust(width)}{cause}" for r, cause in rows),
+    ]
+
+
+def rollout_undo(
+    settings: Settings, namespace: str, name: str, *, to_revision: int = 0
+) -> WorkloadReport:
+    """kubectl's `rollout undo`: the chosen revision's template (minus pod-template-hash)
+    copied into the Deployment, which then rolls to it."""
+    from kubeplay.plan import deployment as plan_dep
+
+    rec = _deployment(settings, namespace, name)
+    revisions = _revisions(_replicasets(settings, rec))
+    if not revisions:
+        raise NotFoundError(f'no rollout history found for deployment "{name}"')
+    if to_revision:
+        target = revisions.get(to_revision)
+        if target is None:
+            raise NotFoundError(f"unable to find specified revision {to_revision} in history")
+    else:
+        ordered = sorted(revisions)
+        if len(ordered) < 2:
+            raise NotFoundError(f'no rollout history found for deployment "{name}"')
+        current = ordered[-1]
+        previous = [n for n in ordered if revisions[n] is not revisions[current]]
+        if not previous:
+            raise NotFoundError(f'no rollout history found for deployment "{name}"')
+        to_revision = previous[-1]
+        target = revisions[to_revision]
+    template = copy.deepcopy((target.body.get("spec") or {}).get("template") or {})
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    labels.pop(workloads.TEMPLATE_HASH_LABEL, None)
+    template.setdefault("metadata", {})["labels"] = labels
+    if (rec.body.get("spec") or {}).get("template") == template:
+        return WorkloadReport(
+            lines=(
+                f"deployment.apps/{name} skipped rollback "
+                f"(current template already matches revision {to_revision})",
+            )
+        )
+    cause = ((target.body.get("metadata") or {}).get("annotations") or {}).get(
+        plan_dep.CHANGE_CAUSE
+    )
+
+    def roll_back(body: dict[str, Any]) -> list[str]:
+        body.setdefault("spec", {})["template"] = template
+        if cause:
+            body.setdefault("metadata", {}).setdefault("annotations", {})[plan_dep.CHANGE_CAUSE] = (
+                cause
+            )
+        return ["spec.template"]
+
+    return _rollout_change(settings, namespace, name, roll_back, "rolled back")
+
+
+def _rollout_change(
+    settings: Settings,
+    namespace: str,
+    name: str,
+    change: Callable[[dict[str, Any]], list[str]],
+    verb: str,
+) -> WorkloadReport:
+    from kubeplay.services import resources
+
+    info = resources.resolve(settings, "deployment")
+    rec, fields, did = update(settings, info, namespace, name, change)
+    warnings = source_warnings(rec, fields) if did else []
+    if did:
+        warnings += run_controllers(settings, [("Deployment", namespace, name)])
+    return WorkloadReport(lines=(f"deployment.apps/{name} {verb}",), warnings=tuple(warnings))
+
+
+def rollout_restart(settings: Settings, namespace: str, name: str, *, now: float) -> WorkloadReport:
+    """kubectl's `rollout restart`: the template's restartedAt annotation set to now."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+    def restart(body: dict[str, Any]) -> list[str]:
+        spec = body.setdefault("spec", {})
+        if spec.get("paused"):
+            raise UsageError(f'deployments.apps "{name}" can\'t restart paused deployment '
+                             "(run rollout resume first)")  # fmt: skip
+        template = spec.setdefault("template", {})
+        meta = template.setdefault("metadata", {})
+        meta.setdefault("annotations", {})[RESTARTED_AT] = stamp
+        return []
+
+    return _rollout_change(settings, namespace, name, restart, "restarted")
+
+
+def rollout_pause(settings: Settings, namespace: str, name: str, *, paused: bool) -> WorkloadReport:
+    """kubectl's `rollout pause|resume`: spec.paused set (an error when it already is)."""
+    rec = _deployment(settings, namespace, name)
+    if bool((rec.body.get("spec") or {}).get("paused")) == paused:
+        state = "already paused" if paused else "not paused"
+        raise KubeplayError(f'deployments.apps "{name}" is {state}')
+
+    def set_paused(body: dict[str, Any]) -> list[str]:
+        spec = body.setdefault("spec", {})
+        if paused:
+            spec["paused"] = True
+        else:
+            spec.pop("paused", None)
+        return ["spec.paused"]
+
+    return _rollout_change(settings, namespace, name, set_paused, "paused" if paused else "resumed")
