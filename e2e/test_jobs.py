@@ -169,3 +169,20 @@ def test_apply_wait_returns_once_the_job_is_complete(kp: Kubeplay) -> None:
     assert "Complete" in [c["type"] for c in conditions]
     kp.ok("delete", "-f", str(path))
     assert _pods_of(kp, "quick") == []
+
+
+def test_indexed_job_pods_know_their_index_and_hostname(kp: Kubeplay) -> None:
+    path = kp.write(
+        "indexed.yaml",
+        _job(
+            "idx",
+            script="echo $JOB_COMPLETION_INDEX $(hostname)",
+            extra="  completions: 2\n  parallelism: 2\n  completionMode: Indexed",
+        ),
+    )
+    kp.play(path)
+    kp.ok("wait", "job/idx", "--for=condition=complete", "--timeout=90s", timeout=120)
+    assert _job_status(kp, "idx")["completedIndexes"] == "0-1"
+    lines = sorted(kp.ok("logs", p["metadata"]["name"]).strip() for p in _pods_of(kp, "idx"))
+    assert lines == ["0 idx-0", "1 idx-1"]
+    kp.ok("down", str(path))
