@@ -10,6 +10,8 @@ and its Job's pod runs; `down` removes Jobs, CronJobs and their pods.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -185,4 +187,19 @@ def test_indexed_job_pods_know_their_index_and_hostname(kp: Kubeplay) -> None:
     assert _job_status(kp, "idx")["completedIndexes"] == "0-1"
     lines = sorted(kp.ok("logs", p["metadata"]["name"]).strip() for p in _pods_of(kp, "idx"))
     assert lines == ["0 idx-0", "1 idx-1"]
+    kp.ok("down", str(path))
+
+
+def test_a_killed_supervisor_leaves_no_duplicate_pods(kp: Kubeplay) -> None:
+    path = kp.write(
+        "steps.yaml", _job("steps", script="sleep 2", extra="  completions: 3\n  parallelism: 1")
+    )
+    kp.play(path)
+    kp.wait_for("the first pod", lambda: _pods_of(kp, "steps"), timeout=60)
+    first = kp.wait_for("a supervisor", kp.supervisor_pid, timeout=10)
+    os.kill(first, signal.SIGKILL)  # mid-Job: its first pod runs
+    kp.ok("wait", "job/steps", "--for=condition=complete", "--timeout=120s", timeout=150)
+    pods = _pods_of(kp, "steps")
+    assert [p["status"]["phase"] for p in pods] == ["Succeeded"] * 3
+    assert _job_status(kp, "steps")["succeeded"] == 3
     kp.ok("down", str(path))
