@@ -84,6 +84,9 @@ def test_completions_3_parallelism_2_never_runs_more_than_2_and_completes(kp: Ku
     table = kp.ok("get", "jobs").splitlines()
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table[1].split()[:3] == ["pi", "Complete", "3/3"]
+    described = kp.ok("describe", "job", "pi")
+    assert "Pods Statuses:        0 Active (0 Pending) / 3 Succeeded / 0 Failed" in described
+    assert "SuccessfulCreate" in described and "Completed" in described
     generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
     assert "kind: Job" in generated and "kind: Pod" not in generated
     kp.ok("down", str(path))
@@ -154,6 +157,9 @@ def test_cronjob_fires_on_its_schedule(kp: Kubeplay) -> None:
         "AGE",
     ]
     assert row[1].split()[0] == "tick"
+    described = kp.ok("describe", "cronjob", "tick")
+    assert "Next Schedule Time:" in described and "Active Jobs:" in described
+    assert f"Created job {name}" in described
     assert kp.ok("create", "job", "by-hand", "--from=cronjob/tick").strip() == (
         "job.batch/by-hand created"
     )

@@ -401,10 +401,18 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one pod (or Job, CronJob) for people: describe pod NAME."""
     from kubeplay.cli import describe as describe_mod
-    from kubeplay.services import pods
+    from kubeplay.services import jobs, pods
 
+    if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
+        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        click.echo(text)
+        source = (
+            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
+        )
+        click.echo(supervise_cli.render_events(events, source=source))
+        return
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)

@@ -17,6 +17,7 @@ from kubeplay.plan import job as job_plan
 from kubeplay.settings import Settings
 
 JOB_RESOURCES = frozenset({"job", "jobs", "job.batch", "jobs.batch"})
+CRONJOB_RESOURCES = frozenset({"cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch"})
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
 POLL_SECONDS = 0.2
 
@@ -211,3 +212,85 @@ def dependent_keys(host: host_mod.Host, key: Any) -> list[Any]:
         if job is not None:
             keys.append(ObjectKey("batch", "Job", job.namespace, job.name))
     return keys
+
+
+def describe(settings: Settings, resource: str, namespace: str, name: str) -> tuple[str, list[Any]]:
+    """`describe job|cronjob NAME`: kubectl's layout (its main fields, the pods' or Jobs'
+    state; a CronJob's next schedule time) and the object's events (EventRecords)."""
+    kind = "Job" if resource.lower() in JOB_RESOURCES else "CronJob"
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_record("batch", kind, namespace, name)
+        if rec is None:
+            plural = "jobs" if kind == "Job" else "cronjobs"
+            raise NotFoundError(f'{plural}.batch "{name}" not found')
+        if kind == "Job":
+            from kubeplay.engine import ownedpods
+            from kubeplay.engine.controllers import jobs as jobs_ctl
+
+            phases = [
+                jobs_ctl.observe_pod(host, p).phase for p in ownedpods.owned(host.store, rec.uid)
+            ]
+        else:
+            phases = []
+        events = host.store.list_events(rec.uid)
+    finally:
+        host.close()
+    body = rec.body
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    meta = body.get("metadata") or {}
+    labels = ", ".join(f"{k}={v}" for k, v in (meta.get("labels") or {}).items()) or "<none>"
+    lines = [f"Name:                 {name}", f"Namespace:            {namespace}"]
+    lines.append(f"Labels:               {labels}")
+    if kind == "Job":
+        want = job_plan.completions(body)
+        lines += [
+            f"Parallelism:          {job_plan.parallelism(body)}",
+            f"Completions:          {'<unset>' if want is None else want}",
+            f"Completion Mode:      {spec.get('completionMode', 'NonIndexed')}",
+            f"Suspend:              {str(bool(spec.get('suspend'))).lower()}",
+            f"Backoff Limit:        {spec.get('backoffLimit', 6)}",
+            f"Start Time:           {status.get('startTime', '<none>')}",
+        ]
+        if status.get("completionTime"):
+            lines.append(f"Completed At:         {status['completionTime']}")
+        counts = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
+        lines.append(
+            f"Pods Statuses:        {counts['Running'] + counts['Pending']} Active "
+            f"({counts['Pending']} Pending) / {counts['Succeeded']} Succeeded / "
+            f"{counts['Failed']} Failed"
+        )
+        if status.get("completedIndexes"):
+            lines.append(f"Completed Indexes:    {status['completedIndexes']}")
+        lines += _conditions(status)
+    else:
+        import time as time_mod
+
+        next_at = next_schedule(body, created_at=rec.created_at, now=time_mod.time())
+        active = ", ".join(str(r.get("name")) for r in status.get("active") or ()) or "<none>"
+        lines += [
+            f"Schedule:             {spec.get('schedule', '')}",
+            f"Time Zone:            {spec.get('timeZone') or 'UTC (unset)'}",
+            f"Concurrency Policy:   {spec.get('concurrencyPolicy', 'Allow')}",
+            f"Suspend:              {'True' if spec.get('suspend') else 'False'}",
+            f"Successful Job History Limit:  {spec.get('successfulJobsHistoryLimit', 3)}",
+            f"Failed Job History Limit:      {spec.get('failedJobsHistoryLimit', 1)}",
+            f"Starting Deadline Seconds:     {spec.get('startingDeadlineSeconds', '<unset>')}",
+            f"Last Schedule Time:   {status.get('lastScheduleTime', '<unset>')}",
+            f"Next Schedule Time:   {'<none>' if next_at is None else job_plan.rfc3339(next_at)}",
+            f"Active Jobs:          {active}",
+        ]
+    return "\n".join(lines), events
+
+
+def _conditions(status: Mapping[str, Any]) -> list[str]:
+    conditions = status.get("conditions") or ()
+    if not conditions:
+        return []
+    out = ["Conditions:", "  Type                Status  Reason"]
+    out += [
+        f"  {c.get('type', ''):<19} {c.get('status', ''):<7} {c.get('reason', '')}"
+        for c in conditions
+    ]
+    return out
