@@ -401,10 +401,18 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one pod (or Job, CronJob) for people: describe pod NAME."""
     from kubeplay.cli import describe as describe_mod
-    from kubeplay.services import pods
+    from kubeplay.services import jobs, pods
 
+    if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
+        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        click.echo(text)
+        source = (
+            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
+        )
+        click.echo(supervise_cli.render_events(events, source=source))
+        return
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
@@ -490,10 +498,21 @@ def exec(
 @click.option("--timeout", default="30s", help="e.g. 60s, 2m")
 @click.option("-n", "--namespace", default=None)
 def wait(target: str, condition: str, timeout: str, namespace: str | None) -> None:
-    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s."""
+    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s (or a
+    Job's: wait job/NAME --for=condition=complete)."""
     from kubeplay.services import containers
 
     kind, _, name = target.partition("/")
+    if name and kind.lower() in ("job", "jobs", "job.batch", "jobs.batch"):
+        from kubeplay.services import jobs
+
+        supervise_cli.revive_supervisor()
+        click.echo(
+            jobs.wait(
+                _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
+            )
+        )
+        return
     _require_pods(kind if name else "pod")
     name = name or kind
     supervise_cli.revive_supervisor()
@@ -509,6 +528,23 @@ def _seconds(text: str) -> float:
         if text.endswith(unit):
             return float(text[: -len(unit)]) * units[unit]
     return float(text)
+
+
+@cli.group()
+def create() -> None:
+    """Create an object from another (create job NAME --from=cronjob/NAME)."""
+
+
+@create.command("job")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="cronjob/NAME: run its jobTemplate now.")
+@click.option("-n", "--namespace", default=None)
+def create_job(name: str, source: str, namespace: str | None) -> None:
+    """Run a CronJob's Job now, as `kubectl create job NAME --from=cronjob/NAME`."""
+    from kubeplay.services import jobs
+
+    click.echo(jobs.create_from_cronjob(_settings(), _ns(namespace), name, source))
+    supervise_cli.ensure_supervisor()
 
 
 cli.add_command(supervise_cli.agent)

@@ -51,18 +51,27 @@ def workload_controllers(
     `held`: keys whose lock the calling command holds (their syncs take it no more);
     `wait`: wait for an object's lock (a command) or requeue while it is held (the
     supervisor, whose workers must not block on a command)."""
+    from kubeplay.engine.controllers.cronjobs import CronJobController
     from kubeplay.engine.controllers.deployments import DeploymentController
+    from kubeplay.engine.controllers.jobs import JobController
     from kubeplay.engine.controllers.replicasets import ReplicaSetController
 
     return [
         DeploymentController(host, clock=clock, held=held, wait=wait),
         ReplicaSetController(host, clock=clock, held=held, wait=wait),
+        CronJobController(host, clock=clock, held=held, wait=wait),
+        JobController(host, clock=clock, held=held, wait=wait),
     ]
 
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
-    return {"Deployment": OTHER_RESYNC_SECONDS, "ReplicaSet": OTHER_RESYNC_SECONDS}
+    return {
+        "Deployment": OTHER_RESYNC_SECONDS,
+        "ReplicaSet": OTHER_RESYNC_SECONDS,
+        "CronJob": OTHER_RESYNC_SECONDS,
+        "Job": OTHER_RESYNC_SECONDS,
+    }
 
 
 def any_needed(host: Host) -> bool:

@@ -151,8 +151,8 @@ BUILTIN: tuple[KindInfo, ...] = (
         "controllerrevisions",
         warning="no controller reads its revisions",
     ),
-    _k("batch", "v1", "Job", "jobs", warning=NO_PODS),
-    _k("batch", "v1", "CronJob", "cronjobs", "cj", warning="no Jobs are made on its schedule yet"),
+    _k("batch", "v1", "Job", "jobs"),
+    _k("batch", "v1", "CronJob", "cronjobs", "cj"),
     _k(
         "discovery.k8s.io",
         "v1",
