@@ -26,6 +26,8 @@ from kubeplay.kube.objects import KubeObject, Warning
 SUPPORTED_KINDS = frozenset(
     {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
 )
+# Kinds run by their own controllers, with the tables of the fields they read.
+SET_TABLES = {"StatefulSet": fields.STATEFULSET_TABLES, "DaemonSet": fields.DAEMONSET_TABLES}
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
     k.kind for k in kinds.BUILTIN if not k.namespaced
 }
@@ -682,6 +684,11 @@ def _check_duplicate(
 
 def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
+    if obj.kind in SET_TABLES:
+        found = list(_unimplemented(obj.body, "", path="", tables=SET_TABLES[obj.kind]))
+        template = (obj.body.get("spec") or {}).get("template") or {}
+        found += _unimplemented(template, "", path="spec.template")
+        return [_warning(obj, path, message) for path, message in found]
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
     if obj.kind in workloads.KINDS:
