@@ -63,10 +63,13 @@ class ObjectKey:
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     """`requeue_after`: sync the key again after this many seconds (None: only on a
-    trigger or resync); `needs_supervisor`: the object needs the supervisor to stay up."""
+    trigger or resync); `needs_supervisor`: the object needs the supervisor to stay up;
+    `also`: keys this sync affected (the pods an owner made, the owner of a pod that
+    changed), queued at once."""
 
     requeue_after: float | None = None
     needs_supervisor: bool = False
+    also: tuple[ObjectKey, ...] = ()  # other keys to sync now (a pod's owner, new pods)
 
 
 class Controller(Protocol):
@@ -378,6 +381,8 @@ class Loop:
             self._synced = True
             self._poke()
         self.needs[key] = outcome.result.needs_supervisor
+        if outcome.result.also:
+            self.add(k for k in outcome.result.also if k != key)
         if outcome.error:
             self.timers.add(key, self.clock() + self.retry.failed(key))
             return

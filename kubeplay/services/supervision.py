@@ -29,9 +29,13 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import locks
+    from kubeplay.engine import locks, reconcile
 
+    if reconcile.any_needed(host):
+        return True  # a workload is not settled (a rollout, a pod to replace)
     for rec in host.store.list_pods():
+        if rec.lifecycle == "pending":
+            return True  # unscheduled: the supervisor binds it once its hostPort is free
         if rec.lifecycle in ("creating", "terminating"):
             with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
                 if free:  # the command that worked on it was killed: the supervisor finishes
