@@ -43,12 +43,15 @@ def workload_controllers(
     host: Host, *, clock: Callable[[], float] = time.time
 ) -> list[WorkloadController]:
     """Every workload controller, in dependency order (owners before what they own)."""
-    return []
+    from kubeplay.engine.controllers.daemonsets import DaemonSetController
+    from kubeplay.engine.controllers.statefulsets import StatefulSetController
+
+    return [StatefulSetController(host, clock=clock), DaemonSetController(host, clock=clock)]
 
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
-    return {}
+    return {"StatefulSet": OTHER_RESYNC_SECONDS, "DaemonSet": OTHER_RESYNC_SECONDS}
 
 
 def any_needed(host: Host) -> bool:
