@@ -152,7 +152,7 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
         out: Rows = []
         for v in events.list_events(s, namespace=namespace):
             e = v.event
-            row = [render.human_duration(now - e.last_at), e.type, e.reason, f"pod/{v.pod}"]
+            row = [render.human_duration(now - e.last_at), e.type, e.reason, v.object]
             row.append(e.message)
             if namespace is None:
                 row.insert(0, v.namespace)

@@ -341,6 +341,8 @@ def check_rules(obj: KubeObject) -> list[Problem]:
     spec_path = POD_SPEC_PATHS.get(obj.kind)
     if spec_path is not None:
         spec = _dig(obj.body, spec_path)
+        if obj.kind == "StatefulSet":  # its containers mount the claim templates by name
+            spec = workloads.statefulset_pod_spec(obj.body)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))

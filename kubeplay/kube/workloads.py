@@ -268,6 +268,36 @@ def check_rules(obj: KubeObject) -> list[tuple[str, str]]:
     return problems
 
 
+def with_claim_volumes(pod_spec: Mapping[str, Any], claims: Mapping[str, str]) -> dict[str, Any]:
+    """A StatefulSet pod's spec (updateStorage): a persistentVolumeClaim volume per claim
+    template (name -> claim name), replacing a volume of the same name, then the others."""
+    out = copy.deepcopy(dict(pod_spec))
+    volumes: list[Any] = [
+        {"name": t, "persistentVolumeClaim": {"claimName": c}} for t, c in claims.items()
+    ]
+    volumes += [
+        v
+        for v in out.get("volumes") or ()
+        if not isinstance(v, dict) or v.get("name") not in claims
+    ]
+    if volumes:
+        out["volumes"] = volumes
+    return out
+
+
+def statefulset_pod_spec(body: Mapping[str, Any]) -> Any:
+    """The spec of the pods a StatefulSet makes, as far as validation is concerned: its
+    template's, with the volumeClaimTemplates as volumes (containers mount them by name)."""
+    spec = body.get("spec") or {}
+    pod_spec = (spec.get("template") or {}).get("spec")
+    templates = [t for t in spec.get("volumeClaimTemplates") or () if isinstance(t, Mapping)]
+    if not isinstance(pod_spec, Mapping) or not templates:
+        return pod_spec
+    names = [str((t.get("metadata") or {}).get("name") or "") for t in templates]
+    owner = str((body.get("metadata") or {}).get("name") or "")
+    return with_claim_volumes(pod_spec, {n: f"{n}-{owner}-0" for n in names if n})
+
+
 # --- StatefulSet and DaemonSet (apps/validation ValidateStatefulSetSpec, ValidateDaemonSetSpec)
 
 

@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeplay.kube import workloads
 from kubeplay.plan.revisions import Revision, RevisionPlan
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -208,12 +209,7 @@ def pod_manifest(
     if spec.service_name:
         pod_spec["subdomain"] = spec.service_name
     claims = {t: claim_name(t, spec.name, ordinal) for t in spec.claim_templates}
-    volumes: list[dict[str, Any]] = [
-        {"name": t, "persistentVolumeClaim": {"claimName": c}} for t, c in claims.items()
-    ]
-    volumes += [v for v in pod_spec.get("volumes") or () if v.get("name") not in claims]
-    if volumes:
-        pod_spec["volumes"] = volumes
+    pod_spec = workloads.with_claim_volumes(pod_spec, claims)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
 

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 WORKLOAD_KINDS = frozenset({"Deployment"})
+# Kinds whose controllers run in this command for what it touched (engine.reconcile), then on
+# the supervisor's loop; their pods are torn down with them when they are removed.
+SET_KINDS = frozenset({"StatefulSet", "DaemonSet"})
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -193,6 +196,7 @@ def run(
         for key in held:  # a workload's pods are locked with it (read again under the locks)
             if key.kind in WORKLOAD_KINDS and (rec := host.store.get_record(*key)):
                 held.extend(_pod_key(p) for p in _workload_pods(host, rec))
+        held.extend(_pod_key(p) for p in _set_pods(host, held))
         with key_locks(settings.locks_dir, held):
             records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
             actions = plan_apply.compute_apply(
@@ -232,13 +236,14 @@ def run(
                 verb=verb,
             )
         pods_changed = any(
-            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
+            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS | SET_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
+        set_notes = _reconcile_sets(settings, host, actions)
         return ApplyReport(
             lines=lines,
             refused=refused,
-            warnings=(*warnings, *done.notes),
+            warnings=(*warnings, *done.notes, *set_notes),
             pods_changed=pods_changed,
             actions=actions,
             volumes=done.volumes,
@@ -246,6 +251,39 @@ def run(
         )
     finally:
         host.close()
+
+
+def _set_pods(host: host_mod.Host, keys: Sequence[ObjectKey]) -> list[PodRecord]:
+    """The pods of the StatefulSets and DaemonSets among `keys` (locked with them)."""
+    from kubeplay.engine import ownedpods
+
+    found: list[PodRecord] = []
+    for key in keys:
+        if key.kind in SET_KINDS and key.group == "apps" and (rec := host.store.get_record(*key)):
+            found.extend(ownedpods.owned(host.store, rec.uid, rec.namespace))
+    return found
+
+
+def _reconcile_sets(
+    settings: Settings, host: host_mod.Host, actions: ApplyActions
+) -> tuple[str, ...]:
+    """Run the StatefulSet and DaemonSet controllers once here for the sets this apply made
+    or changed (so their first pods start before the command returns, as `play`'s do), then
+    start the pods they made; the rest (Ready-gated steps) is the supervisor's. A pod that
+    fails to start is a warning: its controller and the supervisor go on with it."""
+    from kubeplay.engine import reconcile
+    from kubeplay.engine.loop import ObjectKey as LoopKey
+
+    keys = [
+        LoopKey(e.key.kind, e.key.namespace, e.key.name)
+        for e in (*actions.create, *actions.update)
+        if e.key.kind in SET_KINDS and e.key.group == "apps"
+    ]
+    if not keys:
+        return ()
+    done = reconcile.reconcile(host, keys)
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
+    return tuple(str(err) for err in errors)
 
 
 def _lines(actions: ApplyActions, keys: Sequence[ObjectKey], *, dry_run: bool) -> tuple[str, ...]:
@@ -333,6 +371,8 @@ def _carry_out(
         ):
             rec = host.store.get_record_by_uid(e.uid)
             old_pods += _workload_pods(host, rec) if rec is not None else []
+        elif e.key.kind in SET_KINDS and (e in actions.prune or e.effect is recreate):
+            old_pods += _set_pods(host, [e.key])
     replica_objs: dict[ObjectKey, list[KubeObject]] = {}
     taken: dict[str, set[str]] = {}
     for e, uid in rollouts:
@@ -409,6 +449,7 @@ def _carry_out(
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
         host.store.delete_records(pruned_workloads)
+        _remove_set_leftovers(host, written.removed)
         crash.point("play-stored") if verb == "play" else crash.point("apply-stored")
     except BaseException:
         volumes_svc.remove_unused(host, made)
@@ -447,6 +488,16 @@ def _carry_out(
     if new_rows or old_pods:
         network.refresh(host)
     return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+
+
+def _remove_set_leftovers(host: host_mod.Host, removed: Sequence[ObjectRecord]) -> None:
+    """A removed (or recreated) StatefulSet's or DaemonSet's revisions, and the claims its
+    `whenDeleted: Delete` policy gave it (its pods are gone already)."""
+    from kubeplay.engine.controllers import statefulsets
+
+    for rec in removed:
+        if rec.kind in SET_KINDS and rec.api_group == "apps":
+            statefulsets.remove_owned(host, rec)
 
 
 @dataclass(frozen=True, slots=True)

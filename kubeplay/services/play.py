@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
+# Workload kinds whose own controllers make their pods (engine.controllers): played, removed
+# by down with their pods.
+SET_KINDS = ("StatefulSet", "DaemonSet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,7 @@ def play(
         schema_cache=schema_cache_of(settings),
     )
     mode = plan_apply.ApplyMode.REPLACE if replace else plan_apply.ApplyMode.PLAY
-    if not replace and any(o.kind == "Pod" or o.kind in kube_workloads.KINDS for o in objects):
+    if not replace and any(o.kind in ("Pod", *kube_workloads.KINDS, *SET_KINDS) for o in objects):
         _precheck(settings, objects)  # refused anyway: before any pull (again under the locks)
     report = apply_svc.run(
         settings,
@@ -265,7 +268,9 @@ def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
             for e in replaced
         ),
         warnings=(*report.warnings, *notes),
-        workloads=tuple(ns_ref(e) for e in made if e.key.kind in kube_workloads.KINDS),
+        workloads=tuple(
+            ns_ref(e) for e in made if e.key.kind in (*kube_workloads.KINDS, *SET_KINDS)
+        ),
         objects=AppliedObjects(
             created=tuple(e.ref for e in actions.create if e.key.kind in configs),
             configured=tuple(e.ref for e in actions.update if e.key.kind in configs),
@@ -320,13 +325,15 @@ def down(
     validate.check_names(objects)  # names a lock file or a store key is made from
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
+    set_claims: list[tuple[str, str]] = []
     if volumes:
         host = host_mod.open_host(settings)
         try:
             claims += volumes_svc.claims_of_pods(host, refs)
+            set_claims = _set_claims(host, objects)
         finally:
             host.close()
-    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS}
+    kinds = {"Pod", *kube_workloads.KINDS, *SET_KINDS, *configdata.CONFIG_KINDS}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
@@ -339,14 +346,43 @@ def down(
         workloads=tuple(
             f"{e.key.namespace}/{e.ref}"
             for e in report.actions.prune
-            if e.key.kind in kube_workloads.KINDS
+            if e.key.kind in (*kube_workloads.KINDS, *SET_KINDS)
         ),
         objects=tuple(dict.fromkeys(r for r in removed if r in gone)),
     )
     if not volumes:
         return down_report
     removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
+    removed_volumes += _remove_set_claims(settings, set_claims)
     return with_fields(down_report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
+
+
+def _set_claims(host: host_mod.Host, objects: Sequence[KubeObject]) -> list[tuple[str, str]]:
+    """(namespace, claim) of every ordinal claim of the StatefulSets `objects` name."""
+    from kubeplay.engine.controllers import statefulsets
+
+    found: list[tuple[str, str]] = []
+    for obj in objects:
+        if obj.kind == "StatefulSet":
+            rec = host.store.get_record("apps", obj.kind, obj.namespace, obj.name)
+            if rec is not None:
+                found += [(obj.namespace, n) for n in statefulsets.claim_names(host, rec)]
+    return found
+
+
+def _remove_set_claims(settings: Settings, claims: Sequence[tuple[str, str]]) -> list[str]:
+    """`down --volumes` of a StatefulSet: its claims and their data, its pods being gone."""
+    from kubeplay.engine.controllers import statefulsets
+
+    if not claims:
+        return []
+    host = host_mod.open_host(settings)
+    try:
+        for namespace, name in claims:
+            statefulsets.remove_claim(host, namespace, name)
+    finally:
+        host.close()
+    return [name for _, name in claims]
 
 
 def delete(

@@ -91,6 +91,40 @@ def settled(rec: ObjectRecord) -> bool:
     )
 
 
+def remove_claim(host: Host, namespace: str, name: str) -> None:
+    """A claim and its data: the PersistentVolumeClaim row and the named volume."""
+    from kubeplay.engine import volumes
+
+    row = host.store.get_record("", CLAIM_KIND, namespace, name)
+    if row is not None:
+        host.store.delete_records([row.uid])
+    if host.store.get_volume(name) is not None:
+        volumes.remove_named_volume(host, name)
+    _log.info("claim_removed", claim=f"{namespace}/{name}")
+
+
+def remove_owned(host: Host, rec: ObjectRecord) -> None:
+    """What a removed set owned besides its pods: its ControllerRevisions, and the claims
+    `whenDeleted: Delete` gave it (a DaemonSet has none)."""
+    store = host.store
+    store.delete_records(
+        [r.uid for r in store.list_records([revisions_mod.KIND], rec.namespace, owner_uid=rec.uid)]
+    )
+    for row in store.list_records([CLAIM_KIND], rec.namespace, owner_uid=rec.uid):
+        remove_claim(host, rec.namespace, row.name)
+
+
+def claim_names(host: Host, rec: ObjectRecord) -> list[str]:
+    """The claims stored for a set's ordinals (`<template>-<set>-<n>`)."""
+    spec = sts.spec_of(rec.body, uid=rec.uid)
+    prefixes = tuple(f"{t}-{spec.name}-" for t in spec.claim_templates)
+    return [
+        row.name
+        for row in host.store.list_records([CLAIM_KIND], rec.namespace)
+        if any(row.name.startswith(p) and row.name[len(p) :].isdigit() for p in prefixes)
+    ]
+
+
 class StatefulSetController:
     kinds = frozenset({KIND})
 
@@ -302,14 +336,7 @@ class StatefulSetController:
             )
 
     def _remove_claim(self, namespace: str, name: str) -> None:
-        from kubeplay.engine import volumes
-
-        row = self.host.store.get_record("", CLAIM_KIND, namespace, name)
-        if row is not None:
-            self.host.store.delete_records([row.uid])
-        if self.host.store.get_volume(name) is not None:
-            volumes.remove_named_volume(self.host, name)
-        _log.info("claim_removed", claim=f"{namespace}/{name}")
+        remove_claim(self.host, namespace, name)
 
     def _collect_scaled_claims(
         self, rec: ObjectRecord, spec: sts.StatefulSetSpec, pods: Mapping[str, PodRecord]

@@ -117,3 +117,20 @@ def test_valid_sets_pass(kind: str) -> None:
 )
 def test_rejected(kind: str, mutate: Callable[[dict[str, Any]], None], path: str) -> None:
     assert [p for p, _ in workloads.check_rules(body(kind, mutate))] == [path]
+
+
+def test_containers_may_mount_claim_templates() -> None:
+    def claims(spec: dict[str, Any]) -> None:
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": {}}]
+        spec["template"]["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "data", "mountPath": "/data"}
+        ]
+
+    from kubeplay.kube import validate
+
+    assert validate.check_rules(body("StatefulSet", claims)) == []
+    undeclared = body("StatefulSet", claims)
+    undeclared.body["spec"]["volumeClaimTemplates"] = []
+    assert [p.path for p in validate.check_rules(undeclared)] == [
+        "spec.template.spec.containers[0].volumeMounts[0].name"
+    ]
