@@ -120,7 +120,7 @@ def _record(
 
 
 # Kinds whose rows go with a runtime the caller removes (teardown deletes the rows).
-RUNTIME_KINDS = frozenset({"Pod", "Deployment"})
+RUNTIME_KINDS = frozenset({"Pod", "Deployment", "ReplicaSet"})
 
 
 def write(

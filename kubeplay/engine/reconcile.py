@@ -25,6 +25,7 @@ from typing import Protocol
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import Controller, ObjectKey
+from kubeplay.state.store import PodRecord
 
 OTHER_RESYNC_SECONDS = 30.0  # kinds other than pods: every key looked at this often
 MAX_SYNCS_PER_KEY = 2  # in a command: a key named again by its dependents, synced once more
@@ -40,18 +41,35 @@ class WorkloadController(Controller, Protocol):
 
 
 def workload_controllers(
-    host: Host, *, clock: Callable[[], float] = time.time
+    host: Host,
+    *,
+    clock: Callable[[], float] = time.time,
+    held: frozenset[ObjectKey] = frozenset(),
+    wait: bool = True,
 ) -> list[WorkloadController]:
-    """Every workload controller, in dependency order (owners before what they own)."""
+    """Every workload controller, in dependency order (owners before what they own).
+    `held`: keys whose lock the calling command holds (their syncs take it no more);
+    `wait`: wait for an object's lock (a command) or requeue while it is held (the
+    supervisor, whose workers must not block on a command)."""
     from kubeplay.engine.controllers.daemonsets import DaemonSetController
+    from kubeplay.engine.controllers.deployments import DeploymentController
+    from kubeplay.engine.controllers.replicasets import ReplicaSetController
     from kubeplay.engine.controllers.statefulsets import StatefulSetController
 
-    return [StatefulSetController(host, clock=clock), DaemonSetController(host, clock=clock)]
+    return [
+        DeploymentController(host, clock=clock, held=held, wait=wait),
+        ReplicaSetController(host, clock=clock, held=held, wait=wait),
+        StatefulSetController(host, clock=clock, held=held, wait=wait),
+        DaemonSetController(host, clock=clock, held=held, wait=wait),
+    ]
 
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
-    return {"StatefulSet": OTHER_RESYNC_SECONDS, "DaemonSet": OTHER_RESYNC_SECONDS}
+    return {
+        kind: OTHER_RESYNC_SECONDS
+        for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+    }
 
 
 def any_needed(host: Host) -> bool:
@@ -119,14 +137,23 @@ def start_pods(host: Host, keys: Iterable[ObjectKey], *, parallelism: int) -> li
     from kubeplay.kube.kinds import ObjectKey as LockKey
     from kubeplay.plan import pods as plans
 
+    def startable(key: ObjectKey) -> PodRecord | None:
+        rec = host.store.get_pod(key.namespace, key.name)
+        if rec is None or rec.lifecycle != "active" or pods.observe(host, rec).sandbox_id:
+            return None
+        return rec
+
     def start(key: ObjectKey) -> None:
+        # Looked at before the lock too: a pod the command holds locked (one it deleted, or
+        # one running already) is never waited for.
+        if startable(key) is None:
+            return
         with locks.key_locks(
             host.settings.locks_dir, [LockKey("", "Pod", key.namespace, key.name)]
         ):
-            rec = host.store.get_pod(key.namespace, key.name)
-            if rec is None or rec.lifecycle != "active" or pods.observe(host, rec).sandbox_id:
-                return
-            pods.sync_pod(host, plans.from_json(rec.plan_json))
+            rec = startable(key)
+            if rec is not None:
+                pods.sync_pod(host, plans.from_json(rec.plan_json))
 
     todo = [k for k in dict.fromkeys(keys) if k.kind == "Pod"]
     if not todo:

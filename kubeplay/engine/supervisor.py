@@ -126,7 +126,7 @@ class Supervisor:
         self.pods = PodController(self.host, policy=self.policy, watchers=self.pod_watchers)
         self.controllers: list[Controller] = [
             self.pods,
-            *reconcile.workload_controllers(self.host, clock=clock),
+            *reconcile.workload_controllers(self.host, clock=clock, wait=False),
         ]
         self.loop = Loop(
             self.controllers,

@@ -38,10 +38,10 @@ if TYPE_CHECKING:
     from kubeplay.state.store import ObjectRecord, PodRecord
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
-WORKLOAD_KINDS = frozenset({"Deployment"})
-# Kinds whose controllers run in this command for what it touched (engine.reconcile), then on
-# the supervisor's loop; their pods are torn down with them when they are removed.
-SET_KINDS = frozenset({"StatefulSet", "DaemonSet"})
+# Kinds whose pods their controllers make (engine.reconcile runs them for what apply touched).
+WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+# What the workload controllers make besides pods (a rolled-back apply removes them).
+MADE_KINDS = ("ReplicaSet", "ControllerRevision", "PersistentVolumeClaim")
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -152,13 +152,30 @@ def _keys(objects: Sequence[KubeObject]) -> list[ObjectKey]:
     return [plan_apply.key_of(o, extra=extra) for o in objects]
 
 
-def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
-    from kubeplay.kube import workloads
+def _owned_records(host: host_mod.Host, rec: ObjectRecord) -> list[ObjectRecord]:
+    """The objects a workload owns, by owner uid: a Deployment's ReplicaSets, a
+    StatefulSet's or DaemonSet's ControllerRevisions and the claims a StatefulSet's
+    `whenDeleted: Delete` gave it (removed with it; others are kept, as kubectl does)."""
+    owned = {
+        "Deployment": ["ReplicaSet"],
+        "StatefulSet": ["ControllerRevision", "PersistentVolumeClaim"],
+        "DaemonSet": ["ControllerRevision"],
+    }.get(rec.kind)
+    if not owned:
+        return []
+    return host.store.list_records(owned, rec.namespace, owner_uid=rec.uid)
 
-    owner = workloads.Workload(
-        kind=rec.kind, namespace=rec.namespace, name=rec.name, uid=rec.uid, manifest=rec.body
-    )
-    return [p for p in host.store.list_pods(rec.namespace) if workloads.owns(owner, p.manifest)]
+
+def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
+    """Every pod a workload owns: its own, and its ReplicaSets' (of every revision)."""
+    from kubeplay.engine import ownedpods
+
+    owners = {rec.uid, *(r.uid for r in _owned_records(host, rec))}
+    return [
+        p
+        for p in host.store.list_pods(rec.namespace)
+        if str(ownedpods.controller_ref(p.manifest).get("uid") or "") in owners
+    ]
 
 
 def _pod_key(pod: PodRecord) -> ObjectKey:
@@ -193,10 +210,10 @@ def run(
     try:
         inventory = host.store.list_records(source=source) if prune else []
         held = [*keys, *(engine_apply.key_of_record(r) for r in inventory)]
-        for key in held:  # a workload's pods are locked with it (read again under the locks)
+        for key in list(held):  # a workload's pods and ReplicaSets are locked with it
             if key.kind in WORKLOAD_KINDS and (rec := host.store.get_record(*key)):
                 held.extend(_pod_key(p) for p in _workload_pods(host, rec))
-        held.extend(_pod_key(p) for p in _set_pods(host, held))
+                held.extend(engine_apply.key_of_record(r) for r in _owned_records(host, rec))
         with key_locks(settings.locks_dir, held):
             records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
             actions = plan_apply.compute_apply(
@@ -234,16 +251,16 @@ def run(
                 progress=progress,
                 grace=grace,
                 verb=verb,
+                locked=held,
             )
         pods_changed = any(
-            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS | SET_KINDS
+            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
-        set_notes = _reconcile_sets(settings, host, actions)
         return ApplyReport(
             lines=lines,
             refused=refused,
-            warnings=(*warnings, *done.notes, *set_notes),
+            warnings=(*warnings, *done.notes),
             pods_changed=pods_changed,
             actions=actions,
             volumes=done.volumes,
@@ -251,39 +268,6 @@ def run(
         )
     finally:
         host.close()
-
-
-def _set_pods(host: host_mod.Host, keys: Sequence[ObjectKey]) -> list[PodRecord]:
-    """The pods of the StatefulSets and DaemonSets among `keys` (locked with them)."""
-    from kubeplay.engine import ownedpods
-
-    found: list[PodRecord] = []
-    for key in keys:
-        if key.kind in SET_KINDS and key.group == "apps" and (rec := host.store.get_record(*key)):
-            found.extend(ownedpods.owned(host.store, rec.uid, rec.namespace))
-    return found
-
-
-def _reconcile_sets(
-    settings: Settings, host: host_mod.Host, actions: ApplyActions
-) -> tuple[str, ...]:
-    """Run the StatefulSet and DaemonSet controllers once here for the sets this apply made
-    or changed (so their first pods start before the command returns, as `play`'s do), then
-    start the pods they made; the rest (Ready-gated steps) is the supervisor's. A pod that
-    fails to start is a warning: its controller and the supervisor go on with it."""
-    from kubeplay.engine import reconcile
-    from kubeplay.engine.loop import ObjectKey as LoopKey
-
-    keys = [
-        LoopKey(e.key.kind, e.key.namespace, e.key.name)
-        for e in (*actions.create, *actions.update)
-        if e.key.kind in SET_KINDS and e.key.group == "apps"
-    ]
-    if not keys:
-        return ()
-    done = reconcile.reconcile(host, keys)
-    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
-    return tuple(str(err) for err in errors)
 
 
 def _lines(actions: ApplyActions, keys: Sequence[ObjectKey], *, dry_run: bool) -> tuple[str, ...]:
@@ -324,28 +308,28 @@ def _carry_out(
     progress: PullProgress | None,
     grace: float | None = None,
     verb: str = "apply",
+    locked: Sequence[ObjectKey] = (),
 ) -> _Done:
     """The runtime work around the one-transaction write."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine import network
     from kubeplay.engine import pods as engine
     from kubeplay.engine import volumes as engine_volumes
-    from kubeplay.kube import workloads
     from kubeplay.plan import pods as plans
     from kubeplay.services import play as play_mod
     from kubeplay.services import volumes as volumes_svc
-    from kubeplay.services import workloads as workloads_svc
     from kubeplay.state.store import PodRecord
 
     now = time.time()
     desired = dict(zip(keys, objects, strict=True))
     recreate = Effect.RECREATE
-    # 1. what runs: Pods created or recreated, the pods of Deployments created or rolled out,
-    #    Pods whose image changed (restarted in place).
+    # 1. what runs: Pods created or recreated, Pods whose image changed (restarted in place);
+    #    workloads created or changed go to their controllers (engine.reconcile), after the
+    #    write.
     new_pods: list[tuple[ObjectKey, KubeObject]] = []
-    rollouts: list[tuple[ApplyEntry, str]] = []  # (entry, workload uid)
     restarts: list[ApplyEntry] = []
     uids: dict[ObjectKey, str] = {}
+    workload_keys: list[ObjectKey] = []
     for e in (*actions.create, *actions.update):
         created = e in actions.create or e.effect is recreate
         if e.key == ObjectKey("", "Pod", e.key.namespace, e.key.name):
@@ -354,47 +338,29 @@ def _carry_out(
             elif e.effect is Effect.RESTART:
                 restarts.append(e)
         elif e.key.kind in WORKLOAD_KINDS and e.key.group == "apps":
-            if created:
-                uids[e.key] = str(uuid.uuid4())
-                rollouts.append((e, uids[e.key]))
-            elif e.effect is Effect.ROLLOUT:
-                rollouts.append((e, e.uid))
-    # 2. what goes: recreated Pods, rolled-out or recreated workloads' pods, pruned ones
+            workload_keys.append(e.key)
+    # 2. what goes: recreated Pods, recreated or pruned workloads' pods (every revision's)
+    #    and the objects they own, pruned Pods
     old_pods: list[PodRecord] = []
+    owned_gone: list[ObjectRecord] = []
     for e in (*actions.update, *actions.prune):
         if e.key.kind == "Pod" and not e.key.group:
             if e in actions.prune or e.effect is recreate:
                 pod = host.store.get_pod_by_uid(e.uid)
                 old_pods += [pod] if pod is not None else []
-        elif e.key.kind in WORKLOAD_KINDS and (
-            e in actions.prune or e.effect in (recreate, Effect.ROLLOUT)
-        ):
+        elif e.key.kind in WORKLOAD_KINDS and (e in actions.prune or e.effect is recreate):
             rec = host.store.get_record_by_uid(e.uid)
-            old_pods += _workload_pods(host, rec) if rec is not None else []
-        elif e.key.kind in SET_KINDS and (e in actions.prune or e.effect is recreate):
-            old_pods += _set_pods(host, [e.key])
-    replica_objs: dict[ObjectKey, list[KubeObject]] = {}
-    taken: dict[str, set[str]] = {}
-    for e, uid in rollouts:
-        ns = e.key.namespace
-        if ns not in taken:
-            taken[ns] = {p.name for p in host.store.list_pods(ns)} | {
-                k.name for k, _ in new_pods if k.namespace == ns
-            }
-        replicas = workloads.replica_pods(
-            desired[e.key], uid=uid, taken=taken[ns], random_suffix=workloads_svc.random_suffix
-        )
-        taken[ns].update(p.name for p in replicas)
-        replica_objs[e.key] = replicas
-    to_pull = [o for _, o in new_pods] + [o for v in replica_objs.values() for o in v]
+            if rec is not None:
+                old_pods += _workload_pods(host, rec)
+                owned_gone += _owned_records(host, rec)
+    to_pull = [o for _, o in new_pods]
     to_pull += [desired[e.key] for e in restarts]
     notes: list[str] = []
     plans_by_uid: dict[str, PodPlan] = {}
     failed: Mapping[str, Any] = {}
     pod_rows: dict[ObjectKey, PodRecord] = {}
-    replica_rows: dict[ObjectKey, list[PodRecord]] = {}
     pod_plans: dict[str, str] = {}
-    if to_pull or old_pods:
+    if to_pull or old_pods or workload_keys:
         host_mod.require_runtime(host)
     if to_pull:
         images, failed, notes = play_mod._image_refs(
@@ -417,8 +383,6 @@ def _carry_out(
         for key, obj in new_pods:
             uids[key] = str(uuid.uuid4())
             pod_rows[key] = record(obj, uids[key])
-        for key, objs in replica_objs.items():
-            replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
         for e in restarts:
             plan = plans.compile_pod(desired[e.key].body, uid=e.uid, images=images)
             pod_plans[e.uid] = plans.to_json(plan)
@@ -431,8 +395,8 @@ def _carry_out(
         errors = engine.teardown_pods(host, old_pods, grace=grace, parallelism=settings.parallelism)
         if errors:
             raise errors[0]
-    new_rows = [*pod_rows.values(), *(r for rows in replica_rows.values() for r in rows)]
-    made = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
+    new_rows = list(pod_rows.values())
+    claims = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
     try:
         written = engine_apply.write(
             host.store,
@@ -441,18 +405,19 @@ def _carry_out(
             now=now,
             uids=uids,
             pods=pod_rows,
-            replicas=replica_rows,
             pod_plans=pod_plans,
             guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
         )
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
-        host.store.delete_records(pruned_workloads)
-        _remove_set_leftovers(host, written.removed)
+        host.store.delete_records([*pruned_workloads, *(r.uid for r in owned_gone)])
+        for r in owned_gone:  # a claim's data goes with it (its pods are gone already)
+            if r.kind == "PersistentVolumeClaim" and host.store.get_volume(r.name) is not None:
+                engine_volumes.remove_named_volume(host, r.name)
         crash.point("play-stored") if verb == "play" else crash.point("apply-stored")
     except BaseException:
-        volumes_svc.remove_unused(host, made)
+        volumes_svc.remove_unused(host, claims)
         raise
     configs = [
         (e.key.kind, e.key.namespace, e.key.name)
@@ -460,19 +425,31 @@ def _carry_out(
         if e.key.kind in CONFIG_KINDS and not e.key.group
     ]
     engine_volumes.refresh_object_volumes(host, configs)
+    made: list[str] = []  # pods the workload controllers made, in this process
+    made_records: list[str] = []  # objects they made (a Deployment's new ReplicaSets)
     try:
         _parallel(
             settings,
             lambda r: engine.sync_pod(host, plans_by_uid[r.uid], image_failures=failed),
             new_rows,
         )
+        if workload_keys:
+            _reconcile_workloads(
+                settings, host, workload_keys, [*keys, *locked], made, made_records
+            )
     except BaseException as err:
-        for row in new_rows:
+        for row in [*new_rows, *(p for uid in made if (p := host.store.get_pod_by_uid(uid)))]:
             current = host.store.get_pod_by_uid(row.uid)
             if current is not None:
                 engine.teardown_pod(host, current, grace=0)
+        made_claims = [
+            c.name
+            for uid in made_records
+            if (c := host.store.get_record_by_uid(uid)) and c.kind == "PersistentVolumeClaim"
+        ]
+        host.store.delete_records(made_records)
         engine_apply.rollback(host.store, written)
-        volumes_svc.remove_unused(host, made)
+        volumes_svc.remove_unused(host, [*claims, *made_claims])
         engine_volumes.refresh_object_volumes(host, configs)
         network.refresh(host)
         if isinstance(err, KubeplayError):
@@ -485,19 +462,47 @@ def _carry_out(
     for e in restarts:
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    if new_rows or old_pods:
+    if new_rows or old_pods or made:
         network.refresh(host)
-    return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+    return _Done(
+        notes=tuple(notes),
+        volumes=tuple(claims),
+        new_pods=(*(r.uid for r in new_rows), *made),
+    )
 
 
-def _remove_set_leftovers(host: host_mod.Host, removed: Sequence[ObjectRecord]) -> None:
-    """A removed (or recreated) StatefulSet's or DaemonSet's revisions, and the claims its
-    `whenDeleted: Delete` policy gave it (its pods are gone already)."""
-    from kubeplay.engine.controllers import statefulsets
+def _reconcile_workloads(
+    settings: Settings,
+    host: host_mod.Host,
+    workload_keys: Sequence[ObjectKey],
+    locked: Sequence[ObjectKey],
+    made: list[str],
+    made_records: list[str],
+) -> None:
+    """Run the workload controllers once, here, for the workloads this apply wrote (their
+    ReplicaSets, then their pods), then start the pods they made, as play starts its own:
+    the first failure is raised, for the caller's rollback of what `made` (pod uids) and
+    `made_records` (object uids) list. The rest of a rollout is the supervisor's."""
+    from kubeplay.engine import reconcile
+    from kubeplay.engine.loop import ObjectKey as LoopKey
 
-    for rec in removed:
-        if rec.kind in SET_KINDS and rec.api_group == "apps":
-            statefulsets.remove_owned(host, rec)
+    pods_before = {p.uid for p in host.store.list_pods()}
+    records_before = {r.uid for r in host.store.list_records(MADE_KINDS)}
+    held = frozenset(LoopKey(k.kind, k.namespace, k.name) for k in locked)
+    try:
+        done = reconcile.reconcile(
+            host,
+            [LoopKey(k.kind, k.namespace, k.name) for k in workload_keys],
+            controllers=reconcile.workload_controllers(host, held=held),
+        )
+    finally:
+        made.extend(p.uid for p in host.store.list_pods() if p.uid not in pods_before)
+        made_records.extend(
+            r.uid for r in host.store.list_records(MADE_KINDS) if r.uid not in records_before
+        )
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
+    if errors:
+        raise errors[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from kubeplay.state.store import ObjectRecord, PodRecord
 
 KIND = "StatefulSet"
 GROUP = "apps"
+BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 CLAIM_KIND = "PersistentVolumeClaim"
 
 _log = log.get_logger(__name__)
@@ -128,9 +129,18 @@ def claim_names(host: Host, rec: ObjectRecord) -> list[str]:
 class StatefulSetController:
     kinds = frozenset({KIND})
 
-    def __init__(self, host: Host, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        host: Host,
+        *,
+        clock: Callable[[], float] = time.time,
+        held: frozenset[ObjectKey] = frozenset(),
+        wait: bool = True,
+    ) -> None:
         self.host = host
         self.clock = clock
+        self.held = held  # keys whose lock the calling command holds already
+        self.wait = wait  # a command waits for the set's lock; the supervisor looks later
 
     # --- Controller ----------------------------------------------------------------------
 
@@ -146,12 +156,22 @@ class StatefulSetController:
             self._event(rec, "FailedSync", str(err), type=events.WARNING)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
+        if key in self.held:
+            return self._sync_locked(key, now=now)
         lock = StoreKey(GROUP, KIND, key.namespace, key.name)
-        with locks.key_locks(self.host.settings.locks_dir, [lock]):
-            rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)
-            if rec is None:
-                return self._collect(key)
-            return self._sync(rec, now=now)
+        if self.wait:
+            with locks.key_locks(self.host.settings.locks_dir, [lock]):
+                return self._sync_locked(key, now=now)
+        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
+            if not got:  # a command works on it, and syncs it itself
+                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
+            return self._sync_locked(key, now=now)
+
+    def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:
+        rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)
+        if rec is None:
+            return self._collect(key)
+        return self._sync(rec, now=now)
 
     # --- one set -------------------------------------------------------------------------
 
