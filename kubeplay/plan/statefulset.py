@@ -265,6 +265,7 @@ class StatefulSetActions:
     status: Mapping[str, Any] = field(default_factory=dict)
     waiting: str = ""  # why the sync could not go further (for events and describe)
     requeue_after: float | None = None  # minReadySeconds: look again then
+    stuck: str = ""  # a pod of neither revision that blocks the set (delete it by hand)
 
 
 def _status(
@@ -306,6 +307,7 @@ class _Step:
         self.create: list[PodCreate] = []
         self.delete: list[PodDelete] = []
         self.waiting = ""
+        self.stuck = ""
         self.requeue: float | None = None
 
     def wait(self, pod: MemberPod, what: str) -> None:
@@ -351,6 +353,7 @@ def compute_statefulset_actions(
             status=status,
             waiting=step.waiting,
             requeue_after=step.requeue,
+            stuck=step.stuck,
         )
 
     # 1. every replica, in ordinal order
@@ -379,11 +382,13 @@ def compute_statefulset_actions(
             return finish()
         if not pod.running_and_ready:
             step.wait(pod, "to be Running and Ready")
-            if pod.revision != revisions.update.name and spec.update_type == ROLLING_UPDATE:
+            if pod.revision not in (revisions.current.name, revisions.update.name):
+                step.stuck = pod.name
                 step.waiting += (
-                    f"; it is of revision {pod.revision or '?'}, not {revisions.update.name}: "
-                    f"if that revision is broken, `kubeplay delete pod {pod.name}` makes it "
-                    "again from the current template (forced rollback)"
+                    f"; it is of revision {pod.revision or '?'}, neither the current nor the "
+                    f"update revision ({revisions.update.name}): if that revision is broken, "
+                    f"`kubeplay delete pod {pod.name}` makes it again from the template "
+                    "(forced rollback, kubernetes/kubernetes#67250)"
                 )
             return finish()
         if not pod.available(spec.min_ready, now):

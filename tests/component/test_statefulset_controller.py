@@ -306,3 +306,31 @@ def test_daemonset_on_a_node_it_does_not_select_runs_nothing(env: Env) -> None:
     env.run(DS)
     assert env.names(DS_UID) == []
     assert env.status(DS)["desiredNumberScheduled"] == 0
+
+
+def test_a_broken_revision_blocks_the_fixed_one_until_its_pod_is_deleted(env: Env) -> None:
+    env.put(sts_body(replicas=2), STS_UID)
+    env.run(STS)
+    first = env.status()["updateRevision"]
+    broken = sts_body(replicas=2)
+    broken["spec"]["template"]["spec"]["containers"][0]["image"] = "missing:1"
+    env.put(broken, STS_UID)
+    env.run(STS)  # web-1 is made again from the broken revision and never gets Ready
+    bad = env.record("web-1").manifest["metadata"]["labels"]["controller-revision-hash"]
+    assert bad not in (first, "")
+    assert env.record("web-0").manifest["metadata"]["labels"]["controller-revision-hash"] == first
+    fixed = sts_body(replicas=2)
+    fixed["spec"]["template"]["metadata"]["labels"]["fixed"] = "yes"
+    env.put(fixed, STS_UID)
+    env.run(STS)  # the trap: web-1 (broken revision) blocks everything
+    assert env.record("web-1").manifest["metadata"]["labels"]["controller-revision-hash"] == bad
+    rec = env.host.store.get_record("apps", "StatefulSet", "default", "web")
+    assert rec is not None
+    blocked = [e for e in env.host.store.list_events(rec.uid) if e.reason == "RolloutBlocked"]
+    assert blocked and "kubeplay delete pod web-1" in blocked[-1].message
+    ownedpods.delete(env.host, env.record("web-1"), now=env.clock())  # the forced rollback
+    env.run(pod_key("default", "web-1"))
+    status = env.status()
+    assert status["currentRevision"] == status["updateRevision"] not in (first, bad)
+    for name in ("web-0", "web-1"):
+        assert env.record(name).manifest["metadata"]["labels"]["fixed"] == "yes"

@@ -104,17 +104,6 @@ def remove_claim(host: Host, namespace: str, name: str) -> None:
     _log.info("claim_removed", claim=f"{namespace}/{name}")
 
 
-def remove_owned(host: Host, rec: ObjectRecord) -> None:
-    """What a removed set owned besides its pods: its ControllerRevisions, and the claims
-    `whenDeleted: Delete` gave it (a DaemonSet has none)."""
-    store = host.store
-    store.delete_records(
-        [r.uid for r in store.list_records([revisions_mod.KIND], rec.namespace, owner_uid=rec.uid)]
-    )
-    for row in store.list_records([CLAIM_KIND], rec.namespace, owner_uid=rec.uid):
-        remove_claim(host, rec.namespace, row.name)
-
-
 def claim_names(host: Host, rec: ObjectRecord) -> list[str]:
     """The claims stored for a set's ordinals (`<template>-<set>-<n>`)."""
     spec = sts.spec_of(rec.body, uid=rec.uid)
@@ -232,6 +221,8 @@ class StatefulSetController:
         self._collect_scaled_claims(rec, spec, by_name)
         live = [chosen.current.name, chosen.update.name, *(m.revision for m in members)]
         self._prune_revisions(rec, spec, live)
+        if todo.stuck:
+            self._event(rec, "RolloutBlocked", todo.waiting, type=events.WARNING)
         if todo.waiting:
             _log.info(
                 "statefulset_waiting", statefulset=f"{rec.namespace}/{rec.name}", why=todo.waiting

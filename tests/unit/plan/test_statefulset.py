@@ -283,7 +283,14 @@ def test_compute_statefulset_actions(
 def test_broken_revision_names_the_pod_to_delete() -> None:
     pods = [ready(0, "web-old"), ready(1, "web-old"), pending(2, "web-bad")]
     got = sts.compute_statefulset_actions(spec(), pods, ROLL, now=NOW)
+    assert got.stuck == "web-2"
     assert "kubeplay delete pod web-2" in got.waiting
+
+
+def test_a_pod_of_the_update_revision_starting_is_not_stuck() -> None:
+    pods = [ready(0, "web-old"), ready(1, "web-old"), pending(2)]
+    got = sts.compute_statefulset_actions(spec(), pods, ROLL, now=NOW)
+    assert (got.stuck, got.waiting) == ("", "waiting for pod web-2 to be Running and Ready")
 
 
 def test_min_ready_seconds_holds_next_pod_and_requeues() -> None:
