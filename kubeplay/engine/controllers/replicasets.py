@@ -212,9 +212,11 @@ class ReplicaSetController:
         also = list(touched)
         if status != rec.body.get("status"):
             self._write_status(rec, status, now=now)
-            owner = ownedpods.controller_ref(rec.body)
-            if owner.get("kind") == "Deployment" and isinstance(owner.get("name"), str):
-                also.append(ObjectKey("Deployment", rec.namespace, owner["name"]))
+        # its owner looks again: counts changed, or a terminating pod went (Recreate and the
+        # history limit wait for that)
+        owner = ownedpods.controller_ref(rec.body)
+        if isinstance(owner.get("kind"), str) and isinstance(owner.get("name"), str):
+            also.append(ObjectKey(owner["kind"], rec.namespace, owner["name"]))
         if error is not None:
             raise error
         settling = any(p.terminating for p in seen) or len(
