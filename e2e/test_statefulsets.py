@@ -97,8 +97,9 @@ def test_ordered_ready_start_and_reverse_scale_down(kp: Kubeplay) -> None:
     created = [pods[f"web-{i}"]["metadata"]["creationTimestamp"] for i in range(3)]
     assert created == sorted(created)
     # scale down to 1: web-2 goes first, then web-1
-    kp.write("web.yaml", _statefulset(1, probe=True))
-    kp.ok("apply", "-f", str(path))
+    res = kp("scale", "statefulset/web", "--replicas", "1")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "statefulset.apps/web scaled\n"
     kp.wait_for("web-1 and web-2 gone", lambda: sorted(_pods(kp)) == ["web-0"], timeout=90)
     deleted = [
         line.split("delete Pod ")[1].split()[0]

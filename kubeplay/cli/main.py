@@ -161,7 +161,7 @@ def delete(
 @click.option("--replicas", type=click.IntRange(min=0), required=True, help="The new size.")
 @click.option("-n", "--namespace", default=None)
 def scale(resource: str, names: tuple[str, ...], replicas: int, namespace: str | None) -> None:
-    """Set a Deployment's or ReplicaSet's replicas: scale deployment/NAME --replicas N."""
+    """Set a Deployment's, ReplicaSet's or StatefulSet's replicas: scale KIND/NAME --replicas N."""
     from kubeplay.services import workloads
 
     report = workloads.scale(
