@@ -135,13 +135,17 @@ def test_a_pod_deleted_by_hand_comes_back_with_its_name_and_claim(kp: Kubeplay) 
     )
     assert kp.exec("web-1", "cat", "/data/row") == "row-1\n"
     assert kp.exec("web-0", "cat", "/data/row") == "row-0\n"
-    # down keeps the claims (as kubectl delete does); --volumes removes them
+    # generate kube gives the set back for its pod; down keeps the claims (as kubectl
+    # delete does), and playing the generated file brings the pods back onto them
+    generated = kp.ok("generate", "kube", "web-1")
+    assert "kind: StatefulSet" in generated and "kind: Pod\n" not in generated
+    again = kp.write("generated.yaml", kp.ok("generate", "kube"))
     kp.ok("down", str(path))
     assert "data-web-1" in kp.ok("volume", "ls", "-q").split()
-    kp.play(path)
+    kp.play(again)
     kp.wait_for("web-1 back", lambda: _running(kp, "web-1"), timeout=90)
     assert kp.exec("web-1", "cat", "/data/row") == "row-1\n"
-    out = kp.ok("down", "--volumes", str(path))
+    out = kp.ok("down", "--volumes", str(again))
     assert "volume/data-web-0 deleted" in out
     assert kp.ok("volume", "ls", "-q").split() == []
 
