@@ -189,3 +189,43 @@ def test_daemonset_runs_one_pod_and_replaces_it(kp: Kubeplay) -> None:
     kp.wait_for("the old one gone", lambda: sorted(_pods(kp)) == [second], timeout=60)
     kp.ok("down", str(path))
     kp.wait_for("no pod left", lambda: not _pods(kp), timeout=60)
+
+
+def test_rolling_update_replaces_pods_from_the_highest_ordinal(kp: Kubeplay) -> None:
+    path = kp.write("web.yaml", _statefulset(3))
+    kp.ok("apply", "-f", str(path))
+    kp.wait_for("3/3 ready", lambda: kp.ok("get", "sts", "web").split()[-2:-1] == ["3/3"], 90)
+    before = json.loads(kp.ok("get", "sts", "web", "-o", "json"))["status"]["updateRevision"]
+    kp.write(
+        "web.yaml",
+        _statefulset(3).replace(
+            "metadata: {labels: {app: web}}", "metadata: {labels: {app: web, v: '2'}}"
+        ),
+    )
+    assert "statefulset.apps/web configured" in kp.ok("apply", "-f", str(path))
+
+    def rolled() -> bool:
+        status = json.loads(kp.ok("get", "sts", "web", "-o", "json"))["status"]
+        return (
+            status.get("currentRevision") == status.get("updateRevision") != before
+            and status.get("readyReplicas") == 3
+        )
+
+    kp.wait_for("the rollout", rolled, timeout=120)
+    pods = _pods(kp)
+    assert sorted(pods) == ["web-0", "web-1", "web-2"]
+    assert all(p["metadata"]["labels"]["v"] == "2" for p in pods.values())
+    deleted = [
+        line.split("delete Pod ")[1].split()[0]
+        for line in kp.ok("get", "events").splitlines()
+        if "SuccessfulDelete" in line
+    ]
+    assert deleted == ["web-2", "web-1", "web-0"]
+    revisions = kp.ok("get", "controllerrevisions").splitlines()[1:]
+    assert sorted(line.split()[1:3] for line in revisions) == [
+        ["statefulset.apps/web", "1"],
+        ["statefulset.apps/web", "2"],
+    ]
+    kp.ok("delete", "statefulset", "web")
+    kp.wait_for("every pod gone", lambda: not _pods(kp), timeout=60)
+    assert kp("get", "controllerrevisions").stdout == ""
