@@ -193,8 +193,8 @@ def test_daemonset_runs_one_pod_and_replaces_it(kp: Kubeplay) -> None:
 
 def test_rolling_update_replaces_pods_from_the_highest_ordinal(kp: Kubeplay) -> None:
     path = kp.write("web.yaml", _statefulset(3))
-    kp.ok("apply", "-f", str(path))
-    kp.wait_for("3/3 ready", lambda: kp.ok("get", "sts", "web").split()[-2:-1] == ["3/3"], 90)
+    kp.ok("apply", "--wait", "--timeout", "120s", "-f", str(path), timeout=150)
+    assert kp.ok("get", "sts", "web").split()[-2:-1] == ["3/3"]  # --wait: all Ready
     before = json.loads(kp.ok("get", "sts", "web", "-o", "json"))["status"]["updateRevision"]
     kp.write(
         "web.yaml",

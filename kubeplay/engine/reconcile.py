@@ -1,7 +1,7 @@
 """The workload controllers, and running them once in a command's own process.
 
 `workload_controllers(host)` is the registry of the controllers of kinds that own pods or
-other objects (Deployment, ReplicaSet; Jobs, StatefulSets... add theirs here): the
+other objects (Deployment, ReplicaSet, StatefulSet, DaemonSet; Jobs... add theirs here): the
 supervisor runs them on its loop beside the pod controller, and `reconcile` runs the same
 ones in a command's process for the keys the command touched and their dependents
 (Deployment -> ReplicaSet -> Pods), so that `play` or `apply` of a Deployment returns with
@@ -126,11 +126,18 @@ def reconcile(
     return Reconciled(synced=tuple(synced), pods=tuple(pods), needs_supervisor=needs)
 
 
-def start_pods(host: Host, keys: Iterable[ObjectKey], *, parallelism: int) -> list[BaseException]:
+def start_pods(
+    host: Host,
+    keys: Iterable[ObjectKey],
+    *,
+    parallelism: int,
+    held: frozenset[ObjectKey] = frozenset(),
+) -> list[BaseException]:
     """Start, in this process and under their locks, the pods of `keys` that are bound but
     have no sandbox yet (the ones `reconcile` made), as `play` starts its pods: init
     containers run to completion, and a failure is returned (one per pod), not retried.
-    Pods the supervisor already started, unscheduled or terminating ones are left alone."""
+    Pods the supervisor already started, unscheduled or terminating ones are left alone.
+    `held`: pod keys whose lock the caller holds already (a flock is not re-entrant)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kubeplay.engine import locks, pods
@@ -140,17 +147,14 @@ def start_pods(host: Host, keys: Iterable[ObjectKey], *, parallelism: int) -> li
     def startable(key: ObjectKey) -> PodRecord | None:
         rec = host.store.get_pod(key.namespace, key.name)
         if rec is None or rec.lifecycle != "active" or pods.observe(host, rec).sandbox_id:
-            return None
+            return None  # gone, unscheduled, terminating, or started already
         return rec
 
     def start(key: ObjectKey) -> None:
-        # Looked at before the lock too: a pod the command holds locked (one it deleted, or
-        # one running already) is never waited for.
         if startable(key) is None:
             return
-        with locks.key_locks(
-            host.settings.locks_dir, [LockKey("", "Pod", key.namespace, key.name)]
-        ):
+        lock = [] if key in held else [LockKey("", "Pod", key.namespace, key.name)]
+        with locks.key_locks(host.settings.locks_dir, lock):
             rec = startable(key)
             if rec is not None:
                 pods.sync_pod(host, plans.from_json(rec.plan_json))

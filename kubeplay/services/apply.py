@@ -126,7 +126,10 @@ def apply(
     kube_version: str = "",
     pull_options: Options | None = None,
     progress: PullProgress | None = None,
+    before_wait: Callable[[ApplyReport], None] | None = None,
 ) -> ApplyReport:
+    """`before_wait` sees the report before `wait` waits (the CLI starts the supervisor
+    there: Ready-gated steps, a StatefulSet's next pod, are the supervisor's)."""
     objects, warnings = load(settings, paths, recursive=recursive, kube_version=kube_version)
     report = run(
         settings,
@@ -143,6 +146,8 @@ def apply(
     if wait and not dry_run:
         from dataclasses import replace
 
+        if before_wait is not None:
+            before_wait(report)
         return replace(report, not_ready=tuple(_wait_ready(settings, objects, timeout)))
     return report
 
@@ -500,7 +505,7 @@ def _reconcile_workloads(
         made_records.extend(
             r.uid for r in host.store.list_records(MADE_KINDS) if r.uid not in records_before
         )
-    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism)
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
     if errors:
         raise errors[0]
 
@@ -512,9 +517,32 @@ class _Done:
     new_pods: tuple[str, ...]
 
 
+def rolled_out(rec: ObjectRecord) -> bool:
+    """A Deployment's (or ReplicaSet's) status says its controller is done with its
+    generation: every replica updated and available, no old one left (DeploymentComplete).
+    A StatefulSet's or DaemonSet's: its controller's own test of the status it wrote."""
+    if rec.kind in ("StatefulSet", "DaemonSet"):
+        from kubeplay.engine.controllers import daemonsets, statefulsets
+
+        if rec.kind == "StatefulSet":
+            return statefulsets.settled(rec)
+        return daemonsets.settled(rec)
+    status = rec.body.get("status") or {}
+    spec = rec.body.get("spec") or {}
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    if int(status.get("observedGeneration") or 0) < rec.generation:
+        return False
+    updated = status.get("updatedReplicas", status.get("replicas"))
+    return (
+        updated == wanted
+        and status.get("replicas") == wanted
+        and status.get("availableReplicas") == wanted
+    )
+
+
 def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: float) -> list[str]:
-    """--wait: every applied Pod (and every pod of an applied Deployment) Ready; what is
-    not once `timeout` has passed."""
+    """--wait: every applied Pod Ready, every applied Deployment rolled out (all replicas
+    updated and available); what is not once `timeout` has passed."""
     from kubeplay.services import pods as pod_services
 
     deadline = time.monotonic() + timeout
@@ -529,7 +557,8 @@ def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: floa
                     names.append((ns, name))
                     continue
                 rec = host.store.get_record("apps", kind, ns, name)
-                names += [(p.namespace, p.name) for p in (_workload_pods(host, rec) if rec else [])]
+                if rec is None or not rolled_out(rec):  # its rollout: done, or named
+                    missing.append(f"{kind.lower()}.apps/{name}")
         finally:
             host.close()
         for ns, name in names:
