@@ -135,6 +135,14 @@ def test_a_pod_deleted_by_hand_comes_back_with_its_name_and_claim(kp: Kubeplay) 
     )
     assert kp.exec("web-1", "cat", "/data/row") == "row-1\n"
     assert kp.exec("web-0", "cat", "/data/row") == "row-0\n"
+    described = kp.ok("describe", "statefulset", "web").splitlines()
+    assert "Replicas:           2 desired | 2 total" in described
+    assert any(
+        "SuccessfulCreate" in line
+        and "statefulset-controller" in line
+        and "create Claim data-web-1 Pod web-1 in StatefulSet web success" in line
+        for line in described
+    )
     # generate kube gives the set back for its pod; down keeps the claims (as kubectl
     # delete does), and playing the generated file brings the pods back onto them
     generated = kp.ok("generate", "kube", "web-1")

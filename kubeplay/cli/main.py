@@ -401,16 +401,28 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one object for people: describe pod|statefulset|daemonset NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import pods
 
+    if resource.lower() in describe_mod.SET_RESOURCES:
+        return _describe_set(resource, name, _ns(namespace))
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))
     click.echo(supervise_cli.describe_supervision())
     click.echo(supervise_cli.describe_events(view.record.uid))
+
+
+def _describe_set(resource: str, name: str, namespace: str) -> None:
+    from kubeplay.cli import describe as describe_mod
+    from kubeplay.services import resources
+
+    settings = _settings()
+    view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
+    click.echo(describe_mod.describe_set(view.body, view.phases))
+    click.echo(supervise_cli.render_events(view.events))
 
 
 @cli.command()

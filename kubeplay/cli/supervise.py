@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -172,10 +173,15 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
 
 def describe_events(uid: str) -> str:
     """The Events section of `describe pod`, as kubectl prints it."""
-    from kubeplay.cli import render
     from kubeplay.services import events
 
-    views = events.list_events(settings_mod.load(), pod_uid=uid)
+    return render_events(events.list_events(settings_mod.load(), pod_uid=uid))
+
+
+def render_events(views: Sequence[Any]) -> str:
+    """An Events section (EventViews, oldest first), as kubectl describe prints it."""
+    from kubeplay.cli import render
+
     if not views:
         return "Events:            <none>"
     now = time.time()

@@ -11,6 +11,9 @@ from kubeplay.engine import host as host_mod
 from kubeplay.settings import Settings
 from kubeplay.state.store import EventRecord
 
+# The component that reports events about objects of these kinds (kubectl's FROM).
+CONTROLLERS = {"StatefulSet": "statefulset-controller", "DaemonSet": "daemonset-controller"}
+
 
 @dataclass(frozen=True, slots=True)
 class EventView:
@@ -26,7 +29,9 @@ class EventView:
 
     @property
     def source(self) -> str:
-        """kubectl's FROM: who reports the event."""
+        """kubectl's FROM: who reports the event (a controller, about its own object)."""
+        if self.kind in CONTROLLERS:
+            return CONTROLLERS[self.kind]
         return engine_events.source_of(self.event.reason)
 
 
