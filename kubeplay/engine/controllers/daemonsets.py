@@ -24,7 +24,7 @@ from kubeplay.engine import events, locks, ownedpods
 from kubeplay.engine.controllers.statefulsets import observe_pod
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
-from kubeplay.errors import PermanentError
+from kubeplay.errors import KubeplayError, PermanentError
 from kubeplay.kube import workloads
 from kubeplay.kube.kinds import ObjectKey as StoreKey
 from kubeplay.plan import daemonset as ds
@@ -189,9 +189,13 @@ class DaemonSetController:
         if todo.create:
             taken = {p.name for p in store.list_pods(rec.namespace)}
             body = ds.pod_manifest(spec, chosen.update, name=_random_name(f"{spec.name}-", taken))
-            created = ownedpods.create(self.host, [body], origin=rec.origin)
-            for note in created.notes:
-                self._event(rec, "FailedCreate", note, type=events.WARNING)
+            try:
+                created = ownedpods.create(self.host, [body], origin=rec.origin)
+            except KubeplayError as err:  # the loop retries the set with back-off
+                self._event(rec, "FailedCreate", f"Error creating: {err}", type=events.WARNING)
+                raise
+            for note in created.notes:  # the pod waits ErrImagePull: its own events say so
+                _log.info("daemonset_pod_image", daemonset=rec.name, note=note)
             for pod in created.pods:
                 self._event(rec, "SuccessfulCreate", f"Created pod: {pod.name}")
                 touched.append(ObjectKey("Pod", pod.namespace, pod.name))

@@ -27,7 +27,7 @@ from kubeplay import log
 from kubeplay.engine import events, locks, ownedpods
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
-from kubeplay.errors import PermanentError
+from kubeplay.errors import KubeplayError, PermanentError
 from kubeplay.kube.kinds import ObjectKey as StoreKey
 from kubeplay.plan import revisions as revisions_mod
 from kubeplay.plan import statefulset as sts
@@ -295,9 +295,15 @@ class StatefulSetController:
         for item in creates:
             self._ensure_claims(rec, spec, item)
             bodies.append(sts.pod_manifest(rec.body, spec, item.ordinal, by_name[item.revision]))
-        created = ownedpods.create(self.host, bodies, origin=rec.origin)
-        for note in created.notes:
-            self._event(rec, "FailedCreate", note, type=events.WARNING)
+        try:
+            created = ownedpods.create(self.host, bodies, origin=rec.origin)
+        except KubeplayError as err:  # the loop retries the set with back-off
+            names = ", ".join(item.name for item in creates)
+            message = f"create Pod {names} in StatefulSet {rec.name} failed error: {err}"
+            self._event(rec, "FailedCreate", message, type=events.WARNING)
+            raise
+        for note in created.notes:  # the pod waits ErrImagePull: its own events say so
+            _log.info("statefulset_pod_image", statefulset=rec.name, note=note)
         for pod in created.pods:
             self._event(
                 rec,
