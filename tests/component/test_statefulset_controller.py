@@ -334,3 +334,25 @@ def test_a_broken_revision_blocks_the_fixed_one_until_its_pod_is_deleted(env: En
     assert status["currentRevision"] == status["updateRevision"] not in (first, bad)
     for name in ("web-0", "web-1"):
         assert env.record(name).manifest["metadata"]["labels"]["fixed"] == "yes"
+
+
+def test_a_new_supervisor_continues_a_rollout_from_the_store(env: Env) -> None:
+    env.put(sts_body(), STS_UID)
+    env.run(STS)
+    body = sts_body()
+    body["spec"]["template"]["metadata"]["labels"]["tier"] = "v2"
+    env.put(body, STS_UID)
+    env.sync()  # one step (web-2 marked terminating), then the supervisor is killed
+    assert env.record("web-2").lifecycle == "terminating"
+    # a new supervisor: fresh controllers and loop over the same store and runtime
+    pods = PodController(
+        env.host, policy=BackoffPolicy(base=10.0, cap=300.0), watchers=[ownedpods.owner_keys]
+    )
+    sets = StatefulSetController(env.host, clock=env.clock, wait=False)
+    loop = Loop([pods, sets], workers=2, clock=env.clock, resync={})
+    asyncio.run(loop.drain())  # its first turn lists every key
+    status = env.status()
+    assert status["currentRevision"] == status["updateRevision"]
+    assert env.names() == ["web-0", "web-1", "web-2"]
+    assert all(env.record(n).manifest["metadata"]["labels"]["tier"] == "v2" for n in env.names())
+    assert len(env.host.store.list_pods()) == 3
