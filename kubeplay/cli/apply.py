@@ -69,6 +69,7 @@ def apply(
             kube_version=kube_version,
             pull_options=images_cli.pull_options(tls_verify, authfile, cert_dir),
             progress=renderer,
+            before_wait=lambda r: supervise_cli.ensure_supervisor() if r.pods_changed else None,
         )
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)

@@ -1,8 +1,11 @@
-"""`kubeplay describe pod`: the v1 Pod rendered for people, in kubectl's layout."""
+"""`kubeplay describe pod|statefulset|daemonset`: the object rendered for people, in
+kubectl's layout."""
 
 from __future__ import annotations
 
 from typing import Any
+
+SET_RESOURCES = frozenset({"statefulset", "statefulsets", "sts", "daemonset", "daemonsets", "ds"})
 
 
 def _state(state: dict[str, Any]) -> list[str]:
@@ -65,4 +68,105 @@ def describe_pod(pod: dict[str, Any]) -> str:
     out.append("Conditions:")
     out.append("  Type                        Status")
     out.extend(f"  {c['type']:<27} {c['status']}" for c in status.get("conditions", []))
+    return "\n".join(out)
+
+
+# --- StatefulSet and DaemonSet ----------------------------------------------------------------
+
+
+def _pairs(values: dict[str, Any] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (values or {}).items()) or "<none>"
+
+
+def _selector(selector: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or ():
+        values = ",".join(expr.get("values") or ())
+        parts.append(f"{expr.get('key')} {str(expr.get('operator')).lower()} ({values})")
+    return ",".join(parts) or "<none>"
+
+
+def _pod_template(template: dict[str, Any]) -> list[str]:
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    out = ["Pod Template:", f"  Labels:  {_pairs(meta.get('labels'))}", "  Containers:"]
+    for ctr in spec.get("containers") or ():
+        out.append(f"   {ctr.get('name')}:")
+        out.append(f"    Image:      {ctr.get('image')}")
+        ports = ", ".join(
+            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ctr.get("ports") or ()
+        )
+        out.append(f"    Port:       {ports or '<none>'}")
+        if ctr.get("command"):
+            out.append(f"    Command:    {' '.join(ctr['command'])}")
+        mounts = ctr.get("volumeMounts") or ()
+        out.append("    Mounts:" + ("" if mounts else "     <none>"))
+        out.extend(f"      {m.get('mountPath')} from {m.get('name')}" for m in mounts)
+    return out
+
+
+def _pods_status(phases: tuple[str, ...]) -> str:
+    count = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
+    return (
+        f"{count['Running']} Running / {count['Pending']} Waiting / "
+        f"{count['Succeeded']} Succeeded / {count['Failed']} Failed"
+    )
+
+
+def describe_set(body: dict[str, Any], phases: tuple[str, ...]) -> str:
+    """`kubectl describe statefulset|daemonset` (describe.go's StatefulSetDescriber and
+    DaemonSetDescriber), without the Events section."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    template = spec.get("template") or {}
+    strategy = spec.get("updateStrategy") or {}
+    out = [
+        f"Name:               {meta.get('name')}",
+        f"Namespace:          {meta.get('namespace')}",
+        f"CreationTimestamp:  {meta.get('creationTimestamp')}",
+        f"Selector:           {_selector(spec.get('selector') or {})}",
+    ]
+    if body.get("kind") == "DaemonSet":
+        node_selector = (template.get("spec") or {}).get("nodeSelector")
+        out += [
+            f"Node-Selector:      {_pairs(node_selector)}",
+            f"Labels:             {_pairs(meta.get('labels'))}",
+            f"Annotations:        {_pairs(meta.get('annotations'))}",
+            f"Desired Number of Nodes Scheduled: {status.get('desiredNumberScheduled', 0)}",
+            f"Current Number of Nodes Scheduled: {status.get('currentNumberScheduled', 0)}",
+            "Number of Nodes Scheduled with Up-to-date Pods: "
+            f"{status.get('updatedNumberScheduled', 0)}",
+            f"Number of Nodes Scheduled with Available Pods: {status.get('numberAvailable', 0)}",
+            f"Number of Nodes Misscheduled: {status.get('numberMisscheduled', 0)}",
+            f"Pods Status:        {_pods_status(phases)}",
+        ]
+        return "\n".join([*out, *_pod_template(template)])
+    out += [
+        f"Labels:             {_pairs(meta.get('labels'))}",
+        f"Annotations:        {_pairs(meta.get('annotations'))}",
+        f"Replicas:           {spec.get('replicas', 1)} desired | "
+        f"{status.get('replicas', 0)} total",
+        f"Update Strategy:    {strategy.get('type', 'RollingUpdate')}",
+    ]
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        out.append(
+            f"  Partition:        {(strategy.get('rollingUpdate') or {}).get('partition', 0)}"
+        )
+    out.append(f"Pods Status:        {_pods_status(phases)}")
+    out += _pod_template(template)
+    claims = spec.get("volumeClaimTemplates") or ()
+    out.append("Volume Claims:" + ("" if claims else "  <none>"))
+    for claim in claims:
+        cmeta = claim.get("metadata") or {}
+        cspec = claim.get("spec") or {}
+        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage", "")
+        out += [
+            f"  Name:          {cmeta.get('name')}",
+            f"  StorageClass:  {cspec.get('storageClassName', '')}",
+            f"  Labels:        {_pairs(cmeta.get('labels'))}",
+            f"  Annotations:   {_pairs(cmeta.get('annotations'))}",
+            f"  Capacity:      {size}",
+            f"  Access Modes:  [{' '.join(cspec.get('accessModes') or ())}]",
+        ]
     return "\n".join(out)

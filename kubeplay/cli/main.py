@@ -161,7 +161,7 @@ def delete(
 @click.option("--replicas", type=click.IntRange(min=0), required=True, help="The new size.")
 @click.option("-n", "--namespace", default=None)
 def scale(resource: str, names: tuple[str, ...], replicas: int, namespace: str | None) -> None:
-    """Set a Deployment's or ReplicaSet's replicas: scale deployment/NAME --replicas N."""
+    """Set a Deployment's, ReplicaSet's or StatefulSet's replicas: scale KIND/NAME --replicas N."""
     from kubeplay.services import workloads
 
     report = workloads.scale(
@@ -401,7 +401,7 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod (or Job, CronJob) for people: describe pod NAME."""
+    """Show one object for people: describe pod|job|cronjob|statefulset|daemonset NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import jobs, pods
 
@@ -413,12 +413,24 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         )
         click.echo(supervise_cli.render_events(events, source=source))
         return
+    if resource.lower() in describe_mod.SET_RESOURCES:
+        return _describe_set(resource, name, _ns(namespace))
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))
     click.echo(supervise_cli.describe_supervision())
     click.echo(supervise_cli.describe_events(view.record.uid))
+
+
+def _describe_set(resource: str, name: str, namespace: str) -> None:
+    from kubeplay.cli import describe as describe_mod
+    from kubeplay.services import resources
+
+    settings = _settings()
+    view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
+    click.echo(describe_mod.describe_set(view.body, view.phases))
+    click.echo(supervise_cli.render_events(view.events))
 
 
 @cli.command()

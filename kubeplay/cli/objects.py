@@ -124,7 +124,49 @@ def _columns(kind: str) -> list[str]:
         return list(jobs.JOB_COLUMNS if kind == "Job" else jobs.CRONJOB_COLUMNS)
     if kind == "PersistentVolumeClaim":
         return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
+    if kind in _SET_COLUMNS:
+        return ["NAME", *_SET_COLUMNS[kind], "AGE"]
     return ["NAME", "AGE"]
+
+
+# kubectl's columns between NAME and AGE, from the status the controllers write.
+_SET_COLUMNS = {
+    "StatefulSet": ["READY"],
+    "DaemonSet": ["DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR"],
+    "ControllerRevision": ["CONTROLLER", "REVISION"],
+}
+
+
+def _set_cells(rec: Any) -> list[str]:
+    """A StatefulSet's, DaemonSet's or ControllerRevision's cells (printers.go)."""
+    body = rec.body
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    if rec.kind == "StatefulSet":
+        return [f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"]
+    if rec.kind == "DaemonSet":
+        selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+        counts = (
+            "desiredNumberScheduled",
+            "currentNumberScheduled",
+            "numberReady",
+            "updatedNumberScheduled",
+            "numberAvailable",
+        )
+        shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+        return [*(str(status.get(c, 0)) for c in counts), shown]
+    owner: dict[str, Any] = next(
+        (
+            r
+            for r in (body.get("metadata") or {}).get("ownerReferences") or ()
+            if r.get("controller")
+        ),
+        {},
+    )
+    group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+    kind = str(owner.get("kind", "")).lower()
+    controller = f"{kind}.{group}/{owner.get('name')}" if owner else "<none>"
+    return [controller, str(body.get("revision", 0))]
 
 
 _MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX"}
@@ -165,6 +207,8 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
         size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
         modes = ",".join(_MODES.get(m, m) for m in spec.get("accessModes") or ())
         return ["Bound", rec.name, str(size), modes, str(spec.get("storageClassName", ""))]
+    if rec.kind in _SET_COLUMNS:
+        return _set_cells(rec)
     return []
 
 

@@ -153,7 +153,7 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
         out: Rows = []
         for v in events.list_events(s, namespace=namespace):
             e = v.event
-            row = [render.human_duration(now - e.last_at), e.type, e.reason, f"pod/{v.pod}"]
+            row = [render.human_duration(now - e.last_at), e.type, e.reason, v.object]
             row.append(e.message)
             if namespace is None:
                 row.insert(0, v.namespace)
@@ -171,41 +171,28 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
     click.echo(render.table(headers, rows))
 
 
-def render_events(events: Sequence[Any], *, source: str) -> str:
-    """An Events section of `describe` for an object other than a pod (EventRecords, all
-    reported by `source`: job-controller, cronjob-controller)."""
-    from kubeplay.cli import render
-
-    if not events:
-        return "Events:            <none>"
-    now = time.time()
-    rows = []
-    for e in sorted(events, key=lambda e: (e.last_at, e.id)):
-        age = render.human_duration(now - e.last_at)
-        if e.count > 1:
-            age += f" (x{e.count} over {render.human_duration(now - e.first_at)})"
-        rows.append([e.type, e.reason, age, source, e.message])
-    headers = ["Type", "Reason", "Age", "From", "Message"]
-    lines = render.table(headers, [["-" * len(h) for h in headers], *rows]).splitlines()
-    return "\n".join(["Events:"] + ["  " + line for line in lines])
-
-
 def describe_events(uid: str) -> str:
     """The Events section of `describe pod`, as kubectl prints it."""
-    from kubeplay.cli import render
     from kubeplay.services import events
 
-    views = events.list_events(settings_mod.load(), pod_uid=uid)
-    if not views:
+    return render_events(events.list_events(settings_mod.load(), pod_uid=uid))
+
+
+def render_events(items: Sequence[Any], *, source: str = "") -> str:
+    """An Events section, as kubectl describe prints it: of EventViews (each names its
+    reporter), or of EventRecords all reported by `source` (job-controller, ...)."""
+    from kubeplay.cli import render
+
+    if not items:
         return "Events:            <none>"
     now = time.time()
     rows = []
-    for v in views:
-        e = v.event
+    shown = [(getattr(i, "event", i), getattr(i, "source", source)) for i in items]
+    for e, reporter in sorted(shown, key=lambda pair: (pair[0].last_at, pair[0].id)):
         age = render.human_duration(now - e.last_at)
         if e.count > 1:
             age += f" (x{e.count} over {render.human_duration(now - e.first_at)})"
-        rows.append([e.type, e.reason, age, v.source, e.message])
+        rows.append([e.type, e.reason, age, reporter, e.message])
     headers = ["Type", "Reason", "Age", "From", "Message"]
     lines = render.table(headers, [["-" * len(h) for h in headers], *rows]).splitlines()
     return "\n".join(["Events:"] + ["  " + line for line in lines])

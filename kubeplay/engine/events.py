@@ -80,3 +80,32 @@ def failed(host: Host, pod_uid: str, ctr: ContainerPlan, error: str) -> None:
 def killing(host: Host, pod_uid: str, ctr: ContainerPlan, *, message: str = "") -> None:
     message = message or f"Stopping container {ctr.name}"
     record(host, pod_uid, reason="Killing", message=message, ctr=ctr)
+
+
+def record_object(
+    host: Host,
+    uid: str,
+    *,
+    kind: str,
+    namespace: str,
+    name: str,
+    reason: str,
+    message: str,
+    type: str = NORMAL,
+) -> None:
+    """An event about an object other than a pod (a controller's: SuccessfulCreate...)."""
+    import sqlite3
+
+    try:
+        host.store.add_event(
+            uid,
+            type=type,
+            reason=reason,
+            message=message,
+            at=time.time(),
+            kind=kind,
+            namespace=namespace,
+            name=name,
+        )
+    except (sqlite3.Error, KubeplayError) as err:
+        _log.warning("event_not_recorded", uid=uid, reason=reason, error=str(err))

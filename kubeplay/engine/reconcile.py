@@ -1,7 +1,7 @@
 """The workload controllers, and running them once in a command's own process.
 
 `workload_controllers(host)` is the registry of the controllers of kinds that own pods or
-other objects (Deployment, ReplicaSet; Jobs, StatefulSets... add theirs here): the
+other objects (Deployment, ReplicaSet, StatefulSet, DaemonSet; Jobs... add theirs here): the
 supervisor runs them on its loop beside the pod controller, and `reconcile` runs the same
 ones in a command's process for the keys the command touched and their dependents
 (Deployment -> ReplicaSet -> Pods), so that `play` or `apply` of a Deployment returns with
@@ -52,25 +52,27 @@ def workload_controllers(
     `wait`: wait for an object's lock (a command) or requeue while it is held (the
     supervisor, whose workers must not block on a command)."""
     from kubeplay.engine.controllers.cronjobs import CronJobController
+    from kubeplay.engine.controllers.daemonsets import DaemonSetController
     from kubeplay.engine.controllers.deployments import DeploymentController
     from kubeplay.engine.controllers.jobs import JobController
     from kubeplay.engine.controllers.replicasets import ReplicaSetController
+    from kubeplay.engine.controllers.statefulsets import StatefulSetController
 
     return [
         DeploymentController(host, clock=clock, held=held, wait=wait),
         ReplicaSetController(host, clock=clock, held=held, wait=wait),
         CronJobController(host, clock=clock, held=held, wait=wait),
         JobController(host, clock=clock, held=held, wait=wait),
+        StatefulSetController(host, clock=clock, held=held, wait=wait),
+        DaemonSetController(host, clock=clock, held=held, wait=wait),
     ]
 
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
     return {
-        "Deployment": OTHER_RESYNC_SECONDS,
-        "ReplicaSet": OTHER_RESYNC_SECONDS,
-        "CronJob": OTHER_RESYNC_SECONDS,
-        "Job": OTHER_RESYNC_SECONDS,
+        kind: OTHER_RESYNC_SECONDS
+        for kind in ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
     }
 
 

@@ -409,3 +409,41 @@ WORKLOAD_TABLES = Tables(
     _WORKLOAD_MESSAGES,
     frozenset(a for pattern in _WORKLOAD_IMPLEMENTED for a in _ancestors(pattern)),
 )
+
+# A StatefulSet's and a DaemonSet's own fields (engine.controllers.statefulsets, daemonsets):
+# every field their controllers read; spec.template is walked with the Pod tables.
+_SET_IMPLEMENTED = frozenset(
+    {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.labels",
+        "metadata.annotations",
+        "spec",
+        "spec.selector",
+        "spec.template",
+        "spec.updateStrategy",
+        "spec.minReadySeconds",
+        "spec.revisionHistoryLimit",
+    }
+)
+STATEFULSET_TABLES = Tables(
+    _SET_IMPLEMENTED
+    | {
+        "spec.replicas",
+        "spec.serviceName",
+        "spec.podManagementPolicy",
+        "spec.ordinals",
+        "spec.volumeClaimTemplates",
+        "spec.persistentVolumeClaimRetentionPolicy",
+    },
+    {path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    frozenset(a for pattern in _SET_IMPLEMENTED for a in _ancestors(pattern)),
+)
+DAEMONSET_TABLES = Tables(
+    _SET_IMPLEMENTED,
+    {path: SET_BY_SERVER for path in _SET_BY_SERVER},
+    frozenset(a for pattern in _SET_IMPLEMENTED for a in _ancestors(pattern)),
+)

@@ -47,6 +47,8 @@ SUPPORTED_KINDS = frozenset(
         "ReplicaSet",
     }
 )
+# Kinds run by their own controllers, with the tables of the fields they read.
+SET_TABLES = {"StatefulSet": fields.STATEFULSET_TABLES, "DaemonSet": fields.DAEMONSET_TABLES}
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
     k.kind for k in kinds.BUILTIN if not k.namespaced
 }
@@ -360,6 +362,8 @@ def check_rules(obj: KubeObject) -> list[Problem]:
     spec_path = POD_SPEC_PATHS.get(obj.kind)
     if spec_path is not None:
         spec = _dig(obj.body, spec_path)
+        if obj.kind == "StatefulSet":  # its containers mount the claim templates by name
+            spec = workloads.statefulset_pod_spec(obj.body)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
     problems.extend(
@@ -718,6 +722,11 @@ def _check_duplicate(
 
 def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
+    if obj.kind in SET_TABLES:
+        found = list(_unimplemented(obj.body, "", path="", tables=SET_TABLES[obj.kind]))
+        template = (obj.body.get("spec") or {}).get("template") or {}
+        found += _unimplemented(template, "", path="spec.template")
+        return [_warning(obj, path, message) for path, message in found]
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
     if obj.kind in ("Job", "CronJob"):

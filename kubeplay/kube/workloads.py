@@ -218,6 +218,8 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
 
 def check_rules(obj: KubeObject) -> list[tuple[str, str]]:
     """(field path, message) for what the API server rejects in a workload's own fields."""
+    if obj.kind in ("StatefulSet", "DaemonSet"):
+        return set_rules(obj)
     if obj.kind not in ("Deployment", "ReplicaSet"):
         return []
     spec = obj.body.get("spec") or {}
@@ -263,4 +265,145 @@ def check_rules(obj: KubeObject) -> list[tuple[str, str]]:
                 "forbidden: activeDeadlineSeconds in ReplicaSet is not supported",
             )
         )
+    return problems
+
+
+def with_claim_volumes(pod_spec: Mapping[str, Any], claims: Mapping[str, str]) -> dict[str, Any]:
+    """A StatefulSet pod's spec (updateStorage): a persistentVolumeClaim volume per claim
+    template (name -> claim name), replacing a volume of the same name, then the others."""
+    out = copy.deepcopy(dict(pod_spec))
+    volumes: list[Any] = [
+        {"name": t, "persistentVolumeClaim": {"claimName": c}} for t, c in claims.items()
+    ]
+    volumes += [
+        v
+        for v in out.get("volumes") or ()
+        if not isinstance(v, dict) or v.get("name") not in claims
+    ]
+    if volumes:
+        out["volumes"] = volumes
+    return out
+
+
+def statefulset_pod_spec(body: Mapping[str, Any]) -> Any:
+    """The spec of the pods a StatefulSet makes, as far as validation is concerned: its
+    template's, with the volumeClaimTemplates as volumes (containers mount them by name)."""
+    spec = body.get("spec") or {}
+    pod_spec = (spec.get("template") or {}).get("spec")
+    templates = [t for t in spec.get("volumeClaimTemplates") or () if isinstance(t, Mapping)]
+    if not isinstance(pod_spec, Mapping) or not templates:
+        return pod_spec
+    names = [str((t.get("metadata") or {}).get("name") or "") for t in templates]
+    owner = str((body.get("metadata") or {}).get("name") or "")
+    return with_claim_volumes(pod_spec, {n: f"{n}-{owner}-0" for n in names if n})
+
+
+# --- StatefulSet and DaemonSet (apps/validation ValidateStatefulSetSpec, ValidateDaemonSetSpec)
+
+
+def _one_of(path: str, value: Any, allowed: tuple[str, ...]) -> list[tuple[str, str]]:
+    if value is None or value in allowed:
+        return []
+    shown = ", ".join(f'"{a}"' for a in allowed)
+    return [(path, f"Unsupported value: {value!r}: supported values: {shown}")]
+
+
+def _int_or_percent(value: Any) -> int | None:
+    """The value of an int-or-percent field when it is zero or positive (None: not
+    understood; the schema checks the type)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        return int(value[:-1])
+    return None
+
+
+def set_rules(obj: KubeObject) -> list[tuple[str, str]]:
+    """What the API server rejects in a StatefulSet's or a DaemonSet's own fields: negative
+    counts, a selector that is empty or does not match the template, a restartPolicy other
+    than Always, unknown policies, a rolling update that may neither surge nor be
+    unavailable."""
+    spec = obj.body.get("spec") or {}
+    kind = obj.kind
+    problems: list[tuple[str, str]] = []
+    counts = ["minReadySeconds", "revisionHistoryLimit"]
+    if kind == "StatefulSet":
+        counts.insert(0, "replicas")
+    for name in counts:
+        value = spec.get(name)
+        if isinstance(value, int) and value < 0:
+            problems.append((f"spec.{name}", f"invalid value {value}: must be 0 or more"))
+    selector = spec.get("selector") or {}
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        problems.append(("spec.selector", f"empty selector is invalid for {kind.lower()}"))
+    elif not selector_matches(selector, labels):
+        problems.append(
+            ("spec.template.metadata.labels", "`selector` does not match template `labels`")
+        )
+    pod_spec = template.get("spec") or {}
+    policy = pod_spec.get("restartPolicy")
+    if policy not in (None, "Always"):
+        problems.append(
+            ("spec.template.spec.restartPolicy", f"unsupported value {policy!r}: must be Always")
+        )
+    if pod_spec.get("activeDeadlineSeconds") is not None:
+        problems.append(
+            (
+                "spec.template.spec.activeDeadlineSeconds",
+                f"forbidden: activeDeadlineSeconds in {kind} is not Supported",
+            )
+        )
+    strategy = spec.get("updateStrategy") or {}
+    kind_of = strategy.get("type")
+    problems += _one_of("spec.updateStrategy.type", kind_of, ("RollingUpdate", "OnDelete"))
+    rolling = strategy.get("rollingUpdate")
+    if kind_of == "OnDelete" and rolling is not None:
+        problems.append(
+            (
+                "spec.updateStrategy.rollingUpdate",
+                "only allowed for updateStrategy 'RollingUpdate'",
+            )
+        )
+    rolling = rolling if isinstance(rolling, dict) else {}
+    if kind == "StatefulSet":
+        problems += _one_of(
+            "spec.podManagementPolicy",
+            spec.get("podManagementPolicy"),
+            ("OrderedReady", "Parallel"),
+        )
+        partition = rolling.get("partition")
+        if isinstance(partition, int) and partition < 0:
+            problems.append(
+                (
+                    "spec.updateStrategy.rollingUpdate.partition",
+                    f"invalid value {partition}: must be 0 or more",
+                )
+            )
+        start = (spec.get("ordinals") or {}).get("start")
+        if isinstance(start, int) and start < 0:
+            problems.append(("spec.ordinals.start", f"invalid value {start}: must be 0 or more"))
+        retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        for when in ("whenDeleted", "whenScaled"):
+            problems += _one_of(
+                f"spec.persistentVolumeClaimRetentionPolicy.{when}",
+                retention.get(when),
+                ("Retain", "Delete"),
+            )
+        for i, claim in enumerate(spec.get("volumeClaimTemplates") or ()):
+            if not (claim.get("metadata") or {}).get("name"):
+                problems.append(
+                    (f"spec.volumeClaimTemplates[{i}].metadata.name", "Required value: name")
+                )
+    else:
+        surge = _int_or_percent(rolling.get("maxSurge", 0))
+        unavailable = _int_or_percent(rolling.get("maxUnavailable", 1))
+        if kind_of in (None, "RollingUpdate") and surge == 0 and unavailable == 0:
+            problems.append(
+                (
+                    "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                    "Invalid value: may not be 0 when `maxSurge` is 0",
+                )
+            )
     return problems

@@ -79,7 +79,17 @@ KIND_NAMES = {
     **dict.fromkeys(
         ("persistentvolumeclaim", "persistentvolumeclaims", "pvc"), "PersistentVolumeClaim"
     ),
+    **dict.fromkeys(
+        ("statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps"),
+        "StatefulSet",
+    ),
+    **dict.fromkeys(
+        ("daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps"), "DaemonSet"
+    ),
 }
+# Stored workloads whose controller makes their pods: emitted as stored, and a pod they own
+# comes back as them.
+SET_KINDS = ("StatefulSet", "DaemonSet")
 # Stored kinds that are emitted when a pod references them (or with no name given).
 REFERENCED_KINDS = ("ConfigMap", "Secret", "PersistentVolumeClaim")
 
@@ -228,18 +238,26 @@ def _select(
         for w in workloads:
             if w.namespace == pod.namespace and workloads_mod.owns(w, pod.manifest):
                 owner[pod.namespace, pod.name] = w
+    set_owner: dict[tuple[str, str], _Source] = {}
+    for pod in pods:
+        ref = workloads_mod.controller_of(pod.manifest)
+        body = stored.get((str(ref.get("kind")), pod.namespace, str(ref.get("name"))))
+        if ref.get("kind") in SET_KINDS and body is not None:
+            set_owner[pod.namespace, pod.name] = _Source(str(ref["kind"]), str(ref["name"]), body)
     pods = [p for p in pods if here(p.namespace)]
     workloads = [w for w in workloads if here(w.namespace)]
     sources: list[_Source] = []
     if not names:
         sources += [
-            _Source("Pod", p.name, p.manifest) for p in pods if (p.namespace, p.name) not in owner
+            _Source("Pod", p.name, p.manifest)
+            for p in pods
+            if (p.namespace, p.name) not in owner and (p.namespace, p.name) not in set_owner
         ]
         sources += [_Source(w.kind, w.name, w.manifest) for w in workloads]
         sources += [
             _Source(kind, name, body)
             for (kind, ns, name), body in sorted(stored.items())
-            if here(ns) and kind in REFERENCED_KINDS
+            if here(ns) and kind in (*REFERENCED_KINDS, *SET_KINDS)
         ]
         if not sources:
             where = f'namespace "{namespace}"' if namespace is not None else "any namespace"
@@ -261,7 +279,7 @@ def _select(
             sources.append(
                 _Source(made_by.kind, made_by.name, made_by.manifest)
                 if made_by
-                else _Source("Pod", name, played.manifest)
+                else set_owner.get((namespace, name), _Source("Pod", name, played.manifest))
             )
         elif kind in workloads_mod.KINDS:
             found = next((w for w in workloads if (w.kind, w.name) == (kind, name)), None)

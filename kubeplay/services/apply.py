@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 # Kinds whose pods their controllers make (engine.reconcile runs them for what apply touched).
-WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet"})
+WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
+# What the workload controllers make besides pods (a rolled-back apply removes them).
+MADE_KINDS = ("ReplicaSet", "ControllerRevision", "PersistentVolumeClaim")
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -125,7 +127,10 @@ def apply(
     kube_version: str = "",
     pull_options: Options | None = None,
     progress: PullProgress | None = None,
+    before_wait: Callable[[ApplyReport], None] | None = None,
 ) -> ApplyReport:
+    """`before_wait` sees the report before `wait` waits (the CLI starts the supervisor
+    there: Ready-gated steps, a StatefulSet's next pod, are the supervisor's)."""
     objects, warnings = load(settings, paths, recursive=recursive, kube_version=kube_version)
     report = run(
         settings,
@@ -142,6 +147,8 @@ def apply(
     if wait and not dry_run:
         from dataclasses import replace
 
+        if before_wait is not None:
+            before_wait(report)
         started = time.monotonic()
         not_ready = _wait_ready(settings, objects, timeout)
         jobs = [(o.namespace, o.name) for o in objects if o.kind == "Job"]
@@ -161,10 +168,17 @@ def _keys(objects: Sequence[KubeObject]) -> list[ObjectKey]:
 
 
 def _owned_records(host: host_mod.Host, rec: ObjectRecord) -> list[ObjectRecord]:
-    """The objects a workload owns (a Deployment's ReplicaSets), by owner uid."""
-    if rec.kind != "Deployment":
+    """The objects a workload owns, by owner uid: a Deployment's ReplicaSets, a
+    StatefulSet's or DaemonSet's ControllerRevisions and the claims a StatefulSet's
+    `whenDeleted: Delete` gave it (removed with it; others are kept, as kubectl does)."""
+    owned = {
+        "Deployment": ["ReplicaSet"],
+        "StatefulSet": ["ControllerRevision", "PersistentVolumeClaim"],
+        "DaemonSet": ["ControllerRevision"],
+    }.get(rec.kind)
+    if not owned:
         return []
-    return host.store.list_records(["ReplicaSet"], rec.namespace, owner_uid=rec.uid)
+    return host.store.list_records(owned, rec.namespace, owner_uid=rec.uid)
 
 
 def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
@@ -429,6 +443,9 @@ def _carry_out(
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
         host.store.delete_records([*pruned_workloads, *(r.uid for r in owned_gone), *old_jobs])
+        for r in owned_gone:  # a claim's data goes with it (its pods are gone already)
+            if r.kind == "PersistentVolumeClaim" and host.store.get_volume(r.name) is not None:
+                engine_volumes.remove_named_volume(host, r.name)
         crash.point("play-stored") if verb == "play" else crash.point("apply-stored")
     except BaseException:
         volumes_svc.remove_unused(host, claims)
@@ -456,9 +473,14 @@ def _carry_out(
             current = host.store.get_pod_by_uid(row.uid)
             if current is not None:
                 engine.teardown_pod(host, current, grace=0)
+        made_claims = [
+            c.name
+            for uid in made_records
+            if (c := host.store.get_record_by_uid(uid)) and c.kind == "PersistentVolumeClaim"
+        ]
         host.store.delete_records(made_records)
         engine_apply.rollback(host.store, written)
-        volumes_svc.remove_unused(host, claims)
+        volumes_svc.remove_unused(host, [*claims, *made_claims])
         engine_volumes.refresh_object_volumes(host, configs)
         network.refresh(host)
         if isinstance(err, KubeplayError):
@@ -496,7 +518,7 @@ def _reconcile_workloads(
     from kubeplay.engine.loop import ObjectKey as LoopKey
 
     pods_before = {p.uid for p in host.store.list_pods()}
-    records_before = {r.uid for r in host.store.list_records(["ReplicaSet"])}
+    records_before = {r.uid for r in host.store.list_records(MADE_KINDS)}
     held = frozenset(LoopKey(k.kind, k.namespace, k.name) for k in locked)
     try:
         done = reconcile.reconcile(
@@ -507,7 +529,7 @@ def _reconcile_workloads(
     finally:
         made.extend(p.uid for p in host.store.list_pods() if p.uid not in pods_before)
         made_records.extend(
-            r.uid for r in host.store.list_records(["ReplicaSet"]) if r.uid not in records_before
+            r.uid for r in host.store.list_records(MADE_KINDS) if r.uid not in records_before
         )
     errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
     if errors:
@@ -530,7 +552,14 @@ class _Done:
 
 def rolled_out(rec: ObjectRecord) -> bool:
     """A Deployment's (or ReplicaSet's) status says its controller is done with its
-    generation: every replica updated and available, no old one left (DeploymentComplete)."""
+    generation: every replica updated and available, no old one left (DeploymentComplete).
+    A StatefulSet's or DaemonSet's: its controller's own test of the status it wrote."""
+    if rec.kind in ("StatefulSet", "DaemonSet"):
+        from kubeplay.engine.controllers import daemonsets, statefulsets
+
+        if rec.kind == "StatefulSet":
+            return statefulsets.settled(rec)
+        return daemonsets.settled(rec)
     status = rec.body.get("status") or {}
     spec = rec.body.get("spec") or {}
     wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])

@@ -83,14 +83,16 @@ def _stored_objects(
     host: host_mod.Host, namespace: str | None
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The namespace's (None: every namespace's) stored objects as played, by (kind,
-    namespace, name): ConfigMaps and Secrets from the objects table, and the
-    PersistentVolumeClaims kept with their named volumes (a volume made on first use has no
-    claim object)."""
+    namespace, name): ConfigMaps and Secrets from the objects table, StatefulSets and
+    DaemonSets as last applied, and the PersistentVolumeClaims kept with their named volumes
+    (a volume made on first use has no claim object)."""
     found = {
         (o.kind, o.namespace, o.name): o.body
         for o in host.store.list_objects(namespace=namespace)
         if o.kind in generate.REFERENCED_KINDS
     }
+    for rec in host.store.list_records(list(generate.SET_KINDS), namespace):
+        found[rec.kind, rec.namespace, rec.name] = rec.last_applied or rec.body
     for vol in host.store.list_volumes():
         claim_ns = vol.namespace or "default"
         if vol.claim is not None and namespace in (None, claim_ns):

@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
+# Workload kinds whose own controllers make their pods (engine.controllers): played, removed
+# by down with their pods.
+SET_KINDS = ("StatefulSet", "DaemonSet")
 
 # The kinds play runs (refused again without --replace) and down removes with their pods.
-_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, "Job", "CronJob"})
+_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, *SET_KINDS, "Job", "CronJob"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,10 +326,12 @@ def down(
     validate.check_names(objects)  # names a lock file or a store key is made from
     refs = [(o.namespace, o.name) for o in objects if o.kind == "Pod"]
     claims = [o.name for o in objects if o.kind == "PersistentVolumeClaim"]
+    set_claims: list[tuple[str, str]] = []
     if volumes:
         host = host_mod.open_host(settings)
         try:
             claims += volumes_svc.claims_of_pods(host, refs)
+            set_claims = _set_claims(host, objects)
         finally:
             host.close()
     kinds = {*_RUN_KINDS, "ReplicaSet", *configdata.CONFIG_KINDS}
@@ -349,7 +354,36 @@ def down(
     if not volumes:
         return down_report
     removed_volumes, kept = volumes_svc.remove_claims(settings, claims)
+    removed_volumes += _remove_set_claims(settings, set_claims)
     return with_fields(down_report, volumes=tuple(removed_volumes), volumes_in_use=tuple(kept))
+
+
+def _set_claims(host: host_mod.Host, objects: Sequence[KubeObject]) -> list[tuple[str, str]]:
+    """(namespace, claim) of every ordinal claim of the StatefulSets `objects` name."""
+    from kubeplay.engine.controllers import statefulsets
+
+    found: list[tuple[str, str]] = []
+    for obj in objects:
+        if obj.kind == "StatefulSet":
+            rec = host.store.get_record("apps", obj.kind, obj.namespace, obj.name)
+            if rec is not None:
+                found += [(obj.namespace, n) for n in statefulsets.claim_names(host, rec)]
+    return found
+
+
+def _remove_set_claims(settings: Settings, claims: Sequence[tuple[str, str]]) -> list[str]:
+    """`down --volumes` of a StatefulSet: its claims and their data, its pods being gone."""
+    from kubeplay.engine.controllers import statefulsets
+
+    if not claims:
+        return []
+    host = host_mod.open_host(settings)
+    try:
+        for namespace, name in claims:
+            statefulsets.remove_claim(host, namespace, name)
+    finally:
+        host.close()
+    return [name for _, name in claims]
 
 
 def delete(

@@ -183,3 +183,34 @@ def delete_files(
     return DeleteReport(
         lines=report.lines, missing=tuple(dict.fromkeys(missing)), pods_changed=report.pods_changed
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SetView:
+    """A StatefulSet or DaemonSet for `describe`: the object, its pods' phases and events."""
+
+    body: dict[str, Any]
+    phases: tuple[str, ...]  # of its pods
+    events: tuple[Any, ...]  # EventView, oldest first
+
+
+def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) -> SetView:
+    """`describe statefulset|daemonset NAME`: the stored object with the status its
+    controller wrote, its pods' phases and its events."""
+    from kubeplay.engine import ownedpods
+    from kubeplay.services import events, pods
+
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_record(info.group, info.kind, namespace, name)
+        if rec is None:
+            raise NotFoundError(f'{info.resource}.{info.group} "{name}" not found')
+        mine = {p.uid for p in ownedpods.owned(host.store, rec.uid, namespace)}
+    finally:
+        host.close()
+    views = pods.get_pods(settings, namespace=namespace)
+    phases = tuple(str(v.status.get("phase", "")) for v in views if v.record.uid in mine)
+    found = tuple(
+        e for e in events.list_events(settings, namespace=namespace) if e.event.uid == rec.uid
+    )
+    return SetView(body=to_kube(rec), phases=phases, events=found)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kubeplay.kube.kinds import KindInfo
     from kubeplay.state.store import ObjectRecord
 
-SCALABLE = frozenset({"Deployment", "ReplicaSet"})
+SCALABLE = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
 
 
 @dataclass(frozen=True, slots=True)

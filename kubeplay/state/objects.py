@@ -189,6 +189,20 @@ class ObjectsTable(Database):
                 [(origin, uid) for uid, origin in origins.items()],
             )
 
+    def set_record_status(self, uid: str, status: Mapping[str, Any]) -> bool:
+        """A controller's status of its object (`body.status`), written only when it changed
+        and without touching the rest of the body (an apply may be writing the spec). True
+        when it changed."""
+        text = json.dumps(dict(status), sort_keys=True)
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE objects SET body_json = json_set(body_json, '$.status', json(?)) "
+                "WHERE uid = ? AND json(coalesce(json_extract(body_json, '$.status'), 'null')) "
+                "IS NOT json(?)",
+                (text, uid, text),
+            )
+        return cur.rowcount > 0
+
     def get_record(self, group: str, kind: str, namespace: str, name: str) -> ObjectRecord | None:
         with self._lock:
             row = self._db.execute(

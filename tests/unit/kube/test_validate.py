@@ -502,11 +502,8 @@ spec:
     [
         pytest.param(
             WORKLOAD.replace("kind: Deployment", "kind: DaemonSet"),
-            [
-                "pod.yaml: document 1 (DaemonSet web): kind: DaemonSet is stored only: "
-                "no pods are run for it yet"
-            ],
-            id="unsupported-kind-daemonset",
+            [],
+            id="daemonset-runs-no-kind-warning",
         ),
         pytest.param(WORKLOAD, [], id="deployment-replicas-selector-template"),
         pytest.param(
@@ -640,9 +637,12 @@ def test_warning_is_data_with_object_and_path() -> None:
 
 
 def test_warnings_follow_input_order() -> None:
-    daemonset = WORKLOAD.replace("kind: Deployment", "kind: DaemonSet")
+    daemonset = WORKLOAD.replace("kind: Deployment", "kind: DaemonSet").replace(
+        "{name: web}", "{name: web, finalizers: [x]}", 1
+    )
     text = daemonset + "---\n" + _pod("hostUsers: false\ncontainers: [{name: a, image: b}]")
-    assert [w.path for w in validate.validate(_objects(text))] == ["kind", "spec.hostUsers"]
+    got = [w.path for w in validate.validate(_objects(text))]
+    assert got == ["metadata.finalizers", "spec.hostUsers"]
 
 
 @pytest.mark.parametrize(
