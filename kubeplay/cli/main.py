@@ -18,6 +18,7 @@ from kubeplay.cli import apply as apply_cli
 from kubeplay.cli import check as check_cli
 from kubeplay.cli import generate as generate_cli
 from kubeplay.cli import images as images_cli
+from kubeplay.cli import sources as sources_cli
 from kubeplay.cli import supervise as supervise_cli
 from kubeplay.cli import volumes as volumes_cli
 from kubeplay.errors import KubeplayError
@@ -187,6 +188,8 @@ def get(
     if resource.lower() in ("events", "event", "ev"):
         supervise_cli.revive_supervisor()
         return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
+    if sources_cli.handles(resource):
+        return sources_cli.get(names, output=output)
     s = _settings()
     get_all = resource.lower() == "all"
     if objects_cli.handles(resource) and not selector:
@@ -269,10 +272,12 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one pod for people: describe pod NAME | describe source NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import pods
 
+    if sources_cli.handles(resource):
+        return sources_cli.describe(name)
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
@@ -383,6 +388,9 @@ cli.add_command(supervise_cli.agent)
 cli.add_command(check_cli.check)
 cli.add_command(apply_cli.apply)
 cli.add_command(apply_cli.diff)
+cli.add_command(sources_cli.watch)
+cli.add_command(sources_cli.unwatch)
+cli.add_command(sources_cli.reconcile)
 
 
 @cli.group()

@@ -31,6 +31,8 @@ STOP_TIMEOUT = 10.0
 def _needed(host: host_mod.Host) -> bool:
     from kubeplay.engine import locks
 
+    if host.store.has_sources():
+        return True  # watched sources are the supervisor's
     for rec in host.store.list_pods():
         if rec.lifecycle in ("creating", "terminating"):
             with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
@@ -112,7 +114,11 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
-        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
+        from kubeplay.services import sources
+
+        return supervisor_mod.Supervisor(
+            settings, idle_exit=idle_exit, reconcile_source=sources.reconciler(settings)
+        ).run()
 
 
 def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
