@@ -98,7 +98,7 @@ def wake_name(nonce: str, key: ObjectKey | None) -> str:
 def parse_wake_name(name: str) -> ObjectKey | None:
     """The key a wake file names; None: a full pass."""
     parts = name.split(_WAKE_SEPARATOR, 3)
-    if len(parts) != 4 or not all(parts[1:]):
+    if len(parts) != 4 or not parts[1] or not parts[3]:  # a cluster-wide key has no namespace
         return None
     return ObjectKey(parts[1], parts[2], parts[3])
 
