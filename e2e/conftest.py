@@ -376,6 +376,11 @@ class Kubeplay:
         """Remove what the test played through the CLI; return what went wrong."""
         problems: list[str] = []
         self.note_ids()
+        res = self("get", "sources", "-o", "name")  # watched sources would bring pods back
+        for ref in res.stdout.split() if res.returncode == 0 else ():
+            res = self("unwatch", ref.split("/", 1)[1], "--prune", timeout=120)
+            if res.returncode != 0:
+                problems.append(f"kubeplay unwatch {ref} -> {res.returncode}: {res.stderr}")
         files = [f for f in dict.fromkeys(self.played) if f != "-" and Path(f).exists()]
         if files:
             res = self("down", *files, timeout=120)

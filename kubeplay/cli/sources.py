@@ -247,6 +247,7 @@ def _as_object(view: object) -> dict[str, object]:
             "status": r.status,
             "message": r.message,
             "revision": r.revision,
+            "lastAttempt": r.last_attempt,
             "files": [
                 {"path": f.relpath, "status": str(f.status), "error": f.error} for f in view.files
             ],

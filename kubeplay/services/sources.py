@@ -515,7 +515,16 @@ def _reconcile(settings: Settings, name: str, parser: Parser, now: float) -> Rec
         requeue_after=plan.requeue_after,
         pods_changed=report.pods_changed,
     )
-    _record(settings, rec, plan, status=status, message=result.text(), changed=changed, now=now)
+    _record(
+        settings,
+        rec,
+        plan,
+        status=status,
+        message=result.text(),
+        changed=changed,
+        notes=snap.notes,
+        now=now,
+    )
     return result
 
 
@@ -562,6 +571,7 @@ def _record(
     status: str,
     message: str,
     changed: Sequence[str],
+    notes: Sequence[str] = (),
     now: float,
 ) -> None:
     from kubeplay.engine import host as host_mod
@@ -586,6 +596,8 @@ def _record(
                 name=rec.name,
             )
 
+        for text in notes:
+            event("Normal", "HistoryRewritten", text)
         applied = [line for line in changed if not line.endswith(" pruned")]
         pruned = [line for line in changed if line.endswith(" pruned")]
         if applied:

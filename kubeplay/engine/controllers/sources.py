@@ -100,7 +100,10 @@ class SourceController:
     def keys(self) -> list[ObjectKey]:
         records = self.host.store.list_sources()
         if self.watch is not None:
-            self.watch([(r.name, r.location, r.recursive) for r in records if r.type == "dir"])
+            try:
+                self.watch([(r.name, r.location, r.recursive) for r in records if r.type == "dir"])
+            except Exception as err:  # no file events: the interval still relists
+                _log.error("source_watch_update_failed", error=repr(err))
         return [source_key(r.name) for r in records]
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
@@ -159,7 +162,9 @@ class DirWatcher:
                 if name in self._watches:
                     continue
                 try:
-                    watch = observer.schedule(_Handler(name, self.on_event), path, recursive)
+                    watch = observer.schedule(
+                        _Handler(name, self.on_event), path, recursive=recursive
+                    )
                 except OSError as err:
                     _log.info("source_watch_failed", source=name, path=path, error=str(err))
                     continue
