@@ -170,6 +170,25 @@ def register(
     return rec
 
 
+def ensure_registered(settings: Settings, directory: str) -> SourceRecord:
+    """`agent --watch DIR`: the source of DIR, registered unless it is already (by name)."""
+    from kubeplay.engine import host as host_mod
+
+    name = default_name(os.path.abspath(directory))
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_source(name)
+    finally:
+        host.close()
+    if rec is not None:
+        if rec.location != os.path.abspath(directory):
+            raise UsageError(
+                f"agent --watch {directory}: source {name} watches {rec.location} already"
+            )
+        return rec
+    return register(settings, directory=directory, name=name)
+
+
 def unwatch(settings: Settings, name: str, *, prune: bool = False) -> list[str]:
     """Forget a source; with `prune`, delete its objects too (kubectl's lines)."""
     from kubeplay.engine import host as host_mod

@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -168,7 +169,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart={exec_start} agent
+ExecStart={exec_start} agent{watch}
 {environment}Restart=always
 RestartSec=2
 # KillMode=process: stopping or restarting this unit signals the supervisor only. Each
@@ -185,13 +186,23 @@ WantedBy=multi-user.target
 """
 
 
-def systemd_unit(*, environ: dict[str, str] | None = None) -> str:
+def systemd_unit(*, environ: dict[str, str] | None = None, watch: Sequence[str] = ()) -> str:
     """A unit for `kubeplay agent`; the KUBEPLAY_* variables of this command go into its
-    Environment= lines, so the agent supervises the same install as this command."""
+    Environment= lines, so the agent supervises the same install as this command. `watch`:
+    directories the agent keeps applied (`agent --watch DIR`)."""
     source = os.environ if environ is None else environ
     env = {
         var: source[var] for var in sorted(source) if var.startswith("KUBEPLAY_") and source[var]
     }
     executable = f"{sys.executable} -m kubeplay"
     environment = "".join(f'Environment="{k}={v}"\n' for k, v in env.items())
-    return SYSTEMD_UNIT.format(exec_start=executable, environment=environment)
+    watched = "".join(f" --watch {_systemd_quote(d)}" for d in watch)
+    return SYSTEMD_UNIT.format(exec_start=executable, environment=environment, watch=watched)
+
+
+def _systemd_quote(word: str) -> str:
+    """A word of ExecStart= (systemd splits on spaces and honours double quotes)."""
+    if word and all(c.isalnum() or c in "/._-+=:@" for c in word):
+        return word
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'

@@ -515,3 +515,15 @@ def test_a_nudge_naming_a_source_reconciles_it(settings: Settings, manifests: Pa
         assert [n for n, _ in calls.names] == ["app", "app"]
     finally:
         sup.host.close()
+
+
+def test_agent_watch_registers_a_directory_once(settings: Settings, manifests: Path) -> None:
+    from kubeplay.errors import UsageError
+
+    first = sources.ensure_registered(settings, str(manifests))
+    assert (first.name, first.location) == ("manifests", str(manifests))
+    assert sources.ensure_registered(settings, str(manifests)) == first  # a restart
+    other = manifests.parent / "other" / "manifests"
+    other.mkdir(parents=True)
+    with pytest.raises(UsageError, match="watches .* already"):
+        sources.ensure_registered(settings, str(other))
