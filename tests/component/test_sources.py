@@ -525,5 +525,5 @@ def test_agent_watch_registers_a_directory_once(settings: Settings, manifests: P
     assert sources.ensure_registered(settings, str(manifests)) == first  # a restart
     other = manifests.parent / "other" / "manifests"
     other.mkdir(parents=True)
-    with pytest.raises(UsageError, match="watches .* already"):
+    with pytest.raises(UsageError, match=r"watches .* already"):
         sources.ensure_registered(settings, str(other))
