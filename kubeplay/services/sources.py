@@ -28,7 +28,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -459,22 +459,29 @@ def reconcile(
 
 def _reconcile(settings: Settings, name: str, parser: Parser, now: float) -> ReconcileReport:
     from kubeplay.engine import host as host_mod
-    from kubeplay.plan import apply as plan_apply
-    from kubeplay.services import apply as apply_svc
 
     host = host_mod.open_host(settings)
     try:
-        rec = host.store.get_source(name)
-        if rec is None:
-            raise NotFoundError(f'source "{name}" not found')
-        stored = {f.relpath: _state(f) for f in host.store.list_source_files(name)}
-        owned = len(host.store.list_records(source=plan_sources.source_name(name)))
+        return _reconcile_in(settings, host, name, parser, now)
     finally:
         host.close()
+
+
+def _reconcile_in(
+    settings: Settings, host: Host, name: str, parser: Parser, now: float
+) -> ReconcileReport:
+    from kubeplay.plan import apply as plan_apply
+    from kubeplay.services import apply as apply_svc
+
+    rec = host.store.get_source(name)
+    if rec is None:
+        raise NotFoundError(f'source "{name}" not found')
+    stored = {f.relpath: _state(f) for f in host.store.list_source_files(name)}
+    owned = len(host.store.list_records(source=plan_sources.source_name(name)))
     try:
         snap = snapshot(settings, rec)
     except SourceUnavailable as err:
-        return _failed(settings, rec, str(err), now)
+        return _failed(host, rec, str(err), now)
     inputs: list[FileInput] = []
     for f in snap.files:
         if f.error:
@@ -513,8 +520,8 @@ def _reconcile(settings: Settings, name: str, parser: Parser, now: float) -> Rec
             keep=plan.keep,
         )
     except KubeplayError as err:
-        _store_files(settings, name, plan.files)
-        return _failed(settings, rec, str(err), now)
+        _store_files(host, name, plan.files, stored)
+        return _failed(host, rec, str(err), now)
     messages.extend(report.refused)
     messages.extend(report.warnings)
     changed = tuple(line for line in report.lines if not line.endswith(" unchanged"))
@@ -534,8 +541,9 @@ def _reconcile(settings: Settings, name: str, parser: Parser, now: float) -> Rec
         requeue_after=plan.requeue_after,
         pods_changed=report.pods_changed,
     )
+    _store_files(host, name, plan.files, stored)
     _record(
-        settings,
+        host,
         rec,
         plan,
         status=status,
@@ -555,35 +563,36 @@ def _origin(rec: SourceRecord, relpath: str) -> str:
     return os.path.join(rec.location, relpath)
 
 
-def _store_files(settings: Settings, name: str, files: Sequence[FileState]) -> None:
-    from kubeplay.engine import host as host_mod
+def _store_files(
+    host: Host, name: str, files: Sequence[FileState], stored: Mapping[str, FileState]
+) -> None:
+    """Store the files' state (when it changed: a relist of an unchanged directory writes
+    nothing but the source's status)."""
     from kubeplay.state.store import SourceFileRecord
 
-    host = host_mod.open_host(settings)
-    try:
-        host.store.put_source_files(
-            name,
-            [
-                SourceFileRecord(
-                    source=name,
-                    relpath=f.relpath,
-                    sha256=f.sha256,
-                    status=str(f.status),
-                    error=f.error,
-                    last_good_sha256=f.last_good_sha256,
-                    last_good_text=f.last_good_text,
-                    pending_sha256=f.pending_sha256,
-                    pending_since=f.pending_since,
-                )
-                for f in files
-            ],
-        )
-    finally:
-        host.close()
+    if {f.relpath: f for f in files} == dict(stored):
+        return
+    host.store.put_source_files(
+        name,
+        [
+            SourceFileRecord(
+                source=name,
+                relpath=f.relpath,
+                sha256=f.sha256,
+                status=str(f.status),
+                error=f.error,
+                last_good_sha256=f.last_good_sha256,
+                last_good_text=f.last_good_text,
+                pending_sha256=f.pending_sha256,
+                pending_since=f.pending_since,
+            )
+            for f in files
+        ],
+    )
 
 
 def _record(
-    settings: Settings,
+    host: Host,
     rec: SourceRecord,
     plan: plan_sources.SourcePlan,
     *,
@@ -593,12 +602,8 @@ def _record(
     notes: Sequence[str] = (),
     now: float,
 ) -> None:
-    from kubeplay.engine import host as host_mod
-
-    _store_files(settings, rec.name, plan.files)
-    host = host_mod.open_host(settings)
-    try:
-        store = host.store
+    store = host.store
+    with store.batch():
         store.set_source_status(
             rec.name, status=status, message=message, at=now, failures=0, revision=plan.revision
         )
@@ -630,16 +635,11 @@ def _record(
         for text in plan.messages:
             if not plan.prune and "nothing pruned" in text:
                 event("Warning", "EmptySource", text)
-    finally:
-        host.close()
 
 
-def _failed(settings: Settings, rec: SourceRecord, error: str, now: float) -> ReconcileReport:
-    from kubeplay.engine import host as host_mod
-
+def _failed(host: Host, rec: SourceRecord, error: str, now: float) -> ReconcileReport:
     failures = rec.failures + 1
-    host = host_mod.open_host(settings)
-    try:
+    with host.store.batch():
         host.store.set_source_status(
             rec.name, status="Failed", message=error, at=now, failures=failures
         )
@@ -652,8 +652,6 @@ def _failed(settings: Settings, rec: SourceRecord, error: str, now: float) -> Re
             kind=EVENT_KIND,
             name=rec.name,
         )
-    finally:
-        host.close()
     return ReconcileReport(
         name=rec.name,
         revision=rec.revision,
