@@ -194,7 +194,11 @@ def test_drift_is_repaired_after_delete_pod(kp: Kubeplay, manifests: Path) -> No
     (manifests / "web.yaml").write_text(_pod("web"))
     kp.ok("watch", str(manifests), "--name", "drift", "--interval", "1s")
     uid, _ = _running(kp, "web")
-    kp.ok("delete", "pod", "web")
+    res = kp("delete", "pod", "web")
+    assert res.returncode == 0, res.stderr
+    assert "warning: pod/web is managed by source drift: the source will bring it back" in (
+        res.stderr
+    )
     kp.wait_for("a new pod", lambda: _running(kp, "web")[0] != uid, timeout=60)
 
 

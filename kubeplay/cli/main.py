@@ -143,6 +143,7 @@ def delete(
         return
     if not resource or not names:
         raise UsageError("delete: give KIND NAME... or -f PATH")
+    _warn(sources_cli.managed_warnings(resource, names, _ns(namespace)))
     if objects_cli.handles(resource):
         return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
     if resource.lower() not in ("pod", "pods", "po"):

@@ -174,6 +174,13 @@ def handles(resource: str) -> bool:
     return resource.lower() in RESOURCE_NAMES
 
 
+def managed_warnings(resource: str, names: tuple[str, ...], namespace: str) -> list[str]:
+    """What `delete KIND NAME...` of objects of a watched source should say first."""
+    from kubeplay.services import sources
+
+    return sources.managed_warnings(settings_mod.load(), resource, namespace, names)
+
+
 def get(names: tuple[str, ...], *, output: str | None) -> None:
     """get sources: NAME TYPE SOURCE REVISION READY FILES HELD AGE MESSAGE."""
     from kubeplay.cli import render

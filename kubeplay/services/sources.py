@@ -223,6 +223,38 @@ def unwatch(settings: Settings, name: str, *, prune: bool = False) -> list[str]:
     return lines
 
 
+def managed_warnings(
+    settings: Settings, resource: str, namespace: str, names: Sequence[str]
+) -> list[str]:
+    """`delete KIND NAME...` of objects a watched source applied: they will come back."""
+    from kubeplay.engine import host as host_mod
+    from kubeplay.kube import kinds
+    from kubeplay.kube.kinds import ObjectKey
+    from kubeplay.services import resources
+
+    if not settings.state_db.exists():
+        return []
+    try:
+        info = resources.resolve(settings, resource)
+    except KubeplayError:
+        return []
+    out: list[str] = []
+    host = host_mod.open_host(settings)
+    try:
+        for name in names:
+            key = ObjectKey(info.group, info.kind, namespace if info.namespaced else "", name)
+            rec = host.store.get_record(*key)
+            if rec is not None and rec.source.startswith(plan_sources.SOURCE_PREFIX):
+                source = rec.source.removeprefix(plan_sources.SOURCE_PREFIX)
+                out.append(
+                    f"{kinds.ref(key)} is managed by source {source}: the source will "
+                    "bring it back (change the source, or unwatch it)"
+                )
+    finally:
+        host.close()
+    return out
+
+
 def list_sources(settings: Settings) -> list[SourceView]:
     from kubeplay.engine import host as host_mod
 

@@ -527,3 +527,12 @@ def test_agent_watch_registers_a_directory_once(settings: Settings, manifests: P
     other.mkdir(parents=True)
     with pytest.raises(UsageError, match=r"watches .* already"):
         sources.ensure_registered(settings, str(other))
+
+
+def test_deleting_a_watched_object_warns_that_it_comes_back(src: Source) -> None:
+    warnings = sources.managed_warnings(src.settings, "cm", "default", ["one", "nothere"])
+    assert warnings == [
+        "configmap/one is managed by source app: the source will bring it back "
+        "(change the source, or unwatch it)"
+    ]
+    assert sources.managed_warnings(src.settings, "nokind", "default", ["one"]) == []
