@@ -256,3 +256,41 @@ def test_git_commit_and_force_push(kp: Kubeplay) -> None:
     kp.wait_for("force-push applied", lambda: _configmaps(kp) == {"first": "rewritten"})
     described = kp.ok("describe", "source", "repo")
     assert "history rewritten" in described
+
+
+def test_a_source_outlives_a_killed_supervisor(kp: Kubeplay, manifests: Path) -> None:
+    """Sources are stored: kill -9 of the supervisor, and the next command that reads state
+    starts a new one, which keeps following the directory."""
+    import signal
+
+    (manifests / "a.yaml").write_text(_cm("a"))
+    kp.ok("watch", str(manifests), "--name", "kept", "--interval", "1s")
+    kp.wait_for("applied", lambda: _configmaps(kp) == {"a": "v"})
+    pid = kp.wait_for("a supervisor", kp.supervisor_pid)
+    os.kill(pid, signal.SIGKILL)
+    kp.wait_for("the supervisor gone", lambda: kp.supervisor_pid() is None)
+    (manifests / "b.yaml").write_text(_cm("b"))
+    res = kp("get", "pods")  # a read revives the supervisor: a source needs it
+    assert "started it" in res.stderr
+    kp.wait_for("the new file applied", lambda: _configmaps(kp) == {"a": "v", "b": "v"})
+    assert kp.supervisor_pid() not in (None, pid)
+
+
+def test_foreground_prints_one_line_per_reconcile(kp: Kubeplay, manifests: Path) -> None:
+    import select
+
+    (manifests / "a.yaml").write_text(_cm("a"))
+    proc = kp.popen("watch", str(manifests), "--name", "fg", "--interval", "1s", "--foreground")
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not any("fg: configmap/a created" in line for line in lines):
+            assert time.monotonic() < deadline, f"no reconcile line in {lines}"
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                lines.append(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert lines[0].strip() == f"source/fg watching {manifests}"
