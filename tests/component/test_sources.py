@@ -536,3 +536,63 @@ def test_deleting_a_watched_object_warns_that_it_comes_back(src: Source) -> None
         "(change the source, or unwatch it)"
     ]
     assert sources.managed_warnings(src.settings, "nokind", "default", ["one"]) == []
+
+
+def test_the_dir_watcher_reports_changes_and_follows_a_recreated_directory(
+    manifests: Path,
+) -> None:
+    import threading
+
+    from kubeplay.engine.controllers.sources import DirWatcher
+
+    seen = threading.Event()
+    names: list[str] = []
+
+    def on_event(name: str) -> None:
+        names.append(name)
+        seen.set()
+
+    watcher = DirWatcher(on_event)
+    try:
+        watcher.update([("app", str(manifests), False)])
+        (manifests / "a.yaml").write_text(cm("one"))
+        assert seen.wait(30), "no event for a new file"
+        assert set(names) == {"app"}
+        shutil.rmtree(manifests)
+        manifests.mkdir()
+        watcher.update([("app", str(manifests), False)])  # a full pass: watch it anew
+        seen.clear()
+        (manifests / "b.yaml").write_text(cm("two"))
+        assert seen.wait(30), "no event in the recreated directory"
+        watcher.update([])
+        seen.clear()
+        (manifests / "c.yaml").write_text(cm("three"))
+        watcher.update([("other", str(manifests), False)])
+        names.clear()
+        (manifests / "d.yaml").write_text(cm("four"))
+        assert seen.wait(30)
+        assert "app" not in names
+    finally:
+        watcher.close()
+
+
+def test_a_configmap_style_data_symlink_swap_applies_the_new_content(
+    settings: Settings, manifests: Path
+) -> None:
+    """Kubernetes' atomic writer: files are links into `..data`, itself a link to a
+    timestamped directory that is swapped whole."""
+    first = manifests / "..2024_01"
+    first.mkdir()
+    (first / "a.yaml").write_text(cm("one"))
+    (manifests / "..data").symlink_to("..2024_01")
+    (manifests / "a.yaml").symlink_to("..data/a.yaml")
+    source = Source(settings, manifests)
+    assert source.reconcile().lines == ("configmap/one created",)
+    second = manifests / "..2024_02"
+    second.mkdir()
+    (second / "a.yaml").write_text(cm("one", "new"))
+    (manifests / "..data_tmp").symlink_to("..2024_02")
+    os.rename(manifests / "..data_tmp", manifests / "..data")
+    shutil.rmtree(first)
+    assert source.reconcile().lines == ("configmap/one configured",)
+    assert source.files() == {"a.yaml": "Applied"}

@@ -156,19 +156,21 @@ class DirWatcher:
             for name in list(self._watches):
                 path, recursive, watch = self._watches[name]
                 if want.get(name) != (path, recursive) or not _alive(watch, path):
+                    # a directory removed, or replaced by another: watch the new one
                     self._unschedule(observer, watch)
                     del self._watches[name]
             for name, (path, recursive) in want.items():
                 if name in self._watches:
                     continue
                 try:
+                    identity = _identity(path)
                     watch = observer.schedule(
                         _Handler(name, self.on_event), path, recursive=recursive
                     )
                 except OSError as err:
                     _log.info("source_watch_failed", source=name, path=path, error=str(err))
                     continue
-                self._watches[name] = (path, recursive, watch)
+                self._watches[name] = (path, recursive, (watch, identity))
 
     def _ensure_observer(self) -> Any:
         if self._observer is None:
@@ -182,7 +184,7 @@ class DirWatcher:
     @staticmethod
     def _unschedule(observer: Any, watch: Any) -> None:
         with contextlib.suppress(KeyError, OSError):
-            observer.unschedule(watch)
+            observer.unschedule(watch[0])
 
     def close(self) -> None:
         with self._lock:
@@ -193,11 +195,19 @@ class DirWatcher:
             self._watches.clear()
 
 
-def _alive(watch: Any, path: str) -> bool:
-    """A watch of a directory that was removed (or replaced) must be made again."""
+def _identity(path: str) -> tuple[int, int]:
     import os
 
-    return bool(getattr(watch, "path", path)) and os.path.isdir(path)
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _alive(watch: Any, path: str) -> bool:
+    """A watch of a directory that was removed (or replaced) must be made again."""
+    try:
+        return bool(_identity(path) == watch[1])
+    except OSError:
+        return False
 
 
 class _Handler:
