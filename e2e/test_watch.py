@@ -294,3 +294,39 @@ def test_foreground_prints_one_line_per_reconcile(kp: Kubeplay, manifests: Path)
         proc.terminate()
         proc.communicate(timeout=30)
     assert lines[0].strip() == f"source/fg watching {manifests}"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        pytest.param("apply-stored", id="after-the-store-write"),
+        pytest.param("apply-synced", id="synced-before-network-refresh"),
+    ],
+)
+def test_a_reconcile_killed_mid_way_converges_to_one_pod(
+    kp: Kubeplay, manifests: Path, step: str
+) -> None:
+    """kill -9 of the process reconciling (here `watch --once`, which reconciles in the
+    command) at a step of the apply: the supervisor and the source's next reconcile converge
+    to the pod running, made once."""
+    import signal
+
+    from kubeplay.crash import ENV
+
+    (manifests / "web.yaml").write_text(_pod("web"))
+    kp.env[ENV] = step
+    try:
+        res = kp("watch", str(manifests), "--name", "crash", "--once", "--interval", "1s")
+    finally:
+        del kp.env[ENV]
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    kp.ok("get", "sources")  # a read starts the supervisor: the source needs it
+
+    def one_running() -> bool:
+        items = json.loads(kp.ok("get", "pods", "-A", "-o", "json"))["items"]
+        names = [i["metadata"]["name"] for i in items]
+        statuses = items[0]["status"].get("containerStatuses", []) if items else []
+        return names == ["web"] and bool(statuses) and "running" in statuses[0]["state"]
+
+    kp.wait_for("the pod running, once", one_running, timeout=60)
+    assert _source(kp, "crash")["status"]["inventory"] == ["pod/web"]

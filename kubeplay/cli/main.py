@@ -190,6 +190,7 @@ def get(
         supervise_cli.revive_supervisor()
         return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
     if sources_cli.handles(resource):
+        supervise_cli.revive_supervisor()  # a source shown must be followed
         return sources_cli.get(names, output=output)
     s = _settings()
     get_all = resource.lower() == "all"
@@ -278,6 +279,7 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
     from kubeplay.services import pods
 
     if sources_cli.handles(resource):
+        supervise_cli.revive_supervisor()
         return sources_cli.describe(name)
     _require_pods(resource)
     supervise_cli.revive_supervisor()
