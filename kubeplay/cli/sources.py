@@ -40,6 +40,9 @@ def _interval(text: str | None) -> float | None:
 @click.option("--no-prune", is_flag=True, help="Never delete what left the source.")
 @click.option("--allow-empty", is_flag=True, help="Prune even when the source is empty.")
 @click.option("--interval", default=None, help="Relist every (20s; git: 60s).")
+@click.option("--atomic", is_flag=True, help="One invalid file holds the whole revision.")
+@click.option("--no-self-heal", is_flag=True, help="Apply new revisions only, never drift.")
+@click.option("--force", is_flag=True, help="Recreate objects whose immutable fields change.")
 @click.option("--foreground", is_flag=True, help="Print one line per reconcile.")
 @click.option("--once", is_flag=True, help="Reconcile now and exit (1 if a file is held).")
 def watch(
@@ -52,6 +55,9 @@ def watch(
     no_prune: bool,
     allow_empty: bool,
     interval: str | None,
+    atomic: bool,
+    no_self_heal: bool,
+    force: bool,
     foreground: bool,
     once: bool,
 ) -> None:
@@ -73,6 +79,9 @@ def watch(
         prune=not no_prune,
         allow_empty=allow_empty,
         interval=_interval(interval),
+        atomic=atomic,
+        self_heal=not no_self_heal,
+        force=force,
     )
     if once:
         report = sources.reconcile(s, rec.name)
@@ -249,6 +258,9 @@ def _as_object(view: object) -> dict[str, object]:
             "interval": f"{r.interval_s:g}s",
             "prune": r.prune,
             "allowEmpty": r.allow_empty,
+            "atomic": r.atomic,
+            "selfHeal": r.self_heal,
+            "force": r.force,
         },
         "status": {
             "status": r.status,
@@ -283,6 +295,9 @@ def describe(name: str) -> None:
         f"Interval:      {r.interval_s:g}s",
         f"Prune:         {str(r.prune).lower()}",
         f"Allow empty:   {str(r.allow_empty).lower()}",
+        f"Atomic:        {str(r.atomic).lower()}",
+        f"Self-heal:     {str(r.self_heal).lower()}",
+        f"Force:         {str(r.force).lower()}",
         f"Revision:      {r.revision or '<none>'}",
         f"Status:        {r.status}",
         f"Message:       {r.message or '<none>'}",

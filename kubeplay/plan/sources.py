@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from kubeplay.kube import kinds
@@ -193,11 +193,31 @@ def compute_source(
     allow_empty: bool = False,
     owned: int = 0,
     revision: str = "",
+    atomic: bool = False,
 ) -> SourcePlan:
     """One reconcile's decision. `inputs`: the counted files as read now; `stored`: the
     files' state of the last reconcile (by relpath); `last_good`: the objects of each
     stored file's last good content; `owned`: how many objects the source owns now;
-    `revision`: the commit (git), else computed from the files."""
+    `revision`: the commit (git), else computed from the files. `atomic`: one invalid file
+    holds every file at its last good content (the whole revision waits, as Flux does)."""
+    failing = sorted(f.relpath for f in inputs if f.error)
+    if atomic and failing:
+        note = f"revision held: {', '.join(failing)} invalid (--atomic)"
+        held_inputs = [
+            f if f.error else FileInput(f.relpath, f.sha256, f.text, error=note) for f in inputs
+        ]
+        plan = compute_source(
+            held_inputs,
+            stored,
+            last_good,
+            now=now,
+            settle=settle,
+            prune=False,
+            allow_empty=allow_empty,
+            owned=owned,
+            revision=revision,
+        )
+        return replace(plan, messages=(note, *plan.messages))
     everything = [o for f in inputs for o in f.objects] + [
         o for objs in last_good.values() for o in objs
     ]

@@ -126,6 +126,9 @@ def register(
     prune: bool = True,
     allow_empty: bool = False,
     interval: float | None = None,
+    atomic: bool = False,
+    self_heal: bool = True,
+    force: bool = False,
 ) -> SourceRecord:
     """Store a new source (it is reconciled by the supervisor, or by `reconcile`)."""
     from kubeplay.engine import host as host_mod
@@ -159,6 +162,9 @@ def register(
         interval_s=interval if interval is not None else default_interval,
         prune=prune,
         allow_empty=allow_empty,
+        atomic=atomic,
+        self_heal=self_heal,
+        force=force,
         created_at=time.time(),
     )
     host = host_mod.open_host(settings)
@@ -540,17 +546,23 @@ def _reconcile_in(
         allow_empty=rec.allow_empty,
         owned=owned,
         revision=snap.revision,
+        atomic=rec.atomic,
     )
     messages = [*snap.warnings, *snap.notes, *plan.messages]
     try:
-        report = apply_svc.run(
-            settings,
-            plan.desired,
-            source=plan_sources.source_name(name),
-            mode=plan_apply.ApplyMode.WATCH,
-            prune=plan.prune,
-            keep=plan.keep,
-        )
+        if not rec.self_heal and rec.last_attempt and plan.revision == rec.revision:
+            # --no-self-heal: only a new revision applies; drift stays
+            report = apply_svc.ApplyReport()
+        else:
+            report = apply_svc.run(
+                settings,
+                plan.desired,
+                source=plan_sources.source_name(name),
+                mode=plan_apply.ApplyMode.WATCH,
+                prune=plan.prune,
+                keep=plan.keep,
+                force=rec.force,
+            )
     except KubeplayError as err:
         _store_files(host, name, plan.files, stored)
         return _failed(host, rec, str(err), now)

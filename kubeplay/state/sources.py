@@ -24,6 +24,9 @@ class SourceRecord:
     interval_s: float = 20.0
     prune: bool = True
     allow_empty: bool = False
+    atomic: bool = False  # one invalid file holds the whole revision (Flux's behaviour)
+    self_heal: bool = True  # the relist repairs drift (else only a new revision applies)
+    force: bool = False  # immutable changes recreate the object
     revision: str = ""  # what was last applied (commit SHA, or the directory's digest)
     last_attempt: float = 0.0
     status: str = "Pending"  # Pending | Ready | Held | Failed
@@ -46,8 +49,8 @@ class SourceFileRecord:
 
 
 _SOURCE_COLUMNS = (
-    "name, type, location, ref, subpath, recursive, interval_s, prune, allow_empty, revision, "
-    "last_attempt, status, message, failures, created_at"
+    "name, type, location, ref, subpath, recursive, interval_s, prune, allow_empty, atomic, "
+    "self_heal, force, revision, last_attempt, status, message, failures, created_at"
 )
 _FILE_COLUMNS = (
     "source, relpath, sha256, status, error, last_good_sha256, last_good_text, pending_sha256, "
@@ -66,6 +69,9 @@ def _source(row: sqlite3.Row) -> SourceRecord:
         interval_s=row["interval_s"],
         prune=bool(row["prune"]),
         allow_empty=bool(row["allow_empty"]),
+        atomic=bool(row["atomic"]),
+        self_heal=bool(row["self_heal"]),
+        force=bool(row["force"]),
         revision=row["revision"],
         last_attempt=row["last_attempt"],
         status=row["status"],
@@ -95,7 +101,7 @@ class SourcesTable(Database):
         with self.transaction() as db:
             cur = db.execute(
                 f"INSERT OR IGNORE INTO sources ({_SOURCE_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rec.name,
                     rec.type,
@@ -106,6 +112,9 @@ class SourcesTable(Database):
                     rec.interval_s,
                     int(rec.prune),
                     int(rec.allow_empty),
+                    int(rec.atomic),
+                    int(rec.self_heal),
+                    int(rec.force),
                     rec.revision,
                     rec.last_attempt,
                     rec.status,

@@ -596,3 +596,40 @@ def test_a_configmap_style_data_symlink_swap_applies_the_new_content(
     shutil.rmtree(first)
     assert source.reconcile().lines == ("configmap/one configured",)
     assert source.files() == {"a.yaml": "Applied"}
+
+
+def test_no_self_heal_leaves_drift_and_applies_new_revisions(
+    settings: Settings, manifests: Path
+) -> None:
+    (manifests / "a.yaml").write_text(cm("one") + "---\n" + cm("two"))
+    source = Source(settings, manifests, self_heal=False)
+    source.reconcile()
+    host = open_host(settings)
+    try:
+        host.store.delete_records([source.objects()["two"].uid])  # deleted by hand
+    finally:
+        host.close()
+    assert source.reconcile().lines == ()
+    assert set(source.objects()) == {"one"}
+    (manifests / "a.yaml").write_text(cm("one", "new") + "---\n" + cm("two"))
+    assert source.reconcile().lines == ("configmap/one configured", "configmap/two created")
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["refused", "forced"])
+def test_an_immutable_change_is_refused_unless_forced(
+    settings: Settings, manifests: Path, force: bool
+) -> None:
+    path = manifests / "a.yaml"
+    path.write_text(cm("frozen", extra="immutable: true\n"))
+    source = Source(settings, manifests, force=force)
+    source.reconcile()
+    uid = source.objects()["frozen"].uid
+    path.write_text(cm("frozen", "new", extra="immutable: true\n"))
+    report = source.reconcile()
+    if force:
+        assert report.lines == ("configmap/frozen replaced (data.key changed; forced)",)
+        assert source.objects()["frozen"].uid != uid
+    else:
+        assert report.lines == ()
+        assert "field is immutable when `immutable` is set" in " ".join(report.messages)
+        assert sources.get_source(settings, source.name).record.status == "Held"

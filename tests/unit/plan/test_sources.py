@@ -272,3 +272,27 @@ def test_parse_interval(text: str, seconds: float) -> None:
 def test_parse_interval_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         sources.parse_interval(text)
+
+
+def test_atomic_holds_every_file_while_one_is_invalid() -> None:
+    plan = sources.compute_source(
+        [
+            FileInput("a.yaml", "s1", "A2", (cm("one"), cm("new", doc=2))),
+            FileInput("b.yaml", "s2", "?", error="b.yaml:1: bad"),
+            FileInput("c.yaml", "s3", "C", (cm("fresh", "c.yaml"),)),
+        ],
+        {"a.yaml": applied("a.yaml", "A"), "b.yaml": applied("b.yaml", "B")},
+        {"a.yaml": [cm("one")], "b.yaml": [cm("two", "b.yaml")]},
+        now=1.0,
+        owned=2,
+        atomic=True,
+    )
+    assert sorted(o.name for o in plan.desired) == ["one", "two"]
+    assert not plan.prune
+    assert {f.relpath: f.status for f in plan.files} == {
+        "a.yaml": FileStatus.HELD,
+        "b.yaml": FileStatus.HELD,
+        "c.yaml": FileStatus.HELD,
+    }
+    assert plan.files[0].last_good_text == "A"
+    assert plan.messages[0] == "revision held: b.yaml invalid (--atomic)"
