@@ -82,6 +82,7 @@ def watch(
         atomic=atomic,
         self_heal=not no_self_heal,
         force=force,
+        reuse=once,
     )
     if once:
         report = sources.reconcile(s, rec.name)

@@ -129,8 +129,11 @@ def register(
     atomic: bool = False,
     self_heal: bool = True,
     force: bool = False,
+    reuse: bool = False,
 ) -> SourceRecord:
-    """Store a new source (it is reconciled by the supervisor, or by `reconcile`)."""
+    """Store a new source (it is reconciled by the supervisor, or by `reconcile`); with
+    `reuse`, a source of that name following the same location is returned as it is
+    (`watch --once` run again by CI)."""
     from kubeplay.engine import host as host_mod
     from kubeplay.state.store import SourceRecord
 
@@ -170,6 +173,13 @@ def register(
     host = host_mod.open_host(settings)
     try:
         if not host.store.add_source(rec):
+            existing = host.store.get_source(name)
+            same = existing is not None and (existing.type, existing.location) == (
+                rec.type,
+                rec.location,
+            )
+            if reuse and existing is not None and same:
+                return existing
             raise AlreadyExistsError(f"source {name}: already exists (unwatch it first)")
     finally:
         host.close()

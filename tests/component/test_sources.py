@@ -319,6 +319,13 @@ def test_a_second_source_with_the_same_name_is_refused(src: Source) -> None:
 
     with pytest.raises(AlreadyExistsError):
         sources.register(src.settings, directory=str(src.dir), name=src.name)
+    # `watch --once` again (CI): the same source
+    again = sources.register(src.settings, directory=str(src.dir), name=src.name, reuse=True)
+    assert again == sources.get_source(src.settings, src.name).record
+    other = src.dir.parent / "other"
+    other.mkdir()
+    with pytest.raises(AlreadyExistsError):
+        sources.register(src.settings, directory=str(other), name=src.name, reuse=True)
 
 
 # --- git --------------------------------------------------------------------------------------
@@ -558,8 +565,15 @@ def test_the_dir_watcher_reports_changes_and_follows_a_recreated_directory(
         (manifests / "a.yaml").write_text(cm("one"))
         assert seen.wait(30), "no event for a new file"
         assert set(names) == {"app"}
+        assert watcher.watching("app")
         shutil.rmtree(manifests)
-        manifests.mkdir()
+        gone = threading.Event()
+        for _ in range(3000):  # until watchdog has seen the directory go (at most 30 s)
+            if not watcher.watching("app"):
+                break
+            gone.wait(0.01)
+        assert not watcher.watching("app")
+        manifests.mkdir()  # it may get the same inode number
         watcher.update([("app", str(manifests), False)])  # a full pass: watch it anew
         seen.clear()
         (manifests / "b.yaml").write_text(cm("two"))

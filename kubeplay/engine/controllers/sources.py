@@ -121,7 +121,11 @@ class SourceController:
         if not due:
             assert last is not None
             return SyncResult(requeue_after=last + rec.interval_s - now, needs_supervisor=True)
-        outcome = self.reconcile(key.name, now=now)
+        try:
+            outcome = self.reconcile(key.name, now=now)
+        except BaseException:
+            self.mark([key.name])  # the loop retries it with back-off: reconcile then
+            raise
         with self._lock:
             self._done_at[key.name] = now
         if outcome.pods_changed and self.on_pods_changed is not None:
@@ -162,15 +166,20 @@ class DirWatcher:
             for name, (path, recursive) in want.items():
                 if name in self._watches:
                     continue
+                handler = _Handler(name, path, self.on_event)
                 try:
                     identity = _identity(path)
-                    watch = observer.schedule(
-                        _Handler(name, self.on_event), path, recursive=recursive
-                    )
+                    watch = observer.schedule(handler, path, recursive=recursive)
                 except OSError as err:
                     _log.info("source_watch_failed", source=name, path=path, error=str(err))
                     continue
-                self._watches[name] = (path, recursive, (watch, identity))
+                self._watches[name] = (path, recursive, (watch, handler, identity))
+
+    def watching(self, name: str) -> bool:
+        """Whether source `name`'s directory is watched by a live watch now."""
+        with self._lock:
+            entry = self._watches.get(name)
+        return entry is not None and _alive(entry[2], entry[0])
 
     def _ensure_observer(self) -> Any:
         if self._observer is None:
@@ -204,19 +213,26 @@ def _identity(path: str) -> tuple[int, int]:
 
 def _alive(watch: Any, path: str) -> bool:
     """A watch of a directory that was removed (or replaced) must be made again."""
+    _, handler, identity = watch
     try:
-        return bool(_identity(path) == watch[1])
+        return not handler.dead and bool(_identity(path) == identity)
     except OSError:
         return False
 
 
 class _Handler:
-    """Any event under the directory: the source's name to `on_event`."""
+    """Any event under the directory: the source's name to `on_event`. The directory itself
+    removed or moved away: the watch is dead (the next full pass makes a new one)."""
 
-    def __init__(self, name: str, on_event: Callable[[str], None]) -> None:
+    def __init__(self, name: str, root: str, on_event: Callable[[str], None]) -> None:
         self.name = name
+        self.root = root.rstrip("/") or "/"
         self.on_event = on_event
+        self.dead = False
 
     def dispatch(self, event: Any) -> None:
-        if getattr(event, "event_type", "") in CHANGES:  # not reads: our own would loop
+        kind = getattr(event, "event_type", "")
+        if kind in ("deleted", "moved") and str(getattr(event, "src_path", "")) == self.root:
+            self.dead = True
+        if kind in CHANGES:  # not reads: our own would loop
             self.on_event(self.name)
