@@ -647,3 +647,27 @@ def test_an_immutable_change_is_refused_unless_forced(
         assert report.lines == ()
         assert "field is immutable when `immutable` is set" in " ".join(report.messages)
         assert sources.get_source(settings, source.name).record.status == "Held"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "reconciles"),
+    [
+        pytest.param("closed", True, id="close-write"),
+        pytest.param("moved", True, id="rename"),
+        pytest.param("events_lost", True, id="queue-overflow-relists"),
+        pytest.param("opened", False, id="a-read-our-own-too"),
+        pytest.param("closed_no_write", False, id="a-read-closed"),
+    ],
+)
+def test_which_watchdog_events_reconcile(event_type: str, reconciles: bool) -> None:
+    from types import SimpleNamespace
+
+    from kubeplay.engine.controllers.sources import _Handler
+
+    names: list[str] = []
+    handler = _Handler("app", "/srv/app", names.append)
+    handler.dispatch(SimpleNamespace(event_type=event_type, src_path="/srv/app/a.yaml"))
+    assert names == (["app"] if reconciles else [])
+    assert not handler.dead
+    handler.dispatch(SimpleNamespace(event_type="deleted", src_path="/srv/app"))
+    assert handler.dead

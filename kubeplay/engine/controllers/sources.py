@@ -28,8 +28,9 @@ from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import PermanentError
 
 KIND = "Source"
-# watchdog's event types that change a directory (a read's opened/closed_no_write do not).
-CHANGES = frozenset({"created", "deleted", "modified", "moved", "closed"})
+# watchdog's event types that change a directory (a read's opened/closed_no_write do not);
+# events_lost is the kernel queue's overflow: the reconcile relists the whole directory.
+CHANGES = frozenset({"created", "deleted", "modified", "moved", "closed", "attrib", "events_lost"})
 
 _log = log.get_logger(__name__)
 
