@@ -330,3 +330,20 @@ def test_a_reconcile_killed_mid_way_converges_to_one_pod(
 
     kp.wait_for("the pod running, once", one_running, timeout=60)
     assert _source(kp, "crash")["status"]["inventory"] == ["pod/web"]
+
+
+def test_agent_watch_keeps_a_directory_applied(kp: Kubeplay, manifests: Path) -> None:
+    """`kubeplay agent --watch DIR`, as `generate systemd --watch DIR` runs it."""
+    unit = kp.ok("generate", "systemd", "--watch", str(manifests))
+    assert f"agent --watch {manifests}" in unit
+    (manifests / "a.yaml").write_text(_cm("a"))
+    agent = kp.popen("agent", "--watch", str(manifests))
+    try:
+        kp.wait_for("applied by the agent", lambda: _configmaps(kp) == {"a": "v"})
+        assert kp.ok("get", "sources", "-o", "name").split() == ["source/manifests"]
+        kp.ok("unwatch", "manifests", "--prune")
+    finally:
+        agent.terminate()
+        _, err = agent.communicate(timeout=30)
+    assert agent.returncode == 0, err
+    assert _configmaps(kp) == {}
