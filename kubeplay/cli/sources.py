@@ -82,7 +82,7 @@ def watch(
         atomic=atomic,
         self_heal=not no_self_heal,
         force=force,
-        reuse=once,
+        reuse=once or foreground,  # CI's --once again, or following a source that exists
     )
     if once:
         report = sources.reconcile(s, rec.name)
