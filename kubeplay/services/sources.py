@@ -353,10 +353,16 @@ class Parser:
         self._cache: dict[tuple[str, str], tuple[tuple[KubeObject, ...], str]] = {}
         self._lock = threading.Lock()
 
-    def parse(self, text: str, *, source: str, sha256: str) -> tuple[tuple[KubeObject, ...], str]:
-        """(objects, "") or ((), the error naming file, document, line and field)."""
+    def parse(
+        self, text: str, *, source: str, sha256: str, crds: Sequence[KubeObject] = ()
+    ) -> tuple[tuple[KubeObject, ...], str]:
+        """(objects, "") or ((), the error naming file, document, line and field); `crds`:
+        the CustomResourceDefinitions of the source's other files (its custom resources)."""
+        from kubeplay.plan.apply import manifest_sha256
+
+        digest = manifest_sha256({"crds": [o.body for o in crds]}) if crds else ""
         with self._lock:
-            hit = self._cache.get((source, sha256))
+            hit = self._cache.get((source, sha256 + digest))
         if hit is not None:
             return hit
         from kubeplay.kube import loader, validate
@@ -372,7 +378,10 @@ class Parser:
                 compiled = CompiledSchemaCache(cache_dir)
             if objects:
                 validate.validate(
-                    objects, kube_version=self.settings.kube_version, compiled=compiled
+                    objects,
+                    kube_version=self.settings.kube_version,
+                    compiled=compiled,
+                    stored_crds=crds,
                 )
             result: tuple[tuple[KubeObject, ...], str] = (tuple(objects), "")
         except KubeplayError as err:
@@ -382,7 +391,7 @@ class Parser:
         with self._lock:
             if len(self._cache) >= self.limit:
                 self._cache.clear()
-            self._cache[(source, sha256)] = result
+            self._cache[(source, sha256 + digest)] = result
         return result
 
 
@@ -537,6 +546,15 @@ def _reconcile_in(
             continue
         objects, error = parser.parse(f.text, source=_origin(rec, f.relpath), sha256=f.sha256)
         inputs.append(replace(f, objects=objects, error=error))
+    # Custom resources whose CustomResourceDefinition is in another file of the source.
+    crds = [o for f in inputs for o in f.objects if o.kind == "CustomResourceDefinition"]
+    if crds:
+        for i, f in enumerate(inputs):
+            if f.error and f.text:
+                objects, error = parser.parse(
+                    f.text, source=_origin(rec, f.relpath), sha256=f.sha256, crds=crds
+                )
+                inputs[i] = replace(f, objects=objects, error=error)
     last_good: dict[str, Sequence[KubeObject]] = {}
     for relpath, state in stored.items():
         if state.last_good_text or state.last_good_sha256:
@@ -545,6 +563,13 @@ def _reconcile_in(
                 source=_origin(rec, relpath),
                 sha256=state.last_good_sha256,
             )
+            if error and crds:
+                objects, error = parser.parse(
+                    state.last_good_text,
+                    source=_origin(rec, relpath),
+                    sha256=state.last_good_sha256,
+                    crds=crds,
+                )
             last_good[relpath] = objects if not error else ()
     plan = plan_sources.compute_source(
         inputs,

@@ -671,3 +671,44 @@ def test_which_watchdog_events_reconcile(event_type: str, reconciles: bool) -> N
     assert not handler.dead
     handler.dispatch(SimpleNamespace(event_type="deleted", src_path="/srv/app"))
     assert handler.dead
+
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1}
+"""
+
+
+def test_a_custom_resource_is_validated_against_a_crd_of_another_file(
+    settings: Settings, manifests: Path
+) -> None:
+    (manifests / "crd.yaml").write_text(CRD)
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: %s}\n"
+    (manifests / "widget.yaml").write_text(widget % "1")
+    source = Source(settings, manifests)
+    report = source.reconcile()
+    assert report.held == ()
+    assert "widget.example.com/w created" in report.lines
+    (manifests / "widget.yaml").write_text(widget % "0")  # below the CRD's minimum
+    report = source.reconcile()
+    ((path, error),) = report.held
+    assert path == "widget.yaml" and "spec.size" in error
+    assert source.reconcile().lines == ()  # held at its last good content: nothing pruned
