@@ -347,3 +347,26 @@ def test_agent_watch_keeps_a_directory_applied(kp: Kubeplay, manifests: Path) ->
         _, err = agent.communicate(timeout=30)
     assert agent.returncode == 0, err
     assert _configmaps(kp) == {}
+
+
+def test_comment_move_and_duplicate_restart_nothing(kp: Kubeplay, manifests: Path) -> None:
+    (manifests / "a.yaml").write_text(_cm("cfg") + "---\n" + _pod("web"))
+    kp.ok("watch", str(manifests), "--name", "mv", "--interval", "1s")
+    uid, _ = _running(kp, "web")
+    # a comment-only edit
+    at = time.time()
+    (manifests / "a.yaml").write_text("# tuned\n" + _cm("cfg") + "---\n" + _pod("web"))
+    _reconciled_after(kp, "mv", at + 0.3)
+    # the pod moved to another file (written there first, then removed from a.yaml)
+    (manifests / "b.yaml").write_text(_pod("web"))
+    (manifests / "a.yaml").write_text(_cm("cfg"))
+    kp.wait_for("moved", lambda: _files(kp, "mv") == {"a.yaml": "Applied", "b.yaml": "Applied"})
+    # the same pod in a third file: a conflict in both, the pod as it is
+    (manifests / "c.yaml").write_text(_pod("web", env="other"))
+    kp.wait_for("conflict", lambda: _files(kp, "mv").get("c.yaml") == "Conflict")
+    assert _files(kp, "mv")["b.yaml"] == "Conflict"
+    os.unlink(manifests / "c.yaml")
+    kp.wait_for("resolved", lambda: _files(kp, "mv") == {"a.yaml": "Applied", "b.yaml": "Applied"})
+    assert _running(kp, "web") == (uid, 0)
+    described = kp.ok("describe", "source", "mv")
+    assert "Conflict" in described  # the event stays
