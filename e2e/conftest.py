@@ -409,7 +409,7 @@ class Kubeplay:
         if not db.exists():
             return []
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
                 return [r[0] for r in conn.execute("SELECT name FROM sources ORDER BY name")]
         except sqlite3.Error:  # no sources table: a store of an older kubeplay
             return []
