@@ -746,10 +746,23 @@ def reconciler(settings: Settings) -> Reconcile:
     parser = Parser(settings)
 
     def run(name: str, *, now: float) -> Outcome:
+        from kubeplay import log
+
+        started = time.monotonic()
         try:
             report = reconcile(settings, name, parser=parser, now=now)
         except NotFoundError:  # unwatched meanwhile
             return Outcome()
+        if report.lines or report.held or report.failed:
+            log.get_logger(__name__).info(
+                "source_reconciled",
+                source=name,
+                revision=report.revision[:12],
+                changed=list(report.lines),
+                held=[path for path, _ in report.held],
+                failed=report.failed,
+                seconds=round(time.monotonic() - started, 3),
+            )
         return Outcome(requeue_after=report.requeue_after, pods_changed=report.pods_changed)
 
     return run
