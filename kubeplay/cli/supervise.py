@@ -24,16 +24,25 @@ Rows = list[tuple[object, list[str]]]
     hidden=True,
     help="Exit once no pod needs supervising (how commands start it in the background).",
 )
-def agent(idle_exit: bool) -> None:
+@click.option(
+    "--watch",
+    "watch_dirs",
+    multiple=True,
+    help="Also keep DIR applied (a watched source named after it; kept if it exists).",
+)
+def agent(idle_exit: bool, watch_dirs: tuple[str, ...]) -> None:
     """Run the supervisor in the foreground (restarts, back-off, events), e.g. under systemd.
 
     It logs to supervisor.log under the run root, and exits at once if a supervisor runs
     already.
     """
     from kubeplay.engine import supervisor
-    from kubeplay.services import supervision
+    from kubeplay.services import sources, supervision
 
     s = settings_mod.load()
+    for directory in watch_dirs:
+        rec = sources.ensure_registered(s, directory)
+        click.echo(f"kubeplay agent: source/{rec.name} watching {rec.location}", err=True)
     if not idle_exit:
         click.echo(f"kubeplay agent: logging to {supervisor.log_path(s)}", err=True)
     if not supervision.run_agent(s, idle_exit=idle_exit) and not idle_exit:
@@ -41,11 +50,15 @@ def agent(idle_exit: bool) -> None:
 
 
 @click.command("systemd")
-def generate_systemd() -> None:
+@click.option("--watch", "watch_dirs", multiple=True, help="The agent keeps DIR applied.")
+def generate_systemd(watch_dirs: tuple[str, ...]) -> None:
     """Print a systemd unit that runs `kubeplay agent` for this install."""
+    import os
+
     from kubeplay.services import supervision
 
-    click.echo(supervision.systemd_unit(), nl=False)
+    dirs = [os.path.abspath(d) for d in watch_dirs]
+    click.echo(supervision.systemd_unit(watch=dirs), nl=False)
 
 
 def ensure_supervisor() -> None:

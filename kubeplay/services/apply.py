@@ -212,11 +212,12 @@ def run(
     refuse: Callable[[ApplyActions], None] | None = None,
     grace: float | None = None,
     verb: str = "apply",
+    keep: frozenset[ObjectKey] = frozenset(),
 ) -> ApplyReport:
     """Decide and carry out applying `objects` in `source` (see the module's docstring).
     `refuse` sees the decision under the locks and may raise to change nothing (play does
     for any refusal); `grace` overrides the grace period of what is torn down; `verb` names
-    the command in the rollback message."""
+    the command in the rollback message; `keep`: keys never pruned (a source's conflicts)."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine.locks import key_locks
 
@@ -243,6 +244,7 @@ def run(
                 mode=mode,
                 force=force,
                 prune=prune,
+                keep=keep,
             )
             origins = {r.uid: r.origin for r in records}
             if refuse is not None:
