@@ -105,6 +105,9 @@ def start_background(settings: Settings) -> int | None:
                     **{k: v for k, v in os.environ.items() if k != crash.ENV},
                     **settings_mod.to_environ(settings),
                     nudges.LOCK_FD_ENV: str(lock_fd),
+                    # one malloc arena for its worker threads (glibc makes one per thread):
+                    # about 1.3 MB less resident, and it allocates little
+                    "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "1"),
                 },
                 stdin=subprocess.DEVNULL,
                 stdout=out,
