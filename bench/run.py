@@ -62,8 +62,9 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGE_REF = "localhost/kubeplay-bench:latest"
 POD_PREFIX = "kpbench-"
 POD_NAME_RE = re.compile(r"^kpbench-\d{3}$")
-BRIDGE = "kpbench0"
-SUBNET = "10.251.0.0/24"
+# KUBEPLAY_BENCH_BRIDGE / KUBEPLAY_BENCH_SUBNET: another bridge and subnet (runs beside others)
+BRIDGE = os.environ.get("KUBEPLAY_BENCH_BRIDGE", "kpbench0")
+SUBNET = os.environ.get("KUBEPLAY_BENCH_SUBNET", "10.251.0.0/24")
 CONTAINERS_CONF = Path("/etc/containers/containers.conf")
 LOCK_FILE = Path("/run/kubeplay-bench.lock")
 POD_COMMAND = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"]

@@ -73,6 +73,23 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def supervisor_events(path: Path) -> dict[str, int]:
+    """How often each supervisor event was logged: a `supervisor_already_running` is a
+    supervisor started for nothing (a command saw none running while one was starting)."""
+    counts: dict[str, int] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return counts
+    for line in lines:
+        try:
+            event = str(json.loads(line).get("event"))
+        except (ValueError, AttributeError):
+            continue
+        counts[event] = counts.get(event, 0) + 1
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pods", type=int, default=5)
@@ -88,8 +105,8 @@ def main() -> int:
         "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
         "KUBEPLAY_ROOT": str(base / "root"),
         "KUBEPLAY_RUNROOT": str(runroot),
-        "KUBEPLAY_BRIDGE": "kptdb0",
-        "KUBEPLAY_SUBNET": "10.249.0.0/24",
+        "KUBEPLAY_BRIDGE": os.environ.get("KUBEPLAY_BENCH_BRIDGE", "kptdb0"),
+        "KUBEPLAY_SUBNET": os.environ.get("KUBEPLAY_BENCH_SUBNET", "10.249.0.0/24"),
         "KUBEPLAY_DNS_UPSTREAM": "none",
     }
     result: dict[str, Any] = {"pods": args.pods, "target_s": TARGET_S}
@@ -133,6 +150,7 @@ def main() -> int:
         result["delete_s"] = [round(t, 3) for t in times]
         result["delete_median_s"] = round(statistics.median(times), 3)
         result["delete_max_s"] = round(max(times), 3)
+        result["supervisor_log"] = supervisor_events(runroot / "supervisor.log")
     except Exception as err:  # report, clean up, exit 1
         log(f"failed: {err}")
         result["error"] = str(err)
@@ -155,6 +173,9 @@ def main() -> int:
         print(
             f"| {args.pods} pods | {result['delete_median_s']} s | {result['delete_max_s']} s "
             f"| < {TARGET_S} s ({verdict}) | {result['get_pods_median_s']} s |"
+        )
+        print(
+            f"\ndeletes in order: {result['delete_s']}; supervisor log: {result['supervisor_log']}"
         )
     return 0 if ok else 1
 

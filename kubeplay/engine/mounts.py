@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -32,7 +31,7 @@ RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_BENEATH = 0x08
 _SYS_OPENAT2 = 437  # the same number on every architecture (new syscall table)
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # libc, as loaded (no ldconfig run)
 _libc.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,

@@ -25,13 +25,13 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeplay import log
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import locks, ownedpods, pods, reconcile
+from kubeplay.engine import locks, nudges, ownedpods, pods, reconcile
 from kubeplay.engine.controllers.pods import PodController, PodWatcher
 from kubeplay.engine.controllers.sources import (
     KIND as SOURCE_KIND,
@@ -44,6 +44,13 @@ from kubeplay.engine.controllers.sources import (
     source_key,
 )
 from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Controller, Loop, ObjectKey
+from kubeplay.engine.nudges import lock_path as lock_path
+from kubeplay.engine.nudges import log_path as log_path
+from kubeplay.engine.nudges import nudge as nudge
+from kubeplay.engine.nudges import pid_path as pid_path
+from kubeplay.engine.nudges import running_pid as running_pid
+from kubeplay.engine.nudges import wake_dir as wake_dir
+from kubeplay.engine.nudges import wake_name as wake_name
 from kubeplay.plan import pods as plans
 from kubeplay.plan import supervision
 from kubeplay.plan.backoff import BackoffPolicy
@@ -54,69 +61,16 @@ if TYPE_CHECKING:
     from kubeplay.engine.prober import Prober
 
 _CONTAINER_ID = re.compile(r"^[0-9a-f]{64}$")
-_WAKE_SEPARATOR = "_"  # in no kind, namespace or name: splits a wake file's name
-_WAKE_MAX_KEYS = 64  # more keys than this: one nudge for a full pass
-_NAME_MAX = 255
 
 _log = log.get_logger(__name__)
 
 
-def lock_path(settings: Settings) -> Path:
-    return settings.locks_dir / "supervisor.lock"
-
-
-def pid_path(settings: Settings) -> Path:
-    return settings.runroot / "supervisor.pid"
-
-
-def log_path(settings: Settings) -> Path:
-    return settings.runroot / "supervisor.log"
-
-
-def wake_dir(settings: Settings) -> Path:
-    return settings.runroot / "supervisor-wake"
-
-
-def running_pid(settings: Settings) -> int | None:
-    """The running supervisor's pid, or None when none holds the lock."""
-    if not locks.is_locked(lock_path(settings)):
-        return None
-    try:
-        return int(pid_path(settings).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def wake_name(nonce: str, key: ObjectKey | None) -> str:
-    """The name of a wake file: a nonce, then the key it names (none: every object)."""
-    if key is None:
-        return nonce
-    name = _WAKE_SEPARATOR.join((nonce, key.kind, key.namespace, key.name))
-    return name if len(name.encode()) <= _NAME_MAX else nonce
-
-
 def parse_wake_name(name: str) -> ObjectKey | None:
-    """The key a wake file names; None: a full pass."""
-    parts = name.split(_WAKE_SEPARATOR, 3)
+    """The key a wake file names (`nudges.wake_name`); None: a full pass."""
+    parts = name.split(nudges.WAKE_SEPARATOR, 3)
     if len(parts) != 4 or not parts[1] or not parts[3]:  # a cluster-wide key has no namespace
         return None
     return ObjectKey(parts[1], parts[2], parts[3])
-
-
-def nudge(settings: Settings, keys: Iterable[ObjectKey] | None = None) -> None:
-    """Make a running supervisor look now at `keys` (pods played or removed), or at every
-    object when `keys` is None: one file per key is made and removed in its wake dir."""
-    directory = wake_dir(settings)
-    wanted = None if keys is None else sorted(set(keys))
-    if wanted is not None and (not wanted or len(wanted) > _WAKE_MAX_KEYS):
-        wanted = None
-    with contextlib.suppress(OSError):
-        directory.mkdir(parents=True, exist_ok=True)
-        nonce = f"{os.getpid()}-{time.monotonic_ns()}"
-        for key in wanted if wanted is not None else [None]:
-            path = directory / wake_name(nonce, key)
-            path.touch()
-            path.unlink()
 
 
 class Supervisor:
@@ -186,14 +140,14 @@ class Supervisor:
         return True
 
     def _acquire(self) -> bool:
-        self.settings.locks_dir.mkdir(parents=True, exist_ok=True)
-        fd = locks.try_lock(lock_path(self.settings))
+        fd = _inherited_lock(self.settings)
+        if fd is None:
+            self.settings.locks_dir.mkdir(parents=True, exist_ok=True)
+            fd = locks.try_lock(lock_path(self.settings))
         if fd is None:
             return False
         self._lock_fd = fd
-        tmp = pid_path(self.settings).with_suffix(".tmp")
-        tmp.write_text(f"{os.getpid()}\n")
-        os.replace(tmp, pid_path(self.settings))
+        nudges.write_pid(self.settings, os.getpid())
         return True
 
     def _release(self) -> None:
@@ -370,3 +324,21 @@ class Supervisor:
         )
         if key is not None:
             self.loop.add([key])
+
+def _inherited_lock(settings: Settings) -> int | None:
+    """The supervisor's lock as the command that started this process took it and handed it
+    over (`nudges.LOCK_FD_ENV`): its fd, once. Made close-on-exec at once, so that no
+    runtime or conmon started from here inherits it (it would outlive the supervisor)."""
+    raw = os.environ.pop(nudges.LOCK_FD_ENV, "")
+    if not raw.isdigit():
+        return None
+    fd = int(raw)
+    try:
+        held = os.fstat(fd)
+        path = os.stat(lock_path(settings))
+    except OSError:
+        return None
+    if (held.st_dev, held.st_ino) != (path.st_dev, path.st_ino):
+        return None  # not the lock file (an fd number reused): take the lock as usual
+    os.set_inheritable(fd, False)
+    return fd

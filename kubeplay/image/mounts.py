@@ -10,7 +10,6 @@ runs in a forked child that chdirs there first, so kubeplay's own cwd never chan
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 MNT_DETACH = 2
 PAGE_SIZE = os.sysconf("SC_PAGESIZE")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # libc, as loaded (no ldconfig run)
 _libc.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,

@@ -26,10 +26,9 @@ _libc: Any = None
 def _load() -> Any:
     global _libc
     import ctypes
-    import ctypes.util
 
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)  # libc, as loaded (no ldconfig run)
     return _libc
 
 

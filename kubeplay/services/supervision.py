@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from kubeplay import crash
 from kubeplay import settings as settings_mod
 from kubeplay.engine import host as host_mod
+from kubeplay.engine import locks, nudges
 from kubeplay.engine import pods as engine
-from kubeplay.engine import supervisor as supervisor_mod
 from kubeplay.plan import pods as plans
 from kubeplay.plan import supervision
 from kubeplay.settings import Settings
@@ -30,7 +30,7 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import locks, reconcile
+    from kubeplay.engine import reconcile
 
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
@@ -52,8 +52,8 @@ def _needed(host: host_mod.Host) -> bool:
 
 def ensure_running(settings: Settings) -> int | None:
     """Nudge the running supervisor, or start one if a pod needs it; its pid if started."""
-    if supervisor_mod.running_pid(settings) is not None:
-        supervisor_mod.nudge(settings)
+    if nudges.running_pid(settings) is not None:
+        nudges.nudge(settings)
         return None
     if not settings.state_db.exists():
         return None
@@ -70,7 +70,7 @@ def revive(settings: Settings) -> int | None:
     """For commands that read pod state (get, describe, wait, logs): start a supervisor when
     none runs (it was killed, or the host rebooted) and a pod needs one, so that what they
     show (a back-off, a restart to come) does happen. Its pid if started; no nudge."""
-    if supervisor_mod.running_pid(settings) is not None or not settings.state_db.exists():
+    if nudges.running_pid(settings) is not None or not settings.state_db.exists():
         return None
     host = host_mod.open_host(settings)
     try:
@@ -83,37 +83,60 @@ def revive(settings: Settings) -> int | None:
 
 def running_pid(settings: Settings) -> int | None:
     """The running supervisor's pid, or None."""
-    return supervisor_mod.running_pid(settings)
+    return nudges.running_pid(settings)
 
 
-def start_background(settings: Settings) -> int:
-    log_file = supervisor_mod.log_path(settings)
-    host_mod.ensure_private_dir(log_file.parent)
-    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
-            # this very install; a command's test crash point is its own, not the supervisor's
-            env={
-                **{k: v for k, v in os.environ.items() if k != crash.ENV},
-                **settings_mod.to_environ(settings),
-            },
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",  # a daemon: it must not keep the caller's directory (or its mount) busy
-        )
+def start_background(settings: Settings) -> int | None:
+    """Start `kubeplay agent --idle-exit` in the background; its pid, or None when a
+    supervisor holds the lock already (it is nudged instead).
+
+    The supervisor's lock is taken here and handed to the new process open, and its pid
+    written before this returns: from now on every command sees a supervisor running (and
+    nudges it) instead of starting another one while this one imports and opens the store.
+    Its first full pass, after it watches the wake dir, sees whatever those nudges named."""
+    host_mod.ensure_private_dir(settings.locks_dir)
+    lock_fd = locks.try_lock(nudges.lock_path(settings))
+    if lock_fd is None:
+        nudges.nudge(settings)
+        return None
+    try:
+        log_file = nudges.log_path(settings)
+        host_mod.ensure_private_dir(log_file.parent)
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kubeplay", "agent", "--idle-exit"],
+                # this very install; a command's test crash point is its own, not the
+                # supervisor's
+                env={
+                    **{k: v for k, v in os.environ.items() if k != crash.ENV},
+                    **settings_mod.to_environ(settings),
+                    nudges.LOCK_FD_ENV: str(lock_fd),
+                    # one malloc arena for its worker threads (glibc makes one per thread):
+                    # about 1.3 MB less resident, and it allocates little
+                    "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "1"),
+                },
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(lock_fd,),
+                cwd="/",  # a daemon: it must not keep the caller's directory (or its mount) busy
+            )
+        nudges.write_pid(settings, proc.pid)
+    finally:
+        os.close(lock_fd)  # the supervisor holds the lock now (or nobody, if it failed)
     return proc.pid
 
 
 def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     """Run the supervisor in this process until stopped; False if one runs already."""
     from kubeplay import log
+    from kubeplay.engine import supervisor as supervisor_mod
 
     host_mod.open_host(settings)  # make the roots (and say so clearly without root)
-    log_file = supervisor_mod.log_path(settings)
+    log_file = nudges.log_path(settings)
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
@@ -149,7 +172,7 @@ def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
     The process is held by a pidfd opened while it still holds the supervisor lock and is
     named by the pid file, so the signals can only reach that very process (never another
     one that got its pid number later)."""
-    pid = supervisor_mod.running_pid(settings)
+    pid = nudges.running_pid(settings)
     if pid is None:
         return None
     try:
@@ -157,7 +180,7 @@ def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
     except ProcessLookupError:
         return pid
     try:
-        if supervisor_mod.running_pid(settings) != pid:
+        if nudges.running_pid(settings) != pid:
             return pid  # it exited (or handed over) meanwhile: the pidfd may be another's
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGTERM)

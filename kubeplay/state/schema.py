@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import uuid
 from typing import Any
 
 from kubeplay.errors import SchemaVersionError
@@ -378,7 +377,7 @@ def migrate_1_to_2(db: sqlite3.Connection) -> None:
         add(r["uid"], "Pod", r["namespace"], r["name"], body, r["source"], *[r["created_at"]] * 2)
     for r in db.execute("SELECT * FROM volumes WHERE claim_json IS NOT NULL").fetchall():
         claim = json.loads(r["claim_json"])
-        uid = str((claim.get("metadata") or {}).get("uid") or uuid.uuid4())
+        uid = str((claim.get("metadata") or {}).get("uid") or _new_uid())
         namespace = r["namespace"] or "default"
         add(
             uid,
@@ -408,3 +407,11 @@ def migrate_1_to_2(db: sqlite3.Connection) -> None:
         "FROM events_v1 e JOIN pods p ON p.uid = e.pod_uid ORDER BY e.id"
     )
     db.execute("DROP TABLE events_v1")
+
+
+def _new_uid() -> str:
+    """A random (version 4) uid; uuid is imported here, as it imports platform, which the
+    supervisor and `get pods` would load for nothing."""
+    import uuid
+
+    return str(uuid.uuid4())

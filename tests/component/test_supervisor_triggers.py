@@ -4,16 +4,20 @@ whose pod is known (or not: a full pass), a probe's kill queues its pod."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kubeplay.engine import nudges
 from kubeplay.engine import supervisor as supervisor_mod
 from kubeplay.engine.controllers.pods import pod_key
 from kubeplay.engine.loop import ObjectKey
 from kubeplay.plan.probes import ProbeKill, ProbeType
 from kubeplay.runtime.watch import DirWatch
+from kubeplay.services import supervision
 from kubeplay.settings import Settings
 from kubeplay.state.store import ContainerRecord, PodRecord
 
@@ -135,3 +139,78 @@ def test_a_probe_kill_queues_its_pod(sup: supervisor_mod.Supervisor) -> None:
     kill = ProbeKill("u1", "app", CID, ProbeType.LIVENESS, "Container app failed liveness probe")
     asyncio.run(sup._probe_restart(kill))
     assert sup.loop.queue.queued == (WEB,)
+
+
+class _Child:
+    """Stands in for the started `kubeplay agent`: it keeps the lock fd it was handed (a dup
+    shares the open file, and so the flock), as the real process inherits it."""
+
+    def __init__(self, argv: list[str], *, pass_fds: Sequence[int], env: dict[str, str]) -> None:
+        self.argv = argv
+        self.env = env
+        self.pid = 4242
+        self.fds = [os.dup(fd) for fd in pass_fds]
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[_Child]]:
+    children: list[_Child] = []
+
+    def popen(argv: list[str], *, pass_fds: Sequence[int], env: dict[str, str], **_: Any) -> _Child:
+        children.append(_Child(argv, pass_fds=pass_fds, env=env))
+        return children[-1]
+
+    monkeypatch.setattr(supervision.subprocess, "Popen", popen)
+    yield children
+    for child in children:
+        for fd in child.fds:
+            os.close(fd)
+
+
+def test_a_supervisor_being_started_is_seen_running_and_not_started_twice(
+    tmp_path: Path, started: list[_Child]
+) -> None:
+    # Commands right after a play (get pods, delete) must not start a second supervisor
+    # while the first one still imports: the starting command takes the lock, hands it over
+    # open and writes the pid before it returns.
+    settings = Settings(root=tmp_path / "root", runroot=tmp_path / "run")
+    assert supervision.start_background(settings) == 4242
+    assert nudges.running_pid(settings) == 4242
+    assert started[0].env[nudges.LOCK_FD_ENV].isdigit()
+    wake = supervisor_mod.wake_dir(settings)
+    wake.mkdir(parents=True)
+    watch = DirWatch([wake])
+    try:
+        assert supervision.start_background(settings) is None  # a nudge for a full pass
+        assert {supervisor_mod.parse_wake_name(n) for _, n in watch.names()} == {None}
+    finally:
+        watch.close()
+    assert len(started) == 1
+
+
+def test_the_started_supervisor_keeps_the_lock_it_was_handed(
+    sup: supervisor_mod.Supervisor, started: list[_Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert supervision.start_background(sup.settings) == 4242
+    fd = started[0].fds.pop()  # the supervisor's now
+    monkeypatch.setenv(nudges.LOCK_FD_ENV, str(fd))
+    assert sup._acquire()
+    assert sup._lock_fd == fd
+    assert not os.get_inheritable(fd)  # no conmon or runtime started from it inherits it
+    assert nudges.LOCK_FD_ENV not in os.environ  # taken once
+    assert nudges.running_pid(sup.settings) == os.getpid()
+    sup._release()
+    assert nudges.running_pid(sup.settings) is None
+
+
+def test_a_handed_fd_that_is_not_the_lock_is_not_trusted(
+    sup: supervisor_mod.Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        monkeypatch.setenv(nudges.LOCK_FD_ENV, str(other))
+        assert sup._acquire()  # took the lock itself
+        assert sup._lock_fd != other
+        sup._release()
+    finally:
+        os.close(other)
