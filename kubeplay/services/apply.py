@@ -31,6 +31,7 @@ from kubeplay.plan.apply import ApplyActions, ApplyEntry, ApplyMode, Effect
 from kubeplay.settings import Settings
 
 if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
@@ -350,19 +351,19 @@ def _carry_out(
     to_pull += [desired[e.key] for e in restarts]
     notes: list[str] = []
     plans_by_uid: dict[str, PodPlan] = {}
-    failed: Mapping[str, Any] = {}
+    pulled: Mapping[tuple[str, str], ImageResult] = {}
     pod_rows: dict[ObjectKey, PodRecord] = {}
     replica_rows: dict[ObjectKey, list[PodRecord]] = {}
     pod_plans: dict[str, str] = {}
     if to_pull or old_pods:
         host_mod.require_runtime(host)
     if to_pull:
-        images, failed, notes = play_mod._image_refs(
+        pulled, notes = play_mod.pull_images(
             settings, host, to_pull, options=pull_options, progress=progress
         )
 
         def record(obj: KubeObject, uid: str) -> PodRecord:
-            plan = plans.compile_pod(obj.body, uid=uid, images=images)
+            plan = plans.compile_pod(obj.body, uid=uid)
             plans_by_uid[uid] = plan
             return PodRecord(
                 uid=uid,
@@ -380,7 +381,7 @@ def _carry_out(
         for key, objs in replica_objs.items():
             replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
         for e in restarts:
-            plan = plans.compile_pod(desired[e.key].body, uid=e.uid, images=images)
+            plan = plans.compile_pod(desired[e.key].body, uid=e.uid)
             pod_plans[e.uid] = plans.to_json(plan)
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
@@ -422,7 +423,7 @@ def _carry_out(
     try:
         _parallel(
             settings,
-            lambda r: engine.sync_pod(host, plans_by_uid[r.uid], image_failures=failed),
+            lambda r: engine.sync_pod(host, plans_by_uid[r.uid], pulled=pulled),
             new_rows,
         )
     except BaseException as err:

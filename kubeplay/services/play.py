@@ -17,7 +17,7 @@ from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import AlreadyExistsError, ManifestError, NotFoundError, UsageError
 from kubeplay.kube import workloads as kube_workloads
-from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
+from kubeplay.plan.images import default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
@@ -72,17 +72,19 @@ def _parallel(
     return errors
 
 
-def _image_refs(
+def pull_images(
     settings: Settings,
     host: host_mod.Host,
     pods: Sequence[KubeObject],
     *,
     options: Options | None,
     progress: PullProgress | None,
-) -> tuple[dict[str, ImageRef], dict[str, ImageResult], list[str]]:
-    """Every image of the pods, pulled per its container's policy (in parallel) before the
-    plans are compiled. A failed pull is not an error of the play: the pod is created with
-    the container waiting ErrImagePull (as the kubelet does), and a warning names it."""
+) -> tuple[dict[tuple[str, str], ImageResult], list[str]]:
+    """Every image of the pods, ensured per its container's policy (in parallel) before they
+    are synced, by (image as written, pull policy). A failed pull is not an error of the
+    play: the pod is created with the container waiting ErrImagePull (as the kubelet does),
+    and a warning names it. Plans do not depend on this: the image's config is added when
+    each container is created."""
     from kubeplay.engine import images as images_mod
 
     users: dict[tuple[str, str], list[str]] = {}
@@ -100,17 +102,13 @@ def _image_refs(
     results = images_mod.ensure_images(
         host, users, options=options, progress=progress, parallelism=settings.parallelism
     )
-    found: dict[str, ImageRef] = {}
-    failed: dict[str, ImageResult] = {}
-    notes: list[str] = []
-    for key, result in results.items():
-        if result.ref is not None:
-            found.setdefault(result.ref.ref, result.ref)
-            continue
-        failed[result.image] = result
-        for who in users[key]:
-            notes.append(f"{who}: image {result.image}: {result.reason}: {result.message}")
-    return found, failed, notes
+    notes = [
+        f"{who}: image {result.image}: {result.reason}: {result.message}"
+        for key, result in results.items()
+        if result.ref is None
+        for who in users[key]
+    ]
+    return results, notes
 
 
 def load_manifests(

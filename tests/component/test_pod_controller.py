@@ -67,7 +67,7 @@ class Env:
     def play(self, manifest: dict[str, Any]) -> PodRecord:
         """What `play` does: the row, then one sync of the pod (sandbox, init, apps)."""
         uid = new_uid()
-        plan = plans.compile_pod(manifest, uid=uid, images=self.fakes.images.refs())
+        plan = plans.compile_pod(manifest, uid=uid)
         self.host.store.add_pods(
             [
                 PodRecord(
@@ -86,7 +86,7 @@ class Env:
 
     def update(self, uid: str, manifest: dict[str, Any]) -> None:
         """What an apply of a changed Pod writes (for the controller): the new plan."""
-        plan = plans.compile_pod(manifest, uid=uid, images=self.fakes.images.refs())
+        plan = plans.compile_pod(manifest, uid=uid)
         self.host.store.update_pod(uid, plan_json=plans.to_json(plan))
 
     def record(self, uid: str) -> PodRecord:
