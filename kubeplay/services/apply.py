@@ -393,7 +393,10 @@ def _carry_out(
         if errors:
             raise errors[0]
     new_rows = [*pod_rows.values(), *(r for rows in replica_rows.values() for r in rows)]
-    made = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
+    # play makes the claims its pods name on first use (podman's kube play); apply makes only
+    # the claims it applies, its pods wait for theirs (FailedMount), as the kubelet's do.
+    first_use = [plans_by_uid[r.uid] for r in new_rows] if verb == "play" else []
+    made = volumes_svc.ensure_claims(host, objects, first_use)
     try:
         written = engine_apply.write(
             host.store,

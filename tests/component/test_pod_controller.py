@@ -353,5 +353,51 @@ def test_a_missing_config_map_volume_waits_then_the_pod_starts_once_it_is_stored
     assert [e.reason for e in env.host.store.list_events(rec.uid)].count("Scheduled") == 1
 
 
+def test_a_missing_claim_waits_then_the_pod_starts_once_the_claim_is_stored(env: Env) -> None:
+    """A pod whose PersistentVolumeClaim is not there waits like one missing a ConfigMap
+    (FailedMount, no volume made on first use: the supervisor is not `play`), and starts
+    once the claim object is stored, its named volume made then with the claim."""
+    manifest = _manifest(volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}])
+    manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    rec = env.play(manifest)
+    assert env.runtime.calls == []
+    assert env.waiting(rec.uid, "app") == "ContainerCreating"
+    assert env.host.store.get_volume("db") is None
+
+    async def scenario() -> None:
+        await env.loop.drain()
+        assert env.runtime.calls == []
+        claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "db"}, "spec": {}}
+        env.host.store.put_objects(
+            [
+                StoredObject(
+                    kind="PersistentVolumeClaim",
+                    namespace="default",
+                    name="db",
+                    source="claim.yaml",
+                    body=claim,
+                )
+            ]
+        )
+        await env.settle()
+
+    asyncio.run(scenario())
+    assert env.status(rec.uid)["phase"] == "Running"
+    volume = env.host.store.get_volume("db")
+    assert volume is not None and volume.claim == {
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "db"},
+        "spec": {},
+    }
+    mounts = [e for e in env.host.store.list_events(rec.uid) if e.reason == "FailedMount"]
+    assert [(e.message, e.count) for e in mounts] == [
+        (
+            'MountVolume.SetUp failed for volume "data" : error processing PVC default/db: '
+            'failed to fetch PVC from API server: persistentvolumeclaims "db" not found',
+            2,  # play's try, the first sync
+        )
+    ]
+
+
 def _conf(rec: PodRecord) -> Any:
     return next(v for v in plans.from_json(rec.plan_json).volumes if v.name == "conf")
