@@ -10,6 +10,7 @@ files without a restart; immutable objects refuse changes with the API server's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -421,3 +422,78 @@ def test_deployment_template_change_replaces_its_pods(kp: Kubeplay) -> None:
     assert table[1].split()[0] == "api"
     assert kp.ok("delete", "deployment", "api").strip() == 'deployment.apps "api" deleted'
     assert kp.pod_names() == []
+
+
+def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kubeplay) -> None:
+    """Events are keyed by the involved object: a claim's provisioning event shows in `get
+    events` (OBJECT persistentvolumeclaim/data), `--for pvc/data`, a field selector and
+    `describe pvc data`; `describe` works for every stored kind (a Secret's values hidden);
+    a deleted object's events go with it."""
+    path = kp.write(
+        "objects.yaml",
+        """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: data
+          labels: {tier: db}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: creds
+        stringData:
+          password: s3cret
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: builder
+        """,
+    )
+    kp.ok("apply", "-f", str(path))
+    message = "Successfully provisioned volume data (kubeplay's named volume)"
+    row = r"^\S+\s+Normal\s+ProvisioningSucceeded\s+persistentvolumeclaim/data\s+"
+    row += re.escape(message) + "$"
+    assert re.search(row, kp.ok("get", "events"), re.M), kp.ok("get", "events")
+    assert re.search(row, kp.ok("get", "events", "--for", "pvc/data"), re.M)
+    selected = kp.ok(
+        "get", "events", "--field-selector", "involvedObject.kind=PersistentVolumeClaim"
+    )
+    assert re.search(row, selected, re.M), selected
+    none = kp("get", "events", "--for", "pod/data")
+    assert none.stdout == "" and "No resources found in default namespace." in none.stderr
+    none = kp("get", "events", "--field-selector", "involvedObject.name=data,type=Warning")
+    assert none.stdout == ""
+    bad = kp("get", "events", "--field-selector", "spec.nodeName=x")
+    assert bad.returncode == 2 and "field label not supported: spec.nodeName" in bad.stderr
+    bad = kp("get", "events", "--for", "data")
+    assert bad.returncode == 2 and "--for: data must be in the format TYPE/NAME" in bad.stderr
+
+    described = kp.ok("describe", "pvc", "data")
+    assert described.splitlines()[:3] == [
+        "Name:         data",
+        "Namespace:    default",
+        "Labels:       tier=db",
+    ]
+    assert re.search(r"^  Access Modes:\n    ReadWriteOnce$", described, re.M), described
+    section = described[described.index("\nEvents:") :]
+    assert re.search(
+        r"^\s+Normal\s+ProvisioningSucceeded\s+\S+\s+persistentvolume-controller\s+"
+        + re.escape(message)
+        + "$",
+        section,
+        re.M,
+    ), section
+    secret = kp.ok("describe", "secret", "creds")
+    assert "s3cret" not in secret and re.search(r"^password:\s+6 bytes$", secret, re.M), secret
+    assert "Events:" in kp.ok("describe", "sa", "builder")
+    missing = kp("describe", "configmap", "nope")
+    assert missing.returncode != 0 and 'configmaps "nope" not found' in missing.stderr
+
+    kp.ok("delete", "-f", str(path))
+    assert "persistentvolumeclaim/data" not in kp.ok("get", "events", "-A")
+    kp.ok("volume", "rm", "data")

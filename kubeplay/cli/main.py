@@ -170,6 +170,12 @@ def _require_pods(resource: str) -> None:
 @click.option("-o", "--output", type=OUTPUTS, default=None)
 @click.option("-w", "--watch", is_flag=True, help="After the list, print changes as they come.")
 @click.option("-l", "--selector", default="", help="Label selector (app=web,tier!=db).")
+@click.option(
+    "--field-selector",
+    default="",
+    help="Events only: involvedObject.kind=Pod,involvedObject.name=web,type!=Normal ...",
+)
+@click.option("--for", "for_object", default="", help="Events only: of KIND/NAME (deploy/web).")
 def get(
     resource: str,
     names: tuple[str, ...],
@@ -178,15 +184,28 @@ def get(
     output: str | None,
     watch: bool,
     selector: str,
+    field_selector: str,
+    for_object: str,
 ) -> None:
-    """Show objects: get KIND [NAME...] [-n NS | -A] [-l SEL] [-o wide|json|yaml|name] [-w]."""
+    """Show objects: get KIND [NAME...] [-n NS | -A] [-l SEL] [-o wide|json|yaml|name] [-w];
+    get events [--for KIND/NAME] [--field-selector F]."""
     from kubeplay.cli import objects as objects_cli
     from kubeplay.cli import render
+    from kubeplay.errors import UsageError
     from kubeplay.services import pods
 
     if resource.lower() in ("events", "event", "ev"):
+        involved = _involved(_settings(), for_object) if for_object else None
         supervise_cli.revive_supervisor()
-        return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
+        return supervise_cli.get_events(
+            None if all_namespaces else _ns(namespace),
+            watch=watch,
+            involved=involved,
+            field_selector=field_selector,
+        )
+    if field_selector or for_object:
+        flag = "--field-selector" if field_selector else "--for"
+        raise UsageError(f"get {resource}: {flag} is only supported for events")
     s = _settings()
     get_all = resource.lower() == "all"
     if objects_cli.handles(resource) and not selector:
@@ -264,16 +283,31 @@ def get(
     click.echo(render.table(headers, rows))
 
 
+def _involved(settings: Any, text: str) -> tuple[str, str]:
+    """`--for KIND/NAME` (kubectl events): the involved object's kind and name."""
+    from kubeplay.errors import UsageError
+    from kubeplay.services import resources
+
+    word, _, name = text.partition("/")
+    if not word or not name or "/" in name:
+        raise UsageError(f"--for: {text} must be in the format TYPE/NAME")
+    return resources.resolve(settings, word).kind, name
+
+
 @cli.command()
 @click.argument("resource")
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one object for people, with its events: describe KIND NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import pods
 
-    _require_pods(resource)
+    if resource.lower() not in ("pod", "pods", "po"):
+        uid, text = describe_mod.describe_object(_settings(), resource, name, _ns(namespace))
+        click.echo(text)
+        click.echo(supervise_cli.describe_events(uid))
+        return
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))

@@ -137,8 +137,15 @@ def watch_pods(namespace: str | None, *, names: Sequence[str], wide: bool) -> No
 # --- events ------------------------------------------------------------------------------
 
 
-def get_events(namespace: str | None, *, watch: bool) -> None:
-    """`get events [-n NS | -A] [-w]`: kubectl's LAST SEEN, TYPE, REASON, OBJECT, MESSAGE."""
+def get_events(
+    namespace: str | None,
+    *,
+    watch: bool,
+    involved: tuple[str, str] | None = None,
+    field_selector: str = "",
+) -> None:
+    """`get events [-n NS | -A] [--for KIND/NAME] [--field-selector F] [-w]`: kubectl's
+    LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, for every kind's events."""
     from kubeplay.cli import render
     from kubeplay.services import events
 
@@ -150,9 +157,12 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
     def fetch() -> Rows:
         now = time.time()
         out: Rows = []
-        for v in events.list_events(s, namespace=namespace):
+        views = events.list_events(
+            s, namespace=namespace, involved=involved, field_selector=field_selector
+        )
+        for v in views:
             e = v.event
-            row = [render.human_duration(now - e.last_at), e.type, e.reason, f"pod/{v.pod}"]
+            row = [render.human_duration(now - e.last_at), e.type, e.reason, v.object]
             row.append(e.message)
             if namespace is None:
                 row.insert(0, v.namespace)
@@ -171,11 +181,11 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
 
 
 def describe_events(uid: str) -> str:
-    """The Events section of `describe pod`, as kubectl prints it."""
+    """The Events section of `describe KIND NAME`, as kubectl prints it."""
     from kubeplay.cli import render
     from kubeplay.services import events
 
-    views = events.list_events(settings_mod.load(), pod_uid=uid)
+    views = events.list_events(settings_mod.load(), uid=uid)
     if not views:
         return "Events:            <none>"
     now = time.time()

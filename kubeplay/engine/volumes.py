@@ -161,7 +161,27 @@ def _ensure_claim_volume(host: Host, plan: PodPlan, claim: str) -> None:
             f"error processing PVC {plan.namespace}/{claim}: failed to fetch PVC from API "
             f'server: persistentvolumeclaims "{claim}" not found'
         )
-    ensure_named_volume(host, claim, namespace=plan.namespace, source=obj.source, claim=obj.body)
+    if ensure_named_volume(
+        host, claim, namespace=plan.namespace, source=obj.source, claim=obj.body
+    ):
+        claim_provisioned(host, plan.namespace, claim)
+
+
+def claim_provisioned(host: Host, namespace: str, name: str) -> None:
+    """The event a cluster's provisioner records on a claim whose volume it made."""
+    from kubeplay.engine import events
+
+    rec = host.store.get_record("", "PersistentVolumeClaim", namespace, name)
+    if rec is not None:
+        events.record_object(
+            host,
+            rec.uid,
+            kind="PersistentVolumeClaim",
+            namespace=namespace,
+            name=name,
+            reason="ProvisioningSucceeded",
+            message=f"Successfully provisioned volume {name} (kubeplay's named volume)",
+        )
 
 
 def remove_named_volume(host: Host, name: str) -> None:

@@ -417,6 +417,9 @@ def _carry_out(
     except BaseException:
         volumes_svc.remove_unused(host, made)
         raise
+    for obj in objects:
+        if obj.kind == "PersistentVolumeClaim" and obj.name in made:
+            engine_volumes.claim_provisioned(host, obj.namespace, obj.name)
     configs = [
         (e.key.kind, e.key.namespace, e.key.name)
         for e in (*actions.create, *actions.update, *actions.prune)

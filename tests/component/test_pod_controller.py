@@ -397,6 +397,11 @@ def test_a_missing_claim_waits_then_the_pod_starts_once_the_claim_is_stored(env:
             2,  # play's try, the first sync
         )
     ]
+    claim_rec = env.host.store.get_record("", "PersistentVolumeClaim", "default", "db")
+    assert claim_rec is not None
+    assert [(e.kind, e.name, e.reason) for e in env.host.store.list_events(claim_rec.uid)] == [
+        ("PersistentVolumeClaim", "db", "ProvisioningSucceeded")
+    ]
 
 
 def _conf(rec: PodRecord) -> Any:
