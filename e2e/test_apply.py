@@ -473,6 +473,11 @@ def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kube
     bad = kp("get", "events", "--for", "data")
     assert bad.returncode == 2 and "--for: data must be in the format TYPE/NAME" in bad.stderr
 
+    listed = kp.ok("get", "pvc,sa").split("\n\n")  # kubectl's sections, kind/name rows
+    assert [section.splitlines()[1].split()[0] for section in listed] == [
+        "persistentvolumeclaim/data",
+        "serviceaccount/builder",
+    ]
     described = kp.ok("describe", "pvc", "data")
     assert described.splitlines()[:3] == [
         "Name:         data",
@@ -497,3 +502,39 @@ def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kube
     kp.ok("delete", "-f", str(path))
     assert "persistentvolumeclaim/data" not in kp.ok("get", "events", "-A")
     kp.ok("volume", "rm", "data")
+
+
+def test_get_w_of_another_kind_prints_additions_changes_and_deletions(kp: Kubeplay) -> None:
+    """`get KIND -w` as kubectl's watch: the list, then a row for each added, changed or
+    deleted object (a deleted one as it was last seen)."""
+    import signal
+    import threading
+
+    first = kp.write("sa1.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa1}\n")
+    second = kp.write("sa2.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa2}\n")
+    kp.ok("apply", "-f", str(first))
+    watch = kp.popen("get", "serviceaccounts", "-w")
+    lines: list[str] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        lines.extend(iter(watch.stdout.readline, ""))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        kp.wait_for("the list", lambda: any(line.startswith("sa1 ") for line in lines))
+        kp.ok("apply", "-f", str(second))
+        kp.wait_for("sa2 added", lambda: [line for line in lines if line.startswith("sa2 ")])
+        kp.ok("delete", "sa", "sa2")
+        kp.wait_for(
+            "sa2 deleted", lambda: len([line for line in lines if line.startswith("sa2 ")]) == 2
+        )
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        reader.join(timeout=10)
+        assert watch.stderr is not None
+        watch.stderr.close()
+    assert lines[0].split() == ["NAME", "AGE"]
+    kp.ok("delete", "-f", str(first))

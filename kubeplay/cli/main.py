@@ -208,6 +208,14 @@ def get(
         raise UsageError(f"get {resource}: {flag} is only supported for events")
     s = _settings()
     get_all = resource.lower() == "all"
+    listed = None  # `get po,sa`: the kinds of a list, shown as `get all` shows its kinds
+    if "," in resource:
+        from kubeplay.services import resources
+
+        if names or watch:
+            raise UsageError(f"get {resource}: a list of kinds takes no NAME and no -w here")
+        listed = resources.resolve_list(s, resource)
+        get_all = True
     if objects_cli.handles(resource) and not selector:
         return objects_cli.get(
             s,
@@ -248,8 +256,14 @@ def get(
             )
         ]
     if get_all:
+        if listed is not None and all(k.kind != "Pod" for k in listed):
+            views = []
         sections = objects_cli.get_all(
-            s, namespace=_ns(namespace), all_namespaces=all_namespaces, selector=selector
+            s,
+            namespace=_ns(namespace),
+            all_namespaces=all_namespaces,
+            selector=selector,
+            kinds=listed,
         )
         now = time.time()
         if views:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.engine import host as host_mod
+from kubeplay.kube import kinds
 from kubeplay.plan import generate
 from kubeplay.settings import Settings
 
@@ -48,6 +49,7 @@ def generate_kube(
         ]
         played = [workloads.as_workload(w) for w in store.list_workloads(namespace)]
         stored = _stored_objects(host, namespace)
+        crds = [kinds.from_crd(r.body) for r in store.list_records(["CustomResourceDefinition"])]
     finally:
         host.close()
     result = generate.generate_kube(
@@ -57,6 +59,7 @@ def generate_kube(
         workloads=played,
         stored=stored,
         options=options,
+        kinds=crds,
     )
     version = kube_version or settings.kube_version
     if version:
@@ -72,13 +75,17 @@ def _stored_objects(
     host: host_mod.Host, namespace: str | None
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The namespace's (None: every namespace's) stored objects as played, by (kind,
-    namespace, name): ConfigMaps and Secrets from the objects table, and the
-    PersistentVolumeClaims kept with their named volumes (a volume made on first use has no
-    claim object)."""
+    namespace, name): every kind but pods and workloads from the objects table, the
+    cluster-scoped ones (namespace "") too, but not what a controller made (its owner gives
+    it back); and the PersistentVolumeClaims kept with their named volumes (a volume made on
+    first use has no claim object)."""
+    spaces = [namespace] if namespace is None else [namespace, ""]
+    owned = {r.uid for ns in spaces for r in host.store.list_records(None, ns) if r.owner_uid}
     found = {
         (o.kind, o.namespace, o.name): o.body
-        for o in host.store.list_objects(namespace=namespace)
-        if o.kind in generate.REFERENCED_KINDS
+        for ns in spaces
+        for o in host.store.list_objects(namespace=ns)
+        if o.uid not in owned
     }
     for vol in host.store.list_volumes():
         claim_ns = vol.namespace or "default"
