@@ -534,7 +534,8 @@ def test_get_w_of_another_kind_prints_additions_changes_and_deletions(kp: Kubepl
         watch.send_signal(signal.SIGINT)
         watch.wait(timeout=10)
         reader.join(timeout=10)
-        assert watch.stderr is not None
+        assert watch.stdout is not None and watch.stderr is not None
+        watch.stdout.close()
         watch.stderr.close()
     assert lines[0].split() == ["NAME", "AGE"]
     kp.ok("delete", "-f", str(first))
