@@ -358,9 +358,6 @@ def _carry_out(
     if to_pull or old_pods:
         host_mod.require_runtime(host)
     if to_pull:
-        pulled, notes = play_mod.pull_images(
-            settings, host, to_pull, options=pull_options, progress=progress
-        )
 
         def record(obj: KubeObject, uid: str) -> PodRecord:
             plan = plans.compile_pod(obj.body, uid=uid)
@@ -380,13 +377,15 @@ def _carry_out(
             pod_rows[key] = record(obj, uids[key])
         for key, objs in replica_objs.items():
             replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
-        for e in restarts:
-            plan = plans.compile_pod(desired[e.key].body, uid=e.uid)
-            pod_plans[e.uid] = plans.to_json(plan)
+        restarted = [plans.compile_pod(desired[e.key].body, uid=e.uid) for e in restarts]
+        pod_plans.update((plan.uid, plans.to_json(plan)) for plan in restarted)
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
         network.check_host_ports(
             host, new_plans, replacing={f"{p.namespace}/{p.name}" for p in old_pods}
+        )
+        pulled, notes = play_mod.pull_images(
+            settings, host, [*new_plans, *restarted], options=pull_options, progress=progress
         )
     if old_pods:
         errors = engine.teardown_pods(host, old_pods, grace=grace, parallelism=settings.parallelism)

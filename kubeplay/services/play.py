@@ -17,7 +17,6 @@ from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import AlreadyExistsError, ManifestError, NotFoundError, UsageError
 from kubeplay.kube import workloads as kube_workloads
-from kubeplay.plan.images import default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyActions, ApplyEntry
+    from kubeplay.plan.pods import PodPlan
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
@@ -75,30 +75,24 @@ def _parallel(
 def pull_images(
     settings: Settings,
     host: host_mod.Host,
-    pods: Sequence[KubeObject],
+    plans: Sequence[PodPlan],
     *,
     options: Options | None,
     progress: PullProgress | None,
 ) -> tuple[dict[tuple[str, str], ImageResult], list[str]]:
-    """Every image of the pods, ensured per its container's policy (in parallel) before they
-    are synced, by (image as written, pull policy). A failed pull is not an error of the
+    """Every image of the pods, ensured per its container's pull policy (in parallel) before
+    they are synced, by (image as written, pull policy). A failed pull is not an error of the
     play: the pod is created with the container waiting ErrImagePull (as the kubelet does),
     and a warning names it. Plans do not depend on this: the image's config is added when
     each container is created."""
     from kubeplay.engine import images as images_mod
 
     users: dict[tuple[str, str], list[str]] = {}
-    for obj in pods:
-        spec = obj.body.get("spec") or {}
-        for group in ("initContainers", "containers"):
-            for ctr in spec.get(group) or ():
-                image = str(ctr.get("image") or "")
-                policy = str(
-                    ctr.get("imagePullPolicy") or default_pull_policy(normalize_reference(image))
-                )
-                users.setdefault((image, policy), []).append(
-                    f"pod {obj.namespace}/{obj.name}: container {ctr['name']}"
-                )
+    for plan in plans:
+        for ctr in plan.all_containers():
+            users.setdefault((ctr.image, ctr.pull_policy), []).append(
+                f"pod {plan.ref}: container {ctr.name}"
+            )
     results = images_mod.ensure_images(
         host, users, options=options, progress=progress, parallelism=settings.parallelism
     )
