@@ -179,6 +179,36 @@ def test_restart_back_off_doubles_from_10_s_to_300_s_on_the_fake_clock(env: Env)
     assert "BackOff" in env.reasons(rec.uid)
 
 
+def test_a_restart_reuses_its_image_and_an_image_update_takes_the_new_one(env: Env) -> None:
+    """The plan holds no image: each instance records the image it was made from (imageID).
+    A restart from the same definition takes that image again without a pull, even under
+    pull policy Always (`busybox` is :latest), as kubeplay did when plans held image ids; an
+    image update in place ensures the new image (per its policy) before its container
+    starts."""
+    rec = env.play(_manifest())
+    images = env.fakes.images
+    assert images.pulls == ["docker.io/library/busybox:latest"]  # Always: the first start
+
+    async def scenario() -> None:
+        await env.loop.drain()
+        env.runtime.exit(rec.uid, "app", 1)
+        await env.settle()  # the first restart is at once
+
+    asyncio.run(scenario())
+    statuses = {s["name"]: s for s in env.status(rec.uid)["containerStatuses"]}
+    assert statuses["app"]["restartCount"] == 1
+    assert images.pulls == ["docker.io/library/busybox:latest"]
+    busybox = images.find("busybox")
+    assert statuses["app"]["imageID"] == busybox.image_id
+    manifest = _manifest()
+    manifest["spec"]["containers"][0]["image"] = "busybox:1.36"
+    env.update(rec.uid, manifest)
+    asyncio.run(env.settle())
+    assert images.pulls == ["docker.io/library/busybox:latest"]  # 1.36: IfNotPresent, held
+    row = next(c for c in env.record(rec.uid).containers if c.name == "app")
+    assert row.image_id == images.find("busybox:1.36").image_id
+
+
 def test_a_failed_restart_waits_with_the_runtime_error_then_starts_after_back_off(
     env: Env,
 ) -> None:
