@@ -501,6 +501,8 @@ def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kube
 
     kp.ok("delete", "-f", str(path))
     assert "persistentvolumeclaim/data" not in kp.ok("get", "events", "-A")
+    gone = kp("get", "pvc,sa")
+    assert (gone.stdout, gone.stderr) == ("", "No resources found in default namespace.\n")
     kp.ok("volume", "rm", "data")
 
 

@@ -275,6 +275,7 @@ def get(
         if not sections:
             where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
             click.echo(f"No resources found{where}.", err=True)
+            return
         click.echo("\n\n".join(sections))
         return
     if output in ("json", "yaml"):
