@@ -10,6 +10,7 @@ files without a restart; immutable objects refuse changes with the API server's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -427,3 +428,122 @@ def test_deployment_template_change_replaces_its_pods(kp: Kubeplay) -> None:
     assert table[1].split()[0] == "api"
     assert kp.ok("delete", "deployment", "api").strip() == 'deployment.apps "api" deleted'
     assert kp.pod_names() == []
+
+
+def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kubeplay) -> None:
+    """Events are keyed by the involved object: a claim's provisioning event shows in `get
+    events` (OBJECT persistentvolumeclaim/data), `--for pvc/data`, a field selector and
+    `describe pvc data`; `describe` works for every stored kind (a Secret's values hidden);
+    a deleted object's events go with it."""
+    path = kp.write(
+        "objects.yaml",
+        """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: data
+          labels: {tier: db}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: creds
+        stringData:
+          password: s3cret
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: builder
+        """,
+    )
+    kp.ok("apply", "-f", str(path))
+    message = "Successfully provisioned volume data (kubeplay's named volume)"
+    row = r"^\S+\s+Normal\s+ProvisioningSucceeded\s+persistentvolumeclaim/data\s+"
+    row += re.escape(message) + "$"
+    assert re.search(row, kp.ok("get", "events"), re.M), kp.ok("get", "events")
+    assert re.search(row, kp.ok("get", "events", "--for", "pvc/data"), re.M)
+    selected = kp.ok(
+        "get", "events", "--field-selector", "involvedObject.kind=PersistentVolumeClaim"
+    )
+    assert re.search(row, selected, re.M), selected
+    none = kp("get", "events", "--for", "pod/data")
+    assert none.stdout == "" and "No resources found in default namespace." in none.stderr
+    none = kp("get", "events", "--field-selector", "involvedObject.name=data,type=Warning")
+    assert none.stdout == ""
+    bad = kp("get", "events", "--field-selector", "spec.nodeName=x")
+    assert bad.returncode == 2 and "field label not supported: spec.nodeName" in bad.stderr
+    bad = kp("get", "events", "--for", "data")
+    assert bad.returncode == 2 and "--for: data must be in the format TYPE/NAME" in bad.stderr
+
+    listed = kp.ok("get", "pvc,sa").split("\n\n")  # kubectl's sections, kind/name rows
+    assert [section.splitlines()[1].split()[0] for section in listed] == [
+        "persistentvolumeclaim/data",
+        "serviceaccount/builder",
+    ]
+    described = kp.ok("describe", "pvc", "data")
+    assert described.splitlines()[:3] == [
+        "Name:         data",
+        "Namespace:    default",
+        "Labels:       tier=db",
+    ]
+    assert re.search(r"^  Access Modes:\n    ReadWriteOnce$", described, re.M), described
+    section = described[described.index("\nEvents:") :]
+    assert re.search(
+        r"^\s+Normal\s+ProvisioningSucceeded\s+\S+\s+persistentvolume-controller\s+"
+        + re.escape(message)
+        + "$",
+        section,
+        re.M,
+    ), section
+    secret = kp.ok("describe", "secret", "creds")
+    assert "s3cret" not in secret and re.search(r"^password:\s+6 bytes$", secret, re.M), secret
+    assert "Events:" in kp.ok("describe", "sa", "builder")
+    missing = kp("describe", "configmap", "nope")
+    assert missing.returncode != 0 and 'configmaps "nope" not found' in missing.stderr
+
+    kp.ok("delete", "-f", str(path))
+    assert "persistentvolumeclaim/data" not in kp.ok("get", "events", "-A")
+    gone = kp("get", "pvc,sa")
+    assert (gone.stdout, gone.stderr) == ("", "No resources found in default namespace.\n")
+    kp.ok("volume", "rm", "data")
+
+
+def test_get_w_of_another_kind_prints_additions_changes_and_deletions(kp: Kubeplay) -> None:
+    """`get KIND -w` as kubectl's watch: the list, then a row for each added, changed or
+    deleted object (a deleted one as it was last seen)."""
+    import signal
+    import threading
+
+    first = kp.write("sa1.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa1}\n")
+    second = kp.write("sa2.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa2}\n")
+    kp.ok("apply", "-f", str(first))
+    watch = kp.popen("get", "serviceaccounts", "-w")
+    lines: list[str] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        lines.extend(iter(watch.stdout.readline, ""))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        kp.wait_for("the list", lambda: any(line.startswith("sa1 ") for line in lines))
+        kp.ok("apply", "-f", str(second))
+        kp.wait_for("sa2 added", lambda: [line for line in lines if line.startswith("sa2 ")])
+        kp.ok("delete", "sa", "sa2")
+        kp.wait_for(
+            "sa2 deleted", lambda: len([line for line in lines if line.startswith("sa2 ")]) == 2
+        )
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        reader.join(timeout=10)
+        assert watch.stdout is not None and watch.stderr is not None
+        watch.stdout.close()
+        watch.stderr.close()
+    assert lines[0].split() == ["NAME", "AGE"]
+    kp.ok("delete", "-f", str(first))

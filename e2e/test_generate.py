@@ -278,10 +278,15 @@ def test_generate_errors_are_clear(kp: Kubeplay) -> None:
         1,
         'error: pod "nope" not found in namespace "default"\n',
     )
-    kind = kp("generate", "kube", "ingress/web")
+    kind = kp("generate", "kube", "bogus/web")
     assert kind.returncode == 2
-    assert 'unknown kind "ingress"' in kind.stderr
-    for res in (empty, missing, kind):
+    assert 'unknown kind "bogus"' in kind.stderr
+    stored = kp("generate", "kube", "ingress/web")  # a kind kubeplay stores: not found
+    assert (stored.returncode, stored.stderr) == (
+        1,
+        'error: ingress "web" not found in namespace "default"\n',
+    )
+    for res in (empty, missing, kind, stored):
         assert "Traceback" not in res.stderr
 
 

@@ -648,6 +648,71 @@ def test_a_pod_whose_config_map_is_missing_waits_and_starts_once_it_is_played(
     assert kp.exec("nocfg", "cat", "/conf/color") == "blue"
 
 
+def test_an_applied_pod_whose_claim_is_missing_waits_and_starts_once_it_is_applied(
+    kp: Kubeplay,
+) -> None:
+    """`apply` does as the kubelet: a pod whose PersistentVolumeClaim is not applied yet is
+    created and waits in ContainerCreating with FailedMount events, and starts as soon as the
+    claim is applied (its volume is made then, not on first use as `play` does)."""
+    pod = kp.write(
+        "pod.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: noclaim
+        spec:
+          terminationGracePeriodSeconds: 2
+          volumes:
+          - {{name: data, persistentVolumeClaim: {{claimName: later}}}}
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["sh", "-c", "{SLEEPER}"]
+            volumeMounts:
+            - {{name: data, mountPath: /data}}
+        """,
+    )
+    assert kp.ok("apply", "-f", str(pod)).splitlines() == ["pod/noclaim created"]
+    got = kp.pod("noclaim")
+    assert got["status"]["phase"] == "Pending"
+    (main,) = got["status"]["containerStatuses"]
+    assert main["state"]["waiting"]["reason"] == "ContainerCreating"
+    assert kp.ok("volume", "ls", "-q").split() == []
+    message = (
+        'MountVolume.SetUp failed for volume "data" : error processing PVC default/later: '
+        'failed to fetch PVC from API server: persistentvolumeclaims "later" not found'
+    )
+    events = kp.ok("get", "events")
+    assert re.search(rf"Warning\s+FailedMount\s+pod/noclaim\s+{re.escape(message)}", events), events
+    claim = kp.write(
+        "claim.yaml",
+        """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: later
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+        """,
+    )
+    assert kp.ok("apply", "-f", str(claim)).splitlines() == ["persistentvolumeclaim/later created"]
+
+    def running() -> dict[str, Any] | None:
+        got = kp.pod("noclaim")
+        return got if got["status"]["phase"] == "Running" else None
+
+    kp.wait_for("the pod to start once its claim exists", running, timeout=60)
+    kp.exec("noclaim", "sh", "-c", "echo kept > /data/file")
+    assert kp.ok("volume", "ls", "-q").split() == ["later"]
+    info = json.loads(kp.ok("volume", "inspect", "later"))[0]
+    assert info["Claim"]["kind"] == "PersistentVolumeClaim"
+    assert (Path(info["Mountpoint"]) / "file").read_text() == "kept\n"
+    kp.ok("delete", "-f", str(pod))
+    kp.ok("volume", "rm", "later")
+
+
 def _propagation_pod(kp: Kubeplay, name: str, host: Path, propagation: str) -> Path:
     return kp.write(
         f"{name}.yaml",

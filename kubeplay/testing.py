@@ -31,7 +31,7 @@ from kubeplay.engine import host as host_mod
 from kubeplay.engine.host import Host
 from kubeplay.errors import ImageError, RuntimeCommandError
 from kubeplay.plan import images as imgplan
-from kubeplay.plan.images import ImageConfig, ImageRef
+from kubeplay.plan.images import ImageConfig
 from kubeplay.plan.pods import PodPlan
 from kubeplay.runtime import exits
 from kubeplay.runtime.exits import ContainerExit
@@ -208,13 +208,6 @@ class FakeImageStore:
             self.images[imgplan.normalize_reference(ref)] = FakeImage(
                 image_id, (imgplan.normalize_reference(ref),), config
             )
-
-    def refs(self) -> dict[str, ImageRef]:
-        """The images as `plan.pods.compile_pod` takes them."""
-        return {
-            ref: ImageRef(ref=ref, image_id=img.image_id, config=img.config)
-            for ref, img in self.images.items()
-        }
 
     def find(self, ref_or_id: str, *, candidates: tuple[str, ...] | list[str] = ()) -> Any:
         for want in (ref_or_id, *candidates):

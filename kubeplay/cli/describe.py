@@ -1,8 +1,11 @@
-"""`kubeplay describe pod|statefulset|daemonset`: the object rendered for people, in
-kubectl's layout."""
+"""`kubeplay describe KIND NAME`: a v1 Pod, a StatefulSet or DaemonSet, and any other stored
+object, rendered for people in kubectl's layouts (its pod, StatefulSet and DaemonSet
+describers, its ConfigMap and Secret describers, its generic one)."""
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 SET_RESOURCES = frozenset({"statefulset", "statefulsets", "sts", "daemonset", "daemonsets", "ds"})
@@ -170,3 +173,124 @@ def describe_set(body: dict[str, Any], phases: tuple[str, ...]) -> str:
             f"  Access Modes:  [{' '.join(cspec.get('accessModes') or ())}]",
         ]
     return "\n".join(out)
+
+
+# --- every other stored kind --------------------------------------------------------------
+
+_ACRONYMS = frozenset({"API", "URL", "UID", "OSB", "GUID"})
+_SKIPPED = frozenset(
+    {
+        ".metadata.managedFields",
+        ".metadata.name",
+        ".metadata.namespace",
+        ".metadata.labels",
+        ".metadata.annotations",
+    }
+)
+
+
+def smart_label(field: str) -> str:
+    """kubectl's smartLabelFor: `apiVersion` -> `API Version`, `claimName` -> `Claim Name`; a
+    name with other characters than letters and `-` stays as it is."""
+    if any(not (ch.isalpha() or ch == "-") for ch in field):
+        return field
+    parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^A-Za-z]+", field)
+    return " ".join(p.upper() if p.upper() in _ACRONYMS else p[:1].upper() + p[1:] for p in parts)
+
+
+def _content(value: dict[str, Any], level: int, prefix: str) -> list[str]:
+    """kubectl's printUnstructuredContent: maps and lists as indented blocks, scalars as
+    `Label:<TAB>value`."""
+    out: list[str] = []
+    indent = "  " * level
+    for key in sorted(value):
+        path = f"{prefix}.{key}"
+        if path in _SKIPPED:
+            continue
+        item = value[key]
+        label = smart_label(key)
+        if isinstance(item, dict):
+            out.append(f"{indent}{label}:")
+            out.extend(_content(item, level + 1, path))
+        elif isinstance(item, list):
+            out.append(f"{indent}{label}:")
+            for child in item:
+                if isinstance(child, dict):
+                    out.extend(_content(child, level + 1, path))
+                else:
+                    out.append(f"{indent}  {_scalar(child)}")
+        else:
+            out.append(f"{indent}{label}:\t{_scalar(item)}")
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "<nil>" if value is None else str(value)
+
+
+def _multiline(title: str, table: dict[str, Any]) -> list[str]:
+    if not table:
+        return [f"{title}:\t<none>"]
+    items = [f"{k}={v}" if title == "Labels" else f"{k}: {v}" for k, v in sorted(table.items())]
+    return [f"{title}:\t{items[0]}", *(f"\t{item}" for item in items[1:])]
+
+
+def align(lines: list[str]) -> str:
+    """A tabwriter's first column (padding 2) over each run of lines that have a tab."""
+    out: list[str] = []
+    block: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max(len(cell) for cell, _ in block) + 2
+        out.extend(f"{cell:<{width}}{rest}".rstrip() for cell, rest in block)
+        block.clear()
+
+    for line in lines:
+        if "\t" in line:
+            cell, _, rest = line.partition("\t")
+            block.append((cell, rest))
+            continue
+        if block:
+            flush()
+        out.append(line)
+    if block:
+        flush()
+    return "\n".join(out)
+
+
+def describe_body(kind: str, body: dict[str, Any]) -> str:
+    """`describe` of a stored object other than a Pod, in kubectl's layout: ConfigMap and
+    Secret as their describers (a Secret's values never shown, only their sizes), every other
+    kind as kubectl's generic describer."""
+    meta = body.get("metadata") or {}
+    head = [
+        f"Name:\t{meta.get('name', '')}",
+        f"Namespace:\t{meta.get('namespace', '')}",
+        *_multiline("Labels", meta.get("labels") or {}),
+        *_multiline("Annotations", meta.get("annotations") or {}),
+    ]
+    if kind == "ConfigMap":
+        lines = [*head, "", "Data", "===="]
+        for key, value in sorted((body.get("data") or {}).items()):
+            lines += [f"{key}:", "----", str(value), ""]
+        lines += ["", "BinaryData", "===="]
+        for key, value in sorted((body.get("binaryData") or {}).items()):
+            lines.append(f"{key}:\t{len(base64.b64decode(value))} bytes")
+        return align([*lines, ""])
+    if kind == "Secret":
+        lines = [*head, "", f"Type:\t{body.get('type') or 'Opaque'}", "", "Data", "===="]
+        for key, value in sorted((body.get("data") or {}).items()):
+            lines.append(f"{key}:\t{len(base64.b64decode(value))} bytes")
+        return align(lines)
+    return align([*head, *_content(body, 0, "")])
+
+
+def describe_object(settings: Any, resource: str, name: str, namespace: str) -> tuple[str, str]:
+    """(uid, text) of `describe KIND NAME` for a stored kind other than pods."""
+    from kubeplay.services import resources
+
+    info = resources.resolve(settings, resource)
+    (rec,) = resources.get(settings, info, namespace=namespace, names=[name])
+    return rec.uid, describe_body(info.kind, resources.to_kube(rec))

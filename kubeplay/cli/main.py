@@ -304,6 +304,12 @@ def _require_pods(resource: str) -> None:
 @click.option("-o", "--output", type=OUTPUTS, default=None)
 @click.option("-w", "--watch", is_flag=True, help="After the list, print changes as they come.")
 @click.option("-l", "--selector", default="", help="Label selector (app=web,tier!=db).")
+@click.option(
+    "--field-selector",
+    default="",
+    help="Events only: involvedObject.kind=Pod,involvedObject.name=web,type!=Normal ...",
+)
+@click.option("--for", "for_object", default="", help="Events only: of KIND/NAME (deploy/web).")
 def get(
     resource: str,
     names: tuple[str, ...],
@@ -312,20 +318,41 @@ def get(
     output: str | None,
     watch: bool,
     selector: str,
+    field_selector: str,
+    for_object: str,
 ) -> None:
-    """Show objects: get KIND [NAME...] [-n NS | -A] [-l SEL] [-o wide|json|yaml|name] [-w]."""
+    """Show objects: get KIND [NAME...] [-n NS | -A] [-l SEL] [-o wide|json|yaml|name] [-w];
+    get events [--for KIND/NAME] [--field-selector F]."""
     from kubeplay.cli import objects as objects_cli
     from kubeplay.cli import render
+    from kubeplay.errors import UsageError
     from kubeplay.services import pods
 
     if resource.lower() in ("events", "event", "ev"):
+        involved = _involved(_settings(), for_object) if for_object else None
         supervise_cli.revive_supervisor()
-        return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
+        return supervise_cli.get_events(
+            None if all_namespaces else _ns(namespace),
+            watch=watch,
+            involved=involved,
+            field_selector=field_selector,
+        )
+    if field_selector or for_object:
+        flag = "--field-selector" if field_selector else "--for"
+        raise UsageError(f"get {resource}: {flag} is only supported for events")
     if sources_cli.handles(resource):
         supervise_cli.revive_supervisor()  # a source shown must be followed
         return sources_cli.get(names, output=output)
     s = _settings()
     get_all = resource.lower() == "all"
+    listed = None  # `get po,sa`: the kinds of a list, shown as `get all` shows its kinds
+    if "," in resource:
+        from kubeplay.services import resources
+
+        if names or watch:
+            raise UsageError(f"get {resource}: a list of kinds takes no NAME and no -w here")
+        listed = resources.resolve_list(s, resource)
+        get_all = True
     if objects_cli.handles(resource) and not selector:
         return objects_cli.get(
             s,
@@ -366,8 +393,14 @@ def get(
             )
         ]
     if get_all:
+        if listed is not None and all(k.kind != "Pod" for k in listed):
+            views = []
         sections = objects_cli.get_all(
-            s, namespace=_ns(namespace), all_namespaces=all_namespaces, selector=selector
+            s,
+            namespace=_ns(namespace),
+            all_namespaces=all_namespaces,
+            selector=selector,
+            kinds=listed,
         )
         now = time.time()
         if views:
@@ -379,6 +412,7 @@ def get(
         if not sections:
             where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
             click.echo(f"No resources found{where}.", err=True)
+            return
         click.echo("\n\n".join(sections))
         return
     if output in ("json", "yaml"):
@@ -401,12 +435,23 @@ def get(
     click.echo(render.table(headers, rows))
 
 
+def _involved(settings: Any, text: str) -> tuple[str, str]:
+    """`--for KIND/NAME` (kubectl events): the involved object's kind and name."""
+    from kubeplay.errors import UsageError
+    from kubeplay.services import resources
+
+    word, _, name = text.partition("/")
+    if not word or not name or "/" in name:
+        raise UsageError(f"--for: {text} must be in the format TYPE/NAME")
+    return resources.resolve(settings, word).kind, name
+
+
 @cli.command()
 @click.argument("resource")
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one object for people: describe pod|job|cronjob|statefulset|daemonset|source NAME."""
+    """Show one object for people, with its events: describe KIND NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import jobs, pods
 
@@ -423,7 +468,11 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         return
     if resource.lower() in describe_mod.SET_RESOURCES:
         return _describe_set(resource, name, _ns(namespace))
-    _require_pods(resource)
+    if resource.lower() not in ("pod", "pods", "po"):
+        uid, text = describe_mod.describe_object(_settings(), resource, name, _ns(namespace))
+        click.echo(text)
+        click.echo(supervise_cli.describe_events(uid))
+        return
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
     click.echo(describe_mod.describe_pod(view.to_kube()))

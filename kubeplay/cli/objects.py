@@ -280,17 +280,26 @@ def get_any(
 
 
 def get_all(
-    settings: Settings, *, namespace: str, all_namespaces: bool, selector: str
+    settings: Settings,
+    *,
+    namespace: str,
+    all_namespaces: bool,
+    selector: str,
+    kinds: Sequence[Any] | None = None,
 ) -> list[str]:
-    """The non-pod sections of `get all` (kubectl's `all` category): one table per kind."""
-    from kubeplay.kube import kinds
+    """The non-pod sections of `get all` (kubectl's `all` category) or of a list of kinds
+    (`get po,sa`: `kinds`, resolved): one table per kind, names prefixed with the kind."""
+    from kubeplay.kube import kinds as kinds_mod
     from kubeplay.services import resources
 
     out: list[str] = []
-    for kind in kinds.GET_ALL:
+    wanted = (
+        kinds if kinds is not None else [resources.resolve(settings, k) for k in kinds_mod.GET_ALL]
+    )
+    for info in wanted:
+        kind = info.kind
         if kind == "Pod":
             continue
-        info = resources.resolve(settings, kind)
         found = resources.get(
             settings, info, namespace=None if all_namespaces else namespace, selector=selector
         )

@@ -151,8 +151,15 @@ def watch_pods(namespace: str | None, *, names: Sequence[str], wide: bool) -> No
 # --- events ------------------------------------------------------------------------------
 
 
-def get_events(namespace: str | None, *, watch: bool) -> None:
-    """`get events [-n NS | -A] [-w]`: kubectl's LAST SEEN, TYPE, REASON, OBJECT, MESSAGE."""
+def get_events(
+    namespace: str | None,
+    *,
+    watch: bool,
+    involved: tuple[str, str] | None = None,
+    field_selector: str = "",
+) -> None:
+    """`get events [-n NS | -A] [--for KIND/NAME] [--field-selector F] [-w]`: kubectl's
+    LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, for every kind's events."""
     from kubeplay.cli import render
     from kubeplay.services import events
 
@@ -164,7 +171,10 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
     def fetch() -> Rows:
         now = time.time()
         out: Rows = []
-        for v in events.list_events(s, namespace=namespace):
+        views = events.list_events(
+            s, namespace=namespace, involved=involved, field_selector=field_selector
+        )
+        for v in views:
             e = v.event
             row = [render.human_duration(now - e.last_at), e.type, e.reason, v.object]
             row.append(e.message)
@@ -185,10 +195,10 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
 
 
 def describe_events(uid: str) -> str:
-    """The Events section of `describe pod`, as kubectl prints it."""
+    """The Events section of `describe KIND NAME`, as kubectl prints it."""
     from kubeplay.services import events
 
-    return render_events(events.list_events(settings_mod.load(), pod_uid=uid))
+    return render_events(events.list_events(settings_mod.load(), uid=uid))
 
 
 def render_events(items: Sequence[Any], *, source: str = "") -> str:

@@ -1,7 +1,8 @@
 """What a container's runtime spec needs from the host and the store at creation time.
 
 `engine.pods` calls `prepare` just before it builds a container's config.json: it resolves
-the env that depends on ConfigMaps, Secrets and the pod's address (`plan.envs`), checks
+the env that depends on ConfigMaps, Secrets and the pod's address (`plan.envs`), adds the
+image's config (`plan.pods.resolve_image`: ENTRYPOINT/CMD, Env, WorkingDir, USER), checks
 runAsNonRoot (`plan.security`), picks the seccomp profile (RuntimeDefault, Unconfined, or a
 Localhost file under `<root>/seccomp/`), and reads the host facts the spec needs (kubeplay's
 own capabilities, the cgroup layout, the node's capacity, devices for privileged containers).
@@ -22,6 +23,7 @@ from typing import Any
 
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError
+from kubeplay.plan.images import ImageRef
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 from kubeplay.state.store import PodRecord
 
@@ -182,9 +184,13 @@ def _lookup(host: Host, namespace: str) -> Any:
     return lookup
 
 
-def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Prepared:
-    """Resolve what the container's spec needs now; ContainerConfigError if it cannot run."""
+def prepare(
+    host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan, image: ImageRef
+) -> Prepared:
+    """Resolve what the container's spec needs now: its env, then the image's part
+    (`plan.pods.resolve_image`); ContainerConfigError if it cannot run."""
     from kubeplay.plan import envs, ocispec, qos, security
+    from kubeplay.plan import pods as plans
     from kubeplay.plan import volumes as volumes_plan
 
     warnings: tuple[str, ...] = ()
@@ -209,12 +215,15 @@ def prepare(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> Pr
                 capacity=node_capacity(),
             )
             mounts = volumes_plan.expand_deferred_sub_paths(
-                ctr.mounts, dict(resolved.defined), where=f"container {ctr.name}"
+                ctr.mounts, dict(resolved.env), where=f"container {ctr.name}"
             )
         except KubeplayError as err:
             raise ContainerConfigError(str(err)) from err
-        ctr = replace(ctr, env=resolved.env, argv=resolved.argv, mounts=mounts)
+        ctr = replace(
+            ctr, env=resolved.env, command=resolved.command, args=resolved.args, mounts=mounts
+        )
         warnings = resolved.warnings
+    ctr = plans.resolve_image(ctr, image)
     problem = security.run_as_non_root_violation(
         ctr.security,
         run_as_user=ctr.run_as_user,

@@ -1,6 +1,7 @@
 """Events about pods, recorded the way the kubelet words them (Scheduled, Pulled, Created,
 Started, Killing, BackOff, Failed ...), with the field path of the container they concern
-(`spec.containers{web}`). The store counts a repeat of a pod's latest event.
+(`spec.containers{web}`); events about objects of any other kind with `record_object`
+(keyed by the involved object). The store counts a repeat of an object's latest event.
 
 Recording an event never fails the operation it describes: a store error is logged only.
 """
@@ -17,7 +18,10 @@ from kubeplay.plan.pods import ContainerKind, ContainerPlan
 NORMAL = "Normal"
 WARNING = "Warning"
 # The component that reports each reason (kubectl's FROM column); the kubelet otherwise.
-SOURCES = {"Scheduled": "default-scheduler"}
+SOURCES = {
+    "Scheduled": "default-scheduler",
+    "ProvisioningSucceeded": "persistentvolume-controller",
+}
 NODE = "localhost"
 
 _log = log.get_logger(__name__)
@@ -56,6 +60,35 @@ def record(
         _log.warning("event_not_recorded", pod_uid=pod_uid, reason=reason, error=str(err))
 
 
+def record_object(
+    host: Host,
+    uid: str,
+    *,
+    kind: str,
+    namespace: str,
+    name: str,
+    reason: str,
+    message: str,
+    type: str = NORMAL,
+) -> None:
+    """An event about a stored object of any kind (`get events`, `describe KIND NAME`)."""
+    import sqlite3
+
+    try:
+        host.store.add_event(
+            uid,
+            type=type,
+            reason=reason,
+            message=message,
+            at=time.time(),
+            kind=kind,
+            namespace=namespace,
+            name=name,
+        )
+    except (sqlite3.Error, KubeplayError) as err:
+        _log.warning("event_not_recorded", uid=uid, kind=kind, reason=reason, error=str(err))
+
+
 def scheduled(host: Host, pod_uid: str, ref: str) -> None:
     record(host, pod_uid, reason="Scheduled", message=f"Successfully assigned {ref} to {NODE}")
 
@@ -80,32 +113,3 @@ def failed(host: Host, pod_uid: str, ctr: ContainerPlan, error: str) -> None:
 def killing(host: Host, pod_uid: str, ctr: ContainerPlan, *, message: str = "") -> None:
     message = message or f"Stopping container {ctr.name}"
     record(host, pod_uid, reason="Killing", message=message, ctr=ctr)
-
-
-def record_object(
-    host: Host,
-    uid: str,
-    *,
-    kind: str,
-    namespace: str,
-    name: str,
-    reason: str,
-    message: str,
-    type: str = NORMAL,
-) -> None:
-    """An event about an object other than a pod (a controller's: SuccessfulCreate...)."""
-    import sqlite3
-
-    try:
-        host.store.add_event(
-            uid,
-            type=type,
-            reason=reason,
-            message=message,
-            at=time.time(),
-            kind=kind,
-            namespace=namespace,
-            name=name,
-        )
-    except (sqlite3.Error, KubeplayError) as err:
-        _log.warning("event_not_recorded", uid=uid, reason=reason, error=str(err))

@@ -6,7 +6,8 @@ podman's storage or a registry, trying each source in order. It never raises for
 failed: it returns an ImageResult with the kubelet's reason (ErrImagePull, ErrImageNeverPull)
 and the registry's message, which the engine records as the container's waiting state.
 `ensure_images` does several at once (play pulls every image of its pods in parallel before
-compiling plans). `refresh_plan` recompiles a pod's plan once a missing image has arrived.
+it syncs them). `prepare_start` finds the image a container is created from: plans do not
+hold images (`plan.pods.resolve_image` adds the image's config at creation).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.plan.pods import ContainerPlan, PodPlan
+    from kubeplay.state.store import ContainerRecord
 
 _log = log.get_logger(__name__)
 
@@ -134,65 +136,54 @@ def ensure_images(
         return dict(zip(todo, pool.map(one, todo), strict=True))
 
 
-def images_for_plan(host: Host, plan: PodPlan) -> dict[str, ImageRef]:
-    """The ImageRefs of a plan's containers whose image the store still has."""
-    found: dict[str, ImageRef] = {}
-    for ctr in plan.all_containers():
-        if not ctr.image_id or ctr.image_ref in found:
-            continue
-        record = host.images.find(ctr.image_id)
+def image_for_start(
+    host: Host,
+    ctr: ContainerPlan,
+    *,
+    prior: ContainerRecord | None,
+    pulled: Mapping[tuple[str, str], ImageResult],
+) -> ImageResult:
+    """The image a container is created from, pulled per its policy when needed (the
+    kubelet's EnsureImageExists before generateContainerConfig).
+
+    `pulled` holds what this command already ensured (play pulls every image before it
+    syncs): used as it is, a failure not tried twice. A container started again from the same
+    definition (`prior` has its spec hash) keeps the image its last instance was made from
+    while the store has it, so a restart never pulls (as before a plan held the image id)."""
+    earlier = pulled.get((ctr.image, ctr.pull_policy))
+    if earlier is not None and (earlier.ref is None or _held(host, earlier.ref.image_id)):
+        return earlier
+    if prior is not None and prior.image_id and prior.spec_hash == ctr.spec_hash:
+        record = host.images.find(prior.image_id)
         if record is not None:
-            found[ctr.image_ref] = ImageRef(ctr.image_ref, record.image_id, record.config)
-    return found
+            return ImageResult(
+                ctr.image, ctr.pull_policy, _ref(ctr.image, record.image_id, record.config)
+            )
+    return ensure_image(host, ctr.image, policy=ctr.pull_policy)
 
 
-def ensure_container_image(
-    host: Host, plan: PodPlan, ctr: ContainerPlan, *, failed: Mapping[str, ImageResult]
-) -> tuple[PodPlan, ImageResult | None]:
-    """Before a container starts: its image, pulled per its policy when the store lacks it.
-
-    Returns the plan (recompiled and stored when an image arrived, so command, env and user
-    come from the image's config) and None, or the unchanged plan and the failure. `failed`
-    holds what this command already tried (play pulled before syncing): not tried twice.
-    """
-    if ctr.image_id and host.images.find(ctr.image_id) is not None:
-        return plan, None
-    earlier = failed.get(ctr.image)
-    if earlier is not None and earlier.ref is None:
-        return plan, earlier
-    result = ensure_image(host, ctr.image, policy=ctr.pull_policy)
-    if result.ref is None:
-        return plan, result
-    return refresh_plan(host, plan, {result.ref.ref: result.ref}), None
-
-
-def refresh_plan(host: Host, plan: PodPlan, arrived: Mapping[str, ImageRef]) -> PodPlan:
-    """Recompile the pod's plan from its manifest with the images now in the store."""
-    from kubeplay.plan import pods as plans
-
-    rec = host.store.get_pod_by_uid(plan.uid)
-    if rec is None:
-        return plan
-    images = {**images_for_plan(host, plan), **arrived}
-    fresh = plans.compile_pod(rec.manifest, uid=plan.uid, images=images)
-    host.store.update_pod(plan.uid, plan_json=plans.to_json(fresh))
-    _log.info("pod_plan_refreshed", pod=plan.ref, images=sorted(arrived))
-    return fresh
+def _held(host: Host, image_id: str) -> bool:
+    return host.images.find(image_id) is not None
 
 
 def prepare_start(
-    host: Host, plan: PodPlan, name: str, *, failed: Mapping[str, ImageResult]
-) -> tuple[PodPlan, ContainerPlan | None]:
-    """The plan and container to start, or None: the image could not be had, and the
+    host: Host,
+    plan: PodPlan,
+    name: str,
+    *,
+    prior: ContainerRecord | None,
+    pulled: Mapping[tuple[str, str], ImageResult],
+) -> tuple[ContainerPlan, ImageRef] | None:
+    """The container to start and its image, or None: the image could not be had, and the
     container is left waiting with the kubelet's reason and the registry's message."""
     ctr = plan.container(name)
     if ctr is None:
-        return plan, None
-    plan, missing = ensure_container_image(host, plan, ctr, failed=failed)
-    if missing is not None:
-        record_image_failure(host, plan, ctr, missing)
-        return plan, None
-    return plan, plan.container(name)
+        return None
+    result = image_for_start(host, ctr, prior=prior, pulled=pulled)
+    if result.ref is None:
+        record_image_failure(host, plan, ctr, result)
+        return None
+    return ctr, result.ref
 
 
 def record_image_failure(

@@ -76,35 +76,25 @@ class Created:
     notes: tuple[str, ...] = ()  # image pulls that failed (the containers wait ErrImagePull)
 
 
-def _pull(host: Host, bodies: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """Every image of the bodies ensured per its pull policy; (refs, notes of failures)."""
+def _pull(host: Host, plans: Sequence[PodPlan]) -> list[str]:
+    """Every image of the pods ensured per its container's pull policy (by image as
+    written and policy, as play pulls); notes naming the containers whose pull failed (they
+    wait in ErrImagePull, as the kubelet's)."""
     from kubeplay.engine import images as images_mod
-    from kubeplay.plan.images import default_pull_policy, normalize_reference
 
     users: dict[tuple[str, str], list[str]] = {}
-    for body in bodies:
-        meta = body.get("metadata") or {}
-        spec = body.get("spec") or {}
-        for group in ("initContainers", "containers"):
-            for ctr in spec.get(group) or ():
-                image = str(ctr.get("image") or "")
-                policy = str(
-                    ctr.get("imagePullPolicy") or default_pull_policy(normalize_reference(image))
-                )
-                users.setdefault((image, policy), []).append(
-                    f"pod {meta.get('namespace') or 'default'}/{meta.get('name')}: "
-                    f"container {ctr.get('name')}"
-                )
+    for plan in plans:
+        for ctr in plan.all_containers():
+            users.setdefault((ctr.image, ctr.pull_policy), []).append(
+                f"pod {plan.ref}: container {ctr.name}"
+            )
     results = images_mod.ensure_images(host, users, parallelism=host.settings.parallelism)
-    found: dict[str, Any] = {}
-    notes: list[str] = []
-    for key, result in results.items():
-        if result.ref is not None:
-            found.setdefault(result.ref.ref, result.ref)
-            continue
-        for who in users[key]:
-            notes.append(f"{who}: image {result.image}: {result.reason}: {result.message}")
-    return found, notes
+    return [
+        f"{who}: image {result.image}: {result.reason}: {result.message}"
+        for key, result in results.items()
+        if result.ref is None
+        for who in users[key]
+    ]
 
 
 def create(
@@ -121,12 +111,11 @@ def create(
     if not bodies:
         return Created(pods=(), plans={})
     now = time.time() if now is None else now
-    images, notes = _pull(host, bodies)
     records: list[PodRecord] = []
     compiled: dict[str, PodPlan] = {}
     for body in bodies:
         uid = str(uuid.uuid4())
-        plan = plans.compile_pod(body, uid=uid, images=images)
+        plan = plans.compile_pod(body, uid=uid)
         compiled[uid] = plan
         records.append(
             PodRecord(
@@ -140,6 +129,7 @@ def create(
                 lifecycle="active",
             )
         )
+    notes = _pull(host, list(compiled.values()))  # the images present before they are stored
     with host.store.batch():  # the hostPort claims and the insert: one transaction
         stored = host.store.list_pods()
         placed = _place(records, compiled, stored)

@@ -33,12 +33,13 @@ from kubeplay.plan.observed import (
     ObservedPod,
     Termination,
 )
-from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan, resolve_image
 from kubeplay.plan.status import NO_FREE_PORTS
 from kubeplay.state.store import ContainerRecord, PodRecord
 
 if TYPE_CHECKING:
     from kubeplay.engine.images import ImageResult
+    from kubeplay.plan.images import ImageRef
 
 INFRA = "_infra"  # not a DNS label, so it never clashes with a container name
 _log = log.get_logger(__name__)
@@ -190,6 +191,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
             restart_count=c.restart_count,
             last_termination=last,
             spec_hash=c.spec_hash,
+            image_id=c.image_id,
         )
     for name, probed in host.store.get_probe_states(rec.uid).items():
         seen = containers.get(name)
@@ -463,9 +465,11 @@ def _config_error(host: Host, plan: PodPlan, record: ContainerRecord, err: Excep
     _log.info("container_config_error", pod=plan.ref, container=record.name, error=str(err))
 
 
-def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan) -> bool:
-    """Create and start one container; False when its configuration failed (it is then left
-    waiting with CreateContainerConfigError and nothing of it runs)."""
+def _start_container(
+    host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan, image: ImageRef
+) -> bool:
+    """Create and start one container from `image`; False when its configuration failed (it
+    is then left waiting with CreateContainerConfigError and nothing of it runs)."""
     from kubeplay.engine import containerconfig, volumes
     from kubeplay.plan import ocispec, users
 
@@ -484,17 +488,21 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
         restart_count=restart_count,
         last_termination=prior.last_termination if prior else None,
         spec_hash=ctr.spec_hash,
+        image_id=image.image_id,
+        stop_signal=resolve_image(ctr, image).stop_signal,
     )
     host.store.put_container(record)
     step = f"pod {plan.ref}: container {ctr.name}"
     events.pulled(host, plan.uid, ctr)
     try:
         host.images.mount_rootfs(
-            ctr.image_id, target=rootfs, upper=cdir / "upper", work=cdir / "work"
+            image.image_id, target=rootfs, upper=cdir / "upper", work=cdir / "work"
         )
     except KubeplayError as err:
         raise SyncError(f"{step}: rootfs: {err}", step="rootfs") from err
     try:
+        prepared = containerconfig.prepare(host, plan, rec, ctr, image)
+        ctr = prepared.ctr
         user = users.resolve_user(
             ctr.user,
             run_as_user=ctr.run_as_user,
@@ -503,12 +511,10 @@ def _start_container(host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPl
             passwd=_read_in_rootfs(rootfs, "etc/passwd"),
             group=_read_in_rootfs(rootfs, "etc/group"),
         )
-        prepared = containerconfig.prepare(host, plan, rec, ctr)
     except KubeplayError as err:
         host.images.unmount_rootfs(rootfs)
         _config_error(host, plan, record, err)
         return False
-    ctr = prepared.ctr
     for warning in prepared.warnings:
         host.store.add_event(
             plan.uid,
@@ -573,7 +579,7 @@ def sync_pod(
     plan: PodPlan,
     *,
     wait_init_timeout: float | None = None,
-    image_failures: Mapping[str, ImageResult] | None = None,
+    pulled: Mapping[tuple[str, str], ImageResult] | None = None,
     may_start: Callable[[str], bool] | None = None,
 ) -> None:
     """Bring the pod up to its plan: sandbox, init containers in order, then app containers.
@@ -583,15 +589,16 @@ def sync_pod(
     waiting in ContainerCreating (FailedMount) without a sandbox. Containers that already
     ran are left to the supervisor (back-off).
     A container whose image cannot be had (pulled per its policy, see engine.images) is left
-    waiting ErrImagePull with the registry's message; the others go on. `image_failures`:
-    images this command already failed to pull, not tried again.
+    waiting ErrImagePull with the registry's message; the others go on. `pulled`: the images
+    this command already ensured (by image as written and pull policy), used as they are,
+    failures not tried again.
     The supervisor passes `may_start`: it says which containers may (re)start now, previous
     instances are retired first, and a running init container is not waited for (the
     supervisor hears of its exit).
     """
     from kubeplay.plan import actions
 
-    failed = image_failures or {}
+    failed = pulled or {}
     if may_start is None:  # play's sync: the pod is bound to this node now
         events.scheduled(host, plan.uid, plan.ref)
 
@@ -671,23 +678,24 @@ def _start(
     name: str,
     *,
     supervised: bool,
-    failed: Mapping[str, ImageResult],
+    failed: Mapping[tuple[str, str], ImageResult],
 ) -> tuple[PodPlan, bool]:
-    """(Re)start container `name`: its image first (engine.images); the plan (refreshed when
-    an image arrived) and whether it started (not: waiting for its image, or
-    CreateContainerConfigError)."""
+    """(Re)start container `name`: its image first (engine.images); the plan and whether it
+    started (not: waiting for its image, or CreateContainerConfigError)."""
     from kubeplay.engine import images as images_mod
     from kubeplay.engine import restarts
 
     old: list[str] = []
+    prior = next((c for c in rec.containers if c.name == name), None)
     if supervised:  # before anything rewrites the row: the old instance must not be lost
         rec, old = restarts.clear_previous(host, plan, rec, name)
     try:
-        plan, ctr = images_mod.prepare_start(host, plan, name, failed=failed)
-        if ctr is None:
+        found = images_mod.prepare_start(host, plan, name, prior=prior, pulled=failed)
+        if found is None:
             return plan, False
+        ctr, image = found
         try:
-            started = _start_container(host, plan, rec, ctr)
+            started = _start_container(host, plan, rec, ctr, image)
         except SyncError as err:
             events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
             if supervised:  # wait, with the kubelet's reason, for the supervisor's next try
@@ -844,7 +852,7 @@ def signal_containers(
             ctr = plan.container(c.name)
             if ctr is not None:
                 events.killing(host, plan.uid, ctr, message=why)
-            sig = _signal_number(ctr.stop_signal if ctr else "SIGTERM")
+            sig = _signal_number(c.stop_signal or (ctr.stop_signal if ctr else "") or "SIGTERM")
             host.runtime.kill(c.container_id, sig, pid=c.pid)
     return Stopping(tuple(running), time.monotonic() + grace, frozenset(orphans))
 

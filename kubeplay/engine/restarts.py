@@ -67,6 +67,8 @@ def retire(
             waiting_reason=reason,
             waiting_message=message,
             last_termination=asdict(term) if term is not None else prior.last_termination,
+            spec_hash=prior.spec_hash,  # what the last instance was made from: its image is
+            image_id=prior.image_id,  # used again while the definition is the same
         )
     )
     return True

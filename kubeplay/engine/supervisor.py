@@ -325,6 +325,7 @@ class Supervisor:
         if key is not None:
             self.loop.add([key])
 
+
 def _inherited_lock(settings: Settings) -> int | None:
     """The supervisor's lock as the command that started this process took it and handed it
     over (`nudges.LOCK_FD_ENV`): its fd, once. Made close-on-exec at once, so that no

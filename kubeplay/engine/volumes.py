@@ -147,6 +147,43 @@ def ensure_named_volume(
     return created
 
 
+def _ensure_claim_volume(host: Host, plan: PodPlan, claim: str) -> None:
+    """The named volume of a pod's claim: there already (made by a PersistentVolumeClaim
+    object, or by `play` on first use, as podman's), or made now for a stored claim object;
+    VolumeSourceMissing while neither exists (`apply` of a pod before its claim): the pod
+    waits in ContainerCreating, as the kubelet's volume manager with the kubelet's message."""
+    if host.store.get_volume(claim) is not None:
+        ensure_named_volume(host, claim, namespace=plan.namespace)  # its data directory
+        return
+    obj = host.store.get_object("PersistentVolumeClaim", plan.namespace, claim)
+    if obj is None:
+        raise VolumeSourceMissing(
+            f"error processing PVC {plan.namespace}/{claim}: failed to fetch PVC from API "
+            f'server: persistentvolumeclaims "{claim}" not found'
+        )
+    if ensure_named_volume(
+        host, claim, namespace=plan.namespace, source=obj.source, claim=obj.body
+    ):
+        claim_provisioned(host, plan.namespace, claim)
+
+
+def claim_provisioned(host: Host, namespace: str, name: str) -> None:
+    """The event a cluster's provisioner records on a claim whose volume it made."""
+    from kubeplay.engine import events
+
+    rec = host.store.get_record("", "PersistentVolumeClaim", namespace, name)
+    if rec is not None:
+        events.record_object(
+            host,
+            rec.uid,
+            kind="PersistentVolumeClaim",
+            namespace=namespace,
+            name=name,
+            reason="ProvisioningSucceeded",
+            message=f"Successfully provisioned volume {name} (kubeplay's named volume)",
+        )
+
+
 def remove_named_volume(host: Host, name: str) -> None:
     from kubeplay.engine.pods import remove_tree
 
@@ -384,7 +421,7 @@ def _ensure_volume(host: Host, plan: PodPlan, volume: VolumePlan) -> None:
             raise VolumeError(problem)
         return
     if volume.kind == VolumeKind.PVC:
-        ensure_named_volume(host, volume.claim_name, namespace=plan.namespace)
+        _ensure_claim_volume(host, plan, volume.claim_name)
         if plan.fs_group is not None:
             apply_fs_group(
                 target,

@@ -1,4 +1,5 @@
-"""Label selectors as `kubectl get -l` reads them: `app=web,tier!=db,env in (a,b),!legacy,x`.
+"""Label selectors as `kubectl get -l` reads them: `app=web,tier!=db,env in (a,b),!legacy,x`,
+and field selectors as `--field-selector` (`involvedObject.kind=Pod,type!=Normal`).
 
 `parse` turns the text into requirements (labels.Parse of apimachinery: `=`, `==`, `!=`,
 `in`, `notin`, existence and `!` non-existence, joined by commas, all must hold); `matches`
@@ -78,3 +79,88 @@ def matches(requirements: tuple[Requirement, ...], labels: Mapping[str, str]) ->
         if req.op == "!" and value is not None:
             return False
     return True
+
+
+# --- field selectors -----------------------------------------------------------------------
+
+# The fields the API server selects events by (pkg/apis/core/v1/conversion.go,
+# AddFieldLabelConversionsForEvent).
+EVENT_FIELDS = frozenset(
+    {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+        "metadata.name",
+        "metadata.namespace",
+    }
+)
+
+
+class FieldRequirement(NamedTuple):
+    field: str
+    op: str  # = !=
+    value: str
+
+
+def parse_fields(text: str, *, supported: frozenset[str]) -> tuple[FieldRequirement, ...]:
+    """`--field-selector` as fields.ParseSelector reads it: `f=v`, `f==v`, `f!=v`, joined by
+    commas, all must hold (`\\,` and `\\=` escape). A field the kind cannot be selected by is
+    the API server's `field label not supported`."""
+    out: list[FieldRequirement] = []
+    for part in _split_escaped(text) if text.strip() else []:
+        op = next((o for o in ("!=", "==", "=") if _find_unescaped(part, o) >= 0), "")
+        if not op:
+            raise UsageError(f"invalid selector: '{text}'; can't understand '{part}'")
+        at = _find_unescaped(part, op)
+        field, value = part[:at].strip(), _unescape(part[at + len(op) :].strip())
+        if field not in supported:
+            raise UsageError(f'field label not supported: {field} (field selector "{text}")')
+        out.append(FieldRequirement(field, "!=" if op == "!=" else "=", value))
+    return tuple(out)
+
+
+def fields_match(requirements: tuple[FieldRequirement, ...], fields: Mapping[str, str]) -> bool:
+    return all((fields.get(r.field, "") == r.value) == (r.op == "=") for r in requirements)
+
+
+def _split_escaped(text: str) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    escaped = False
+    for ch in text:
+        if escaped:
+            current += "\\" + ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current + ("\\" if escaped else ""))
+    return parts
+
+
+def _find_unescaped(text: str, op: str) -> int:
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text.startswith(op, i):
+            return i
+        i += 1
+    return -1
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)

@@ -9,6 +9,9 @@
   env (kubelet's ExpandContainerCommandAndArgs never sees the image's ENTRYPOINT, CMD or Env).
 - Environment: the image's Env, then the container's env on top (a container key replaces the
   image's value in place; new keys follow in manifest order).
+- The image's part (ENTRYPOINT, CMD, Env) is added when the container is created
+  (`image_argv`, `merge_env`), as the runtime does under the kubelet: the manifest's part is
+  expanded on its own first (`expand_command`), so nothing of the image is ever expanded.
 """
 
 from __future__ import annotations
@@ -61,13 +64,21 @@ def resolve_env(
     `env` is the manifest's list; entries with `valueFrom` take their value from `values`
     (resolved by the caller) and are skipped when absent there.
     """
+    return merge_env(image_env, defined_env(env, values=values))
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def merge_env(image_env: Sequence[str], defined: Env) -> Env:
+    """The process environment: the image's Env ("K=V" entries), the container's own env on
+    top (a key of both keeps the image's place), and a default PATH when neither has one."""
     merged: dict[str, str] = {}
     for entry in image_env:
         key, _, value = entry.partition("=")
         merged[key] = value
-    merged.update(defined_env(env, values=values))
-    if "PATH" not in merged:
-        merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    merged.update(defined)
+    merged.setdefault("PATH", DEFAULT_PATH)
     return tuple(merged.items())
 
 
@@ -102,8 +113,31 @@ def resolve_argv(
     env: Env,
 ) -> tuple[str, ...]:
     """Process args; `env` is what `$(VAR)` may refer to (the container's `defined_env`)."""
+    command, args = expand_command(command, args, env=env)
+    return image_argv(command=command, args=args, entrypoint=entrypoint, cmd=cmd)
+
+
+def expand_command(
+    command: Sequence[str] | None, args: Sequence[str] | None, *, env: Env
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The manifest's command and args with `$(VAR)` expanded from `env` (kubelet's
+    ExpandContainerCommandAndArgs); None stays None (the image's part is used)."""
     lookup = dict(env).get
-    expanded_args = [expand(str(a), lookup) for a in args or ()]
+    return (
+        None if command is None else tuple(expand(str(c), lookup) for c in command),
+        None if args is None else tuple(expand(str(a), lookup) for a in args),
+    )
+
+
+def image_argv(
+    *,
+    command: Sequence[str] | None,
+    args: Sequence[str] | None,
+    entrypoint: Sequence[str],
+    cmd: Sequence[str],
+) -> tuple[str, ...]:
+    """Process args from the (already expanded) command and args and the image's ENTRYPOINT
+    and CMD: `command` replaces ENTRYPOINT and drops CMD, `args` replaces CMD."""
     if command:
-        return tuple(expand(str(c), lookup) for c in command) + tuple(expanded_args)
-    return tuple(entrypoint) + (tuple(expanded_args) if args else tuple(cmd))
+        return tuple(command) + tuple(args or ())
+    return tuple(entrypoint) + (tuple(args) if args else tuple(cmd))

@@ -16,7 +16,8 @@ capacity. Rules (kubelet makeEnvironmentVariables, pkg/kubelet/kubelet_pods.go):
   spec.nodeName, spec.serviceAccountName, status.podIP(s), status.hostIP(s).
 - resourceFieldRef: limits default to the node's capacity when unset; the value is divided by
   `divisor` (default 1) and rounded up (kubelet's ExtractContainerResourceValue).
-- `$(VAR)` in command and args expands from this env; the image's Env is underneath it all.
+- `$(VAR)` in command and args expands from this env. The image's Env, ENTRYPOINT and CMD are
+  not the plan's: they are added when the container is created (`plan.pods.resolve_image`).
 Pure: no I/O.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -48,15 +49,12 @@ class EnvConfigError(KubeplayError):
 
 @dataclass(frozen=True, slots=True)
 class EnvSource:
-    """What a container's env and argv are made of, kept in the plan until creation."""
+    """What a container's env, command and args are made of, kept in the plan until creation."""
 
     env: tuple[dict[str, Any], ...] = ()
     env_from: tuple[dict[str, Any], ...] = ()
     command: tuple[str, ...] | None = None
     args: tuple[str, ...] | None = None
-    image_env: tuple[str, ...] = ()
-    image_entrypoint: tuple[str, ...] = ()
-    image_cmd: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +74,12 @@ class PodFacts:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedEnv:
-    env: command_mod.Env  # the process environment: image Env, then the container's
-    argv: tuple[str, ...]
+    # The container's own env (envFrom, then env): what command, args and subPathExpr expand
+    # from (kubelet's opts.Envs); the image's Env goes under it when the container is created.
+    env: command_mod.Env
+    command: tuple[str, ...] | None = None  # expanded; None: the image's ENTRYPOINT
+    args: tuple[str, ...] | None = None  # expanded; None: the image's CMD
     warnings: tuple[str, ...] = ()  # InvalidEnvironmentVariableNames messages
-    # The container's own env (envFrom, then env), what subPathExpr expands from (kubelet's
-    # opts.Envs: without the image's Env).
-    defined: command_mod.Env = ()
 
 
 def needs_resolving(spec: Mapping[str, Any]) -> bool:
@@ -91,22 +89,13 @@ def needs_resolving(spec: Mapping[str, Any]) -> bool:
     return any(e.get("valueFrom") is not None for e in spec.get("env") or ())
 
 
-def source_from(
-    spec: Mapping[str, Any],
-    *,
-    image_env: Sequence[str],
-    entrypoint: Sequence[str],
-    cmd: Sequence[str],
-) -> EnvSource:
+def source_from(spec: Mapping[str, Any]) -> EnvSource:
     command, args = spec.get("command"), spec.get("args")
     return EnvSource(
         env=tuple(dict(e) for e in spec.get("env") or ()),
         env_from=tuple(dict(e) for e in spec.get("envFrom") or ()),
         command=tuple(str(c) for c in command) if command is not None else None,
         args=tuple(str(a) for a in args) if args is not None else None,
-        image_env=tuple(image_env),
-        image_entrypoint=tuple(entrypoint),
-        image_cmd=tuple(cmd),
     )
 
 
@@ -116,8 +105,8 @@ def source_from_dict(raw: Mapping[str, Any] | None) -> EnvSource | None:
     out = dict(raw)
     for key in ("env", "env_from"):
         out[key] = tuple(out.get(key) or ())
-    for key in ("image_env", "image_entrypoint", "image_cmd"):
-        out[key] = tuple(out.get(key) or ())
+    for key in ("image_env", "image_entrypoint", "image_cmd"):  # plans stored with the image's part
+        out.pop(key, None)
     for key in ("command", "args"):
         out[key] = tuple(out[key]) if out.get(key) is not None else None
     return EnvSource(**out)
@@ -247,22 +236,6 @@ def resolve(
                 defined[name] = resource_value(
                     ref, resources=resources.get(owner) or {}, capacity=capacity
                 )
-    merged: dict[str, str] = {}
-    for entry in source.image_env:
-        key, _, value = entry.partition("=")
-        merged[key] = value
-    merged.update(defined)
-    merged.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    argv = command_mod.resolve_argv(
-        command=source.command,
-        args=source.args,
-        entrypoint=source.image_entrypoint,
-        cmd=source.image_cmd,
-        env=tuple(defined.items()),
-    )
-    return ResolvedEnv(
-        env=tuple(merged.items()),
-        argv=argv,
-        warnings=tuple(warnings),
-        defined=tuple(defined.items()),
-    )
+    env = tuple(defined.items())
+    command, args = command_mod.expand_command(source.command, source.args, env=env)
+    return ResolvedEnv(env=env, command=command, args=args, warnings=tuple(warnings))

@@ -33,29 +33,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.errors import KubeplayError, NotFoundError, UsageError
+from kubeplay.kube import kinds as kinds_mod
 from kubeplay.kube import workloads as workloads_mod
+from kubeplay.kube.kinds import KindInfo
 from kubeplay.kube.workloads import Workload
 
 TYPES = ("pod", "deployment", "daemonset", "job")
 SERVICE_TYPES = ("ClusterIP", "NodePort")
 NODE_PORT_RANGE = (30000, 32767)  # the apiserver's default --service-node-port-range
 
-# kubectl's apply order (Helm's InstallOrder), for the kinds generate emits.
+# Helm's InstallOrder, for the kinds generate emits; custom resources go last.
 APPLY_ORDER = (
     "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodDisruptionBudget",
     "ServiceAccount",
     "Secret",
     "ConfigMap",
+    "StorageClass",
     "PersistentVolume",
     "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
     "Service",
     "DaemonSet",
     "Pod",
     "ReplicaSet",
     "Deployment",
+    "HorizontalPodAutoscaler",
     "StatefulSet",
     "Job",
     "CronJob",
+    "PriorityClass",
+    "IngressClass",
+    "Ingress",
 )
 API_VERSIONS = {
     "Pod": "v1",
@@ -90,7 +106,8 @@ KIND_NAMES = {
 # Stored workloads whose controller makes their pods: emitted as stored, and a pod they own
 # comes back as them.
 SET_KINDS = ("StatefulSet", "DaemonSet")
-# Stored kinds that are emitted when a pod references them (or with no name given).
+# Stored kinds that are emitted when a pod references them; with no name given every stored
+# object of the namespace is emitted, of any kind (and every cluster-scoped one).
 REFERENCED_KINDS = ("ConfigMap", "Secret", "PersistentVolumeClaim")
 
 # What a claim no PVC object defined comes back as: the smallest claim a cluster binds (the
@@ -168,15 +185,20 @@ def generate_kube(
     workloads: Sequence[Workload],
     stored: Mapping[ObjectKey, Mapping[str, Any]],
     options: Options = Options(),
+    kinds: Sequence[KindInfo] = (),
 ) -> Generated:
     """The clean objects `names` mean in `namespace` (all of it when `names` is empty; every
-    namespace when `namespace` is None, which takes no names)."""
+    namespace when `namespace` is None, which takes no names). `stored` holds every stored
+    object other than pods and workloads (cluster-scoped ones with namespace ""); `kinds`
+    the kinds of stored CustomResourceDefinitions, for `KIND/NAME`."""
     _check_options(options)
     if namespace is None and names:
         raise UsageError(
             "--all-namespaces: a name is looked up in one namespace (use -n NAMESPACE)"
         )
-    sources = _select(names, namespace=namespace, pods=pods, workloads=workloads, stored=stored)
+    sources = _select(
+        names, namespace=namespace, pods=pods, workloads=workloads, stored=stored, kinds=kinds
+    )
     warnings: list[str] = []
     out: list[dict[str, Any]] = []
     for src in sources:
@@ -229,6 +251,7 @@ def _select(
     pods: Sequence[PlayedPod],
     workloads: Sequence[Workload],
     stored: Mapping[ObjectKey, Mapping[str, Any]],
+    kinds: Sequence[KindInfo] = (),
 ) -> list[_Source]:
     def here(ns: str) -> bool:
         return namespace is None or ns == namespace
@@ -257,7 +280,7 @@ def _select(
         sources += [
             _Source(kind, name, body)
             for (kind, ns, name), body in sorted(stored.items())
-            if here(ns) and kind in (*REFERENCED_KINDS, *SET_KINDS)
+            if here(ns) or not ns  # cluster-scoped objects are in every namespace's output
         ]
         if not sources:
             where = f'namespace "{namespace}"' if namespace is not None else "any namespace"
@@ -269,8 +292,12 @@ def _select(
         prefix, _, name = text.rpartition("/")
         kind = KIND_NAMES.get(prefix.lower()) if prefix else "Pod"
         if kind is None:
+            kind = _stored_kind(prefix, kinds)
+        if kind is None:
             known = ", ".join(sorted({k for k in KIND_NAMES if "." not in k and k.isalpha()}))
-            raise UsageError(f'{text}: unknown kind "{prefix}" (one of {known})')
+            raise UsageError(
+                f'{text}: unknown kind "{prefix}" (one of {known}, or any stored kind)'
+            )
         if kind == "Pod":
             played = by_name.get(name)
             if played is None:
@@ -287,7 +314,7 @@ def _select(
                 raise NotFoundError(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
             sources.append(_Source(found.kind, found.name, found.manifest))
         else:
-            body = stored.get((kind, namespace, name))
+            body = stored.get((kind, namespace, name)) or stored.get((kind, "", name))
             if body is None:
                 raise NotFoundError(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
             sources.append(_Source(kind, name, body))
@@ -298,6 +325,15 @@ def _select(
             seen.add((src.kind, src.name))
             unique.append(src)
     return unique
+
+
+def _stored_kind(word: str, extra: Sequence[KindInfo]) -> str | None:
+    """The kind a `KIND/` prefix names among every kind kubeplay stores (kubectl's names,
+    `kinds.resolve`), the stored CRDs' included; None if none."""
+    try:
+        return kinds_mod.resolve(word, extra=extra).info.kind
+    except UsageError:
+        return None
 
 
 # --- cleaning -------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class ObservedContainer:
     readiness: bool | None = None
     startup: bool | None = None
     spec_hash: str = ""  # the container hash this instance was created from ("": unknown)
+    image_id: str = ""  # the image this instance was created from ("": none yet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,14 @@
-"""PodPlan: the desired state of one pod, resolved from its manifest and its images.
+"""PodPlan: the desired state of one pod, resolved from its manifest alone.
 
-`compile_pod` is pure: manifest dict + image configs + a uid in, frozen plan out. The engine
-executes plans; the store keeps them as JSON (`to_json`/`from_json`). Anything the runtime
-needs must be decided here, so that the engine only carries it out.
+`compile_pod` is pure: manifest dict + a uid in, frozen plan out. The engine executes plans;
+the store keeps them as JSON (`to_json`/`from_json`). Anything the runtime needs must be
+decided here, so that the engine only carries it out.
+
+The plan does not depend on the image: what comes from the image's config (ENTRYPOINT, CMD,
+Env, WorkingDir, User, StopSignal) is added when a container is created, by
+`resolve_image`, as the kubelet's generateContainerConfig and the runtime do. So a pull never
+changes a plan or its hashes, and the image id a container was made from is the container's
+state, not the plan's.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from kubeplay.plan import probes as probes_mod
 from kubeplay.plan import resources as resources_mod
 from kubeplay.plan import security as security_mod
 from kubeplay.plan import volumes as volumes_mod
-from kubeplay.plan.images import ImageConfig, ImageRef, default_pull_policy, normalize_reference
+from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
 
 
 class ContainerKind(StrEnum):
@@ -43,17 +49,21 @@ class ContainerPlan:
     kind: ContainerKind
     image: str  # as written in the manifest
     image_ref: str  # normalised reference
-    image_id: str  # "sha256:..." of the image config
     pull_policy: str
-    argv: tuple[str, ...]  # resolved process args ($(VAR) expanded)
-    env: tuple[tuple[str, str], ...]  # final environment, in order
-    working_dir: str
-    user: str  # user spec still to resolve against the rootfs' /etc/passwd ("" = root)
+    # The manifest's part of the process; `resolve_image` adds the image's at creation.
+    command: tuple[str, ...] | None = None  # $(VAR) expanded; None: the image's ENTRYPOINT
+    args: tuple[str, ...] | None = None  # $(VAR) expanded; None: the image's CMD
+    env: tuple[tuple[str, str], ...] = ()  # the container's own env, in order (then: final)
+    working_dir: str = ""  # "": the image's WorkingDir, else "/"
+    # Set by `resolve_image` only (empty in a stored plan): what the container is made from.
+    image_id: str = ""  # "sha256:..." of the image config
+    argv: tuple[str, ...] = ()  # the process args
+    user: str = ""  # the image's USER, still to resolve against the rootfs' /etc/passwd
     run_as_user: int | None = None
     run_as_group: int | None = None
     tty: bool = False
     stdin: bool = False
-    stop_signal: str = "SIGTERM"
+    stop_signal: str = ""  # lifecycle.stopSignal; "": the image's StopSignal, else SIGTERM
     ports: tuple[PortPlan, ...] = ()
     restart_policy: str = ""  # container-level (sidecar init containers: "Always")
     termination_message_path: str = "/dev/termination-log"
@@ -148,22 +158,13 @@ def _container(
     kind: ContainerKind,
     pod_meta: Mapping[str, Any],
     pod_security: Mapping[str, Any],
-    images: Mapping[str, ImageRef],
     volumes: tuple[volumes_mod.VolumePlan, ...] = (),
     pod_sc: Mapping[str, Any] | None = None,
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
-    stored = images.get(ref)
-    config = stored.config if stored else ImageConfig()
-    env = command_mod.resolve_env(spec.get("env") or (), image_env=config.env)
-    argv = command_mod.resolve_argv(
-        command=spec.get("command"),
-        args=spec.get("args"),
-        entrypoint=config.entrypoint,
-        cmd=config.cmd,
-        env=command_mod.defined_env(spec.get("env") or ()),
-    )
+    env = command_mod.defined_env(spec.get("env") or ())
+    command, args = command_mod.expand_command(spec.get("command"), spec.get("args"), env=env)
     port_refs = [
         probes_mod.PortRef(str(p.get("name") or ""), int(p["containerPort"]))
         for p in spec.get("ports") or ()
@@ -176,17 +177,16 @@ def _container(
         kind=kind,
         image=image,
         image_ref=ref,
-        image_id=stored.image_id if stored else "",
         pull_policy=str(spec.get("imagePullPolicy") or default_pull_policy(ref)),
-        argv=argv,
+        command=command,
+        args=args,
         env=env,
-        working_dir=str(spec.get("workingDir") or config.working_dir or "/"),
-        user=config.user,
+        working_dir=str(spec.get("workingDir") or ""),
         run_as_user=security.get("runAsUser"),
         run_as_group=security.get("runAsGroup"),
         tty=bool(spec.get("tty")),
         stdin=bool(spec.get("stdin")),
-        stop_signal=lifecycle.stop_signal or config.stop_signal or "SIGTERM",
+        stop_signal=lifecycle.stop_signal,
         ports=_ports(spec),
         restart_policy=str(spec.get("restartPolicy") or ""),
         termination_message_path=str(spec.get("terminationMessagePath") or "/dev/termination-log"),
@@ -203,11 +203,7 @@ def _container(
             where=f"container {spec['name']}",
             defer_sub_path_expr=envs_mod.needs_resolving(spec),
         ),
-        env_source=envs_mod.source_from(
-            spec, image_env=config.env, entrypoint=config.entrypoint, cmd=config.cmd
-        )
-        if envs_mod.needs_resolving(spec)
-        else None,
+        env_source=envs_mod.source_from(spec) if envs_mod.needs_resolving(spec) else None,
         resources=resources_mod.resources_from(spec.get("resources")),
         resources_spec=dict(spec.get("resources") or {}),
         security=security_mod.security_from(pod_sc or {}, spec.get("securityContext") or {}),
@@ -230,17 +226,28 @@ def _hostname(name: str) -> str:
     return name[:63].rstrip("-.")
 
 
-def compile_pod(
-    pod: Mapping[str, Any],
-    *,
-    uid: str,
-    images: Mapping[str, ImageRef],
-) -> PodPlan:
-    """Turn a validated Pod manifest into a PodPlan.
+def resolve_image(ctr: ContainerPlan, image: ImageRef) -> ContainerPlan:
+    """The container as it is created from `image`: the image's ENTRYPOINT and CMD under the
+    manifest's command and args, its Env under the container's env (a default PATH when
+    neither has one), its WorkingDir, USER and StopSignal where the manifest sets none, and
+    the image id. `ctr.env`, `command` and `args` are the container's own, already resolved
+    (`plan.envs.resolve` for env from ConfigMaps, Secrets and the downward API)."""
+    config = image.config
+    return replace(
+        ctr,
+        image_id=image.image_id,
+        argv=command_mod.image_argv(
+            command=ctr.command, args=ctr.args, entrypoint=config.entrypoint, cmd=config.cmd
+        ),
+        env=command_mod.merge_env(config.env, ctr.env),
+        working_dir=ctr.working_dir or config.working_dir or "/",
+        user=config.user,
+        stop_signal=ctr.stop_signal or config.stop_signal or "SIGTERM",
+    )
 
-    `images` maps normalised references to what the image store holds; a reference missing
-    from it leaves `image_id` empty (the engine reports ErrImagePull / ErrImageNeverPull).
-    """
+
+def compile_pod(pod: Mapping[str, Any], *, uid: str) -> PodPlan:
+    """Turn a validated Pod manifest into a PodPlan (no image needed: see `resolve_image`)."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     name = str(meta["name"])
@@ -258,7 +265,6 @@ def compile_pod(
                 kind=kind,
                 pod_meta=meta,
                 pod_security=pod_security,
-                images=images,
                 volumes=volumes,
                 pod_sc=security,
             )
@@ -320,8 +326,13 @@ def from_json(text: str) -> PodPlan:
 
     def ctr(c: dict[str, Any]) -> ContainerPlan:
         c = dict(c)
+        if "command" not in c:  # stored with the image's part: argv, env, working dir were
+            c["command"], c["args"] = c["argv"], []  # the image's and the manifest's, which
+            c["argv"], c["image_id"] = [], ""  # the image only adds to again (same values)
         c["kind"] = ContainerKind(c["kind"])
         c["ports"] = tuple(PortPlan(**p) for p in c["ports"])
+        for key in ("command", "args"):
+            c[key] = None if c[key] is None else tuple(c[key])
         c["argv"] = tuple(c["argv"])
         c["env"] = tuple((k, v) for k, v in c["env"])
         for probe in ("liveness", "readiness", "startup"):

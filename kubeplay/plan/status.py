@@ -89,7 +89,7 @@ def container_status(
     out: dict[str, Any] = {
         "name": ctr.name,
         "image": ctr.image,
-        "imageID": ctr.image_id,
+        "imageID": obs.image_id,
         "ready": _ready(ctr, obs),
         "restartCount": obs.restart_count,
         "started": _started(ctr, obs),

@@ -31,6 +31,7 @@ from kubeplay.plan.apply import ApplyActions, ApplyEntry, ApplyMode, Effect
 from kubeplay.settings import Settings
 
 if TYPE_CHECKING:
+    from kubeplay.engine.images import ImageResult
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
@@ -390,18 +391,15 @@ def _carry_out(
     to_pull += [desired[e.key] for e in restarts]
     notes: list[str] = []
     plans_by_uid: dict[str, PodPlan] = {}
-    failed: Mapping[str, Any] = {}
+    pulled: Mapping[tuple[str, str], ImageResult] = {}
     pod_rows: dict[ObjectKey, PodRecord] = {}
     pod_plans: dict[str, str] = {}
     if to_pull or old_pods or workload_keys:
         host_mod.require_runtime(host)
     if to_pull:
-        images, failed, notes = play_mod._image_refs(
-            settings, host, to_pull, options=pull_options, progress=progress
-        )
 
         def record(obj: KubeObject, uid: str) -> PodRecord:
-            plan = plans.compile_pod(obj.body, uid=uid, images=images)
+            plan = plans.compile_pod(obj.body, uid=uid)
             plans_by_uid[uid] = plan
             return PodRecord(
                 uid=uid,
@@ -416,20 +414,25 @@ def _carry_out(
         for key, obj in new_pods:
             uids[key] = str(uuid.uuid4())
             pod_rows[key] = record(obj, uids[key])
-        for e in restarts:
-            plan = plans.compile_pod(desired[e.key].body, uid=e.uid, images=images)
-            pod_plans[e.uid] = plans.to_json(plan)
+        restarted = [plans.compile_pod(desired[e.key].body, uid=e.uid) for e in restarts]
+        pod_plans.update((plan.uid, plans.to_json(plan)) for plan in restarted)
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
         network.check_host_ports(
             host, new_plans, replacing={f"{p.namespace}/{p.name}" for p in old_pods}
+        )
+        pulled, notes = play_mod.pull_images(
+            settings, host, [*new_plans, *restarted], options=pull_options, progress=progress
         )
     if old_pods:
         errors = engine.teardown_pods(host, old_pods, grace=grace, parallelism=settings.parallelism)
         if errors:
             raise errors[0]
     new_rows = list(pod_rows.values())
-    claims = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
+    # play makes the claims its pods name on first use (podman's kube play); apply makes only
+    # the claims it applies, its pods wait for theirs (FailedMount), as the kubelet's do.
+    first_use = [plans_by_uid[r.uid] for r in new_rows] if verb == "play" else []
+    claims = volumes_svc.ensure_claims(host, objects, first_use)
     try:
         written = engine_apply.write(
             host.store,
@@ -452,6 +455,9 @@ def _carry_out(
     except BaseException:
         volumes_svc.remove_unused(host, claims)
         raise
+    for obj in objects:
+        if obj.kind == "PersistentVolumeClaim" and obj.name in claims:
+            engine_volumes.claim_provisioned(host, obj.namespace, obj.name)
     configs = [
         (e.key.kind, e.key.namespace, e.key.name)
         for e in (*actions.create, *actions.update, *actions.prune)
@@ -463,7 +469,7 @@ def _carry_out(
     try:
         _parallel(
             settings,
-            lambda r: engine.sync_pod(host, plans_by_uid[r.uid], image_failures=failed),
+            lambda r: engine.sync_pod(host, plans_by_uid[r.uid], pulled=pulled),
             new_rows,
         )
         if workload_keys:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.engine import host as host_mod
-from kubeplay.errors import NotFoundError
+from kubeplay.kube import kinds
 from kubeplay.plan import generate
 from kubeplay.settings import Settings
 
@@ -50,25 +50,18 @@ def generate_kube(
         ]
         played = [workloads.as_workload(w) for w in store.list_workloads(namespace)]
         stored = _stored_objects(host, namespace)
-        batch = [] if names else _batch_objects(host, namespace)
+        crds = [kinds.from_crd(r.body) for r in store.list_records(["CustomResourceDefinition"])]
     finally:
         host.close()
-    try:
-        result = generate.generate_kube(
-            names,
-            namespace=namespace,
-            pods=pods,
-            workloads=played,
-            stored=stored,
-            options=options,
-        )
-    except NotFoundError:
-        if not batch:
-            raise
-        result = generate.Generated(objects=(), warnings=())
-    if batch:
-        objects = sorted([*result.objects, *batch], key=generate.apply_rank)
-        result = generate.Generated(objects=tuple(objects), warnings=result.warnings)
+    result = generate.generate_kube(
+        names,
+        namespace=namespace,
+        pods=pods,
+        workloads=played,
+        stored=stored,
+        options=options,
+        kinds=crds,
+    )
     version = kube_version or settings.kube_version
     if version:
         generate.check_schema(result.objects, kube_version=version)
@@ -83,16 +76,23 @@ def _stored_objects(
     host: host_mod.Host, namespace: str | None
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The namespace's (None: every namespace's) stored objects as played, by (kind,
-    namespace, name): ConfigMaps and Secrets from the objects table, StatefulSets and
-    DaemonSets as last applied, and the PersistentVolumeClaims kept with their named volumes
-    (a volume made on first use has no claim object)."""
+    namespace, name): every kind but pods and workloads from the objects table, the
+    cluster-scoped ones (namespace "") too, but not what a controller made (its owner gives
+    it back); StatefulSets, DaemonSets, Jobs and CronJobs as last applied (their live bodies
+    hold what their controllers added: a Job's controller-uid selector); and the
+    PersistentVolumeClaims kept with their named volumes (a volume made on first use has no
+    claim object)."""
+    spaces = [namespace] if namespace is None else [namespace, ""]
+    owned = {r.uid for ns in spaces for r in host.store.list_records(None, ns) if r.owner_uid}
     found = {
         (o.kind, o.namespace, o.name): o.body
-        for o in host.store.list_objects(namespace=namespace)
-        if o.kind in generate.REFERENCED_KINDS
+        for ns in spaces
+        for o in host.store.list_objects(namespace=ns)
+        if o.uid not in owned
     }
-    for rec in host.store.list_records(list(generate.SET_KINDS), namespace):
-        found[rec.kind, rec.namespace, rec.name] = rec.last_applied or rec.body
+    for rec in host.store.list_records([*generate.SET_KINDS, "Job", "CronJob"], namespace):
+        if not rec.owner_uid:  # a CronJob's Jobs come back as the CronJob
+            found[rec.kind, rec.namespace, rec.name] = rec.last_applied or rec.body
     for vol in host.store.list_volumes():
         claim_ns = vol.namespace or "default"
         if vol.claim is not None and namespace in (None, claim_ns):
@@ -105,14 +105,3 @@ def _made_by_job(manifest: dict[str, Any]) -> bool:
         if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") == "Job":
             return True
     return False
-
-
-def _batch_objects(host: host_mod.Host, namespace: str | None) -> list[dict[str, Any]]:
-    """The Jobs and CronJobs a file made (not the Jobs a CronJob made), as they were applied,
-    cleaned: playing them again makes them again."""
-    out: list[dict[str, Any]] = []
-    for rec in host.store.list_records(["Job", "CronJob"], namespace):
-        if rec.api_group != "batch" or rec.owner_uid or rec.last_applied is None:
-            continue
-        out.append(generate.clean_object(rec.last_applied))
-    return out

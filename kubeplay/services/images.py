@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import ImageError, KubeplayError
 from kubeplay.image.store import ImageRecord
-from kubeplay.plan import pods as plans
 from kubeplay.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,11 +102,10 @@ def logout(
 
 
 def _users(host: host_mod.Host) -> dict[str, list[str]]:
-    """image id -> pods ("namespace/name") whose plan uses it."""
+    """image id -> pods ("namespace/name") whose containers were made from it."""
     out: dict[str, list[str]] = {}
     for rec in host.store.list_pods():
-        plan = plans.from_json(rec.plan_json)
-        for image_id in dict.fromkeys(c.image_id for c in plan.all_containers() if c.image_id):
+        for image_id in dict.fromkeys(c.image_id for c in rec.containers if c.image_id):
             out.setdefault(image_id, []).append(f"{rec.namespace}/{rec.name}")
     return out
 

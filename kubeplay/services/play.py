@@ -17,7 +17,6 @@ from kubeplay import crash
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import AlreadyExistsError, ManifestError, NotFoundError, UsageError
 from kubeplay.kube import workloads as kube_workloads
-from kubeplay.plan.images import ImageRef, default_pull_policy, normalize_reference
 from kubeplay.services import objects as objects_mod
 from kubeplay.services.objects import AppliedObjects
 from kubeplay.settings import Settings
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyActions, ApplyEntry
+    from kubeplay.plan.pods import PodPlan
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
@@ -78,45 +78,37 @@ def _parallel(
     return errors
 
 
-def _image_refs(
+def pull_images(
     settings: Settings,
     host: host_mod.Host,
-    pods: Sequence[KubeObject],
+    plans: Sequence[PodPlan],
     *,
     options: Options | None,
     progress: PullProgress | None,
-) -> tuple[dict[str, ImageRef], dict[str, ImageResult], list[str]]:
-    """Every image of the pods, pulled per its container's policy (in parallel) before the
-    plans are compiled. A failed pull is not an error of the play: the pod is created with
-    the container waiting ErrImagePull (as the kubelet does), and a warning names it."""
+) -> tuple[dict[tuple[str, str], ImageResult], list[str]]:
+    """Every image of the pods, ensured per its container's pull policy (in parallel) before
+    they are synced, by (image as written, pull policy). A failed pull is not an error of the
+    play: the pod is created with the container waiting ErrImagePull (as the kubelet does),
+    and a warning names it. Plans do not depend on this: the image's config is added when
+    each container is created."""
     from kubeplay.engine import images as images_mod
 
     users: dict[tuple[str, str], list[str]] = {}
-    for obj in pods:
-        spec = obj.body.get("spec") or {}
-        for group in ("initContainers", "containers"):
-            for ctr in spec.get(group) or ():
-                image = str(ctr.get("image") or "")
-                policy = str(
-                    ctr.get("imagePullPolicy") or default_pull_policy(normalize_reference(image))
-                )
-                users.setdefault((image, policy), []).append(
-                    f"pod {obj.namespace}/{obj.name}: container {ctr['name']}"
-                )
+    for plan in plans:
+        for ctr in plan.all_containers():
+            users.setdefault((ctr.image, ctr.pull_policy), []).append(
+                f"pod {plan.ref}: container {ctr.name}"
+            )
     results = images_mod.ensure_images(
         host, users, options=options, progress=progress, parallelism=settings.parallelism
     )
-    found: dict[str, ImageRef] = {}
-    failed: dict[str, ImageResult] = {}
-    notes: list[str] = []
-    for key, result in results.items():
-        if result.ref is not None:
-            found.setdefault(result.ref.ref, result.ref)
-            continue
-        failed[result.image] = result
-        for who in users[key]:
-            notes.append(f"{who}: image {result.image}: {result.reason}: {result.message}")
-    return found, failed, notes
+    notes = [
+        f"{who}: image {result.image}: {result.reason}: {result.message}"
+        for key, result in results.items()
+        if result.ref is None
+        for who in users[key]
+    ]
+    return results, notes
 
 
 def load_manifests(

@@ -51,6 +51,22 @@ def resolve(settings: Settings, text: str) -> KindInfo:
             host.close()
 
 
+def resolve_list(settings: Settings, text: str) -> list[KindInfo]:
+    """`get pods,sa,all`: the kinds of a comma-separated list (`all` is kubectl's category),
+    each once, in the order given."""
+    from kubeplay.errors import UsageError
+
+    try:
+        found = kinds.resolve_all(text)
+    except UsageError:
+        host = host_mod.open_host(settings)
+        try:
+            found = kinds.resolve_all(text, extra=_custom(host))
+        finally:
+            host.close()
+    return list({(r.info.group, r.info.kind): r.info for r in found}.values())
+
+
 def to_kube(rec: ObjectRecord) -> dict[str, Any]:
     """The object as the API server returns it: metadata with namespace, uid, creation;
     never the last-applied manifest."""
@@ -111,16 +127,19 @@ def watch(
     selector: str = "",
     interval: float = 0.5,
 ) -> Iterator[ObjectRecord]:
-    """After the list: every object of the kind that is added or changed, as it happens."""
-    seen = {
-        r.uid: r.updated_at for r in get(settings, info, namespace=namespace, selector=selector)
-    }
+    """After the list: every object of the kind that is added, changed or deleted, as it
+    happens (a deleted one as it was last seen, as kubectl's watch prints a DELETED event)."""
+    seen = {r.uid: r for r in get(settings, info, namespace=namespace, selector=selector)}
     while True:
         time.sleep(interval)
-        for rec in get(settings, info, namespace=namespace, selector=selector):
-            if seen.get(rec.uid) != rec.updated_at:
-                seen[rec.uid] = rec.updated_at
+        now = {r.uid: r for r in get(settings, info, namespace=namespace, selector=selector)}
+        for uid, rec in now.items():
+            if uid not in seen or seen[uid].updated_at != rec.updated_at:
                 yield rec
+        for uid, rec in seen.items():
+            if uid not in now:
+                yield rec
+        seen = now
 
 
 def delete(

@@ -41,6 +41,8 @@ class ContainerRecord:
     last_termination: dict[str, Any] | None = None
     spec_hash: str = ""  # the plan's container hash this instance was created from
     pid_start: int = 0  # the start time of `pid` (runtime.procs): a pid alone is not trusted
+    image_id: str = ""  # the image this instance was created from (the plan holds none)
+    stop_signal: str = ""  # what stops it, as resolved at creation with its image ("": SIGTERM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,8 +271,8 @@ class PodsTable(ObjectsTable):
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json, spec_hash, pid_start) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, spec_hash, pid_start, image_id, stop_signal) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
@@ -278,7 +280,8 @@ class PodsTable(ObjectsTable):
                 "waiting_reason=excluded.waiting_reason, "
                 "waiting_message=excluded.waiting_message, "
                 "last_termination_json=excluded.last_termination_json, "
-                "spec_hash=excluded.spec_hash, pid_start=excluded.pid_start",
+                "spec_hash=excluded.spec_hash, pid_start=excluded.pid_start, "
+                "image_id=excluded.image_id, stop_signal=excluded.stop_signal",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -294,6 +297,8 @@ class PodsTable(ObjectsTable):
                     json.dumps(rec.last_termination) if rec.last_termination else None,
                     rec.spec_hash,
                     rec.pid_start or None,
+                    rec.image_id,
+                    rec.stop_signal,
                 ),
             )
 
@@ -406,4 +411,6 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         last_termination=json.loads(last) if last else None,
         spec_hash=row["spec_hash"] or "",
         pid_start=row["pid_start"] or 0,
+        image_id=row["image_id"] or "",
+        stop_signal=row["stop_signal"] or "",
     )

@@ -228,6 +228,8 @@ SCHEMA_V2 = (
 ADDED_COLUMNS = (
     ("containers", "spec_hash", "TEXT NOT NULL DEFAULT ''"),
     ("containers", "pid_start", "INTEGER"),
+    ("containers", "image_id", "TEXT NOT NULL DEFAULT ''"),
+    ("containers", "stop_signal", "TEXT NOT NULL DEFAULT ''"),
 )
 
 TABLES = frozenset(

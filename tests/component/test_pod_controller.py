@@ -67,7 +67,7 @@ class Env:
     def play(self, manifest: dict[str, Any]) -> PodRecord:
         """What `play` does: the row, then one sync of the pod (sandbox, init, apps)."""
         uid = new_uid()
-        plan = plans.compile_pod(manifest, uid=uid, images=self.fakes.images.refs())
+        plan = plans.compile_pod(manifest, uid=uid)
         self.host.store.add_pods(
             [
                 PodRecord(
@@ -86,7 +86,7 @@ class Env:
 
     def update(self, uid: str, manifest: dict[str, Any]) -> None:
         """What an apply of a changed Pod writes (for the controller): the new plan."""
-        plan = plans.compile_pod(manifest, uid=uid, images=self.fakes.images.refs())
+        plan = plans.compile_pod(manifest, uid=uid)
         self.host.store.update_pod(uid, plan_json=plans.to_json(plan))
 
     def record(self, uid: str) -> PodRecord:
@@ -177,6 +177,36 @@ def test_restart_back_off_doubles_from_10_s_to_300_s_on_the_fake_clock(env: Env)
     app = next(s for s in env.status(rec.uid)["containerStatuses"] if s["name"] == "app")
     assert app["restartCount"] == 8
     assert "BackOff" in env.reasons(rec.uid)
+
+
+def test_a_restart_reuses_its_image_and_an_image_update_takes_the_new_one(env: Env) -> None:
+    """The plan holds no image: each instance records the image it was made from (imageID).
+    A restart from the same definition takes that image again without a pull, even under
+    pull policy Always (`busybox` is :latest), as kubeplay did when plans held image ids; an
+    image update in place ensures the new image (per its policy) before its container
+    starts."""
+    rec = env.play(_manifest())
+    images = env.fakes.images
+    assert images.pulls == ["docker.io/library/busybox:latest"]  # Always: the first start
+
+    async def scenario() -> None:
+        await env.loop.drain()
+        env.runtime.exit(rec.uid, "app", 1)
+        await env.settle()  # the first restart is at once
+
+    asyncio.run(scenario())
+    statuses = {s["name"]: s for s in env.status(rec.uid)["containerStatuses"]}
+    assert statuses["app"]["restartCount"] == 1
+    assert images.pulls == ["docker.io/library/busybox:latest"]
+    busybox = images.find("busybox")
+    assert statuses["app"]["imageID"] == busybox.image_id
+    manifest = _manifest()
+    manifest["spec"]["containers"][0]["image"] = "busybox:1.36"
+    env.update(rec.uid, manifest)
+    asyncio.run(env.settle())
+    assert images.pulls == ["docker.io/library/busybox:latest"]  # 1.36: IfNotPresent, held
+    row = next(c for c in env.record(rec.uid).containers if c.name == "app")
+    assert row.image_id == images.find("busybox:1.36").image_id
 
 
 def test_a_failed_restart_waits_with_the_runtime_error_then_starts_after_back_off(
@@ -351,6 +381,57 @@ def test_a_missing_config_map_volume_waits_then_the_pod_starts_once_it_is_stored
         )
     ]
     assert [e.reason for e in env.host.store.list_events(rec.uid)].count("Scheduled") == 1
+
+
+def test_a_missing_claim_waits_then_the_pod_starts_once_the_claim_is_stored(env: Env) -> None:
+    """A pod whose PersistentVolumeClaim is not there waits like one missing a ConfigMap
+    (FailedMount, no volume made on first use: the supervisor is not `play`), and starts
+    once the claim object is stored, its named volume made then with the claim."""
+    manifest = _manifest(volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}])
+    manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    rec = env.play(manifest)
+    assert env.runtime.calls == []
+    assert env.waiting(rec.uid, "app") == "ContainerCreating"
+    assert env.host.store.get_volume("db") is None
+
+    async def scenario() -> None:
+        await env.loop.drain()
+        assert env.runtime.calls == []
+        claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "db"}, "spec": {}}
+        env.host.store.put_objects(
+            [
+                StoredObject(
+                    kind="PersistentVolumeClaim",
+                    namespace="default",
+                    name="db",
+                    source="claim.yaml",
+                    body=claim,
+                )
+            ]
+        )
+        await env.settle()
+
+    asyncio.run(scenario())
+    assert env.status(rec.uid)["phase"] == "Running"
+    volume = env.host.store.get_volume("db")
+    assert volume is not None and volume.claim == {
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "db"},
+        "spec": {},
+    }
+    mounts = [e for e in env.host.store.list_events(rec.uid) if e.reason == "FailedMount"]
+    assert [(e.message, e.count) for e in mounts] == [
+        (
+            'MountVolume.SetUp failed for volume "data" : error processing PVC default/db: '
+            'failed to fetch PVC from API server: persistentvolumeclaims "db" not found',
+            2,  # play's try, the first sync
+        )
+    ]
+    claim_rec = env.host.store.get_record("", "PersistentVolumeClaim", "default", "db")
+    assert claim_rec is not None
+    assert [(e.kind, e.name, e.reason) for e in env.host.store.list_events(claim_rec.uid)] == [
+        ("PersistentVolumeClaim", "db", "ProvisioningSucceeded")
+    ]
 
 
 def _conf(rec: PodRecord) -> Any:

@@ -117,7 +117,7 @@ class Env:
         self.restarts.append((kill.pod_uid, kill.container, kill.message))
 
     def add_pod(self, manifest: dict[str, Any], *, uid: str = "u1") -> PodRecord:
-        plan = pods_mod.compile_pod(manifest, uid=uid, images={})
+        plan = pods_mod.compile_pod(manifest, uid=uid)
         self.host.store.add_pods(
             [
                 PodRecord(

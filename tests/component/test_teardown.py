@@ -104,7 +104,7 @@ class Env:
                     "containers": [{"name": "main", "image": "busybox"}],
                 },
             }
-            plan = pods_mod.compile_pod(manifest, uid=uid, images={})
+            plan = pods_mod.compile_pod(manifest, uid=uid)
             self.host.store.add_pods(
                 [
                     PodRecord(

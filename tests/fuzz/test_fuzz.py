@@ -77,7 +77,7 @@ def play_input(text: str) -> str:
         for obj in objects:
             pod = _as_pod(obj.body)
             if pod is not None:
-                plans.compile_pod(pod, uid="00000000-0000-0000-0000-000000000000", images={})
+                plans.compile_pod(pod, uid="00000000-0000-0000-0000-000000000000")
     except KubeplayError as err:
         return str(err).splitlines()[0]
     return "planned"

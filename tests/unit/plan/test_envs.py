@@ -113,9 +113,7 @@ def test_object_references(
     env_from: tuple[dict[str, Any], ...],
     expected: dict[str, str],
 ) -> None:
-    got = _env(*entries, env_from=env_from)
-    got.pop("PATH")
-    assert got == expected
+    assert _env(*entries, env_from=env_from) == expected
 
 
 def test_invalid_envfrom_keys_are_reported() -> None:
@@ -228,7 +226,7 @@ def test_resource_field_ref(ref: dict[str, Any], resources: dict[str, Any], expe
     assert got["R"] == expected
 
 
-def test_image_env_underneath_and_argv_expanded_from_resolved_env() -> None:
+def test_command_and_args_expand_from_the_resolved_env() -> None:
     source = EnvSource(
         env=(
             {"name": "M", **_ref("configMapKeyRef", name="cm", key="mode")},
@@ -236,22 +234,24 @@ def test_image_env_underneath_and_argv_expanded_from_resolved_env() -> None:
         ),
         command=("run", "$(M)"),
         args=("--x=$$(M)",),
-        image_env=("PATH=/bin", "HOME=/root", "IMG=1"),
-        image_entrypoint=("ignored",),
     )
     got = _resolve(source)
-    assert got.env == (("PATH", "/bin"), ("HOME", "/h"), ("IMG", "1"), ("M", "fast"))
-    assert got.argv == ("run", "fast", "--x=$(M)")
+    assert got.env == (("M", "fast"), ("HOME", "/h"))
+    assert (got.command, got.args) == (("run", "fast"), ("--x=$(M)",))
 
 
-def test_defined_is_the_container_env_without_the_image_env() -> None:
-    """What subPathExpr expands from: envFrom and env, not the image's Env (kubelet's
-    makeMounts gets opts.Envs)."""
+def test_unset_command_and_args_stay_unset_for_the_image() -> None:
+    entry = {"name": "M", **_ref("configMapKeyRef", name="cm", key="mode")}
+    got = _resolve(EnvSource(env=(entry,)))
+    assert (got.command, got.args) == (None, None)
+
+
+def test_env_is_the_containers_own_without_the_image_env() -> None:
+    """What command, args and subPathExpr expand from: envFrom and env, not the image's Env
+    (kubelet's makeMounts gets opts.Envs); the image's Env goes under it at creation."""
     source = EnvSource(
         env_from=({"configMapRef": {"name": "cm"}, "prefix": "CM_"},),
         env=({"name": "M", **_ref("configMapKeyRef", name="cm", key="mode")},),
-        image_env=("PATH=/bin", "IMG=1"),
     )
     got = _resolve(source)
-    assert ("IMG", "1") in got.env
-    assert dict(got.defined) == {"CM_1st": "x", "CM_level": "3", "CM_mode": "fast", "M": "fast"}
+    assert dict(got.env) == {"CM_1st": "x", "CM_level": "3", "CM_mode": "fast", "M": "fast"}

@@ -824,7 +824,10 @@ def test_no_name_means_every_object_of_the_namespace_in_apply_order() -> None:
         pytest.param(
             ("deployment/nope",), NotFoundError, 'deployment "nope" not found', id="missing-deploy"
         ),
-        pytest.param(("service/web",), UsageError, 'unknown kind "service"', id="unknown-kind"),
+        pytest.param(("bogus/web",), UsageError, 'unknown kind "bogus"', id="unknown-kind"),
+        pytest.param(
+            ("service/web",), NotFoundError, 'service "web" not found', id="missing-stored-kind"
+        ),
         pytest.param((), NotFoundError, 'no pods or workloads in namespace "empty"', id="empty"),
     ],
 )
@@ -944,3 +947,99 @@ def test_dump_is_multi_document_yaml_with_literal_blocks_and_no_folding() -> Non
     assert generate.dump_kube([_pod("a", hostname="h")]) == generate.dump_kube(
         [_pod("a", hostname="h")]
     )
+
+
+# --- every stored kind -------------------------------------------------------------------------
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "crontabs.stable.example.com"},
+    "spec": {
+        "group": "stable.example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+STORED_ONLY: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("ServiceAccount", "default", "builder"): {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "builder", "namespace": "default"},
+    },
+    ("ClusterRole", "", "system:reader"): {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "system:reader", "uid": "u-1"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    },
+    ("CustomResourceDefinition", "", "crontabs.stable.example.com"): CRD,
+    ("CronTab", "default", "nightly"): {
+        "apiVersion": "stable.example.com/v1",
+        "kind": "CronTab",
+        "metadata": {"name": "nightly", "namespace": "default"},
+        "spec": {"cronSpec": "0 0 * * *"},
+    },
+    ("ServiceAccount", "other", "elsewhere"): {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "elsewhere", "namespace": "other"},
+    },
+}
+
+
+def _kinds_and_names(result: generate.Generated) -> list[tuple[str, str]]:
+    return [(o["kind"], o["metadata"]["name"]) for o in result.objects]
+
+
+def test_every_stored_kind_comes_back_cluster_scoped_ones_in_every_namespace() -> None:
+    """A kind kubeplay only stores (ServiceAccount, RBAC, CRDs and their resources) is given
+    back like a ConfigMap: cleaned, in Helm's install order, custom resources last."""
+    result = generate.generate_kube(
+        (),
+        namespace="default",
+        pods=[PlayedPod("default", "web", _pod())],
+        workloads=[],
+        stored=STORED_ONLY,
+    )
+    assert _kinds_and_names(result) == [
+        ("ServiceAccount", "builder"),
+        ("CustomResourceDefinition", "crontabs.stable.example.com"),
+        ("ClusterRole", "system:reader"),
+        ("Pod", "web"),
+        ("CronTab", "nightly"),
+    ]
+    role = next(o for o in result.objects if o["kind"] == "ClusterRole")
+    assert "uid" not in role["metadata"]
+    _assert_valid(result.objects)
+
+
+def test_a_stored_kind_by_name_custom_resources_by_their_crd() -> None:
+    from kubeplay.kube import kinds
+
+    result = generate.generate_kube(
+        ("clusterrole/system:reader", "crontab/nightly", "sa/builder"),
+        namespace="default",
+        pods=[],
+        workloads=[],
+        stored=STORED_ONLY,
+        kinds=[kinds.from_crd(CRD)],
+    )
+    assert _kinds_and_names(result) == [
+        ("ServiceAccount", "builder"),
+        ("ClusterRole", "system:reader"),
+        ("CronTab", "nightly"),
+    ]

@@ -8,9 +8,8 @@ securityContext overrides the pod's).
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -47,7 +46,7 @@ def _manifest() -> dict[str, Any]:
 def _compile(mutate: Callable[[dict[str, Any]], None] = lambda m: None) -> PodPlan:
     manifest = _manifest()
     mutate(manifest)
-    return pods.compile_pod(manifest, uid="uid-1", images=IMAGES)
+    return pods.compile_pod(manifest, uid="uid-1")
 
 
 def _spec(**fields: Any) -> Callable[[dict[str, Any]], None]:
@@ -158,8 +157,6 @@ def test_pod_identity() -> None:
         ),
         pytest.param(lambda m: None, "image_ref", NGINX, id="image-ref-normalised"),
         pytest.param(lambda m: None, "image", "nginx:1.25", id="image-as-written"),
-        pytest.param(lambda m: None, "image_id", NGINX_IMAGE.image_id, id="image-id-from-store"),
-        pytest.param(_ctr(image="absent:1"), "image_id", "", id="image-missing-empty-id"),
         # securityContext: the container's runAsUser/runAsGroup override the pod's.
         pytest.param(lambda m: None, "run_as_user", None, id="run-as-user-unset"),
         pytest.param(
@@ -195,30 +192,34 @@ def test_pod_identity() -> None:
             1000,
             id="run-as-user-null-in-container-keeps-pod",
         ),
-        pytest.param(lambda m: None, "user", "101", id="image-user-kept-to-resolve"),
-        # workingDir: the manifest's, else the image's WorkingDir, else "/".
-        pytest.param(lambda m: None, "working_dir", "/srv", id="working-dir-from-image"),
+        # The plan is the manifest's alone: nothing of the image (reconcile.md section 7).
+        pytest.param(lambda m: None, "image_id", "", id="plan-holds-no-image-id"),
+        pytest.param(lambda m: None, "user", "", id="plan-holds-no-image-user"),
+        pytest.param(lambda m: None, "argv", (), id="plan-holds-no-argv"),
+        pytest.param(lambda m: None, "command", None, id="command-unset-is-the-images"),
+        pytest.param(lambda m: None, "args", None, id="args-unset-are-the-images"),
+        pytest.param(lambda m: None, "working_dir", "", id="working-dir-unset-is-the-images"),
+        pytest.param(lambda m: None, "stop_signal", "", id="stop-signal-unset-is-the-images"),
+        pytest.param(lambda m: None, "env", (), id="env-without-image-env"),
         pytest.param(_ctr(workingDir="/app"), "working_dir", "/app", id="working-dir-manifest"),
-        pytest.param(_ctr(image="absent:1"), "working_dir", "/", id="working-dir-default-root"),
-        pytest.param(lambda m: None, "stop_signal", "SIGQUIT", id="stop-signal-from-image"),
-        pytest.param(_ctr(image="absent:1"), "stop_signal", "SIGTERM", id="stop-signal-default"),
         pytest.param(
-            lambda m: None,
-            "argv",
-            ("/docker-entrypoint.sh", "nginx", "-g", "daemon off;"),
-            id="argv-from-image",
+            _ctr(args=["$(HOME)", "$(MODE)", "$$(MODE)"], env=[{"name": "MODE", "value": "x"}]),
+            "args",
+            ("$(HOME)", "x", "$(MODE)"),
+            id="args-expand-container-env-only",
+        ),
+        pytest.param(_ctr(args=[]), "args", (), id="empty-args-kept-empty"),
+        pytest.param(
+            _ctr(command=["run", "$(MODE)"], env=[{"name": "MODE", "value": "x"}]),
+            "command",
+            ("run", "x"),
+            id="command-expanded",
         ),
         pytest.param(
-            _ctr(args=["$(HOME)", "$(MODE)"], env=[{"name": "MODE", "value": "x"}]),
-            "argv",
-            ("/docker-entrypoint.sh", "$(HOME)", "x"),
-            id="args-expand-container-env-not-image-env",
-        ),
-        pytest.param(
-            _ctr(env=[{"name": "NGINX_VERSION", "value": "2"}]),
+            _ctr(env=[{"name": "A", "value": "1"}, {"name": "B", "value": "$(A)-$(HOME)"}]),
             "env",
-            (("PATH", "/usr/sbin:/usr/bin"), ("NGINX_VERSION", "2"), ("HOME", "/root")),
-            id="env-merged-over-image",
+            (("A", "1"), ("B", "1-$(HOME)")),
+            id="env-expands-earlier-entries-not-the-images",
         ),
         pytest.param(lambda m: None, "restart_policy", "", id="container-restart-policy-unset"),
         pytest.param(
@@ -299,8 +300,8 @@ def test_init_containers_kind_and_order() -> None:
 
 
 def test_spec_hash_is_stable_across_uid() -> None:
-    a = pods.compile_pod(_manifest(), uid="uid-1", images=IMAGES)
-    b = pods.compile_pod(_manifest(), uid="uid-2", images=IMAGES)
+    a = pods.compile_pod(_manifest(), uid="uid-1")
+    b = pods.compile_pod(_manifest(), uid="uid-2")
     assert a.spec_hash == b.spec_hash
     assert a.containers[0].spec_hash == b.containers[0].spec_hash
     assert len(a.spec_hash) == 16
@@ -337,23 +338,14 @@ def test_spec_hash_of_untouched_container_is_kept() -> None:
     assert changed.containers[0].spec_hash != base.containers[0].spec_hash
 
 
-@pytest.mark.parametrize(
-    "images",
-    [
-        pytest.param({}, id="before-the-pull"),
-        pytest.param(IMAGES, id="after-the-pull"),
-        pytest.param(
-            {NGINX: replace(NGINX_IMAGE, image_id="sha256:" + "e" * 64)}, id="after-a-new-pull"
-        ),
-    ],
-)
-def test_container_spec_hash_is_the_manifests_so_stable_across_pulls(
-    images: dict[str, Any],
-) -> None:
-    """kubelet hashes the container spec, not the image: a pull never restarts anything."""
-    base = pods.compile_pod(_manifest(), uid="u", images=IMAGES)
-    again = pods.compile_pod(_manifest(), uid="u", images=images)
-    assert again.containers[0].spec_hash == base.containers[0].spec_hash
+def test_the_plan_and_its_hashes_are_the_same_before_and_after_a_pull() -> None:
+    """kubelet hashes the container spec, not the image, and the plan holds nothing of the
+    image: compiling needs no image store, so a pull changes nothing (reconcile.md 7)."""
+    base = pods.compile_pod(_manifest(), uid="u")
+    resolved = pods.resolve_image(base.containers[0], NGINX_IMAGE)
+    again = pods.compile_pod(_manifest(), uid="u")
+    assert again == base
+    assert resolved.spec_hash == base.containers[0].spec_hash
 
 
 def test_container_spec_hash_takes_the_pull_policy_defaulted() -> None:
@@ -363,11 +355,134 @@ def test_container_spec_hash_takes_the_pull_policy_defaulted() -> None:
     assert _compile(explicit).containers[0].spec_hash == _compile().containers[0].spec_hash
 
 
-def test_spec_hash_ignores_the_image_store_object_identity() -> None:
-    images = {NGINX: replace(NGINX_IMAGE, config=copy.deepcopy(NGINX_IMAGE.config))}
-    a = pods.compile_pod(_manifest(), uid="u", images=IMAGES)
-    b = pods.compile_pod(_manifest(), uid="u", images=images)
-    assert a == b
+# --- what the image adds when the container is created -------------------------------------
+
+EMPTY_IMAGE = ImageRef(ref=NGINX, image_id="sha256:" + "b" * 64, config=ImageConfig())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "image", "attr", "expected"),
+    [
+        # The image's ENTRYPOINT + CMD; command replaces ENTRYPOINT and drops CMD, args
+        # replace CMD (define-command-argument-container/#notes).
+        pytest.param(
+            lambda m: None,
+            NGINX_IMAGE,
+            "argv",
+            ("/docker-entrypoint.sh", "nginx", "-g", "daemon off;"),
+            id="argv-entrypoint-and-cmd-of-the-image",
+        ),
+        pytest.param(
+            _ctr(command=["/bin/app"]), NGINX_IMAGE, "argv", ("/bin/app",), id="command-drops-cmd"
+        ),
+        pytest.param(
+            _ctr(command=["/bin/app"], args=["-v"]),
+            NGINX_IMAGE,
+            "argv",
+            ("/bin/app", "-v"),
+            id="command-and-args",
+        ),
+        pytest.param(
+            _ctr(args=["-v"]),
+            NGINX_IMAGE,
+            "argv",
+            ("/docker-entrypoint.sh", "-v"),
+            id="args-replace-cmd-keep-entrypoint",
+        ),
+        pytest.param(
+            _ctr(args=[]),
+            NGINX_IMAGE,
+            "argv",
+            ("/docker-entrypoint.sh", "nginx", "-g", "daemon off;"),
+            id="empty-args-keep-cmd",
+        ),
+        pytest.param(
+            _ctr(args=["$(HOME)", "$(MODE)", "$$(X)"], env=[{"name": "MODE", "value": "x"}]),
+            NGINX_IMAGE,
+            "argv",
+            ("/docker-entrypoint.sh", "$(HOME)", "x", "$(X)"),
+            id="args-expanded-once-from-the-container-env-not-the-image-env",
+        ),
+        pytest.param(
+            _ctr(command=["echo", "$$$$"]),
+            NGINX_IMAGE,
+            "argv",
+            ("echo", "$$"),
+            id="escapes-not-expanded-twice",
+        ),
+        pytest.param(lambda m: None, EMPTY_IMAGE, "argv", (), id="image-without-entrypoint"),
+        # The image's Env under the container's (in place), then a default PATH.
+        pytest.param(
+            _ctr(env=[{"name": "NGINX_VERSION", "value": "2"}, {"name": "MODE", "value": "x"}]),
+            NGINX_IMAGE,
+            "env",
+            (
+                ("PATH", "/usr/sbin:/usr/bin"),
+                ("NGINX_VERSION", "2"),
+                ("HOME", "/root"),
+                ("MODE", "x"),
+            ),
+            id="env-merged-over-image-in-place",
+        ),
+        pytest.param(
+            lambda m: None,
+            EMPTY_IMAGE,
+            "env",
+            (("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),),
+            id="env-default-path",
+        ),
+        # workingDir: the manifest's, else the image's WorkingDir, else "/".
+        pytest.param(lambda m: None, NGINX_IMAGE, "working_dir", "/srv", id="working-dir-image"),
+        pytest.param(
+            _ctr(workingDir="/app"), NGINX_IMAGE, "working_dir", "/app", id="working-dir-manifest"
+        ),
+        pytest.param(lambda m: None, EMPTY_IMAGE, "working_dir", "/", id="working-dir-root"),
+        # The image's USER, resolved later against the rootfs (runAsUser still wins there).
+        pytest.param(lambda m: None, NGINX_IMAGE, "user", "101", id="user-of-the-image"),
+        pytest.param(lambda m: None, EMPTY_IMAGE, "user", "", id="user-unset-root"),
+        # StopSignal: lifecycle.stopSignal, else the image's, else SIGTERM.
+        pytest.param(lambda m: None, NGINX_IMAGE, "stop_signal", "SIGQUIT", id="stop-signal-image"),
+        pytest.param(
+            _ctr(lifecycle={"stopSignal": "SIGUSR1"}),
+            NGINX_IMAGE,
+            "stop_signal",
+            "SIGUSR1",
+            id="stop-signal-lifecycle-wins",
+        ),
+        pytest.param(
+            lambda m: None, EMPTY_IMAGE, "stop_signal", "SIGTERM", id="stop-signal-default"
+        ),
+        pytest.param(lambda m: None, NGINX_IMAGE, "image_id", NGINX_IMAGE.image_id, id="image-id"),
+    ],
+)
+def test_resolve_image(
+    mutate: Callable[[dict[str, Any]], None], image: ImageRef, attr: str, expected: Any
+) -> None:
+    (ctr,) = _compile(mutate).containers
+    assert getattr(pods.resolve_image(ctr, image), attr) == expected
+
+
+def test_a_plan_stored_with_the_images_part_decodes_to_the_same_container() -> None:
+    """A plan stored before the image left the plan had argv, env and working dir resolved;
+    decoded, the image adds nothing new to them, so its containers are made as before."""
+    (ctr,) = _compile(_ctr(env=[{"name": "MODE", "value": "x"}], args=["-v"])).containers
+    made = pods.resolve_image(ctr, NGINX_IMAGE)
+    old = json.loads(pods.to_json(_compile()))
+    old_ctr = old["containers"][0]
+    for key in ("command", "args"):
+        del old_ctr[key]
+    old_ctr.update(
+        argv=list(made.argv), env=[list(e) for e in made.env], working_dir=made.working_dir
+    )
+    old_ctr.update(user=made.user, image_id=made.image_id, stop_signal=made.stop_signal)
+    (decoded,) = pods.from_json(json.dumps(old)).containers
+    again = pods.resolve_image(decoded, NGINX_IMAGE)
+    assert (again.argv, dict(again.env), again.working_dir, again.stop_signal) == (
+        made.argv,
+        dict(made.env),
+        made.working_dir,
+        made.stop_signal,
+    )
 
 
 # --- JSON codec ----------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def test_compiled_container_plan_carries_probes_and_hooks_through_json() -> None
             },
         }
     )
-    plan = pods.compile_pod(manifest, uid="u", images={})
+    plan = pods.compile_pod(manifest, uid="u")
     (ctr,) = plan.containers
     assert ctr.liveness == ProbeSpec(p.HTTPGetAction(80, port_name="http", headers=(("a", "b"),)))
     assert ctr.readiness == ProbeSpec(p.TCPSocketAction(80), period=1)
@@ -179,20 +179,16 @@ def test_lifecycle_stop_signal_overrides_the_image_stop_signal() -> None:
     from kubeplay.plan.images import ImageConfig, ImageRef
 
     ref = "docker.io/library/busybox:latest"
-    images = {
-        ref: ImageRef(ref=ref, image_id="sha256:1", config=ImageConfig(stop_signal="SIGQUIT"))
-    }
-    plain = pods.compile_pod(_pod({}), uid="u", images=images)
-    assert plain.containers[0].stop_signal == "SIGQUIT"
-    own = pods.compile_pod(_pod({"lifecycle": {"stopSignal": "SIGUSR2"}}), uid="u", images=images)
-    assert own.containers[0].stop_signal == "SIGUSR2"
+    image = ImageRef(ref=ref, image_id="sha256:1", config=ImageConfig(stop_signal="SIGQUIT"))
+    plain = pods.compile_pod(_pod({}), uid="u")
+    assert pods.resolve_image(plain.containers[0], image).stop_signal == "SIGQUIT"
+    own = pods.compile_pod(_pod({"lifecycle": {"stopSignal": "SIGUSR2"}}), uid="u")
+    assert pods.resolve_image(own.containers[0], image).stop_signal == "SIGUSR2"
 
 
 def test_probes_change_the_container_spec_hash() -> None:
-    plain = pods.compile_pod(_pod({}), uid="u", images={})
-    probed = pods.compile_pod(
-        _pod({"readinessProbe": {"tcpSocket": {"port": 80}}}), uid="u", images={}
-    )
+    plain = pods.compile_pod(_pod({}), uid="u")
+    probed = pods.compile_pod(_pod({"readinessProbe": {"tcpSocket": {"port": 80}}}), uid="u")
     assert plain.containers[0].spec_hash != probed.containers[0].spec_hash
 
 

@@ -545,7 +545,10 @@ def test_waiting_reasons(plan: PodPlan, observed: ObservedPod, expected: dict[st
 
 
 def test_container_status_image_fields() -> None:
-    got = status.container_status(_ctr("app"), running("app"))
+    """imageID is the image the running instance was made from (its state, not the plan)."""
+    got = status.container_status(
+        _ctr("app"), replace(running("app"), image_id="sha256:" + "c" * 64)
+    )
     assert (got["name"], got["image"], got["imageID"]) == (
         "app",
         "busybox:1",

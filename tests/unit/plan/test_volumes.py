@@ -238,7 +238,6 @@ def test_compile_mounts(
     plan = pods.compile_pod(
         _pod([{"name": "v", **volume}], [{"name": "v", **mount}], env=env),
         uid="u",
-        images=IMAGES,
     )
     assert plan.containers[0].mounts == (expected,)
 
@@ -262,7 +261,7 @@ def test_subpathexpr_expanding_out_of_the_volume_is_refused(expr: str, message: 
         ],
     )
     with pytest.raises(VolumeError) as caught:
-        pods.compile_pod(manifest, uid="u", images=IMAGES)
+        pods.compile_pod(manifest, uid="u")
     assert str(caught.value) == (
         f"pod default/web: container app.volumeMounts[0].subPathExpr: {message}"
     )
@@ -274,7 +273,6 @@ def test_mounts_of_unsupported_volumes_are_left_out() -> None:
             [{"name": "v", "nfs": {"server": "s", "path": "/"}}], [{"name": "v", "mountPath": "/n"}]
         ),
         uid="u",
-        images=IMAGES,
     )
     assert plan.containers[0].mounts == ()
 
@@ -305,7 +303,7 @@ def test_plan_with_volumes_round_trips_through_json() -> None:
         [{"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b", "subPath": "x"}],
     )
     manifest["spec"]["securityContext"] = {"fsGroup": 2000, "fsGroupChangePolicy": "OnRootMismatch"}
-    plan = pods.compile_pod(manifest, uid="u", images=IMAGES)
+    plan = pods.compile_pod(manifest, uid="u")
     assert pods.from_json(pods.to_json(plan)) == plan
     assert (plan.fs_group, plan.fs_group_change_policy) == (2000, "OnRootMismatch")
 
