@@ -1,8 +1,10 @@
 """Workloads: a Deployment becomes its replica Pods, named and labelled as Kubernetes does.
 
-`services.play` calls `replica_pods` for every Deployment it plays; `down`, a re-play and
-`generate kube` find a Deployment's pods again with `owns` (the pod's controlling
-ownerReference is the ReplicaSet this module names). What the controllers do, in pure code:
+The Deployment and ReplicaSet controllers (`engine.controllers`) name ReplicaSets and pods
+with `template_hash` and `generated_name`, and give a Deployment's ReplicaSet the uid
+`Workload.controller_uid`, so `generate kube` finds a Deployment's pods again with `owns`
+(the pod's controlling ownerReference is the ReplicaSet this module names); `replica_pods`
+is the same naming as a pure function (table tests). In pure code:
 
 - the ReplicaSet is `<deployment>-<pod-template-hash>`; the hash is FNV-32a over the pod
   template, its decimal value rendered with the apiserver's safe-encode alphabet
@@ -14,9 +16,8 @@ ownerReference is the ReplicaSet this module names). What the controllers do, in
   SimpleNameGenerator: base cut to 58 characters, random characters from the same alphabet),
   labelled with the template's labels plus `pod-template-hash`, owned by the ReplicaSet.
 
-Rolling updates, scaling and replica healing are not here (the supervisor's): a Deployment
-played again with `--replace` replaces all its pods. No I/O, no clock: the random
-characters come from the caller.
+Rolling updates, scaling and replica healing are the controllers' (`plan.deployment`,
+`plan.replicaset`). No I/O, no clock: the random characters come from the caller.
 """
 
 from __future__ import annotations
