@@ -1,12 +1,15 @@
 """Deployments and ReplicaSets end to end: a deleted pod is replaced, `scale` follows,
 a rolling update sampled all along never breaks the availability and surge bounds,
 `rollout undo` goes back, a hostPort pod that cannot get its port is Pending with the
-scheduler's message while Recreate succeeds, and a progress deadline fails `rollout status`.
+scheduler's message while Recreate succeeds, a progress deadline fails `rollout status`, and
+a supervisor killed mid-rollout is replaced by one that finishes it with no pod too many.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -216,3 +219,26 @@ def test_a_progress_deadline_fails_rollout_status(kp: Kubeplay) -> None:
     assert progressing[0]["reason"] == "ProgressDeadlineExceeded"
     kp.ok("rollout", "undo", "deployment/web")
     kp.ok("rollout", "status", "deployment/web", "--timeout", "60")
+
+
+def test_a_supervisor_killed_mid_rollout_is_restarted_and_finishes_it_once(kp: Kubeplay) -> None:
+    # each new pod is Ready only 2 s after it starts: the rollout takes several steps
+    probe = """        readinessProbe:
+          exec: {command: ["true"]}
+          initialDelaySeconds: 2
+          periodSeconds: 1"""
+    path = kp.write("web.yaml", _deployment(replicas=3, extra=probe))
+    _apply(kp, path)
+    old = set(_running(kp, 3))
+    path.write_text(_deployment(replicas=3, mode="b", extra=probe))
+    _apply(kp, path)
+    first = kp.wait_for("a supervisor", kp.supervisor_pid, timeout=10)
+    os.kill(first, signal.SIGKILL)
+    kp.wait_for("the supervisor to die", lambda: not kp.supervisors(), timeout=10)
+    # a read command starts a new one, which carries the rollout on from the stored state
+    kp.ok("get", "pods")
+    new = set(_running(kp, 3, not_in=old))
+    assert len(new) == 3
+    rss = json.loads(kp.ok("get", "rs", "-o", "json"))["items"]
+    assert sorted(r["spec"]["replicas"] for r in rss) == [0, 3]
+    assert sorted(r["status"]["replicas"] for r in rss) == [0, 3]
