@@ -385,7 +385,7 @@ def zone_error(name: str) -> str:
 
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # a directory, too long
         return f"unknown time zone {name}"
     return ""
 

@@ -211,6 +211,13 @@ def test_cronjob_makes_its_job_at_the_schedule_time(env: Env) -> None:
     assert len(env.running(job.uid)) == 1  # the Job controller made and started its pod
     assert env.status("CronJob", "tick")["lastScheduleTime"] == "2026-12-06T10:05:00Z"
     assert [r["name"] for r in env.status("CronJob", "tick")["active"]] == [name]
+    # its Job finishing updates the CronJob's status at once (no resync, no timer)
+    (pod,) = env.running(job.uid)
+    env.finish(pod, 0)
+    asyncio.run(env.loop.drain())
+    status = env.status("CronJob", "tick")
+    assert "active" not in status
+    assert status["lastSuccessfulTime"] == job_plan.rfc3339(env.clock())
     # the CronJob goes: its Job and the Job's pods go too
     env.host.store.delete_records([cj.uid])
     env.settle()

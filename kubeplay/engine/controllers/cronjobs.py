@@ -54,7 +54,7 @@ def load_zone(name: str) -> dt.tzinfo | None:
 
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # a directory, too long
         return None
 
 

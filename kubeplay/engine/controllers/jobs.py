@@ -206,6 +206,10 @@ class JobController:
         status = actions.status
         finished = bool(job_plan.finished_condition(status))
         ttl = (rec.body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        owner = ownedpods.controller_ref(rec.body)
+        was_finished = bool(job_plan.finished_condition(rec.body.get("status") or {}))
+        if finished and not was_finished and owner.get("kind") == "CronJob":
+            touched.append(ObjectKey("CronJob", rec.namespace, str(owner.get("name") or "")))
         return SyncResult(
             requeue_after=actions.requeue_after,
             needs_supervisor=not finished or ttl is not None,

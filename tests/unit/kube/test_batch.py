@@ -88,6 +88,16 @@ def _errors(text: str) -> str:
             id="unknown-time-zone",
         ),
         pytest.param(
+            _cronjob("  schedule: '@hourly'\n  timeZone: America\n"),
+            'spec.timeZone: Invalid value: "America": unknown time zone America',
+            id="time-zone-directory",
+        ),
+        pytest.param(
+            _cronjob("  schedule: '@hourly'\n  timeZone: " + "x" * 300 + "\n"),
+            "unknown time zone xxx",
+            id="time-zone-name-too-long",
+        ),
+        pytest.param(
             _cronjob("  schedule: '@hourly'\n  timeZone: Local\n"),
             "timeZone must be an explicit time zone",
             id="local-time-zone",
