@@ -141,7 +141,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         warning=NO_PODS,
     ),
     _k("apps", "v1", "Deployment", "deployments", "deploy"),
-    _k("apps", "v1", "ReplicaSet", "replicasets", "rs", warning=NO_PODS),
+    _k("apps", "v1", "ReplicaSet", "replicasets", "rs"),
     _k("apps", "v1", "StatefulSet", "statefulsets", "sts"),
     _k("apps", "v1", "DaemonSet", "daemonsets", "ds"),
     _k(

@@ -24,7 +24,16 @@ from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
-    {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
+    {
+        "Pod",
+        "ConfigMap",
+        "Secret",
+        "Namespace",
+        "List",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "ReplicaSet",
+    }
 )
 # Kinds run by their own controllers, with the tables of the fields they read.
 SET_TABLES = {"StatefulSet": fields.STATEFULSET_TABLES, "DaemonSet": fields.DAEMONSET_TABLES}
@@ -171,7 +180,7 @@ def _field_of(warning: Warning) -> str:
     """The field a warning is about: list indices as `[*]`, a workload's pod template as a
     Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
     path = warning.path
-    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+    if warning.kind in (*workloads.KINDS, "ReplicaSet") and path.startswith("spec.template."):
         path = path.removeprefix("spec.template.")
     return _INDEX.sub("[*]", path)
 
@@ -693,7 +702,7 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
         return [_warning(obj, path, message) for path, message in found]
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
-    if obj.kind in workloads.KINDS:
+    if obj.kind in workloads.KINDS or obj.kind == "ReplicaSet":
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")

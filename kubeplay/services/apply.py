@@ -508,6 +508,13 @@ def _reconcile_workloads(
     errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
     if errors:
         raise errors[0]
+    # once more, now that the pods run: their status (and the next rollout step, whose pods
+    # the supervisor starts) is there when the command returns
+    reconcile.reconcile(
+        host,
+        [LoopKey(k.kind, k.namespace, k.name) for k in workload_keys],
+        controllers=reconcile.workload_controllers(host, held=held),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,7 +333,7 @@ def down(
             set_claims = _set_claims(host, objects)
         finally:
             host.close()
-    kinds = {"Pod", *kube_workloads.KINDS, *SET_KINDS, *configdata.CONFIG_KINDS}
+    kinds = {"Pod", "ReplicaSet", *kube_workloads.KINDS, *SET_KINDS, *configdata.CONFIG_KINDS}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)

@@ -31,8 +31,6 @@ STOP_TIMEOUT = 10.0
 def _needed(host: host_mod.Host) -> bool:
     from kubeplay.engine import locks, reconcile
 
-    if reconcile.any_needed(host):
-        return True  # a workload is not settled (a rollout, a pod to replace)
     for rec in host.store.list_pods():
         if rec.lifecycle == "pending":
             return True  # unscheduled: the supervisor binds it once its hostPort is free
@@ -46,7 +44,7 @@ def _needed(host: host_mod.Host) -> bool:
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
-    return False
+    return reconcile.any_needed(host)  # a workload not settled: a rollout, pods to make
 
 
 def ensure_running(settings: Settings) -> int | None:

@@ -135,6 +135,7 @@ def run_controllers(settings: Settings, keys: Sequence[tuple[str, str, str]]) ->
         host_mod.require_runtime(host)
         errors = reconcile.start_pods(host, starting, parallelism=settings.parallelism)
         network.refresh(host)
+        reconcile.reconcile(host, [LoopKey(*k) for k in keys])  # statuses with the pods up
         return [str(e) for e in errors]
     finally:
         host.close()

@@ -152,6 +152,12 @@ def test_a_deployment_makes_its_replicaset_and_running_pods(env: Env) -> None:
         "MinimumReplicasAvailable",
         "NewReplicaSetAvailable",
     ]
+    made = env.host.store.list_events(rs.uid)
+    assert {(e.kind, e.reason) for e in made} == {("ReplicaSet", "SuccessfulCreate")}
+    scaled = env.host.store.list_events(env.uid)
+    assert [(e.kind, e.reason, e.message) for e in scaled] == [
+        ("Deployment", "ScalingReplicaSet", f"Scaled up replica set {rs.name} from 0 to 3")
+    ]
     # the ReplicaSet's uid is the one kube.workloads derives: generate kube finds its pods
     owner = workloads.Workload(kind="Deployment", namespace="default", name="web", uid=env.uid,
                                manifest=body)  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any
 
 from kubeplay import log
 from kubeplay.engine import events, ownedpods
-from kubeplay.engine.controllers.replicasets import observe_pod
+from kubeplay.engine.controllers.replicasets import observe_pod, record_event
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import PermanentError
@@ -178,9 +178,7 @@ class DeploymentController:
     def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
         rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)
         if rec is not None:
-            events.record(
-                self.host, rec.uid, type=events.WARNING, reason="Failed", message=str(err)
-            )
+            record_event(self.host, rec, type=events.WARNING, reason="Failed", message=str(err))
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
         from kubeplay.engine import locks
@@ -252,9 +250,9 @@ class DeploymentController:
                 )
             writes.append(new_replicaset(rec, actions.create, surge=surge, now=now))
             revision = actions.create.revision
-            events.record(
+            record_event(
                 self.host,
-                rec.uid,
+                rec,
                 reason="ScalingReplicaSet",
                 message=f"Scaled up replica set {actions.create.name} from 0 to "
                 f"{actions.create.replicas}",
@@ -273,9 +271,9 @@ class DeploymentController:
                 notes[plan_dep.DESIRED_REPLICAS] = str(spec.replicas)
                 notes[plan_dep.MAX_REPLICAS] = str(spec.replicas + surge)
                 verb = "up" if new > old else "down"
-                events.record(
+                record_event(
                     self.host,
-                    rec.uid,
+                    rec,
                     reason="ScalingReplicaSet",
                     message=f"Scaled {verb} replica set {name} from {old} to {new}",
                 )

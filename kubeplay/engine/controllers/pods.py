@@ -41,6 +41,7 @@ BUSY_RETRY_SECONDS = 0.5  # a pod locked by a command is looked at again after t
 FAILED_START_RETRY_SECONDS = 0.1  # a start that failed: the next look holds it in back-off
 MOUNT_RETRY_BASE = 0.5  # a missing ConfigMap/Secret volume source: look again, doubling
 MOUNT_RETRY_CAP = 122.0
+_UNSEEN = object()
 PENDING_RETRY_SECONDS = 1.0  # an unscheduled pod (its hostPort held): look again after this
 
 # Maps a pod that changed (its latest record) to the keys of the objects that must look at it
@@ -101,6 +102,7 @@ class PodController:
         self._records: dict[ObjectKey, PodRecord] = {}  # latest record of every pod
         self._kills: dict[ObjectKey, list[ProbeKill]] = {}
         self._plans: dict[ObjectKey, tuple[str, plans.PodPlan]] = {}
+        self._views: dict[ObjectKey, object] = {}  # what the pod watchers last saw
 
     # --- what the supervisor asks (any thread) -------------------------------------------
 
@@ -131,6 +133,8 @@ class PodController:
                 del self._state[key]
             for key in set(self._plans) - set(fresh):
                 del self._plans[key]
+            for key in set(self._views) - set(fresh):
+                del self._views[key]
             self._records = fresh
             self._cids = {c.container_id: key for key, r in fresh.items() for c in r.containers}
         return sorted(fresh)
@@ -156,9 +160,23 @@ class PodController:
                 self._records[key] = rec
         seen = rec or previous
         result = self._sync(key, rec, kills, now=now)
-        if seen is None or not self.watchers:
+        if seen is None or not self.watchers or not self._changed(key):
             return result
         return replace(result, also=(*result.also, *self._watched(seen)))
+
+    def _changed(self, key: ObjectKey) -> bool:
+        """Whether the pod looks different from the last time its watchers were told (its
+        lifecycle, containers, exits, probe results; or it is gone), so that a periodic
+        resync of settled pods queues no owner."""
+        rec = self.host.store.get_pod(key.namespace, key.name)
+        view = None if rec is None else (rec.uid, rec.lifecycle, pods.observe(self.host, rec))
+        with self._lock:
+            before = self._views.get(key, _UNSEEN)
+            if view is None:
+                self._views.pop(key, None)
+            else:
+                self._views[key] = view
+        return before != view
 
     def _watched(self, rec: PodRecord) -> list[ObjectKey]:
         """The keys the pod watchers want synced after a sync of `rec` (any change of a pod

@@ -39,6 +39,27 @@ BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 _log = log.get_logger(__name__)
 
 
+def record_event(
+    host: Host, rec: ObjectRecord, *, reason: str, message: str, type: str = events.NORMAL
+) -> None:
+    """An event about a stored object (a ReplicaSet, a Deployment), under its own kind."""
+    import sqlite3
+
+    try:
+        host.store.add_event(
+            rec.uid,
+            type=type,
+            reason=reason,
+            message=message,
+            at=time.time(),
+            kind=rec.kind,
+            namespace=rec.namespace,
+            name=rec.name,
+        )
+    except (sqlite3.Error, KubeplayError) as err:
+        _log.warning("event_not_recorded", uid=rec.uid, reason=reason, error=str(err))
+
+
 def rs_key(namespace: str, name: str) -> ObjectKey:
     return ObjectKey(KIND, namespace, name)
 
@@ -161,9 +182,7 @@ class ReplicaSetController:
     def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
         rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)
         if rec is not None:
-            events.record(
-                self.host, rec.uid, type=events.WARNING, reason="Failed", message=str(err)
-            )
+            record_event(self.host, rec, type=events.WARNING, reason="Failed", message=str(err))
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
         from kubeplay.engine import locks
@@ -244,18 +263,18 @@ class ReplicaSetController:
             try:
                 created = ownedpods.create(self.host, bodies, origin=rec.origin, now=now)
             except KubeplayError as err:
-                events.record(
+                record_event(
                     self.host,
-                    rec.uid,
+                    rec,
                     type=events.WARNING,
                     reason="FailedCreate",
                     message=f"Error creating: {err}",
                 )
                 return made, err
             for pod in created.pods:
-                events.record(
+                record_event(
                     self.host,
-                    rec.uid,
+                    rec,
                     reason="SuccessfulCreate",
                     message=f"Created pod: {pod.name}",
                 )
