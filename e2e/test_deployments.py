@@ -158,6 +158,19 @@ def test_host_port_surge_pod_is_pending_and_recreate_succeeds(kp: Kubeplay) -> N
     path = kp.write("web.yaml", _deployment(replicas=1, extra=ports))
     _apply(kp, path)
     (old,) = _running(kp, 1)
+    # replicas 2 on one node: the second pod cannot get the port
+    kp.ok("scale", "deployment/web", "--replicas", "2")
+
+    def unscheduled() -> str | None:
+        found = [p for p in _pods(kp) if p["status"]["phase"] == "Pending"]
+        return found[0]["metadata"]["name"] if found else None
+
+    second = kp.wait_for("the second replica Pending", unscheduled)
+    reason = json.loads(kp.ok("get", "pod", second, "-o", "json"))["status"]["conditions"]
+    assert reason[0]["message"] == NO_FREE_PORTS
+    # scaling down removes the unscheduled pod first
+    kp.ok("scale", "deployment/web", "--replicas", "1")
+    assert _running(kp, 1) == [old]
     path.write_text(_deployment(replicas=1, mode="b", extra=ports))
     _apply(kp, path)
 

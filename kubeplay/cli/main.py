@@ -401,12 +401,20 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one object for people: describe pod|statefulset|daemonset NAME."""
+    """Show one object for people: describe pod|job|cronjob|statefulset|daemonset NAME."""
     from kubeplay.cli import describe as describe_mod
-    from kubeplay.services import pods
+    from kubeplay.services import jobs, pods
 
     if resource.lower() in describe_mod.SET_RESOURCES:
         return _describe_set(resource, name, _ns(namespace))
+    if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
+        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        click.echo(text)
+        source = (
+            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
+        )
+        click.echo(supervise_cli.render_events(events, source=source))
+        return
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
@@ -422,7 +430,7 @@ def _describe_set(resource: str, name: str, namespace: str) -> None:
     settings = _settings()
     view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
     click.echo(describe_mod.describe_set(view.body, view.phases))
-    click.echo(supervise_cli.render_events(view.events))
+    click.echo(supervise_cli.render_event_views(view.events))
 
 
 @cli.command()
@@ -502,10 +510,21 @@ def exec(
 @click.option("--timeout", default="30s", help="e.g. 60s, 2m")
 @click.option("-n", "--namespace", default=None)
 def wait(target: str, condition: str, timeout: str, namespace: str | None) -> None:
-    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s."""
+    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s (or a
+    Job's: wait job/NAME --for=condition=complete)."""
     from kubeplay.services import containers
 
     kind, _, name = target.partition("/")
+    if name and kind.lower() in ("job", "jobs", "job.batch", "jobs.batch"):
+        from kubeplay.services import jobs
+
+        supervise_cli.revive_supervisor()
+        click.echo(
+            jobs.wait(
+                _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
+            )
+        )
+        return
     _require_pods(kind if name else "pod")
     name = name or kind
     supervise_cli.revive_supervisor()
@@ -521,6 +540,23 @@ def _seconds(text: str) -> float:
         if text.endswith(unit):
             return float(text[: -len(unit)]) * units[unit]
     return float(text)
+
+
+@cli.group()
+def create() -> None:
+    """Create an object from another (create job NAME --from=cronjob/NAME)."""
+
+
+@create.command("job")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="cronjob/NAME: run its jobTemplate now.")
+@click.option("-n", "--namespace", default=None)
+def create_job(name: str, source: str, namespace: str | None) -> None:
+    """Run a CronJob's Job now, as `kubectl create job NAME --from=cronjob/NAME`."""
+    from kubeplay.services import jobs
+
+    click.echo(jobs.create_from_cronjob(_settings(), _ns(namespace), name, source))
+    supervise_cli.ensure_supervisor()
 
 
 cli.add_command(supervise_cli.agent)

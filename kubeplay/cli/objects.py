@@ -118,6 +118,10 @@ def _columns(kind: str) -> list[str]:
         return ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     if kind == "ReplicaSet":
         return ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    if kind in ("Job", "CronJob"):
+        from kubeplay.services import jobs
+
+        return list(jobs.JOB_COLUMNS if kind == "Job" else jobs.CRONJOB_COLUMNS)
     if kind == "PersistentVolumeClaim":
         return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
     if kind in _SET_COLUMNS:
@@ -193,6 +197,12 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
             str(int(status.get("replicas") or 0)),
             str(int(status.get("readyReplicas") or 0)),
         ]
+    if rec.kind in ("Job", "CronJob"):
+        from kubeplay.cli import render
+        from kubeplay.services import jobs
+
+        cells = jobs.job_cells if rec.kind == "Job" else jobs.cronjob_cells
+        return cells(body, now=time.time(), human=render.human_duration)
     if rec.kind == "PersistentVolumeClaim":
         size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
         modes = ",".join(_MODES.get(m, m) for m in spec.get("accessModes") or ())

@@ -51,14 +51,18 @@ def workload_controllers(
     `held`: keys whose lock the calling command holds (their syncs take it no more);
     `wait`: wait for an object's lock (a command) or requeue while it is held (the
     supervisor, whose workers must not block on a command)."""
+    from kubeplay.engine.controllers.cronjobs import CronJobController
     from kubeplay.engine.controllers.daemonsets import DaemonSetController
     from kubeplay.engine.controllers.deployments import DeploymentController
+    from kubeplay.engine.controllers.jobs import JobController
     from kubeplay.engine.controllers.replicasets import ReplicaSetController
     from kubeplay.engine.controllers.statefulsets import StatefulSetController
 
     return [
         DeploymentController(host, clock=clock, held=held, wait=wait),
         ReplicaSetController(host, clock=clock, held=held, wait=wait),
+        CronJobController(host, clock=clock, held=held, wait=wait),
+        JobController(host, clock=clock, held=held, wait=wait),
         StatefulSetController(host, clock=clock, held=held, wait=wait),
         DaemonSetController(host, clock=clock, held=held, wait=wait),
     ]
@@ -68,7 +72,7 @@ def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
     return {
         kind: OTHER_RESYNC_SECONDS
-        for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+        for kind in ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
     }
 
 

@@ -151,8 +151,8 @@ BUILTIN: tuple[KindInfo, ...] = (
         "controllerrevisions",
         warning="StatefulSets and DaemonSets keep their own; one applied is only stored",
     ),
-    _k("batch", "v1", "Job", "jobs", warning=NO_PODS),
-    _k("batch", "v1", "CronJob", "cronjobs", "cj", warning="no Jobs are made on its schedule yet"),
+    _k("batch", "v1", "Job", "jobs"),
+    _k("batch", "v1", "CronJob", "cronjobs", "cj"),
     _k(
         "discovery.k8s.io",
         "v1",

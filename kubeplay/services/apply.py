@@ -42,6 +42,7 @@ CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 # What the workload controllers make besides pods (a rolled-back apply removes them).
 MADE_KINDS = ("ReplicaSet", "ControllerRevision", "PersistentVolumeClaim")
+BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -148,7 +149,16 @@ def apply(
 
         if before_wait is not None:
             before_wait(report)
-        return replace(report, not_ready=tuple(_wait_ready(settings, objects, timeout)))
+        started = time.monotonic()
+        not_ready = _wait_ready(settings, objects, timeout)
+        jobs = [(o.namespace, o.name) for o in objects if o.kind == "Job"]
+        if jobs:  # Complete, in what is left of the timeout: the supervisor runs them
+            from kubeplay.services import supervision
+
+            supervision.ensure_running(settings)
+            left = max(0.0, timeout - (time.monotonic() - started))
+            not_ready += _wait_complete(settings, jobs, left)
+        return replace(report, not_ready=tuple(not_ready))
     return report
 
 
@@ -219,6 +229,11 @@ def run(
             if key.kind in WORKLOAD_KINDS and (rec := host.store.get_record(*key)):
                 held.extend(_pod_key(p) for p in _workload_pods(host, rec))
                 held.extend(engine_apply.key_of_record(r) for r in _owned_records(host, rec))
+        for key in list(held):  # a Job's pods, a CronJob's Jobs and their pods likewise
+            if key.kind in BATCH_KINDS and key.group == "batch":
+                from kubeplay.services import jobs as jobs_svc
+
+                held.extend(jobs_svc.dependent_keys(host, key))
         with key_locks(settings.locks_dir, held):
             records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
             actions = plan_apply.compute_apply(
@@ -259,7 +274,7 @@ def run(
                 locked=held,
             )
         pods_changed = any(
-            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
+            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS or e.key.kind in BATCH_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
         return ApplyReport(
@@ -348,6 +363,7 @@ def _carry_out(
     #    and the objects they own, pruned Pods
     old_pods: list[PodRecord] = []
     owned_gone: list[ObjectRecord] = []
+    old_jobs: list[str] = []  # a pruned or recreated CronJob's Jobs
     for e in (*actions.update, *actions.prune):
         if e.key.kind == "Pod" and not e.key.group:
             if e in actions.prune or e.effect is recreate:
@@ -358,6 +374,16 @@ def _carry_out(
             if rec is not None:
                 old_pods += _workload_pods(host, rec)
                 owned_gone += _owned_records(host, rec)
+        elif (
+            e.key.kind in BATCH_KINDS
+            and e.key.group == "batch"
+            and (e in actions.prune or e.effect is recreate)
+        ):  # their pods (and a CronJob's Jobs) go too
+            from kubeplay.services import jobs as jobs_svc
+
+            pods, children = jobs_svc.dependents(host, e.key.kind, e.uid)
+            old_pods += pods
+            old_jobs += children
     to_pull = [o for _, o in new_pods]
     to_pull += [desired[e.key] for e in restarts]
     notes: list[str] = []
@@ -416,7 +442,7 @@ def _carry_out(
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
-        host.store.delete_records([*pruned_workloads, *(r.uid for r in owned_gone)])
+        host.store.delete_records([*pruned_workloads, *(r.uid for r in owned_gone), *old_jobs])
         for r in owned_gone:  # a claim's data goes with it (its pods are gone already)
             if r.kind == "PersistentVolumeClaim" and host.store.get_volume(r.name) is not None:
                 engine_volumes.remove_named_volume(host, r.name)
@@ -582,6 +608,21 @@ def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: floa
                 missing.append(f"pod/{name}")
         if not missing or time.monotonic() >= deadline:
             return missing
+        time.sleep(0.2)
+
+
+def _wait_complete(
+    settings: Settings, jobs: Sequence[tuple[str, str]], timeout: float
+) -> list[str]:
+    """--wait for Jobs: each Complete; the ones that are not once `timeout` has passed (a
+    Failed one is not waited for further)."""
+    from kubeplay.services import jobs as jobs_svc
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = jobs_svc.not_complete(settings, jobs)
+        if not left or time.monotonic() >= deadline or jobs_svc.all_failed(settings, jobs, left):
+            return left
         time.sleep(0.2)
 
 

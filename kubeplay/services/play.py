@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
-# Workload kinds whose own controllers make their pods (engine.controllers): played, removed
-# by down with their pods.
-SET_KINDS = ("StatefulSet", "DaemonSet")
+
+# The kinds play runs (refused again without --replace) and down removes with their pods.
+_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, "Job", "CronJob", "StatefulSet", "DaemonSet"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ def play(
         schema_cache=schema_cache_of(settings),
     )
     mode = plan_apply.ApplyMode.REPLACE if replace else plan_apply.ApplyMode.PLAY
-    if not replace and any(o.kind in ("Pod", *kube_workloads.KINDS, *SET_KINDS) for o in objects):
+    if not replace and any(o.kind in _RUN_KINDS for o in objects):
         _precheck(settings, objects)  # refused anyway: before any pull (again under the locks)
     report = apply_svc.run(
         settings,
@@ -268,9 +268,7 @@ def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
             for e in replaced
         ),
         warnings=(*report.warnings, *notes),
-        workloads=tuple(
-            ns_ref(e) for e in made if e.key.kind in (*kube_workloads.KINDS, *SET_KINDS)
-        ),
+        workloads=tuple(ns_ref(e) for e in made if e.key.kind in _RUN_KINDS - {"Pod"}),
         objects=AppliedObjects(
             created=tuple(e.ref for e in actions.create if e.key.kind in configs),
             configured=tuple(e.ref for e in actions.update if e.key.kind in configs),
@@ -333,7 +331,7 @@ def down(
             set_claims = _set_claims(host, objects)
         finally:
             host.close()
-    kinds = {"Pod", "ReplicaSet", *kube_workloads.KINDS, *SET_KINDS, *configdata.CONFIG_KINDS}
+    kinds = {*_RUN_KINDS, "ReplicaSet", *configdata.CONFIG_KINDS}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
@@ -346,7 +344,7 @@ def down(
         workloads=tuple(
             f"{e.key.namespace}/{e.ref}"
             for e in report.actions.prune
-            if e.key.kind in (*kube_workloads.KINDS, *SET_KINDS)
+            if e.key.kind in _RUN_KINDS - {"Pod"}
         ),
         objects=tuple(dict.fromkeys(r for r in removed if r in gone)),
     )

@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -114,7 +115,23 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
-        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
+        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit, clock=_clock()).run()
+
+
+# Test-only: seconds added to the supervisor's clock (a CronJob's schedule comes sooner).
+TEST_CLOCK_ENV = "KUBEPLAY_TEST_CLOCK_OFFSET"
+
+
+def _clock() -> Callable[[], float]:
+    import time
+
+    try:
+        offset = float(os.environ.get(TEST_CLOCK_ENV) or 0)
+    except ValueError:
+        offset = 0.0
+    if not offset:
+        return time.time
+    return lambda: time.time() + offset
 
 
 def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
