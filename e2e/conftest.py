@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -376,6 +377,10 @@ class Kubeplay:
         """Remove what the test played through the CLI; return what went wrong."""
         problems: list[str] = []
         self.note_ids()
+        for name in self.sources():  # watched sources would bring pods back
+            res = self("unwatch", name, "--prune", timeout=120)
+            if res.returncode != 0:
+                problems.append(f"kubeplay unwatch {name} -> {res.returncode}: {res.stderr}")
         files = [f for f in dict.fromkeys(self.played) if f != "-" and Path(f).exists()]
         if files:
             res = self("down", *files, timeout=120)
@@ -396,6 +401,18 @@ class Kubeplay:
             if res.returncode != 0:
                 problems.append(f"kubeplay delete pod -n {ns} -> {res.stderr.strip()}")
         return problems
+
+    def sources(self) -> list[str]:
+        """The watched sources of this test's store (read without a command, which would
+        start a supervisor)."""
+        db = self.root / "state.db"
+        if not db.exists():
+            return []
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+                return [r[0] for r in conn.execute("SELECT name FROM sources ORDER BY name")]
+        except sqlite3.Error:  # no sources table: a store of an older kubeplay
+            return []
 
     def force_cleanup(self) -> None:
         """Last resort after a leak: kill this test's processes, unmount, remove state,

@@ -39,6 +39,9 @@ class Settings:
     backoff_cap: float = 300.0
     # Each container's pids cgroup limit (podman's default); 0 or less: unlimited.
     pids_limit: int = 2048
+    # Watched sources: file events are debounced this long, and an object that would
+    # disappear from a file waits for the file to look the same this long apart.
+    watch_debounce: float = 0.15
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +106,7 @@ _ENV = {
     "KUBEPLAY_BACKOFF_BASE": "backoff_base",
     "KUBEPLAY_BACKOFF_CAP": "backoff_cap",
     "KUBEPLAY_PIDS_LIMIT": "pids_limit",
+    "KUBEPLAY_WATCH_DEBOUNCE": "watch_debounce",
 }
 
 

@@ -18,6 +18,7 @@ from kubeplay.cli import apply as apply_cli
 from kubeplay.cli import check as check_cli
 from kubeplay.cli import generate as generate_cli
 from kubeplay.cli import images as images_cli
+from kubeplay.cli import sources as sources_cli
 from kubeplay.cli import supervise as supervise_cli
 from kubeplay.cli import volumes as volumes_cli
 from kubeplay.errors import KubeplayError
@@ -142,6 +143,7 @@ def delete(
         return
     if not resource or not names:
         raise UsageError("delete: give KIND NAME... or -f PATH")
+    _warn(sources_cli.managed_warnings(resource, names, _ns(namespace)))
     if objects_cli.handles(resource):
         return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
     if resource.lower() not in ("pod", "pods", "po"):
@@ -319,6 +321,9 @@ def get(
     if resource.lower() in ("events", "event", "ev"):
         supervise_cli.revive_supervisor()
         return supervise_cli.get_events(None if all_namespaces else _ns(namespace), watch=watch)
+    if sources_cli.handles(resource):
+        supervise_cli.revive_supervisor()  # a source shown must be followed
+        return sources_cli.get(names, output=output)
     s = _settings()
     get_all = resource.lower() == "all"
     if objects_cli.handles(resource) and not selector:
@@ -401,12 +406,13 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one object for people: describe pod|job|cronjob|statefulset|daemonset NAME."""
+    """Show one object for people: describe pod|job|cronjob|statefulset|daemonset|source NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import jobs, pods
 
-    if resource.lower() in describe_mod.SET_RESOURCES:
-        return _describe_set(resource, name, _ns(namespace))
+    if sources_cli.handles(resource):
+        supervise_cli.revive_supervisor()
+        return sources_cli.describe(name)
     if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
         text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
         click.echo(text)
@@ -415,6 +421,8 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         )
         click.echo(supervise_cli.render_events(events, source=source))
         return
+    if resource.lower() in describe_mod.SET_RESOURCES:
+        return _describe_set(resource, name, _ns(namespace))
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)
@@ -430,7 +438,7 @@ def _describe_set(resource: str, name: str, namespace: str) -> None:
     settings = _settings()
     view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
     click.echo(describe_mod.describe_set(view.body, view.phases))
-    click.echo(supervise_cli.render_event_views(view.events))
+    click.echo(supervise_cli.render_events(view.events))
 
 
 @cli.command()
@@ -563,6 +571,9 @@ cli.add_command(supervise_cli.agent)
 cli.add_command(check_cli.check)
 cli.add_command(apply_cli.apply)
 cli.add_command(apply_cli.diff)
+cli.add_command(sources_cli.watch)
+cli.add_command(sources_cli.unwatch)
+cli.add_command(sources_cli.reconcile)
 
 
 @cli.group()

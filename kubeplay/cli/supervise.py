@@ -24,16 +24,25 @@ Rows = list[tuple[object, list[str]]]
     hidden=True,
     help="Exit once no pod needs supervising (how commands start it in the background).",
 )
-def agent(idle_exit: bool) -> None:
+@click.option(
+    "--watch",
+    "watch_dirs",
+    multiple=True,
+    help="Also keep DIR applied (a watched source named after it; kept if it exists).",
+)
+def agent(idle_exit: bool, watch_dirs: tuple[str, ...]) -> None:
     """Run the supervisor in the foreground (restarts, back-off, events), e.g. under systemd.
 
     It logs to supervisor.log under the run root, and exits at once if a supervisor runs
     already.
     """
     from kubeplay.engine import supervisor
-    from kubeplay.services import supervision
+    from kubeplay.services import sources, supervision
 
     s = settings_mod.load()
+    for directory in watch_dirs:
+        rec = sources.ensure_registered(s, directory)
+        click.echo(f"kubeplay agent: source/{rec.name} watching {rec.location}", err=True)
     if not idle_exit:
         click.echo(f"kubeplay agent: logging to {supervisor.log_path(s)}", err=True)
     if not supervision.run_agent(s, idle_exit=idle_exit) and not idle_exit:
@@ -41,11 +50,15 @@ def agent(idle_exit: bool) -> None:
 
 
 @click.command("systemd")
-def generate_systemd() -> None:
+@click.option("--watch", "watch_dirs", multiple=True, help="The agent keeps DIR applied.")
+def generate_systemd(watch_dirs: tuple[str, ...]) -> None:
     """Print a systemd unit that runs `kubeplay agent` for this install."""
+    import os
+
     from kubeplay.services import supervision
 
-    click.echo(supervision.systemd_unit(), nl=False)
+    dirs = [os.path.abspath(d) for d in watch_dirs]
+    click.echo(supervision.systemd_unit(watch=dirs), nl=False)
 
 
 def ensure_supervisor() -> None:
@@ -171,47 +184,28 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
     click.echo(render.table(headers, rows))
 
 
-def render_events(events: Sequence[Any], *, source: str) -> str:
-    """An Events section of `describe` for an object other than a pod (EventRecords, all
-    reported by `source`: job-controller, cronjob-controller)."""
-    from kubeplay.cli import render
-
-    if not events:
-        return "Events:            <none>"
-    now = time.time()
-    rows = []
-    for e in sorted(events, key=lambda e: (e.last_at, e.id)):
-        age = render.human_duration(now - e.last_at)
-        if e.count > 1:
-            age += f" (x{e.count} over {render.human_duration(now - e.first_at)})"
-        rows.append([e.type, e.reason, age, source, e.message])
-    headers = ["Type", "Reason", "Age", "From", "Message"]
-    lines = render.table(headers, [["-" * len(h) for h in headers], *rows]).splitlines()
-    return "\n".join(["Events:"] + ["  " + line for line in lines])
-
-
 def describe_events(uid: str) -> str:
     """The Events section of `describe pod`, as kubectl prints it."""
     from kubeplay.services import events
 
-    return render_event_views(events.list_events(settings_mod.load(), pod_uid=uid))
+    return render_events(events.list_events(settings_mod.load(), pod_uid=uid))
 
 
-def render_event_views(views: Sequence[Any]) -> str:
-    """An Events section (EventViews, oldest first, each naming its source), as kubectl
-    describe prints it."""
+def render_events(items: Sequence[Any], *, source: str = "") -> str:
+    """An Events section, as kubectl describe prints it: of EventViews (each names its
+    reporter), or of EventRecords all reported by `source` (job-controller, ...)."""
     from kubeplay.cli import render
 
-    if not views:
+    if not items:
         return "Events:            <none>"
     now = time.time()
     rows = []
-    for v in views:
-        e = v.event
+    shown = [(getattr(i, "event", i), getattr(i, "source", source)) for i in items]
+    for e, reporter in sorted(shown, key=lambda pair: (pair[0].last_at, pair[0].id)):
         age = render.human_duration(now - e.last_at)
         if e.count > 1:
             age += f" (x{e.count} over {render.human_duration(now - e.first_at)})"
-        rows.append([e.type, e.reason, age, v.source, e.message])
+        rows.append([e.type, e.reason, age, reporter, e.message])
     headers = ["Type", "Reason", "Age", "From", "Message"]
     lines = render.table(headers, [["-" * len(h) for h in headers], *rows]).splitlines()
     return "\n".join(["Events:"] + ["  " + line for line in lines])

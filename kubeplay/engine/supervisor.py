@@ -10,8 +10,10 @@ without an exit file) do the rest. The probes run on the same loop (`engine.prob
 
 At start it adopts every pod of the store, including containers that exited while no
 supervisor ran. Containers belong to their conmon, so killing the supervisor (even with
-SIGKILL) stops no pod. Started in the background by commands (`idle_exit`), it exits once no
-pod needs it, releasing its lock before a last look so that a command that just played a pod
+SIGKILL) stops no pod. Watched sources (`kubeplay watch`) are synced on the same loop
+(`engine.controllers.sources`), from debounced watchdog events, their interval and nudges.
+Started in the background by commands (`idle_exit`), it exits once no pod or source needs
+it, releasing its lock before a last look so that a command that just played a pod
 either sees it running or starts a new one. It logs to a file under the run root.
 """
 
@@ -31,6 +33,16 @@ from kubeplay import log
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import locks, ownedpods, pods, reconcile
 from kubeplay.engine.controllers.pods import PodController, PodWatcher
+from kubeplay.engine.controllers.sources import (
+    KIND as SOURCE_KIND,
+)
+from kubeplay.engine.controllers.sources import (
+    Debouncer,
+    DirWatcher,
+    Reconcile,
+    SourceController,
+    source_key,
+)
 from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Controller, Loop, ObjectKey
 from kubeplay.plan import pods as plans
 from kubeplay.plan import supervision
@@ -86,7 +98,7 @@ def wake_name(nonce: str, key: ObjectKey | None) -> str:
 def parse_wake_name(name: str) -> ObjectKey | None:
     """The key a wake file names; None: a full pass."""
     parts = name.split(_WAKE_SEPARATOR, 3)
-    if len(parts) != 4 or not all(parts[1:]):
+    if len(parts) != 4 or not parts[1] or not parts[3]:  # a cluster-wide key has no namespace
         return None
     return ObjectKey(parts[1], parts[2], parts[3])
 
@@ -114,6 +126,8 @@ class Supervisor:
         *,
         idle_exit: bool = False,
         clock: Callable[[], float] = time.time,
+        reconcile_source: Reconcile | None = None,
+        watch_dirs: bool = True,
     ) -> None:
         self.settings = settings
         self.idle_exit = idle_exit
@@ -128,6 +142,20 @@ class Supervisor:
             self.pods,
             *reconcile.workload_controllers(self.host, clock=clock, wait=False),
         ]
+        # Watched sources (`kubeplay watch`): reconciled by the use case the caller gives.
+        self.debouncer = Debouncer(settings.watch_debounce)
+        self._watcher = DirWatcher(self._on_source_event) if watch_dirs else None
+        self._debounce_timer: asyncio.TimerHandle | None = None
+        self._aio: asyncio.AbstractEventLoop | None = None
+        self.sources: SourceController | None = None
+        if reconcile_source is not None:
+            self.sources = SourceController(
+                self.host,
+                reconcile=reconcile_source,
+                watch=self._watcher.update if self._watcher is not None else None,
+                on_pods_changed=self._pods_changed,
+            )
+            self.controllers.append(self.sources)
         self.loop = Loop(
             self.controllers,
             workers=settings.parallelism,
@@ -183,6 +211,7 @@ class Supervisor:
         from kubeplay.runtime.watch import DirWatch
 
         loop = asyncio.get_running_loop()
+        self._aio = loop
         exits_dir = self.settings.exits_dir
         for directory in (exits_dir, wake_dir(self.settings)):
             directory.mkdir(parents=True, exist_ok=True)
@@ -202,6 +231,10 @@ class Supervisor:
             await prober.close()
             loop.remove_reader(watch.fd)
             watch.close()
+            if self._debounce_timer is not None:
+                self._debounce_timer.cancel()
+            if self._watcher is not None:
+                await asyncio.to_thread(self._watcher.close)
             _log.info("supervisor_stopped", pid=os.getpid())
 
     def _on_watch(self, watch: object, exits_dir: Path) -> None:
@@ -217,6 +250,8 @@ class Supervisor:
                     full = True
                 else:
                     keys.add(key)
+                    if key.kind == SOURCE_KIND and self.sources is not None:
+                        self.sources.mark([key.name])  # a command asks for a reconcile
             elif _CONTAINER_ID.match(name):
                 key = self.pods.key_for_container(name)
                 if key is None:
@@ -226,6 +261,42 @@ class Supervisor:
         self.loop.add(keys)
         if full:
             self.loop.request_full()
+
+    # --- watched sources ----------------------------------------------------------------
+
+    def _on_source_event(self, name: str) -> None:
+        """From watchdog's thread: a change under the directory of source `name`."""
+        if self._aio is not None:
+            self._aio.call_soon_threadsafe(self.source_event, name)
+
+    def source_event(self, name: str) -> None:
+        """On the loop: debounce, then reconcile once the directory is quiet."""
+        self.debouncer.touch(name, self.clock())
+        self._arm_debounce()
+
+    def _arm_debounce(self) -> None:
+        at = self.debouncer.next_at()
+        if at is None or self._aio is None:
+            return
+        if self._debounce_timer is not None:
+            self._debounce_timer.cancel()
+        self._debounce_timer = self._aio.call_later(
+            max(0.0, at - self.clock()), self.flush_source_events
+        )
+
+    def flush_source_events(self) -> None:
+        """The sources quiet for a whole window: reconcile them now."""
+        self._debounce_timer = None
+        names = self.debouncer.due(self.clock())
+        if names and self.sources is not None:
+            self.sources.mark(names)
+            self.loop.add(source_key(n) for n in names)
+        self._arm_debounce()
+
+    def _pods_changed(self) -> None:
+        """From a source's reconcile (a worker thread): pods were made or removed."""
+        if self._aio is not None:
+            self._aio.call_soon_threadsafe(self.loop.request_full)
 
     def _update_prober(self) -> None:
         if self._prober is not None:
@@ -266,6 +337,8 @@ class Supervisor:
     def _any_needed(self) -> bool:
         if reconcile.any_needed(self.host):
             return True  # a workload is not settled (healing, a rollout)
+        if self.host.store.has_sources():
+            return True  # watched sources need the supervisor all the time
         for rec in self.host.store.list_pods():
             if rec.lifecycle in ("creating", "terminating", ownedpods.PENDING):
                 return True  # being made or removed, left so by a killed command, unscheduled

@@ -292,11 +292,13 @@ def compute_apply(
     mode: ApplyMode,
     force: bool = False,
     prune: bool = False,
+    keep: frozenset[ObjectKey] = frozenset(),
 ) -> ApplyActions:
     """What applying `desired` (in `source`) to `stored` does. `stored` may hold more than the
     desired objects: the ones of `source` not desired are pruned in WATCH mode and in APPLY mode
-    with `prune`. `force` (or the object's `kubeplay.io/force: "true"` annotation) turns a
-    refused immutable change into a delete and recreate; a claim is never recreated."""
+    with `prune`, except those in `keep` (a watched source's conflicts: left as they are).
+    `force` (or the object's `kubeplay.io/force: "true"` annotation) turns a refused immutable
+    change into a delete and recreate; a claim is never recreated."""
     by_key = {record.key: record for record in stored}
     extra = custom_kinds(desired, stored)
     create: list[ApplyEntry] = []
@@ -304,7 +306,7 @@ def compute_apply(
     unchanged: list[ApplyEntry] = []
     refused: list[ApplyEntry] = []
     pruned: list[ApplyEntry] = []
-    seen: set[ObjectKey] = set()
+    seen: set[ObjectKey] = set(keep)
     if mode is ApplyMode.DOWN:
         for obj in desired:
             record = by_key.get(key_of(obj, extra=extra))

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 # Kinds whose pods their controllers make (engine.reconcile runs them for what apply touched).
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
 # What the workload controllers make besides pods (a rolled-back apply removes them).
 MADE_KINDS = ("ReplicaSet", "ControllerRevision", "PersistentVolumeClaim")
-BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -212,11 +212,12 @@ def run(
     refuse: Callable[[ApplyActions], None] | None = None,
     grace: float | None = None,
     verb: str = "apply",
+    keep: frozenset[ObjectKey] = frozenset(),
 ) -> ApplyReport:
     """Decide and carry out applying `objects` in `source` (see the module's docstring).
     `refuse` sees the decision under the locks and may raise to change nothing (play does
     for any refusal); `grace` overrides the grace period of what is torn down; `verb` names
-    the command in the rollback message."""
+    the command in the rollback message; `keep`: keys never pruned (a source's conflicts)."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine.locks import key_locks
 
@@ -243,6 +244,7 @@ def run(
                 mode=mode,
                 force=force,
                 prune=prune,
+                keep=keep,
             )
             origins = {r.uid: r.origin for r in records}
             if refuse is not None:

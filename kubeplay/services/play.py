@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from kubeplay.services.apply import ApplyReport
 
 T = TypeVar("T")
+# Workload kinds whose own controllers make their pods (engine.controllers): played, removed
+# by down with their pods.
+SET_KINDS = ("StatefulSet", "DaemonSet")
 
 # The kinds play runs (refused again without --replace) and down removes with their pods.
-_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, "Job", "CronJob", "StatefulSet", "DaemonSet"})
+_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, *SET_KINDS, "Job", "CronJob"})
 
 
 @dataclass(frozen=True, slots=True)

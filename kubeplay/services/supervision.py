@@ -15,7 +15,7 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -32,6 +32,8 @@ STOP_TIMEOUT = 10.0
 def _needed(host: host_mod.Host) -> bool:
     from kubeplay.engine import locks, reconcile
 
+    if host.store.has_sources():
+        return True  # watched sources are the supervisor's
     for rec in host.store.list_pods():
         if rec.lifecycle == "pending":
             return True  # unscheduled: the supervisor binds it once its hostPort is free
@@ -115,7 +117,14 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
-        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit, clock=_clock()).run()
+        from kubeplay.services import sources
+
+        return supervisor_mod.Supervisor(
+            settings,
+            idle_exit=idle_exit,
+            clock=_clock(),
+            reconcile_source=sources.reconciler(settings),
+        ).run()
 
 
 # Test-only: seconds added to the supervisor's clock (a CronJob's schedule comes sooner).
@@ -181,7 +190,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart={exec_start} agent
+ExecStart={exec_start} agent{watch}
 {environment}Restart=always
 RestartSec=2
 # KillMode=process: stopping or restarting this unit signals the supervisor only. Each
@@ -198,13 +207,23 @@ WantedBy=multi-user.target
 """
 
 
-def systemd_unit(*, environ: dict[str, str] | None = None) -> str:
+def systemd_unit(*, environ: dict[str, str] | None = None, watch: Sequence[str] = ()) -> str:
     """A unit for `kubeplay agent`; the KUBEPLAY_* variables of this command go into its
-    Environment= lines, so the agent supervises the same install as this command."""
+    Environment= lines, so the agent supervises the same install as this command. `watch`:
+    directories the agent keeps applied (`agent --watch DIR`)."""
     source = os.environ if environ is None else environ
     env = {
         var: source[var] for var in sorted(source) if var.startswith("KUBEPLAY_") and source[var]
     }
     executable = f"{sys.executable} -m kubeplay"
     environment = "".join(f'Environment="{k}={v}"\n' for k, v in env.items())
-    return SYSTEMD_UNIT.format(exec_start=executable, environment=environment)
+    watched = "".join(f" --watch {_systemd_quote(d)}" for d in watch)
+    return SYSTEMD_UNIT.format(exec_start=executable, environment=environment, watch=watched)
+
+
+def _systemd_quote(word: str) -> str:
+    """A word of ExecStart= (systemd splits on spaces and honours double quotes)."""
+    if word and all(c.isalnum() or c in "/._-+=:@" for c in word):
+        return word
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'

@@ -23,11 +23,15 @@ from kubeplay.state import schema
 def _private_file(path: Path) -> None:
     """The database (it holds Secret data) readable by its owner only. SQLite gives its -wal
     and -shm files the database file's mode, so they follow."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # Never open (and close) a database file this process may have open already: closing any
+    # descriptor of a file drops every POSIX lock the process holds on it, SQLite's included,
+    # and another process closing its connection would then take this one's WAL away (a long
+    # -lived process, the supervisor, opens the database more than once).
     try:
-        if os.fstat(fd).st_mode & 0o777 != 0o600:
-            os.fchmod(fd, 0o600)
-    finally:
+        if path.stat().st_mode & 0o777 != 0o600:
+            path.chmod(0o600)
+    except FileNotFoundError:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         os.close(fd)
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)

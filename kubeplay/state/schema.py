@@ -167,6 +167,42 @@ CREATE TABLE IF NOT EXISTS boot (
 );
 """
 
+# Watched sources (`kubeplay watch`), added during version 2 (made on open when missing).
+_SOURCES_V2 = """
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    location TEXT NOT NULL,
+    ref TEXT NOT NULL DEFAULT '',
+    subpath TEXT NOT NULL DEFAULT '',
+    recursive INTEGER NOT NULL DEFAULT 0,
+    interval_s REAL NOT NULL,
+    prune INTEGER NOT NULL DEFAULT 1,
+    allow_empty INTEGER NOT NULL DEFAULT 0,
+    atomic INTEGER NOT NULL DEFAULT 0,
+    self_heal INTEGER NOT NULL DEFAULT 1,
+    force INTEGER NOT NULL DEFAULT 0,
+    revision TEXT NOT NULL DEFAULT '',
+    last_attempt REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'Pending',
+    message TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_files (
+    source TEXT NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+    relpath TEXT NOT NULL,
+    sha256 TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    last_good_sha256 TEXT NOT NULL DEFAULT '',
+    last_good_text TEXT NOT NULL DEFAULT '',
+    pending_sha256 TEXT,
+    pending_since REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, relpath)
+);
+"""
+
 # Version 2 from scratch: version 1's runtime tables, the new objects and events.
 _REPLACED = frozenset({"events", "workloads", "objects"})
 
@@ -186,6 +222,7 @@ SCHEMA_V2 = (
     + _OBJECTS_V2
     + _EVENTS_V2
     + _RUNTIME_V2
+    + _SOURCES_V2
 )
 
 # Columns added to a table after databases with it existed: (table, column, definition).

@@ -18,6 +18,7 @@ from kubeplay.state.events import EventRecord, EventsTable
 from kubeplay.state.objects import ObjectRecord, StoredObject, WorkloadRecord
 from kubeplay.state.pods import ContainerRecord, PodRecord, PodsTable, ProbeStateRecord
 from kubeplay.state.schema import SCHEMA_VERSION
+from kubeplay.state.sources import SourceFileRecord, SourceRecord, SourcesTable
 from kubeplay.state.volumes import VolumeRecord, VolumesTable
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "ObjectRecord",
     "PodRecord",
     "ProbeStateRecord",
+    "SourceFileRecord",
+    "SourceRecord",
     "SqliteStore",
     "Store",
     "StoredObject",
@@ -92,5 +95,5 @@ class Store(Protocol):
     ) -> EventRecord: ...
 
 
-class SqliteStore(PodsTable, EventsTable, VolumesTable):
+class SqliteStore(PodsTable, EventsTable, VolumesTable, SourcesTable):
     """Every table of one install's state database, over one connection."""

@@ -25,6 +25,12 @@ def test_unit_without_kubeplay_variables_has_no_environment() -> None:
     assert "Environment=" not in supervision.systemd_unit(environ={"PATH": "/usr/bin"})
 
 
+def test_systemd_unit_with_watched_directories() -> None:
+    unit = supervision.systemd_unit(environ={}, watch=["/srv/manifests", "/srv/my apps"])
+    watched = '--watch /srv/manifests --watch "/srv/my apps"'
+    assert f"ExecStart={sys.executable} -m kubeplay agent {watched}" in unit.splitlines()
+
+
 def test_a_background_supervisor_gets_this_very_install() -> None:
     """Tests drive services with Settings objects: the child must not fall back to the
     default roots (a real install)."""

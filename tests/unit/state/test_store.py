@@ -161,6 +161,27 @@ def test_database_is_private(db_path: Path, store: SqliteStore) -> None:
             assert path.stat().st_mode & 0o777 == 0o600, path
 
 
+def test_a_second_open_in_one_process_keeps_the_first_connections_lock(
+    db_path: Path, store: SqliteStore
+) -> None:
+    """Closing any descriptor of the database drops the process's POSIX locks, SQLite's
+    shared lock included: another process closing its connection then takes the WAL away
+    from under a long-lived one (the supervisor opens the database more than once)."""
+    import subprocess
+    import sys
+
+    store.add_pods([_pod("a")])
+    SqliteStore(db_path).close()  # a second Host in this process, opened and closed
+    script = (
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+        "db.execute('SELECT 1 FROM pods').fetchall(); db.close()"
+    )
+    subprocess.run([sys.executable, "-c", script, str(db_path)], check=True)
+    assert db_path.with_name(db_path.name + "-wal").exists()
+    store.add_pods([_pod("b")])
+    assert _names(store) == [("default", "a"), ("default", "b")]
+
+
 def test_update_pod_refuses_unknown_columns(store: SqliteStore) -> None:
     store.add_pods([_pod("a")])
     with pytest.raises(ValueError, match="namespace"):
