@@ -73,8 +73,8 @@ def _used_subnets() -> set[str]:
 SUBNET_BASE = os.environ.get("KUBEPLAY_TEST_SUBNET_BASE", "10.252")
 
 
-def _free_subnet() -> str:
-    used = _used_subnets()
+def _free_subnet(*, taken: str = "") -> str:
+    used = _used_subnets() | ({taken} if taken else set())
     for _ in range(200):
         net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(1, 255)}.0/24")
         if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
@@ -98,13 +98,16 @@ class Kubeplay:
         self.rootfs = rootfs
         self.root = tmp_path / "root"
         self.runroot = Path(tempfile.mkdtemp(prefix="kp"))
+        subnet = _free_subnet()
         self.env = {
             **os.environ,
             "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
             "KUBEPLAY_ROOT": str(self.root),
             "KUBEPLAY_RUNROOT": str(self.runroot),
             "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
-            "KUBEPLAY_SUBNET": _free_subnet(),
+            "KUBEPLAY_SUBNET": subnet,
+            # Services' cluster IPs: a /24 of the test's own /16, never the default range.
+            "KUBEPLAY_SERVICE_CIDR": _free_subnet(taken=subnet),
             # Pod names only: no DNS query ever leaves the test's network.
             "KUBEPLAY_DNS_UPSTREAM": "none",
             "PYTHONDONTWRITEBYTECODE": "1",

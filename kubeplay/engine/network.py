@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from kubeplay.errors import KubeplayError, SyncError
 from kubeplay.plan import hostports, ipam
 from kubeplay.plan import network as netplan
 from kubeplay.plan import pods as plans
+from kubeplay.plan import services as services_plan
 from kubeplay.plan.pods import PodPlan
 from kubeplay.state.store import PodRecord
 
@@ -60,6 +62,9 @@ def ensure_node(host: Host) -> None:
             return
         prefix = ipaddress.ip_network(host.settings.subnet).prefixlen
         links.ensure_bridge(host.settings.bridge, gateway_cidr=f"{gateway(host)}/{prefix}")
+        links.ensure_route(
+            host.settings.service_cidr, bridge=host.settings.bridge, src=gateway(host)
+        )
         _dnsmasq(host).ensure_running()
         _node_ready.add(key)
 
@@ -197,20 +202,59 @@ def guard_host_ports(new: list[PodPlan]) -> Callable[[list[PodRecord]], None] | 
     return guard
 
 
-def refresh(host: Host) -> None:
-    """Rewrite the node-wide nft table and DNS names from the pods in the store."""
-    from kubeplay.net import nft
+def _pod_info(host: Host, rec: PodRecord, plan: PodPlan) -> services_plan.PodInfo:
+    """What endpoints need of a pod: its readiness as `get pods` shows it (store and exit
+    files, no runtime call)."""
+    from kubeplay.engine import pods
+    from kubeplay.plan import status
 
+    st = status.derive_pod_status(plan, pods.observe(host, rec))
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions", ())
+    )
+    named: dict[str, tuple[int, str]] = {}
+    for ctr in plan.all_containers():
+        for p in ctr.ports:
+            if p.name:
+                named.setdefault(p.name, (p.container_port, p.protocol))
+    return services_plan.PodInfo(
+        namespace=rec.namespace,
+        name=rec.name,
+        ip=rec.pod_ip,
+        labels=dict(plan.labels),
+        ready=ready,
+        terminating=rec.lifecycle == "terminating" or rec.deleting_at is not None,
+        finished=st.get("phase") in ("Succeeded", "Failed"),
+        hostname=plan.hostname,
+        subdomain=plan.subdomain,
+        named_ports=named,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeNetwork:
+    """The node-wide network the store asks for: the nft table's text (None: no table) and
+    dnsmasq's names."""
+
+    ruleset: str | None
+    names: dict[str, tuple[str, ...]]
+    services: int  # Services stored
+
+
+def compute_node_network(host: Host) -> NodeNetwork:
+    """Render the nft table and the DNS names from the pods and Services in the store."""
     records = host.store.list_pods()
     port_maps = []
-    names: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    infos: list[services_plan.PodInfo] = []
     for rec in records:
         if not rec.pod_ip:
             continue
         plan = plans.from_json(rec.plan_json)
-        names[plan.hostname] = rec.pod_ip
+        names.setdefault(plan.hostname, []).append(rec.pod_ip)
         if plan.fqdn:
-            names[plan.fqdn] = rec.pod_ip
+            names.setdefault(plan.fqdn, []).append(rec.pod_ip)
+        infos.append(_pod_info(host, rec, plan))
         for ctr in plan.all_containers():
             for p in ctr.ports:
                 if p.host_port:
@@ -224,20 +268,62 @@ def refresh(host: Host) -> None:
                             pod=plan.ref,
                         )
                     )
+    specs = [
+        services_plan.service_spec(r.body)
+        for r in host.store.list_records(["Service"])
+        if not r.api_group
+    ]
+    with_endpoints = [(svc, services_plan.compute_endpoints(svc, infos)) for svc in specs]
+    rules = [r for svc, eps in with_endpoints for r in services_plan.compute_port_rules(svc, eps)]
+    for name, ips in services_plan.compute_dns_records(with_endpoints, infos).items():
+        names.setdefault(name, []).extend(ip for ip in ips if ip not in names.get(name, ()))
     s = host.settings
-    if not records and s.nft_table:
-        nft.remove_nft_table(s.nft_table)
-    else:
-        nft.apply_nft(
-            netplan.render_nft_ruleset(
-                table=s.nft_table, bridge=s.bridge, subnet=s.subnet, port_maps=port_maps
-            )
+    ruleset = None
+    if records or specs or not s.nft_table:
+        ruleset = netplan.render_nft_ruleset(
+            table=s.nft_table,
+            bridge=s.bridge,
+            subnet=s.subnet,
+            port_maps=port_maps,
+            services=rules,
         )
-    try:
-        _dnsmasq(host).update_hosts(names)
-    except KubeplayError:
-        if records:
-            raise
+    return NodeNetwork(
+        ruleset=ruleset,
+        names={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
+        services=len(specs),
+    )
+
+
+_applied_lock = threading.Lock()
+_applied: dict[str, NodeNetwork] = {}  # per table: what this process applied last
+
+
+def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
+    """Rewrite the node-wide nft table and DNS names from the pods and Services in the
+    store. `only_changed` (the Services controller) skips what this process already applied
+    as it is now."""
+    from kubeplay.net import nft
+
+    want = compute_node_network(host)
+    s = host.settings
+    with _applied_lock:
+        last = _applied.get(s.nft_table) if only_changed else None
+        if last is None or last.ruleset != want.ruleset:
+            if want.ruleset is None:
+                if s.nft_table:
+                    nft.remove_nft_table(s.nft_table)
+            else:
+                nft.apply_nft(want.ruleset)
+        if last is None or last.names != want.names:
+            try:
+                if want.services:
+                    ensure_node(host)  # a Service before any pod: the bridge, route and DNS
+                _dnsmasq(host).update_hosts(want.names)
+            except KubeplayError:
+                if want.ruleset is not None:
+                    raise
+        _applied[s.nft_table] = want
+    return want
 
 
 def reset_node(host: Host) -> None:
@@ -247,5 +333,7 @@ def reset_node(host: Host) -> None:
     _dnsmasq(host).stop()
     nft.remove_nft_table(host.settings.nft_table)
     links.remove_bridge(host.settings.bridge)
+    with _applied_lock:
+        _applied.pop(host.settings.nft_table, None)
     with _node_lock:
         _node_ready.discard(f"{host.settings.runroot}:{host.settings.bridge}")

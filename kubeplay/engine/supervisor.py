@@ -31,6 +31,7 @@ from kubeplay import log
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import locks, pods
 from kubeplay.engine.controllers.pods import PodController
+from kubeplay.engine.controllers.services import ServiceController
 from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Loop, ObjectKey
 from kubeplay.plan import pods as plans
 from kubeplay.plan import supervision
@@ -121,8 +122,9 @@ class Supervisor:
         self.policy = BackoffPolicy(base=settings.backoff_base, cap=settings.backoff_cap)
         self.host = host_mod.open_host(settings)
         self.pods = PodController(self.host, policy=self.policy)
+        self.services = ServiceController(self.host)
         self.loop = Loop(
-            [self.pods],
+            [self.pods, self.services],
             workers=settings.parallelism,
             clock=clock,
             resync={"Pod": RESYNC_SECONDS},
@@ -257,6 +259,8 @@ class Supervisor:
             _log.warning("orphans_removed", count=len(removed))
 
     def _any_needed(self) -> bool:
+        if any(not r.api_group for r in self.host.store.list_records(["Service"])):
+            return True  # Services always need the supervisor (their endpoints follow pods)
         for rec in self.host.store.list_pods():
             if rec.lifecycle in ("creating", "terminating"):
                 return True  # being made or removed, or left so by a killed command

@@ -90,14 +90,7 @@ BUILTIN: tuple[KindInfo, ...] = (
     _k("", "v1", "Secret", "secrets"),
     _k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc"),
     _k("", "v1", "Namespace", "namespaces", "ns", namespaced=False),
-    _k(
-        "",
-        "v1",
-        "Service",
-        "services",
-        "svc",
-        warning="no cluster IP, endpoints or DNS name is made for it yet",
-    ),
+    _k("", "v1", "Service", "services", "svc"),
     _k("", "v1", "Endpoints", "endpoints", "ep", warning="no Service routes to it yet"),
     _k(
         "",

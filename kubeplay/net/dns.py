@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kubeplay import log
@@ -101,15 +101,20 @@ class Dnsmasq:
             raise NetworkError(f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}")
         _log.debug("dnsmasq_started", pid=self.pid(), address=self.listen_address)
 
-    def _write_hosts(self, entries: Mapping[str, str]) -> None:
-        lines = "".join(f"{ip} {name}\n" for name, ip in sorted(entries.items()))
+    def _write_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        lines = "".join(
+            f"{ip} {name}\n"
+            for name, ips in sorted(entries.items())
+            for ip in ([ips] if isinstance(ips, str) else ips)
+        )
         tmp = self.hosts_file.with_name(self.hosts_file.name + ".tmp")
         tmp.write_text(lines)
         os.chmod(tmp, 0o644)
         tmp.replace(self.hosts_file)
 
-    def update_hosts(self, entries: Mapping[str, str]) -> None:
-        """Replace the served names (name -> IPv4) and make dnsmasq reread them."""
+    def update_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        """Replace the served names (name -> IPv4, or IPv4s: all are answered, in rotating
+        order) and make dnsmasq reread them."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_hosts(entries)
         pid = self.pid()

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from kubeplay.state.store import ObjectRecord, PodRecord
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
+# Kinds whose change rewrites the node network (rules and names) and needs the supervisor.
+SERVICE_KINDS = frozenset({"Service"})
 WORKLOAD_KINDS = frozenset({"Deployment"})
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
@@ -215,6 +217,10 @@ def run(
             }
             if moved and not dry_run:  # a file rename or move: the origin only, no restart
                 host.store.set_origins(moved)
+            # A Service's clusterIP out of range or taken: exit 2 before anything is made.
+            engine_apply.allocate_services(
+                host.store, [*actions.update, *actions.create], cidr=settings.service_cidr
+            )
             if dry_run or not actions.changes:
                 return ApplyReport(
                     lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
@@ -232,7 +238,7 @@ def run(
                 verb=verb,
             )
         pods_changed = any(
-            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS
+            e.key.kind in ("Pod", *SERVICE_KINDS) or e.key.kind in WORKLOAD_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
         return ApplyReport(
@@ -404,6 +410,7 @@ def _carry_out(
             replicas=replica_rows,
             pod_plans=pod_plans,
             guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
+            service_cidr=settings.service_cidr,
         )
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
@@ -444,7 +451,11 @@ def _carry_out(
     for e in restarts:
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    if new_rows or old_pods:
+    services = any(
+        e.key.kind in SERVICE_KINDS and not e.key.group
+        for e in (*actions.create, *actions.update, *actions.prune)
+    )
+    if new_rows or old_pods or services:
         network.refresh(host)
     return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
 

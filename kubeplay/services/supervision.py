@@ -31,6 +31,8 @@ STOP_TIMEOUT = 10.0
 def _needed(host: host_mod.Host) -> bool:
     from kubeplay.engine import locks
 
+    if any(not r.api_group for r in host.store.list_records(["Service"])):
+        return True  # Services always need the supervisor (their endpoints follow pods)
     for rec in host.store.list_pods():
         if rec.lifecycle in ("creating", "terminating"):
             with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:

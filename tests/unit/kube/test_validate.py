@@ -529,11 +529,8 @@ spec:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-            [
-                "pod.yaml: document 1 (Service web): kind: Service is stored only: "
-                "no cluster IP, endpoints or DNS name is made for it yet"
-            ],
-            id="unsupported-kind-service",
+            [],
+            id="service-is-supported",
         ),
         pytest.param(
             _pod(

@@ -1,0 +1,60 @@
+"""The Services controller: keeps the nft table and the DNS names in step with the store.
+
+Every Service shares one nft table and one hosts file, rendered whole from the store
+(`engine.network.refresh`: cluster IPs, endpoints from the pods' readiness, names), so the
+controller has one key, `NETWORK_KEY`, listed while any Service is stored; a command's nudge
+naming a Service key syncs the same way. A sync re-renders and applies only what changed
+since this process last applied it; every `FULL_SYNC_SECONDS` it applies the table again
+whatever it was, which repairs an `nft flush ruleset` or a deleted table by someone else.
+
+Until pod changes queue the Services selecting them (generic pod-change triggers), the
+network key is requeued every `POLL_SECONDS` while Services exist, so a readiness flip or a
+pod start or stop reaches the rules within about that. While any Service exists the
+supervisor is needed. Decides nothing itself: `plan.services` does.
+"""
+
+from __future__ import annotations
+
+from kubeplay import log
+from kubeplay.engine.host import Host
+from kubeplay.engine.loop import ObjectKey, SyncResult
+from kubeplay.errors import PermanentError
+
+KIND = "Service"
+NETWORK_KEY = ObjectKey(KIND, "", "")  # the whole node network, not one Service
+POLL_SECONDS = 0.5
+FULL_SYNC_SECONDS = 20.0
+
+_log = log.get_logger(__name__)
+
+
+class ServiceController:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._full_at = 0.0  # when the table was last applied whatever it was
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset({KIND})
+
+    def keys(self) -> list[ObjectKey]:
+        return [NETWORK_KEY] if self._services() else []
+
+    def _services(self) -> int:
+        return sum(1 for r in self.host.store.list_records([KIND]) if not r.api_group)
+
+    def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
+        from kubeplay.engine import network
+
+        full = now - self._full_at >= FULL_SYNC_SECONDS
+        applied = network.refresh(self.host, only_changed=not full)
+        if full:
+            self._full_at = now
+        if not applied.services:
+            return SyncResult()
+        return SyncResult(
+            requeue_after=POLL_SECONDS if key == NETWORK_KEY else None, needs_supervisor=True
+        )
+
+    def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
+        _log.warning("services_sync_failed", key=str(key), error=str(err))

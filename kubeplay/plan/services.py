@@ -1,0 +1,334 @@
+"""Services: cluster IP allocation, endpoints from pods, the rules and names they become.
+
+Pure, as the API server's allocator, the EndpointSlice controller and CoreDNS's kubernetes
+plugin decide them (services.md):
+- `allocate_cluster_ip`: `spec.clusterIP` honoured when in the service range and free, else
+  the lowest free address (the range's first is reserved, as for `kubernetes.default`);
+  `None` is headless; ExternalName has none.
+- `compute_endpoints`: the pods the selector matches in the Service's namespace that have an
+  IP and are not finished; ready = Ready and not terminating, or `publishNotReadyAddresses`.
+  A `targetPort` name is resolved per pod from its containers' ports: a pod without that
+  name is no endpoint of that port.
+- `compute_port_rules`: what the nft table needs per service port (`plan.network` renders it).
+- `compute_dns_records`: name -> IPs for dnsmasq's hosts file.
+No I/O, no logging, no clock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeplay.errors import ManifestError
+
+DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
+CLUSTER_DOMAIN = "cluster.local"
+HEADLESS = "None"
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    protocol: str  # TCP, UDP or SCTP
+    port: int
+    target_port: int | str  # a number, or a container port's name
+    node_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """What kubeplay reads of a stored Service."""
+
+    namespace: str
+    name: str
+    type: str = "ClusterIP"
+    cluster_ip: str = ""  # "" none allocated, "None" headless
+    selector: Mapping[str, str] | None = None  # None: selector-less (user EndpointSlices)
+    ports: tuple[ServicePort, ...] = ()
+    publish_not_ready: bool = False
+    affinity_seconds: int = 0  # sessionAffinity ClientIP's timeout; 0: no affinity
+    external_name: str = ""
+    local_traffic: bool = False  # externalTrafficPolicy Local
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == HEADLESS
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.{CLUSTER_DOMAIN}"
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def service_spec(body: Mapping[str, Any]) -> ServiceSpec:
+    """A stored (defaulted) Service body as a ServiceSpec."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    ports = []
+    for p in spec.get("ports") or ():
+        if not isinstance(p, Mapping):
+            continue
+        target = p.get("targetPort", p.get("port"))
+        ports.append(
+            ServicePort(
+                name=str(p.get("name") or ""),
+                protocol=str(p.get("protocol") or "TCP"),
+                port=_int(p.get("port")),
+                target_port=target if isinstance(target, str) else _int(target),
+                node_port=_int(p.get("nodePort")),
+            )
+        )
+    selector = spec.get("selector")
+    affinity = 0
+    if spec.get("sessionAffinity") == "ClientIP":
+        config = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+        affinity = _int(config.get("timeoutSeconds"), 10800) or 10800
+    return ServiceSpec(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta.get("name") or ""),
+        type=str(spec.get("type") or "ClusterIP"),
+        cluster_ip=str(spec.get("clusterIP") or ""),
+        selector={str(k): str(v) for k, v in selector.items()}
+        if isinstance(selector, Mapping) and selector
+        else None,
+        ports=tuple(ports),
+        publish_not_ready=bool(spec.get("publishNotReadyAddresses")),
+        affinity_seconds=affinity,
+        external_name=str(spec.get("externalName") or ""),
+        local_traffic=spec.get("externalTrafficPolicy") == "Local",
+    )
+
+
+# --- cluster IPs ----------------------------------------------------------------------------
+
+
+def _problem(svc: Mapping[str, Any], message: str, path: str = "spec.clusterIP") -> ManifestError:
+    meta = svc.get("metadata") or {}
+    return ManifestError(message, kind="Service", name=str(meta.get("name") or ""), path=path)
+
+
+def allocate_cluster_ip(body: Mapping[str, Any], *, cidr: str, used: Iterable[str]) -> str:
+    """The clusterIP the Service `body` gets: the one it asks for (checked: in the range, not
+    the reserved first address, not taken), "None" for headless, "" for ExternalName, else
+    the lowest free address of `cidr`. Raises ManifestError (exit 2) for a bad request."""
+    spec = body.get("spec") or {}
+    wanted = str(spec.get("clusterIP") or "")
+    if spec.get("type") == "ExternalName":
+        return ""
+    if wanted == HEADLESS:
+        return HEADLESS
+    net = ipaddress.ip_network(cidr, strict=False)
+    taken = set(used)
+    reserved = net.network_address + 1
+    if wanted:
+        try:
+            addr = ipaddress.ip_address(wanted)
+        except ValueError as err:
+            raise _problem(body, f"Invalid value: {wanted!r}: must be a valid IP address") from err
+        if addr not in net or addr in (net.network_address, net.broadcast_address):
+            raise _problem(
+                body,
+                f"Invalid value: {wanted!r}: provided IP is not in the valid range. "
+                f"The range of valid IPs is {net}",
+            )
+        if addr == reserved:
+            raise _problem(body, f"Invalid value: {wanted!r}: reserved for the API service")
+        if wanted in taken:
+            raise _problem(body, f"Invalid value: {wanted!r}: provided IP is already allocated")
+        return wanted
+    for addr in net.hosts():
+        if addr != reserved and str(addr) not in taken:
+            return str(addr)
+    raise _problem(body, f"Internal error: range {net} is full: no cluster IP left")
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    """What endpoints need of a pod."""
+
+    namespace: str
+    name: str
+    ip: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ready: bool = False
+    terminating: bool = False
+    finished: bool = False  # Succeeded or Failed
+    hostname: str = ""  # spec.hostname
+    subdomain: str = ""
+    # container port name -> (containerPort, protocol), first container first
+    named_ports: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    ip: str
+    port: int
+    ready: bool
+    terminating: bool = False
+    pod: str = ""  # namespace/name
+    hostname: str = ""  # the pod's hostname when its subdomain names the Service
+
+
+@dataclass(frozen=True, slots=True)
+class PortEndpoints:
+    port: ServicePort
+    endpoints: tuple[Endpoint, ...]
+
+
+def selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def _target(port: ServicePort, pod: PodInfo) -> int | None:
+    if isinstance(port.target_port, int):
+        return port.target_port or port.port
+    found = pod.named_ports.get(port.target_port)
+    if found is None or found[1] != port.protocol:
+        return None
+    return found[0]
+
+
+def selected_pods(svc: ServiceSpec, pods: Iterable[PodInfo]) -> list[PodInfo]:
+    """The pods that are endpoints of `svc` (any readiness), by name."""
+    return sorted(
+        (
+            p
+            for p in pods
+            if p.namespace == svc.namespace
+            and p.ip
+            and not p.finished
+            and selects(svc.selector, p.labels)
+        ),
+        key=lambda p: p.name,
+    )
+
+
+def compute_endpoints(svc: ServiceSpec, pods: Iterable[PodInfo]) -> tuple[PortEndpoints, ...]:
+    """Per service port, its endpoints (EndpointSlice conditions: ready, terminating)."""
+    if svc.selector is None or svc.type == "ExternalName":
+        return tuple(PortEndpoints(p, ()) for p in svc.ports)
+    chosen = selected_pods(svc, pods)
+    out = []
+    for port in svc.ports:
+        eps = []
+        for pod in chosen:
+            target = _target(port, pod)
+            if target is None:
+                continue
+            ready = svc.publish_not_ready or (pod.ready and not pod.terminating)
+            eps.append(
+                Endpoint(
+                    ip=pod.ip,
+                    port=target,
+                    ready=ready,
+                    terminating=pod.terminating,
+                    pod=f"{pod.namespace}/{pod.name}",
+                    hostname=pod.hostname if pod.subdomain == svc.name else "",
+                )
+            )
+        out.append(PortEndpoints(port, tuple(sorted(eps))))
+    return tuple(out)
+
+
+# --- what the nft table needs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PortRule:
+    """One service port as the nft table routes it."""
+
+    service: str  # namespace/name
+    port_name: str
+    protocol: str  # TCP, UDP, SCTP
+    cluster_ip: str
+    port: int
+    endpoints: tuple[tuple[str, int], ...]  # ready (ip, port), in order
+    node_port: int = 0
+    affinity_seconds: int = 0
+
+
+def compute_port_rules(
+    svc: ServiceSpec, endpoints: Sequence[PortEndpoints]
+) -> tuple[PortRule, ...]:
+    """The rules of a Service with a cluster IP (headless and ExternalName have none)."""
+    if not svc.cluster_ip or svc.headless or svc.type == "ExternalName":
+        return ()
+    return tuple(
+        PortRule(
+            service=svc.ref,
+            port_name=pe.port.name,
+            protocol=pe.port.protocol,
+            cluster_ip=svc.cluster_ip,
+            port=pe.port.port,
+            endpoints=tuple(dict.fromkeys((e.ip, e.port) for e in pe.endpoints if e.ready)),
+            node_port=pe.port.node_port,
+            affinity_seconds=svc.affinity_seconds,
+        )
+        for pe in endpoints
+    )
+
+
+# --- DNS ------------------------------------------------------------------------------------
+
+
+def dashed(ip: str) -> str:
+    return ip.replace(".", "-")
+
+
+def compute_dns_records(
+    services: Sequence[tuple[ServiceSpec, Sequence[PortEndpoints]]],
+    pods: Iterable[PodInfo],
+) -> dict[str, tuple[str, ...]]:
+    """Name -> IPs, as CoreDNS answers A queries: a Service's FQDN is its cluster IP, or for
+    a headless one the IPs of its ready endpoints (with the ready endpoints' hostname records
+    `<hostname>.<svc>.<ns>.svc.cluster.local`), and every pod with an IP has
+    `<a-b-c-d>.<ns>.pod.cluster.local`. The search path turns `svc` and `svc.ns` into the
+    FQDN. ExternalName Services are CNAMEs, not here."""
+    out: dict[str, list[str]] = {}
+
+    def add(name: str, ip: str) -> None:
+        ips = out.setdefault(name.lower(), [])
+        if ip not in ips:
+            ips.append(ip)
+
+    pod_list = list(pods)
+    for pod in pod_list:
+        if pod.ip:
+            add(f"{dashed(pod.ip)}.{pod.namespace}.pod.{CLUSTER_DOMAIN}", pod.ip)
+    for svc, port_eps in services:
+        if svc.type == "ExternalName" or not svc.cluster_ip:
+            continue
+        if not svc.headless:
+            add(svc.fqdn, svc.cluster_ip)
+            continue
+        ready: list[Endpoint] = [e for pe in port_eps for e in pe.endpoints if e.ready]
+        if not svc.ports:  # a headless Service without ports still lists its pods
+            ready = [
+                Endpoint(
+                    ip=p.ip,
+                    port=0,
+                    ready=True,
+                    pod=f"{p.namespace}/{p.name}",
+                    hostname=p.hostname if p.subdomain == svc.name else "",
+                )
+                for p in selected_pods(svc, pod_list)
+                if svc.publish_not_ready or (p.ready and not p.terminating)
+            ]
+        for e in sorted(ready):
+            add(svc.fqdn, e.ip)
+            if e.hostname:
+                add(f"{e.hostname}.{svc.fqdn}", e.ip)
+    return {name: tuple(ips) for name, ips in sorted(out.items())}
