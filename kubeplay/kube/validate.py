@@ -24,7 +24,16 @@ from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
 SUPPORTED_KINDS = frozenset(
-    {"Pod", "ConfigMap", "Secret", "Namespace", "List", "PersistentVolumeClaim", "Deployment"}
+    {
+        "Pod",
+        "ConfigMap",
+        "Secret",
+        "Namespace",
+        "List",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+    }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
     k.kind for k in kinds.BUILTIN if not k.namespaced
@@ -689,9 +698,26 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")
         return [_warning(obj, path, message) for path, message in found]
+    if obj.kind == "Service":
+        return [_warning(obj, path, message) for path, message in _service_gaps(obj.body)]
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
+
+
+def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(path, message) for what of a Service kubeplay does not carry out yet."""
+    spec = body.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    if kind in ("NodePort", "LoadBalancer"):
+        yield "spec.type", f"{kind} is not routed yet: only the cluster IP answers"
+    elif kind == "ExternalName":
+        yield "spec.type", "ExternalName: no CNAME is served yet"
+    elif not spec.get("selector"):
+        yield "spec.selector", "a Service without a selector gets no endpoints yet"
+    for name in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"):
+        if spec.get(name):
+            yield f"spec.{name}", "no effect on a single host, ignored"
 
 
 def _unimplemented(

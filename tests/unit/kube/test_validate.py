@@ -529,8 +529,11 @@ spec:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-            [],
-            id="service-is-supported",
+            [
+                "pod.yaml: document 1 (Service web): spec.selector: "
+                "a Service without a selector gets no endpoints yet"
+            ],
+            id="service-without-selector-warned",
         ),
         pytest.param(
             _pod(
