@@ -355,6 +355,7 @@ class Kubeplay:
                 problems += [f"{sub} state: {p}" for p in d.iterdir()]
         problems += [f"cgroup: {c}" for c in self.cgroups()]
         problems += [f"veth on bridge {self.bridge}: {name}" for name in self._veths()]
+        problems += self._service_leaks()
         if node:
             if (Path("/sys/class/net") / self.bridge).exists():
                 problems.append(f"bridge {self.bridge}")
@@ -365,6 +366,29 @@ class Kubeplay:
             if f"table ip {table}" in listed.splitlines():
                 problems.append(f"nft table ip {table}")
         return problems
+
+    def _service_leaks(self) -> list[str]:
+        """Rules and DNS records of Services, once none is stored: the nft table's service
+        and endpoint chains and cluster IPs, and hosts-file names under cluster.local."""
+        table = "kubeplay_" + self.bridge.replace("-", "_")
+        text = subprocess.run(
+            ["nft", "list", "table", "ip", table], capture_output=True, text=True, check=False
+        ).stdout
+        found = [
+            f"nft {table}: {line.strip()}"
+            for line in text.splitlines()
+            if re.match(r"\s*(chain|set) (service|endpoint|affinity)-", line)
+        ]
+        cidr = self.env["KUBEPLAY_SERVICE_CIDR"].rsplit(".", 1)[0] + "."
+        found += [f"nft {table}: {line.strip()}" for line in text.splitlines() if cidr in line]
+        hosts = self.runroot / "dns" / "hosts"
+        with contextlib.suppress(OSError):
+            found += [
+                f"dns record: {line}"
+                for line in hosts.read_text().splitlines()
+                if line.endswith(".cluster.local")
+            ]
+        return found
 
     def assert_nothing_runs(self) -> None:
         """No pod in the store and nothing of one on the host: used after a failed command."""

@@ -65,6 +65,10 @@ class Dnsmasq:
             # The run dir may be private to root; dnsmasq rereads the hosts file on SIGHUP.
             "--user=root",
             "--strict-order",
+            # Names under the cluster domain are kubeplay's alone: an unknown one is an
+            # authoritative NXDOMAIN at once (never asked upstream), so a resolver goes on
+            # down its search list as in a cluster.
+            "--local=/cluster.local/",
             f"--log-facility={self.log_file}",
             *upstream,
         ]

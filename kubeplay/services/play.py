@@ -307,9 +307,9 @@ def down(
     grace: float | None = None,
     volumes: bool = False,
 ) -> DownReport:
-    """Remove the pods, workloads, ConfigMaps and Secrets the files define (an apply in mode
-    DOWN); with `volumes`, also the named volumes of their PersistentVolumeClaims and of the
-    claims their pods use (unless another pod uses one)."""
+    """Remove the pods, workloads, Services, ConfigMaps and Secrets the files define (an
+    apply in mode DOWN); with `volumes`, also the named volumes of their
+    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
     from dataclasses import replace as with_fields
 
     from kubeplay.kube import loader, validate
@@ -326,12 +326,12 @@ def down(
             claims += volumes_svc.claims_of_pods(host, refs)
         finally:
             host.close()
-    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS}
+    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS, "Service"}
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
     gone = {e.ref for e in report.actions.prune}
-    configs = [o for o in objects if o.kind in configdata.CONFIG_KINDS]
+    configs = [o for o in objects if o.kind in (*configdata.CONFIG_KINDS, "Service")]
     removed = [f"{o.kind.lower()}/{o.name}" for o in configs]
     down_report = DownReport(
         removed=tuple(f"{ns}/{name}" for ns, name in dict.fromkeys(refs) if f"pod/{name}" in gone),

@@ -1,0 +1,216 @@
+"""Services end to end: a cluster IP from the test's own service range, pod -> cluster IP ->
+pod (and a pod to its own Service: hairpin), host -> cluster IP, names from every pod,
+endpoints that follow readiness, a named targetPort that two pods map differently, ClientIP
+affinity, a Service without endpoints refused at once, headless names, a clusterIP out of
+range refused before anything is made, and the table repaired after someone deletes it.
+
+Traffic goes to the test's own pods and to its cluster IPs, which are routed into the test's
+own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.conftest import Kubeplay
+from e2e.test_network import HELLO, HTTPD, gateway, http_get, pod, wait_wget, wget
+
+pytestmark = pytest.mark.root
+
+
+def service(
+    name: str,
+    *,
+    selector: dict[str, str] | None = None,
+    port: int = 80,
+    target: int | str = 8080,
+    **spec: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ports": [{"name": "http", "port": port, "targetPort": target}],
+        **spec,
+    }
+    if selector is not None:
+        body["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
+
+
+def labelled(doc: dict[str, Any], **labels: str) -> dict[str, Any]:
+    doc["metadata"]["labels"] = labels
+    return doc
+
+
+def server(name: str, text: str, *, port: int = 8080, **spec: Any) -> dict[str, Any]:
+    """A pod whose httpd on `port` answers `text` (so a client tells the endpoints apart)."""
+    command = (
+        f"mkdir -p /tmp/www && echo {text} > /tmp/www/index.html && "
+        f"trap 'exit 0' TERM; httpd -f -p {port} -h /tmp/www & wait $!"
+    )
+    ports = [{"name": "http", "containerPort": port}]
+    return labelled(pod(name, command=command, ports=ports, **spec), app="web")
+
+
+def write(kp: Kubeplay, name: str, *docs: dict[str, Any]) -> Path:
+    return kp.write(name, yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def cluster_ip(kp: Kubeplay, name: str, namespace: str = "default") -> str:
+    doc = json.loads(kp.ok("get", "svc", name, "-n", namespace, "-o", "json"))
+    ip: str = doc["spec"]["clusterIP"]
+    return ip
+
+
+def connect_error(ip: str, port: int) -> str:
+    """What a TCP connect from the host gets: "ok", or the error's name."""
+    try:
+        with socket.create_connection((ip, port), timeout=10):
+            return "ok"
+    except OSError as err:
+        return type(err).__name__
+
+
+def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> None:
+    path = write(
+        kp,
+        "app.yaml",
+        service("web", selector={"app": "web"}),
+        labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+        pod("client"),
+    )
+    kp.play(path)
+    vip = cluster_ip(kp, "web")
+    assert ipaddress.ip_address(vip) in ipaddress.ip_network(kp.env["KUBEPLAY_SERVICE_CIDR"])
+    assert wait_wget(kp, "client", f"http://{vip}/") == HELLO
+    assert wait_wget(kp, "web", f"http://{vip}/") == HELLO  # hairpin: its own Service
+    assert kp.wait_for(f"http://{vip}/ from the host", lambda: http_get(f"http://{vip}/")) == HELLO
+    for name in ("web", "web.default", "web.default.svc", "web.default.svc.cluster.local"):
+        assert wait_wget(kp, "client", f"http://{name}/") == HELLO, name
+    answer = kp.exec("client", "nslookup", "-type=a", "web.default.svc.cluster.local", gateway(kp))
+    assert re.search(rf"Address:\s+{re.escape(vip)}$", answer, re.M), answer
+
+
+def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:
+    path = write(kp, "svc.yaml", service("web", selector={"app": "web"}))
+    kp.ok("apply", "-f", str(path))
+    vip = cluster_ip(kp, "web")
+    write(kp, "svc.yaml", service("web", selector={"app": "web"}, port=8000))
+    kp.ok("apply", "-f", str(path))
+    assert cluster_ip(kp, "web") == vip
+    other = str(ipaddress.ip_address(vip) + 1)
+    write(kp, "svc.yaml", service("web", selector={"app": "web"}, clusterIP=other))
+    res = kp("apply", "-f", str(path))
+    assert res.returncode != 0 and "may not change once set" in res.stderr, res.stderr
+    assert cluster_ip(kp, "web") == vip
+    kp.ok("delete", "-f", str(path))
+
+
+def test_no_endpoints_is_refused_and_readiness_moves_the_endpoint(kp: Kubeplay) -> None:
+    ready = labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web")
+    ready["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["test", "-e", "/tmp/ready"]},
+        "periodSeconds": 1,
+    }
+    kp.play(write(kp, "app.yaml", service("web", selector={"app": "web"}), ready))
+    vip = cluster_ip(kp, "web")
+    # Not ready: no endpoint, the connection is refused (not left to time out).
+    assert kp.wait_for("refused", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
+    kp.exec("web", "touch", "/tmp/ready")
+    assert kp.wait_for("served once ready", lambda: http_get(f"http://{vip}/")) == HELLO
+    kp.exec("web", "rm", "/tmp/ready")
+    assert kp.wait_for("refused again", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
+    # An unknown port of the cluster IP is refused too.
+    assert connect_error(vip, 81) == "ConnectionRefusedError"
+
+
+def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}, target="http"),
+            service(
+                "sticky",
+                selector={"app": "web"},
+                target="http",
+                sessionAffinity="ClientIP",
+            ),
+            server("a", "from-a", port=8080),
+            server("b", "from-b", port=9090),
+            pod("client"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+    seen: set[str] = set()
+
+    def both() -> bool:
+        got = wget(kp, "client", f"http://{vip}/")
+        if got:
+            seen.add(got.strip())
+        return seen == {"from-a", "from-b"}
+
+    kp.wait_for("both endpoints answer", both, timeout=60)
+    sticky = cluster_ip(kp, "sticky")
+    first = wait_wget(kp, "client", f"http://{sticky}/")
+    for _ in range(8):
+        assert wget(kp, "client", f"http://{sticky}/") == first
+
+
+def test_headless_names_the_ready_pods_and_their_hostnames(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("db", selector={"app": "web"}, clusterIP="None"),
+            server("db-0", "zero", hostname="db-0", subdomain="db"),
+            server("db-1", "one", hostname="db-1", subdomain="db"),
+            pod("client"),
+        )
+    )
+    ips = {kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1")}
+
+    def resolved() -> set[str]:
+        answer = kp("exec", "client", "--", "nslookup", "-type=a", "db.default.svc.cluster.local")
+        return set(re.findall(r"Address:\s+(\S+)$", answer.stdout, re.M)) & ips
+
+    assert kp.wait_for("both pods under the headless name", lambda: resolved() == ips)
+    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
+    assert wait_wget(kp, "client", "http://db-1.db.default.svc.cluster.local:8080/").strip() == (
+        "one"
+    )
+
+
+def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
+    outside = str(ipaddress.ip_network(kp.env["KUBEPLAY_SUBNET"]).network_address + 200)
+    path = write(
+        kp, "bad.yaml", service("web", selector={"app": "web"}, clusterIP=outside), pod("p")
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 2, res.stderr
+    assert "spec.clusterIP" in res.stderr and "not in the valid range" in res.stderr, res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()
+
+
+def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}),
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+    assert kp.wait_for("served", lambda: http_get(f"http://{vip}/")) == HELLO
+    table = "kubeplay_" + kp.bridge.replace("-", "_")
+    subprocess.run(["nft", "delete", "table", "ip", table], check=True)
+    assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
