@@ -214,3 +214,17 @@ def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
     table = "kubeplay_" + kp.bridge.replace("-", "_")
     subprocess.run(["nft", "delete", "table", "ip", table], check=True)
     assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
+
+
+def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> None:
+    no_links = pod("quiet")
+    no_links["spec"]["enableServiceLinks"] = False
+    kp.play(
+        write(kp, "app.yaml", service("my-web", selector={"app": "web"}), pod("client"), no_links)
+    )
+    vip = cluster_ip(kp, "my-web")
+    env = kp.exec("client", "env")
+    assert f"MY_WEB_SERVICE_HOST={vip}\n" in env, env
+    assert "MY_WEB_SERVICE_PORT=80\n" in env and "MY_WEB_SERVICE_PORT_HTTP=80\n" in env, env
+    assert f"MY_WEB_PORT=tcp://{vip}:80\n" in env, env
+    assert "MY_WEB_SERVICE_HOST" not in kp.exec("quiet", "env")

@@ -174,7 +174,9 @@ def refresh_plan(host: Host, plan: PodPlan, arrived: Mapping[str, ImageRef]) -> 
     if rec is None:
         return plan
     images = {**images_for_plan(host, plan), **arrived}
-    fresh = plans.compile_pod(rec.manifest, uid=plan.uid, images=images)
+    fresh = plans.compile_pod(
+        rec.manifest, uid=plan.uid, images=images, service_env=plan.service_env
+    )
     host.store.update_pod(plan.uid, plan_json=plans.to_json(fresh))
     _log.info("pod_plan_refreshed", pod=plan.ref, images=sorted(arrived))
     return fresh

@@ -8,7 +8,7 @@ needs must be decided here, so that the engine only carries it out.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -99,6 +99,8 @@ class PodPlan:
     service_account_name: str = "default"
     sysctls: tuple[tuple[str, str], ...] = ()
     active_deadline_seconds: int | None = None
+    # the Services' variables given at creation (`plan.services.service_link_env`)
+    service_env: tuple[tuple[str, str], ...] = ()
     spec_hash: str = field(default="")
 
     @property
@@ -151,11 +153,14 @@ def _container(
     images: Mapping[str, ImageRef],
     volumes: tuple[volumes_mod.VolumePlan, ...] = (),
     pod_sc: Mapping[str, Any] | None = None,
+    service_env: Sequence[tuple[str, str]] = (),
 ) -> ContainerPlan:
     image = str(spec.get("image") or "")
     ref = normalize_reference(image)
     stored = images.get(ref)
     config = stored.config if stored else ImageConfig()
+    if service_env:  # the kubelet's env overrides the image's, the container's overrides it
+        config = replace(config, env=(*config.env, *(f"{k}={v}" for k, v in service_env)))
     env = command_mod.resolve_env(spec.get("env") or (), image_env=config.env)
     argv = command_mod.resolve_argv(
         command=spec.get("command"),
@@ -235,11 +240,14 @@ def compile_pod(
     *,
     uid: str,
     images: Mapping[str, ImageRef],
+    service_env: Sequence[tuple[str, str]] = (),
 ) -> PodPlan:
     """Turn a validated Pod manifest into a PodPlan.
 
     `images` maps normalised references to what the image store holds; a reference missing
     from it leaves `image_id` empty (the engine reports ErrImagePull / ErrImageNeverPull).
+    `service_env`: the Services' variables (`plan.services.service_link_env`) every container
+    gets unless `enableServiceLinks` is false.
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
@@ -261,6 +269,7 @@ def compile_pod(
                 images=images,
                 volumes=volumes,
                 pod_sc=security,
+                service_env=service_env if spec.get("enableServiceLinks", True) else (),
             )
             for c in items or ()
         )
@@ -304,6 +313,7 @@ def compile_pod(
         ),
         sysctls=tuple((str(s["name"]), str(s["value"])) for s in security.get("sysctls") or ()),
         active_deadline_seconds=spec.get("activeDeadlineSeconds"),
+        service_env=tuple(service_env) if spec.get("enableServiceLinks", True) else (),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -341,4 +351,5 @@ def from_json(text: str) -> PodPlan:
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
     raw["volumes"] = tuple(volumes_mod.volume_from_dict(v) for v in raw.get("volumes") or ())
     raw["sysctls"] = tuple((k, v) for k, v in raw.get("sysctls") or ())
+    raw["service_env"] = tuple((k, v) for k, v in raw.get("service_env") or ())
     return PodPlan(**raw)

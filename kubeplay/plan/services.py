@@ -332,3 +332,47 @@ def compute_dns_records(
             if e.hostname:
                 add(f"{e.hostname}.{svc.fqdn}", e.ip)
     return {name: tuple(ips) for name, ips in sorted(out.items())}
+
+
+# --- service links --------------------------------------------------------------------------
+
+
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def service_link_env(
+    services: Iterable[ServiceSpec], namespace: str
+) -> tuple[tuple[str, str], ...]:
+    """The kubelet's service environment variables (`enableServiceLinks`, envvars.FromServices)
+    for a pod of `namespace`: per Service of that namespace with a cluster IP, by name,
+    `<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT` (the first port), `<SVC>_SERVICE_PORT_<NAME>`
+    per named port, and Docker's link variables `<SVC>_PORT` and
+    `<SVC>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`."""
+    out: list[tuple[str, str]] = []
+    chosen = (
+        s
+        for s in services
+        if s.namespace == namespace and s.cluster_ip and not s.headless and s.ports
+    )
+    for svc in sorted(chosen, key=lambda s: s.name):
+        prefix = _env_name(svc.name)
+        ip = svc.cluster_ip
+        out.append((f"{prefix}_SERVICE_HOST", ip))
+        out.append((f"{prefix}_SERVICE_PORT", str(svc.ports[0].port)))
+        for p in svc.ports:
+            if p.name:
+                out.append((f"{prefix}_SERVICE_PORT_{_env_name(p.name)}", str(p.port)))
+        for i, p in enumerate(svc.ports):
+            proto = (p.protocol or "TCP").lower()
+            url = f"{proto}://{ip}:{p.port}"
+            if i == 0:
+                out.append((f"{prefix}_PORT", url))
+            port_prefix = f"{prefix}_PORT_{p.port}_{proto.upper()}"
+            out += [
+                (port_prefix, url),
+                (f"{port_prefix}_PROTO", proto),
+                (f"{port_prefix}_PORT", str(p.port)),
+                (f"{port_prefix}_ADDR", ip),
+            ]
+    return tuple(out)

@@ -13,6 +13,7 @@ earlier apply of the same paths created. `diff` is the same decision, rendered a
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import time
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.pods import PodPlan
+    from kubeplay.plan.services import ServiceSpec
     from kubeplay.state.store import ObjectRecord, PodRecord
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
@@ -217,9 +219,16 @@ def run(
             }
             if moved and not dry_run:  # a file rename or move: the origin only, no restart
                 host.store.set_origins(moved)
-            # A Service's clusterIP out of range or taken: exit 2 before anything is made.
-            engine_apply.allocate_services(
+            # Services get their clusterIP now (out of range or taken: exit 2 before anything
+            # is made), so that pods created by this apply see them in their service links;
+            # the write checks them again in its transaction.
+            allocated = engine_apply.allocate_services(
                 host.store, [*actions.update, *actions.create], cidr=settings.service_cidr
+            )
+            actions = dataclasses.replace(
+                actions,
+                update=tuple(allocated[: len(actions.update)]),
+                create=tuple(allocated[len(actions.update) :]),
             )
             if dry_run or not actions.changes:
                 return ApplyReport(
@@ -300,6 +309,7 @@ def _carry_out(
     from kubeplay.engine import volumes as engine_volumes
     from kubeplay.kube import workloads
     from kubeplay.plan import pods as plans
+    from kubeplay.plan import services as service_plan
     from kubeplay.services import play as play_mod
     from kubeplay.services import volumes as volumes_svc
     from kubeplay.services import workloads as workloads_svc
@@ -367,8 +377,15 @@ def _carry_out(
             settings, host, to_pull, options=pull_options, progress=progress
         )
 
+        links = _service_specs(host, actions)
+
         def record(obj: KubeObject, uid: str) -> PodRecord:
-            plan = plans.compile_pod(obj.body, uid=uid, images=images)
+            plan = plans.compile_pod(
+                obj.body,
+                uid=uid,
+                images=images,
+                service_env=service_plan.service_link_env(links, obj.namespace),
+            )
             plans_by_uid[uid] = plan
             return PodRecord(
                 uid=uid,
@@ -386,7 +403,13 @@ def _carry_out(
         for key, objs in replica_objs.items():
             replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
         for e in restarts:
-            plan = plans.compile_pod(desired[e.key].body, uid=e.uid, images=images)
+            current = host.store.get_pod_by_uid(e.uid)
+            plan = plans.compile_pod(
+                desired[e.key].body,
+                uid=e.uid,
+                images=images,
+                service_env=plans.from_json(current.plan_json).service_env if current else (),
+            )
             pod_plans[e.uid] = plans.to_json(plan)
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
@@ -458,6 +481,27 @@ def _carry_out(
     if new_rows or old_pods or services:
         network.refresh(host)
     return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+
+
+def _service_specs(host: host_mod.Host, actions: ApplyActions) -> list[ServiceSpec]:
+    """The Services there will be once `actions` are written: the stored ones with this
+    apply's (created before the pods, as apply orders them), without the pruned ones."""
+    from kubeplay.plan import services as service_plan
+
+    bodies = {
+        (r.namespace, r.name): r.body
+        for r in host.store.list_records(["Service"])
+        if not r.api_group
+    }
+    for e in (*actions.create, *actions.update):
+        if e.key.kind == "Service" and not e.key.group:
+            body = dict(e.body)
+            body["metadata"] = {**(body.get("metadata") or {}), "namespace": e.key.namespace}
+            bodies[(e.key.namespace, e.key.name)] = body
+    for e in actions.prune:
+        if e.key.kind == "Service" and not e.key.group:
+            bodies.pop((e.key.namespace, e.key.name), None)
+    return [service_plan.service_spec(b) for b in bodies.values()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,3 +312,38 @@ def test_service_ports_parsed() -> None:
     assert svc.ports == (ServicePort("", "UDP", 53, "dns", 30053),)
     assert svc.selector is None
     assert Endpoint("10.0.0.1", 1, True) < Endpoint("10.0.0.2", 1, True)
+
+
+def test_service_link_env() -> None:
+    body = _svc(
+        {
+            "clusterIP": "10.96.0.10",
+            "ports": [
+                {"name": "http", "port": 80, "protocol": "TCP"},
+                {"name": "dns-udp", "port": 53, "protocol": "UDP"},
+            ],
+        },
+        name="my-web",
+    )
+    headless = services.service_spec(_svc({"clusterIP": "None", "ports": [{"port": 1}]}, "h"))
+    elsewhere = services.service_spec(
+        _svc({"clusterIP": "10.96.0.11", "ports": [{"port": 1}]}, "o", "other")
+    )
+    env = dict(
+        services.service_link_env([services.service_spec(body), headless, elsewhere], "default")
+    )
+    assert env == {
+        "MY_WEB_SERVICE_HOST": "10.96.0.10",
+        "MY_WEB_SERVICE_PORT": "80",
+        "MY_WEB_SERVICE_PORT_HTTP": "80",
+        "MY_WEB_SERVICE_PORT_DNS_UDP": "53",
+        "MY_WEB_PORT": "tcp://10.96.0.10:80",
+        "MY_WEB_PORT_80_TCP": "tcp://10.96.0.10:80",
+        "MY_WEB_PORT_80_TCP_PROTO": "tcp",
+        "MY_WEB_PORT_80_TCP_PORT": "80",
+        "MY_WEB_PORT_80_TCP_ADDR": "10.96.0.10",
+        "MY_WEB_PORT_53_UDP": "udp://10.96.0.10:53",
+        "MY_WEB_PORT_53_UDP_PROTO": "udp",
+        "MY_WEB_PORT_53_UDP_PORT": "53",
+        "MY_WEB_PORT_53_UDP_ADDR": "10.96.0.10",
+    }
