@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 import re
 import socket
 import subprocess
@@ -228,3 +229,65 @@ def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> Non
     assert "MY_WEB_SERVICE_PORT=80\n" in env and "MY_WEB_SERVICE_PORT_HTTP=80\n" in env, env
     assert f"MY_WEB_PORT=tcp://{vip}:80\n" in env, env
     assert "MY_WEB_SERVICE_HOST" not in kp.exec("quiet", "env")
+
+
+def free_node_port() -> int:
+    """A nodePort for this test: random in the NodePort range, free on the host now."""
+    for _ in range(100):
+        port = random.randrange(30000, 32768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port in 30000-32767")
+
+
+def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
+    node_port, lb_port = free_node_port(), free_node_port()
+    nodeport = service("web", selector={"app": "web"}, type="NodePort")
+    nodeport["spec"]["ports"][0]["nodePort"] = node_port
+    lb = service("lb", selector={"app": "web"}, type="LoadBalancer")
+    lb["spec"]["ports"][0]["nodePort"] = lb_port
+    empty = service("none", selector={"app": "nothing"}, type="NodePort")
+    path = write(
+        kp,
+        "app.yaml",
+        nodeport,
+        lb,
+        empty,
+        labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "served as a NodePort" in res.stderr, res.stderr
+    for port in (node_port, lb_port):
+        url = f"http://127.0.0.1:{port}/"
+        assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
+    rows = kp.ok("get", "svc")
+    assert re.search(rf"^lb\s+LoadBalancer\s+\S+\s+127\.0\.0\.1\s+80:{lb_port}/TCP", rows, re.M), (
+        rows
+    )
+    # An allocated nodePort is in the range and answers "refused" without endpoints.
+    doc = json.loads(kp.ok("get", "svc", "none", "-o", "json"))
+    allocated = doc["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= allocated <= 32767
+    assert kp.wait_for(
+        "refused", lambda: connect_error("127.0.0.1", allocated) == "ConnectionRefusedError"
+    )
+
+
+def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
+    taken = free_node_port()
+    svc = service("web", selector={"app": "web"}, type="NodePort")
+    svc["spec"]["ports"][0]["nodePort"] = taken
+    path = write(kp, "app.yaml", svc, pod("p"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", taken))
+        sock.listen()
+        res = kp("play", str(path))
+    assert res.returncode != 0
+    assert f"nodePort {taken}/TCP: already in use by a process on the host" in res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()

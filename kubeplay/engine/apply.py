@@ -125,23 +125,35 @@ def _is_service(key: ObjectKey) -> bool:
     return key.kind == "Service" and not key.group
 
 
+def service_allocations(store: Store, *, exclude: Iterable[str] = ()) -> tuple[set[str], set[int]]:
+    """The cluster IPs and nodePorts the stored Services hold (but those of `exclude` uids)."""
+    skip = set(exclude)
+    ips: set[str] = set()
+    ports: set[int] = set()
+    for rec in store.list_records(["Service"]):
+        if rec.uid in skip or rec.api_group:
+            continue
+        spec = rec.body.get("spec") or {}
+        ips.add(str(spec.get("clusterIP") or ""))
+        ports.update(int(p["nodePort"]) for p in spec.get("ports") or () if p.get("nodePort"))
+    return ips, ports
+
+
 def allocate_services(
-    store: Store, entries: Sequence[ApplyEntry], *, cidr: str
+    store: Store, entries: Sequence[ApplyEntry], *, cidr: str, seed: int | None = None
 ) -> list[ApplyEntry]:
-    """`entries` with every Service's clusterIP allocated (`plan.services`), against the
-    Services stored now and those allocated before it in `entries`. Raises ManifestError for
-    a clusterIP out of range or taken: run it in the transaction that writes them."""
+    """`entries` with every Service's clusterIP and nodePorts allocated (`plan.services`),
+    against the Services stored now and those allocated before it in `entries`; a
+    LoadBalancer gets 127.0.0.1 as its ingress IP (it is served as a NodePort). Raises
+    ManifestError for a clusterIP or nodePort out of range or taken: run it in the
+    transaction that writes them."""
+    import random
     from dataclasses import replace
 
     wanted = [e for e in entries if _is_service(e.key)]
     if not wanted:
         return list(entries)
-    own = {e.uid for e in wanted if e.uid}
-    used = {
-        str((rec.body.get("spec") or {}).get("clusterIP") or "")
-        for rec in store.list_records(["Service"])
-        if rec.uid not in own and not rec.api_group
-    }
+    used, node_ports = service_allocations(store, exclude={e.uid for e in wanted if e.uid})
     out = []
     for entry in entries:
         if not _is_service(entry.key):
@@ -152,18 +164,31 @@ def allocate_services(
         body["spec"] = spec
         try:
             ip = service_plan.allocate_cluster_ip(body, cidr=cidr, used=used)
+            picked = service_plan.allocate_node_ports(
+                body,
+                used=node_ports,
+                seed=random.randrange(1 << 30) if seed is None else seed,
+            )
         except ManifestError as err:
             raise ManifestError(
                 err.message,
                 source=entry.origin,
                 kind="Service",
                 name=entry.key.name,
-                path="spec.clusterIP",
+                path=err.path,
             ) from err
         if ip:
             spec["clusterIP"] = ip
             spec["clusterIPs"] = [ip]
             used.add(ip)
+        if picked:
+            spec["ports"] = [
+                {**p, "nodePort": n} if n else dict(p)
+                for p, n in zip(spec.get("ports") or (), picked, strict=False)
+            ]
+            node_ports.update(n for n in picked if n)
+        if spec.get("type") == "LoadBalancer":
+            body["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1", "ipMode": "VIP"}]}}
         out.append(replace(entry, body=body))
     return out
 

@@ -709,8 +709,14 @@ def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(path, message) for what of a Service kubeplay does not carry out yet."""
     spec = body.get("spec") or {}
     kind = spec.get("type") or "ClusterIP"
-    if kind in ("NodePort", "LoadBalancer"):
-        yield "spec.type", f"{kind} is not routed yet: only the cluster IP answers"
+    if kind == "LoadBalancer":
+        yield (
+            "spec.type",
+            (
+                "no load balancer on a single host: served as a NodePort on the host's addresses, "
+                "127.0.0.1 as its ingress IP"
+            ),
+        )
     elif kind == "ExternalName":
         yield "spec.type", "ExternalName: no CNAME is served yet"
     elif not spec.get("selector"):

@@ -220,12 +220,24 @@ def _chain_name(prefix: str, text: str) -> str:
     return f"{prefix}-{_hash8(text)}-{text}"[:200]
 
 
-def _service_chains(rules: Sequence[PortRule]) -> tuple[str, str, str, str]:
-    """(chains, service-ips elements, no-endpoint elements, cluster-ips elements) for the
-    Services' ports, as kube-proxy's nftables mode lays them out."""
+@dataclass(frozen=True, slots=True)
+class _ServiceMaps:
+    chains: str = ""
+    vips: str = ""  # service-ips elements
+    empty: str = ""  # no-endpoint-services elements
+    cluster_ips: str = ""
+    node_ports: str = ""  # service-nodeports elements
+    empty_node_ports: str = ""  # no-endpoint-nodeports elements
+
+
+def _service_chains(rules: Sequence[PortRule]) -> _ServiceMaps:
+    """The chains and map elements of the Services' ports, as kube-proxy's nftables mode
+    lays them out."""
     chains: list[str] = []
     vips: list[str] = []
     empty: list[str] = []
+    node_ports: list[str] = []
+    empty_node_ports: list[str] = []
     cluster_ips: dict[str, None] = {}
     for rule in sorted(rules, key=lambda r: (r.service, r.protocol, r.port, r.port_name)):
         proto = _PROTOCOLS.get(rule.protocol.upper())
@@ -234,8 +246,11 @@ def _service_chains(rules: Sequence[PortRule]) -> tuple[str, str, str, str]:
         cluster_ips[rule.cluster_ip] = None
         key = f"{rule.cluster_ip} . {proto} . {rule.port}"
         base = f"{rule.service}/{proto}/{rule.port_name}"
+        node_key = f"{proto} . {rule.node_port}"
         if not rule.endpoints:
             empty.append(f"{key} : goto reject-chain")
+            if rule.node_port:
+                empty_node_ports.append(f"{node_key} : goto reject-chain")
             continue
         service_chain = _chain_name("service", base)
         endpoint_chains = []
@@ -259,7 +274,16 @@ def _service_chains(rules: Sequence[PortRule]) -> tuple[str, str, str, str]:
         lines.append(f"\t\tnumgen random mod {len(endpoint_chains)} vmap {{ {picks} }}\n")
         chains.append(f"\tchain {service_chain} {{\n{''.join(lines)}\t}}\n")
         vips.append(f"{key} : goto {service_chain}")
-    return "".join(chains), ", ".join(vips), ", ".join(empty), ", ".join(cluster_ips)
+        if rule.node_port:
+            node_ports.append(f"{node_key} : goto {service_chain}")
+    return _ServiceMaps(
+        chains="".join(chains),
+        vips=", ".join(vips),
+        empty=", ".join(empty),
+        cluster_ips=", ".join(cluster_ips),
+        node_ports=", ".join(node_ports),
+        empty_node_ports=", ".join(empty_node_ports),
+    )
 
 
 def _elements(items: str) -> str:
@@ -292,16 +316,20 @@ def render_nft_ruleset(
     ClientIP affinity a dynamic set per endpoint remembers the client first) that DNATs. A
     port without ready endpoints is in `no-endpoint-services` and rejected at once in the
     filter hooks (connection refused, not a time-out), and so is an unknown port of a
-    cluster IP (`cluster-ips`, checked after DNAT). Pod -> cluster IP -> pod on the bridge
-    (hairpin included) is masqueraded by the DNATed-from-the-subnet rule above.
+    cluster IP (`cluster-ips`, checked after DNAT). A NodePort is the same port chain reached
+    from `service-nodeports` on any local address, 127.0.0.1 included (as kube-proxy's
+    iptables mode allows; route_localnet and the 127.0.0.0/8 masquerade above make it work).
+    Pod -> cluster IP -> pod on the bridge (hairpin included) is masqueraded by the
+    DNATed-from-the-subnet rule above.
     """
     net = ipaddress.ip_network(subnet, strict=True)
     br = _quote(bridge)
     # Rules for one hostIP before catch-all ones, so a specific binding is never shadowed.
     ordered = sorted(port_maps, key=lambda pm: pm.host_ip in ("", "0.0.0.0"))
     dnat = "".join(_dnat_rule(pm) for pm in ordered)
-    chains, vips, empty, cluster_ips = _service_chains(services)
+    maps = _service_chains(services)
     vmap = "type ipv4_addr . inet_proto . inet_service : verdict;"
+    port_vmap = "type inet_proto . inet_service : verdict;"
     return (
         f"add table ip {table}\n"
         f"delete table ip {table}\n"
@@ -309,15 +337,24 @@ def render_nft_ruleset(
         f"\tchain reject-chain {{\n"
         f"\t\treject\n"
         f"\t}}\n"
-        f"{chains}"
-        f"\tmap service-ips {{\n\t\t{vmap}{_elements(vips)}\n\t}}\n"
-        f"\tmap no-endpoint-services {{\n\t\t{vmap}{_elements(empty)}\n\t}}\n"
-        f"\tset cluster-ips {{\n\t\ttype ipv4_addr;{_elements(cluster_ips)}\n\t}}\n"
+        f"{maps.chains}"
+        f"\tmap service-ips {{\n\t\t{vmap}{_elements(maps.vips)}\n\t}}\n"
+        f"\tmap service-nodeports {{\n\t\t{port_vmap}{_elements(maps.node_ports)}\n\t}}\n"
+        f"\tmap no-endpoint-services {{\n\t\t{vmap}{_elements(maps.empty)}\n\t}}\n"
+        f"\tmap no-endpoint-nodeports {{\n"
+        f"\t\t{port_vmap}{_elements(maps.empty_node_ports)}\n\t}}\n"
+        f"\tset cluster-ips {{\n\t\ttype ipv4_addr;{_elements(maps.cluster_ips)}\n\t}}\n"
         f"\tchain services {{\n"
         f"\t\tip daddr . meta l4proto . th dport vmap @service-ips\n"
+        f"\t\tfib daddr type local meta l4proto . th dport vmap @service-nodeports\n"
         f"\t}}\n"
         f"\tchain endpoints-check {{\n"
         f"\t\tip daddr . meta l4proto . th dport vmap @no-endpoint-services\n"
+        f"\t\tfib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports\n"
+        f"\t}}\n"
+        f"\tchain filter-input {{\n"
+        f"\t\ttype filter hook input priority -110; policy accept;\n"
+        f"\t\tct state new jump endpoints-check\n"
         f"\t}}\n"
         f"\tchain filter-forward {{\n"
         f"\t\ttype filter hook forward priority -110; policy accept;\n"

@@ -152,6 +152,63 @@ def allocate_cluster_ip(body: Mapping[str, Any], *, cidr: str, used: Iterable[st
     raise _problem(body, f"Internal error: range {net} is full: no cluster IP left")
 
 
+NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def allocate_node_ports(
+    body: Mapping[str, Any],
+    *,
+    used: Iterable[int],
+    seed: int,
+    port_range: tuple[int, int] = NODE_PORT_RANGE,
+) -> tuple[int, ...]:
+    """Per port of a NodePort or LoadBalancer Service `body`, its nodePort: the one given
+    (checked: in range, not taken by another Service, not twice for one protocol), else a
+    free one, searched from `seed` (the caller's random number) on, as the API server picks
+    at random. () for other types. Raises ManifestError (exit 2)."""
+    spec = body.get("spec") or {}
+    if spec.get("type") not in NODE_PORT_TYPES:
+        return ()
+    if spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False:
+        return tuple(_int(p.get("nodePort")) for p in spec.get("ports") or ())
+    lo, hi = port_range
+    size = hi - lo + 1
+    others = set(used)  # other Services' nodePorts
+    taken = set(others)
+    mine: set[tuple[int, str]] = set()
+    out: list[int] = []
+    ports = [p for p in spec.get("ports") or () if isinstance(p, Mapping)]
+    for i, p in enumerate(ports):
+        path = f"spec.ports[{i}].nodePort"
+        proto = str(p.get("protocol") or "TCP")
+        given = _int(p.get("nodePort"))
+        if given:
+            if not lo <= given <= hi:
+                raise _problem(
+                    body,
+                    f"Invalid value: {given}: provided port is not in the valid range. "
+                    f"The range of valid ports is {lo}-{hi}",
+                    path,
+                )
+            if given in others:
+                raise _problem(
+                    body, f"Invalid value: {given}: provided port is already allocated", path
+                )
+            if (given, proto) in mine:
+                raise _problem(body, f"Duplicate value: {given}", path)
+            chosen = given
+        else:
+            free = (lo + (seed + k) % size for k in range(size))
+            chosen = next((n for n in free if n not in taken), 0)
+            if not chosen:
+                raise _problem(body, f"Internal error: range {lo}-{hi} is full", path)
+        mine.add((chosen, proto))
+        taken.add(chosen)
+        out.append(chosen)
+    return tuple(out)
+
+
 # --- endpoints ------------------------------------------------------------------------------
 
 

@@ -230,6 +230,8 @@ def run(
                 update=tuple(allocated[: len(actions.update)]),
                 create=tuple(allocated[len(actions.update) :]),
             )
+            if not dry_run:
+                _check_node_ports(host, allocated)
             if dry_run or not actions.changes:
                 return ApplyReport(
                     lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
@@ -481,6 +483,44 @@ def _carry_out(
     if new_rows or old_pods or services:
         network.refresh(host)
     return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+
+
+def _check_node_ports(host: host_mod.Host, entries: Sequence[ApplyEntry]) -> None:
+    """Refuse a Service's new nodePort that a pod's hostPort or a process on the host holds
+    (a nodePort answers on every host address, as a hostPort does)."""
+    from kubeplay.net import ports as host_ports
+    from kubeplay.plan import pods as plans
+
+    wanted: list[tuple[str, int, str]] = []
+    for e in entries:
+        if e.key.kind != "Service" or e.key.group:
+            continue
+        before = {
+            (p.get("nodePort"), p.get("protocol") or "TCP")
+            for p in (e.before.get("spec") or {}).get("ports") or ()
+        }
+        for p in (e.body.get("spec") or {}).get("ports") or ():
+            proto = str(p.get("protocol") or "TCP")
+            if p.get("nodePort") and (p["nodePort"], proto) not in before:
+                wanted.append((f"service/{e.key.name}", int(p["nodePort"]), proto))
+    if not wanted:
+        return
+    held = {
+        (hp.host_port, hp.protocol): rec.name
+        for rec in host.store.list_pods()
+        for hp in plans.from_json(rec.plan_json).host_ports()
+    }
+    for ref, port, proto in wanted:
+        if (port, proto) in held:
+            raise SyncError(
+                f"{ref}: nodePort {port}/{proto}: already a hostPort of pod {held[(port, proto)]}",
+                step="network",
+            )
+        if host_ports.port_in_use("0.0.0.0", port, proto):
+            raise SyncError(
+                f"{ref}: nodePort {port}/{proto}: already in use by a process on the host",
+                step="network",
+            )
 
 
 def _service_specs(host: host_mod.Host, actions: ApplyActions) -> list[ServiceSpec]:

@@ -264,7 +264,10 @@ def test_nft_service_golden() -> None:
     ]
     assert _chain(text, "endpoint-XOTNI6BL") == ["meta l4proto tcp dnat to 10.89.0.2:8080"]
     assert "elements = { 10.96.0.10 . tcp . 80 : goto service-Y6QD5CCT-ns/web/tcp/http };" in text
-    assert _chain(text, "services") == ["ip daddr . meta l4proto . th dport vmap @service-ips"]
+    assert _chain(text, "services") == [
+        "ip daddr . meta l4proto . th dport vmap @service-ips",
+        "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
+    ]
     assert "jump services" in "\n".join(_chain(text, "prerouting"))
     assert "jump services" in "\n".join(_chain(text, "output"))
 
@@ -288,6 +291,16 @@ def test_nft_service_golden() -> None:
             ),
             "flags dynamic,timeout; timeout 30s;",
             id="clientIP-affinity-set",
+        ),
+        pytest.param(
+            PortRule("ns/web", "", "TCP", "10.96.0.10", 80, (("10.89.0.2", 80),), node_port=30080),
+            "elements = { tcp . 30080 : goto service-",
+            id="nodePort-goes-to-the-port-chain",
+        ),
+        pytest.param(
+            PortRule("ns/web", "", "TCP", "10.96.0.10", 80, (), node_port=30080),
+            "elements = { tcp . 30080 : goto reject-chain };",
+            id="nodePort-without-endpoints-rejected",
         ),
         pytest.param(
             PortRule("ns/web", "", "TCP", "10.96.0.10", 80, ()),
@@ -347,3 +360,69 @@ def test_service_link_env() -> None:
         "MY_WEB_PORT_53_UDP_PORT": "53",
         "MY_WEB_PORT_53_UDP_ADDR": "10.96.0.10",
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "used", "seed", "expected"),
+    [
+        pytest.param(
+            {"type": "NodePort", "ports": [{"port": 80}, {"port": 81}]},
+            set(),
+            5,
+            (30005, 30006),
+            id="allocated-from-the-seed-on",
+        ),
+        pytest.param(
+            {"type": "NodePort", "ports": [{"port": 80}]}, {30005}, 5, (30006,), id="taken-skipped"
+        ),
+        pytest.param(
+            {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31000}]},
+            set(),
+            0,
+            (31000,),
+            id="given-kept",
+        ),
+        pytest.param(
+            {"type": "LoadBalancer", "ports": [{"port": 80}]}, set(), 2767, (32767,), id="lb"
+        ),
+        pytest.param({"type": "ClusterIP", "ports": [{"port": 80}]}, set(), 0, (), id="cluster-ip"),
+        pytest.param(
+            {
+                "type": "NodePort",
+                "ports": [
+                    {"port": 53, "protocol": "TCP", "nodePort": 30053},
+                    {"port": 53, "protocol": "UDP", "nodePort": 30053},
+                ],
+            },
+            set(),
+            0,
+            (30053, 30053),
+            id="one-port-tcp-and-udp",
+        ),
+    ],
+)
+def test_allocate_node_ports(
+    spec: dict[str, Any], used: set[int], seed: int, expected: tuple[int, ...]
+) -> None:
+    assert services.allocate_node_ports(_svc(spec), used=used, seed=seed) == expected
+
+
+@pytest.mark.parametrize(
+    ("ports", "used", "message"),
+    [
+        pytest.param([{"port": 80, "nodePort": 8080}], set(), "not in the valid range", id="range"),
+        pytest.param([{"port": 80, "nodePort": 30080}], {30080}, "already allocated", id="taken"),
+        pytest.param(
+            [{"port": 80, "nodePort": 30080}, {"port": 81, "nodePort": 30080}],
+            set(),
+            "Duplicate",
+            id="twice",
+        ),
+    ],
+)
+def test_allocate_node_ports_refused(
+    ports: list[dict[str, Any]], used: set[int], message: str
+) -> None:
+    with pytest.raises(ManifestError, match=message) as err:
+        services.allocate_node_ports(_svc({"type": "NodePort", "ports": ports}), used=used, seed=0)
+    assert err.value.path.startswith("spec.ports[")
