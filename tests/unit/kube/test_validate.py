@@ -583,7 +583,6 @@ spec:
                 tolerations: [{operator: Exists}]
                 serviceAccountName: builder
                 priorityClassName: high
-                enableServiceLinks: false
                 imagePullSecrets: [{name: registry}]
                 containers: [{name: app, image: nginx}]
                 """
@@ -595,7 +594,6 @@ spec:
                     "tolerations",
                     "serviceAccountName",
                     "priorityClassName",
-                    "enableServiceLinks",
                     "imagePullSecrets",
                 )
             ],
