@@ -23,7 +23,17 @@ import pytest
 import yaml
 
 from e2e.conftest import Kubeplay
-from e2e.test_network import HELLO, HTTPD, gateway, http_get, pod, wait_wget, wget
+from e2e.test_network import (
+    HELLO,
+    HTTPD,
+    UDP_ECHO_PORT,
+    gateway,
+    http_get,
+    pod,
+    udp_echo_command,
+    wait_wget,
+    wget,
+)
 
 pytestmark = pytest.mark.root
 
@@ -291,3 +301,34 @@ def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
     assert f"nodePort {taken}/TCP: already in use by a process on the host" in res.stderr
     assert kp.ok("get", "svc", "-o", "name").split() == []
     kp.assert_nothing_runs()
+
+
+def echo_pod(name: str) -> dict[str, Any]:
+    ports = [{"containerPort": UDP_ECHO_PORT, "protocol": "UDP"}]
+    return labelled(pod(name, command=udp_echo_command(), ports=ports), app="echo")
+
+
+def test_udp_service_follows_an_endpoint_change(kp: Kubeplay) -> None:
+    """A UDP client keeps its source port (one conntrack entry): once its endpoint is gone,
+    the stale entry is deleted and the next datagram reaches the other endpoint."""
+    svc = service("echo", selector={"app": "echo"}, port=53, target=UDP_ECHO_PORT)
+    svc["spec"]["ports"][0]["protocol"] = "UDP"
+    first = write(kp, "first.yaml", svc, echo_pod("a"))
+    kp.play(first)
+    vip = cluster_ip(kp, "echo")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.connect((vip, 53))
+
+        def echoed() -> bool:
+            try:
+                sock.send(b"ping")
+                return sock.recv(64) == b"ping"
+            except OSError:
+                return False
+
+        assert kp.wait_for("an echo from pod a", echoed)
+        kp.play(write(kp, "second.yaml", echo_pod("b")))
+        kp.ok("delete", "pod", "a")
+        assert kp.wait_for("an echo from pod b on the same flow", echoed, timeout=30)
+    kp.ok("down", str(first))

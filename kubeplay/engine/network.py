@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, SyncError
 from kubeplay.plan import hostports, ipam
@@ -27,6 +28,7 @@ from kubeplay.state.store import PodRecord
 if TYPE_CHECKING:  # net/ is imported when first used: read-only commands need none of it
     from kubeplay.net.dns import Dnsmasq
 
+_log = log.get_logger(__name__)
 _node_lock = threading.Lock()
 _node_ready: set[str] = set()
 
@@ -239,6 +241,7 @@ class NodeNetwork:
     ruleset: str | None
     names: dict[str, tuple[str, ...]]
     services: int  # Services stored
+    rules: tuple[services_plan.PortRule, ...] = ()
 
 
 def compute_node_network(host: Host) -> NodeNetwork:
@@ -291,7 +294,30 @@ def compute_node_network(host: Host) -> NodeNetwork:
         ruleset=ruleset,
         names={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
         services=len(specs),
+        rules=tuple(rules),
     )
+
+
+def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
+    """Delete the UDP conntrack entries of endpoints that left a Service port (kube-proxy's
+    CleanStaleEntries): of the cluster IP's port and of its nodePort."""
+    from kubeplay.net import conntrack
+
+    now = {(r.service, r.protocol, r.port_name): r for r in after.rules}
+    for old in before.rules:
+        if old.protocol != "UDP":
+            continue
+        new = now.get((old.service, old.protocol, old.port_name))
+        kept = {ip for ip, _ in new.endpoints} if new is not None else set()
+        gone = {ip for ip, _ in old.endpoints} - kept
+        if not gone:
+            continue
+        try:
+            conntrack.delete_udp_entries(dst_ip=old.cluster_ip, dst_port=old.port, endpoints=gone)
+            if old.node_port:
+                conntrack.delete_udp_entries(dst_ip=None, dst_port=old.node_port, endpoints=gone)
+        except KubeplayError as err:  # the rules are right; entries time out in the end
+            _log.warning("conntrack_clear_failed", service=old.service, error=str(err))
 
 
 _applied_lock = threading.Lock()
@@ -307,13 +333,16 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
     want = compute_node_network(host)
     s = host.settings
     with _applied_lock:
-        last = _applied.get(s.nft_table) if only_changed else None
+        previous = _applied.get(s.nft_table)
+        last = previous if only_changed else None
         if last is None or last.ruleset != want.ruleset:
             if want.ruleset is None:
                 if s.nft_table:
                     nft.remove_nft_table(s.nft_table)
             else:
                 nft.apply_nft(want.ruleset)
+        if previous is not None:
+            _clear_stale_udp(previous, want)
         if last is None or last.names != want.names:
             try:
                 if want.services:
