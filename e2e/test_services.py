@@ -332,3 +332,28 @@ def test_udp_service_follows_an_endpoint_change(kp: Kubeplay) -> None:
         kp.ok("delete", "pod", "a")
         assert kp.wait_for("an echo from pod b on the same flow", echoed, timeout=30)
     kp.ok("down", str(first))
+
+
+def test_selector_less_service_with_a_user_endpoint_slice(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "backend.yaml",
+            pod("backend", command=HTTPD, ports=[{"containerPort": 8080}]),
+            pod("client"),
+        )
+    )
+    ip = kp.pod("backend")["status"]["podIP"]
+    slice_doc = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "external-1", "labels": {"kubernetes.io/service-name": "external"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [ip]}],
+    }
+    path = write(kp, "external.yaml", service("external", target=8080), slice_doc)
+    kp.ok("apply", "-f", str(path))
+    assert wait_wget(kp, "client", "http://external/") == HELLO
+    kp.ok("delete", "-f", str(path))
+    assert kp.ok("get", "endpointslices", "-o", "name").split() == []

@@ -276,7 +276,15 @@ def compute_node_network(host: Host) -> NodeNetwork:
         for r in host.store.list_records(["Service"])
         if not r.api_group
     ]
-    with_endpoints = [(svc, services_plan.compute_endpoints(svc, infos)) for svc in specs]
+    with_endpoints = [
+        (
+            svc,
+            services_plan.compute_endpoints(svc, infos)
+            if svc.selector is not None
+            else _user_endpoints(host, svc),
+        )
+        for svc in specs
+    ]
     rules = [r for svc, eps in with_endpoints for r in services_plan.compute_port_rules(svc, eps)]
     for name, ips in services_plan.compute_dns_records(with_endpoints, infos).items():
         names.setdefault(name, []).extend(ip for ip in ips if ip not in names.get(name, ()))
@@ -318,6 +326,21 @@ def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
                 conntrack.delete_udp_entries(dst_ip=None, dst_port=old.node_port, endpoints=gone)
         except KubeplayError as err:  # the rules are right; entries time out in the end
             _log.warning("conntrack_clear_failed", service=old.service, error=str(err))
+
+
+def _user_endpoints(
+    host: Host, svc: services_plan.ServiceSpec
+) -> tuple[services_plan.PortEndpoints, ...]:
+    """A selector-less Service's endpoints: the user's EndpointSlices, else its Endpoints."""
+    if svc.type == "ExternalName":
+        return services_plan.compute_endpoints(svc, ())
+    slices = [
+        r.body
+        for r in host.store.list_records(["EndpointSlice"], svc.namespace)
+        if r.api_group == "discovery.k8s.io"
+    ]
+    legacy = host.store.get_record("", "Endpoints", svc.namespace, svc.name)
+    return services_plan.user_endpoints(svc, slices, legacy.body if legacy else None)
 
 
 _applied_lock = threading.Lock()

@@ -91,7 +91,7 @@ BUILTIN: tuple[KindInfo, ...] = (
     _k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc"),
     _k("", "v1", "Namespace", "namespaces", "ns", namespaced=False),
     _k("", "v1", "Service", "services", "svc"),
-    _k("", "v1", "Endpoints", "endpoints", "ep", warning="no Service routes to it yet"),
+    _k("", "v1", "Endpoints", "endpoints", "ep"),
     _k(
         "",
         "v1",
@@ -151,7 +151,6 @@ BUILTIN: tuple[KindInfo, ...] = (
         "v1",
         "EndpointSlice",
         "endpointslices",
-        warning="no Service routes to it yet",
     ),
     _k(
         "networking.k8s.io",

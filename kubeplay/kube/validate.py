@@ -33,6 +33,8 @@ SUPPORTED_KINDS = frozenset(
         "PersistentVolumeClaim",
         "Deployment",
         "Service",
+        "EndpointSlice",
+        "Endpoints",
     }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
@@ -719,8 +721,6 @@ def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         )
     elif kind == "ExternalName":
         yield "spec.type", "ExternalName: no CNAME is served yet"
-    elif not spec.get("selector"):
-        yield "spec.selector", "a Service without a selector gets no endpoints yet"
     for name in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"):
         if spec.get(name):
             yield f"spec.{name}", "no effect on a single host, ignored"

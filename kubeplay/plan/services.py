@@ -300,6 +300,68 @@ def compute_endpoints(svc: ServiceSpec, pods: Iterable[PodInfo]) -> tuple[PortEn
     return tuple(out)
 
 
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def user_endpoints(
+    svc: ServiceSpec,
+    slices: Sequence[Mapping[str, Any]],
+    legacy: Mapping[str, Any] | None = None,
+) -> tuple[PortEndpoints, ...]:
+    """The endpoints of a selector-less Service from the user's EndpointSlices (labelled
+    `kubernetes.io/service-name: <svc>` in its namespace) or, with none, its v1 Endpoints
+    object of the same name. A Service port takes the slice port of the same name and
+    protocol; `conditions.ready` missing means ready, as the API says."""
+    eps: dict[ServicePort, list[Endpoint]] = {p: [] for p in svc.ports}
+    mine = [
+        s
+        for s in slices
+        if ((s.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) == svc.name
+        and (s.get("addressType") or "IPv4") == "IPv4"
+    ]
+    for sl in mine:
+        for sp in sl.get("ports") or ():
+            for port in svc.ports:
+                if str(sp.get("name") or "") != port.name:
+                    continue
+                if str(sp.get("protocol") or "TCP") != port.protocol:
+                    continue
+                for ep in sl.get("endpoints") or ():
+                    cond = ep.get("conditions") or {}
+                    ready = cond.get("ready") is not False
+                    for ip in ep.get("addresses") or ():
+                        eps[port].append(
+                            Endpoint(
+                                ip=str(ip),
+                                port=_int(sp.get("port")),
+                                ready=ready,
+                                terminating=bool(cond.get("terminating")),
+                                hostname=str(ep.get("hostname") or ""),
+                            )
+                        )
+    if not mine and legacy is not None:
+        for subset in legacy.get("subsets") or ():
+            for sp in subset.get("ports") or ():
+                for port in svc.ports:
+                    if str(sp.get("name") or "") != port.name:
+                        continue
+                    if str(sp.get("protocol") or "TCP") != port.protocol:
+                        continue
+                    for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+                        for addr in subset.get(key) or ():
+                            eps[port].append(
+                                Endpoint(
+                                    ip=str(addr.get("ip") or ""),
+                                    port=_int(sp.get("port")),
+                                    ready=ready,
+                                    hostname=str(addr.get("hostname") or ""),
+                                )
+                            )
+    return tuple(
+        PortEndpoints(p, tuple(sorted(e for e in eps[p] if e.ip and e.port))) for p in svc.ports
+    )
+
+
 # --- what the nft table needs ---------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 # Kinds whose change rewrites the node network (rules and names) and needs the supervisor.
-SERVICE_KINDS = frozenset({"Service"})
+SERVICE_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 WORKLOAD_KINDS = frozenset({"Deployment"})
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
@@ -477,8 +477,7 @@ def _carry_out(
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
     services = any(
-        e.key.kind in SERVICE_KINDS and not e.key.group
-        for e in (*actions.create, *actions.update, *actions.prune)
+        e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
     )
     if new_rows or old_pods or services:
         network.refresh(host)

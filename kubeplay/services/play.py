@@ -326,12 +326,23 @@ def down(
             claims += volumes_svc.claims_of_pods(host, refs)
         finally:
             host.close()
-    kinds = {"Pod", *kube_workloads.KINDS, *configdata.CONFIG_KINDS, "Service"}
+    kinds = {
+        "Pod",
+        *kube_workloads.KINDS,
+        *configdata.CONFIG_KINDS,
+        "Service",
+        "EndpointSlice",
+        "Endpoints",
+    }
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
     gone = {e.ref for e in report.actions.prune}
-    configs = [o for o in objects if o.kind in (*configdata.CONFIG_KINDS, "Service")]
+    configs = [
+        o
+        for o in objects
+        if o.kind in (*configdata.CONFIG_KINDS, "Service", "EndpointSlice", "Endpoints")
+    ]
     removed = [f"{o.kind.lower()}/{o.name}" for o in configs]
     down_report = DownReport(
         removed=tuple(f"{ns}/{name}" for ns, name in dict.fromkeys(refs) if f"pod/{name}" in gone),

@@ -529,11 +529,8 @@ spec:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-            [
-                "pod.yaml: document 1 (Service web): spec.selector: "
-                "a Service without a selector gets no endpoints yet"
-            ],
-            id="service-without-selector-warned",
+            [],
+            id="service-without-selector-takes-user-endpointslices",
         ),
         pytest.param(
             _pod(

@@ -426,3 +426,52 @@ def test_allocate_node_ports_refused(
     with pytest.raises(ManifestError, match=message) as err:
         services.allocate_node_ports(_svc({"type": "NodePort", "ports": ports}), used=used, seed=0)
     assert err.value.path.startswith("spec.ports[")
+
+
+def test_user_endpoint_slices_of_a_selector_less_service() -> None:
+    svc = services.service_spec(
+        _svc(
+            {"clusterIP": "10.96.0.10", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+        )
+    )
+    slices = [
+        {
+            "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [
+                {"addresses": ["10.90.0.5"]},
+                {"addresses": ["10.90.0.6"], "conditions": {"ready": False}},
+            ],
+        },
+        {
+            "metadata": {"labels": {"kubernetes.io/service-name": "other"}},
+            "ports": [{"name": "http", "port": 1}],
+            "endpoints": [{"addresses": ["10.90.0.7"]}],
+        },
+    ]
+    (port,) = services.user_endpoints(svc, slices)
+    assert [(e.ip, e.port, e.ready) for e in port.endpoints] == [
+        ("10.90.0.5", 8080, True),
+        ("10.90.0.6", 8080, False),
+    ]
+
+
+def test_user_endpoints_object_when_no_slice() -> None:
+    svc = services.service_spec(
+        _svc({"clusterIP": "10.96.0.10", "ports": [{"port": 80, "protocol": "TCP"}]})
+    )
+    legacy = {
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.90.0.5"}],
+                "notReadyAddresses": [{"ip": "10.90.0.6"}],
+                "ports": [{"port": 9000}],
+            }
+        ]
+    }
+    (port,) = services.user_endpoints(svc, [], legacy)
+    assert [(e.ip, e.port, e.ready) for e in port.endpoints] == [
+        ("10.90.0.5", 9000, True),
+        ("10.90.0.6", 9000, False),
+    ]
