@@ -357,3 +357,38 @@ def test_selector_less_service_with_a_user_endpoint_slice(kp: Kubeplay) -> None:
     assert wait_wget(kp, "client", "http://external/") == HELLO
     kp.ok("delete", "-f", str(path))
     assert kp.ok("get", "endpointslices", "-o", "name").split() == []
+
+
+def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
+    loopback_only = "trap 'exit 0' TERM; httpd -f -p 127.0.0.1:8080 -h /var/www & wait $!"
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}, port=80, target="http"),
+            labelled(
+                pod("web", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}]),
+                app="web",
+            ),
+        )
+    )
+    kp.wait_for("web Ready", lambda: kp.pod("web")["status"]["phase"] == "Running")
+    for resource, remote in (("pod/web", "8080"), ("svc/web", "80"), ("web", "http")):
+        with subprocess.Popen(
+            kp.argv("port-forward", resource, f":{remote}"),
+            env=kp.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()
+                match = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
+                assert match, line
+                url = f"http://127.0.0.1:{match.group(1)}/"
+                # the server listens on the pod's loopback only: reached inside its netns
+                assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)

@@ -352,6 +352,37 @@ def exec(
     sys.exit(code)
 
 
+@cli.command("port-forward")
+@click.option("-n", "--namespace", default=None)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    help="Addresses to listen on, comma separated (default 127.0.0.1).",
+)
+@click.argument("resource")
+@click.argument("ports", nargs=-1, required=True)
+def port_forward(
+    namespace: str | None, address: str, resource: str, ports: tuple[str, ...]
+) -> None:
+    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME [LOCAL:]REMOTE..."""
+    import signal
+    import threading
+
+    from kubeplay.services import portforward
+
+    target = portforward.resolve(
+        _settings(),
+        _ns(namespace),
+        resource,
+        ports,
+        addresses=[a.strip() for a in address.split(",") if a.strip()],
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    portforward.run(target, stop=stop, ready=lambda line: click.echo(line, err=False))
+
+
 @cli.command()
 @click.argument("target")
 @click.option("--for", "condition", required=True, help="condition=Ready or delete")

@@ -204,7 +204,7 @@ def guard_host_ports(new: list[PodPlan]) -> Callable[[list[PodRecord]], None] | 
     return guard
 
 
-def _pod_info(host: Host, rec: PodRecord, plan: PodPlan) -> services_plan.PodInfo:
+def pod_info(host: Host, rec: PodRecord, plan: PodPlan) -> services_plan.PodInfo:
     """What endpoints need of a pod: its readiness as `get pods` shows it (store and exit
     files, no runtime call)."""
     from kubeplay.engine import pods
@@ -257,7 +257,7 @@ def compute_node_network(host: Host) -> NodeNetwork:
         names.setdefault(plan.hostname, []).append(rec.pod_ip)
         if plan.fqdn:
             names.setdefault(plan.fqdn, []).append(rec.pod_ip)
-        infos.append(_pod_info(host, rec, plan))
+        infos.append(pod_info(host, rec, plan))
         for ctr in plan.all_containers():
             for p in ctr.ports:
                 if p.host_port:

@@ -495,3 +495,48 @@ def service_link_env(
                 (f"{port_prefix}_ADDR", ip),
             ]
     return tuple(out)
+
+
+# --- port-forward ---------------------------------------------------------------------------
+
+
+def parse_forward(spec: str) -> tuple[int, str]:
+    """kubectl port-forward's `[LOCAL:]REMOTE` (`8080:80`, `:80` = a random local port 0,
+    `80` = the same); REMOTE may be a port name. Raises ValueError."""
+    local, sep, remote = spec.rpartition(":")
+    if not sep:
+        local, remote = spec, spec
+    if not remote:
+        raise ValueError(f"{spec!r}: no remote port")
+    if not local:
+        return 0, remote
+    if not local.isdigit() or not 0 < int(local) < 65536:
+        raise ValueError(f"{spec!r}: local port {local!r} is not a port number")
+    if not remote.isdigit() and remote == local:
+        raise ValueError(f"{spec!r}: local port {local!r} is not a port number")
+    return int(local), remote
+
+
+def container_port(remote: str, pod: PodInfo) -> int:
+    """A pod's port for kubectl's REMOTE: a number, or the name of a container port."""
+    if remote.isdigit() and 0 < int(remote) < 65536:
+        return int(remote)
+    found = pod.named_ports.get(remote)
+    if found is None:
+        raise ValueError(f"pod {pod.namespace}/{pod.name} has no container port named {remote!r}")
+    return found[0]
+
+
+def service_target(svc: ServiceSpec, remote: str, pod: PodInfo) -> int:
+    """kubectl's port-forward to a Service: REMOTE names a Service port (by number or name),
+    forwarded to that port's targetPort in `pod` (a name resolved in the pod)."""
+    for port in svc.ports:
+        if remote in (str(port.port), port.name) and port.protocol == "TCP":
+            target = _target(port, pod)
+            if target is None:
+                raise ValueError(
+                    f"pod {pod.namespace}/{pod.name} has no container port named "
+                    f"{port.target_port!r}"
+                )
+            return target
+    raise ValueError(f"service {svc.ref} has no TCP port {remote!r}")

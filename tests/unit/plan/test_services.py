@@ -475,3 +475,32 @@ def test_user_endpoints_object_when_no_slice() -> None:
         ("10.90.0.5", 9000, True),
         ("10.90.0.6", 9000, False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param("8080:80", (8080, "80"), id="local-and-remote"),
+        pytest.param(":80", (0, "80"), id="random-local"),
+        pytest.param("80", (80, "80"), id="same-port"),
+        pytest.param("9000:http", (9000, "http"), id="named-remote"),
+    ],
+)
+def test_parse_forward(spec: str, expected: tuple[int, str]) -> None:
+    assert services.parse_forward(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["x:80", "8080:", "70000:80", "http"])
+def test_parse_forward_refused(spec: str) -> None:
+    with pytest.raises(ValueError):
+        services.parse_forward(spec)
+
+
+def test_port_forward_to_a_service_uses_the_target_port_in_the_pod() -> None:
+    svc = _spec(ports=[{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}])
+    pod_a = _pod("a", "10.90.0.2", named_ports={"http": (9090, "TCP")})
+    assert services.service_target(svc, "80", pod_a) == 9090
+    assert services.service_target(svc, "web", pod_a) == 9090
+    assert services.container_port("http", pod_a) == 9090
+    with pytest.raises(ValueError, match="no TCP port"):
+        services.service_target(svc, "81", pod_a)
