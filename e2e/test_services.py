@@ -107,6 +107,12 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
         assert wait_wget(kp, "client", f"http://{name}/") == HELLO, name
     answer = kp.exec("client", "nslookup", "-type=a", "web.default.svc.cluster.local", gateway(kp))
     assert re.search(rf"Address:\s+{re.escape(vip)}$", answer, re.M), answer
+    # The EndpointSlice controller's slice, kept by kubeplay.
+    web_ip = kp.pod("web")["status"]["podIP"]
+    (slice_doc,) = json.loads(kp.ok("get", "endpointslices", "-o", "json"))["items"]
+    assert slice_doc["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
+    assert [e["addresses"] for e in slice_doc["endpoints"]] == [[web_ip]]
+    assert slice_doc["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
 
 
 def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubeplay import log
 from kubeplay.engine.host import Host
@@ -242,6 +243,8 @@ class NodeNetwork:
     names: dict[str, tuple[str, ...]]
     services: int  # Services stored
     rules: tuple[services_plan.PortRule, ...] = ()
+    # the EndpointSlices of selector Services, by (namespace, name)
+    slices: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def compute_node_network(host: Host) -> NodeNetwork:
@@ -271,11 +274,8 @@ def compute_node_network(host: Host) -> NodeNetwork:
                             pod=plan.ref,
                         )
                     )
-    specs = [
-        services_plan.service_spec(r.body)
-        for r in host.store.list_records(["Service"])
-        if not r.api_group
-    ]
+    service_records = [r for r in host.store.list_records(["Service"]) if not r.api_group]
+    specs = [services_plan.service_spec(r.body) for r in service_records]
     with_endpoints = [
         (
             svc,
@@ -298,12 +298,74 @@ def compute_node_network(host: Host) -> NodeNetwork:
             port_maps=port_maps,
             services=rules,
         )
+    slices: dict[tuple[str, str], dict[str, Any]] = {}
+    for svc_rec, (svc, eps) in zip(service_records, with_endpoints, strict=True):
+        if svc.selector is not None and svc.type != "ExternalName":
+            for name, body in services_plan.compute_endpoint_slices(svc, svc_rec.uid, eps).items():
+                slices[(svc.namespace, name)] = body
     return NodeNetwork(
         ruleset=ruleset,
         names={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
         services=len(specs),
         rules=tuple(rules),
+        slices=slices,
     )
+
+
+def sync_endpoint_slices(host: Host, want: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Make the stored EndpointSlices kubeplay manages those of `want`: write the new and
+    changed ones, delete the others (their Service is gone or their port group changed)."""
+    import time
+
+    from kubeplay.state.store import ObjectRecord
+
+    group = "discovery.k8s.io"
+    stored = {
+        (r.namespace, r.name): r
+        for r in host.store.list_records(["EndpointSlice"])
+        if r.api_group == group
+        and ((r.body.get("metadata") or {}).get("labels") or {}).get(services_plan.MANAGED_BY_LABEL)
+        == services_plan.MANAGED_BY
+    }
+    now = time.time()
+    put = []
+    for (ns, name), body in want.items():
+        old = stored.get((ns, name))
+        if old is not None and _slice_content(old.body) == _slice_content(body):
+            continue
+        uid = old.uid if old is not None else str(uuid.uuid4())
+        created = old.created_at if old is not None else now
+        meta = dict(body["metadata"])
+        meta["uid"] = uid
+        meta["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+        owner = str(meta["ownerReferences"][0]["uid"])
+        put.append(
+            ObjectRecord(
+                uid=uid,
+                api_group=group,
+                kind="EndpointSlice",
+                namespace=ns,
+                name=name,
+                body={**body, "metadata": meta},
+                owner_uid=owner,
+                created_at=created,
+                updated_at=now,
+            )
+        )
+    gone = [r.uid for key, r in stored.items() if key not in want]
+    if not put and not gone:
+        return
+    try:
+        with host.store.batch():
+            host.store.put_records(put)
+            host.store.delete_records(gone)
+    except KubeplayError as err:  # another process wrote them meanwhile: the next sync looks
+        _log.info("endpoint_slices_sync_retry", error=str(err))
+
+
+def _slice_content(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    meta = body.get("metadata") or {}
+    return (meta.get("labels"), body.get("ports"), body.get("endpoints"))
 
 
 def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
@@ -366,6 +428,8 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
                 nft.apply_nft(want.ruleset)
         if previous is not None:
             _clear_stale_udp(previous, want)
+        if previous is None or previous.slices != want.slices:
+            sync_endpoint_slices(host, want.slices)
         if last is None or last.names != want.names:
             try:
                 if want.services:

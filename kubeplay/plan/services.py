@@ -540,3 +540,80 @@ def service_target(svc: ServiceSpec, remote: str, pod: PodInfo) -> int:
                 )
             return target
     raise ValueError(f"service {svc.ref} has no TCP port {remote!r}")
+
+
+# --- EndpointSlices -------------------------------------------------------------------------
+
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+MANAGED_BY = "endpointslice-controller.k8s.io"
+
+
+def _suffix(text: str) -> str:
+    import hashlib
+
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"  # the API server's safe-encode alphabet
+    digest = hashlib.sha256(text.encode()).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:5])
+
+
+def compute_endpoint_slices(
+    svc: ServiceSpec, uid: str, port_eps: Sequence[PortEndpoints]
+) -> dict[str, dict[str, Any]]:
+    """The EndpointSlices the EndpointSlice controller keeps for a selector Service, by name
+    (`<svc>-<5 characters>`, stable for a port group): pods whose named targetPorts resolve
+    alike share a slice (their `ports`), each endpoint with its conditions, hostname and
+    targetRef. A Service without endpoints has one empty slice, as in a cluster."""
+    by_pod: dict[str, list[tuple[ServicePort, Endpoint]]] = {}
+    for pe in port_eps:
+        for e in pe.endpoints:
+            by_pod.setdefault(e.pod, []).append((pe.port, e))
+    groups: dict[tuple[tuple[str, int, str], ...], list[Endpoint]] = {}
+    for items in by_pod.values():
+        key = tuple(sorted((p.name, e.port, p.protocol) for p, e in items))
+        groups.setdefault(key, []).append(items[0][1])
+    if not groups:
+        groups[()] = []
+    out: dict[str, dict[str, Any]] = {}
+    for key, endpoints in sorted(groups.items()):
+        name = f"{svc.name[:57]}-{_suffix(f'{uid}/{key}')}"
+        out[name] = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": name,
+                "namespace": svc.namespace,
+                "labels": {SERVICE_NAME_LABEL: svc.name, MANAGED_BY_LABEL: MANAGED_BY},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "name": svc.name,
+                        "uid": uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "addressType": "IPv4",
+            "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in key] or None,
+            "endpoints": [
+                {
+                    "addresses": [e.ip],
+                    "conditions": {
+                        "ready": e.ready,
+                        "serving": e.ready or e.terminating,
+                        "terminating": e.terminating,
+                    },
+                    **({"hostname": e.hostname} if e.hostname else {}),
+                    "targetRef": {
+                        "kind": "Pod",
+                        "namespace": svc.namespace,
+                        "name": e.pod.partition("/")[2],
+                    },
+                }
+                for e in sorted(endpoints)
+            ],
+        }
+        if out[name]["ports"] is None:
+            del out[name]["ports"]
+    return out

@@ -504,3 +504,41 @@ def test_port_forward_to_a_service_uses_the_target_port_in_the_pod() -> None:
     assert services.container_port("http", pod_a) == 9090
     with pytest.raises(ValueError, match="no TCP port"):
         services.service_target(svc, "81", pod_a)
+
+
+def test_endpoint_slices_per_port_group() -> None:
+    svc = _spec(ports=[{"name": "h", "port": 80, "targetPort": "http", "protocol": "TCP"}])
+    pods = [
+        _pod("a", "10.90.0.2"),
+        _pod("b", "10.90.0.3", named_ports={"http": (9090, "TCP")}),
+        _pod("c", "10.90.0.4", ready=False, hostname="c", subdomain="web"),
+    ]
+    slices = services.compute_endpoint_slices(svc, "uid-1", services.compute_endpoints(svc, pods))
+    assert len(slices) == 2  # pods a and c map "http" to 8080, pod b to 9090
+    by_port = {s["ports"][0]["port"]: s for s in slices.values()}
+    a_c = by_port[8080]
+    assert a_c["metadata"]["labels"] == {
+        "kubernetes.io/service-name": "web",
+        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+    }
+    assert a_c["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert [
+        (e["addresses"], e["conditions"]["ready"], e.get("hostname")) for e in a_c["endpoints"]
+    ] == [
+        (["10.90.0.2"], True, None),
+        (["10.90.0.4"], False, "c"),
+    ]
+    assert [e["targetRef"]["name"] for e in by_port[9090]["endpoints"]] == ["b"]
+    assert all(name.startswith("web-") and len(name) == 9 for name in slices)
+    assert (
+        services.compute_endpoint_slices(svc, "uid-1", services.compute_endpoints(svc, pods))
+        == slices
+    )
+
+
+def test_endpoint_slice_of_a_service_without_endpoints() -> None:
+    svc = _spec()
+    (only,) = services.compute_endpoint_slices(
+        svc, "u", services.compute_endpoints(svc, [])
+    ).values()
+    assert only["endpoints"] == [] and "ports" not in only
