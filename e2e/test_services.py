@@ -398,3 +398,39 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
+
+
+def test_srv_record_and_cluster_external_name(kp: Kubeplay) -> None:
+    alias = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "alias", "namespace": "other"},
+        "spec": {"type": "ExternalName", "externalName": "web.default.svc.cluster.local"},
+    }
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}),
+            alias,
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+            pod("client"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+
+    def srv() -> str:
+        res = kp(
+            "exec",
+            "client",
+            "--",
+            "nslookup",
+            "-type=srv",
+            "_http._tcp.web.default.svc.cluster.local",
+        )
+        return res.stdout if "web.default.svc.cluster.local" in res.stdout else ""
+
+    assert re.search(r"\b80\b", kp.wait_for("SRV answer", srv))
+    # a name in another namespace, through a CNAME to this one
+    assert wait_wget(kp, "client", "http://alias.other.svc.cluster.local/") == HELLO
+    assert wait_wget(kp, "client", f"http://{vip}/") == HELLO

@@ -243,6 +243,7 @@ class NodeNetwork:
     names: dict[str, tuple[str, ...]]
     services: int  # Services stored
     rules: tuple[services_plan.PortRule, ...] = ()
+    records: tuple[str, ...] = ()  # dnsmasq's SRV and CNAME lines
     # the EndpointSlices of selector Services, by (namespace, name)
     slices: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -309,6 +310,7 @@ def compute_node_network(host: Host) -> NodeNetwork:
         services=len(specs),
         rules=tuple(rules),
         slices=slices,
+        records=services_plan.compute_dns_config(specs),
     )
 
 
@@ -430,11 +432,12 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
             _clear_stale_udp(previous, want)
         if previous is None or previous.slices != want.slices:
             sync_endpoint_slices(host, want.slices)
-        if last is None or last.names != want.names:
+        if last is None or last.names != want.names or last.records != want.records:
             try:
                 if want.services:
                     ensure_node(host)  # a Service before any pod: the bridge, route and DNS
                 _dnsmasq(host).update_hosts(want.names)
+                _dnsmasq(host).update_records(want.records)  # restarts it only on a change
             except KubeplayError:
                 if want.ruleset is not None:
                     raise

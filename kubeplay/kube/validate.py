@@ -719,8 +719,16 @@ def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 "127.0.0.1 as its ingress IP"
             ),
         )
-    elif kind == "ExternalName":
-        yield "spec.type", "ExternalName: no CNAME is served yet"
+    elif kind == "ExternalName" and not str(spec.get("externalName") or "").rstrip(".").endswith(
+        ".cluster.local"
+    ):
+        yield (
+            "spec.externalName",
+            (
+                "only a name under cluster.local is served as a CNAME (dnsmasq answers CNAMEs to "
+                "its own names): this one is not served"
+            ),
+        )
     for name in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"):
         if spec.get(name):
             yield f"spec.{name}", "no effect on a single host, ignored"

@@ -448,8 +448,7 @@ def compute_dns_records(
             ]
         for e in sorted(ready):
             add(svc.fqdn, e.ip)
-            if e.hostname:
-                add(f"{e.hostname}.{svc.fqdn}", e.ip)
+            add(f"{e.hostname or dashed(e.ip)}.{svc.fqdn}", e.ip)
     return {name: tuple(ips) for name, ips in sorted(out.items())}
 
 
@@ -617,3 +616,26 @@ def compute_endpoint_slices(
         if out[name]["ports"] is None:
             del out[name]["ports"]
     return out
+
+
+def compute_dns_config(services: Iterable[ServiceSpec]) -> tuple[str, ...]:
+    """dnsmasq option lines for what a hosts file cannot hold: SRV records
+    `_<port>._<proto>.<svc>.<ns>.svc.cluster.local` for the named ports of Services with a
+    cluster IP (target the Service's name, as CoreDNS answers), and an ExternalName Service
+    as a CNAME to its externalName. dnsmasq serves a CNAME only to a name it knows itself
+    (another cluster name), so ExternalNames outside the cluster domain are left out (the
+    caller warns). Only Service changes change these lines, never a readiness flip."""
+    out: list[str] = []
+    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+        if svc.type == "ExternalName":
+            target = svc.external_name.rstrip(".").lower()
+            if target.endswith(f".{CLUSTER_DOMAIN}"):
+                out.append(f"cname={svc.fqdn},{target}")
+            continue
+        if not svc.cluster_ip or svc.headless:
+            continue
+        for p in svc.ports:
+            if p.name:
+                proto = p.protocol.lower()
+                out.append(f"srv-host=_{p.name}._{proto}.{svc.fqdn},{svc.fqdn},{p.port}")
+    return tuple(out)

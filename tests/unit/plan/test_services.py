@@ -233,7 +233,11 @@ def test_headless_with_ports_lists_ready_endpoints() -> None:
     records = services.compute_dns_records(
         [(headless, services.compute_endpoints(headless, pods))], []
     )
-    assert records == {"web.default.svc.cluster.local": ("10.90.0.2", "10.90.0.3")}
+    assert records == {
+        "10-90-0-2.web.default.svc.cluster.local": ("10.90.0.2",),
+        "10-90-0-3.web.default.svc.cluster.local": ("10.90.0.3",),
+        "web.default.svc.cluster.local": ("10.90.0.2", "10.90.0.3"),
+    }
 
 
 def _ruleset(*rules: PortRule) -> str:
@@ -542,3 +546,23 @@ def test_endpoint_slice_of_a_service_without_endpoints() -> None:
         svc, "u", services.compute_endpoints(svc, [])
     ).values()
     assert only["endpoints"] == [] and "ports" not in only
+
+
+def test_dns_config_srv_for_named_ports_and_cluster_cname() -> None:
+    named = _spec(
+        ports=[
+            {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"},
+            {"port": 81, "targetPort": 81, "protocol": "TCP"},
+        ]
+    )
+    headless = _spec(clusterIP="None")
+    alias = services.service_spec(
+        _svc({"type": "ExternalName", "externalName": "web.default.svc.cluster.local."}, "alias")
+    )
+    outside = services.service_spec(
+        _svc({"type": "ExternalName", "externalName": "example.org"}, "ext")
+    )
+    assert services.compute_dns_config([named, headless, alias, outside]) == (
+        "cname=alias.default.svc.cluster.local,web.default.svc.cluster.local",
+        "srv-host=_http._tcp.web.default.svc.cluster.local,web.default.svc.cluster.local,80",
+    )
