@@ -400,7 +400,7 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
                 proc.wait(timeout=30)
 
 
-def test_srv_record_and_cluster_external_name(kp: Kubeplay) -> None:
+def test_srv_record_cluster_external_name_and_other_namespaces(kp: Kubeplay) -> None:
     alias = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -415,9 +415,12 @@ def test_srv_record_and_cluster_external_name(kp: Kubeplay) -> None:
             alias,
             labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
             pod("client"),
+            pod("far", namespace="other"),
         )
     )
     vip = cluster_ip(kp, "web")
+    # from another namespace, through its search list
+    assert wait_wget(kp, "far", "http://web.default/", namespace="other") == HELLO
 
     def srv() -> str:
         res = kp(

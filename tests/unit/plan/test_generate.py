@@ -944,3 +944,23 @@ def test_dump_is_multi_document_yaml_with_literal_blocks_and_no_folding() -> Non
     assert generate.dump_kube([_pod("a", hostname="h")]) == generate.dump_kube(
         [_pod("a", hostname="h")]
     )
+
+
+def test_stored_services_selecting_the_pods_come_back() -> None:
+    selecting = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    other = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "db"},
+        "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]},
+    }
+    result = _generate(deployments=[_deployment()], stored=[selecting, other])
+    services = [o for o in result.objects if o["kind"] == "Service"]
+    assert [s["metadata"]["name"] for s in services] == ["web"]
+    kinds = [o["kind"] for o in result.objects]
+    assert kinds.index("Service") < kinds.index("Deployment")
