@@ -113,6 +113,8 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
     assert slice_doc["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
     assert [e["addresses"] for e in slice_doc["endpoints"]] == [[web_ip]]
     assert slice_doc["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    described = kp.ok("describe", "svc", "web")
+    assert re.search(rf"^Endpoints:\s+{re.escape(web_ip)}:8080$", described, re.M), described
 
 
 def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:

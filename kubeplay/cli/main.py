@@ -269,10 +269,16 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod for people: describe pod NAME."""
+    """Show one pod or Service for people: describe pod|svc NAME."""
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import pods
 
+    if resource.lower() in ("svc", "service", "services"):
+        from kubeplay.services import resources
+
+        svc, slices = resources.service_with_slices(_settings(), _ns(namespace), name)
+        click.echo(describe_mod.describe_service(svc, slices), nl=False)
+        return
     _require_pods(resource)
     supervise_cli.revive_supervisor()
     view = pods.get_pod(_settings(), _ns(namespace), name)

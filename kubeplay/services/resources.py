@@ -183,3 +183,27 @@ def delete_files(
     return DeleteReport(
         lines=report.lines, missing=tuple(dict.fromkeys(missing)), pods_changed=report.pods_changed
     )
+
+
+def service_with_slices(
+    settings: Settings, namespace: str, name: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Service as `get -o yaml` shows it and its EndpointSlices (kubeplay's for a selector
+    Service, the user's for one without), for describe."""
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_record("", "Service", namespace, name)
+        if rec is None:
+            raise NotFoundError(f'services "{name}" not found in namespace "{namespace}"')
+        slices = [
+            r.body
+            for r in host.store.list_records(["EndpointSlice"], namespace)
+            if r.api_group == "discovery.k8s.io"
+            and ((r.body.get("metadata") or {}).get("labels") or {}).get(
+                "kubernetes.io/service-name"
+            )
+            == name
+        ]
+        return to_kube(rec), slices
+    finally:
+        host.close()
