@@ -13,6 +13,7 @@ earlier apply of the same paths created. `diff` is the same decision, rendered a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -304,7 +305,41 @@ def _carry_out(
     grace: float | None = None,
     verb: str = "apply",
 ) -> _Done:
-    """The runtime work around the one-transaction write."""
+    """The runtime work around the one-transaction write. The pods it makes for workloads
+    are locked from before their rows are written until they are started (their names are
+    new, so only the supervisor could be waiting for them): a supervisor that runs meanwhile
+    (Services keep one up) leaves them to this command instead of taking them for the
+    leftovers of a killed one."""
+    with contextlib.ExitStack() as hold:
+        return _carry_out_held(
+            settings,
+            host,
+            actions,
+            objects,
+            keys,
+            source=source,
+            pull_options=pull_options,
+            progress=progress,
+            grace=grace,
+            verb=verb,
+            hold=hold,
+        )
+
+
+def _carry_out_held(
+    settings: Settings,
+    host: host_mod.Host,
+    actions: ApplyActions,
+    objects: Sequence[KubeObject],
+    keys: Sequence[ObjectKey],
+    *,
+    source: str,
+    pull_options: Options | None,
+    progress: PullProgress | None,
+    grace: float | None,
+    verb: str,
+    hold: contextlib.ExitStack,
+) -> _Done:
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine import network
     from kubeplay.engine import pods as engine
@@ -404,6 +439,10 @@ def _carry_out(
             pod_rows[key] = record(obj, uids[key])
         for key, objs in replica_objs.items():
             replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
+        from kubeplay.engine.locks import key_locks
+
+        new_keys = [_pod_key(r) for rows in replica_rows.values() for r in rows]
+        hold.enter_context(key_locks(settings.locks_dir, new_keys))
         for e in restarts:
             current = host.store.get_pod_by_uid(e.uid)
             plan = plans.compile_pod(
