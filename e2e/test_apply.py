@@ -414,8 +414,14 @@ def test_deployment_template_change_replaces_its_pods(kp: Kubeplay) -> None:
     assert set(kp.pod_names()) == before
     path.write_text(_deployment("b"))
     assert kp.ok("apply", "-f", str(path)).splitlines() == ["deployment.apps/api configured"]
-    after = set(kp.pod_names())
-    assert len(after) == 2 and before.isdisjoint(after)
+    # a rolling update (the supervisor carries it on): two new pods, the old ones gone
+
+    def rolled() -> set[str] | None:
+        names = set(kp.pod_names())
+        return names if len(names) == 2 and before.isdisjoint(names) else None
+
+    after = kp.wait_for("the rollout", rolled, timeout=60)
+    assert len(after) == 2
     table = kp.ok("get", "deploy").splitlines()
     assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert table[1].split()[0] == "api"

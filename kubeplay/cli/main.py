@@ -155,6 +155,138 @@ def delete(
     supervise_cli.ensure_supervisor()
 
 
+@cli.command()
+@click.argument("resource")
+@click.argument("names", nargs=-1)
+@click.option("--replicas", type=click.IntRange(min=0), required=True, help="The new size.")
+@click.option("-n", "--namespace", default=None)
+def scale(resource: str, names: tuple[str, ...], replicas: int, namespace: str | None) -> None:
+    """Set a Deployment's or ReplicaSet's replicas: scale deployment/NAME --replicas N."""
+    from kubeplay.services import workloads
+
+    report = workloads.scale(
+        _settings(), resource, names, replicas=replicas, namespace=_ns(namespace)
+    )
+    for line in report.lines:
+        click.echo(line)
+    _warn(report.warnings)
+    supervise_cli.ensure_supervisor()
+
+
+@cli.group()
+def rollout() -> None:
+    """Manage a Deployment's rollout: status, history, undo, restart, pause, resume."""
+
+
+def _rollout_target(resource: str, name: str | None) -> str:
+    from kubeplay.services import workloads
+
+    _info, names = workloads.targets(
+        _settings(), resource, [name] if name else [], allowed=workloads.ROLLOUT_KINDS
+    )
+    return names[0]
+
+
+@rollout.command("status")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+@click.option("-w", "--watch", type=bool, default=True, help="Wait for the rollout to finish.")
+@click.option("--timeout", type=float, default=0.0, help="Seconds to wait (0: for ever).")
+def rollout_status(
+    resource: str, name: str | None, namespace: str | None, watch: bool, timeout: float
+) -> None:
+    """Print a rollout's progress until it finishes (kubectl's messages and exit codes)."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    last = ""
+    while True:
+        state = workloads.rollout_state(_settings(), _ns(namespace), target)
+        if state.error:
+            raise KubeplayError(state.error)
+        if state.message != last:
+            click.echo(state.message)
+            last = state.message
+        if state.done or not watch:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise KubeplayError("timed out waiting for the condition")
+        time.sleep(0.2)
+
+
+@rollout.command("history")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+@click.option("--revision", type=click.IntRange(min=0), default=0)
+def rollout_history(resource: str, name: str | None, namespace: str | None, revision: int) -> None:
+    """List a Deployment's revisions (REVISION, CHANGE-CAUSE)."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    for line in workloads.rollout_history(_settings(), _ns(namespace), target, revision=revision):
+        click.echo(line)
+
+
+@rollout.command("undo")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+@click.option("--to-revision", type=click.IntRange(min=0), default=0)
+def rollout_undo(resource: str, name: str | None, namespace: str | None, to_revision: int) -> None:
+    """Roll back to the previous revision (or --to-revision N)."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    report = workloads.rollout_undo(_settings(), _ns(namespace), target, to_revision=to_revision)
+    _rollout_report(report)
+
+
+@rollout.command("restart")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+def rollout_restart(resource: str, name: str | None, namespace: str | None) -> None:
+    """Restart every pod by rolling out (the template's restartedAt annotation)."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    _rollout_report(workloads.rollout_restart(_settings(), _ns(namespace), target, now=time.time()))
+
+
+@rollout.command("pause")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+def rollout_pause(resource: str, name: str | None, namespace: str | None) -> None:
+    """Pause a Deployment's rollouts (scaling goes on)."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    _rollout_report(workloads.rollout_pause(_settings(), _ns(namespace), target, paused=True))
+
+
+@rollout.command("resume")
+@click.argument("resource")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default=None)
+def rollout_resume(resource: str, name: str | None, namespace: str | None) -> None:
+    """Resume a paused Deployment."""
+    from kubeplay.services import workloads
+
+    target = _rollout_target(resource, name)
+    _rollout_report(workloads.rollout_pause(_settings(), _ns(namespace), target, paused=False))
+
+
+def _rollout_report(report: Any) -> None:
+    for line in report.lines:
+        click.echo(line)
+    _warn(report.warnings)
+    supervise_cli.ensure_supervisor()
+
+
 def _require_pods(resource: str) -> None:
     if resource.lower() not in ("pod", "pods", "po"):
         from kubeplay.errors import UsageError
@@ -269,15 +401,23 @@ def get(
 @click.argument("name")
 @click.option("-n", "--namespace", default=None)
 def describe(resource: str, name: str, namespace: str | None) -> None:
-    """Show one pod or Service for people: describe pod|svc NAME."""
+    """Show one pod (or Service, Job, CronJob) for people: describe pod NAME."""
     from kubeplay.cli import describe as describe_mod
-    from kubeplay.services import pods
+    from kubeplay.services import jobs, pods
 
     if resource.lower() in ("svc", "service", "services"):
         from kubeplay.services import resources
 
         svc, slices = resources.service_with_slices(_settings(), _ns(namespace), name)
         click.echo(describe_mod.describe_service(svc, slices), nl=False)
+        return
+    if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
+        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        click.echo(text)
+        source = (
+            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
+        )
+        click.echo(supervise_cli.render_events(events, source=source))
         return
     _require_pods(resource)
     supervise_cli.revive_supervisor()
@@ -395,10 +535,21 @@ def port_forward(
 @click.option("--timeout", default="30s", help="e.g. 60s, 2m")
 @click.option("-n", "--namespace", default=None)
 def wait(target: str, condition: str, timeout: str, namespace: str | None) -> None:
-    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s."""
+    """Wait for a pod condition: wait pod/NAME --for=condition=Ready --timeout=60s (or a
+    Job's: wait job/NAME --for=condition=complete)."""
     from kubeplay.services import containers
 
     kind, _, name = target.partition("/")
+    if name and kind.lower() in ("job", "jobs", "job.batch", "jobs.batch"):
+        from kubeplay.services import jobs
+
+        supervise_cli.revive_supervisor()
+        click.echo(
+            jobs.wait(
+                _settings(), _ns(namespace), name, condition=condition, timeout=_seconds(timeout)
+            )
+        )
+        return
     _require_pods(kind if name else "pod")
     name = name or kind
     supervise_cli.revive_supervisor()
@@ -414,6 +565,23 @@ def _seconds(text: str) -> float:
         if text.endswith(unit):
             return float(text[: -len(unit)]) * units[unit]
     return float(text)
+
+
+@cli.group()
+def create() -> None:
+    """Create an object from another (create job NAME --from=cronjob/NAME)."""
+
+
+@create.command("job")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="cronjob/NAME: run its jobTemplate now.")
+@click.option("-n", "--namespace", default=None)
+def create_job(name: str, source: str, namespace: str | None) -> None:
+    """Run a CronJob's Job now, as `kubectl create job NAME --from=cronjob/NAME`."""
+    from kubeplay.services import jobs
+
+    click.echo(jobs.create_from_cronjob(_settings(), _ns(namespace), name, source))
+    supervise_cli.ensure_supervisor()
 
 
 cli.add_command(supervise_cli.agent)

@@ -116,6 +116,12 @@ def _columns(kind: str) -> list[str]:
         return ["NAME", "TYPE", "DATA", "AGE"]
     if kind == "Deployment":
         return ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    if kind == "ReplicaSet":
+        return ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    if kind in ("Job", "CronJob"):
+        from kubeplay.services import jobs
+
+        return list(jobs.JOB_COLUMNS if kind == "Job" else jobs.CRONJOB_COLUMNS)
     if kind == "PersistentVolumeClaim":
         return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
     if kind == "Service":
@@ -158,10 +164,29 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
         return [str(len(body.get("data") or {}) + len(body.get("binaryData") or {}))]
     if rec.kind == "Secret":
         return [str(body.get("type") or "Opaque"), str(len(body.get("data") or {}))]
-    if rec.kind == "Deployment":
-        up, total = ready.get(rec.uid, (0, 0))
+    if rec.kind == "Deployment":  # from the status its controller writes
+        status = body.get("status") or {}
         want = int(spec.get("replicas", 1))
-        return [f"{up}/{want}", str(total), str(up)]
+        up = int(status.get("readyReplicas") or 0)
+        return [
+            f"{up}/{want}",
+            str(int(status.get("updatedReplicas") or 0)),
+            str(int(status.get("availableReplicas") or 0)),
+        ]
+    if rec.kind == "ReplicaSet":
+        status = body.get("status") or {}
+        wanted = spec.get("replicas")
+        return [
+            str(1 if wanted is None else int(wanted)),
+            str(int(status.get("replicas") or 0)),
+            str(int(status.get("readyReplicas") or 0)),
+        ]
+    if rec.kind in ("Job", "CronJob"):
+        from kubeplay.cli import render
+        from kubeplay.services import jobs
+
+        cells = jobs.job_cells if rec.kind == "Job" else jobs.cronjob_cells
+        return cells(body, now=time.time(), human=render.human_duration)
     if rec.kind == "PersistentVolumeClaim":
         size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
         modes = ",".join(_MODES.get(m, m) for m in spec.get("accessModes") or ())
@@ -230,36 +255,12 @@ def get_any(
         where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
         click.echo(f"No resources found{where}.", err=True)
         return
-    ready = _deployment_ready(settings, found) if info.kind == "Deployment" else {}
     if found:
-        click.echo(render_records(found, kind=info.kind, namespaces=shown, ready=ready))
+        click.echo(render_records(found, kind=info.kind, namespaces=shown))
     if watch:
         for rec in resources.watch(settings, info, namespace=ns, selector=selector):
             text = render_records([rec], kind=info.kind, namespaces=shown)
             click.echo(text.splitlines()[-1])
-
-
-def _deployment_ready(settings: Settings, found: Sequence[Any]) -> dict[str, tuple[int, int]]:
-    """Deployment uid -> (ready pods, pods)."""
-    from kubeplay.kube import workloads
-    from kubeplay.services import pods
-
-    views = pods.get_pods(settings, namespace=None)
-    out: dict[str, tuple[int, int]] = {}
-    for rec in found:
-        owner = workloads.Workload(
-            kind=rec.kind, namespace=rec.namespace, name=rec.name, uid=rec.uid, manifest=rec.body
-        )
-        mine = [v for v in views if workloads.owns(owner, v.record.manifest)]
-        up = sum(
-            any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in v.status.get("conditions", ())
-            )
-            for v in mine
-        )
-        out[rec.uid] = (up, len(mine))
-    return out
 
 
 def get_all(
@@ -278,14 +279,9 @@ def get_all(
             settings, info, namespace=None if all_namespaces else namespace, selector=selector
         )
         if found:
-            ready = _deployment_ready(settings, found) if kind == "Deployment" else {}
             out.append(
                 render_records(
-                    found,
-                    kind=kind,
-                    namespaces=all_namespaces,
-                    prefix=f"{info.prefix}/",
-                    ready=ready,
+                    found, kind=kind, namespaces=all_namespaces, prefix=f"{info.prefix}/"
                 )
             )
     return out

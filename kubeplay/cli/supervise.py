@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -168,6 +169,25 @@ def get_events(namespace: str | None, *, watch: bool) -> None:
         click.echo(f"No resources found{where}.", err=True)
         return
     click.echo(render.table(headers, rows))
+
+
+def render_events(events: Sequence[Any], *, source: str) -> str:
+    """An Events section of `describe` for an object other than a pod (EventRecords, all
+    reported by `source`: job-controller, cronjob-controller)."""
+    from kubeplay.cli import render
+
+    if not events:
+        return "Events:            <none>"
+    now = time.time()
+    rows = []
+    for e in sorted(events, key=lambda e: (e.last_at, e.id)):
+        age = render.human_duration(now - e.last_at)
+        if e.count > 1:
+            age += f" (x{e.count} over {render.human_duration(now - e.first_at)})"
+        rows.append([e.type, e.reason, age, source, e.message])
+    headers = ["Type", "Reason", "Age", "From", "Message"]
+    lines = render.table(headers, [["-" * len(h) for h in headers], *rows]).splitlines()
+    return "\n".join(["Events:"] + ["  " + line for line in lines])
 
 
 def describe_events(uid: str) -> str:

@@ -194,7 +194,7 @@ def allocate_services(
 
 
 # Kinds whose rows go with a runtime the caller removes (teardown deletes the rows).
-RUNTIME_KINDS = frozenset({"Pod", "Deployment"})
+RUNTIME_KINDS = frozenset({"Pod", "Deployment", "ReplicaSet"})
 
 
 def write(

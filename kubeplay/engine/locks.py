@@ -105,3 +105,15 @@ def key_locks(locks_dir: Path, keys: Iterable[ObjectKey]) -> Iterator[None]:
         for path in paths:
             stack.enter_context(_lock(path))
         yield
+
+
+@contextmanager
+def try_key_lock(locks_dir: Path, key: ObjectKey) -> Iterator[bool]:
+    """An object's lock if it is free (yields True), else yields False at once (the
+    supervisor's controllers: a command works on that object, look again shortly)."""
+    fd = try_lock(key_lock_path(locks_dir, key))
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)

@@ -12,8 +12,9 @@ must stay up for it. The loop decides only *when* a key is synced:
 - `RetryBackoff`: an unexpected exception retries the key after 100 ms, doubling to 60 s
   (kopf); `TemporaryError(delay)` retries after its delay; `PermanentError` goes to the
   controller's `failed` (an event) and is not retried by itself.
-- Resync: every key of a kind is listed again every `resync[kind]` seconds (pods: 10 s), and
-  on `request_full` (a nudge naming no key, an exit nobody knows).
+- Resync: every key of a kind is listed again every `resync[kind]` seconds (pods: 10 s; only
+  that kind's controller lists), and every key of every kind on `request_full` (a nudge
+  naming no key, an exit nobody knows).
 - Idle: with `on_idle`, once nothing is queued or running and no key needs the supervisor
   for `idle_seconds`, `on_idle` decides whether to stop.
 
@@ -63,10 +64,13 @@ class ObjectKey:
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     """`requeue_after`: sync the key again after this many seconds (None: only on a
-    trigger or resync); `needs_supervisor`: the object needs the supervisor to stay up."""
+    trigger or resync); `needs_supervisor`: the object needs the supervisor to stay up;
+    `also`: keys this sync affected (the pods an owner made, the owner of a pod that
+    changed), queued at once."""
 
     requeue_after: float | None = None
     needs_supervisor: bool = False
+    also: tuple[ObjectKey, ...] = ()  # other keys to sync now (a pod's owner, new pods)
 
 
 class Controller(Protocol):
@@ -217,6 +221,7 @@ class Loop:
         self.timers = Timers()
         self.needs: dict[ObjectKey, bool] = {}
         self._full = True  # list every key on the first turn
+        self._due: set[str] = set()  # kinds whose resync is due (listed on their own)
         self._next_resync: dict[str, float] = {}
         self._stopping = False
         self._wake: asyncio.Event | None = None
@@ -291,12 +296,18 @@ class Loop:
         keys, and `after_sync` runs if a sync finished since the last turn."""
         for kind, period in self.resync.items():
             if now >= self._next_resync.get(kind, 0.0):
-                self._full = True
+                self._due.add(kind)  # only that kind's controller lists its keys
                 self._next_resync[kind] = now + period
+        if self._due and self._listing is None and not self._full:
+            due, self._due = self._due, set()
+            self._listing = asyncio.get_running_loop().create_task(
+                self._list(due), name="list keys"
+            )
         for key in self.timers.due(now):
             self.queue.add(key)
         if self._full and self._listing is None:
             self._full = False
+            self._due = set()
             self._listing = asyncio.get_running_loop().create_task(self._list(), name="list keys")
         self._dispatch()
         # after_sync once a batch is done, or every AFTER_SYNC_SECONDS while syncs go on
@@ -336,17 +347,21 @@ class Loop:
             )
         return self._executor
 
-    async def _list(self) -> None:
+    async def _list(self, kinds: set[str] | None = None) -> None:
+        """List the keys of every controller (a full pass), or of those of `kinds` (their
+        resync is due), and queue them."""
         try:
             listed: list[ObjectKey] = []
-            for controller in self._controllers:
+            chosen = [c for c in self._controllers if kinds is None or c.kinds & kinds]
+            for controller in chosen:
                 keys = await asyncio.get_running_loop().run_in_executor(
                     self._pool(), controller.keys
                 )
                 listed.extend(keys)
             known = set(listed)
+            covered = {k for c in chosen for k in c.kinds}
             for key in set(self.needs) - known:
-                if key not in self.queue.running:
+                if key.kind in covered and key not in self.queue.running:
                     del self.needs[key]
             for key in listed:
                 self.queue.add(key)
@@ -378,6 +393,8 @@ class Loop:
             self._synced = True
             self._poke()
         self.needs[key] = outcome.result.needs_supervisor
+        if outcome.result.also:
+            self.add(k for k in outcome.result.also if k != key)
         if outcome.error:
             self.timers.add(key, self.clock() + self.retry.failed(key))
             return

@@ -34,6 +34,7 @@ from kubeplay.plan.observed import (
     Termination,
 )
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan
+from kubeplay.plan.status import NO_FREE_PORTS
 from kubeplay.state.store import ContainerRecord, PodRecord
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
         deleting_at=rec.deleting_at,
         failed_reason=failure[0] if failure else "",
         failed_message=failure[1] if failure else "",
+        unschedulable=NO_FREE_PORTS if rec.lifecycle == "pending" else "",
     )
 
 

@@ -8,7 +8,8 @@ Each worker runs its handler every periodSeconds through `engine.probes` (no sub
 network probes), folds the result into `plan.probes`' state machine, records Unhealthy
 events, publishes readiness and startup results to the store when they change (store
 writes go to a thread: no SQLite on the asyncio thread), and calls
-`on_restart(ProbeKill(...))` when liveness or startup fails. It restarts
+`on_restart(ProbeKill(...))` when liveness or startup fails (and `on_change(pod uid)` when a
+published result changes, so a pod's owner hears of it). It restarts
 nothing itself: what a kill and a restart mean is the supervisor's.
 """
 
@@ -31,6 +32,7 @@ from kubeplay.plan.probes import ProbeKill, ProbeSpec, ProbeType
 from kubeplay.state.store import PodRecord, ProbeStateRecord
 
 OnRestart = Callable[[ProbeKill], Awaitable[None]]
+OnChange = Callable[[str], Awaitable[None]]  # a pod uid whose readiness or startup changed
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 # Runs a store write off the asyncio thread (SQLite waits on its lock and the disk).
@@ -79,6 +81,7 @@ class Prober:
         host: Host,
         *,
         on_restart: OnRestart,
+        on_change: OnChange | None = None,
         handlers: Handlers | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
@@ -88,6 +91,7 @@ class Prober:
         self._offload = offload
         self._writes = asyncio.Lock()
         self._on_restart = on_restart
+        self._on_change = on_change
         self._handlers: Handlers = handlers or HostHandlers(runtime=None)
         self._exec_runtime = handlers is None  # the real runtime, detected on first exec probe
         self._clock = clock
@@ -195,12 +199,14 @@ class Prober:
 
     async def _publish(self, t: _Target, result: bool | None) -> None:
         pub = self._published_for(t)
+        before = (pub.readiness, pub.startup)
         if t.probe_type is ProbeType.READINESS:
             pub.readiness = result
         elif t.probe_type is ProbeType.STARTUP:
             pub.startup = result
         else:
             return  # liveness has no status field: its failures become kills
+        changed = before != (pub.readiness, pub.startup)
         async with self._writes:  # in order: a row written later holds the later results
             row = ProbeStateRecord(
                 pod_uid=t.pod_uid,
@@ -211,6 +217,8 @@ class Prober:
                 updated_at=self._clock(),
             )
             await self._offload(lambda: self._host.store.put_probe_state(row))
+        if changed and self._on_change is not None:
+            await self._on_change(t.pod_uid)
 
     async def _record(self, t: _Target, event: probes.ProbeEvent) -> None:
         at = self._clock()

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 from kubeplay import log
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import locks, pods
-from kubeplay.engine.controllers.pods import PodController
+from kubeplay.engine import locks, ownedpods, pods, reconcile
+from kubeplay.engine.controllers.pods import PodController, PodWatcher
 from kubeplay.engine.controllers.services import ServiceController
-from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Loop, ObjectKey
+from kubeplay.engine.loop import IDLE_SECONDS, RESYNC_SECONDS, Controller, Loop, ObjectKey
 from kubeplay.plan import pods as plans
 from kubeplay.plan import supervision
 from kubeplay.plan.backoff import BackoffPolicy
@@ -121,13 +121,21 @@ class Supervisor:
         self.clock = clock
         self.policy = BackoffPolicy(base=settings.backoff_base, cap=settings.backoff_cap)
         self.host = host_mod.open_host(settings)
-        self.pods = PodController(self.host, policy=self.policy)
+        # A pod that changed (created, started, exited, readiness, deleted) -> the keys to
+        # sync: its controlling owner; Services (and others) append their own watcher.
         self.services = ServiceController(self.host)
+        self.pod_watchers: list[PodWatcher] = [ownedpods.owner_keys, self.services.pod_watcher]
+        self.pods = PodController(self.host, policy=self.policy, watchers=self.pod_watchers)
+        self.controllers: list[Controller] = [
+            self.pods,
+            self.services,
+            *reconcile.workload_controllers(self.host, clock=clock, wait=False),
+        ]
         self.loop = Loop(
-            [self.pods, self.services],
+            self.controllers,
             workers=settings.parallelism,
             clock=clock,
-            resync={"Pod": RESYNC_SECONDS},
+            resync={"Pod": RESYNC_SECONDS, **reconcile.resync_periods()},
             idle_seconds=IDLE_SECONDS,
             on_idle=self._give_up_if_idle if idle_exit else None,
             after_sync=self._update_prober,
@@ -189,7 +197,7 @@ class Supervisor:
         await asyncio.to_thread(self._warm_up)
         from kubeplay.engine.prober import Prober
 
-        prober = Prober(self.host, on_restart=self._probe_restart)
+        prober = Prober(self.host, on_restart=self._probe_restart, on_change=self._probe_changed)
         self._prober = prober
         try:
             await self.loop.run()
@@ -261,9 +269,11 @@ class Supervisor:
     def _any_needed(self) -> bool:
         if any(not r.api_group for r in self.host.store.list_records(["Service"])):
             return True  # Services always need the supervisor (their endpoints follow pods)
+        if reconcile.any_needed(self.host):
+            return True  # a workload is not settled (healing, a rollout)
         for rec in self.host.store.list_pods():
-            if rec.lifecycle in ("creating", "terminating"):
-                return True  # being made or removed, or left so by a killed command
+            if rec.lifecycle in ("creating", "terminating", ownedpods.PENDING):
+                return True  # being made or removed, left so by a killed command, unscheduled
             if rec.lifecycle == "active":
                 plan = plans.from_json(rec.plan_json)
                 if supervision.needs_supervision(plan, pods.observe(self.host, rec)):
@@ -276,5 +286,19 @@ class Supervisor:
         """The Prober's liveness (or startup) failure: the pod's next sync kills that
         container instance; its exit then restarts it per restartPolicy, with back-off."""
         key = self.pods.request_kill(kill)
+        if key is not None:
+            self.loop.add([key])
+
+    async def _probe_changed(self, pod_uid: str) -> None:
+        """A readiness (or startup) result flipped: sync the pod, whose watchers then queue
+        its owner (availability counts Ready pods) and the Services selecting it."""
+        key = next(
+            (
+                ObjectKey("Pod", r.namespace, r.name)
+                for r in self.pods.records()
+                if r.uid == pod_uid
+            ),
+            None,
+        )
         if key is not None:
             self.loop.add([key])

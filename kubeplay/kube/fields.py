@@ -389,15 +389,20 @@ _WORKLOAD_IMPLEMENTED = frozenset(
         "spec.replicas",
         "spec.selector",
         "spec.template",
+        # the Deployment controller (engine.controllers.deployments)
+        "spec.strategy",
+        "spec.strategy.type",
+        "spec.strategy.rollingUpdate",
+        "spec.strategy.rollingUpdate.maxSurge",
+        "spec.strategy.rollingUpdate.maxUnavailable",
+        "spec.minReadySeconds",
+        "spec.progressDeadlineSeconds",
+        "spec.paused",
+        "spec.revisionHistoryLimit",
     }
 )
 _WORKLOAD_MESSAGES: dict[str, str] = {
     **{path: SET_BY_SERVER for path in _SET_BY_SERVER},
-    "spec.strategy": "rolling updates not supported yet: play --replace replaces every pod",
-    "spec.minReadySeconds": "rolling updates not supported yet, ignored",
-    "spec.progressDeadlineSeconds": "rolling updates not supported yet, ignored",
-    "spec.paused": "rolling updates not supported yet, ignored",
-    "spec.revisionHistoryLimit": "no ReplicaSet history is kept, ignored",
 }
 WORKLOAD_TABLES = Tables(
     _WORKLOAD_IMPLEMENTED,

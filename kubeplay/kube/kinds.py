@@ -134,7 +134,7 @@ BUILTIN: tuple[KindInfo, ...] = (
         warning=NO_PODS,
     ),
     _k("apps", "v1", "Deployment", "deployments", "deploy"),
-    _k("apps", "v1", "ReplicaSet", "replicasets", "rs", warning=NO_PODS),
+    _k("apps", "v1", "ReplicaSet", "replicasets", "rs"),
     _k("apps", "v1", "StatefulSet", "statefulsets", "sts", warning=NO_PODS),
     _k("apps", "v1", "DaemonSet", "daemonsets", "ds", warning=NO_PODS),
     _k(
@@ -144,8 +144,8 @@ BUILTIN: tuple[KindInfo, ...] = (
         "controllerrevisions",
         warning="no controller reads its revisions",
     ),
-    _k("batch", "v1", "Job", "jobs", warning=NO_PODS),
-    _k("batch", "v1", "CronJob", "cronjobs", "cj", warning="no Jobs are made on its schedule yet"),
+    _k("batch", "v1", "Job", "jobs"),
+    _k("batch", "v1", "CronJob", "cronjobs", "cj"),
     _k(
         "discovery.k8s.io",
         "v1",

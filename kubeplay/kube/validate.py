@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubeplay.errors import ManifestError, UsageError
-from kubeplay.kube import apirules, fields, hostnames, kinds, probes, schemas, volumes, workloads
+from kubeplay.kube import (
+    apirules,
+    batch,
+    fields,
+    hostnames,
+    kinds,
+    probes,
+    schemas,
+    volumes,
+    workloads,
+)
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
 
@@ -35,6 +45,9 @@ SUPPORTED_KINDS = frozenset(
         "Service",
         "EndpointSlice",
         "Endpoints",
+        "Job",
+        "CronJob",
+        "ReplicaSet",
     }
 )
 CLUSTER_SCOPED_KINDS = kinds.OTHER_CLUSTER_SCOPED | {
@@ -180,7 +193,7 @@ def _field_of(warning: Warning) -> str:
     """The field a warning is about: list indices as `[*]`, a workload's pod template as a
     Pod's spec (`spec.template.spec.nodeSelector` -> `spec.nodeSelector`)."""
     path = warning.path
-    if warning.kind in workloads.KINDS and path.startswith("spec.template."):
+    if warning.kind in (*workloads.KINDS, "ReplicaSet") and path.startswith("spec.template."):
         path = path.removeprefix("spec.template.")
     return _INDEX.sub("[*]", path)
 
@@ -352,6 +365,9 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         spec = _dig(obj.body, spec_path)
         problems.extend(_check_pod_spec(spec, ".".join(spec_path)))
     problems.extend(Problem(path, message) for path, message in workloads.check_rules(obj))
+    problems.extend(
+        Problem(path, message) for path, message in batch.check_rules(obj, zone_error=zone_error)
+    )
     problems.extend(Problem(path, message) for path, message in hostnames.check_fqdn(obj))
     problems.extend(check_crd_schemas(obj))
     problems.extend(
@@ -359,6 +375,18 @@ def check_rules(obj: KubeObject) -> list[Problem]:
         for path, message in apirules.check_object(obj.kind, obj.body, pod_spec_path=spec_path)
     )
     return problems
+
+
+def zone_error(name: str) -> str:
+    """Why `name` is no IANA time zone ("" when it loads), as Go's time.LoadLocation says
+    it (a CronJob's spec.timeZone). Reads the tz database, as the schemas are read."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name}"
+    return ""
 
 
 def check_names(objects: Sequence[KubeObject]) -> None:
@@ -695,7 +723,20 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
     """Warnings for an object kubeplay will (partly) ignore: its kind, or each unused field."""
     if obj.kind not in SUPPORTED_KINDS:
         return [_warning(obj, "kind", kind_warning(obj))]
-    if obj.kind in workloads.KINDS:
+    if obj.kind in ("Job", "CronJob"):
+        spec = obj.body.get("spec") or {}
+        found = _cronjob_zone_hint(obj) if obj.kind == "CronJob" else []
+        prefix = "spec"
+        if obj.kind == "CronJob":
+            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            prefix = "spec.jobTemplate.spec"
+        for name, message in JOB_FIELDS_IGNORED.items():
+            if spec.get(name) is not None:
+                found.append((f"{prefix}.{name}", message))
+        template = spec.get("template") or {}
+        found += _unimplemented(template, "", path=f"{prefix}.template")
+        return [_warning(obj, path, message) for path, message in found]
+    if obj.kind in workloads.KINDS or obj.kind == "ReplicaSet":
         found = list(_unimplemented(obj.body, "", path="", tables=fields.WORKLOAD_TABLES))
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")
@@ -732,6 +773,34 @@ def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for name in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"):
         if spec.get(name):
             yield f"spec.{name}", "no effect on a single host, ignored"
+
+
+# Job fields the Job controller (engine.controllers.jobs) stores but does not act on.
+JOB_FIELDS_IGNORED = {
+    "backoffLimitPerIndex": "per-index back-off limits not supported yet, ignored",
+    "maxFailedIndexes": "per-index back-off limits not supported yet, ignored",
+    "successPolicy": "success policies not supported yet: all completions are needed",
+    "managedBy": "the built-in Job controller always runs it",
+}
+
+
+def _cronjob_zone_hint(obj: KubeObject) -> list[tuple[str, str]]:
+    """A CronJob without timeZone runs its schedule in UTC (a cluster's controller manager's
+    zone); say so when this host's zone is another, where the host's clock would mislead."""
+    import time
+
+    if (obj.body.get("spec") or {}).get("timeZone") is not None:
+        return []
+    offset = time.localtime().tm_gmtoff
+    if not offset:
+        return []
+    return [
+        (
+            "spec.timeZone",
+            f"unset: the schedule runs in UTC, as in a cluster (this host is UTC{offset / 3600:+g}"
+            "); set timeZone to use another zone",
+        )
+    ]
 
 
 def _unimplemented(

@@ -218,7 +218,7 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
 
 def check_rules(obj: KubeObject) -> list[tuple[str, str]]:
     """(field path, message) for what the API server rejects in a workload's own fields."""
-    if obj.kind != "Deployment":
+    if obj.kind not in ("Deployment", "ReplicaSet"):
         return []
     spec = obj.body.get("spec") or {}
     problems: list[tuple[str, str]] = []
@@ -233,7 +233,7 @@ def check_rules(obj: KubeObject) -> list[tuple[str, str]]:
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        problems.append(("spec.selector", "empty selector is invalid for deployment"))
+        problems.append(("spec.selector", f"empty selector is invalid for {obj.kind.lower()}"))
     elif not selector_matches(selector, labels):
         problems.append(
             ("spec.template.metadata.labels", "`selector` does not match template `labels`")

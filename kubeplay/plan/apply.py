@@ -508,17 +508,44 @@ def three_way_merge(
     return out
 
 
+# Lists merged item by item on this key, as strategic merge patch does (patchMergeKey "name"),
+# so what the API server defaulted on a container (imagePullPolicy from the tag it had) stays
+# when only its image changes. Every other list is atomic (a Service's ports are not merged on
+# `port`: the same port on TCP and UDP, k8s #39188).
+MERGED_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+
+
 def _merge_into(out: Body, last: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     for name in last:
         if name not in new:
             out.pop(name, None)
     for name, value in new.items():
         current = out.get(name, _ABSENT)
+        before = last.get(name)
         if isinstance(value, dict) and isinstance(current, dict):
-            before = last.get(name)
             _merge_into(current, before if isinstance(before, dict) else {}, value)
+        elif name in MERGED_LISTS and _named(value) and _named(current):
+            out[name] = _merge_named(current, before if isinstance(before, list) else [], value)
         else:
             out[name] = copy.deepcopy(value)
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in value
+    )
+
+
+def _merge_named(live: list[Body], last: list[Body], new: list[Body]) -> list[Body]:
+    """The manifest's items in its order, each merged into the live item of its name."""
+    live_by = {item["name"]: item for item in live}
+    last_by = {item["name"]: item for item in last if isinstance(item, dict) and "name" in item}
+    out = []
+    for item in new:
+        merged = copy.deepcopy(live_by.get(item["name"], {}))
+        _merge_into(merged, last_by.get(item["name"], {}), item)
+        out.append(merged)
+    return out
 
 
 def _keep_allocated(kind: str, merged: Body, live: Mapping[str, Any]) -> None:

@@ -700,6 +700,9 @@ def _apply_rank(obj: Mapping[str, Any]) -> tuple[int, str, str]:
     return rank, str(meta.get("namespace") or ""), str(meta.get("name"))
 
 
+apply_rank = _apply_rank  # for objects generated beside these (a store's Jobs and CronJobs)
+
+
 # --- schema ----------------------------------------------------------------------------------
 
 

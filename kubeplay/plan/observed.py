@@ -63,6 +63,7 @@ class ObservedPod:
     deleting_at: float | None = None  # when the deletion began, if known
     failed_reason: str = ""  # set when kubeplay failed the pod (DeadlineExceeded)
     failed_message: str = ""
+    unschedulable: str = ""  # not bound to the node: the scheduler's message (a hostPort held)
 
     def get(self, name: str) -> ObservedContainer:
         return self.containers.get(name) or ObservedContainer(name=name)

@@ -206,8 +206,33 @@ def _containers_ready(plan: PodPlan, observed: ObservedPod, phase: str) -> tuple
     return False, "ContainersNotReady"
 
 
+# kube-scheduler's NodePorts filter on a one-node cluster (the pod stays Pending).
+NO_FREE_PORTS = (
+    "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports"
+)
+
+
+def _unscheduled_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
+    """An unschedulable pod: Pending, PodScheduled False, no container has a status yet."""
+    return {
+        "phase": "Pending",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastTransitionTime": rfc3339(observed.created_at),
+                "reason": "Unschedulable",
+                "message": observed.unschedulable,
+            }
+        ],
+        "qosClass": str(qos.qos_class(c.resources for c in plan.all_containers())),
+    }
+
+
 def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
     """A v1 PodStatus dict."""
+    if observed.unschedulable:
+        return _unscheduled_status(plan, observed)
     phase = "Failed" if observed.failed_reason else derive_phase(plan, observed)
     initialized = _initialized(plan, observed, phase)
     ready, not_ready = _containers_ready(plan, observed, phase)
@@ -287,6 +312,9 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
     """
     phase = phase or derive_phase(plan, observed)
     reason = phase
+    if observed.unschedulable:
+        total = len(plan.containers) + sum(1 for c in plan.init_containers if _is_sidecar(c))
+        return PodSummary(ready=f"0/{total}", status="Pending", restarts=0)
     restarts = sidecar_restarts = 0
     last_restart = last_sidecar_restart = None
     ready = 0

@@ -13,7 +13,6 @@ earlier apply of the same paths created. `diff` is the same decision, rendered a
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import os
@@ -43,7 +42,9 @@ if TYPE_CHECKING:
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
 # Kinds whose change rewrites the node network (rules and names) and needs the supervisor.
 SERVICE_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
-WORKLOAD_KINDS = frozenset({"Deployment"})
+# Kinds whose pods their controllers make (engine.reconcile runs them for what apply touched).
+WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet"})
+BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
 # Entries that are errors of the apply (a PRUNE_DISABLED one is only a line).
 REFUSALS = frozenset(
     {
@@ -145,7 +146,16 @@ def apply(
     if wait and not dry_run:
         from dataclasses import replace
 
-        return replace(report, not_ready=tuple(_wait_ready(settings, objects, timeout)))
+        started = time.monotonic()
+        not_ready = _wait_ready(settings, objects, timeout)
+        jobs = [(o.namespace, o.name) for o in objects if o.kind == "Job"]
+        if jobs:  # Complete, in what is left of the timeout: the supervisor runs them
+            from kubeplay.services import supervision
+
+            supervision.ensure_running(settings)
+            left = max(0.0, timeout - (time.monotonic() - started))
+            not_ready += _wait_complete(settings, jobs, left)
+        return replace(report, not_ready=tuple(not_ready))
     return report
 
 
@@ -154,13 +164,23 @@ def _keys(objects: Sequence[KubeObject]) -> list[ObjectKey]:
     return [plan_apply.key_of(o, extra=extra) for o in objects]
 
 
-def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
-    from kubeplay.kube import workloads
+def _owned_records(host: host_mod.Host, rec: ObjectRecord) -> list[ObjectRecord]:
+    """The objects a workload owns (a Deployment's ReplicaSets), by owner uid."""
+    if rec.kind != "Deployment":
+        return []
+    return host.store.list_records(["ReplicaSet"], rec.namespace, owner_uid=rec.uid)
 
-    owner = workloads.Workload(
-        kind=rec.kind, namespace=rec.namespace, name=rec.name, uid=rec.uid, manifest=rec.body
-    )
-    return [p for p in host.store.list_pods(rec.namespace) if workloads.owns(owner, p.manifest)]
+
+def _workload_pods(host: host_mod.Host, rec: ObjectRecord) -> list[PodRecord]:
+    """Every pod a workload owns: its own, and its ReplicaSets' (of every revision)."""
+    from kubeplay.engine import ownedpods
+
+    owners = {rec.uid, *(r.uid for r in _owned_records(host, rec))}
+    return [
+        p
+        for p in host.store.list_pods(rec.namespace)
+        if str(ownedpods.controller_ref(p.manifest).get("uid") or "") in owners
+    ]
 
 
 def _pod_key(pod: PodRecord) -> ObjectKey:
@@ -195,9 +215,15 @@ def run(
     try:
         inventory = host.store.list_records(source=source) if prune else []
         held = [*keys, *(engine_apply.key_of_record(r) for r in inventory)]
-        for key in held:  # a workload's pods are locked with it (read again under the locks)
+        for key in list(held):  # a workload's pods and ReplicaSets are locked with it
             if key.kind in WORKLOAD_KINDS and (rec := host.store.get_record(*key)):
                 held.extend(_pod_key(p) for p in _workload_pods(host, rec))
+                held.extend(engine_apply.key_of_record(r) for r in _owned_records(host, rec))
+        for key in list(held):  # a Job's pods, a CronJob's Jobs and their pods likewise
+            if key.kind in BATCH_KINDS and key.group == "batch":
+                from kubeplay.services import jobs as jobs_svc
+
+                held.extend(jobs_svc.dependent_keys(host, key))
         with key_locks(settings.locks_dir, held):
             records = engine_apply.stored_for(host.store, keys, source=source if prune else None)
             actions = plan_apply.compute_apply(
@@ -248,9 +274,12 @@ def run(
                 progress=progress,
                 grace=grace,
                 verb=verb,
+                locked=held,
             )
         pods_changed = any(
-            e.key.kind in ("Pod", *SERVICE_KINDS) or e.key.kind in WORKLOAD_KINDS
+            e.key.kind in ("Pod", *SERVICE_KINDS)
+            or e.key.kind in WORKLOAD_KINDS
+            or e.key.kind in BATCH_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
         return ApplyReport(
@@ -304,63 +333,29 @@ def _carry_out(
     progress: PullProgress | None,
     grace: float | None = None,
     verb: str = "apply",
+    locked: Sequence[ObjectKey] = (),
 ) -> _Done:
-    """The runtime work around the one-transaction write. The pods it makes for workloads
-    are locked from before their rows are written until they are started (their names are
-    new, so only the supervisor could be waiting for them): a supervisor that runs meanwhile
-    (Services keep one up) leaves them to this command instead of taking them for the
-    leftovers of a killed one."""
-    with contextlib.ExitStack() as hold:
-        return _carry_out_held(
-            settings,
-            host,
-            actions,
-            objects,
-            keys,
-            source=source,
-            pull_options=pull_options,
-            progress=progress,
-            grace=grace,
-            verb=verb,
-            hold=hold,
-        )
-
-
-def _carry_out_held(
-    settings: Settings,
-    host: host_mod.Host,
-    actions: ApplyActions,
-    objects: Sequence[KubeObject],
-    keys: Sequence[ObjectKey],
-    *,
-    source: str,
-    pull_options: Options | None,
-    progress: PullProgress | None,
-    grace: float | None,
-    verb: str,
-    hold: contextlib.ExitStack,
-) -> _Done:
+    """The runtime work around the one-transaction write."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine import network
     from kubeplay.engine import pods as engine
     from kubeplay.engine import volumes as engine_volumes
-    from kubeplay.kube import workloads
     from kubeplay.plan import pods as plans
     from kubeplay.plan import services as service_plan
     from kubeplay.services import play as play_mod
     from kubeplay.services import volumes as volumes_svc
-    from kubeplay.services import workloads as workloads_svc
     from kubeplay.state.store import PodRecord
 
     now = time.time()
     desired = dict(zip(keys, objects, strict=True))
     recreate = Effect.RECREATE
-    # 1. what runs: Pods created or recreated, the pods of Deployments created or rolled out,
-    #    Pods whose image changed (restarted in place).
+    # 1. what runs: Pods created or recreated, Pods whose image changed (restarted in place);
+    #    workloads created or changed go to their controllers (engine.reconcile), after the
+    #    write.
     new_pods: list[tuple[ObjectKey, KubeObject]] = []
-    rollouts: list[tuple[ApplyEntry, str]] = []  # (entry, workload uid)
     restarts: list[ApplyEntry] = []
     uids: dict[ObjectKey, str] = {}
+    workload_keys: list[ObjectKey] = []
     for e in (*actions.create, *actions.update):
         created = e in actions.create or e.effect is recreate
         if e.key == ObjectKey("", "Pod", e.key.namespace, e.key.name):
@@ -369,45 +364,40 @@ def _carry_out_held(
             elif e.effect is Effect.RESTART:
                 restarts.append(e)
         elif e.key.kind in WORKLOAD_KINDS and e.key.group == "apps":
-            if created:
-                uids[e.key] = str(uuid.uuid4())
-                rollouts.append((e, uids[e.key]))
-            elif e.effect is Effect.ROLLOUT:
-                rollouts.append((e, e.uid))
-    # 2. what goes: recreated Pods, rolled-out or recreated workloads' pods, pruned ones
+            workload_keys.append(e.key)
+    # 2. what goes: recreated Pods, recreated or pruned workloads' pods (every revision's)
+    #    and the objects they own, pruned Pods
     old_pods: list[PodRecord] = []
+    owned_gone: list[ObjectRecord] = []
+    old_jobs: list[str] = []  # a pruned or recreated CronJob's Jobs
     for e in (*actions.update, *actions.prune):
         if e.key.kind == "Pod" and not e.key.group:
             if e in actions.prune or e.effect is recreate:
                 pod = host.store.get_pod_by_uid(e.uid)
                 old_pods += [pod] if pod is not None else []
-        elif e.key.kind in WORKLOAD_KINDS and (
-            e in actions.prune or e.effect in (recreate, Effect.ROLLOUT)
-        ):
+        elif e.key.kind in WORKLOAD_KINDS and (e in actions.prune or e.effect is recreate):
             rec = host.store.get_record_by_uid(e.uid)
-            old_pods += _workload_pods(host, rec) if rec is not None else []
-    replica_objs: dict[ObjectKey, list[KubeObject]] = {}
-    taken: dict[str, set[str]] = {}
-    for e, uid in rollouts:
-        ns = e.key.namespace
-        if ns not in taken:
-            taken[ns] = {p.name for p in host.store.list_pods(ns)} | {
-                k.name for k, _ in new_pods if k.namespace == ns
-            }
-        replicas = workloads.replica_pods(
-            desired[e.key], uid=uid, taken=taken[ns], random_suffix=workloads_svc.random_suffix
-        )
-        taken[ns].update(p.name for p in replicas)
-        replica_objs[e.key] = replicas
-    to_pull = [o for _, o in new_pods] + [o for v in replica_objs.values() for o in v]
+            if rec is not None:
+                old_pods += _workload_pods(host, rec)
+                owned_gone += _owned_records(host, rec)
+        elif (
+            e.key.kind in BATCH_KINDS
+            and e.key.group == "batch"
+            and (e in actions.prune or e.effect is recreate)
+        ):  # their pods (and a CronJob's Jobs) go too
+            from kubeplay.services import jobs as jobs_svc
+
+            pods, children = jobs_svc.dependents(host, e.key.kind, e.uid)
+            old_pods += pods
+            old_jobs += children
+    to_pull = [o for _, o in new_pods]
     to_pull += [desired[e.key] for e in restarts]
     notes: list[str] = []
     plans_by_uid: dict[str, PodPlan] = {}
     failed: Mapping[str, Any] = {}
     pod_rows: dict[ObjectKey, PodRecord] = {}
-    replica_rows: dict[ObjectKey, list[PodRecord]] = {}
     pod_plans: dict[str, str] = {}
-    if to_pull or old_pods:
+    if to_pull or old_pods or workload_keys:
         host_mod.require_runtime(host)
     if to_pull:
         images, failed, notes = play_mod._image_refs(
@@ -437,12 +427,6 @@ def _carry_out_held(
         for key, obj in new_pods:
             uids[key] = str(uuid.uuid4())
             pod_rows[key] = record(obj, uids[key])
-        for key, objs in replica_objs.items():
-            replica_rows[key] = [record(o, str(uuid.uuid4())) for o in objs]
-        from kubeplay.engine.locks import key_locks
-
-        new_keys = [_pod_key(r) for rows in replica_rows.values() for r in rows]
-        hold.enter_context(key_locks(settings.locks_dir, new_keys))
         for e in restarts:
             current = host.store.get_pod_by_uid(e.uid)
             plan = plans.compile_pod(
@@ -461,8 +445,8 @@ def _carry_out_held(
         errors = engine.teardown_pods(host, old_pods, grace=grace, parallelism=settings.parallelism)
         if errors:
             raise errors[0]
-    new_rows = [*pod_rows.values(), *(r for rows in replica_rows.values() for r in rows)]
-    made = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
+    new_rows = list(pod_rows.values())
+    claims = volumes_svc.ensure_claims(host, objects, [plans_by_uid[r.uid] for r in new_rows])
     try:
         written = engine_apply.write(
             host.store,
@@ -471,7 +455,6 @@ def _carry_out_held(
             now=now,
             uids=uids,
             pods=pod_rows,
-            replicas=replica_rows,
             pod_plans=pod_plans,
             guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
             service_cidr=settings.service_cidr,
@@ -479,10 +462,10 @@ def _carry_out_held(
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
-        host.store.delete_records(pruned_workloads)
+        host.store.delete_records([*pruned_workloads, *(r.uid for r in owned_gone), *old_jobs])
         crash.point("play-stored") if verb == "play" else crash.point("apply-stored")
     except BaseException:
-        volumes_svc.remove_unused(host, made)
+        volumes_svc.remove_unused(host, claims)
         raise
     configs = [
         (e.key.kind, e.key.namespace, e.key.name)
@@ -490,19 +473,26 @@ def _carry_out_held(
         if e.key.kind in CONFIG_KINDS and not e.key.group
     ]
     engine_volumes.refresh_object_volumes(host, configs)
+    made: list[str] = []  # pods the workload controllers made, in this process
+    made_records: list[str] = []  # objects they made (a Deployment's new ReplicaSets)
     try:
         _parallel(
             settings,
             lambda r: engine.sync_pod(host, plans_by_uid[r.uid], image_failures=failed),
             new_rows,
         )
+        if workload_keys:
+            _reconcile_workloads(
+                settings, host, workload_keys, [*keys, *locked], made, made_records
+            )
     except BaseException as err:
-        for row in new_rows:
+        for row in [*new_rows, *(p for uid in made if (p := host.store.get_pod_by_uid(uid)))]:
             current = host.store.get_pod_by_uid(row.uid)
             if current is not None:
                 engine.teardown_pod(host, current, grace=0)
+        host.store.delete_records(made_records)
         engine_apply.rollback(host.store, written)
-        volumes_svc.remove_unused(host, made)
+        volumes_svc.remove_unused(host, claims)
         engine_volumes.refresh_object_volumes(host, configs)
         network.refresh(host)
         if isinstance(err, KubeplayError):
@@ -518,9 +508,54 @@ def _carry_out_held(
     services = any(
         e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
     )
-    if new_rows or old_pods or services:
+    if new_rows or old_pods or made or services:
         network.refresh(host)
-    return _Done(notes=tuple(notes), volumes=tuple(made), new_pods=tuple(r.uid for r in new_rows))
+    return _Done(
+        notes=tuple(notes),
+        volumes=tuple(claims),
+        new_pods=(*(r.uid for r in new_rows), *made),
+    )
+
+
+def _reconcile_workloads(
+    settings: Settings,
+    host: host_mod.Host,
+    workload_keys: Sequence[ObjectKey],
+    locked: Sequence[ObjectKey],
+    made: list[str],
+    made_records: list[str],
+) -> None:
+    """Run the workload controllers once, here, for the workloads this apply wrote (their
+    ReplicaSets, then their pods), then start the pods they made, as play starts its own:
+    the first failure is raised, for the caller's rollback of what `made` (pod uids) and
+    `made_records` (object uids) list. The rest of a rollout is the supervisor's."""
+    from kubeplay.engine import reconcile
+    from kubeplay.engine.loop import ObjectKey as LoopKey
+
+    pods_before = {p.uid for p in host.store.list_pods()}
+    records_before = {r.uid for r in host.store.list_records(["ReplicaSet"])}
+    held = frozenset(LoopKey(k.kind, k.namespace, k.name) for k in locked)
+    try:
+        done = reconcile.reconcile(
+            host,
+            [LoopKey(k.kind, k.namespace, k.name) for k in workload_keys],
+            controllers=reconcile.workload_controllers(host, held=held),
+        )
+    finally:
+        made.extend(p.uid for p in host.store.list_pods() if p.uid not in pods_before)
+        made_records.extend(
+            r.uid for r in host.store.list_records(["ReplicaSet"]) if r.uid not in records_before
+        )
+    errors = reconcile.start_pods(host, done.pods, parallelism=settings.parallelism, held=held)
+    if errors:
+        raise errors[0]
+    # once more, now that the pods run: their status (and the next rollout step, whose pods
+    # the supervisor starts) is there when the command returns
+    reconcile.reconcile(
+        host,
+        [LoopKey(k.kind, k.namespace, k.name) for k in workload_keys],
+        controllers=reconcile.workload_controllers(host, held=held),
+    )
 
 
 def _check_node_ports(host: host_mod.Host, entries: Sequence[ApplyEntry]) -> None:
@@ -589,9 +624,25 @@ class _Done:
     new_pods: tuple[str, ...]
 
 
+def rolled_out(rec: ObjectRecord) -> bool:
+    """A Deployment's (or ReplicaSet's) status says its controller is done with its
+    generation: every replica updated and available, no old one left (DeploymentComplete)."""
+    status = rec.body.get("status") or {}
+    spec = rec.body.get("spec") or {}
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    if int(status.get("observedGeneration") or 0) < rec.generation:
+        return False
+    updated = status.get("updatedReplicas", status.get("replicas"))
+    return (
+        updated == wanted
+        and status.get("replicas") == wanted
+        and status.get("availableReplicas") == wanted
+    )
+
+
 def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: float) -> list[str]:
-    """--wait: every applied Pod (and every pod of an applied Deployment) Ready; what is
-    not once `timeout` has passed."""
+    """--wait: every applied Pod Ready, every applied Deployment rolled out (all replicas
+    updated and available); what is not once `timeout` has passed."""
     from kubeplay.services import pods as pod_services
 
     deadline = time.monotonic() + timeout
@@ -606,7 +657,8 @@ def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: floa
                     names.append((ns, name))
                     continue
                 rec = host.store.get_record("apps", kind, ns, name)
-                names += [(p.namespace, p.name) for p in (_workload_pods(host, rec) if rec else [])]
+                if rec is None or not rolled_out(rec):  # its rollout: done, or named
+                    missing.append(f"{kind.lower()}.apps/{name}")
         finally:
             host.close()
         for ns, name in names:
@@ -623,6 +675,21 @@ def _wait_ready(settings: Settings, objects: Sequence[KubeObject], timeout: floa
                 missing.append(f"pod/{name}")
         if not missing or time.monotonic() >= deadline:
             return missing
+        time.sleep(0.2)
+
+
+def _wait_complete(
+    settings: Settings, jobs: Sequence[tuple[str, str]], timeout: float
+) -> list[str]:
+    """--wait for Jobs: each Complete; the ones that are not once `timeout` has passed (a
+    Failed one is not waited for further)."""
+    from kubeplay.services import jobs as jobs_svc
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = jobs_svc.not_complete(settings, jobs)
+        if not left or time.monotonic() >= deadline or jobs_svc.all_failed(settings, jobs, left):
+            return left
         time.sleep(0.2)
 
 

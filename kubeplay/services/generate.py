@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.engine import host as host_mod
+from kubeplay.errors import NotFoundError
 from kubeplay.plan import generate
 from kubeplay.settings import Settings
 
@@ -45,19 +46,29 @@ def generate_kube(
         pods = [
             generate.PlayedPod(namespace=r.namespace, name=r.name, manifest=r.manifest)
             for r in store.list_pods(namespace)
+            if not _made_by_job(r.manifest)  # a Job's pods come back as the Job
         ]
         played = [workloads.as_workload(w) for w in store.list_workloads(namespace)]
         stored = _stored_objects(host, namespace)
+        batch = [] if names else _batch_objects(host, namespace)
     finally:
         host.close()
-    result = generate.generate_kube(
-        names,
-        namespace=namespace,
-        pods=pods,
-        workloads=played,
-        stored=stored,
-        options=options,
-    )
+    try:
+        result = generate.generate_kube(
+            names,
+            namespace=namespace,
+            pods=pods,
+            workloads=played,
+            stored=stored,
+            options=options,
+        )
+    except NotFoundError:
+        if not batch:
+            raise
+        result = generate.Generated(objects=(), warnings=())
+    if batch:
+        objects = sorted([*result.objects, *batch], key=generate.apply_rank)
+        result = generate.Generated(objects=tuple(objects), warnings=result.warnings)
     version = kube_version or settings.kube_version
     if version:
         generate.check_schema(result.objects, kube_version=version)
@@ -90,3 +101,21 @@ def _stored_objects(
         if vol.claim is not None and namespace in (None, claim_ns):
             found["PersistentVolumeClaim", claim_ns, vol.name] = vol.claim
     return found
+
+
+def _made_by_job(manifest: dict[str, Any]) -> bool:
+    for ref in (manifest.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") == "Job":
+            return True
+    return False
+
+
+def _batch_objects(host: host_mod.Host, namespace: str | None) -> list[dict[str, Any]]:
+    """The Jobs and CronJobs a file made (not the Jobs a CronJob made), as they were applied,
+    cleaned: playing them again makes them again."""
+    out: list[dict[str, Any]] = []
+    for rec in host.store.list_records(["Job", "CronJob"], namespace):
+        if rec.api_group != "batch" or rec.owner_uid or rec.last_applied is None:
+            continue
+        out.append(generate.clean_object(rec.last_applied))
+    return out

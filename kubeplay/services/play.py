@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# The kinds play runs (refused again without --replace) and down removes with their pods.
+_RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, "Job", "CronJob"})
+
 
 @dataclass(frozen=True, slots=True)
 class PlayReport:
@@ -173,7 +176,7 @@ def play(
         schema_cache=schema_cache_of(settings),
     )
     mode = plan_apply.ApplyMode.REPLACE if replace else plan_apply.ApplyMode.PLAY
-    if not replace and any(o.kind == "Pod" or o.kind in kube_workloads.KINDS for o in objects):
+    if not replace and any(o.kind in _RUN_KINDS for o in objects):
         _precheck(settings, objects)  # refused anyway: before any pull (again under the locks)
     report = apply_svc.run(
         settings,
@@ -265,7 +268,7 @@ def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
             for e in replaced
         ),
         warnings=(*report.warnings, *notes),
-        workloads=tuple(ns_ref(e) for e in made if e.key.kind in kube_workloads.KINDS),
+        workloads=tuple(ns_ref(e) for e in made if e.key.kind in _RUN_KINDS - {"Pod"}),
         objects=AppliedObjects(
             created=tuple(e.ref for e in actions.create if e.key.kind in configs),
             configured=tuple(e.ref for e in actions.update if e.key.kind in configs),
@@ -327,8 +330,8 @@ def down(
         finally:
             host.close()
     kinds = {
-        "Pod",
-        *kube_workloads.KINDS,
+        *_RUN_KINDS,
+        "ReplicaSet",
         *configdata.CONFIG_KINDS,
         "Service",
         "EndpointSlice",
@@ -350,7 +353,7 @@ def down(
         workloads=tuple(
             f"{e.key.namespace}/{e.ref}"
             for e in report.actions.prune
-            if e.key.kind in kube_workloads.KINDS
+            if e.key.kind in _RUN_KINDS - {"Pod"}
         ),
         objects=tuple(dict.fromkeys(r for r in removed if r in gone)),
     )

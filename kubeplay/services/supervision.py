@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -29,11 +30,13 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import locks
+    from kubeplay.engine import locks, reconcile
 
     if any(not r.api_group for r in host.store.list_records(["Service"])):
         return True  # Services always need the supervisor (their endpoints follow pods)
     for rec in host.store.list_pods():
+        if rec.lifecycle == "pending":
+            return True  # unscheduled: the supervisor binds it once its hostPort is free
         if rec.lifecycle in ("creating", "terminating"):
             with locks.try_pod_lock(host.settings.locks_dir, rec.namespace, rec.name) as free:
                 if free:  # the command that worked on it was killed: the supervisor finishes
@@ -44,7 +47,7 @@ def _needed(host: host_mod.Host) -> bool:
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
-    return False
+    return reconcile.any_needed(host)  # a workload not settled: a rollout, pods to make
 
 
 def ensure_running(settings: Settings) -> int | None:
@@ -114,7 +117,23 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
-        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit).run()
+        return supervisor_mod.Supervisor(settings, idle_exit=idle_exit, clock=_clock()).run()
+
+
+# Test-only: seconds added to the supervisor's clock (a CronJob's schedule comes sooner).
+TEST_CLOCK_ENV = "KUBEPLAY_TEST_CLOCK_OFFSET"
+
+
+def _clock() -> Callable[[], float]:
+    import time
+
+    try:
+        offset = float(os.environ.get(TEST_CLOCK_ENV) or 0)
+    except ValueError:
+        offset = 0.0
+    if not offset:
+        return time.time
+    return lambda: time.time() + offset
 
 
 def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:

@@ -244,6 +244,34 @@ def test_resync_lists_every_key_again_after_its_period() -> None:
     asyncio.run(scenario())
 
 
+def test_a_kinds_resync_lists_only_its_controller_and_also_keys_are_queued() -> None:
+    pods = Scripted([A])
+    owners = Scripted([ObjectKey("ReplicaSet", "default", "web")])
+    owners.kinds = frozenset({"ReplicaSet"})  # type: ignore[misc]
+    rs = ObjectKey("ReplicaSet", "default", "web")
+    pods.script[A] = lambda: SyncResult(also=(rs,))  # a pod that changed names its owner
+    clock = FakeClock(T0)
+
+    async def scenario() -> None:
+        loop = Loop(
+            [pods, owners],  # type: ignore[list-item]
+            workers=2,
+            clock=clock,
+            resync={"Pod": 10.0, "ReplicaSet": 30.0},
+        )
+        await loop.drain()
+        assert pods.syncs == [A] and owners.syncs == [rs, rs]  # listed, then named by A
+        pods.script.pop(A)
+        clock.advance(10)  # the pods' resync: the ReplicaSets are not listed again
+        await loop.drain()
+        assert (pods.syncs, owners.syncs) == ([A, A], [rs, rs])
+        clock.advance(20)  # 30 s: both kinds are due
+        await loop.drain()
+        assert (pods.syncs, owners.syncs) == ([A, A, A], [rs, rs, rs])
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize(
     ("needs", "handed_over"),
     [

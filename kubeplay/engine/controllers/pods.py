@@ -19,11 +19,11 @@ Back-off state lives in memory, as in the kubelet: a new supervisor starts count
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from kubeplay import crash, log
-from kubeplay.engine import events, locks, pods, restarts
+from kubeplay.engine import events, locks, ownedpods, pods, restarts
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
@@ -41,6 +41,12 @@ BUSY_RETRY_SECONDS = 0.5  # a pod locked by a command is looked at again after t
 FAILED_START_RETRY_SECONDS = 0.1  # a start that failed: the next look holds it in back-off
 MOUNT_RETRY_BASE = 0.5  # a missing ConfigMap/Secret volume source: look again, doubling
 MOUNT_RETRY_CAP = 122.0
+_UNSEEN = object()
+PENDING_RETRY_SECONDS = 1.0  # an unscheduled pod (its hostPort held): look again after this
+
+# Maps a pod that changed (its latest record) to the keys of the objects that must look at it
+# again: its controlling owner, the Services selecting it... (the supervisor's pod_watchers).
+PodWatcher = Callable[[PodRecord], Iterable[ObjectKey]]
 
 _log = log.get_logger(__name__)
 
@@ -84,15 +90,19 @@ class _Requeue:
 class PodController:
     kinds = frozenset({KIND})
 
-    def __init__(self, host: Host, *, policy: BackoffPolicy) -> None:
+    def __init__(
+        self, host: Host, *, policy: BackoffPolicy, watchers: Sequence[PodWatcher] = ()
+    ) -> None:
         self.host = host
         self.policy = policy
+        self.watchers = watchers  # read at every sync: a list the supervisor may extend
         self._lock = threading.Lock()  # guards the maps below (workers and the loop)
         self._state: dict[ObjectKey, _PodState] = {}
         self._cids: dict[str, ObjectKey] = {}  # container id -> pod key
         self._records: dict[ObjectKey, PodRecord] = {}  # latest record of every pod
         self._kills: dict[ObjectKey, list[ProbeKill]] = {}
         self._plans: dict[ObjectKey, tuple[str, plans.PodPlan]] = {}
+        self._views: dict[ObjectKey, object] = {}  # what the pod watchers last saw
 
     # --- what the supervisor asks (any thread) -------------------------------------------
 
@@ -123,6 +133,8 @@ class PodController:
                 del self._state[key]
             for key in set(self._plans) - set(fresh):
                 del self._plans[key]
+            for key in set(self._views) - set(fresh):
+                del self._views[key]
             self._records = fresh
             self._cids = {c.container_id: key for key, r in fresh.items() for c in r.containers}
         return sorted(fresh)
@@ -138,6 +150,7 @@ class PodController:
         store = self.host.store
         rec = store.get_pod(key.namespace, key.name)
         with self._lock:
+            previous = self._records.get(key)
             kills = self._kills.pop(key, [])
             if rec is None:
                 self._records.pop(key, None)
@@ -145,6 +158,47 @@ class PodController:
                 self._plans.pop(key, None)
             else:
                 self._records[key] = rec
+        seen = rec or previous
+        result = self._sync(key, rec, kills, now=now)
+        if seen is None or not self.watchers or not self._changed(key):
+            return result
+        return replace(result, also=(*result.also, *self._watched(seen)))
+
+    def _changed(self, key: ObjectKey) -> bool:
+        """Whether the pod looks different from the last time its watchers were told (its
+        lifecycle, containers, exits, probe results; or it is gone), so that a periodic
+        resync of settled pods queues no owner."""
+        rec = self.host.store.get_pod(key.namespace, key.name)
+        view = None if rec is None else (rec.uid, rec.lifecycle, pods.observe(self.host, rec))
+        with self._lock:
+            before = self._views.get(key, _UNSEEN)
+            if view is None:
+                self._views.pop(key, None)
+            else:
+                self._views[key] = view
+        return before != view
+
+    def _watched(self, rec: PodRecord) -> list[ObjectKey]:
+        """The keys the pod watchers want synced after a sync of `rec` (any change of a pod
+        shows in some sync of it: its creation, start, exit, readiness, deletion)."""
+        keys: list[ObjectKey] = []
+        for watcher in list(self.watchers):
+            try:
+                keys.extend(watcher(rec))
+            except Exception as err:  # one watcher's trouble must not fail the pod's sync
+                _log.error("pod_watcher_failed", pod=f"{rec.namespace}/{rec.name}", error=repr(err))
+        return keys
+
+    def _sync(
+        self, key: ObjectKey, rec: PodRecord | None, kills: list[ProbeKill], *, now: float
+    ) -> SyncResult:
+        store = self.host.store
+        if rec is not None and rec.lifecycle == ownedpods.PENDING:
+            with locks.try_pod_lock(self.host.settings.locks_dir, rec.namespace, rec.name) as got:
+                scheduled = got and ownedpods.schedule(self.host, rec)
+            if not scheduled:  # its hostPort is still held (or a command works on it)
+                return SyncResult(requeue_after=PENDING_RETRY_SECONDS, needs_supervisor=True)
+            rec = store.get_pod_by_uid(rec.uid)
         if rec is None or rec.lifecycle not in ("active", "creating", "terminating"):
             return SyncResult()
         for kill in kills:
@@ -175,11 +229,19 @@ class PodController:
 
     def _finish_interrupted(self, key: ObjectKey, rec: PodRecord) -> None:
         """A pod still `creating` or `terminating` whose lock nobody holds: the play or down
-        that worked on it was killed. Roll the creation back (nothing half-made stays, the
-        play failed as far as its user knows) or finish the removal; with the pod's lock."""
+        that worked on it was killed, or its owner deleted it (`engine.ownedpods.delete`).
+        Roll the creation back (nothing half-made stays, the play failed as far as its user
+        knows) or carry out the removal within the pod's grace period; with the pod's lock."""
         from kubeplay.engine import network
 
-        _log.warning("pod_interrupted", pod=f"{rec.namespace}/{rec.name}", was=rec.lifecycle)
+        if (
+            rec.lifecycle == "terminating"
+            and rec.manifest
+            and ownedpods.controller_ref(rec.manifest)
+        ):
+            _log.info("pod_deleting", pod=f"{rec.namespace}/{rec.name}")
+        else:
+            _log.warning("pod_interrupted", pod=f"{rec.namespace}/{rec.name}", was=rec.lifecycle)
         pods.teardown_pod(self.host, rec, grace=0 if rec.lifecycle == "creating" else None)
         network.refresh(self.host)
         self._forget(key)

@@ -7,9 +7,10 @@ naming a Service key syncs the same way. A sync re-renders and applies only what
 since this process last applied it; every `FULL_SYNC_SECONDS` it applies the table again
 whatever it was, which repairs an `nft flush ruleset` or a deleted table by someone else.
 
-Until pod changes queue the Services selecting them (generic pod-change triggers), the
-network key is requeued every `POLL_SECONDS` while Services exist, so a readiness flip or a
-pod start or stop reaches the rules within about that. While any Service exists the
+A pod that changed (created, started, exited, a probe result, gone) queues the network key
+through `pod_watcher` (the pod controller's watchers), so a readiness flip reaches the rules
+at once; the key is also requeued every `POLL_SECONDS` while Services exist, a safety net
+for changes no pod sync sees. While any Service exists the
 supervisor is needed. Decides nothing itself: `plan.services` does.
 """
 
@@ -19,10 +20,11 @@ from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import PermanentError
+from kubeplay.state.store import PodRecord
 
 KIND = "Service"
 NETWORK_KEY = ObjectKey(KIND, "", "")  # the whole node network, not one Service
-POLL_SECONDS = 0.5
+POLL_SECONDS = 2.0
 FULL_SYNC_SECONDS = 20.0
 
 _log = log.get_logger(__name__)
@@ -32,6 +34,7 @@ class ServiceController:
     def __init__(self, host: Host) -> None:
         self.host = host
         self._full_at = 0.0  # when the table was last applied whatever it was
+        self._active = False  # Services existed at the last sync
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -50,11 +53,16 @@ class ServiceController:
         applied = network.refresh(self.host, only_changed=not full)
         if full:
             self._full_at = now
+        self._active = bool(applied.services)
         if not applied.services:
             return SyncResult()
         return SyncResult(
             requeue_after=POLL_SECONDS if key == NETWORK_KEY else None, needs_supervisor=True
         )
+
+    def pod_watcher(self, pod: PodRecord) -> list[ObjectKey]:
+        """A pod changed: while Services exist, their rules and names may have to follow."""
+        return [NETWORK_KEY] if self._active else []
 
     def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
         _log.warning("services_sync_failed", key=str(key), error=str(err))

@@ -155,18 +155,6 @@ def _doc(api_version: str, kind: str, name: str, rest: str = "") -> str:
             "PersistentVolumes",
             id="persistentvolume",
         ),
-        pytest.param(
-            _doc(
-                "batch/v1",
-                "CronJob",
-                "tick",
-                "spec:\n  schedule: '* * * * *'\n"
-                "  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, "
-                "containers: [{name: a, image: busybox}]}}}}\n",
-            ),
-            "CronJob is stored only: no Jobs are made on its schedule yet",
-            id="cronjob-not-run-yet",
-        ),
     ],
 )
 def test_stored_kind_warns_once(text: str, warning: str) -> None:

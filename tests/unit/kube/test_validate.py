@@ -517,15 +517,11 @@ spec:
                 "containers: [{name: app, image: nginx}]",
                 "nodeSelector: {disk: ssd}\n      containers: [{name: app, image: nginx}]",
             ),
-            [
-                "pod.yaml: document 1 (Deployment web): spec.strategy: rolling updates not "
-                "supported yet: play --replace replaces every pod",
-                "pod.yaml: document 1 (Deployment web): spec.revisionHistoryLimit: "
-                "no ReplicaSet history is kept, ignored",
+            [  # the rollout fields are the Deployment controller's: no warning
                 "pod.yaml: document 1 (Deployment web): spec.template.spec.nodeSelector: "
                 "no effect on a single host",
             ],
-            id="deployment-rolling-update-fields-and-template-fields-warned",
+            id="deployment-rolling-update-fields-played-template-fields-warned",
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",

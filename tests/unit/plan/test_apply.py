@@ -912,6 +912,37 @@ def test_lists_are_atomic() -> None:
     ]
 
 
+def test_image_tag_change_keeps_the_defaulted_pull_policy() -> None:
+    """`:latest` was defaulted to imagePullPolicy Always; a new tag changes only the image
+    (containers merge by name, as strategic merge patch does), so the kubelet restarts that
+    container in place instead of the pod being replaced."""
+    old = with_(pod(), "spec.containers.0.image", "busybox:latest")
+    entry = one(with_(pod(), "spec.containers.0.image", "busybox:1.37"), old)
+    assert (entry.reason, entry.effect, entry.restart_containers) == (
+        Reason.CHANGED,
+        Effect.RESTART,
+        ("app",),
+    )
+    assert entry.body["spec"]["containers"][0]["imagePullPolicy"] == "Always"
+
+
+def test_containers_merge_by_name_in_the_manifest_order() -> None:
+    last = {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y", "args": ["1"]}]}
+    live = {
+        "containers": [
+            {"name": "a", "image": "x", "imagePullPolicy": "Always"},
+            {"name": "b", "image": "y", "args": ["1"], "imagePullPolicy": "Never"},
+        ]
+    }
+    new = {"containers": [{"name": "c", "image": "z"}, {"name": "b", "image": "y2"}]}
+    assert apply.three_way_merge(last, new, live) == {
+        "containers": [
+            {"name": "c", "image": "z"},
+            {"name": "b", "image": "y2", "imagePullPolicy": "Never"},
+        ]
+    }
+
+
 def test_server_set_fields_survive_the_merge() -> None:
     entry = one(configmap(data={"k": "2"}), configmap(data={"k": "1"}))
     assert entry.body["metadata"]["uid"] == "uid-1"

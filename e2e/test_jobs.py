@@ -1,0 +1,211 @@
+"""Jobs and CronJobs end to end: the supervisor's controllers run real pods to completion.
+
+A Job with completions 3 and parallelism 2 never has more than 2 pods running and completes
+(`wait --for=condition=complete`, `get jobs`); backoffLimit fails a Job whose pods exit 1;
+a `* * * * *` CronJob fires, the supervisor's clock moved by the test-only
+KUBEPLAY_TEST_CLOCK_OFFSET so that the next minute is seconds away (no minute-long wait),
+and its Job's pod runs; `down` removes Jobs, CronJobs and their pods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from e2e.conftest import IMAGE, Kubeplay
+
+pytestmark = pytest.mark.root
+
+
+def _job(name: str, *, script: str, extra: str = "", policy: str = "Never") -> str:
+    return f"""
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+{extra}
+  template:
+    spec:
+      restartPolicy: {policy}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        command: ["sh", "-c", "{script}"]
+"""
+
+
+def _pods_of(kp: Kubeplay, job: str) -> list[dict[str, Any]]:
+    doc = json.loads(kp.ok("get", "pods", "-o", "json"))
+    return [
+        p
+        for p in doc.get("items", [])
+        if p["metadata"].get("labels", {}).get("batch.kubernetes.io/job-name") == job
+    ]
+
+
+def _job_status(kp: Kubeplay, name: str) -> dict[str, Any]:
+    doc = json.loads(kp.ok("get", "job", name, "-o", "json"))
+    status: dict[str, Any] = doc.get("status", {})
+    return status
+
+
+def test_completions_3_parallelism_2_never_runs_more_than_2_and_completes(kp: Kubeplay) -> None:
+    path = kp.write(
+        "job.yaml", _job("pi", script="sleep 1", extra="  completions: 3\n  parallelism: 2")
+    )
+    out = kp.play(path)
+    assert "job.batch/pi created" in out
+    most = 0
+
+    def done() -> bool:
+        nonlocal most
+        running = [
+            p for p in _pods_of(kp, "pi") if p["status"].get("phase") in ("Pending", "Running")
+        ]
+        most = max(most, len(running))
+        conditions = _job_status(kp, "pi").get("conditions", [])
+        return any(c["type"] == "Complete" for c in conditions)
+
+    kp.wait_for("job pi complete", done, timeout=120)
+    assert most <= 2
+    assert kp.ok("wait", "job/pi", "--for=condition=complete", "--timeout=10s").strip() == (
+        "job.batch/pi condition met"
+    )
+    status = _job_status(kp, "pi")
+    assert status["succeeded"] == 3
+    assert [p["status"]["phase"] for p in _pods_of(kp, "pi")] == ["Succeeded"] * 3
+    table = kp.ok("get", "jobs").splitlines()
+    assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert table[1].split()[:3] == ["pi", "Complete", "3/3"]
+    described = kp.ok("describe", "job", "pi")
+    assert "Pods Statuses:        0 Active (0 Pending) / 3 Succeeded / 0 Failed" in described
+    assert "SuccessfulCreate" in described and "Completed" in described
+    generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
+    assert "kind: Job" in generated and "kind: Pod" not in generated
+    kp.ok("down", str(path))
+    assert _pods_of(kp, "pi") == []
+    assert kp("get", "job", "pi").returncode != 0
+
+
+def test_backoff_limit_fails_the_job(kp: Kubeplay) -> None:
+    kp.env["KUBEPLAY_BACKOFF_BASE"] = "0.5"  # the pod failure back-off follows it
+    path = kp.write("fail.yaml", _job("bad", script="exit 1", extra="  backoffLimit: 1"))
+    kp.play(path)
+    kp.ok("wait", "job/bad", "--for=condition=failed", "--timeout=90s", timeout=120)
+    status = _job_status(kp, "bad")
+    assert status["failed"] == 2
+    failed = [c for c in status["conditions"] if c["type"] == "Failed"]
+    assert failed[0]["reason"] == "BackoffLimitExceeded"
+    assert [p["status"]["phase"] for p in _pods_of(kp, "bad")] == ["Failed", "Failed"]
+    res = kp("wait", "job/bad", "--for=condition=complete", "--timeout=1s")
+    assert res.returncode != 0 and "timed out" in res.stderr
+    kp.ok("down", str(path))
+
+
+def test_cronjob_fires_on_its_schedule(kp: Kubeplay) -> None:
+    # the supervisor's clock: 3 s before the next minute of the real clock
+    kp.env["KUBEPLAY_TEST_CLOCK_OFFSET"] = str(60 - time.time() % 60 - 3)
+    path = kp.write(
+        "cron.yaml",
+        f"""
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata:
+          name: tick
+        spec:
+          schedule: "* * * * *"
+          timeZone: Etc/UTC
+          jobTemplate:
+            spec:
+              template:
+                spec:
+                  restartPolicy: OnFailure
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: main
+                    image: {IMAGE}
+                    command: ["sh", "-c", "echo tick"]
+        """,
+    )
+    kp.play(path)
+
+    def fired() -> list[str]:
+        doc = json.loads(kp.ok("get", "jobs", "-o", "json"))
+        return [j["metadata"]["name"] for j in doc.get("items", [])]
+
+    (name,) = kp.wait_for("the CronJob's first Job", fired, timeout=60)
+    assert name.startswith("tick-") and name.removeprefix("tick-").isdigit()
+    kp.ok("wait", f"job/{name}", "--for=condition=complete", "--timeout=60s", timeout=90)
+    (pod,) = _pods_of(kp, name)
+    assert kp.ok("logs", pod["metadata"]["name"]).strip() == "tick"
+    row = kp.ok("get", "cronjobs").splitlines()
+    assert row[0].split() == [
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "SUSPEND",
+        "ACTIVE",
+        "LAST",
+        "SCHEDULE",
+        "AGE",
+    ]
+    assert row[1].split()[0] == "tick"
+    described = kp.ok("describe", "cronjob", "tick")
+    assert "Next Schedule Time:" in described and "Active Jobs:" in described
+    assert f"Created job {name}" in described
+    assert kp.ok("create", "job", "by-hand", "--from=cronjob/tick").strip() == (
+        "job.batch/by-hand created"
+    )
+    kp.ok("wait", "job/by-hand", "--for=condition=complete", "--timeout=60s", timeout=90)
+    kp.ok("down", str(path))
+    assert fired() == []
+    assert _pods_of(kp, name) == []
+
+
+def test_apply_wait_returns_once_the_job_is_complete(kp: Kubeplay) -> None:
+    path = kp.write("quick.yaml", _job("quick", script="echo done"))
+    out = kp.ok("apply", "-f", str(path), "--wait", "--timeout", "90s", timeout=120)
+    assert "job.batch/quick created" in out
+    conditions = _job_status(kp, "quick")["conditions"]
+    assert "Complete" in [c["type"] for c in conditions]
+    kp.ok("delete", "-f", str(path))
+    assert _pods_of(kp, "quick") == []
+
+
+def test_indexed_job_pods_know_their_index_and_hostname(kp: Kubeplay) -> None:
+    path = kp.write(
+        "indexed.yaml",
+        _job(
+            "idx",
+            script="echo $JOB_COMPLETION_INDEX $(hostname)",
+            extra="  completions: 2\n  parallelism: 2\n  completionMode: Indexed",
+        ),
+    )
+    kp.play(path)
+    kp.ok("wait", "job/idx", "--for=condition=complete", "--timeout=90s", timeout=120)
+    assert _job_status(kp, "idx")["completedIndexes"] == "0-1"
+    lines = sorted(kp.ok("logs", p["metadata"]["name"]).strip() for p in _pods_of(kp, "idx"))
+    assert lines == ["0 idx-0", "1 idx-1"]
+    kp.ok("down", str(path))
+
+
+def test_a_killed_supervisor_leaves_no_duplicate_pods(kp: Kubeplay) -> None:
+    path = kp.write(
+        "steps.yaml", _job("steps", script="sleep 2", extra="  completions: 3\n  parallelism: 1")
+    )
+    kp.play(path)
+    kp.wait_for("the first pod", lambda: _pods_of(kp, "steps"), timeout=60)
+    first = kp.wait_for("a supervisor", kp.supervisor_pid, timeout=10)
+    os.kill(first, signal.SIGKILL)  # mid-Job: its first pod runs
+    kp.ok("wait", "job/steps", "--for=condition=complete", "--timeout=120s", timeout=150)
+    pods = _pods_of(kp, "steps")
+    assert [p["status"]["phase"] for p in pods] == ["Succeeded"] * 3
+    assert _job_status(kp, "steps")["succeeded"] == 3
+    kp.ok("down", str(path))

@@ -1,0 +1,296 @@
+"""The Deployment and ReplicaSet controllers on the loop beside the pod controller, with the
+fakes and a real store (no root): a Deployment makes its ReplicaSet and pods, a deleted pod
+is replaced, scaling follows replicas, a template change rolls out within the surge and
+availability bounds, Recreate stops every old pod first, and a deleted Deployment takes its
+ReplicaSets and pods with it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeplay.engine import ownedpods, reconcile
+from kubeplay.engine.controllers.deployments import deployment_key
+from kubeplay.engine.controllers.pods import PodController, pod_key
+from kubeplay.engine.loop import Loop
+from kubeplay.kube import workloads
+from kubeplay.plan.backoff import BackoffPolicy
+from kubeplay.plan.images import ImageConfig
+from kubeplay.state.store import ObjectRecord, PodRecord
+from kubeplay.testing import FakeClock, FakeHost, FakeImageStore, fake_host, new_uid
+
+
+def _deployment(replicas: int = 3, *, mode: str = "a", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "busybox",
+                            "command": ["sh"],
+                            "env": [{"name": "MODE", "value": mode}],
+                        }
+                    ],
+                },
+            },
+            **spec,
+        },
+    }
+
+
+class Env:
+    def __init__(self, tmp_path: Path) -> None:
+        images = FakeImageStore({"busybox": ImageConfig(cmd=("sh",))})
+        self.fakes: FakeHost = fake_host(tmp_path, clock=FakeClock(time.time()), images=images)
+        self.host = self.fakes.host
+        self.clock = self.fakes.clock
+        self.runtime = self.fakes.runtime
+        self.samples: list[tuple[int, int]] = []  # (pods not terminating, Ready ones)
+
+        def sample(_rec: PodRecord) -> list[Any]:
+            self.samples.append(self.counts())
+            return []
+
+        self.pods = PodController(
+            self.host,
+            policy=BackoffPolicy(base=10.0, cap=300.0),
+            watchers=[ownedpods.owner_keys, sample],
+        )
+        controllers = reconcile.workload_controllers(self.host, clock=self.clock, wait=False)
+        self.loop = Loop([self.pods, *controllers], workers=2, clock=self.clock, resync={})
+        self.uid = new_uid()
+
+    def counts(self) -> tuple[int, int]:
+        from kubeplay.engine.controllers.replicasets import observe_pod
+
+        live = [p for p in self.host.store.list_pods() if p.lifecycle != "terminating"]
+        return len(live), sum(1 for p in live if observe_pod(self.host, p).ready)
+
+    def put(self, body: dict[str, Any], *, generation: int = 1) -> None:
+        old = self.host.store.get_record("apps", "Deployment", "default", "web")
+        meta = {**body["metadata"], "uid": self.uid, "generation": generation}
+        rec = ObjectRecord(
+            uid=self.uid,
+            api_group="apps",
+            kind="Deployment",
+            namespace="default",
+            name="web",
+            body={
+                **body,
+                "metadata": meta,
+                **({"status": old.body["status"]} if old and "status" in old.body else {}),
+            },
+            source="apply:web.yaml",
+            last_applied=body,
+            generation=generation,
+            created_at=old.created_at if old else self.clock(),
+        )
+        self.host.store.put_records([rec])
+
+    def settle(self, *pods: str) -> None:
+        async def run() -> None:
+            self.loop.add(
+                [deployment_key("default", "web"), *(pod_key("default", p) for p in pods)]
+            )
+            await self.loop.drain()
+
+        asyncio.run(run())
+
+    def pods_of(self) -> list[PodRecord]:
+        return sorted(self.host.store.list_pods(), key=lambda p: p.name)
+
+    def replicasets(self) -> list[ObjectRecord]:
+        return self.host.store.list_records(["ReplicaSet"])
+
+    def deployment(self) -> ObjectRecord:
+        rec = self.host.store.get_record("apps", "Deployment", "default", "web")
+        assert rec is not None
+        return rec
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    e = Env(tmp_path)
+    yield e
+    e.host.close()
+
+
+def test_a_deployment_makes_its_replicaset_and_running_pods(env: Env) -> None:
+    body = _deployment(3)
+    env.put(body)
+    env.settle()
+    template_hash = workloads.template_hash(body["spec"]["template"])
+    (rs,) = env.replicasets()
+    assert rs.name == f"web-{template_hash}"
+    assert rs.owner_uid == env.uid
+    assert rs.body["metadata"]["labels"] == {"app": "web", "pod-template-hash": template_hash}
+    assert rs.body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    pods = env.pods_of()
+    assert len(pods) == 3
+    for pod in pods:
+        assert pod.name.startswith(f"web-{template_hash}-") and len(pod.name) == len(rs.name) + 6
+        assert ownedpods.controller_ref(pod.manifest)["uid"] == rs.uid
+        assert pod.manifest["metadata"]["labels"]["pod-template-hash"] == template_hash
+    assert sorted(n for _, n in env.runtime.running() if n == "app") == ["app"] * 3
+    status = env.deployment().body["status"]
+    assert (status["replicas"], status["updatedReplicas"], status["availableReplicas"]) == (3, 3, 3)
+    assert [c["reason"] for c in status["conditions"]] == [
+        "MinimumReplicasAvailable",
+        "NewReplicaSetAvailable",
+    ]
+    made = env.host.store.list_events(rs.uid)
+    assert {(e.kind, e.reason) for e in made} == {("ReplicaSet", "SuccessfulCreate")}
+    scaled = env.host.store.list_events(env.uid)
+    assert [(e.kind, e.reason, e.message) for e in scaled] == [
+        ("Deployment", "ScalingReplicaSet", f"Scaled up replica set {rs.name} from 0 to 3")
+    ]
+    # the ReplicaSet's uid is the one kube.workloads derives: generate kube finds its pods
+    owner = workloads.Workload(kind="Deployment", namespace="default", name="web", uid=env.uid,
+                               manifest=body)  # fmt: skip
+    assert all(workloads.owns(owner, p.manifest) for p in pods)
+
+
+def test_a_deleted_pod_is_replaced(env: Env) -> None:
+    env.put(_deployment(2))
+    env.settle()
+    victim = env.pods_of()[0]
+    ownedpods.delete(env.host, victim, now=env.clock())
+    env.settle(victim.name)  # what a nudge naming the deleted pod does
+    names = [p.name for p in env.pods_of()]
+    assert len(names) == 2 and victim.name not in names
+    assert env.deployment().body["status"]["availableReplicas"] == 2
+
+
+def test_scale_up_and_down_follows_replicas(env: Env) -> None:
+    env.put(_deployment(1))
+    env.settle()
+    (first,) = env.pods_of()
+    env.clock.advance(60)
+    env.put(_deployment(5), generation=2)
+    env.settle()
+    assert len(env.pods_of()) == 5
+    env.put(_deployment(1), generation=3)
+    env.settle()
+    # the oldest pod stays (newer ones go first)
+    assert [p.name for p in env.pods_of()] == [first.name]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "strategy", "most", "least"),
+    [
+        pytest.param(3, {}, 4, 3, id="defaults-3-surge-1-unavailable-0"),
+        pytest.param(
+            4,
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            4,
+            3,
+            id="surge-0-unavailable-1",
+        ),
+        pytest.param(
+            2,
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}},
+            4,
+            2,
+            id="surge-100-percent",
+        ),
+    ],
+)
+def test_a_template_change_rolls_within_the_bounds(
+    env: Env, replicas: int, strategy: dict[str, Any], most: int, least: int
+) -> None:
+    extra = {"strategy": strategy} if strategy else {}
+    env.put(_deployment(replicas, **extra))
+    env.settle()
+    old = {p.name for p in env.pods_of()}
+    env.samples.clear()
+    env.put(_deployment(replicas, mode="b", **extra), generation=2)
+    env.settle()
+    pods = env.pods_of()
+    assert len(pods) == replicas and old.isdisjoint(p.name for p in pods)
+    assert env.samples, "no pod changed"
+    assert max(n for n, _ in env.samples) <= most
+    assert min(r for _, r in env.samples) >= least
+    rss = sorted(env.replicasets(), key=lambda r: r.created_at)
+    assert [r.body["spec"]["replicas"] for r in rss] == [0, replicas]
+    assert rss[1].body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    status = env.deployment().body["status"]
+    assert status["observedGeneration"] == 2 and status["updatedReplicas"] == replicas
+
+
+def test_recreate_stops_every_old_pod_before_a_new_one_exists(env: Env) -> None:
+    extra = {"strategy": {"type": "Recreate"}}
+    env.put(_deployment(2, **extra))
+    env.settle()
+    env.samples.clear()
+    env.put(_deployment(2, mode="b", **extra), generation=2)
+    env.settle()
+    assert len(env.pods_of()) == 2
+    # the count went down to 0 before the new pods came
+    counts = [n for n, _ in env.samples]
+    assert 0 in counts and counts.index(0) < len(counts) - 1
+
+
+def test_a_deleted_deployment_takes_its_replicasets_and_pods(env: Env) -> None:
+    env.put(_deployment(2))
+    env.settle()
+    env.host.store.delete_records([env.uid])
+    env.settle()
+
+    async def drain() -> None:
+        from kubeplay.engine.loop import ObjectKey
+
+        env.loop.add([ObjectKey("ReplicaSet", "default", r) for r in ("x",)])
+        env.loop.request_full()
+        await env.loop.drain()
+
+    asyncio.run(drain())
+    assert env.replicasets() == []
+    assert env.pods_of() == []
+    assert env.runtime.running() == []
+
+
+def test_revision_history_limit_prunes_old_replicasets(env: Env) -> None:
+    extra = {"revisionHistoryLimit": 1}
+    env.put(_deployment(1, **extra))
+    env.settle()
+    for i, mode in enumerate(("b", "c", "d"), start=2):
+        env.put(_deployment(1, mode=mode, **extra), generation=i)
+        env.settle()
+    rss = sorted(env.replicasets(), key=lambda r: r.created_at)
+    assert len(rss) == 2  # the current one and one old
+    assert [
+        r.body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in rss
+    ] == [
+        "3",
+        "4",
+    ]
+
+
+def test_a_template_changed_back_reuses_its_replicaset_with_a_new_revision(env: Env) -> None:
+    env.put(_deployment(1))
+    env.settle()
+    first = {r.name for r in env.replicasets()}
+    env.put(_deployment(1, mode="b"), generation=2)
+    env.settle()
+    env.put(_deployment(1), generation=3)
+    env.settle()
+    rss = {r.name: r for r in env.replicasets()}
+    (name,) = first
+    notes = rss[name].body["metadata"]["annotations"]
+    assert notes["deployment.kubernetes.io/revision"] == "3"
+    assert notes["deployment.kubernetes.io/revision-history"] == "1"
+    assert rss[name].body["spec"]["replicas"] == 1
