@@ -66,6 +66,7 @@ bench: demo-image
 	$(PY) bench/apply_plan.py
 	$(PY) bench/fuzz.py
 	$(PY) bench/teardown.py
+	$(PY) bench/services.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

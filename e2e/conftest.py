@@ -74,8 +74,8 @@ def _used_subnets() -> set[str]:
 SUBNET_BASE = os.environ.get("KUBEPLAY_TEST_SUBNET_BASE", "10.252")
 
 
-def _free_subnet() -> str:
-    used = _used_subnets()
+def _free_subnet(*, taken: str = "") -> str:
+    used = _used_subnets() | ({taken} if taken else set())
     for _ in range(200):
         net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(1, 255)}.0/24")
         if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
@@ -99,13 +99,16 @@ class Kubeplay:
         self.rootfs = rootfs
         self.root = tmp_path / "root"
         self.runroot = Path(tempfile.mkdtemp(prefix="kp"))
+        subnet = _free_subnet()
         self.env = {
             **os.environ,
             "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
             "KUBEPLAY_ROOT": str(self.root),
             "KUBEPLAY_RUNROOT": str(self.runroot),
             "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
-            "KUBEPLAY_SUBNET": _free_subnet(),
+            "KUBEPLAY_SUBNET": subnet,
+            # Services' cluster IPs: a /24 of the test's own /16, never the default range.
+            "KUBEPLAY_SERVICE_CIDR": _free_subnet(taken=subnet),
             # Pod names only: no DNS query ever leaves the test's network.
             "KUBEPLAY_DNS_UPSTREAM": "none",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -353,6 +356,7 @@ class Kubeplay:
                 problems += [f"{sub} state: {p}" for p in d.iterdir()]
         problems += [f"cgroup: {c}" for c in self.cgroups()]
         problems += [f"veth on bridge {self.bridge}: {name}" for name in self._veths()]
+        problems += self._service_leaks()
         if node:
             if (Path("/sys/class/net") / self.bridge).exists():
                 problems.append(f"bridge {self.bridge}")
@@ -363,6 +367,29 @@ class Kubeplay:
             if f"table ip {table}" in listed.splitlines():
                 problems.append(f"nft table ip {table}")
         return problems
+
+    def _service_leaks(self) -> list[str]:
+        """Rules and DNS records of Services, once none is stored: the nft table's service
+        and endpoint chains and cluster IPs, and hosts-file names under cluster.local."""
+        table = "kubeplay_" + self.bridge.replace("-", "_")
+        text = subprocess.run(
+            ["nft", "list", "table", "ip", table], capture_output=True, text=True, check=False
+        ).stdout
+        found = [
+            f"nft {table}: {line.strip()}"
+            for line in text.splitlines()
+            if re.match(r"\s*(chain|set) (service|endpoint|affinity)-", line)
+        ]
+        cidr = self.env["KUBEPLAY_SERVICE_CIDR"].rsplit(".", 1)[0] + "."
+        found += [f"nft {table}: {line.strip()}" for line in text.splitlines() if cidr in line]
+        hosts = self.runroot / "dns" / "hosts"
+        with contextlib.suppress(OSError):
+            found += [
+                f"dns record: {line}"
+                for line in hosts.read_text().splitlines()
+                if line.endswith(".cluster.local")
+            ]
+        return found
 
     def assert_nothing_runs(self) -> None:
         """No pod in the store and nothing of one on the host: used after a failed command."""

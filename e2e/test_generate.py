@@ -257,16 +257,16 @@ def test_generate_writes_a_file_converts_and_adds_a_service(kp: Kubeplay) -> Non
     ]
     assert deployment["kind"] == "Deployment"
     assert deployment["spec"]["replicas"] == 2
-    # The converted Deployment plays (the Service is not run yet and is warned about);
-    # its two replicas cannot both have the host port, so play it without.
+    # The converted Deployment and its Service play; its two replicas cannot both have the
+    # host port, so play it without.
     kp.ok("down", str(path))
     ctr = deployment["spec"]["template"]["spec"]["containers"][0]
     ctr["ports"][0].pop("hostPort")
     replayed = kp.write("replayed.yaml", yaml.safe_dump_all([service, deployment]))
     res = kp("play", str(replayed))
     assert res.returncode == 0, res.stderr
-    assert "Service is stored only: no cluster IP" in res.stderr
     assert len(_replicas(kp)) == 2
+    assert json.loads(kp.ok("get", "svc", "web", "-o", "json"))["spec"]["clusterIP"]
 
 
 def test_generate_errors_are_clear(kp: Kubeplay) -> None:

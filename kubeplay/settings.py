@@ -27,6 +27,8 @@ class Settings:
     # Networking (used from the networking issue on).
     bridge: str = "kubeplay0"
     subnet: str = "10.90.0.0/24"  # podman's default network is 10.89.0.0/24
+    # Services' cluster IPs (kind's range); routed to the bridge, so it must not overlap a LAN.
+    service_cidr: str = "10.96.0.0/16"
     # Upstream resolvers for pod DNS (dnsmasq on the bridge); "none" answers pod names only.
     dns_upstream: str = "/etc/resolv.conf"
     # Kubernetes version whose schema validates manifests; "" = newest bundled.
@@ -100,6 +102,7 @@ _ENV = {
     "KUBEPLAY_SECCOMP_PROFILE": "seccomp_profile",
     "KUBEPLAY_BRIDGE": "bridge",
     "KUBEPLAY_SUBNET": "subnet",
+    "KUBEPLAY_SERVICE_CIDR": "service_cidr",
     "KUBEPLAY_DNS_UPSTREAM": "dns_upstream",
     "KUBEPLAY_KUBE_VERSION": "kube_version",
     "KUBEPLAY_PARALLELISM": "parallelism",

@@ -78,7 +78,7 @@ def describe_pod(pod: dict[str, Any]) -> str:
 
 
 def _pairs(values: dict[str, Any] | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in (values or {}).items()) or "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted((values or {}).items())) or "<none>"
 
 
 def _selector(selector: dict[str, Any]) -> str:
@@ -294,3 +294,56 @@ def describe_object(settings: Any, resource: str, name: str, namespace: str) -> 
     info = resources.resolve(settings, resource)
     (rec,) = resources.get(settings, info, namespace=namespace, names=[name])
     return rec.uid, describe_body(info.kind, resources.to_kube(rec))
+
+
+def describe_service(svc: dict[str, Any], slices: list[dict[str, Any]]) -> str:
+    """kubectl describe service: the fields, then per port its target and ready endpoints
+    (from the Service's EndpointSlices)."""
+    meta = svc.get("metadata") or {}
+    spec = svc.get("spec") or {}
+    rows: list[tuple[str, str]] = [
+        ("Name", str(meta.get("name", ""))),
+        ("Namespace", str(meta.get("namespace") or "default")),
+        ("Labels", _pairs(meta.get("labels"))),
+        ("Annotations", _pairs(meta.get("annotations"))),
+        ("Selector", _pairs(spec.get("selector"))),
+        ("Type", str(spec.get("type") or "ClusterIP")),
+    ]
+    if spec.get("type") == "ExternalName":
+        rows.append(("External Name", str(spec.get("externalName") or "")))
+    else:
+        rows += [
+            ("IP Family Policy", "SingleStack"),
+            ("IP Families", "IPv4"),
+            ("IP", str(spec.get("clusterIP") or "<none>")),
+            ("IPs", ",".join(spec.get("clusterIPs") or ()) or "<none>"),
+        ]
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
+    if ingress:
+        rows.append(("LoadBalancer Ingress", ", ".join(str(i.get("ip")) for i in ingress)))
+    for port in spec.get("ports") or ():
+        name = str(port.get("name") or "<unset>")
+        proto = str(port.get("protocol") or "TCP")
+        target = port.get("targetPort", port.get("port"))
+        rows.append(("Port", f"{name}  {port.get('port')}/{proto}"))
+        rows.append(("TargetPort", f"{target}/{proto}"))
+        if port.get("nodePort"):
+            rows.append(("NodePort", f"{name}  {port['nodePort']}/{proto}"))
+        addresses = [
+            f"{address}:{p.get('port')}"
+            for sl in slices
+            for p in sl.get("ports") or ()
+            if str(p.get("name") or "") == str(port.get("name") or "")
+            and str(p.get("protocol") or "TCP") == proto
+            for ep in sl.get("endpoints") or ()
+            if (ep.get("conditions") or {}).get("ready") is not False
+            for address in ep.get("addresses") or ()
+        ]
+        rows.append(("Endpoints", ",".join(sorted(addresses)) or "<none>"))
+    rows.append(("Session Affinity", str(spec.get("sessionAffinity") or "None")))
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        rows.append(
+            ("External Traffic Policy", str(spec.get("externalTrafficPolicy") or "Cluster"))
+        )
+    width = max(len(k) for k, _ in rows) + 2
+    return "".join(f"{k + ':':<{width}}{v}\n" for k, v in rows)

@@ -455,6 +455,12 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
     from kubeplay.cli import describe as describe_mod
     from kubeplay.services import jobs, pods
 
+    if resource.lower() in ("svc", "service", "services"):
+        from kubeplay.services import resources
+
+        svc, slices = resources.service_with_slices(_settings(), _ns(namespace), name)
+        click.echo(describe_mod.describe_service(svc, slices), nl=False)
+        return
     if sources_cli.handles(resource):
         supervise_cli.revive_supervisor()
         return sources_cli.describe(name)
@@ -559,6 +565,37 @@ def exec(
         interactive=interactive,
     )
     sys.exit(code)
+
+
+@cli.command("port-forward")
+@click.option("-n", "--namespace", default=None)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    help="Addresses to listen on, comma separated (default 127.0.0.1).",
+)
+@click.argument("resource")
+@click.argument("ports", nargs=-1, required=True)
+def port_forward(
+    namespace: str | None, address: str, resource: str, ports: tuple[str, ...]
+) -> None:
+    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME [LOCAL:]REMOTE..."""
+    import signal
+    import threading
+
+    from kubeplay.services import portforward
+
+    target = portforward.resolve(
+        _settings(),
+        _ns(namespace),
+        resource,
+        ports,
+        addresses=[a.strip() for a in address.split(",") if a.strip()],
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    portforward.run(target, stop=stop, ready=lambda line: click.echo(line, err=False))
 
 
 @cli.command()

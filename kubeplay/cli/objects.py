@@ -126,6 +126,8 @@ def _columns(kind: str) -> list[str]:
         return ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]
     if kind in _SET_COLUMNS:
         return ["NAME", *_SET_COLUMNS[kind], "AGE"]
+    if kind == "Service":
+        return ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
     return ["NAME", "AGE"]
 
 
@@ -169,6 +171,30 @@ def _set_cells(rec: Any) -> list[str]:
     return [controller, str(body.get("revision", 0))]
 
 
+def _service_cells(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """kubectl's TYPE, CLUSTER-IP, EXTERNAL-IP and PORT(S) of a Service."""
+    kind = str(spec.get("type") or "ClusterIP")
+    external = ",".join(str(ip) for ip in spec.get("externalIPs") or ())
+    if kind == "ExternalName":
+        external = str(spec.get("externalName") or "")
+    elif kind == "LoadBalancer":
+        ingress = [
+            str(i.get("ip") or i.get("hostname"))
+            for i in (status.get("loadBalancer") or {}).get("ingress") or ()
+        ]
+        external = ",".join([*ingress, *([external] if external else [])]) or "<pending>"
+    ports = []
+    for p in spec.get("ports") or ():
+        node = f":{p['nodePort']}" if p.get("nodePort") else ""
+        ports.append(f"{p.get('port')}{node}/{p.get('protocol') or 'TCP'}")
+    return [
+        kind,
+        str(spec.get("clusterIP") or "<none>"),
+        external or "<none>",
+        ",".join(ports) or "<none>",
+    ]
+
+
 _MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX"}
 
 
@@ -209,6 +235,8 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
         return ["Bound", rec.name, str(size), modes, str(spec.get("storageClassName", ""))]
     if rec.kind in _SET_COLUMNS:
         return _set_cells(rec)
+    if rec.kind == "Service":
+        return _service_cells(spec, body.get("status") or {})
     return []
 
 

@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeplay.errors import ManifestError
 from kubeplay.kube.kinds import ObjectKey
+from kubeplay.plan import services as service_plan
 from kubeplay.plan.apply import AppliedRecord, ApplyActions, ApplyEntry, Effect, Reason
 from kubeplay.state.store import ObjectRecord, PodRecord, Store
 
@@ -119,6 +121,78 @@ def _record(
     )
 
 
+def _is_service(key: ObjectKey) -> bool:
+    return key.kind == "Service" and not key.group
+
+
+def service_allocations(store: Store, *, exclude: Iterable[str] = ()) -> tuple[set[str], set[int]]:
+    """The cluster IPs and nodePorts the stored Services hold (but those of `exclude` uids)."""
+    skip = set(exclude)
+    ips: set[str] = set()
+    ports: set[int] = set()
+    for rec in store.list_records(["Service"]):
+        if rec.uid in skip or rec.api_group:
+            continue
+        spec = rec.body.get("spec") or {}
+        ips.add(str(spec.get("clusterIP") or ""))
+        ports.update(int(p["nodePort"]) for p in spec.get("ports") or () if p.get("nodePort"))
+    return ips, ports
+
+
+def allocate_services(
+    store: Store, entries: Sequence[ApplyEntry], *, cidr: str, seed: int | None = None
+) -> list[ApplyEntry]:
+    """`entries` with every Service's clusterIP and nodePorts allocated (`plan.services`),
+    against the Services stored now and those allocated before it in `entries`; a
+    LoadBalancer gets 127.0.0.1 as its ingress IP (it is served as a NodePort). Raises
+    ManifestError for a clusterIP or nodePort out of range or taken: run it in the
+    transaction that writes them."""
+    import random
+    from dataclasses import replace
+
+    wanted = [e for e in entries if _is_service(e.key)]
+    if not wanted:
+        return list(entries)
+    used, node_ports = service_allocations(store, exclude={e.uid for e in wanted if e.uid})
+    out = []
+    for entry in entries:
+        if not _is_service(entry.key):
+            out.append(entry)
+            continue
+        body = dict(entry.body)
+        spec = dict(body.get("spec") or {})
+        body["spec"] = spec
+        try:
+            ip = service_plan.allocate_cluster_ip(body, cidr=cidr, used=used)
+            picked = service_plan.allocate_node_ports(
+                body,
+                used=node_ports,
+                seed=random.randrange(1 << 30) if seed is None else seed,
+            )
+        except ManifestError as err:
+            raise ManifestError(
+                err.message,
+                source=entry.origin,
+                kind="Service",
+                name=entry.key.name,
+                path=err.path,
+            ) from err
+        if ip:
+            spec["clusterIP"] = ip
+            spec["clusterIPs"] = [ip]
+            used.add(ip)
+        if picked:
+            spec["ports"] = [
+                {**p, "nodePort": n} if n else dict(p)
+                for p, n in zip(spec.get("ports") or (), picked, strict=False)
+            ]
+            node_ports.update(n for n in picked if n)
+        if spec.get("type") == "LoadBalancer":
+            body["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1", "ipMode": "VIP"}]}}
+        out.append(replace(entry, body=body))
+    return out
+
+
 # Kinds whose rows go with a runtime the caller removes (teardown deletes the rows).
 RUNTIME_KINDS = frozenset({"Pod", "Deployment", "ReplicaSet"})
 
@@ -134,13 +208,15 @@ def write(
     replicas: Mapping[ObjectKey, Sequence[PodRecord]] | None = None,
     pod_plans: Mapping[str, str] | None = None,
     guard: Callable[[list[PodRecord]], None] | None = None,
+    service_cidr: str = service_plan.DEFAULT_SERVICE_CIDR,
 ) -> Written:
     """Write `actions` in one transaction. `uids`: the uid to give a created (or recreated)
     object (else a new one); `pods`: the runtime record of each Pod created; `replicas`: the
     pods of each Deployment created or rolled out; `pod_plans`: a Pod updated in place, by
     uid -> its new plan JSON. Pruned Pods and Deployments are the caller's to tear down.
     `guard` is called first, in the transaction, with the pods stored then; what it raises
-    writes nothing (two commands claiming one hostPort at once: exactly one wins)."""
+    writes nothing (two commands claiming one hostPort at once: exactly one wins). Services
+    get their clusterIP from `service_cidr` in the same transaction."""
     given = uids or {}
     pods = pods or {}
     replicas = replicas or {}
@@ -152,7 +228,9 @@ def write(
     with store.batch():
         if guard is not None:
             guard(store.list_pods())
-        for entry in actions.update:
+        allocated = allocate_services(store, [*actions.update, *actions.create], cidr=service_cidr)
+        updates, creates = allocated[: len(actions.update)], allocated[len(actions.update) :]
+        for entry in updates:
             old = store.get_record_by_uid(entry.uid)
             if entry.effect is Effect.RECREATE or entry.reason is Reason.RECREATE:
                 if old is not None:  # a Pod's went with its teardown, before this write
@@ -184,7 +262,7 @@ def write(
                     )
             if entry.key in replicas:  # a rolled-out Deployment's new pods
                 store.add_pods(replicas[entry.key])
-        for entry in actions.create:
+        for entry in creates:
             _create(store, entry, given, pods, replicas, source, now, written, created)
         for entry in actions.prune:
             old = store.get_record_by_uid(entry.uid)

@@ -223,7 +223,7 @@ def prepare(
             ctr, env=resolved.env, command=resolved.command, args=resolved.args, mounts=mounts
         )
         warnings = resolved.warnings
-    ctr = plans.resolve_image(ctr, image)
+    ctr = plans.resolve_image(ctr, image, service_env=plan.service_env)
     problem = security.run_as_non_root_violation(
         ctr.security,
         run_as_user=ctr.run_as_user,

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, SyncError
 from kubeplay.plan import hostports, ipam
 from kubeplay.plan import network as netplan
 from kubeplay.plan import pods as plans
+from kubeplay.plan import services as services_plan
 from kubeplay.plan.pods import PodPlan
 from kubeplay.state.store import PodRecord
 
 if TYPE_CHECKING:  # net/ is imported when first used: read-only commands need none of it
     from kubeplay.net.dns import Dnsmasq
 
+_log = log.get_logger(__name__)
 _node_lock = threading.Lock()
 _node_ready: set[str] = set()
 
@@ -60,6 +65,9 @@ def ensure_node(host: Host) -> None:
             return
         prefix = ipaddress.ip_network(host.settings.subnet).prefixlen
         links.ensure_bridge(host.settings.bridge, gateway_cidr=f"{gateway(host)}/{prefix}")
+        links.ensure_route(
+            host.settings.service_cidr, bridge=host.settings.bridge, src=gateway(host)
+        )
         _dnsmasq(host).ensure_running()
         _node_ready.add(key)
 
@@ -197,20 +205,63 @@ def guard_host_ports(new: list[PodPlan]) -> Callable[[list[PodRecord]], None] | 
     return guard
 
 
-def refresh(host: Host) -> None:
-    """Rewrite the node-wide nft table and DNS names from the pods in the store."""
-    from kubeplay.net import nft
+def pod_info(host: Host, rec: PodRecord, plan: PodPlan) -> services_plan.PodInfo:
+    """What endpoints need of a pod: its readiness as `get pods` shows it (store and exit
+    files, no runtime call)."""
+    from kubeplay.engine import pods
+    from kubeplay.plan import status
 
+    st = status.derive_pod_status(plan, pods.observe(host, rec))
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions", ())
+    )
+    named: dict[str, tuple[int, str]] = {}
+    for ctr in plan.all_containers():
+        for p in ctr.ports:
+            if p.name:
+                named.setdefault(p.name, (p.container_port, p.protocol))
+    return services_plan.PodInfo(
+        namespace=rec.namespace,
+        name=rec.name,
+        ip=rec.pod_ip,
+        labels=dict(plan.labels),
+        ready=ready,
+        terminating=rec.lifecycle == "terminating" or rec.deleting_at is not None,
+        finished=st.get("phase") in ("Succeeded", "Failed"),
+        hostname=plan.hostname,
+        subdomain=plan.subdomain,
+        named_ports=named,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeNetwork:
+    """The node-wide network the store asks for: the nft table's text (None: no table) and
+    dnsmasq's names."""
+
+    ruleset: str | None
+    names: dict[str, tuple[str, ...]]
+    services: int  # Services stored
+    rules: tuple[services_plan.PortRule, ...] = ()
+    records: tuple[str, ...] = ()  # dnsmasq's SRV and CNAME lines
+    # the EndpointSlices of selector Services, by (namespace, name)
+    slices: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+def compute_node_network(host: Host) -> NodeNetwork:
+    """Render the nft table and the DNS names from the pods and Services in the store."""
     records = host.store.list_pods()
     port_maps = []
-    names: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    infos: list[services_plan.PodInfo] = []
     for rec in records:
         if not rec.pod_ip:
             continue
         plan = plans.from_json(rec.plan_json)
-        names[plan.hostname] = rec.pod_ip
+        names.setdefault(plan.hostname, []).append(rec.pod_ip)
         if plan.fqdn:
-            names[plan.fqdn] = rec.pod_ip
+            names.setdefault(plan.fqdn, []).append(rec.pod_ip)
+        infos.append(pod_info(host, rec, plan))
         for ctr in plan.all_containers():
             for p in ctr.ports:
                 if p.host_port:
@@ -224,20 +275,174 @@ def refresh(host: Host) -> None:
                             pod=plan.ref,
                         )
                     )
+    service_records = [r for r in host.store.list_records(["Service"]) if not r.api_group]
+    specs = [services_plan.service_spec(r.body) for r in service_records]
+    with_endpoints = [
+        (
+            svc,
+            services_plan.compute_endpoints(svc, infos)
+            if svc.selector is not None
+            else _user_endpoints(host, svc),
+        )
+        for svc in specs
+    ]
+    rules = [r for svc, eps in with_endpoints for r in services_plan.compute_port_rules(svc, eps)]
+    for name, ips in services_plan.compute_dns_records(with_endpoints, infos).items():
+        names.setdefault(name, []).extend(ip for ip in ips if ip not in names.get(name, ()))
     s = host.settings
-    if not records and s.nft_table:
-        nft.remove_nft_table(s.nft_table)
-    else:
-        nft.apply_nft(
-            netplan.render_nft_ruleset(
-                table=s.nft_table, bridge=s.bridge, subnet=s.subnet, port_maps=port_maps
+    ruleset = None
+    if records or specs or not s.nft_table:
+        ruleset = netplan.render_nft_ruleset(
+            table=s.nft_table,
+            bridge=s.bridge,
+            subnet=s.subnet,
+            port_maps=port_maps,
+            services=rules,
+        )
+    slices: dict[tuple[str, str], dict[str, Any]] = {}
+    for svc_rec, (svc, eps) in zip(service_records, with_endpoints, strict=True):
+        if svc.selector is not None and svc.type != "ExternalName":
+            for name, body in services_plan.compute_endpoint_slices(svc, svc_rec.uid, eps).items():
+                slices[(svc.namespace, name)] = body
+    return NodeNetwork(
+        ruleset=ruleset,
+        names={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
+        services=len(specs),
+        rules=tuple(rules),
+        slices=slices,
+        records=services_plan.compute_dns_config(specs),
+    )
+
+
+def sync_endpoint_slices(host: Host, want: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Make the stored EndpointSlices kubeplay manages those of `want`: write the new and
+    changed ones, delete the others (their Service is gone or their port group changed)."""
+    import time
+
+    from kubeplay.state.store import ObjectRecord
+
+    group = "discovery.k8s.io"
+    stored = {
+        (r.namespace, r.name): r
+        for r in host.store.list_records(["EndpointSlice"])
+        if r.api_group == group
+        and ((r.body.get("metadata") or {}).get("labels") or {}).get(services_plan.MANAGED_BY_LABEL)
+        == services_plan.MANAGED_BY
+    }
+    now = time.time()
+    put = []
+    for (ns, name), body in want.items():
+        old = stored.get((ns, name))
+        if old is not None and _slice_content(old.body) == _slice_content(body):
+            continue
+        uid = old.uid if old is not None else str(uuid.uuid4())
+        created = old.created_at if old is not None else now
+        meta = dict(body["metadata"])
+        meta["uid"] = uid
+        meta["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+        owner = str(meta["ownerReferences"][0]["uid"])
+        put.append(
+            ObjectRecord(
+                uid=uid,
+                api_group=group,
+                kind="EndpointSlice",
+                namespace=ns,
+                name=name,
+                body={**body, "metadata": meta},
+                owner_uid=owner,
+                created_at=created,
+                updated_at=now,
             )
         )
+    gone = [r.uid for key, r in stored.items() if key not in want]
+    if not put and not gone:
+        return
     try:
-        _dnsmasq(host).update_hosts(names)
-    except KubeplayError:
-        if records:
-            raise
+        with host.store.batch():
+            host.store.put_records(put)
+            host.store.delete_records(gone)
+    except KubeplayError as err:  # another process wrote them meanwhile: the next sync looks
+        _log.info("endpoint_slices_sync_retry", error=str(err))
+
+
+def _slice_content(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    meta = body.get("metadata") or {}
+    return (meta.get("labels"), body.get("ports"), body.get("endpoints"))
+
+
+def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
+    """Delete the UDP conntrack entries of endpoints that left a Service port (kube-proxy's
+    CleanStaleEntries): of the cluster IP's port and of its nodePort."""
+    from kubeplay.net import conntrack
+
+    now = {(r.service, r.protocol, r.port_name): r for r in after.rules}
+    for old in before.rules:
+        if old.protocol != "UDP":
+            continue
+        new = now.get((old.service, old.protocol, old.port_name))
+        kept = {ip for ip, _ in new.endpoints} if new is not None else set()
+        gone = {ip for ip, _ in old.endpoints} - kept
+        if not gone:
+            continue
+        try:
+            conntrack.delete_udp_entries(dst_ip=old.cluster_ip, dst_port=old.port, endpoints=gone)
+            if old.node_port:
+                conntrack.delete_udp_entries(dst_ip=None, dst_port=old.node_port, endpoints=gone)
+        except KubeplayError as err:  # the rules are right; entries time out in the end
+            _log.warning("conntrack_clear_failed", service=old.service, error=str(err))
+
+
+def _user_endpoints(
+    host: Host, svc: services_plan.ServiceSpec
+) -> tuple[services_plan.PortEndpoints, ...]:
+    """A selector-less Service's endpoints: the user's EndpointSlices, else its Endpoints."""
+    if svc.type == "ExternalName":
+        return services_plan.compute_endpoints(svc, ())
+    slices = [
+        r.body
+        for r in host.store.list_records(["EndpointSlice"], svc.namespace)
+        if r.api_group == "discovery.k8s.io"
+    ]
+    legacy = host.store.get_record("", "Endpoints", svc.namespace, svc.name)
+    return services_plan.user_endpoints(svc, slices, legacy.body if legacy else None)
+
+
+_applied_lock = threading.Lock()
+_applied: dict[str, NodeNetwork] = {}  # per table: what this process applied last
+
+
+def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
+    """Rewrite the node-wide nft table and DNS names from the pods and Services in the
+    store. `only_changed` (the Services controller) skips what this process already applied
+    as it is now."""
+    from kubeplay.net import nft
+
+    want = compute_node_network(host)
+    s = host.settings
+    with _applied_lock:
+        previous = _applied.get(s.nft_table)
+        last = previous if only_changed else None
+        if last is None or last.ruleset != want.ruleset:
+            if want.ruleset is None:
+                if s.nft_table:
+                    nft.remove_nft_table(s.nft_table)
+            else:
+                nft.apply_nft(want.ruleset)
+        if previous is not None:
+            _clear_stale_udp(previous, want)
+        if previous is None or previous.slices != want.slices:
+            sync_endpoint_slices(host, want.slices)
+        if last is None or last.names != want.names or last.records != want.records:
+            try:
+                if want.services:
+                    ensure_node(host)  # a Service before any pod: the bridge, route and DNS
+                _dnsmasq(host).update_hosts(want.names)
+                _dnsmasq(host).update_records(want.records)  # restarts it only on a change
+            except KubeplayError:
+                if want.ruleset is not None:
+                    raise
+        _applied[s.nft_table] = want
+    return want
 
 
 def reset_node(host: Host) -> None:
@@ -247,5 +452,7 @@ def reset_node(host: Host) -> None:
     _dnsmasq(host).stop()
     nft.remove_nft_table(host.settings.nft_table)
     links.remove_bridge(host.settings.bridge)
+    with _applied_lock:
+        _applied.pop(host.settings.nft_table, None)
     with _node_lock:
         _node_ready.discard(f"{host.settings.runroot}:{host.settings.bridge}")

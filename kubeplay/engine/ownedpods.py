@@ -37,6 +37,7 @@ from kubeplay.state.store import PodRecord, Store
 
 if TYPE_CHECKING:
     from kubeplay.plan.pods import PodPlan
+    from kubeplay.plan.services import ServiceSpec
 
 # The pod is stored but not bound to the node: it waits for a hostPort another pod holds.
 PENDING = "pending"
@@ -97,6 +98,19 @@ def _pull(host: Host, plans: Sequence[PodPlan]) -> list[str]:
     ]
 
 
+def _services(host: Host) -> list[ServiceSpec]:
+    """The stored Services, for the variables pods made now get (`enableServiceLinks`)."""
+    from kubeplay.plan import services as service_plan
+
+    out = []
+    for rec in host.store.list_records(["Service"]):
+        if not rec.api_group:
+            body = dict(rec.body)
+            body["metadata"] = {**(body.get("metadata") or {}), "namespace": rec.namespace}
+            out.append(service_plan.service_spec(body))
+    return out
+
+
 def create(
     host: Host,
     bodies: Sequence[Mapping[str, Any]],
@@ -107,15 +121,19 @@ def create(
     """Store new pods from whole Pod bodies (see the module's docstring). `origin` is the
     file and document of the object that made them, for messages."""
     from kubeplay.plan import pods as plans
+    from kubeplay.plan import services as service_plan
 
     if not bodies:
         return Created(pods=(), plans={})
     now = time.time() if now is None else now
     records: list[PodRecord] = []
     compiled: dict[str, PodPlan] = {}
+    services = _services(host)
     for body in bodies:
         uid = str(uuid.uuid4())
-        plan = plans.compile_pod(body, uid=uid)
+        namespace = str((body.get("metadata") or {}).get("namespace") or "default")
+        links = service_plan.service_link_env(services, namespace)
+        plan = plans.compile_pod(body, uid=uid, service_env=links)
         compiled[uid] = plan
         records.append(
             PodRecord(

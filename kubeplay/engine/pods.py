@@ -1013,7 +1013,23 @@ def finish_teardown(
 
 def teardown_pod(host: Host, rec: PodRecord, *, grace: float | None = None) -> None:
     """Stop and remove everything of the pod, then its rows. Safe to call again."""
+    leave_endpoints(host, [rec])
     finish_teardown(host, begin_teardown(host, rec, grace=grace))
+
+
+def leave_endpoints(host: Host, recs: Sequence[PodRecord]) -> None:
+    """Before pods get their stop signal: mark them terminating and, if Services exist,
+    rewrite the rules without them, so no new connection reaches a stopping pod (a cluster
+    races here; in order it costs one table write)."""
+    if not any(not r.api_group for r in host.store.list_records(["Service"])):
+        return
+    from kubeplay.engine import network
+
+    now = time.time()
+    for rec in recs:
+        if rec.lifecycle != "terminating":
+            host.store.mark_terminating(rec.uid, at=now)
+    network.refresh(host)
 
 
 def teardown_pods(
@@ -1029,6 +1045,7 @@ def teardown_pods(
     import threading
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    leave_endpoints(host, recs)
     slots = threading.BoundedSemaphore(max(1, parallelism))
     errors: list[BaseException] = []
     begun: list[Teardown] = []

@@ -33,6 +33,7 @@ from kubeplay import log
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import locks, nudges, ownedpods, pods, reconcile
 from kubeplay.engine.controllers.pods import PodController, PodWatcher
+from kubeplay.engine.controllers.services import ServiceController
 from kubeplay.engine.controllers.sources import (
     KIND as SOURCE_KIND,
 )
@@ -90,10 +91,12 @@ class Supervisor:
         self.host = host_mod.open_host(settings)
         # A pod that changed (created, started, exited, readiness, deleted) -> the keys to
         # sync: its controlling owner; Services (and others) append their own watcher.
-        self.pod_watchers: list[PodWatcher] = [ownedpods.owner_keys]
+        self.services = ServiceController(self.host)
+        self.pod_watchers: list[PodWatcher] = [ownedpods.owner_keys, self.services.pod_watcher]
         self.pods = PodController(self.host, policy=self.policy, watchers=self.pod_watchers)
         self.controllers: list[Controller] = [
             self.pods,
+            self.services,
             *reconcile.workload_controllers(self.host, clock=clock, wait=False),
         ]
         # Watched sources (`kubeplay watch`): reconciled by the use case the caller gives.
@@ -289,6 +292,8 @@ class Supervisor:
             _log.warning("orphans_removed", count=len(removed))
 
     def _any_needed(self) -> bool:
+        if any(not r.api_group for r in self.host.store.list_records(["Service"])):
+            return True  # Services always need the supervisor (their endpoints follow pods)
         if reconcile.any_needed(self.host):
             return True  # a workload is not settled (healing, a rollout)
         if self.host.store.has_sources():

@@ -202,6 +202,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "spec.securityContext.seccompProfile",
         "spec.activeDeadlineSeconds",
         "spec.setHostnameAsFQDN",
+        "spec.enableServiceLinks",
         "spec.securityContext.fsGroup",
         "spec.securityContext.fsGroupChangePolicy",
         "spec.volumes",
@@ -234,7 +235,6 @@ _NO_EFFECT_SPEC = (
     "preemptionPolicy",
     "runtimeClassName",
     "readinessGates",
-    "enableServiceLinks",
     "imagePullSecrets",
 )
 _SET_BY_SERVER = (

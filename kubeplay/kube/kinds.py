@@ -90,15 +90,8 @@ BUILTIN: tuple[KindInfo, ...] = (
     _k("", "v1", "Secret", "secrets"),
     _k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc"),
     _k("", "v1", "Namespace", "namespaces", "ns", namespaced=False),
-    _k(
-        "",
-        "v1",
-        "Service",
-        "services",
-        "svc",
-        warning="no cluster IP, endpoints or DNS name is made for it yet",
-    ),
-    _k("", "v1", "Endpoints", "endpoints", "ep", warning="no Service routes to it yet"),
+    _k("", "v1", "Service", "services", "svc"),
+    _k("", "v1", "Endpoints", "endpoints", "ep"),
     _k(
         "",
         "v1",
@@ -158,7 +151,6 @@ BUILTIN: tuple[KindInfo, ...] = (
         "v1",
         "EndpointSlice",
         "endpointslices",
-        warning="no Service routes to it yet",
     ),
     _k(
         "networking.k8s.io",

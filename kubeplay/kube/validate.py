@@ -42,6 +42,9 @@ SUPPORTED_KINDS = frozenset(
         "List",
         "PersistentVolumeClaim",
         "Deployment",
+        "Service",
+        "EndpointSlice",
+        "Endpoints",
         "Job",
         "CronJob",
         "ReplicaSet",
@@ -747,9 +750,38 @@ def collect_warnings(obj: KubeObject) -> list[Warning]:
         template = (obj.body.get("spec") or {}).get("template") or {}
         found += _unimplemented(template, "", path="spec.template")
         return [_warning(obj, path, message) for path, message in found]
+    if obj.kind == "Service":
+        return [_warning(obj, path, message) for path, message in _service_gaps(obj.body)]
     if obj.kind != "Pod":
         return []
     return [_warning(obj, path, message) for path, message in _unimplemented(obj.body, "", path="")]
+
+
+def _service_gaps(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(path, message) for what of a Service kubeplay does not carry out yet."""
+    spec = body.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    if kind == "LoadBalancer":
+        yield (
+            "spec.type",
+            (
+                "no load balancer on a single host: served as a NodePort on the host's addresses, "
+                "127.0.0.1 as its ingress IP"
+            ),
+        )
+    elif kind == "ExternalName" and not str(spec.get("externalName") or "").rstrip(".").endswith(
+        ".cluster.local"
+    ):
+        yield (
+            "spec.externalName",
+            (
+                "only a name under cluster.local is served as a CNAME (dnsmasq answers CNAMEs to "
+                "its own names): this one is not served"
+            ),
+        )
+    for name in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"):
+        if spec.get(name):
+            yield f"spec.{name}", "no effect on a single host, ignored"
 
 
 # Job fields the Job controller (engine.controllers.jobs) stores but does not act on.

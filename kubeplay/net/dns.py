@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kubeplay import log
@@ -45,6 +45,12 @@ class Dnsmasq:
         return self.run_dir / "hosts"
 
     @property
+    def records_file(self) -> Path:
+        """dnsmasq's configuration: only the SRV and CNAME records kubeplay gives it (read at
+        start only: a change restarts dnsmasq)."""
+        return self.run_dir / "records.conf"
+
+    @property
     def log_file(self) -> Path:
         return self.run_dir / "dnsmasq.log"
 
@@ -56,7 +62,7 @@ class Dnsmasq:
         )
         return [
             DNSMASQ,
-            "--conf-file=/dev/null",
+            f"--conf-file={self.records_file}",
             f"--pid-file={self.pidfile}",
             f"--listen-address={self.listen_address}",
             "--bind-interfaces",
@@ -65,6 +71,10 @@ class Dnsmasq:
             # The run dir may be private to root; dnsmasq rereads the hosts file on SIGHUP.
             "--user=root",
             "--strict-order",
+            # Names under the cluster domain are kubeplay's alone: an unknown one is an
+            # authoritative NXDOMAIN at once (never asked upstream), so a resolver goes on
+            # down its search list as in a cluster.
+            "--local=/cluster.local/",
             f"--log-facility={self.log_file}",
             *upstream,
         ]
@@ -90,6 +100,8 @@ class Dnsmasq:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not self.hosts_file.exists():
             self._write_hosts({})
+        if not self.records_file.exists():
+            self._write(self.records_file, "")
         argv = self.argv()
         try:
             # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
@@ -101,15 +113,44 @@ class Dnsmasq:
             raise NetworkError(f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}")
         _log.debug("dnsmasq_started", pid=self.pid(), address=self.listen_address)
 
-    def _write_hosts(self, entries: Mapping[str, str]) -> None:
-        lines = "".join(f"{ip} {name}\n" for name, ip in sorted(entries.items()))
+    def _write_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        lines = "".join(
+            f"{ip} {name}\n"
+            for name, ips in sorted(entries.items())
+            for ip in ([ips] if isinstance(ips, str) else ips)
+        )
         tmp = self.hosts_file.with_name(self.hosts_file.name + ".tmp")
         tmp.write_text(lines)
         os.chmod(tmp, 0o644)
         tmp.replace(self.hosts_file)
 
-    def update_hosts(self, entries: Mapping[str, str]) -> None:
-        """Replace the served names (name -> IPv4) and make dnsmasq reread them."""
+    def _write(self, path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, 0o644)
+        tmp.replace(path)
+
+    def update_records(self, lines: Sequence[str]) -> bool:
+        """Replace the SRV and CNAME records (dnsmasq option lines, `srv-host=...`,
+        `cname=...`); dnsmasq reads them only at start, so a change restarts it (a few ms
+        without DNS: a query then is retried by the resolver). True if it changed."""
+        text = "".join(f"{line}\n" for line in lines)
+        try:
+            if self.records_file.read_text() == text:
+                return False
+        except FileNotFoundError:
+            pass
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write(self.records_file, text)
+        if self.pid() is not None:
+            self.stop()
+            self.ensure_running()
+        _log.debug("dnsmasq_records_updated", records=len(lines))
+        return True
+
+    def update_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        """Replace the served names (name -> IPv4, or IPv4s: all are answered, in rotating
+        order) and make dnsmasq reread them."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_hosts(entries)
         pid = self.pid()

@@ -107,6 +107,30 @@ def ensure_bridge(
     _log.debug("bridge_ensured", bridge=name, gateway=gateway_cidr)
 
 
+def ensure_route(cidr: str, *, bridge: str, src: str) -> None:
+    """Route `cidr` (the Services' cluster IPs) to `bridge` from `src` (its gateway), so the
+    host reaches cluster IPs without a default route and they never go to a LAN router. The
+    route goes with the bridge."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    what = f"route {net} dev {bridge}"
+    with _iproute() as ipr:
+        try:
+            index = _index(ipr, bridge)
+            if index is None:
+                raise NetworkError(f"{what}: no such bridge", errno=errno.ENODEV)
+            ipr.route(
+                "replace",
+                dst=str(net.network_address),
+                dst_len=net.prefixlen,
+                oif=index,
+                prefsrc=src,
+                scope=253,  # link
+            )
+        except NetlinkError as err:
+            raise _error(what, err) from err
+    _log.debug("route_ensured", cidr=str(net), bridge=bridge)
+
+
 def remove_bridge(name: str) -> None:
     """Delete the bridge; already gone is fine. The global ip_forward is left as it is."""
     _delete_link(name, what=f"bridge {name}")

@@ -214,6 +214,7 @@ def generate_kube(
     if options.replicas is not None and not any(o["kind"] == "Deployment" for o in out):
         raise UsageError("--replicas: no Deployment to set it on (use --type deployment)")
     out += _referenced_objects(out, stored=stored, warnings=warnings)
+    out += _selecting_services(out, stored=stored)
     out = _dedupe(out)
     if not options.include_secrets:
         left_out = [o for o in out if o["kind"] == "Secret"]
@@ -664,6 +665,34 @@ def _referenced_objects(
             )
         else:
             warnings.append(f"{used_by}: not in kubeplay's store, left out")
+    return found
+
+
+def _selecting_services(
+    out: Sequence[Mapping[str, Any]], *, stored: Mapping[ObjectKey, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The stored Services (as applied: the cluster allocates clusterIP and nodePorts)
+    whose selector matches a pod of `out` in its namespace, cleaned."""
+    labelled: list[tuple[str, Mapping[str, Any]]] = []
+    for obj in out:
+        if obj["kind"] == "Pod":
+            meta = obj.get("metadata") or {}
+        elif obj["kind"] in (*workloads_mod.KINDS, "DaemonSet", "Job"):
+            meta = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        else:
+            continue
+        ns = (obj.get("metadata") or {}).get("namespace") or "default"
+        labelled.append((ns, meta.get("labels") or {}))
+    found = []
+    for (kind, ns, _name), body in stored.items():
+        if kind != "Service":
+            continue
+        selector = (body.get("spec") or {}).get("selector") or {}
+        if selector and any(
+            ns == pod_ns and all(labels.get(k) == v for k, v in selector.items())
+            for pod_ns, labels in labelled
+        ):
+            found.append(clean_object(body))
     return found
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.errors import NetworkError
+from kubeplay.plan.services import PortRule
 
 CLUSTER_DOMAIN = "cluster.local"
 MAX_NAMESERVERS = 3  # validation.MaxDNSNameservers
@@ -205,8 +206,97 @@ def _dnat_rule(pm: PortMap) -> str:
     )
 
 
+def _hash8(text: str) -> str:
+    """kube-proxy's hashAndTruncate prefix: unique, while the rest of a name stays readable."""
+    import base64
+    import hashlib
+
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
+
+
+def _chain_name(prefix: str, text: str) -> str:
+    """A chain name `<prefix>-<HASH8>-<text>`, cut to nft's limit; the characters a
+    Kubernetes name and an IPv4 address may hold are all valid in an nft identifier."""
+    return f"{prefix}-{_hash8(text)}-{text}"[:200]
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceMaps:
+    chains: str = ""
+    vips: str = ""  # service-ips elements
+    empty: str = ""  # no-endpoint-services elements
+    cluster_ips: str = ""
+    node_ports: str = ""  # service-nodeports elements
+    empty_node_ports: str = ""  # no-endpoint-nodeports elements
+
+
+def _service_chains(rules: Sequence[PortRule]) -> _ServiceMaps:
+    """The chains and map elements of the Services' ports, as kube-proxy's nftables mode
+    lays them out."""
+    chains: list[str] = []
+    vips: list[str] = []
+    empty: list[str] = []
+    node_ports: list[str] = []
+    empty_node_ports: list[str] = []
+    cluster_ips: dict[str, None] = {}
+    for rule in sorted(rules, key=lambda r: (r.service, r.protocol, r.port, r.port_name)):
+        proto = _PROTOCOLS.get(rule.protocol.upper())
+        if proto is None:
+            raise NetworkError(f"service {rule.service}: port {rule.port}: {rule.protocol!r}")
+        cluster_ips[rule.cluster_ip] = None
+        key = f"{rule.cluster_ip} . {proto} . {rule.port}"
+        base = f"{rule.service}/{proto}/{rule.port_name}"
+        node_key = f"{proto} . {rule.node_port}"
+        if not rule.endpoints:
+            empty.append(f"{key} : goto reject-chain")
+            if rule.node_port:
+                empty_node_ports.append(f"{node_key} : goto reject-chain")
+            continue
+        service_chain = _chain_name("service", base)
+        endpoint_chains = []
+        for ip, port in rule.endpoints:
+            name = _chain_name("endpoint", f"{base}__{ip}/{port}")
+            affinity = _chain_name("affinity", f"{base}__{ip}/{port}")
+            endpoint_chains.append((name, affinity))
+            body = []
+            if rule.affinity_seconds:
+                chains.append(
+                    f"\tset {affinity} {{\n\t\ttype ipv4_addr; flags dynamic,timeout; "
+                    f"timeout {rule.affinity_seconds}s;\n\t}}\n"
+                )
+                body.append(f"\t\tupdate @{affinity} {{ ip saddr }}\n")
+            body.append(f"\t\tmeta l4proto {proto} dnat to {ip}:{port}\n")
+            chains.append(f"\tchain {name} {{\n{''.join(body)}\t}}\n")
+        lines = []
+        if rule.affinity_seconds:
+            lines += [f"\t\tip saddr @{aff} goto {name}\n" for name, aff in endpoint_chains]
+        picks = ", ".join(f"{i} : goto {name}" for i, (name, _) in enumerate(endpoint_chains))
+        lines.append(f"\t\tnumgen random mod {len(endpoint_chains)} vmap {{ {picks} }}\n")
+        chains.append(f"\tchain {service_chain} {{\n{''.join(lines)}\t}}\n")
+        vips.append(f"{key} : goto {service_chain}")
+        if rule.node_port:
+            node_ports.append(f"{node_key} : goto {service_chain}")
+    return _ServiceMaps(
+        chains="".join(chains),
+        vips=", ".join(vips),
+        empty=", ".join(empty),
+        cluster_ips=", ".join(cluster_ips),
+        node_ports=", ".join(node_ports),
+        empty_node_ports=", ".join(empty_node_ports),
+    )
+
+
+def _elements(items: str) -> str:
+    return f" elements = {{ {items} }};" if items else ""
+
+
 def render_nft_ruleset(
-    *, table: str, bridge: str, subnet: str, port_maps: Sequence[PortMap]
+    *,
+    table: str,
+    bridge: str,
+    subnet: str,
+    port_maps: Sequence[PortMap],
+    services: Sequence[PortRule] = (),
 ) -> str:
     """The complete `nft -f` text for kubeplay's own `ip` table, replacing it atomically.
 
@@ -219,26 +309,78 @@ def render_nft_ruleset(
     DNATed traffic from the subnet (hairpin: a pod reaching its own or a peer's hostPort gets
     the answer back through the gateway; the bridge ports are in hairpin mode for the own-pod
     case, see net.links); and egress from the subnet to anything outside it.
+
+    Services (`services`, one entry per service port) follow kube-proxy's nftables mode:
+    `services` dispatches a cluster IP . protocol . port through the `service-ips` verdict
+    map to the port's chain, which picks an endpoint chain at random (`numgen`; with
+    ClientIP affinity a dynamic set per endpoint remembers the client first) that DNATs. A
+    port without ready endpoints is in `no-endpoint-services` and rejected at once in the
+    filter hooks (connection refused, not a time-out), and so is an unknown port of a
+    cluster IP (`cluster-ips`, checked after DNAT). A NodePort is the same port chain reached
+    from `service-nodeports` on any local address, 127.0.0.1 included (as kube-proxy's
+    iptables mode allows; route_localnet and the 127.0.0.0/8 masquerade above make it work).
+    Pod -> cluster IP -> pod on the bridge (hairpin included) is masqueraded by the
+    DNATed-from-the-subnet rule above.
     """
     net = ipaddress.ip_network(subnet, strict=True)
     br = _quote(bridge)
     # Rules for one hostIP before catch-all ones, so a specific binding is never shadowed.
     ordered = sorted(port_maps, key=lambda pm: pm.host_ip in ("", "0.0.0.0"))
     dnat = "".join(_dnat_rule(pm) for pm in ordered)
+    maps = _service_chains(services)
+    vmap = "type ipv4_addr . inet_proto . inet_service : verdict;"
+    port_vmap = "type inet_proto . inet_service : verdict;"
     return (
         f"add table ip {table}\n"
         f"delete table ip {table}\n"
         f"table ip {table} {{\n"
+        f"\tchain reject-chain {{\n"
+        f"\t\treject\n"
+        f"\t}}\n"
+        f"{maps.chains}"
+        f"\tmap service-ips {{\n\t\t{vmap}{_elements(maps.vips)}\n\t}}\n"
+        f"\tmap service-nodeports {{\n\t\t{port_vmap}{_elements(maps.node_ports)}\n\t}}\n"
+        f"\tmap no-endpoint-services {{\n\t\t{vmap}{_elements(maps.empty)}\n\t}}\n"
+        f"\tmap no-endpoint-nodeports {{\n"
+        f"\t\t{port_vmap}{_elements(maps.empty_node_ports)}\n\t}}\n"
+        f"\tset cluster-ips {{\n\t\ttype ipv4_addr;{_elements(maps.cluster_ips)}\n\t}}\n"
+        f"\tchain services {{\n"
+        f"\t\tip daddr . meta l4proto . th dport vmap @service-ips\n"
+        f"\t\tfib daddr type local meta l4proto . th dport vmap @service-nodeports\n"
+        f"\t}}\n"
+        f"\tchain endpoints-check {{\n"
+        f"\t\tip daddr . meta l4proto . th dport vmap @no-endpoint-services\n"
+        f"\t\tfib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports\n"
+        f"\t}}\n"
+        f"\tchain filter-input {{\n"
+        f"\t\ttype filter hook input priority -110; policy accept;\n"
+        f"\t\tct state new jump endpoints-check\n"
+        f"\t}}\n"
+        f"\tchain filter-forward {{\n"
+        f"\t\ttype filter hook forward priority -110; policy accept;\n"
+        f"\t\tct state new jump endpoints-check\n"
+        f"\t\tct state new ip daddr @cluster-ips reject\n"
+        f"\t}}\n"
+        f"\tchain filter-output {{\n"
+        f"\t\ttype filter hook output priority -110; policy accept;\n"
+        f"\t\tct state new jump endpoints-check\n"
+        f"\t}}\n"
+        f"\tchain filter-output-post-dnat {{\n"
+        f"\t\ttype filter hook output priority -90; policy accept;\n"
+        f"\t\tct state new ip daddr @cluster-ips reject\n"
+        f"\t}}\n"
         f"\tchain hostports {{\n"
         f"{dnat}"
         f"\t}}\n"
         f"\tchain prerouting {{\n"
         f"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
         f"\t\tfib daddr type local jump hostports\n"
+        f"\t\tjump services\n"
         f"\t}}\n"
         f"\tchain output {{\n"
         f"\t\ttype nat hook output priority -100; policy accept;\n"
         f"\t\tfib daddr type local jump hostports\n"
+        f"\t\tjump services\n"
         f"\t}}\n"
         f"\tchain postrouting {{\n"
         f"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"

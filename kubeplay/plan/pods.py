@@ -14,7 +14,7 @@ state, not the plan's.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -109,6 +109,8 @@ class PodPlan:
     service_account_name: str = "default"
     sysctls: tuple[tuple[str, str], ...] = ()
     active_deadline_seconds: int | None = None
+    # the Services' variables given at creation (`plan.services.service_link_env`)
+    service_env: tuple[tuple[str, str], ...] = ()
     spec_hash: str = field(default="")
 
     @property
@@ -226,12 +228,15 @@ def _hostname(name: str) -> str:
     return name[:63].rstrip("-.")
 
 
-def resolve_image(ctr: ContainerPlan, image: ImageRef) -> ContainerPlan:
+def resolve_image(
+    ctr: ContainerPlan, image: ImageRef, *, service_env: Sequence[tuple[str, str]] = ()
+) -> ContainerPlan:
     """The container as it is created from `image`: the image's ENTRYPOINT and CMD under the
-    manifest's command and args, its Env under the container's env (a default PATH when
-    neither has one), its WorkingDir, USER and StopSignal where the manifest sets none, and
-    the image id. `ctr.env`, `command` and `args` are the container's own, already resolved
-    (`plan.envs.resolve` for env from ConfigMaps, Secrets and the downward API)."""
+    manifest's command and args, its Env under the Services' variables (`service_env`, the
+    pod's) under the container's env (a default PATH when none has one), its WorkingDir, USER
+    and StopSignal where the manifest sets none, and the image id. `ctr.env`, `command` and
+    `args` are the container's own, already resolved (`plan.envs.resolve` for env from
+    ConfigMaps, Secrets and the downward API)."""
     config = image.config
     return replace(
         ctr,
@@ -239,15 +244,21 @@ def resolve_image(ctr: ContainerPlan, image: ImageRef) -> ContainerPlan:
         argv=command_mod.image_argv(
             command=ctr.command, args=ctr.args, entrypoint=config.entrypoint, cmd=config.cmd
         ),
-        env=command_mod.merge_env(config.env, ctr.env),
+        env=command_mod.merge_env((*config.env, *(f"{k}={v}" for k, v in service_env)), ctr.env),
         working_dir=ctr.working_dir or config.working_dir or "/",
         user=config.user,
         stop_signal=ctr.stop_signal or config.stop_signal or "SIGTERM",
     )
 
 
-def compile_pod(pod: Mapping[str, Any], *, uid: str) -> PodPlan:
-    """Turn a validated Pod manifest into a PodPlan (no image needed: see `resolve_image`)."""
+def compile_pod(
+    pod: Mapping[str, Any], *, uid: str, service_env: Sequence[tuple[str, str]] = ()
+) -> PodPlan:
+    """Turn a validated Pod manifest into a PodPlan (no image needed: see `resolve_image`).
+
+    `service_env`: the Services' variables (`plan.services.service_link_env`) every container
+    gets when it is created (`resolve_image`), unless `enableServiceLinks` is false.
+    """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     name = str(meta["name"])
@@ -310,6 +321,7 @@ def compile_pod(pod: Mapping[str, Any], *, uid: str) -> PodPlan:
         ),
         sysctls=tuple((str(s["name"]), str(s["value"])) for s in security.get("sysctls") or ()),
         active_deadline_seconds=spec.get("activeDeadlineSeconds"),
+        service_env=tuple(service_env) if spec.get("enableServiceLinks", True) else (),
     )
     body = asdict(plan)
     body.pop("uid")
@@ -352,4 +364,5 @@ def from_json(text: str) -> PodPlan:
     raw["annotations"] = tuple((k, v) for k, v in raw["annotations"])
     raw["volumes"] = tuple(volumes_mod.volume_from_dict(v) for v in raw.get("volumes") or ())
     raw["sysctls"] = tuple((k, v) for k, v in raw.get("sysctls") or ())
+    raw["service_env"] = tuple((k, v) for k, v in raw.get("service_env") or ())
     return PodPlan(**raw)

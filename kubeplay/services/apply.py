@@ -13,6 +13,7 @@ earlier apply of the same paths created. `diff` is the same decision, rendered a
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import time
@@ -36,9 +37,12 @@ if TYPE_CHECKING:
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.pods import PodPlan
+    from kubeplay.plan.services import ServiceSpec
     from kubeplay.state.store import ObjectRecord, PodRecord
 
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})
+# Kinds whose change rewrites the node network (rules and names) and needs the supervisor.
+SERVICE_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 # Kinds whose pods their controllers make (engine.reconcile runs them for what apply touched).
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 BATCH_KINDS = frozenset({"Job", "CronJob"})  # run by the supervisor's controllers
@@ -259,6 +263,19 @@ def run(
             }
             if moved and not dry_run:  # a file rename or move: the origin only, no restart
                 host.store.set_origins(moved)
+            # Services get their clusterIP now (out of range or taken: exit 2 before anything
+            # is made), so that pods created by this apply see them in their service links;
+            # the write checks them again in its transaction.
+            allocated = engine_apply.allocate_services(
+                host.store, [*actions.update, *actions.create], cidr=settings.service_cidr
+            )
+            actions = dataclasses.replace(
+                actions,
+                update=tuple(allocated[: len(actions.update)]),
+                create=tuple(allocated[len(actions.update) :]),
+            )
+            if not dry_run:
+                _check_node_ports(host, allocated)
             if dry_run or not actions.changes:
                 return ApplyReport(
                     lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
@@ -277,7 +294,9 @@ def run(
                 locked=held,
             )
         pods_changed = any(
-            e.key.kind == "Pod" or e.key.kind in WORKLOAD_KINDS or e.key.kind in BATCH_KINDS
+            e.key.kind in ("Pod", *SERVICE_KINDS)
+            or e.key.kind in WORKLOAD_KINDS
+            or e.key.kind in BATCH_KINDS
             for e in (*actions.create, *actions.update, *actions.prune)
         )
         return ApplyReport(
@@ -339,6 +358,7 @@ def _carry_out(
     from kubeplay.engine import pods as engine
     from kubeplay.engine import volumes as engine_volumes
     from kubeplay.plan import pods as plans
+    from kubeplay.plan import services as service_plan
     from kubeplay.services import play as play_mod
     from kubeplay.services import volumes as volumes_svc
     from kubeplay.state.store import PodRecord
@@ -397,9 +417,12 @@ def _carry_out(
     if to_pull or old_pods or workload_keys:
         host_mod.require_runtime(host)
     if to_pull:
+        links = _service_specs(host, actions)
 
         def record(obj: KubeObject, uid: str) -> PodRecord:
-            plan = plans.compile_pod(obj.body, uid=uid)
+            plan = plans.compile_pod(
+                obj.body, uid=uid, service_env=service_plan.service_link_env(links, obj.namespace)
+            )
             plans_by_uid[uid] = plan
             return PodRecord(
                 uid=uid,
@@ -414,7 +437,10 @@ def _carry_out(
         for key, obj in new_pods:
             uids[key] = str(uuid.uuid4())
             pod_rows[key] = record(obj, uids[key])
-        restarted = [plans.compile_pod(desired[e.key].body, uid=e.uid) for e in restarts]
+        restarted = [
+            plans.compile_pod(desired[e.key].body, uid=e.uid, service_env=_service_env(host, e.uid))
+            for e in restarts
+        ]
         pod_plans.update((plan.uid, plans.to_json(plan)) for plan in restarted)
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
@@ -443,6 +469,7 @@ def _carry_out(
             pods=pod_rows,
             pod_plans=pod_plans,
             guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
+            service_cidr=settings.service_cidr,
         )
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
@@ -501,13 +528,24 @@ def _carry_out(
     for e in restarts:
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    if new_rows or old_pods or made:
+    services = any(
+        e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
+    )
+    if new_rows or old_pods or made or services:
         network.refresh(host)
     return _Done(
         notes=tuple(notes),
         volumes=tuple(claims),
         new_pods=(*(r.uid for r in new_rows), *made),
     )
+
+
+def _service_env(host: host_mod.Host, uid: str) -> tuple[tuple[str, str], ...]:
+    """The Services' variables a pod got when it was made (kept across in-place updates)."""
+    from kubeplay.plan import pods as plans
+
+    current = host.store.get_pod_by_uid(uid)
+    return plans.from_json(current.plan_json).service_env if current is not None else ()
 
 
 def _reconcile_workloads(
@@ -549,6 +587,65 @@ def _reconcile_workloads(
         [LoopKey(k.kind, k.namespace, k.name) for k in workload_keys],
         controllers=reconcile.workload_controllers(host, held=held),
     )
+
+
+def _check_node_ports(host: host_mod.Host, entries: Sequence[ApplyEntry]) -> None:
+    """Refuse a Service's new nodePort that a pod's hostPort or a process on the host holds
+    (a nodePort answers on every host address, as a hostPort does)."""
+    from kubeplay.net import ports as host_ports
+    from kubeplay.plan import pods as plans
+
+    wanted: list[tuple[str, int, str]] = []
+    for e in entries:
+        if e.key.kind != "Service" or e.key.group:
+            continue
+        before = {
+            (p.get("nodePort"), p.get("protocol") or "TCP")
+            for p in (e.before.get("spec") or {}).get("ports") or ()
+        }
+        for p in (e.body.get("spec") or {}).get("ports") or ():
+            proto = str(p.get("protocol") or "TCP")
+            if p.get("nodePort") and (p["nodePort"], proto) not in before:
+                wanted.append((f"service/{e.key.name}", int(p["nodePort"]), proto))
+    if not wanted:
+        return
+    held = {
+        (hp.host_port, hp.protocol): rec.name
+        for rec in host.store.list_pods()
+        for hp in plans.from_json(rec.plan_json).host_ports()
+    }
+    for ref, port, proto in wanted:
+        if (port, proto) in held:
+            raise SyncError(
+                f"{ref}: nodePort {port}/{proto}: already a hostPort of pod {held[(port, proto)]}",
+                step="network",
+            )
+        if host_ports.port_in_use("0.0.0.0", port, proto):
+            raise SyncError(
+                f"{ref}: nodePort {port}/{proto}: already in use by a process on the host",
+                step="network",
+            )
+
+
+def _service_specs(host: host_mod.Host, actions: ApplyActions) -> list[ServiceSpec]:
+    """The Services there will be once `actions` are written: the stored ones with this
+    apply's (created before the pods, as apply orders them), without the pruned ones."""
+    from kubeplay.plan import services as service_plan
+
+    bodies = {
+        (r.namespace, r.name): r.body
+        for r in host.store.list_records(["Service"])
+        if not r.api_group
+    }
+    for e in (*actions.create, *actions.update):
+        if e.key.kind == "Service" and not e.key.group:
+            body = dict(e.body)
+            body["metadata"] = {**(body.get("metadata") or {}), "namespace": e.key.namespace}
+            bodies[(e.key.namespace, e.key.name)] = body
+    for e in actions.prune:
+        if e.key.kind == "Service" and not e.key.group:
+            bodies.pop((e.key.namespace, e.key.name), None)
+    return [service_plan.service_spec(b) for b in bodies.values()]
 
 
 @dataclass(frozen=True, slots=True)

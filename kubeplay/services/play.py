@@ -305,9 +305,9 @@ def down(
     grace: float | None = None,
     volumes: bool = False,
 ) -> DownReport:
-    """Remove the pods, workloads, ConfigMaps and Secrets the files define (an apply in mode
-    DOWN); with `volumes`, also the named volumes of their PersistentVolumeClaims and of the
-    claims their pods use (unless another pod uses one)."""
+    """Remove the pods, workloads, Services, ConfigMaps and Secrets the files define (an
+    apply in mode DOWN); with `volumes`, also the named volumes of their
+    PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
     from dataclasses import replace as with_fields
 
     from kubeplay.kube import loader, validate
@@ -326,12 +326,23 @@ def down(
             set_claims = _set_claims(host, objects)
         finally:
             host.close()
-    kinds = {*_RUN_KINDS, "ReplicaSet", *configdata.CONFIG_KINDS}
+    kinds = {
+        *_RUN_KINDS,
+        "ReplicaSet",
+        *configdata.CONFIG_KINDS,
+        "Service",
+        "EndpointSlice",
+        "Endpoints",
+    }
     if volumes:
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
     gone = {e.ref for e in report.actions.prune}
-    configs = [o for o in objects if o.kind in configdata.CONFIG_KINDS]
+    configs = [
+        o
+        for o in objects
+        if o.kind in (*configdata.CONFIG_KINDS, "Service", "EndpointSlice", "Endpoints")
+    ]
     removed = [f"{o.kind.lower()}/{o.name}" for o in configs]
     down_report = DownReport(
         removed=tuple(f"{ns}/{name}" for ns, name in dict.fromkeys(refs) if f"pod/{name}" in gone),

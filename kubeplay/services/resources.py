@@ -233,3 +233,27 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
         e for e in events.list_events(settings, namespace=namespace) if e.event.uid == rec.uid
     )
     return SetView(body=to_kube(rec), phases=phases, events=found)
+
+
+def service_with_slices(
+    settings: Settings, namespace: str, name: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Service as `get -o yaml` shows it and its EndpointSlices (kubeplay's for a selector
+    Service, the user's for one without), for describe."""
+    host = host_mod.open_host(settings)
+    try:
+        rec = host.store.get_record("", "Service", namespace, name)
+        if rec is None:
+            raise NotFoundError(f'services "{name}" not found in namespace "{namespace}"')
+        slices = [
+            r.body
+            for r in host.store.list_records(["EndpointSlice"], namespace)
+            if r.api_group == "discovery.k8s.io"
+            and ((r.body.get("metadata") or {}).get("labels") or {}).get(
+                "kubernetes.io/service-name"
+            )
+            == name
+        ]
+        return to_kube(rec), slices
+    finally:
+        host.close()

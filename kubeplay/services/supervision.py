@@ -34,6 +34,8 @@ def _needed(host: host_mod.Host) -> bool:
 
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
+    if any(not r.api_group for r in host.store.list_records(["Service"])):
+        return True  # Services always need the supervisor (their endpoints follow pods)
     for rec in host.store.list_pods():
         if rec.lifecycle == "pending":
             return True  # unscheduled: the supervisor binds it once its hostPort is free

@@ -522,11 +522,8 @@ spec:
         ),
         pytest.param(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-            [
-                "pod.yaml: document 1 (Service web): kind: Service is stored only: "
-                "no cluster IP, endpoints or DNS name is made for it yet"
-            ],
-            id="unsupported-kind-service",
+            [],
+            id="service-without-selector-takes-user-endpointslices",
         ),
         pytest.param(
             _pod(
@@ -576,7 +573,6 @@ spec:
                 tolerations: [{operator: Exists}]
                 serviceAccountName: builder
                 priorityClassName: high
-                enableServiceLinks: false
                 imagePullSecrets: [{name: registry}]
                 containers: [{name: app, image: nginx}]
                 """
@@ -588,7 +584,6 @@ spec:
                     "tolerations",
                     "serviceAccountName",
                     "priorityClassName",
-                    "enableServiceLinks",
                     "imagePullSecrets",
                 )
             ],

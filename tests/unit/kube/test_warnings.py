@@ -108,12 +108,13 @@ def _rendered(*docs: str) -> list[str]:
         ),
         pytest.param(
             [
-                f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec: {{}}\n"
-                for name in ("s1", "s2")
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
+                f"metadata: {{name: {name}}}\n"
+                for name in ("r1", "r2")
             ],
             [
-                "all.yaml: document 1 (Service s1): kind: Service is stored only: no cluster "
-                "IP, endpoints or DNS name is made for it yet (also in Service s2)"
+                "all.yaml: document 1 (Role r1): kind: Role is stored only: "
+                "there is no API server whose requests it would authorize (also in Role r2)"
             ],
             id="unsupported-kind-once",
         ),

@@ -1043,3 +1043,25 @@ def test_a_stored_kind_by_name_custom_resources_by_their_crd() -> None:
         ("ClusterRole", "system:reader"),
         ("CronTab", "nightly"),
     ]
+
+
+def test_stored_services_selecting_the_named_pods_come_back() -> None:
+    """`generate kube deployment/web`: the Services selecting its pods come with it, others
+    not (with no name every stored object comes back)."""
+    selecting = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    other = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "db"},
+        "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]},
+    }
+    result = _generate("deployment/web", deployments=[_deployment()], stored=[selecting, other])
+    services = [o for o in result.objects if o["kind"] == "Service"]
+    assert [s["metadata"]["name"] for s in services] == ["web"]
+    kinds = [o["kind"] for o in result.objects]
+    assert kinds.index("Service") < kinds.index("Deployment")

@@ -512,3 +512,29 @@ def test_json_round_trip(mutate: Callable[[dict[str, Any]], None]) -> None:
     assert again == plan
     assert again.init_containers == plan.init_containers
     assert pods.to_json(again) == pods.to_json(plan)
+
+
+@pytest.mark.parametrize(
+    ("links", "own", "expected"),
+    [
+        pytest.param(True, [], "10.96.0.10", id="service-links-injected"),
+        pytest.param(False, [], None, id="enableServiceLinks-false"),
+        pytest.param(
+            True, [{"name": "WEB_SERVICE_HOST", "value": "mine"}], "mine", id="container-env-wins"
+        ),
+    ],
+)
+def test_service_links(links: bool, own: list[dict[str, str]], expected: str | None) -> None:
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "enableServiceLinks": links,
+            "containers": [{"name": "c", "image": "busybox", "env": own}],
+        },
+    }
+    plan = pods.compile_pod(manifest, uid="u", service_env=[("WEB_SERVICE_HOST", "10.96.0.10")])
+    made = pods.resolve_image(plan.containers[0], NGINX_IMAGE, service_env=plan.service_env)
+    assert dict(made.env).get("WEB_SERVICE_HOST") == expected
+    assert pods.from_json(pods.to_json(plan)) == plan

@@ -153,17 +153,14 @@ spec:
             _pod() + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
             "spec: {selector: {app: p}, ports: [{port: 80}]}\n",
             {},
-            [("kind-not-played", "warning", "kind")],
+            [],
             id="service-selecting-a-pod-of-the-files",
         ),
         pytest.param(
             _pod("a") + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: b}\n"
             "spec: {selector: {app: p}, ports: [{port: 80}]}\n",
             {},
-            [
-                ("service-selector-no-match", "warning", "spec.selector"),
-                ("kind-not-played", "warning", "kind"),
-            ],
+            [("service-selector-no-match", "warning", "spec.selector")],
             id="service-selects-only-in-its-own-namespace",
         ),
     ],

@@ -1,0 +1,441 @@
+"""Services end to end: a cluster IP from the test's own service range, pod -> cluster IP ->
+pod (and a pod to its own Service: hairpin), host -> cluster IP, names from every pod,
+endpoints that follow readiness, a named targetPort that two pods map differently, ClientIP
+affinity, a Service without endpoints refused at once, headless names, a clusterIP out of
+range refused before anything is made, and the table repaired after someone deletes it.
+
+Traffic goes to the test's own pods and to its cluster IPs, which are routed into the test's
+own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import re
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.conftest import Kubeplay
+from e2e.test_network import (
+    HELLO,
+    HTTPD,
+    UDP_ECHO_PORT,
+    gateway,
+    http_get,
+    pod,
+    udp_echo_command,
+    wait_wget,
+    wget,
+)
+
+pytestmark = pytest.mark.root
+
+
+def service(
+    name: str,
+    *,
+    selector: dict[str, str] | None = None,
+    port: int = 80,
+    target: int | str = 8080,
+    **spec: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ports": [{"name": "http", "port": port, "targetPort": target}],
+        **spec,
+    }
+    if selector is not None:
+        body["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
+
+
+def labelled(doc: dict[str, Any], **labels: str) -> dict[str, Any]:
+    doc["metadata"]["labels"] = labels
+    return doc
+
+
+def server(name: str, text: str, *, port: int = 8080, **spec: Any) -> dict[str, Any]:
+    """A pod whose httpd on `port` answers `text` (so a client tells the endpoints apart)."""
+    command = (
+        f"mkdir -p /tmp/www && echo {text} > /tmp/www/index.html && "
+        f"trap 'exit 0' TERM; httpd -f -p {port} -h /tmp/www & wait $!"
+    )
+    ports = [{"name": "http", "containerPort": port}]
+    return labelled(pod(name, command=command, ports=ports, **spec), app="web")
+
+
+def write(kp: Kubeplay, name: str, *docs: dict[str, Any]) -> Path:
+    return kp.write(name, yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def cluster_ip(kp: Kubeplay, name: str, namespace: str = "default") -> str:
+    doc = json.loads(kp.ok("get", "svc", name, "-n", namespace, "-o", "json"))
+    ip: str = doc["spec"]["clusterIP"]
+    return ip
+
+
+def connect_error(ip: str, port: int) -> str:
+    """What a TCP connect from the host gets: "ok", or the error's name."""
+    try:
+        with socket.create_connection((ip, port), timeout=10):
+            return "ok"
+    except OSError as err:
+        return type(err).__name__
+
+
+def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> None:
+    path = write(
+        kp,
+        "app.yaml",
+        service("web", selector={"app": "web"}),
+        labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+        pod("client"),
+    )
+    kp.play(path)
+    vip = cluster_ip(kp, "web")
+    assert ipaddress.ip_address(vip) in ipaddress.ip_network(kp.env["KUBEPLAY_SERVICE_CIDR"])
+    assert wait_wget(kp, "client", f"http://{vip}/") == HELLO
+    assert wait_wget(kp, "web", f"http://{vip}/") == HELLO  # hairpin: its own Service
+    assert kp.wait_for(f"http://{vip}/ from the host", lambda: http_get(f"http://{vip}/")) == HELLO
+    for name in ("web", "web.default", "web.default.svc", "web.default.svc.cluster.local"):
+        assert wait_wget(kp, "client", f"http://{name}/") == HELLO, name
+    answer = kp.exec("client", "nslookup", "-type=a", "web.default.svc.cluster.local", gateway(kp))
+    assert re.search(rf"Address:\s+{re.escape(vip)}$", answer, re.M), answer
+    # The EndpointSlice controller's slice, kept by kubeplay.
+    web_ip = kp.pod("web")["status"]["podIP"]
+    (slice_doc,) = json.loads(kp.ok("get", "endpointslices", "-o", "json"))["items"]
+    assert slice_doc["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
+    assert [e["addresses"] for e in slice_doc["endpoints"]] == [[web_ip]]
+    assert slice_doc["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    described = kp.ok("describe", "svc", "web")
+    assert re.search(rf"^Endpoints:\s+{re.escape(web_ip)}:8080$", described, re.M), described
+
+
+def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:
+    path = write(kp, "svc.yaml", service("web", selector={"app": "web"}))
+    kp.ok("apply", "-f", str(path))
+    vip = cluster_ip(kp, "web")
+    write(kp, "svc.yaml", service("web", selector={"app": "web"}, port=8000))
+    kp.ok("apply", "-f", str(path))
+    assert cluster_ip(kp, "web") == vip
+    other = str(ipaddress.ip_address(vip) + 1)
+    write(kp, "svc.yaml", service("web", selector={"app": "web"}, clusterIP=other))
+    res = kp("apply", "-f", str(path))
+    assert res.returncode != 0 and "may not change once set" in res.stderr, res.stderr
+    assert cluster_ip(kp, "web") == vip
+    kp.ok("delete", "-f", str(path))
+
+
+def test_no_endpoints_is_refused_and_readiness_moves_the_endpoint(kp: Kubeplay) -> None:
+    ready = labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web")
+    ready["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["test", "-e", "/tmp/ready"]},
+        "periodSeconds": 1,
+    }
+    kp.play(write(kp, "app.yaml", service("web", selector={"app": "web"}), ready))
+    vip = cluster_ip(kp, "web")
+    # Not ready: no endpoint, the connection is refused (not left to time out).
+    assert kp.wait_for("refused", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
+    kp.exec("web", "touch", "/tmp/ready")
+    assert kp.wait_for("served once ready", lambda: http_get(f"http://{vip}/")) == HELLO
+    kp.exec("web", "rm", "/tmp/ready")
+    assert kp.wait_for("refused again", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
+    # An unknown port of the cluster IP is refused too.
+    assert connect_error(vip, 81) == "ConnectionRefusedError"
+
+
+def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}, target="http"),
+            service(
+                "sticky",
+                selector={"app": "web"},
+                target="http",
+                sessionAffinity="ClientIP",
+            ),
+            server("a", "from-a", port=8080),
+            server("b", "from-b", port=9090),
+            pod("client"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+    seen: set[str] = set()
+
+    def both() -> bool:
+        got = wget(kp, "client", f"http://{vip}/")
+        if got:
+            seen.add(got.strip())
+        return seen == {"from-a", "from-b"}
+
+    kp.wait_for("both endpoints answer", both, timeout=60)
+    sticky = cluster_ip(kp, "sticky")
+    first = wait_wget(kp, "client", f"http://{sticky}/")
+    for _ in range(8):
+        assert wget(kp, "client", f"http://{sticky}/") == first
+
+
+def test_headless_names_the_ready_pods_and_their_hostnames(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("db", selector={"app": "web"}, clusterIP="None"),
+            server("db-0", "zero", hostname="db-0", subdomain="db"),
+            server("db-1", "one", hostname="db-1", subdomain="db"),
+            pod("client"),
+        )
+    )
+    ips = {kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1")}
+
+    def resolved() -> set[str]:
+        answer = kp("exec", "client", "--", "nslookup", "-type=a", "db.default.svc.cluster.local")
+        return set(re.findall(r"Address:\s+(\S+)$", answer.stdout, re.M)) & ips
+
+    assert kp.wait_for("both pods under the headless name", lambda: resolved() == ips)
+    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
+    assert wait_wget(kp, "client", "http://db-1.db.default.svc.cluster.local:8080/").strip() == (
+        "one"
+    )
+
+
+def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
+    outside = str(ipaddress.ip_network(kp.env["KUBEPLAY_SUBNET"]).network_address + 200)
+    path = write(
+        kp, "bad.yaml", service("web", selector={"app": "web"}, clusterIP=outside), pod("p")
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 2, res.stderr
+    assert "spec.clusterIP" in res.stderr and "not in the valid range" in res.stderr, res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()
+
+
+def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}),
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+    assert kp.wait_for("served", lambda: http_get(f"http://{vip}/")) == HELLO
+    table = "kubeplay_" + kp.bridge.replace("-", "_")
+    subprocess.run(["nft", "delete", "table", "ip", table], check=True)
+    assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
+
+
+def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> None:
+    no_links = pod("quiet")
+    no_links["spec"]["enableServiceLinks"] = False
+    kp.play(
+        write(kp, "app.yaml", service("my-web", selector={"app": "web"}), pod("client"), no_links)
+    )
+    vip = cluster_ip(kp, "my-web")
+    env = kp.exec("client", "env")
+    assert f"MY_WEB_SERVICE_HOST={vip}\n" in env, env
+    assert "MY_WEB_SERVICE_PORT=80\n" in env and "MY_WEB_SERVICE_PORT_HTTP=80\n" in env, env
+    assert f"MY_WEB_PORT=tcp://{vip}:80\n" in env, env
+    assert "MY_WEB_SERVICE_HOST" not in kp.exec("quiet", "env")
+
+
+def free_node_port() -> int:
+    """A nodePort for this test: random in the NodePort range, free on the host now."""
+    for _ in range(100):
+        port = random.randrange(30000, 32768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port in 30000-32767")
+
+
+def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
+    node_port, lb_port = free_node_port(), free_node_port()
+    nodeport = service("web", selector={"app": "web"}, type="NodePort")
+    nodeport["spec"]["ports"][0]["nodePort"] = node_port
+    lb = service("lb", selector={"app": "web"}, type="LoadBalancer")
+    lb["spec"]["ports"][0]["nodePort"] = lb_port
+    empty = service("none", selector={"app": "nothing"}, type="NodePort")
+    path = write(
+        kp,
+        "app.yaml",
+        nodeport,
+        lb,
+        empty,
+        labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+    )
+    res = kp("play", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "served as a NodePort" in res.stderr, res.stderr
+    for port in (node_port, lb_port):
+        url = f"http://127.0.0.1:{port}/"
+        assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
+    rows = kp.ok("get", "svc")
+    assert re.search(rf"^lb\s+LoadBalancer\s+\S+\s+127\.0\.0\.1\s+80:{lb_port}/TCP", rows, re.M), (
+        rows
+    )
+    # An allocated nodePort is in the range and answers "refused" without endpoints.
+    doc = json.loads(kp.ok("get", "svc", "none", "-o", "json"))
+    allocated = doc["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= allocated <= 32767
+    assert kp.wait_for(
+        "refused", lambda: connect_error("127.0.0.1", allocated) == "ConnectionRefusedError"
+    )
+
+
+def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
+    taken = free_node_port()
+    svc = service("web", selector={"app": "web"}, type="NodePort")
+    svc["spec"]["ports"][0]["nodePort"] = taken
+    path = write(kp, "app.yaml", svc, pod("p"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", taken))
+        sock.listen()
+        res = kp("play", str(path))
+    assert res.returncode != 0
+    assert f"nodePort {taken}/TCP: already in use by a process on the host" in res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()
+
+
+def echo_pod(name: str) -> dict[str, Any]:
+    ports = [{"containerPort": UDP_ECHO_PORT, "protocol": "UDP"}]
+    return labelled(pod(name, command=udp_echo_command(), ports=ports), app="echo")
+
+
+def test_udp_service_follows_an_endpoint_change(kp: Kubeplay) -> None:
+    """A UDP client keeps its source port (one conntrack entry): once its endpoint is gone,
+    the stale entry is deleted and the next datagram reaches the other endpoint."""
+    svc = service("echo", selector={"app": "echo"}, port=53, target=UDP_ECHO_PORT)
+    svc["spec"]["ports"][0]["protocol"] = "UDP"
+    first = write(kp, "first.yaml", svc, echo_pod("a"))
+    kp.play(first)
+    vip = cluster_ip(kp, "echo")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.connect((vip, 53))
+
+        def echoed() -> bool:
+            try:
+                sock.send(b"ping")
+                return sock.recv(64) == b"ping"
+            except OSError:
+                return False
+
+        assert kp.wait_for("an echo from pod a", echoed)
+        kp.play(write(kp, "second.yaml", echo_pod("b")))
+        kp.ok("delete", "pod", "a")
+        assert kp.wait_for("an echo from pod b on the same flow", echoed, timeout=30)
+    kp.ok("down", str(first))
+
+
+def test_selector_less_service_with_a_user_endpoint_slice(kp: Kubeplay) -> None:
+    kp.play(
+        write(
+            kp,
+            "backend.yaml",
+            pod("backend", command=HTTPD, ports=[{"containerPort": 8080}]),
+            pod("client"),
+        )
+    )
+    ip = kp.pod("backend")["status"]["podIP"]
+    slice_doc = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "external-1", "labels": {"kubernetes.io/service-name": "external"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [ip]}],
+    }
+    path = write(kp, "external.yaml", service("external", target=8080), slice_doc)
+    kp.ok("apply", "-f", str(path))
+    assert wait_wget(kp, "client", "http://external/") == HELLO
+    kp.ok("delete", "-f", str(path))
+    assert kp.ok("get", "endpointslices", "-o", "name").split() == []
+
+
+def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
+    loopback_only = "trap 'exit 0' TERM; httpd -f -p 127.0.0.1:8080 -h /var/www & wait $!"
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}, port=80, target="http"),
+            labelled(
+                pod("web", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}]),
+                app="web",
+            ),
+        )
+    )
+    kp.wait_for("web Ready", lambda: kp.pod("web")["status"]["phase"] == "Running")
+    for resource, remote in (("pod/web", "8080"), ("svc/web", "80"), ("web", "http")):
+        with subprocess.Popen(
+            kp.argv("port-forward", resource, f":{remote}"),
+            env=kp.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()
+                match = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
+                assert match, line
+                url = f"http://127.0.0.1:{match.group(1)}/"
+                # the server listens on the pod's loopback only: reached inside its netns
+                assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def test_srv_record_cluster_external_name_and_other_namespaces(kp: Kubeplay) -> None:
+    alias = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "alias", "namespace": "other"},
+        "spec": {"type": "ExternalName", "externalName": "web.default.svc.cluster.local"},
+    }
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("web", selector={"app": "web"}),
+            alias,
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
+            pod("client"),
+            pod("far", namespace="other"),
+        )
+    )
+    vip = cluster_ip(kp, "web")
+    # from another namespace, through its search list
+    assert wait_wget(kp, "far", "http://web.default/", namespace="other") == HELLO
+
+    def srv() -> str:
+        res = kp(
+            "exec",
+            "client",
+            "--",
+            "nslookup",
+            "-type=srv",
+            "_http._tcp.web.default.svc.cluster.local",
+        )
+        return res.stdout if "web.default.svc.cluster.local" in res.stdout else ""
+
+    assert re.search(r"\b80\b", kp.wait_for("SRV answer", srv))
+    # a name in another namespace, through a CNAME to this one
+    assert wait_wget(kp, "client", "http://alias.other.svc.cluster.local/") == HELLO
+    assert wait_wget(kp, "client", f"http://{vip}/") == HELLO
