@@ -50,10 +50,10 @@ unit: deps
 	$(VENV)/bin/pytest -q tests
 
 e2e: deps $(ROOTFS_TAR)
-	KUBEPLAY_TEST_ROOTFS=$(abspath $(ROOTFS_TAR)) $(VENV)/bin/pytest -q e2e
+	KUBEPLAY_TEST_ROOTFS=$(abspath $(ROOTFS_TAR)) $(VENV)/bin/pytest -q -n 2 e2e
 
 test: lint $(ROOTFS_TAR)
-	KUBEPLAY_TEST_ROOTFS=$(abspath $(ROOTFS_TAR)) $(VENV)/bin/pytest -q -p no:cacheprovider tests e2e
+	KUBEPLAY_TEST_ROOTFS=$(abspath $(ROOTFS_TAR)) $(VENV)/bin/pytest -q -p no:cacheprovider -n 2 tests e2e
 
 bench: demo-image
 	$(PY) bench/run.py
