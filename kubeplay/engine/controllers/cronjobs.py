@@ -23,12 +23,12 @@ from dataclasses import replace
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import locks
 from kubeplay.engine.controllers import jobs as jobs_mod
+from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import AlreadyExistsError, PermanentError
-from kubeplay.kube import defaults, kinds
+from kubeplay.kube import defaults
 from kubeplay.plan import cronjob as cron_plan
 from kubeplay.plan import job as job_plan
 from kubeplay.state.store import ObjectRecord
@@ -134,16 +134,14 @@ class CronJobController:
             self._event(rec, "Warning", "Failed", str(err), now=now)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        if key in self.held:
-            return self._sync_locked(key, now=now)
-        lock = kinds.ObjectKey(GROUP, KIND, key.namespace, key.name)
-        if self.wait:
-            with locks.key_locks(self.host.settings.locks_dir, [lock]):
-                return self._sync_locked(key, now=now)
-        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
-            if not got:  # a command works on it: look again shortly
-                return SyncResult(requeue_after=jobs_mod.BUSY_RETRY_SECONDS, needs_supervisor=True)
-            return self._sync_locked(key, now=now)
+        return keylock.sync_locked(
+            self.host,
+            key,
+            group=GROUP,
+            held=self.held,
+            wait=self.wait,
+            sync=lambda: self._sync_locked(key, now=now),
+        )
 
     def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:
         store = self.host.store

@@ -20,20 +20,19 @@ import time
 from collections.abc import Callable, Sequence
 
 from kubeplay import log
-from kubeplay.engine import events, locks, ownedpods
+from kubeplay.engine import events, ownedpods
+from kubeplay.engine.controllers import keylock
 from kubeplay.engine.controllers.statefulsets import observe_pod
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
 from kubeplay.kube import workloads
-from kubeplay.kube.kinds import ObjectKey as StoreKey
 from kubeplay.plan import daemonset as ds
 from kubeplay.plan import revisions as revisions_mod
 from kubeplay.state.store import ObjectRecord, PodRecord
 
 KIND = "DaemonSet"
 GROUP = "apps"
-BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 NODE = events.NODE
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
 
@@ -124,16 +123,14 @@ class DaemonSetController:
             self._event(rec, "FailedSync", str(err), type=events.WARNING)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        if key in self.held:
-            return self._sync_locked(key, now=now)
-        lock = StoreKey(GROUP, KIND, key.namespace, key.name)
-        if self.wait:
-            with locks.key_locks(self.host.settings.locks_dir, [lock]):
-                return self._sync_locked(key, now=now)
-        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
-            if not got:  # a command works on it, and syncs it itself
-                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
-            return self._sync_locked(key, now=now)
+        return keylock.sync_locked(
+            self.host,
+            key,
+            group=GROUP,
+            held=self.held,
+            wait=self.wait,
+            sync=lambda: self._sync_locked(key, now=now),
+        )
 
     def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:
         rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)

@@ -22,12 +22,13 @@ from dataclasses import replace
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import locks, ownedpods
+from kubeplay.engine import ownedpods
 from kubeplay.engine import pods as engine_pods
+from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import AlreadyExistsError, PermanentError
-from kubeplay.kube import kinds, workloads
+from kubeplay.kube import workloads
 from kubeplay.plan import job as job_plan
 from kubeplay.plan.job import JobBackoff, JobPod
 from kubeplay.state.store import ObjectRecord, PodRecord
@@ -35,17 +36,12 @@ from kubeplay.state.store import ObjectRecord, PodRecord
 KIND = "Job"
 GROUP = "batch"
 RESYNC_SECONDS = 30.0
-BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 
 _log = log.get_logger(__name__)
 
 
 def job_key(namespace: str, name: str) -> ObjectKey:
     return ObjectKey(KIND, namespace, name)
-
-
-def _lock_key(key: ObjectKey) -> kinds.ObjectKey:
-    return kinds.ObjectKey(GROUP, KIND, key.namespace, key.name)
 
 
 def _owner_of(pod: PodRecord) -> Mapping[str, Any]:
@@ -159,15 +155,14 @@ class JobController:
             self._event(rec, "Warning", "Failed", str(err), now=now)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        if key in self.held:
-            return self._sync_locked(key, now=now)
-        if self.wait:
-            with locks.key_locks(self.host.settings.locks_dir, [_lock_key(key)]):
-                return self._sync_locked(key, now=now)
-        with locks.try_key_lock(self.host.settings.locks_dir, _lock_key(key)) as got:
-            if not got:  # a command works on it: look again shortly
-                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
-            return self._sync_locked(key, now=now)
+        return keylock.sync_locked(
+            self.host,
+            key,
+            group=GROUP,
+            held=self.held,
+            wait=self.wait,
+            sync=lambda: self._sync_locked(key, now=now),
+        )
 
     # --- one Job -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from kubeplay import log
 from kubeplay.engine import events, ownedpods
+from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
@@ -34,7 +35,6 @@ from kubeplay.state.store import ObjectRecord, PodRecord
 KIND = "ReplicaSet"
 GROUP = "apps"
 RESYNC_SECONDS = 30.0
-BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 
 _log = log.get_logger(__name__)
 
@@ -185,19 +185,14 @@ class ReplicaSetController:
             record_event(self.host, rec, type=events.WARNING, reason="Failed", message=str(err))
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        from kubeplay.engine import locks
-        from kubeplay.kube.kinds import ObjectKey as LockKey
-
-        if key in self.held:
-            return self._sync(key, now=now)
-        lock = LockKey(GROUP, KIND, key.namespace, key.name)
-        if self.wait:
-            with locks.key_locks(self.host.settings.locks_dir, [lock]):
-                return self._sync(key, now=now)
-        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
-            if not got:  # a command works on it, and syncs it itself
-                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
-            return self._sync(key, now=now)
+        return keylock.sync_locked(
+            self.host,
+            key,
+            group=GROUP,
+            held=self.held,
+            wait=self.wait,
+            sync=lambda: self._sync(key, now=now),
+        )
 
     def _sync(self, key: ObjectKey, *, now: float) -> SyncResult:
         store = self.host.store

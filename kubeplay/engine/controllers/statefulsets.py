@@ -24,18 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import events, locks, ownedpods
+from kubeplay.engine import events, ownedpods
+from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
-from kubeplay.kube.kinds import ObjectKey as StoreKey
 from kubeplay.plan import revisions as revisions_mod
 from kubeplay.plan import statefulset as sts
 from kubeplay.state.store import ObjectRecord, PodRecord
 
 KIND = "StatefulSet"
 GROUP = "apps"
-BUSY_RETRY_SECONDS = 0.5  # its lock is held by a command: look again after this
 CLAIM_KIND = "PersistentVolumeClaim"
 
 _log = log.get_logger(__name__)
@@ -145,16 +144,14 @@ class StatefulSetController:
             self._event(rec, "FailedSync", str(err), type=events.WARNING)
 
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
-        if key in self.held:
-            return self._sync_locked(key, now=now)
-        lock = StoreKey(GROUP, KIND, key.namespace, key.name)
-        if self.wait:
-            with locks.key_locks(self.host.settings.locks_dir, [lock]):
-                return self._sync_locked(key, now=now)
-        with locks.try_key_lock(self.host.settings.locks_dir, lock) as got:
-            if not got:  # a command works on it, and syncs it itself
-                return SyncResult(requeue_after=BUSY_RETRY_SECONDS, needs_supervisor=True)
-            return self._sync_locked(key, now=now)
+        return keylock.sync_locked(
+            self.host,
+            key,
+            group=GROUP,
+            held=self.held,
+            wait=self.wait,
+            sync=lambda: self._sync_locked(key, now=now),
+        )
 
     def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:
         rec = self.host.store.get_record(GROUP, KIND, key.namespace, key.name)
