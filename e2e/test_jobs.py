@@ -1,6 +1,6 @@
 """Jobs and CronJobs end to end: the supervisor's controllers run real pods to completion.
 
-A Job with completions 3 and parallelism 2 never has more than 2 pods running and completes
+A Job with completions 4 and parallelism 2 never has more than 2 pods running and completes
 (`wait --for=condition=complete`, `get jobs`); backoffLimit fails a Job whose pods exit 1;
 a `* * * * *` CronJob fires, the supervisor's clock moved by the test-only
 KUBEPLAY_TEST_CLOCK_OFFSET so that the next minute is seconds away (no minute-long wait),
@@ -56,9 +56,9 @@ def _job_status(kp: Kubeplay, name: str) -> dict[str, Any]:
     return status
 
 
-def test_completions_3_parallelism_2_never_runs_more_than_2_and_completes(kp: Kubeplay) -> None:
+def test_completions_4_parallelism_2_never_runs_more_than_2_and_completes(kp: Kubeplay) -> None:
     path = kp.write(
-        "job.yaml", _job("pi", script="sleep 1", extra="  completions: 3\n  parallelism: 2")
+        "job.yaml", _job("pi", script="sleep 1", extra="  completions: 4\n  parallelism: 2")
     )
     out = kp.play(path)
     assert "job.batch/pi created" in out
@@ -79,13 +79,13 @@ def test_completions_3_parallelism_2_never_runs_more_than_2_and_completes(kp: Ku
         "job.batch/pi condition met"
     )
     status = _job_status(kp, "pi")
-    assert status["succeeded"] == 3
-    assert [p["status"]["phase"] for p in _pods_of(kp, "pi")] == ["Succeeded"] * 3
+    assert status["succeeded"] == 4
+    assert [p["status"]["phase"] for p in _pods_of(kp, "pi")] == ["Succeeded"] * 4
     table = kp.ok("get", "jobs").splitlines()
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
-    assert table[1].split()[:3] == ["pi", "Complete", "3/3"]
+    assert table[1].split()[:3] == ["pi", "Complete", "4/4"]
     described = kp.ok("describe", "job", "pi")
-    assert "Pods Statuses:        0 Active (0 Pending) / 3 Succeeded / 0 Failed" in described
+    assert "Pods Statuses:        0 Active (0 Pending) / 4 Succeeded / 0 Failed" in described
     assert "SuccessfulCreate" in described and "Completed" in described
     generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
     assert "kind: Job" in generated and "kind: Pod" not in generated

@@ -6,6 +6,7 @@ it when it is deleted. Every wait is on a condition (the supervisor's pace varie
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -237,3 +238,43 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal(kp: Kubeplay) -> 
     kp.ok("delete", "statefulset", "web")
     kp.wait_for("every pod gone", lambda: not _pods(kp), timeout=60)
     assert kp("get", "controllerrevisions").stdout == ""
+
+
+def test_a_pod_resolves_as_pod_dot_service_with_a_headless_service(kp: Kubeplay) -> None:
+    """A StatefulSet's pods have hostname `<pod>` and subdomain `serviceName`: with a headless
+    Service of that name each resolves by its FQDN, and as `<pod>.<service>` through the search
+    path a cluster gives (busybox's nslookup sends the name as written, so the search path is
+    checked in resolv.conf: `web-1.web` + `default.svc.cluster.local` with ndots 5)."""
+    kp.write(
+        "app/svc.yaml",
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          clusterIP: None
+          selector: {app: web}
+          ports: [{port: 80}]
+        """,
+    )
+    kp.write("app/web.yaml", _statefulset(2))
+    kp.ok("apply", "-f", str(kp.tmp / "app"))
+    kp.wait_for("web-0 and web-1 Running", lambda: _running(kp, "web-0") and _running(kp, "web-1"))
+    ip = _pods(kp)["web-1"]["status"]["podIP"]
+    seen: dict[str, str] = {}
+
+    def resolves(name: str) -> bool:
+        res = kp("exec", "web-0", "--", "nslookup", "-type=a", name)
+        seen[name] = res.stdout + res.stderr
+        return res.returncode == 0 and ip in res.stdout
+
+    try:
+        name = "web-1.web.default.svc.cluster.local"
+        kp.wait_for(f"{name} -> {ip}", lambda: resolves(name))
+        resolv = kp.exec("web-0", "cat", "/etc/resolv.conf")
+        assert re.search(r"^search default\.svc\.cluster\.local\b", resolv, re.M), resolv
+        assert re.search(r"^options ndots:5$", resolv, re.M), resolv
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {seen}") from None
+    finally:
+        kp.ok("delete", "-f", str(kp.tmp / "app"))
