@@ -1,10 +1,12 @@
-"""Benchmark an idle supervisor that keeps CronJobs: its CPU while it only waits for timers.
+"""Benchmark an idle supervisor that keeps CronJobs (and Deployments): its CPU while it only
+waits for timers.
 
-`--count` CronJobs (default 10) whose schedule is far away (`0 0 1 1 *`) are played; the
-supervisor stays up for them (a CronJob always needs it) and should wake only for its
-resyncs and the next schedule time. After a settle, its CPU (utime+stime from
+`--count` CronJobs (default 10) whose schedule is far away (`0 0 1 1 *`) are played, and
+`--deployments` one-replica Deployments (default 0; issue #12 asks 10 + 10) of a shell that
+sleeps; the supervisor stays up for them (a CronJob always needs it) and should wake only for
+its resyncs and the next schedule time. After a settle, its CPU (utime+stime from
 /proc/<pid>/stat over a window, default 30 s, as % of one core) and VmRSS are read. Target:
-under 0.5 % of one core (issue #12). No pod runs, so no network is made.
+under 0.5 % of one core (issue #12). With Deployments their pods run on the bench's bridge.
 
 kubeplay runs with its own roots under /tmp (bridge kpcjb0, subnet 10.249.0.0/24);
 everything is removed at the end (`kubeplay system reset`), also on failure. Root only.
@@ -26,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_CPU_PERCENT = 0.5
+IMAGE = "localhost/kubeplay-bench-idle:latest"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -46,6 +49,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--deployments", type=int, default=0)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="kpcj"))
     runroot = Path(tempfile.mkdtemp(prefix="kpcjr"))
@@ -88,9 +92,28 @@ spec:
 """
         for i in range(args.count)
     ]
+    docs += [
+        f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: idle-{i}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: idle-{i}}}}}
+  template:
+    metadata: {{labels: {{app: idle-{i}}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: c, image: {IMAGE}, command: [sh, -c, "sleep 3600"]}}]
+"""
+        for i in range(args.deployments)
+    ]
     manifest = base / "cronjobs.yaml"
     manifest.write_text("---\n".join(docs))
     try:
+        if args.deployments:
+            tar = base / "rootfs.tar"
+            subprocess.run([str(REPO / "scripts" / "busybox-rootfs.sh"), str(tar)], check=True)
+            kubeplay("image", "import", str(tar), IMAGE, "--change", 'CMD ["/bin/sh"]')
         kubeplay("play", str(manifest))
         pid_file = runroot / "supervisor.pid"
         deadline = time.monotonic() + 30
@@ -119,7 +142,8 @@ spec:
     print("| measure | value | target |")
     print("|---|---|---|")
     print(
-        f"| idle supervisor, {args.count} CronJobs, CPU over {args.window:.0f} s | "
+        f"| idle supervisor, {args.count} CronJobs, {args.deployments} Deployments, "
+        f"CPU over {args.window:.0f} s | "
         f"{percent:.3f} % of a core | < {TARGET_CPU_PERCENT} % {'ok' if ok else 'MISSED'} |"
     )
     print(f"| its resident memory | {rss:.1f} MB | |")
@@ -127,7 +151,15 @@ spec:
     results.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     (results / f"cronjobs-{stamp}.json").write_text(
-        json.dumps({"count": args.count, "cpu_percent": percent, "rss_mb": rss}, indent=2)
+        json.dumps(
+            {
+                "count": args.count,
+                "deployments": args.deployments,
+                "cpu_percent": percent,
+                "rss_mb": rss,
+            },
+            indent=2,
+        )
     )
     return 0 if ok else 1
 
