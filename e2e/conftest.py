@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import json
 import os
 import random
@@ -116,6 +117,7 @@ class Kubeplay:
         self.env.pop("KUBEPLAY_TEST_ROOTFS", None)
         self.ids: set[str] = set()
         self.played: list[str] = []
+        self.applied: list[str] = []  # `apply -f` paths: their workloads go at cleanup
         self._out = 0
 
     # --- running the CLI ----------------------------------------------------------------
@@ -130,6 +132,9 @@ class Kubeplay:
         words = [a for a in args if a != "-v"]  # -v (debug events) goes before the verb
         if words and words[0] == "play":
             self.played.extend(a for a in words[1:] if not a.startswith("-"))
+        if words and words[0] == "apply":
+            pairs = itertools.pairwise(words)
+            self.applied.extend(b for a, b in pairs if a in ("-f", "--filename"))
         self._out += 1
         out_path = self.tmp / f".out{self._out}"
         err_path = self.tmp / f".err{self._out}"
@@ -413,6 +418,10 @@ class Kubeplay:
             res = self("down", *files, timeout=120)
             if res.returncode not in (0, 2):  # 2: a file of a bad-input test
                 problems.append(f"kubeplay down -> {res.returncode}: {res.stderr.strip()}")
+        applied = [f for f in dict.fromkeys(self.applied) if f != "-" and Path(f).exists()]
+        if applied:  # a test that failed before deleting its workloads: their controllers
+            # would make their pods again (what is already gone is NotFound: not a problem)
+            self("delete", *(w for f in applied for w in ("-f", f)), timeout=120)
         res = self("get", "pods", "-A", "-o", "json")
         if res.returncode != 0:
             problems.append(f"kubeplay get pods -A -> {res.returncode}: {res.stderr.strip()}")
