@@ -201,6 +201,10 @@ def test_drift_is_repaired_after_delete_pod(kp: Kubeplay, manifests: Path) -> No
         res.stderr
     )
     kp.wait_for("a new pod", lambda: _running(kp, "web")[0] != uid, timeout=60)
+    kp.wait_for(
+        "a DriftCorrected event",
+        lambda: "DriftCorrected" in kp.ok("describe", "source", "drift"),
+    )
 
 
 def test_once_exits_non_zero_while_a_file_is_held(kp: Kubeplay, manifests: Path) -> None:
