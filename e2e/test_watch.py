@@ -207,6 +207,53 @@ def test_drift_is_repaired_after_delete_pod(kp: Kubeplay, manifests: Path) -> No
     )
 
 
+def test_a_relist_changes_nothing_and_reverts_a_scale(kp: Kubeplay, manifests: Path) -> None:
+    """Relists of an unchanged Deployment and Service change nothing (no DriftCorrected); a
+    `scale` of the watched Deployment warns and the next relist sets its replicas back."""
+    (manifests / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n"
+        "  selector: {app: web}\n  ports:\n  - {port: 80}\n"
+    )
+    (manifests / "web.yaml").write_text(
+        f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        command: ["sh", "-c", "{SLEEPER}"]
+"""
+    )
+    kp.ok("watch", str(manifests), "--name", "dep", "--interval", "1s")
+
+    def replicas() -> tuple[int, int]:
+        res = kp("get", "deployment", "web", "-o", "json")
+        if res.returncode != 0:  # not applied yet
+            return -1, -1
+        doc = json.loads(res.stdout)
+        return doc["spec"]["replicas"], (doc.get("status") or {}).get("readyReplicas", 0)
+
+    kp.wait_for("one ready replica", lambda: replicas() == (1, 1), timeout=60)
+    first = _reconciled_after(kp, "dep", time.time())
+    _reconciled_after(kp, "dep", first["status"]["lastAttempt"])
+    assert "DriftCorrected" not in kp.ok("describe", "source", "dep")
+    res = kp("scale", "deployment/web", "--replicas", "2")
+    assert res.returncode == 0, res.stderr
+    assert "is managed by source dep: its replicas is set there" in res.stderr
+    kp.wait_for("replicas set back", lambda: replicas()[0] == 1, timeout=60)
+    assert "DriftCorrected" in kp.ok("describe", "source", "dep")
+
+
 def test_once_exits_non_zero_while_a_file_is_held(kp: Kubeplay, manifests: Path) -> None:
     (manifests / "a.yaml").write_text(_cm("a"))
     (manifests / "bad.yaml").write_text(

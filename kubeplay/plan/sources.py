@@ -362,8 +362,8 @@ def _with(state: FileState, *, status: FileStatus, error: str) -> FileState:
 
 def settled_files(before: Mapping[str, FileState], after: Sequence[FileState]) -> frozenset[str]:
     """The files applied at the same content as at the reconcile before: whatever a reconcile
-    changes for their objects is drift repaired (an object deleted by hand made again), not
-    a new content."""
+    changes for their objects is drift repaired (an object deleted by hand made again, a
+    field it sets changed by hand set back), not a new content."""
     out = set()
     for f in after:
         old = before.get(f.relpath)

@@ -14,7 +14,7 @@ every interval and on a nudge, through `reconcile` here. One reconcile:
    `--no-prune` says not): only the objects that changed are touched, with `apply`'s update
    rules; objects of `play` or of another source are refused, never changed;
 5. record the files' state, the revision, the status and events (Applied, Held, Conflict,
-   Pruned, Failed; DriftCorrected for an object of an unchanged file made again).
+   Pruned, Failed; DriftCorrected for an object of an unchanged file made again or set back).
 
 Reconciles of one source take a lock, so the supervisor, `reconcile source` and `watch --once`
 take turns.
@@ -704,7 +704,7 @@ def _record(
 
         for text in notes:
             event("Normal", "HistoryRewritten", text)
-        # an object of a file applied at the same content before: deleted by hand, made again
+        # an object of a file applied at the same content before: deleted or changed by hand
         kept, drift = plan_sources.split_drift(changed, plan.desired, settled)
         applied = [line for line in kept if not line.endswith(" pruned")]
         pruned = [line for line in kept if line.endswith(" pruned")]

@@ -120,8 +120,7 @@ def source_warnings(rec: ObjectRecord, paths: Sequence[str]) -> list[str]:
                 source = rec.source.removeprefix(plan_sources.SOURCE_PREFIX)
                 out.append(
                     f"{ref} is managed by source {source}: its {field} is set there{where} "
-                    "and the source will revert it when that file next changes "
-                    "(change the source, or unwatch it)"
+                    "and the source will revert it (change the source, or unwatch it)"
                 )
                 continue
             out.append(

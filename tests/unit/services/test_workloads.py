@@ -31,8 +31,8 @@ def deployment(source: str, replicas: int | None) -> ObjectRecord:
             "source:app",
             2,
             "deployment.apps/web is managed by source app: its replicas is set there "
-            "(file /srv/manifests/web.yaml) and the source will revert it when that file "
-            "next changes (change the source, or unwatch it)",
+            "(file /srv/manifests/web.yaml) and the source will revert it "
+            "(change the source, or unwatch it)",
         ),
         (
             "apply:/srv/manifests",
