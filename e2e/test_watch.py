@@ -4,8 +4,9 @@ Identity is kind/namespace/name, never the file: a rename restarts nothing; edit
 every kind (vim's rename-save, truncate then write, temp file then rename, rsync's dotfile
 then rename) keep the pod's uid and a restart count of 0; an invalid document holds its file;
 deleting a file prunes its objects; an empty or removed directory prunes nothing; a pod
-deleted by hand comes back; a git source follows commits and force-pushes. Intervals are 1 s
-here so that nothing waits for long; every wait is on a condition.
+deleted by hand comes back; a git source follows commits, reverts and force-pushes, and an
+unreachable remote changes nothing. Intervals are 1 s here so that nothing waits for long;
+every wait is on a condition.
 """
 
 from __future__ import annotations
@@ -200,6 +201,57 @@ def test_drift_is_repaired_after_delete_pod(kp: Kubeplay, manifests: Path) -> No
         res.stderr
     )
     kp.wait_for("a new pod", lambda: _running(kp, "web")[0] != uid, timeout=60)
+    kp.wait_for(
+        "a DriftCorrected event",
+        lambda: "DriftCorrected" in kp.ok("describe", "source", "drift"),
+    )
+
+
+def test_a_relist_changes_nothing_and_reverts_a_scale(kp: Kubeplay, manifests: Path) -> None:
+    """Relists of an unchanged Deployment and Service change nothing (no DriftCorrected); a
+    `scale` of the watched Deployment warns and the next relist sets its replicas back."""
+    (manifests / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n"
+        "  selector: {app: web}\n  ports:\n  - {port: 80}\n"
+    )
+    (manifests / "web.yaml").write_text(
+        f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        command: ["sh", "-c", "{SLEEPER}"]
+"""
+    )
+    kp.ok("watch", str(manifests), "--name", "dep", "--interval", "1s")
+
+    def replicas() -> tuple[int, int]:
+        res = kp("get", "deployment", "web", "-o", "json")
+        if res.returncode != 0:  # not applied yet
+            return -1, -1
+        doc = json.loads(res.stdout)
+        return doc["spec"]["replicas"], (doc.get("status") or {}).get("readyReplicas", 0)
+
+    kp.wait_for("one ready replica", lambda: replicas() == (1, 1), timeout=60)
+    first = _reconciled_after(kp, "dep", time.time())
+    _reconciled_after(kp, "dep", first["status"]["lastAttempt"])
+    assert "DriftCorrected" not in kp.ok("describe", "source", "dep")
+    res = kp("scale", "deployment/web", "--replicas", "2")
+    assert res.returncode == 0, res.stderr
+    assert "is managed by source dep: its replicas is set there" in res.stderr
+    kp.wait_for("replicas set back", lambda: replicas()[0] == 1, timeout=60)
+    assert "DriftCorrected" in kp.ok("describe", "source", "dep")
 
 
 def test_once_exits_non_zero_while_a_file_is_held(kp: Kubeplay, manifests: Path) -> None:
@@ -256,6 +308,43 @@ def test_git_commit_and_force_push(kp: Kubeplay) -> None:
     kp.wait_for("force-push applied", lambda: _configmaps(kp) == {"first": "rewritten"})
     described = kp.ok("describe", "source", "repo")
     assert "history rewritten" in described
+
+
+def test_git_revert_and_an_unreachable_remote(kp: Kubeplay) -> None:
+    """A `git revert` pushed is applied like any commit; a remote gone fails the source and
+    changes nothing; back, `reconcile source` applies it at once."""
+    bare = kp.tmp / "remote.git"
+    work = kp.tmp / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "remote", "add", "origin", str(bare))
+    (work / "cfg.yaml").write_text(_cm("cfg"))
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "first")
+    _git(work, "push", "-q", "origin", "main")
+    kp.ok("watch", "--git", f"file://{bare}", "--ref", "main", "--name", "rev", "--interval", "1s")
+    kp.wait_for("first commit", lambda: _configmaps(kp) == {"cfg": "v"})
+    (work / "cfg.yaml").write_text(_cm("cfg", "two"))
+    (work / "extra.yaml").write_text(_cm("extra"))
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "two")
+    _git(work, "push", "-q", "origin", "main")
+    kp.wait_for("second commit", lambda: _configmaps(kp) == {"cfg": "two", "extra": "v"})
+    _git(work, "revert", "--no-edit", "HEAD")
+    _git(work, "push", "-q", "origin", "main")
+    kp.wait_for("the revert", lambda: _configmaps(kp) == {"cfg": "v"})
+    head = _git(work, "rev-parse", "HEAD")
+    kp.wait_for("revert recorded", lambda: _source(kp, "rev")["status"]["revision"] == head)
+    moved = kp.tmp / "moved.git"
+    bare.rename(moved)
+    kp.wait_for("fetch failed", lambda: _source(kp, "rev")["status"]["status"] == "Failed")
+    assert _source(kp, "rev")["status"]["message"].startswith("git fetch: ")
+    assert _configmaps(kp) == {"cfg": "v"}
+    moved.rename(bare)
+    kp.ok("reconcile", "source", "rev")
+    assert _source(kp, "rev")["status"]["status"] == "Ready"
+    assert _configmaps(kp) == {"cfg": "v"}
 
 
 def test_a_source_outlives_a_killed_supervisor(kp: Kubeplay, manifests: Path) -> None:

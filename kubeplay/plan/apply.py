@@ -6,7 +6,8 @@ update / unchanged / prune / refused entries, each with the object's key, a `Rea
 kubectl's wording (`pod/web created`, `configmap/cfg configured`, `pod/old pruned`). Per object:
 
 1. ownership: an object stored under another source is refused;
-2. the unchanged fast path: the manifest's canonical-JSON SHA-256 equals the last applied one;
+2. the unchanged fast path: the manifest's canonical-JSON SHA-256 equals the last applied one
+   (not in WATCH mode: a watched source's relist repairs fields changed by hand);
 3. a three-way merge of last-applied, the new manifest and the live object (lists atomic);
 4. default, then compare with live; the kind decides what a change does (`Effect`) and which
    changes the API server refuses (IMMUTABLE) or a Pod needs recreated (RECREATE);
@@ -430,7 +431,8 @@ def _decide(
             changed_paths=tuple(diff_paths(_comparable(record.live), _comparable(fresh))),
             **common,
         )
-    if sha == record.last_applied_sha256:
+    if sha == record.last_applied_sha256 and mode is not ApplyMode.WATCH:
+        # (a watched source merges even so: a field it sets, changed by hand, goes back)
         return ApplyEntry(
             reason=Reason.UNCHANGED,
             message=f"{ref} unchanged",

@@ -357,6 +357,42 @@ def _with(state: FileState, *, status: FileStatus, error: str) -> FileState:
     )
 
 
+# --- drift ---------------------------------------------------------------------------------------
+
+
+def settled_files(before: Mapping[str, FileState], after: Sequence[FileState]) -> frozenset[str]:
+    """The files applied at the same content as at the reconcile before: whatever a reconcile
+    changes for their objects is drift repaired (an object deleted by hand made again, a
+    field it sets changed by hand set back), not a new content."""
+    out = set()
+    for f in after:
+        old = before.get(f.relpath)
+        if (
+            old is not None
+            and f.status is FileStatus.APPLIED
+            and old.status is FileStatus.APPLIED
+            and f.last_good_sha256
+            and old.last_good_sha256 == f.last_good_sha256
+        ):
+            out.add(f.relpath)
+    return frozenset(out)
+
+
+def split_drift(
+    changed: Sequence[str], desired: Sequence[KubeObject], settled: frozenset[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`changed` (apply's lines: `configmap/one created`) split into (applied, drift
+    corrected): a line of an object whose file (its `source`) is in `settled` is drift, a
+    prune never is."""
+    refs = {kinds.ref(kinds.key_of(o.body)) for o in desired if o.source in settled}
+    applied: list[str] = []
+    drift: list[str] = []
+    for line in changed:
+        ref, _, verb = line.rpartition(" ")
+        (drift if ref in refs and verb != "pruned" else applied).append(line)
+    return tuple(applied), tuple(drift)
+
+
 # --- retry after failures ------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ every interval and on a nudge, through `reconcile` here. One reconcile:
    `--no-prune` says not): only the objects that changed are touched, with `apply`'s update
    rules; objects of `play` or of another source are refused, never changed;
 5. record the files' state, the revision, the status and events (Applied, Held, Conflict,
-   Pruned, Failed).
+   Pruned, Failed; DriftCorrected for an object of an unchanged file made again or set back).
 
 Reconciles of one source take a lock, so the supervisor, `reconcile source` and `watch --once`
 take turns.
@@ -620,6 +620,7 @@ def _reconcile_in(
         requeue_after=plan.requeue_after,
         pods_changed=report.pods_changed,
     )
+    settled = {_origin(rec, r) for r in plan_sources.settled_files(stored, plan.files)}
     _store_files(host, name, plan.files, stored)
     _record(
         host,
@@ -628,6 +629,7 @@ def _reconcile_in(
         status=status,
         message=result.text(),
         changed=changed,
+        settled=frozenset(settled),
         notes=snap.notes,
         now=now,
     )
@@ -678,6 +680,7 @@ def _record(
     status: str,
     message: str,
     changed: Sequence[str],
+    settled: frozenset[str] = frozenset(),
     notes: Sequence[str] = (),
     now: float,
 ) -> None:
@@ -701,10 +704,14 @@ def _record(
 
         for text in notes:
             event("Normal", "HistoryRewritten", text)
-        applied = [line for line in changed if not line.endswith(" pruned")]
-        pruned = [line for line in changed if line.endswith(" pruned")]
+        # an object of a file applied at the same content before: deleted or changed by hand
+        kept, drift = plan_sources.split_drift(changed, plan.desired, settled)
+        applied = [line for line in kept if not line.endswith(" pruned")]
+        pruned = [line for line in kept if line.endswith(" pruned")]
         if applied:
             event("Normal", "Applied", f"revision {plan.revision[:12]}: " + ", ".join(applied))
+        if drift:
+            event("Normal", "DriftCorrected", ", ".join(drift))
         if pruned:
             event("Normal", "Pruned", ", ".join(pruned))
         for f in plan.held:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import KubeplayError, NotFoundError, UsageError
 from kubeplay.kube import kinds, workloads
+from kubeplay.plan import sources as plan_sources
 from kubeplay.settings import Settings
 from kubeplay.state.store import WorkloadRecord
 
@@ -113,8 +114,17 @@ def source_warnings(rec: ObjectRecord, paths: Sequence[str]) -> list[str]:
         if value is not None and rec.source:
             ref = kinds.ref(kinds.ObjectKey(rec.api_group, rec.kind, rec.namespace, rec.name))
             where = f" (file {rec.origin.split('#')[0]})" if rec.origin else ""
+            field = path.rsplit(".", 1)[-1]
+            if rec.source.startswith(plan_sources.SOURCE_PREFIX):
+                # a watched source (`kubeplay watch`), as `delete` of its objects warns
+                source = rec.source.removeprefix(plan_sources.SOURCE_PREFIX)
+                out.append(
+                    f"{ref} is managed by source {source}: its {field} is set there{where} "
+                    "and the source will revert it (change the source, or unwatch it)"
+                )
+                continue
             out.append(
-                f"{ref} {path.rsplit('.', 1)[-1]} is set by source {rec.source}{where}; "
+                f"{ref} {field} is set by source {rec.source}{where}; "
                 "the next apply of a changed manifest reverts it"
             )
     return out

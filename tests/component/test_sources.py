@@ -629,6 +629,43 @@ def test_no_self_heal_leaves_drift_and_applies_new_revisions(
     assert source.reconcile().lines == ("configmap/one configured", "configmap/two created")
 
 
+def test_an_object_deleted_by_hand_comes_back_as_drift_corrected(src: Source) -> None:
+    host = open_host(src.settings)
+    try:
+        host.store.delete_records([src.objects()["two"].uid])  # deleted by hand
+    finally:
+        host.close()
+    (src.dir / "b.yaml").write_text(cm("three", "new"))  # and a change, in the same reconcile
+    report = src.reconcile()
+    assert sorted(report.lines) == ["configmap/three configured", "configmap/two created"]
+    view = sources.get_source(src.settings, "app")
+    events = {reason: msg for _, _, reason, msg, _ in view.events}  # the latest of each reason
+    assert events["DriftCorrected"] == "configmap/two created"
+    assert events["Applied"].endswith(": configmap/three configured")
+
+
+def test_a_field_the_file_sets_changed_by_hand_is_reverted_by_the_relist(src: Source) -> None:
+    import copy
+    from dataclasses import replace as with_
+
+    one = src.objects()["one"]
+    body = copy.deepcopy(one.body)
+    body["data"] = {"key": "by hand"}
+    body.setdefault("metadata", {}).setdefault("labels", {})["added"] = "by hand"
+    host = open_host(src.settings)
+    try:
+        host.store.put_records([with_(one, body=body)])
+    finally:
+        host.close()
+    assert src.reconcile().lines == ("configmap/one configured",)
+    back = src.objects()["one"].body
+    assert back["data"] == {"key": "v"}
+    assert back["metadata"]["labels"] == {"added": "by hand"}  # the file does not set it: kept
+    view = sources.get_source(src.settings, "app")
+    assert view.events[-1][2:4] == ("DriftCorrected", "configmap/one configured")
+    assert src.reconcile().lines == ()
+
+
 @pytest.mark.parametrize("force", [False, True], ids=["refused", "forced"])
 def test_an_immutable_change_is_refused_unless_forced(
     settings: Settings, manifests: Path, force: bool

@@ -889,6 +889,19 @@ def test_replicas_left_out_keep_a_scale() -> None:
     assert reset.body["spec"]["replicas"] == 2
 
 
+def test_watch_sets_back_a_field_the_file_sets_changed_by_hand() -> None:
+    """The same manifest: apply keeps a scale (the unchanged fast path); a watched source's
+    relist merges even so, so the replicas it sets go back and the rest of live stays."""
+    manifest = with_(deployment(), "spec.replicas", 2)
+    live = with_(with_(manifest, "spec.replicas", 5), "spec.paused", True)
+    record = stored(manifest, live=live)
+    assert one(manifest, record).reason is Reason.UNCHANGED
+    watched = one(manifest, record, mode=ApplyMode.WATCH)
+    assert watched.reason is Reason.CHANGED
+    assert (watched.body["spec"]["replicas"], watched.body["spec"]["paused"]) == (2, True)
+    assert one(manifest, stored(manifest), mode=ApplyMode.WATCH).reason is Reason.UNCHANGED
+
+
 def test_field_removed_from_manifest_goes_back_to_its_default() -> None:
     old = with_(deployment(), "spec.revisionHistoryLimit", 3)
     entry = one(deployment(), old)

@@ -296,3 +296,31 @@ def test_atomic_holds_every_file_while_one_is_invalid() -> None:
     }
     assert plan.files[0].last_good_text == "A"
     assert plan.messages[0] == "revision held: b.yaml invalid (--atomic)"
+
+
+def test_drift_is_what_changes_for_objects_of_files_applied_at_the_same_content() -> None:
+    applied = FileStatus.APPLIED
+    before = {
+        "same.yaml": FileState("same.yaml", "s1", applied, last_good_sha256="s1"),
+        "edited.yaml": FileState("edited.yaml", "e1", applied, last_good_sha256="e1"),
+        "fixed.yaml": FileState("fixed.yaml", "f2", FileStatus.HELD, last_good_sha256="f1"),
+    }
+    after = [
+        FileState("same.yaml", "s1", applied, last_good_sha256="s1"),
+        FileState("edited.yaml", "e2", applied, last_good_sha256="e2"),
+        FileState("fixed.yaml", "f2", applied, last_good_sha256="f2"),
+        FileState("new.yaml", "n1", applied, last_good_sha256="n1"),
+    ]
+    settled = sources.settled_files(before, after)
+    assert settled == {"same.yaml"}
+
+    def cm(name: str, file: str) -> KubeObject:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+        return KubeObject(body, source=file)
+
+    desired = [cm("back", "same.yaml"), cm("kept", "same.yaml"), cm("new", "edited.yaml")]
+    changed = ["configmap/back created", "configmap/new configured", "configmap/old pruned"]
+    assert sources.split_drift(changed, desired, settled) == (
+        ("configmap/new configured", "configmap/old pruned"),
+        ("configmap/back created",),
+    )
