@@ -199,8 +199,11 @@ class Kubeplay:
         words = [a for a in args if a != "-v"]  # -v (debug events) goes before the verb
         if words and words[0] == "play":
             self.played.extend(a for a in words[1:] if not a.startswith("-"))
+        # SIGINT as a terminal's Ctrl-C: a test runner started in the background (a CI
+        # step, `make test &`) hands its children SIGINT ignored, and Python then never
+        # turns it into KeyboardInterrupt; coreutils' env sets it back to the default.
         return subprocess.Popen(
-            self.argv(*args),
+            ["env", "--default-signal=INT", *self.argv(*args)],
             cwd=REPO,
             env=self.env,
             stdin=subprocess.DEVNULL,
