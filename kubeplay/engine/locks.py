@@ -38,6 +38,16 @@ def _lock_path(locks_dir: Path, prefix: str, namespace: str, name: str) -> Path:
 
 
 @contextmanager
+def node_network_lock(locks_dir: Path) -> Iterator[None]:
+    """The node's nft table, DNS names and EndpointSlices: one writer at a time across
+    processes, so a command's refresh and the supervisor's cannot interleave (a stale view
+    written last, or two writers of one file). A leaf: take no other lock inside it."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(locks_dir / "node-network.lock"):
+        yield
+
+
+@contextmanager
 def _lock(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:

@@ -414,12 +414,14 @@ _applied: dict[str, NodeNetwork] = {}  # per table: what this process applied la
 def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
     """Rewrite the node-wide nft table and DNS names from the pods and Services in the
     store. `only_changed` (the Services controller) skips what this process already applied
-    as it is now."""
+    as it is now. Computed and applied under the node network lock, so that of two processes
+    refreshing at once the one that writes last has read the store last."""
+    from kubeplay.engine import locks
     from kubeplay.net import nft
 
-    want = compute_node_network(host)
     s = host.settings
-    with _applied_lock:
+    with locks.node_network_lock(s.locks_dir), _applied_lock:
+        want = compute_node_network(host)
         previous = _applied.get(s.nft_table)
         last = previous if only_changed else None
         if last is None or last.ruleset != want.ruleset:

@@ -222,7 +222,7 @@ def _write(path: Path, text: str, *, mode: int = 0o600) -> None:
     """Write `path` atomically with `mode`: 0600 unless a container must read it (an OCI
     config.json holds the container's env, Secret values included)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     with os.fdopen(fd, "w") as fh:
         os.fchmod(fh.fileno(), mode)

@@ -119,13 +119,10 @@ class Dnsmasq:
             for name, ips in sorted(entries.items())
             for ip in ([ips] if isinstance(ips, str) else ips)
         )
-        tmp = self.hosts_file.with_name(self.hosts_file.name + ".tmp")
-        tmp.write_text(lines)
-        os.chmod(tmp, 0o644)
-        tmp.replace(self.hosts_file)
+        self._write(self.hosts_file, lines)
 
     def _write(self, path: Path, text: str) -> None:
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         os.chmod(tmp, 0o644)
         tmp.replace(path)
