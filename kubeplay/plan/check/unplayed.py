@@ -13,20 +13,13 @@ import re
 from kubeplay.kube import fields
 from kubeplay.kube.objects import Warning
 
-# What the cluster does with a kind kubeplay does not play.
+# What the cluster does with a kind kubeplay stores but does not run (the workload kinds,
+# Services and EndpointSlices are played, so they have no entry).
 KINDS: dict[str, str] = {
-    "Service": "the cluster gives it a virtual IP and a DNS name and balances connections "
-    "over the ready pods its selector matches",
     "Ingress": "the cluster's ingress controller (if one runs) routes outside HTTP(S) to "
     "Services by host and path",
     "NetworkPolicy": "the cluster's network plugin (if it enforces policies) drops the pod "
     "traffic the policy does not allow: what connected here may be refused there",
-    "Job": "the Job controller runs pods to completion (completions, parallelism, backoffLimit)",
-    "CronJob": "the CronJob controller creates a Job on every schedule",
-    "StatefulSet": "the StatefulSet controller runs <name>-0..N-1 in order, with a claim per "
-    "replica from volumeClaimTemplates",
-    "DaemonSet": "the DaemonSet controller runs one pod on every (matching) node",
-    "ReplicaSet": "the ReplicaSet controller keeps spec.replicas pods running",
     "HorizontalPodAutoscaler": "the autoscaler changes the target's replicas with its metrics",
     "PodDisruptionBudget": "voluntary evictions (node drains) keep this many pods available",
     "ServiceAccount": "pods may run as it and get its API token",
@@ -63,19 +56,12 @@ FIELDS: dict[str, str] = {
     "spec.nodeName": "binds the pod to that node, bypassing the scheduler",
     "spec.runtimeClassName": "the RuntimeClass must exist; the node runs the pod with its handler",
     "spec.readinessGates": "the pod is Ready only once these conditions are True",
-    "spec.enableServiceLinks": "Service environment variables are injected into containers",
     "spec.imagePullSecrets": "the kubelet pulls private images with these Secrets",
     "spec.overhead": "set by RuntimeClass admission and counted when scheduling",
     "spec.schedulingGates": "the pod stays Pending (SchedulingGated) until every gate is removed",
     "metadata.ownerReferences": "the garbage collector deletes the object with its owner",
     "metadata.finalizers": "deletion waits until a controller removes each finalizer",
     "metadata.generateName": "the API server makes a unique name (kubectl create only)",
-    "spec.strategy": "the Deployment controller rolls template changes out with this strategy",
-    "spec.minReadySeconds": "a new pod counts as available only after this many Ready seconds",
-    "spec.progressDeadlineSeconds": "a rollout that makes no progress for this long is "
-    "reported failed",
-    "spec.paused": "template changes are not rolled out while paused",
-    "spec.revisionHistoryLimit": "old ReplicaSets kept for rollbacks",
 }
 # Fields kubeplay ignores by design (no such thing on one host), whatever its message says.
 _CLUSTER_ONLY = ("metadata.ownerReferences", "metadata.generateName")

@@ -35,10 +35,10 @@ def _warning(kind: str, path: str, message: str) -> Warning:
             id="unimplemented-container-field",
         ),
         pytest.param(
-            _warning("Deployment", "spec.strategy", "rolling updates not supported yet"),
+            _warning("Pod", "spec.readinessGates", fields.NOT_SUPPORTED),
             "field-not-played",
-            "rolls template changes out",
-            id="deployment-strategy-is-the-controllers",
+            "the pod is Ready only once these conditions are True",
+            id="readiness-gates-are-the-clusters",
         ),
         pytest.param(
             _warning("Pod", "metadata.ownerReferences", "no garbage collector on a single host"),
