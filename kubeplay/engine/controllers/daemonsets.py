@@ -17,11 +17,12 @@ from __future__ import annotations
 import platform
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from kubeplay import log
 from kubeplay.engine import events, ownedpods
 from kubeplay.engine.controllers import keylock
+from kubeplay.engine.controllers import revisions as revision_store
 from kubeplay.engine.controllers.statefulsets import observe_pod
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
@@ -161,7 +162,9 @@ class DaemonSetController:
             [revisions_mod.revision_of(r.body) for r in stored],
             current_name="",
         )
-        self._store_revision(rec, spec, chosen, stored, now=now)
+        revision_store.store_revision(
+            self.host.store, rec, chosen, stored, owner=ds.owner_reference(spec), now=now
+        )
         eligible = ds.node_matches(template.get("spec") or {}, node=NODE, labels=self.labels)
         owned = ownedpods.owned(store, rec.uid, rec.namespace)
         by_name = {p.name: p for p in owned}
@@ -199,55 +202,13 @@ class DaemonSetController:
         live = [chosen.update.name] + [
             r.name for r in stored if r.name.rsplit("-", 1)[-1] in {p.revision for p in pods}
         ]
-        names = revisions_mod.revisions_to_prune(
-            [revisions_mod.revision_of(r.body) for r in stored], live=live, limit=spec.history_limit
-        )
-        if names:
-            store.delete_records([r.uid for r in stored if r.name in names])
+        revision_store.prune_revisions(store, stored, live=live, limit=spec.history_limit)
         store.set_record_status(rec.uid, todo.status)
         fresh = store.get_record_by_uid(rec.uid) or rec
         return SyncResult(
             requeue_after=todo.requeue_after,
             needs_supervisor=not settled(fresh),
             also=tuple(touched),
-        )
-
-    def _store_revision(
-        self,
-        rec: ObjectRecord,
-        spec: ds.DaemonSetSpec,
-        chosen: revisions_mod.RevisionPlan,
-        stored: Sequence[ObjectRecord],
-        *,
-        now: float,
-    ) -> None:
-        import uuid
-
-        new = chosen.create or chosen.renumber
-        if new is None:
-            return
-        tmeta = ((rec.body.get("spec") or {}).get("template") or {}).get("metadata") or {}
-        body = revisions_mod.revision_manifest(
-            new,
-            namespace=rec.namespace,
-            owner=ds.owner_reference(spec),
-            labels=tmeta.get("labels") or {},
-        )
-        old = next((r for r in stored if r.name == new.name), None)
-        self.host.store.put_records(
-            [
-                ObjectRecord(
-                    uid=old.uid if old is not None else str(uuid.uuid4()),
-                    api_group=GROUP,
-                    kind=revisions_mod.KIND,
-                    namespace=rec.namespace,
-                    name=new.name,
-                    body=body,
-                    owner_uid=rec.uid,
-                    created_at=old.created_at if old is not None else now,
-                    updated_at=now,
-                )
-            ]
         )
 
     def _collect(self, key: ObjectKey) -> SyncResult:

@@ -26,6 +26,7 @@ from typing import Any
 from kubeplay import log
 from kubeplay.engine import events, ownedpods
 from kubeplay.engine.controllers import keylock
+from kubeplay.engine.controllers import revisions as revision_store
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
@@ -189,7 +190,9 @@ class StatefulSetController:
             [revisions_mod.revision_of(r.body) for r in stored],
             current_name=str(status.get("currentRevision") or ""),
         )
-        self._store_revision(rec, spec, chosen, stored, now=now)
+        revision_store.store_revision(
+            self.host.store, rec, chosen, stored, owner=sts.owner_reference(spec), now=now
+        )
         owned = ownedpods.owned(store, rec.uid, rec.namespace)
         by_name = {p.name: p for p in owned}
         members = [member(self.host, p) for p in owned]
@@ -217,7 +220,9 @@ class StatefulSetController:
             touched += self._create(rec, spec, todo.create, [chosen.current, chosen.update])
         self._collect_scaled_claims(rec, spec, by_name)
         live = [chosen.current.name, chosen.update.name, *(m.revision for m in members)]
-        self._prune_revisions(rec, spec, live)
+        revision_store.prune_revisions(
+            store, self._revisions(rec), live=live, limit=spec.history_limit
+        )
         if todo.stuck:
             self._event(rec, "RolloutBlocked", todo.waiting, type=events.WARNING)
         if todo.waiting:
@@ -231,54 +236,6 @@ class StatefulSetController:
             needs_supervisor=not settled(fresh),
             also=tuple(touched),
         )
-
-    def _store_revision(
-        self,
-        rec: ObjectRecord,
-        spec: sts.StatefulSetSpec,
-        chosen: revisions_mod.RevisionPlan,
-        stored: Sequence[ObjectRecord],
-        *,
-        now: float,
-    ) -> None:
-        import uuid
-
-        new = chosen.create or chosen.renumber
-        if new is None:
-            return
-        labels = ((rec.body.get("spec") or {}).get("template") or {}).get("metadata") or {}
-        body = revisions_mod.revision_manifest(
-            new,
-            namespace=rec.namespace,
-            owner=sts.owner_reference(spec),
-            labels=labels.get("labels") or {},
-        )
-        old = next((r for r in stored if r.name == new.name), None)
-        self.host.store.put_records(
-            [
-                ObjectRecord(
-                    uid=old.uid if old is not None else str(uuid.uuid4()),
-                    api_group=GROUP,
-                    kind=revisions_mod.KIND,
-                    namespace=rec.namespace,
-                    name=new.name,
-                    body=body,
-                    owner_uid=rec.uid,
-                    created_at=old.created_at if old is not None else now,
-                    updated_at=now,
-                )
-            ]
-        )
-
-    def _prune_revisions(
-        self, rec: ObjectRecord, spec: sts.StatefulSetSpec, live: Sequence[str]
-    ) -> None:
-        stored = self._revisions(rec)
-        names = revisions_mod.revisions_to_prune(
-            [revisions_mod.revision_of(r.body) for r in stored], live=live, limit=spec.history_limit
-        )
-        if names:
-            self.host.store.delete_records([r.uid for r in stored if r.name in names])
 
     def _create(
         self,
