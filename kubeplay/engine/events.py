@@ -9,11 +9,15 @@ Recording an event never fails the operation it describes: a store error is logg
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError
 from kubeplay.plan.pods import ContainerKind, ContainerPlan
+
+if TYPE_CHECKING:
+    from kubeplay.state.store import ObjectRecord
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -70,8 +74,11 @@ def record_object(
     reason: str,
     message: str,
     type: str = NORMAL,
+    at: float | None = None,
 ) -> None:
-    """An event about a stored object of any kind (`get events`, `describe KIND NAME`)."""
+    """An event about a stored object of any kind (`get events`, `describe KIND NAME`), at
+    `at` (a controller's clock) or now; a store error is logged, never raised: an event never
+    fails what it describes."""
     import sqlite3
 
     try:
@@ -80,13 +87,36 @@ def record_object(
             type=type,
             reason=reason,
             message=message,
-            at=time.time(),
+            at=time.time() if at is None else at,
             kind=kind,
             namespace=namespace,
             name=name,
         )
     except (sqlite3.Error, KubeplayError) as err:
         _log.warning("event_not_recorded", uid=uid, kind=kind, reason=reason, error=str(err))
+
+
+def record_about(
+    host: Host,
+    rec: ObjectRecord,
+    *,
+    reason: str,
+    message: str,
+    type: str = NORMAL,
+    at: float | None = None,
+) -> None:
+    """`record_object` for a stored object's record, under its own kind."""
+    record_object(
+        host,
+        rec.uid,
+        kind=rec.kind,
+        namespace=rec.namespace,
+        name=rec.name,
+        reason=reason,
+        message=message,
+        type=type,
+        at=at,
+    )
 
 
 def scheduled(host: Host, pod_uid: str, ref: str) -> None:

@@ -19,10 +19,10 @@ import functools
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from kubeplay import log
+from kubeplay.engine import events
 from kubeplay.engine.controllers import jobs as jobs_mod
 from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
@@ -188,38 +188,17 @@ class CronJobController:
                 status = _with_uid(status, new)
         for event in actions.events:
             self._event(rec, event.type, event.reason, event.message, now=now)
-        self._write_status(rec, status, now=now)
+        self.host.store.set_record_status(rec.uid, status)
         return SyncResult(
             requeue_after=actions.requeue_after,
             needs_supervisor=not spec.get("suspend"),
             also=tuple(touched),
         )
 
-    def _write_status(self, rec: ObjectRecord, status: dict[str, Any], *, now: float) -> None:
-        fresh = self.host.store.get_record_by_uid(rec.uid)
-        if fresh is None or (fresh.body.get("status") or {}) == status:
-            return
-        body = {**fresh.body, "status": status}
-        if not status:
-            body.pop("status")
-        self.host.store.put_records([replace(fresh, body=body, updated_at=now)])
-
     def _event(
         self, rec: ObjectRecord, type_: str, reason: str, message: str, *, now: float
     ) -> None:
-        try:
-            self.host.store.add_event(
-                rec.uid,
-                type=type_,
-                reason=reason,
-                message=message,
-                at=now,
-                kind=KIND,
-                namespace=rec.namespace,
-                name=rec.name,
-            )
-        except Exception as err:  # an event never fails the sync it describes
-            _log.warning("event_not_recorded", cronjob=rec.name, reason=reason, error=repr(err))
+        events.record_about(self.host, rec, reason=reason, message=message, type=type_, at=now)
 
 
 def _controller(rec: ObjectRecord) -> dict[str, Any]:

@@ -140,16 +140,7 @@ class DaemonSetController:
         return self._sync(rec, now=now)
 
     def _event(self, rec: ObjectRecord, reason: str, message: str, *, type: str = "") -> None:
-        events.record_object(
-            self.host,
-            rec.uid,
-            kind=KIND,
-            namespace=rec.namespace,
-            name=rec.name,
-            reason=reason,
-            message=message,
-            type=type or events.NORMAL,
-        )
+        events.record_about(self.host, rec, reason=reason, message=message, type=type or "Normal")
 
     def _sync(self, rec: ObjectRecord, *, now: float) -> SyncResult:
         store = self.host.store

@@ -18,11 +18,10 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import ownedpods
+from kubeplay.engine import events, ownedpods
 from kubeplay.engine import pods as engine_pods
 from kubeplay.engine.controllers import keylock
 from kubeplay.engine.host import Host
@@ -197,7 +196,7 @@ class JobController:
             touched += self._create(rec, actions.create, taken={p.name for p in pods}, now=now)
         for event in actions.events:
             self._event(rec, event.type, event.reason, event.message, now=now)
-        self._write_status(rec, actions.status, now=now)
+        self.host.store.set_record_status(rec.uid, actions.status)
         status = actions.status
         finished = bool(job_plan.finished_condition(status))
         ttl = (rec.body.get("spec") or {}).get("ttlSecondsAfterFinished")
@@ -236,28 +235,7 @@ class JobController:
             self._event(rec, "Normal", "SuccessfulCreate", f"Created pod: {pod.name}", now=now)
         return [ObjectKey("Pod", p.namespace, p.name) for p in created.pods]
 
-    def _write_status(self, rec: ObjectRecord, status: dict[str, Any], *, now: float) -> None:
-        fresh = self.host.store.get_record_by_uid(rec.uid)
-        if fresh is None or (fresh.body.get("status") or {}) == status:
-            return
-        body = {**fresh.body, "status": status}
-        if not status:
-            body.pop("status")
-        self.host.store.put_records([replace(fresh, body=body, updated_at=now)])
-
     def _event(
         self, rec: ObjectRecord, type_: str, reason: str, message: str, *, now: float
     ) -> None:
-        try:
-            self.host.store.add_event(
-                rec.uid,
-                type=type_,
-                reason=reason,
-                message=message,
-                at=now,
-                kind=KIND,
-                namespace=rec.namespace,
-                name=rec.name,
-            )
-        except Exception as err:  # an event never fails the sync it describes
-            _log.warning("event_not_recorded", job=rec.name, reason=reason, error=repr(err))
+        events.record_about(self.host, rec, reason=reason, message=message, type=type_, at=now)

@@ -39,25 +39,8 @@ RESYNC_SECONDS = 30.0
 _log = log.get_logger(__name__)
 
 
-def record_event(
-    host: Host, rec: ObjectRecord, *, reason: str, message: str, type: str = events.NORMAL
-) -> None:
-    """An event about a stored object (a ReplicaSet, a Deployment), under its own kind."""
-    import sqlite3
-
-    try:
-        host.store.add_event(
-            rec.uid,
-            type=type,
-            reason=reason,
-            message=message,
-            at=time.time(),
-            kind=rec.kind,
-            namespace=rec.namespace,
-            name=rec.name,
-        )
-    except (sqlite3.Error, KubeplayError) as err:
-        _log.warning("event_not_recorded", uid=rec.uid, reason=reason, error=str(err))
+# Events about a ReplicaSet or a Deployment (the deployment controller uses it too).
+record_event = events.record_about
 
 
 def rs_key(namespace: str, name: str) -> ObjectKey:

@@ -163,16 +163,7 @@ class StatefulSetController:
     # --- one set -------------------------------------------------------------------------
 
     def _event(self, rec: ObjectRecord, reason: str, message: str, *, type: str = "") -> None:
-        events.record_object(
-            self.host,
-            rec.uid,
-            kind=KIND,
-            namespace=rec.namespace,
-            name=rec.name,
-            reason=reason,
-            message=message,
-            type=type or events.NORMAL,
-        )
+        events.record_about(self.host, rec, reason=reason, message=message, type=type or "Normal")
 
     def _revisions(self, rec: ObjectRecord) -> list[ObjectRecord]:
         store = self.host.store
