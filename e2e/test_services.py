@@ -97,7 +97,12 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
         labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
         pod("client"),
     )
-    kp.play(path)
+    # play says what it made, of every kind, as kubectl apply does
+    assert kp.play(path).splitlines() == [
+        "service/web created",
+        "pod/web created",
+        "pod/client created",
+    ]
     vip = cluster_ip(kp, "web")
     assert ipaddress.ip_address(vip) in ipaddress.ip_network(kp.env["KUBEPLAY_SERVICE_CIDR"])
     assert wait_wget(kp, "client", f"http://{vip}/") == HELLO
