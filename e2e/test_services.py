@@ -120,6 +120,25 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
     assert slice_doc["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     described = kp.ok("describe", "svc", "web")
     assert re.search(rf"^Endpoints:\s+{re.escape(web_ip)}:8080$", described, re.M), described
+    # kubectl's columns; the v1 Endpoints derived from the slice, with the API's warning
+    name = slice_doc["metadata"]["name"]
+    rows = kp.ok("get", "endpointslices")
+    assert re.search(rf"^{name}\s+IPv4\s+8080\s+{re.escape(web_ip)}\s+\S+$", rows, re.M), rows
+    res = kp("get", "ep")
+    assert "Warning: v1 Endpoints is deprecated in v1.33+" in res.stderr, res.stderr
+    assert re.search(rf"^web\s+{re.escape(web_ip)}:8080\s+\S+$", res.stdout, re.M), res.stdout
+    endpoints = json.loads(kp.ok("get", "endpoints", "web", "-o", "json"))
+    assert endpoints["kind"] == "Endpoints"
+    assert endpoints["subsets"] == [
+        {
+            "addresses": [
+                {"ip": web_ip, "targetRef": {"kind": "Pod", "namespace": "default", "name": "web"}}
+            ],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        }
+    ]
+    assert "Addresses:          " + web_ip in kp.ok("describe", "endpoints", "web")
+    assert "TargetRef:  Pod/web" in kp.ok("describe", "endpointslice", name)
 
 
 def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:
@@ -167,6 +186,7 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
                 target="http",
                 sessionAffinity="ClientIP",
             ),
+            service("metrics", selector={"app": "web"}, target="metrics"),
             server("a", "from-a", port=8080),
             server("b", "from-b", port=9090),
             pod("client"),
@@ -182,6 +202,21 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
         return seen == {"from-a", "from-b"}
 
     kp.wait_for("both endpoints answer", both, timeout=60)
+    ips = {n: kp.pod(n)["status"]["podIP"] for n in ("a", "b")}
+
+    def listed() -> set[str]:  # the slices are written just after the rules
+        (row,) = kp.ok("get", "endpoints", "web").splitlines()[1:]
+        return set(row.split()[1].split(","))
+
+    assert kp.wait_for(
+        "both in get endpoints", lambda: listed() == {f"{ips['a']}:8080", f"{ips['b']}:9090"}
+    )
+    # a named targetPort no pod has: no endpoints, and describe says why
+    described = kp.ok("describe", "svc", "metrics")
+    assert (
+        "Endpoints:        <none> (of the 2 pods the selector matches, none has a container "
+        'port named "metrics")'
+    ) in described, described
     sticky = cluster_ip(kp, "sticky")
     first = wait_wget(kp, "client", f"http://{sticky}/")
     for _ in range(8):
