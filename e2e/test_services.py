@@ -259,6 +259,26 @@ def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay
     kp.assert_nothing_runs()
 
 
+def test_cluster_ip_or_node_port_taken_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
+    kp.ok("apply", "-f", str(write(kp, "a.yaml", service("a", type="NodePort"))))
+    taken = json.loads(kp.ok("get", "svc", "a", "-o", "json"))["spec"]
+    for name, field, value, message in (
+        ("b", "clusterIP", taken["clusterIP"], "provided IP is already allocated"),
+        ("c", "nodePort", taken["ports"][0]["nodePort"], "provided port is already allocated"),
+    ):
+        svc = service(name, selector={"app": "web"}, type="NodePort")
+        if field == "clusterIP":
+            svc["spec"]["clusterIP"] = value
+        else:
+            svc["spec"]["ports"][0]["nodePort"] = value
+        res = kp("play", str(write(kp, f"{name}.yaml", svc, pod("p"))))
+        assert res.returncode == 2, res.stderr
+        assert f"Invalid value: {value!r}: {message}" in res.stderr, res.stderr
+        assert kp.ok("get", "svc", "-o", "name").split() == ["service/a"]
+        assert kp.pod_names() == []
+    kp.ok("delete", "svc", "a")
+
+
 def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
     kp.play(
         write(
@@ -347,6 +367,28 @@ def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
         res = kp("play", str(path))
     assert res.returncode != 0
     assert f"nodePort {taken}/TCP: already in use by a process on the host" in res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()
+
+
+def test_node_port_and_host_port_refuse_each_other(kp: Kubeplay) -> None:
+    port = free_node_port()
+    svc = service("web", selector={"app": "web"}, type="NodePort")
+    svc["spec"]["ports"][0]["nodePort"] = port
+    held = pod("held", ports=[{"containerPort": 8080, "hostPort": port}])
+    # a running pod's hostPort: the Service is refused
+    first = write(kp, "held.yaml", held)
+    kp.play(first)
+    res = kp("play", str(write(kp, "svc.yaml", svc)))
+    assert res.returncode == 1, res.stderr
+    assert f"service/web: nodePort {port}/TCP: already a hostPort of pod held" in res.stderr
+    kp.ok("down", str(first))
+    # a Service's nodePort (of the same file too): the pod is refused, nothing is made
+    res = kp("play", str(write(kp, "both.yaml", svc, held)))
+    assert res.returncode == 1, res.stderr
+    assert (
+        f"pod default/held: hostPort {port}/TCP: already the nodePort of service default/web"
+    ) in res.stderr
     assert kp.ok("get", "svc", "-o", "name").split() == []
     kp.assert_nothing_runs()
 

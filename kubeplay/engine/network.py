@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,8 +167,15 @@ def resolv_conf(host: Host, plan: PodPlan) -> str:
     )
 
 
-def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> None:
-    """Refuse hostPorts taken by another pod or a host process, before anything is made.
+def check_host_ports(
+    host: Host,
+    new: list[PodPlan],
+    *,
+    replacing: set[str],
+    services: Sequence[services_plan.ServiceSpec] = (),
+) -> None:
+    """Refuse hostPorts taken by another pod, a Service's nodePort (of `services`, the
+    Services there will be) or a host process, before anything is made.
     (`guard_host_ports` checks the pods again where they are inserted.)"""
     from kubeplay.net import ports
 
@@ -176,10 +183,19 @@ def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> 
     conflict = hostports.find_conflict(held, new, replacing=replacing)
     if conflict:
         raise SyncError(conflict, step="network")
+    node_ports = {
+        (p.node_port, p.protocol): svc.ref for svc in services for p in svc.ports if p.node_port
+    }
     for plan in new:
         if plan.ref in replacing:
             continue
         for p in plan.host_ports():
+            if (p.host_port, p.protocol) in node_ports:
+                raise SyncError(
+                    f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: already the nodePort "
+                    f"of service {node_ports[p.host_port, p.protocol]}",
+                    step="network",
+                )
             if ports.port_in_use(p.host_ip or hostports.ANY, p.host_port, p.protocol):
                 raise SyncError(
                     f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: "
