@@ -449,8 +449,19 @@ def test_selector_less_service_with_a_user_endpoint_slice(kp: Kubeplay) -> None:
     assert kp.ok("get", "endpointslices", "-o", "name").split() == []
 
 
-def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
+def test_port_forward_to_a_pod_a_service_and_a_deployment(kp: Kubeplay) -> None:
     loopback_only = "trap 'exit 0' TERM; httpd -f -p 127.0.0.1:8080 -h /var/www & wait $!"
+    template = pod("x", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}])
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["api"]}]},
+            "template": {"metadata": {"labels": {"app": "api"}}, "spec": template["spec"]},
+        },
+    }
     kp.play(
         write(
             kp,
@@ -460,12 +471,24 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
                 pod("web", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}]),
                 app="web",
             ),
+            deployment,
         )
     )
-    kp.wait_for("web Ready", lambda: kp.pod("web")["status"]["phase"] == "Running")
-    for resource, remote in (("pod/web", "8080"), ("svc/web", "80"), ("web", "http")):
+
+    def running() -> bool:
+        items = json.loads(kp.ok("get", "pods", "-o", "json"))["items"]
+        return len(items) == 2 and all(i["status"]["phase"] == "Running" for i in items)
+
+    kp.wait_for("web and the api replica Running", running)
+    for resource, spec in (
+        ("pod/web", ":8080"),
+        ("svc/web", ":80"),  # the Service port, to its targetPort in the pod
+        ("web", ":http"),
+        ("deploy/api", ":http"),  # a Deployment's pod, by its selector's matchExpressions
+        ("pod/web", "127.0.0.1::8080"),  # an address for this pair
+    ):
         with subprocess.Popen(
-            kp.argv("port-forward", resource, f":{remote}"),
+            kp.argv("port-forward", resource, spec),
             env=kp.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -475,13 +498,15 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
                 assert proc.stdout is not None
                 line = proc.stdout.readline()
                 match = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
-                assert match, line
+                assert match, (resource, spec, line)
                 url = f"http://127.0.0.1:{match.group(1)}/"
                 # the server listens on the pod's loopback only: reached inside its netns
                 assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
+    res = kp("port-forward", "deploy/nope", "80")
+    assert res.returncode != 0 and 'deployments.apps "nope" not found' in res.stderr, res.stderr
 
 
 def test_srv_record_cluster_external_name_and_other_namespaces(kp: Kubeplay) -> None:

@@ -581,7 +581,8 @@ def exec(
 def port_forward(
     namespace: str | None, address: str, resource: str, ports: tuple[str, ...]
 ) -> None:
-    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME [LOCAL:]REMOTE..."""
+    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME
+    [[ADDR:]LOCAL:]REMOTE... (REMOTE a port number or name; a Service's port)."""
     import signal
     import threading
 

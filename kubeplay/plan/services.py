@@ -499,6 +499,23 @@ def service_link_env(
 # --- port-forward ---------------------------------------------------------------------------
 
 
+def split_forward_address(spec: str) -> tuple[str, str]:
+    """`ADDR:LOCAL:REMOTE` (`127.0.0.1:8080:80`, `[::1]:8080:80`) as (ADDR, `LOCAL:REMOTE`);
+    ("", spec) without an address. kubectl takes addresses only from --address; kubeplay
+    takes both, an address in the spec for that pair only."""
+    if spec.startswith("["):
+        addr, sep, rest = spec[1:].partition("]:")
+        if not sep or not addr:
+            raise ValueError(f"{spec!r}: an IPv6 address is written [ADDR]:LOCAL:REMOTE")
+        return addr, rest
+    if spec.count(":") < 2:
+        return "", spec
+    addr, _, rest = spec.partition(":")
+    if not addr:
+        raise ValueError(f"{spec!r}: no address before LOCAL:REMOTE")
+    return addr, rest
+
+
 def parse_forward(spec: str) -> tuple[int, str]:
     """kubectl port-forward's `[LOCAL:]REMOTE` (`8080:80`, `:80` = a random local port 0,
     `80` = the same); REMOTE may be a port name. Raises ValueError."""

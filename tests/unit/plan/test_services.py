@@ -500,6 +500,26 @@ def test_parse_forward_refused(spec: str) -> None:
         services.parse_forward(spec)
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param("8080:80", ("", "8080:80"), id="no-address"),
+        pytest.param("80", ("", "80"), id="remote-only"),
+        pytest.param("127.0.0.2:8080:80", ("127.0.0.2", "8080:80"), id="ipv4-address"),
+        pytest.param("localhost::http", ("localhost", ":http"), id="address-random-local"),
+        pytest.param("[::1]:8080:80", ("::1", "8080:80"), id="ipv6-address-in-brackets"),
+    ],
+)
+def test_split_forward_address(spec: str, expected: tuple[str, str]) -> None:
+    assert services.split_forward_address(spec) == expected
+
+
+@pytest.mark.parametrize("spec", [":8080:80", "[::1]8080:80", "[]:80:80"])
+def test_split_forward_address_refused(spec: str) -> None:
+    with pytest.raises(ValueError):
+        services.split_forward_address(spec)
+
+
 def test_port_forward_to_a_service_uses_the_target_port_in_the_pod() -> None:
     svc = _spec(ports=[{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}])
     pod_a = _pod("a", "10.90.0.2", named_ports={"http": (9090, "TCP")})
