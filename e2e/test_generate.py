@@ -23,6 +23,7 @@ import yaml
 
 from e2e.conftest import IMAGE, REPO, SLEEPER, Kubeplay
 from e2e.test_network import free_port
+from e2e.test_services import free_node_port
 from kubeplay.errors import ManifestError
 from kubeplay.kube import loader, validate, workloads
 from kubeplay.plan import pods as plans
@@ -40,10 +41,15 @@ def _docs(path: Path) -> list[dict[str, Any]]:
 
 
 def _free_host_ports(docs: list[dict[str, Any]]) -> None:
-    """Every hostPort of the documents becomes a port free on this host (no clash with the
-    lead's demo, other tests, or the host's services)."""
+    """Every hostPort and nodePort of the documents becomes a port free on this host (no
+    clash with the lead's demo, other tests, or the host's services)."""
     for doc in docs:
         spec = doc.get("spec") or {}
+        if doc["kind"] == "Service":
+            for port in spec.get("ports") or ():
+                if port.get("nodePort"):
+                    port["nodePort"] = free_node_port()
+            continue
         if doc["kind"] != "Pod":
             spec = (spec.get("template") or {}).get("spec") or {}
         for ctr in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
