@@ -302,11 +302,16 @@ def render_records(
     namespaces: bool,
     prefix: str = "",
     ready: dict[str, tuple[int, int]] | None = None,
+    wide: bool = False,
 ) -> str:
+    """kubectl's table of `records`; `wide` (-o wide) adds a Service's SELECTOR."""
     from kubeplay.cli import render
 
     now = time.time()
     headers = _columns(kind)
+    wide = wide and kind == "Service"
+    if wide:
+        headers.append("SELECTOR")
     if namespaces:
         headers.insert(0, "NAMESPACE")
     rows = []
@@ -316,6 +321,9 @@ def render_records(
             *_cells(rec, ready or {}),
             render.human_duration(now - rec.created_at),
         ]
+        if wide:
+            selector = (rec.body.get("spec") or {}).get("selector") or {}
+            row.append(",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>")
         if namespaces:
             row.insert(0, rec.namespace)
         rows.append(row)
@@ -366,11 +374,12 @@ def get_any(
         where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
         click.echo(f"No resources found{where}.", err=True)
         return
+    wide = output == "wide"
     if found:
-        click.echo(render_records(found, kind=info.kind, namespaces=shown))
+        click.echo(render_records(found, kind=info.kind, namespaces=shown, wide=wide))
     if watch:
         for rec in resources.watch(settings, info, namespace=ns, selector=selector):
-            text = render_records([rec], kind=info.kind, namespaces=shown)
+            text = render_records([rec], kind=info.kind, namespaces=shown, wide=wide)
             click.echo(text.splitlines()[-1])
 
 

@@ -252,3 +252,31 @@ def test_endpoints_column(subsets: list[dict[str, Any]], expected: str) -> None:
 )
 def test_endpoint_slice_columns(body: dict[str, Any], expected: list[str]) -> None:
     assert objects.endpoint_slice_cells(body) == expected
+
+
+def test_wide_service_table_adds_the_selector() -> None:
+    from kubeplay.state.store import ObjectRecord
+
+    rec = ObjectRecord(
+        uid="u",
+        api_group="",
+        kind="Service",
+        namespace="default",
+        name="web",
+        body={"spec": {"clusterIP": "10.96.0.10", "selector": {"tier": "a", "app": "web"}}},
+    )
+    header, row = objects.render_records([rec], kind="Service", namespaces=False, wide=True).split(
+        "\n"
+    )
+    assert header.split() == [
+        "NAME",
+        "TYPE",
+        "CLUSTER-IP",
+        "EXTERNAL-IP",
+        "PORT(S)",
+        "AGE",
+        "SELECTOR",
+    ]
+    assert row.split()[-1] == "app=web,tier=a"
+    plain = objects.render_records([rec], kind="Service", namespaces=False)
+    assert "SELECTOR" not in plain
