@@ -379,6 +379,8 @@ def get_any(
         click.echo(render_records(found, kind=info.kind, namespaces=shown, wide=wide))
     if watch:
         for rec in resources.watch(settings, info, namespace=ns, selector=selector):
+            if names and rec.name not in names:  # `get KIND NAME -w`: that object only
+                continue
             text = render_records([rec], kind=info.kind, namespaces=shown, wide=wide)
             click.echo(text.splitlines()[-1])
 
