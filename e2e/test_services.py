@@ -139,6 +139,8 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
     ]
     assert "Addresses:          " + web_ip in kp.ok("describe", "endpoints", "web")
     assert "TargetRef:  Pod/web" in kp.ok("describe", "endpointslice", name)
+    res = kp("delete", "endpoints", "web")  # derived, not stored: its Service is what goes
+    assert res.returncode == 2 and "delete the Service" in res.stderr, res.stderr
 
 
 def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:

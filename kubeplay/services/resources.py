@@ -197,10 +197,24 @@ def delete(
 ) -> DeleteReport:
     """`delete KIND NAME...` for a kind other than Pod, ConfigMap and Secret (those keep
     their own paths); a Deployment goes with its pods."""
+    from kubeplay.errors import UsageError
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyMode
     from kubeplay.services import apply as apply_svc
 
+    if (info.group, info.kind) == ("", "Endpoints"):
+        host = host_mod.open_host(settings)
+        try:
+            derived = derived_endpoints(host, namespace)
+        finally:
+            host.close()
+        for name in names:
+            if (namespace, name) in derived:
+                raise UsageError(
+                    f'endpoints "{name}": kept for service {namespace}/{name} from its '
+                    "EndpointSlices (a cluster's endpoints controller makes it again at once): "
+                    "delete the Service"
+                )
     objects = [
         KubeObject(
             body={
