@@ -511,6 +511,47 @@ def test_port_forward_to_a_pod_a_service_and_a_deployment(kp: Kubeplay) -> None:
     assert res.returncode != 0 and 'deployments.apps "nope" not found' in res.stderr, res.stderr
 
 
+def test_the_readme_demo_is_reached_through_its_service(kp: Kubeplay) -> None:
+    """manifests/demo.yaml (its nodePort made free) as the README says: two replicas behind
+    the Service hello, reached from the host by nodePort and cluster IP, and by name from the
+    client pod; scripts/demo-info.sh prints those addresses."""
+    import os
+    import sys
+
+    from e2e.conftest import REPO
+
+    docs = [d for d in yaml.safe_load_all((REPO / "manifests" / "demo.yaml").read_text()) if d]
+    node_port = free_node_port()
+    (svc,) = [d for d in docs if d["kind"] == "Service"]
+    svc["spec"]["ports"][0]["nodePort"] = node_port
+    path = write(kp, "demo.yaml", *docs)
+    kp.play(path)
+    wrapper = kp.tmp / "kubeplay"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m kubeplay "$@"\n')
+    os.chmod(wrapper, 0o755)
+    info = subprocess.run(
+        [str(REPO / "scripts" / "demo-info.sh"), str(wrapper)],
+        env=kp.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert info.returncode == 0, info.stderr
+    vip = cluster_ip(kp, "hello")
+    assert f"curl http://127.0.0.1:{node_port}/ " in info.stdout, info.stdout
+    assert f"curl http://{vip}/ " in info.stdout, info.stdout
+    for url in (f"http://127.0.0.1:{node_port}/", f"http://{vip}/"):
+        got = kp.wait_for(url, lambda url=url: http_get(url))
+        assert got.startswith("hello from hello-"), got
+    kp.wait_for(
+        "the client's answer by name",
+        lambda: "GET http://hello/: hello from hello-" in kp.ok("logs", "client"),
+        timeout=30,
+    )
+    kp.ok("down", str(path))
+
+
 def test_srv_record_cluster_external_name_and_other_namespaces(kp: Kubeplay) -> None:
     alias = {
         "apiVersion": "v1",

@@ -9,8 +9,9 @@ echo
 echo
 "$kubeplay" get svc hello
 ip=$("$kubeplay" get svc hello | awk 'NR == 2 {print $3}')
+node_port=$("$kubeplay" get svc hello | awk 'NR == 2 {split($5, p, "[:/]"); print p[2]}')
 tries=(
-  "curl http://127.0.0.1:30080/" "the Service's nodePort on the host"
+  "curl http://127.0.0.1:$node_port/" "the Service's nodePort on the host"
   "curl http://$ip/" "its cluster IP: the host reaches it too"
   "$kubeplay logs client" "the client's GET http://hello/ every 5 s"
   "$kubeplay exec client -- wget -qO- http://hello.default.svc.cluster.local/" "full name"
