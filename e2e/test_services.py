@@ -349,6 +349,11 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     assert re.search(rf"^lb\s+LoadBalancer\s+\S+\s+127\.0\.0\.1\s+80:{lb_port}/TCP", rows, re.M), (
         rows
     )
+    lb_doc = json.loads(kp.ok("get", "svc", "lb", "-o", "json"))
+    assert lb_doc["status"]["loadBalancer"]["ingress"][0]["ip"] == "127.0.0.1", lb_doc
+    assert re.search(
+        r"^LoadBalancer Ingress:\s+127\.0\.0\.1$", kp.ok("describe", "svc", "lb"), re.M
+    )
     # An allocated nodePort is in the range and answers "refused" without endpoints.
     doc = json.loads(kp.ok("get", "svc", "none", "-o", "json"))
     allocated = doc["spec"]["ports"][0]["nodePort"]
