@@ -179,7 +179,10 @@ def watch(
         time.sleep(interval)
         now = {r.uid: r for r in get(settings, info, namespace=namespace, selector=selector)}
         for uid, rec in now.items():
-            if uid not in seen or seen[uid].updated_at != rec.updated_at:
+            was = seen.get(uid)
+            # changed: written again with another body (a derived Endpoints is "written"
+            # whenever its slices are, often with the same addresses)
+            if was is None or (was.updated_at != rec.updated_at and was.body != rec.body):
                 yield rec
         for uid, rec in seen.items():
             if uid not in now:
