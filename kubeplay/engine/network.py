@@ -258,9 +258,9 @@ def compute_node_network(host: Host) -> NodeNetwork:
         if not rec.pod_ip:
             continue
         plan = plans.from_json(rec.plan_json)
+        # The bare hostname is a kubeplay convenience; `<hostname>.<subdomain>.<ns>.svc...`
+        # comes from compute_dns_records, only while a headless Service <subdomain> selects it.
         names.setdefault(plan.hostname, []).append(rec.pod_ip)
-        if plan.fqdn:
-            names.setdefault(plan.fqdn, []).append(rec.pod_ip)
         infos.append(pod_info(host, rec, plan))
         for ctr in plan.all_containers():
             for p in ctr.ports:
@@ -310,7 +310,7 @@ def compute_node_network(host: Host) -> NodeNetwork:
         services=len(specs),
         rules=tuple(rules),
         slices=slices,
-        records=services_plan.compute_dns_config(specs),
+        records=services_plan.compute_dns_config(with_endpoints),
     )
 
 
@@ -438,6 +438,9 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
             try:
                 if want.services:
                     ensure_node(host)  # a Service before any pod: the bridge, route and DNS
+                if want.services and last is None:
+                    # a full sync also restarts a dnsmasq killed by someone else
+                    _dnsmasq(host).ensure_running()
                 _dnsmasq(host).update_hosts(want.names)
                 _dnsmasq(host).update_records(want.records)  # restarts it only on a change
             except KubeplayError:
