@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import random
 import re
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from e2e.test_network import (
     HELLO,
     HTTPD,
     UDP_ECHO_PORT,
+    dnsmasq_pids,
     gateway,
     http_get,
     pod,
@@ -148,6 +152,10 @@ def test_no_endpoints_is_refused_and_readiness_moves_the_endpoint(kp: Kubeplay) 
     assert kp.wait_for("refused again", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
     # An unknown port of the cluster IP is refused too.
     assert connect_error(vip, 81) == "ConnectionRefusedError"
+    # Refused at once (a reject), not a connect left to time out.
+    start = time.monotonic()
+    assert connect_error(vip, 80) == "ConnectionRefusedError"
+    assert time.monotonic() - start < 1.0
 
 
 def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
@@ -183,28 +191,73 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
         assert wget(kp, "client", f"http://{sticky}/") == first
 
 
-def test_headless_names_the_ready_pods_and_their_hostnames(kp: Kubeplay) -> None:
+def lookup(kp: Kubeplay, kind: str, name: str) -> str:
+    """busybox nslookup's answer from the client pod ("" when it finds nothing)."""
+    res = kp("exec", "client", "--", "nslookup", f"-type={kind}", name)
+    return res.stdout if res.returncode == 0 else ""
+
+
+def srv_answers(kp: Kubeplay, name: str) -> set[tuple[int, str]]:
+    """(port, target) of each SRV answer for `name`."""
+    text = lookup(kp, "srv", name)
+    return {(int(p), t.rstrip(".")) for p, t in re.findall(r"= \d+ \d+ (\d+) (\S+)", text)}
+
+
+def test_headless_names_srv_and_hostname_records_live_with_the_service(kp: Kubeplay) -> None:
+    """Headless: the name lists the ready pods; SRV for a named port answers one record per
+    endpoint (target `<hostname>.<svc>...` for a pod whose subdomain names the Service, else
+    `<a-b-c-d>.<svc>...`, each resolving); `<hostname>.<subdomain>...` exists only while the
+    Service does."""
+    pods = write(
+        kp,
+        "pods.yaml",
+        server("db-0", "zero", hostname="db-0", subdomain="db"),
+        server("db-1", "one", port=9090),
+        pod("client"),
+    )
+    svc = write(
+        kp, "svc.yaml", service("db", selector={"app": "web"}, target="http", clusterIP="None")
+    )
+    kp.play(pods)
+    ip0, ip1 = (kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1"))
+    host_name = "db-0.db.default.svc.cluster.local"
+    kp.wait_for("db-0 Running", lambda: kp.pod("db-0")["status"]["phase"] == "Running")
+    assert lookup(kp, "a", host_name) == "", "a hostname record without its Service"
+    kp.ok("apply", "-f", str(svc))
+
+    def resolved() -> set[str]:
+        answer = lookup(kp, "a", "db.default.svc.cluster.local")
+        return set(re.findall(r"Address:\s+(\S+)$", answer, re.M)) & {ip0, ip1}
+
+    assert kp.wait_for("both pods under the headless name", lambda: resolved() == {ip0, ip1})
+    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
+    dashed = f"{ip1.replace('.', '-')}.db.default.svc.cluster.local"
+    want = {(8080, host_name), (9090, dashed)}
+    srv_name = "_http._tcp.db.default.svc.cluster.local"
+    assert kp.wait_for("one SRV per endpoint", lambda: srv_answers(kp, srv_name) == want)
+    assert wait_wget(kp, "client", f"http://{dashed}:9090/").strip() == "one"
+    kp.ok("delete", "-f", str(svc))
+    assert kp.wait_for("the hostname record gone", lambda: lookup(kp, "a", host_name) == "")
+    assert srv_answers(kp, srv_name) == set()
+
+
+def test_dnsmasq_killed_by_hand_is_restarted_within_a_resync(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
             "app.yaml",
-            service("db", selector={"app": "web"}, clusterIP="None"),
-            server("db-0", "zero", hostname="db-0", subdomain="db"),
-            server("db-1", "one", hostname="db-1", subdomain="db"),
+            service("web", selector={"app": "web"}),
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
             pod("client"),
         )
     )
-    ips = {kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1")}
-
-    def resolved() -> set[str]:
-        answer = kp("exec", "client", "--", "nslookup", "-type=a", "db.default.svc.cluster.local")
-        return set(re.findall(r"Address:\s+(\S+)$", answer.stdout, re.M)) & ips
-
-    assert kp.wait_for("both pods under the headless name", lambda: resolved() == ips)
-    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
-    assert wait_wget(kp, "client", "http://db-1.db.default.svc.cluster.local:8080/").strip() == (
-        "one"
-    )
+    assert wait_wget(kp, "client", "http://web/") == HELLO
+    (pid,) = dnsmasq_pids(kp)
+    os.kill(pid, signal.SIGKILL)
+    kp.wait_for("dnsmasq gone", lambda: pid not in dnsmasq_pids(kp))
+    # the Services controller's full resync (every 20 s) starts it again
+    assert kp.wait_for("dnsmasq again", lambda: dnsmasq_pids(kp), timeout=60)
+    assert wait_wget(kp, "client", "http://web/") == HELLO
 
 
 def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
@@ -269,18 +322,23 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     lb = service("lb", selector={"app": "web"}, type="LoadBalancer")
     lb["spec"]["ports"][0]["nodePort"] = lb_port
     empty = service("none", selector={"app": "nothing"}, type="NodePort")
+    local_port = free_node_port()
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"  # the host's own traffic still masqueraded
     path = write(
         kp,
         "app.yaml",
         nodeport,
         lb,
         empty,
+        local,
         labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
     )
     res = kp("play", str(path))
     assert res.returncode == 0, res.stderr
     assert "served as a NodePort" in res.stderr, res.stderr
-    for port in (node_port, lb_port):
+    for port in (node_port, lb_port, local_port):
         url = f"http://127.0.0.1:{port}/"
         assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
     rows = kp.ok("get", "svc")
