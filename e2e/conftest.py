@@ -397,6 +397,17 @@ class Kubeplay:
                 for line in hosts.read_text().splitlines()
                 if line.endswith(".cluster.local")
             ]
+        records = self.runroot / "dns" / "records.conf"  # SRV and CNAME lines
+        with contextlib.suppress(OSError):
+            found += [f"dns record: {line}" for line in records.read_text().splitlines()]
+        # UDP conntrack entries to the service range (TCP ones may linger in TIME_WAIT, as
+        # in a cluster: kube-proxy clears UDP only)
+        with contextlib.suppress(OSError):
+            found += [
+                f"conntrack: {line.strip()}"
+                for line in Path("/proc/net/nf_conntrack").read_text().splitlines()
+                if " udp " in line and f" dst={cidr}" in line.split(" src=", 2)[1]
+            ]
         return found
 
     def assert_nothing_runs(self) -> None:

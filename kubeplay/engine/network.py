@@ -392,6 +392,24 @@ def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
             _log.warning("conntrack_clear_failed", service=old.service, error=str(err))
 
 
+def _sweep_stale_udp(host: Host, want: NodeNetwork | None) -> None:
+    """Delete the UDP conntrack entries to the service range that no current Service port
+    and endpoint accounts for (a Service deleted, or an endpoint gone, by a process that had
+    not applied the rules before)."""
+    from kubeplay.net import conntrack
+
+    keep = {
+        (r.cluster_ip, ip, r.port)
+        for r in (want.rules if want is not None else ())
+        if r.protocol == "UDP"
+        for ip, _ in r.endpoints
+    }
+    try:
+        conntrack.delete_stale_service_udp(host.settings.service_cidr, keep)
+    except KubeplayError as err:  # the rules are right; entries time out in the end
+        _log.warning("conntrack_sweep_failed", error=str(err))
+
+
 def _user_endpoints(
     host: Host, svc: services_plan.ServiceSpec
 ) -> tuple[services_plan.PortEndpoints, ...]:
@@ -432,6 +450,8 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
                 nft.apply_nft(want.ruleset)
         if previous is not None:
             _clear_stale_udp(previous, want)
+        if last is None:  # what no process here applied before: left by another one
+            _sweep_stale_udp(host, want)
         if previous is None or previous.slices != want.slices:
             sync_endpoint_slices(host, want.slices)
         if last is None or last.names != want.names or last.records != want.records:
@@ -456,6 +476,7 @@ def reset_node(host: Host) -> None:
 
     _dnsmasq(host).stop()
     nft.remove_nft_table(host.settings.nft_table)
+    _sweep_stale_udp(host, None)
     links.remove_bridge(host.settings.bridge)
     with _applied_lock:
         _applied.pop(host.settings.nft_table, None)
