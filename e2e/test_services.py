@@ -272,7 +272,7 @@ def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay
     kp.assert_nothing_runs()
 
 
-def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
+def test_deleted_or_flushed_table_is_repaired(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
@@ -286,6 +286,13 @@ def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
     table = "kubeplay_" + kp.bridge.replace("-", "_")
     subprocess.run(["nft", "delete", "table", "ip", table], check=True)
     assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
+    # What `nft flush ruleset` does to kubeplay's table (the host's other tables are not
+    # this test's to flush): the table stays, every rule, map and set element goes.
+    subprocess.run(["nft", "flush", "table", "ip", table], check=True)
+    assert connect_error(vip, 80) != "ok"
+    assert kp.wait_for("served after a flush", lambda: http_get(f"http://{vip}/"), timeout=60) == (
+        HELLO
+    )
 
 
 def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> None:
