@@ -1,8 +1,12 @@
 """Services end to end: a cluster IP from the test's own service range, pod -> cluster IP ->
 pod (and a pod to its own Service: hairpin), host -> cluster IP, names from every pod,
 endpoints that follow readiness, a named targetPort that two pods map differently, ClientIP
-affinity, a Service without endpoints refused at once, headless names, a clusterIP out of
-range refused before anything is made, and the table repaired after someone deletes it.
+affinity, a Service without endpoints refused at once, headless names and SRV records, pod
+hostname records that live with their headless Service, a clusterIP out of range refused
+before anything is made, NodePorts on 127.0.0.1 and from another "machine" (a namespace routed
+through the host: externalTrafficPolicy Cluster masquerades, Local keeps the client address),
+UDP after an endpoint change, and the table and dnsmasq repaired after someone deletes,
+flushes or kills them.
 
 Traffic goes to the test's own pods and to its cluster IPs, which are routed into the test's
 own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
@@ -10,22 +14,25 @@ own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from e2e.conftest import Kubeplay
+from e2e.conftest import Kubeplay, _free_subnet
 from e2e.test_network import (
     HELLO,
     HTTPD,
@@ -359,6 +366,73 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     assert kp.wait_for(
         "refused", lambda: connect_error("127.0.0.1", allocated) == "ConnectionRefusedError"
     )
+
+
+CLIENT_IP_CGI = (
+    "mkdir -p /tmp/www/cgi-bin && "
+    "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
+    "> /tmp/www/cgi-bin/ip && chmod +x /tmp/www/cgi-bin/ip && "
+    "trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp/www & wait $!"
+)
+
+
+@contextlib.contextmanager
+def outside_client(kp: Kubeplay) -> Iterator[tuple[str, str]]:
+    """A network namespace of the test's own, standing for another machine: a veth pair,
+    the host end with a /24 of the test's base, the namespace's default route through it.
+    Yields (namespace name, the host end's address)."""
+    name = "kpo" + secrets.token_hex(3)
+    net = ipaddress.ip_network(_free_subnet(taken=kp.env["KUBEPLAY_SUBNET"]))
+    host_ip, client_ip = str(net.network_address + 1), str(net.network_address + 2)
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", f"{name}h", "type", "veth", "peer", "name", f"{name}n"],
+        ["ip", "link", "set", f"{name}n", "netns", name],
+        ["ip", "addr", "add", f"{host_ip}/24", "dev", f"{name}h"],
+        ["ip", "link", "set", f"{name}h", "up"],
+        ["ip", "-n", name, "addr", "add", f"{client_ip}/24", "dev", f"{name}n"],
+        ["ip", "-n", name, "link", "set", f"{name}n", "up"],
+        ["ip", "-n", name, "route", "add", "default", "via", host_ip],
+    ]
+    try:
+        for argv in steps:
+            subprocess.run(argv, check=True, capture_output=True)
+        yield name, host_ip
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", f"{name}h"], check=False, capture_output=True)
+
+
+def test_external_traffic_policy_local_keeps_the_client_address(kp: Kubeplay) -> None:
+    """A client on another "machine" (a namespace routed through the host) reaches a
+    NodePort: with externalTrafficPolicy Cluster the pod sees the gateway (masqueraded, as
+    kube-proxy does for traffic from outside the pod network), with Local its own address."""
+    cluster_port, local_port = free_node_port(), free_node_port()
+    cluster = service("cluster", selector={"app": "web"}, type="NodePort")
+    cluster["spec"]["ports"][0]["nodePort"] = cluster_port
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    web = labelled(pod("web", command=CLIENT_IP_CGI, ports=[{"containerPort": 8080}]), app="web")
+    kp.play(write(kp, "app.yaml", cluster, local, web))
+    with outside_client(kp) as (ns, host_ip):
+
+        def seen(port: int) -> str:
+            res = subprocess.run(
+                ["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "--noproxy", "*",
+                 f"http://{host_ip}:{port}/cgi-bin/ip"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            # busybox httpd writes an IPv4 client as `[::ffff:a.b.c.d]`
+            return (
+                res.stdout.strip().removeprefix("[::ffff:").rstrip("]")
+                if res.returncode == 0
+                else ""
+            )
+
+        client_ip = str(ipaddress.ip_address(host_ip) + 1)
+        assert kp.wait_for("Local answers", lambda: seen(local_port)) == client_ip
+        assert kp.wait_for("Cluster answers", lambda: seen(cluster_port)) == gateway(kp)
 
 
 def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
