@@ -25,6 +25,9 @@ from kubeplay.errors import NetworkError
 _log = log.get_logger(__name__)
 
 DNSMASQ = "dnsmasq"
+START_ATTEMPTS = 5
+# dnsmasq's start-up error when a host interface vanishes while it lists them (exit 5)
+INTERFACE_RACE = "failed to find list of interfaces"
 
 
 class Dnsmasq:
@@ -103,14 +106,22 @@ class Dnsmasq:
         if not self.records_file.exists():
             self._write(self.records_file, "")
         argv = self.argv()
-        try:
-            # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
-            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        except OSError as err:
-            raise NetworkError(f"dnsmasq: {err}", errno=err.errno) from err
-        if proc.returncode != 0:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
+                proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            except OSError as err:
+                raise NetworkError(f"dnsmasq: {err}", errno=err.errno) from err
+            if proc.returncode == 0:
+                break
             last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
-            raise NetworkError(f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}")
+            if INTERFACE_RACE not in last or attempt == START_ATTEMPTS:
+                raise NetworkError(
+                    f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}"
+                )
+            # An interface of the host went while dnsmasq listed them (veths of pods come
+            # and go): it gives up at start-up, a second listing finds a steady set.
+            _log.info("dnsmasq_start_retry", attempt=attempt, error=last)
         _log.debug("dnsmasq_started", pid=self.pid(), address=self.listen_address)
 
     def _write_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
