@@ -86,15 +86,20 @@ class Dnsmasq:
         """The running dnsmasq of this run dir, or None."""
         try:
             pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if self._alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        """Whether `pid` is this run dir's dnsmasq and has not exited."""
+        try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            return None
+        except (FileNotFoundError, ProcessLookupError):
+            return False
         if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-            return None
-        if f"--pid-file={self.pidfile}".encode() not in cmdline:
-            return None  # a recycled pid
-        return pid
+            return False
+        return f"--pid-file={self.pidfile}".encode() in cmdline  # else a recycled pid
 
     def ensure_running(self) -> None:
         """Start dnsmasq unless this run dir's one is running; returns once it answers."""
@@ -176,10 +181,12 @@ class Dnsmasq:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     break
+                # dnsmasq unlinks its pidfile before it closes its sockets: wait for the
+                # process itself, or a new one would find the address still in use.
                 deadline = time.monotonic() + timeout
-                while self.pid() is not None and time.monotonic() < deadline:
+                while self._alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.01)
-                if self.pid() is None:
+                if not self._alive(pid):
                     break
             else:
                 raise NetworkError(f"dnsmasq (pid {pid}) did not exit", errno=errno.ETIMEDOUT)

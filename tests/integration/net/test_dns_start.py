@@ -74,3 +74,29 @@ def test_start_retries_only_the_interface_race(
     else:
         server.ensure_running()
     assert int(count.read_text()) == starts
+
+
+SLOW_EXIT = """#!/bin/sh
+for a; do case $a in --pid-file=*) pf=${a#--pid-file=};; esac; done
+sh -c 'trap "rm -f $0; sleep 0.5; exit 0" TERM; echo $$ > $0; while :; do sleep 0.05; done' \\
+  "$pf" "$@" </dev/null >/dev/null 2>&1 &
+while [ ! -s "$pf" ]; do sleep 0.01; done
+"""
+
+
+def test_stop_waits_for_the_process_not_its_pidfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dnsmasq unlinks its pidfile on SIGTERM before it exits and closes its sockets: a stop
+    that returned then let the restarted one find its address in use."""
+    script = tmp_path / "dnsmasq"
+    script.write_text(SLOW_EXIT)
+    script.chmod(0o755)
+    monkeypatch.setattr(dns, "DNSMASQ", str(script))
+    server = _server(tmp_path)
+    server.ensure_running()
+    pid = server.pid()
+    assert pid is not None
+    server.stop()
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
