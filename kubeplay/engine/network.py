@@ -395,9 +395,12 @@ def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
 def _sweep_stale_udp(host: Host, want: NodeNetwork | None) -> None:
     """Delete the UDP conntrack entries to the service range that no current Service port
     and endpoint accounts for (a Service deleted, or an endpoint gone, by a process that had
-    not applied the rules before)."""
+    not applied the rules before). Only while this install's bridge exists: the service
+    range is routed to it, so its entries are this install's."""
     from kubeplay.net import conntrack
 
+    if not Path(f"/sys/class/net/{host.settings.bridge}").exists():
+        return
     keep = {
         (r.cluster_ip, ip, r.port)
         for r in (want.rules if want is not None else ())
