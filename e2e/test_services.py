@@ -1,8 +1,12 @@
 """Services end to end: a cluster IP from the test's own service range, pod -> cluster IP ->
 pod (and a pod to its own Service: hairpin), host -> cluster IP, names from every pod,
 endpoints that follow readiness, a named targetPort that two pods map differently, ClientIP
-affinity, a Service without endpoints refused at once, headless names, a clusterIP out of
-range refused before anything is made, and the table repaired after someone deletes it.
+affinity, a Service without endpoints refused at once, headless names and SRV records, pod
+hostname records that live with their headless Service, a clusterIP out of range refused
+before anything is made, NodePorts on 127.0.0.1 and from another "machine" (a namespace routed
+through the host: externalTrafficPolicy Cluster masquerades, Local keeps the client address),
+UDP after an endpoint change, and the table and dnsmasq repaired after someone deletes,
+flushes or kills them.
 
 Traffic goes to the test's own pods and to its cluster IPs, which are routed into the test's
 own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
@@ -10,23 +14,30 @@ own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import os
 import random
 import re
+import secrets
+import signal
 import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from e2e.conftest import Kubeplay
+from e2e.conftest import Kubeplay, _free_subnet
 from e2e.test_network import (
     HELLO,
     HTTPD,
     UDP_ECHO_PORT,
+    dnsmasq_pids,
     gateway,
     http_get,
     pod,
@@ -218,6 +229,10 @@ def test_no_endpoints_is_refused_and_readiness_moves_the_endpoint(kp: Kubeplay) 
     assert kp.wait_for("refused again", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
     # An unknown port of the cluster IP is refused too.
     assert connect_error(vip, 81) == "ConnectionRefusedError"
+    # Refused at once (a reject), not a connect left to time out.
+    start = time.monotonic()
+    assert connect_error(vip, 80) == "ConnectionRefusedError"
+    assert time.monotonic() - start < 1.0
 
 
 def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
@@ -269,28 +284,73 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
         assert wget(kp, "client", f"http://{sticky}/") == first
 
 
-def test_headless_names_the_ready_pods_and_their_hostnames(kp: Kubeplay) -> None:
+def lookup(kp: Kubeplay, kind: str, name: str) -> str:
+    """busybox nslookup's answer from the client pod ("" when it finds nothing)."""
+    res = kp("exec", "client", "--", "nslookup", f"-type={kind}", name)
+    return res.stdout if res.returncode == 0 else ""
+
+
+def srv_answers(kp: Kubeplay, name: str) -> set[tuple[int, str]]:
+    """(port, target) of each SRV answer for `name`."""
+    text = lookup(kp, "srv", name)
+    return {(int(p), t.rstrip(".")) for p, t in re.findall(r"= \d+ \d+ (\d+) (\S+)", text)}
+
+
+def test_headless_names_srv_and_hostname_records_live_with_the_service(kp: Kubeplay) -> None:
+    """Headless: the name lists the ready pods; SRV for a named port answers one record per
+    endpoint (target `<hostname>.<svc>...` for a pod whose subdomain names the Service, else
+    `<a-b-c-d>.<svc>...`, each resolving); `<hostname>.<subdomain>...` exists only while the
+    Service does."""
+    pods = write(
+        kp,
+        "pods.yaml",
+        server("db-0", "zero", hostname="db-0", subdomain="db"),
+        server("db-1", "one", port=9090),
+        pod("client"),
+    )
+    svc = write(
+        kp, "svc.yaml", service("db", selector={"app": "web"}, target="http", clusterIP="None")
+    )
+    kp.play(pods)
+    ip0, ip1 = (kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1"))
+    host_name = "db-0.db.default.svc.cluster.local"
+    kp.wait_for("db-0 Running", lambda: kp.pod("db-0")["status"]["phase"] == "Running")
+    assert lookup(kp, "a", host_name) == "", "a hostname record without its Service"
+    kp.ok("apply", "-f", str(svc))
+
+    def resolved() -> set[str]:
+        answer = lookup(kp, "a", "db.default.svc.cluster.local")
+        return set(re.findall(r"Address:\s+(\S+)$", answer, re.M)) & {ip0, ip1}
+
+    assert kp.wait_for("both pods under the headless name", lambda: resolved() == {ip0, ip1})
+    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
+    dashed = f"{ip1.replace('.', '-')}.db.default.svc.cluster.local"
+    want = {(8080, host_name), (9090, dashed)}
+    srv_name = "_http._tcp.db.default.svc.cluster.local"
+    assert kp.wait_for("one SRV per endpoint", lambda: srv_answers(kp, srv_name) == want)
+    assert wait_wget(kp, "client", f"http://{dashed}:9090/").strip() == "one"
+    kp.ok("delete", "-f", str(svc))
+    assert kp.wait_for("the hostname record gone", lambda: lookup(kp, "a", host_name) == "")
+    assert srv_answers(kp, srv_name) == set()
+
+
+def test_dnsmasq_killed_by_hand_is_restarted_within_a_resync(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
             "app.yaml",
-            service("db", selector={"app": "web"}, clusterIP="None"),
-            server("db-0", "zero", hostname="db-0", subdomain="db"),
-            server("db-1", "one", hostname="db-1", subdomain="db"),
+            service("web", selector={"app": "web"}),
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
             pod("client"),
         )
     )
-    ips = {kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1")}
-
-    def resolved() -> set[str]:
-        answer = kp("exec", "client", "--", "nslookup", "-type=a", "db.default.svc.cluster.local")
-        return set(re.findall(r"Address:\s+(\S+)$", answer.stdout, re.M)) & ips
-
-    assert kp.wait_for("both pods under the headless name", lambda: resolved() == ips)
-    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
-    assert wait_wget(kp, "client", "http://db-1.db.default.svc.cluster.local:8080/").strip() == (
-        "one"
-    )
+    assert wait_wget(kp, "client", "http://web/") == HELLO
+    (pid,) = dnsmasq_pids(kp)
+    os.kill(pid, signal.SIGKILL)
+    kp.wait_for("dnsmasq gone", lambda: pid not in dnsmasq_pids(kp))
+    # the Services controller's full resync (every 20 s) starts it again
+    assert kp.wait_for("dnsmasq again", lambda: dnsmasq_pids(kp), timeout=60)
+    assert wait_wget(kp, "client", "http://web/") == HELLO
 
 
 def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
@@ -325,7 +385,7 @@ def test_cluster_ip_or_node_port_taken_is_refused_before_anything_is_made(kp: Ku
     kp.ok("delete", "svc", "a")
 
 
-def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
+def test_deleted_or_flushed_table_is_repaired(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
@@ -339,6 +399,13 @@ def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
     table = "kubeplay_" + kp.bridge.replace("-", "_")
     subprocess.run(["nft", "delete", "table", "ip", table], check=True)
     assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
+    # What `nft flush ruleset` does to kubeplay's table (the host's other tables are not
+    # this test's to flush): the table stays, every rule, map and set element goes.
+    subprocess.run(["nft", "flush", "table", "ip", table], check=True)
+    assert connect_error(vip, 80) != "ok"
+    assert kp.wait_for("served after a flush", lambda: http_get(f"http://{vip}/"), timeout=60) == (
+        HELLO
+    )
 
 
 def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> None:
@@ -375,18 +442,23 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     lb = service("lb", selector={"app": "web"}, type="LoadBalancer")
     lb["spec"]["ports"][0]["nodePort"] = lb_port
     empty = service("none", selector={"app": "nothing"}, type="NodePort")
+    local_port = free_node_port()
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"  # the host's own traffic still masqueraded
     path = write(
         kp,
         "app.yaml",
         nodeport,
         lb,
         empty,
+        local,
         labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
     )
     res = kp("play", str(path))
     assert res.returncode == 0, res.stderr
     assert "served as a NodePort" in res.stderr, res.stderr
-    for port in (node_port, lb_port):
+    for port in (node_port, lb_port, local_port):
         url = f"http://127.0.0.1:{port}/"
         assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
     rows = kp.ok("get", "svc")
@@ -405,6 +477,73 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     assert kp.wait_for(
         "refused", lambda: connect_error("127.0.0.1", allocated) == "ConnectionRefusedError"
     )
+
+
+CLIENT_IP_CGI = (
+    "mkdir -p /tmp/www/cgi-bin && "
+    "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
+    "> /tmp/www/cgi-bin/ip && chmod +x /tmp/www/cgi-bin/ip && "
+    "trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp/www & wait $!"
+)
+
+
+@contextlib.contextmanager
+def outside_client(kp: Kubeplay) -> Iterator[tuple[str, str]]:
+    """A network namespace of the test's own, standing for another machine: a veth pair,
+    the host end with a /24 of the test's base, the namespace's default route through it.
+    Yields (namespace name, the host end's address)."""
+    name = "kpo" + secrets.token_hex(3)
+    net = ipaddress.ip_network(_free_subnet(taken=kp.env["KUBEPLAY_SUBNET"]))
+    host_ip, client_ip = str(net.network_address + 1), str(net.network_address + 2)
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", f"{name}h", "type", "veth", "peer", "name", f"{name}n"],
+        ["ip", "link", "set", f"{name}n", "netns", name],
+        ["ip", "addr", "add", f"{host_ip}/24", "dev", f"{name}h"],
+        ["ip", "link", "set", f"{name}h", "up"],
+        ["ip", "-n", name, "addr", "add", f"{client_ip}/24", "dev", f"{name}n"],
+        ["ip", "-n", name, "link", "set", f"{name}n", "up"],
+        ["ip", "-n", name, "route", "add", "default", "via", host_ip],
+    ]
+    try:
+        for argv in steps:
+            subprocess.run(argv, check=True, capture_output=True)
+        yield name, host_ip
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", f"{name}h"], check=False, capture_output=True)
+
+
+def test_external_traffic_policy_local_keeps_the_client_address(kp: Kubeplay) -> None:
+    """A client on another "machine" (a namespace routed through the host) reaches a
+    NodePort: with externalTrafficPolicy Cluster the pod sees the gateway (masqueraded, as
+    kube-proxy does for traffic from outside the pod network), with Local its own address."""
+    cluster_port, local_port = free_node_port(), free_node_port()
+    cluster = service("cluster", selector={"app": "web"}, type="NodePort")
+    cluster["spec"]["ports"][0]["nodePort"] = cluster_port
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    web = labelled(pod("web", command=CLIENT_IP_CGI, ports=[{"containerPort": 8080}]), app="web")
+    kp.play(write(kp, "app.yaml", cluster, local, web))
+    with outside_client(kp) as (ns, host_ip):
+
+        def seen(port: int) -> str:
+            res = subprocess.run(
+                ["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "--noproxy", "*",
+                 f"http://{host_ip}:{port}/cgi-bin/ip"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            # busybox httpd writes an IPv4 client as `[::ffff:a.b.c.d]`
+            return (
+                res.stdout.strip().removeprefix("[::ffff:").rstrip("]")
+                if res.returncode == 0
+                else ""
+            )
+
+        client_ip = str(ipaddress.ip_address(host_ip) + 1)
+        assert kp.wait_for("Local answers", lambda: seen(local_port)) == client_ip
+        assert kp.wait_for("Cluster answers", lambda: seen(cluster_port)) == gateway(kp)
 
 
 def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
