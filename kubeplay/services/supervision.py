@@ -30,8 +30,6 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import reconcile
-
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
     if any(not r.api_group for r in host.store.list_records(["Service"])):
@@ -49,6 +47,9 @@ def _needed(host: host_mod.Host) -> bool:
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
+    # imported only here: reconcile imports the supervisor's loop and with it asyncio
+    from kubeplay.engine import reconcile
+
     return reconcile.any_needed(host)  # a workload not settled: a rollout, pods to make
 
 
