@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 # Byte-compile kubeplay (also where PYTHONDONTWRITEBYTECODE is set): start-up time matters.
 bytecode: venv
 	@$(PY) -m compileall -q kubeplay
+	@$(PY) -m kubeplay.codecache
 
 $(ROOTFS_TAR): scripts/busybox-rootfs.sh
 	@mkdir -p $(CACHE)

@@ -652,14 +652,28 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+# The lock file once taken: held until the process exits, so that the clean-up after the
+# `with bench_lock()` block still runs under it.
+_held_lock: list[Any] = []
+
+
 @contextlib.contextmanager
 def bench_lock() -> Iterator[None]:
-    with LOCK_FILE.open("w") as fh:
+    if not _held_lock:
+        fh = LOCK_FILE.open("w")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.close()
             raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
-        yield
+        _held_lock.append(fh)
+    yield
+
+
+def lock_held() -> bool:
+    """Whether this run holds the bench lock: the podman pods named kpbench-NNN are then its
+    own, else another run's (clean-up must leave them alone)."""
+    return bool(_held_lock)
 
 
 def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -968,7 +982,7 @@ def cleanup(
         for manifest in up["podman"]:
             log(f"cleanup: podman kube down {manifest.name}")
             run(["podman", "kube", "down", str(manifest)], check=False)
-        if shutil.which("podman"):
+        if shutil.which("podman") and lock_held():
             podman.remove_leftovers()
             if podman.leftover():
                 errors.append(f"cleanup: podman pods left: {podman.leftover()}")

@@ -64,6 +64,7 @@ from run import (
 REPO = Path(__file__).resolve().parent.parent
 STUBBORN = ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1 & wait $!; done"]
 TARGETS = {"down_s": 2.5, "down": None, "play1": 1.0, "get_pods": 1.0, "memory": 1.0}
+FIGURES = ("down", "memory", "get_pods", "play1")
 
 
 def write_pods(path: Path, count: int, *, command: Sequence[str], grace: int) -> list[str]:
@@ -149,6 +150,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--list-runs", type=int, default=7)
     p.add_argument("--play-runs", type=int, default=7)
     p.add_argument("--pods", type=int, default=50)
+    p.add_argument(
+        "--figures",
+        default=",".join(FIGURES),
+        help=f"which figures, comma-separated (default: all of {','.join(FIGURES)})",
+    )
     p.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
     return p.parse_args(argv)
 
@@ -184,6 +190,10 @@ def render(figures: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    wanted = set(args.figures.split(","))
+    if not wanted or wanted - set(FIGURES):
+        print(f"--figures: choose from {','.join(FIGURES)}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("bench/targets.py must run as root", file=sys.stderr)
         return 2
@@ -219,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             downs: list[tuple[float, float]] = []
             memory: list[tuple[float, float]] = []
             listing: list[tuple[float, float]] = []
-            for i in range(args.rounds):
+            rounds = args.rounds if wanted & {"down", "memory", "get_pods"} else 0
+            for i in range(rounds):
                 before = frozenset(list_procs())
                 tools: list[tuple[Tool, list[Path]]] = [
                     (kubeplay, up["kubeplay"]),
@@ -228,17 +239,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for tool, tool_up in tools if i % 2 == 0 else reversed(tools):
                     up_50(tool, many, names, tool_up)
                 time.sleep(1.0)  # settle, as bench/run.py
-                memory.append(
-                    (
-                        memory_per_pod(kubeplay, names, before),
-                        memory_per_pod(podman, names, before),
+                if "memory" in wanted:
+                    memory.append(
+                        (
+                            memory_per_pod(kubeplay, names, before),
+                            memory_per_pod(podman, names, before),
+                        )
                     )
-                )
-                listing += paired(
-                    lambda: kubeplay.list_pods().seconds,
-                    lambda: podman.list_pods().seconds,
-                    args.list_runs,
-                )
+                if "get_pods" in wanted:
+                    listing += paired(
+                        lambda: kubeplay.list_pods().seconds,
+                        lambda: podman.list_pods().seconds,
+                        args.list_runs,
+                    )
                 if i % 2 == 0:
                     kp_down = down(kubeplay, many, up["kubeplay"])
                     pm_down = down(podman, many, up["podman"])
@@ -247,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     kp_down = down(kubeplay, many, up["kubeplay"])
                 downs.append((kp_down, pm_down))
                 log(f"round {i + 1}: down {kp_down:.2f} s vs {pm_down:.2f} s")
-            figures["down"] = summary(downs)
-            figures["memory"] = summary(memory)
-            figures["get_pods"] = summary(listing)
+            for key, pairs in (("down", downs), ("memory", memory), ("get_pods", listing)):
+                if key in wanted:
+                    figures[key] = summary(pairs)
 
             def play_one(tool: Tool, tool_up: list[Path]) -> float:
                 tool_up.append(one)
@@ -259,16 +272,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tool_up.remove(one)
                 return took
 
-            log("play of one pod, paired")
-            play_one(kubeplay, up["kubeplay"])  # warm-up (kubeplay's schema cache, podman's)
-            play_one(podman, up["podman"])
-            figures["play1"] = summary(
-                paired(
-                    lambda: play_one(kubeplay, up["kubeplay"]),
-                    lambda: play_one(podman, up["podman"]),
-                    args.play_runs,
+            if "play1" in wanted:
+                log("play of one pod, paired")
+                play_one(kubeplay, up["kubeplay"])  # warm-up (kubeplay's schema cache, podman's)
+                play_one(podman, up["podman"])
+                figures["play1"] = summary(
+                    paired(
+                        lambda: play_one(kubeplay, up["kubeplay"]),
+                        lambda: play_one(podman, up["podman"]),
+                        args.play_runs,
+                    )
                 )
-            )
     except (BenchError, OSError) as err:
         errors.append(str(err))
         log(f"error: {err}")

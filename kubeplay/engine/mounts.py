@@ -197,4 +197,6 @@ def propagation_of(path: Path) -> str:
 
 
 def _unescape(field: bytes) -> bytes:
+    if b"\\" not in field:  # most mount points: no octal escape (a regex per line is slow)
+        return field
     return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)

@@ -15,34 +15,27 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime
-import gzip
 import hashlib
 import io
 import json
 import os
-import platform
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay.errors import ImageError, NotFoundError
-from kubeplay.image import (
-    archives,
-    changes,
-    configs,
-    index,
-    layers,
-    mounts,
-    pulls,
-    references,
-    transport,
-)
+from kubeplay.image import configs, index, mounts, references
 from kubeplay.log import get_logger
 from kubeplay.plan.images import ImageConfig, PullSource
+
+# Imported where used: what `play` needs of the store (find an image, mount its layers) does
+# not load the unpacker (tarfile), skopeo's archives, the puller (threads) or gzip.
+if TYPE_CHECKING:
+    from kubeplay.image import archives, pulls, transport
 
 log = get_logger(__name__)
 
@@ -168,6 +161,10 @@ class ImageStore:
         self, tar_path: Path, ref: str, *, changes: Sequence[str] = ()
     ) -> ImageRecord:
         """One-layer image from a rootfs tarball (plain or gzip), like `podman import`."""
+        import platform
+
+        from kubeplay.image import archives, layers
+
         name = references.local_name(ref)
         config = _apply(changes)
         with self._scratch() as work:
@@ -214,6 +211,8 @@ class ImageStore:
 
     def load_archive(self, path: Path) -> list[ImageRecord]:
         """Every image of a docker-archive or oci-archive file, named as in the archive."""
+        from kubeplay.image import archives
+
         what = f"archive {path}"
         transport, images = archives.list_archive(path)
         records: list[ImageRecord] = []
@@ -252,6 +251,8 @@ class ImageStore:
         *,
         what: str,
     ) -> str:
+        from kubeplay.image import archives, layers
+
         image_id = found.config_digest
         rootfs = found.config.get("rootfs") or {}
         diff_ids = [str(d) for d in rootfs.get("diff_ids") or []]
@@ -318,6 +319,8 @@ class ImageStore:
         progress: pulls.PullProgress | None = None,
     ) -> ImageRecord:
         """Fetch an image from a registry or podman's storage (see pulls.py)."""
+        from kubeplay.image import pulls, transport
+
         self._ensure_dirs()
         return pulls.pull_image(
             self, source, options=options or transport.Options(), progress=progress
@@ -344,6 +347,8 @@ class ImageStore:
         verified: set[str],
     ) -> ImageRecord:
         """Move a pulled image's blobs in from `layout` (its layers already unpacked)."""
+        from kubeplay.image import archives
+
         image_id = found.config_digest
         diff_ids = [str(d) for d in (found.config.get("rootfs") or {}).get("diff_ids") or []]
         with index.locked(self._index) as entries:
@@ -396,6 +401,8 @@ class ImageStore:
         OCI media types (`archives.oci_manifest`): a new manifest blob, the same config and
         layer blobs, so the saved image loads back with the same id."""
         import tarfile
+
+        from kubeplay.image import archives
 
         entries = index.load(self._index)
         chosen: list[tuple[str, str]] = []  # (image id, ref name or "")
@@ -658,11 +665,15 @@ class ImageStore:
 
 
 def _apply(lines: Sequence[str]) -> ImageConfig:
+    from kubeplay.image import changes
+
     return changes.apply_changes(ImageConfig(), lines)
 
 
 def _copy_uncompressed(src: Path, dest: Path, *, what: str) -> str:
     """Copy a (maybe gzip) tarball to `dest` uncompressed; the sha256 digest of what was written."""
+    import gzip
+
     sha = hashlib.sha256()
     try:
         with src.open("rb") as raw:

@@ -27,7 +27,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from kubeplay.errors import KubeplayError
@@ -150,6 +149,8 @@ def resource_value(
         raw = limits.get(name, capacity.get(name, 0))
     else:  # the API server defaults an unset request to the limit
         raw = requests.get(name, limits.get(name, 0))
+    from decimal import Decimal  # here: `get pods` decodes plans and needs no quantity
+
     amount = resources_mod.quantity(raw)
     divisor = resources_mod.quantity(ref.get("divisor") or "1")
     if divisor == 0:

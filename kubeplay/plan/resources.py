@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # decimal is imported where a quantity is computed: `get pods` needs none
+    from decimal import Decimal
 
 MIN_SHARES = 2
 MAX_SHARES = 262144
@@ -40,6 +42,8 @@ class ResourcePlan:
 
 def quantity(value: Any) -> Decimal:
     """A Kubernetes quantity ("100m", "1.5Gi", 2) as a Decimal (kubernetes.utils)."""
+    from decimal import Decimal
+
     from kubernetes.utils.quantity import parse_quantity  # heavy: only when resources are set
 
     return Decimal(parse_quantity(value))  # type: ignore[no-untyped-call]

@@ -18,12 +18,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay.errors import KubeplayError
 from kubeplay.plan import command as command_mod
+
+if TYPE_CHECKING:  # decimal is imported where a quantity is computed: `get pods` needs none
+    from decimal import Decimal
 
 
 class VolumeError(KubeplayError):
@@ -502,6 +504,7 @@ def downward_value(item: ItemPlan, pod: PodFacts) -> str:
 
 def _resource_value(item: ItemPlan, pod: PodFacts) -> str:
     import math
+    from decimal import Decimal
 
     name = item.resource.partition(".")[2]
     capacity = {

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,16 +19,18 @@ from kubeplay import crash
 from kubeplay import settings as settings_mod
 from kubeplay.engine import host as host_mod
 from kubeplay.engine import locks, nudges
-from kubeplay.engine import pods as engine
-from kubeplay.plan import pods as plans
-from kubeplay.plan import supervision
 from kubeplay.settings import Settings
+
+# `get pods` asks whether a supervisor runs (revive) on every call: what only starting one or
+# deciding whether one is needed uses is imported there.
 
 STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import reconcile
+    from kubeplay.engine import pods as engine
+    from kubeplay.plan import pods as plans
+    from kubeplay.plan import supervision
 
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
@@ -49,6 +49,9 @@ def _needed(host: host_mod.Host) -> bool:
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
+    # imported only here: reconcile imports the supervisor's loop and with it asyncio
+    from kubeplay.engine import reconcile
+
     return reconcile.any_needed(host)  # a workload not settled: a rollout, pods to make
 
 
@@ -96,6 +99,8 @@ def start_background(settings: Settings) -> int | None:
     written before this returns: from now on every command sees a supervisor running (and
     nudges it) instead of starting another one while this one imports and opens the store.
     Its first full pass, after it watches the wake dir, sees whatever those nudges named."""
+    import subprocess
+
     host_mod.ensure_private_dir(settings.locks_dir)
     lock_fd = locks.try_lock(nudges.lock_path(settings))
     if lock_fd is None:
@@ -197,6 +202,8 @@ def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
 
 def _wait_gone(pidfd: int, timeout: float) -> bool:
     """Wait up to `timeout` s for the process behind `pidfd` to exit; True once it has."""
+    import select
+
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     return bool(poller.poll(timeout * 1000))

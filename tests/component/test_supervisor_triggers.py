@@ -5,6 +5,7 @@ whose pod is known (or not: a full pass), a probe's kill queues its pod."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[_Child]]:
         children.append(_Child(argv, pass_fds=pass_fds, env=env))
         return children[-1]
 
-    monkeypatch.setattr(supervision.subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "Popen", popen)  # supervision imports it when starting
     yield children
     for child in children:
         for fd in child.fds:
