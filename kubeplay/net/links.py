@@ -1,10 +1,10 @@
-"""The bridge and the pods' veth pairs, over rtnetlink (net/rtnl.py), plus the sysctls they
-need.
+"""The bridge and the pods' veth pairs, over netlink (pyroute2), plus the sysctls they need.
 
-`ensure_bridge` and `attach_pod` look first, add, and treat EEXIST as done; `detach_pod` and
-`remove_bridge` ignore ENODEV. Callers see typed functions and NetworkError (errno kept).
-Sysctls touched: net.ipv4.ip_forward (when asked), and route_localnet and forwarding on
-kubeplay's own bridge only.
+`ensure_bridge` and `attach_pod` work the way pyroute2's `ensure` does: look first, add,
+treat EEXIST as done; `detach_pod` and `remove_bridge` ignore ENODEV. pyroute2's untyped
+keyword API stays inside this module; callers see typed functions and NetworkError (errno
+kept). Sysctls touched: net.ipv4.ip_forward (when asked), and route_localnet and forwarding
+on kubeplay's own bridge only.
 """
 
 from __future__ import annotations
@@ -16,21 +16,27 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute, NetlinkError
 
 from kubeplay import log
 from kubeplay.errors import NetworkError
 from kubeplay.net import netns
-from kubeplay.net.rtnl import NetlinkError, Socket
 
 _log = log.get_logger(__name__)
 
 POD_IFNAME = "eth0"
+_BRIDGE_MODE_HAIRPIN = 1  # IFLA_BRPORT_MODE
 
 
 @contextmanager
-def _iproute() -> Iterator[Socket]:
-    with Socket() as ipr:
+def _iproute() -> Iterator[Any]:
+    ipr = IPRoute()
+    try:
         yield ipr
+    finally:
+        ipr.close()
 
 
 def _error(what: str, err: NetlinkError) -> NetworkError:
@@ -38,8 +44,9 @@ def _error(what: str, err: NetlinkError) -> NetworkError:
     return NetworkError(f"{what}: {os.strerror(code)}", errno=code)
 
 
-def _index(ipr: Socket, ifname: str) -> int | None:
-    """The interface index in the calling thread's netns (an ioctl, no netlink dump)."""
+def _index(ipr: Any, ifname: str) -> int | None:
+    """The interface index in the calling thread's netns (an ioctl: pyroute2's link_lookup
+    dumps and decodes every link, which costs milliseconds on a host with many veths)."""
     try:
         return socket.if_nametoindex(ifname)
     except OSError:
@@ -74,7 +81,7 @@ def ensure_bridge(
             index = _index(ipr, name)
             if index is None:
                 try:
-                    ipr.add_bridge(name)
+                    ipr.link("add", ifname=name, kind="bridge")
                 except NetlinkError as err:
                     if err.code != errno.EEXIST:
                         raise
@@ -82,13 +89,15 @@ def ensure_bridge(
                 if index is None:
                     raise NetworkError(f"{what}: vanished after creation", errno=errno.ENODEV)
             if mtu is not None:
-                ipr.set_link(index, mtu=mtu)
+                ipr.link("set", index=index, mtu=mtu)
             try:
-                ipr.add_address(index, str(iface.ip), iface.network.prefixlen)
+                ipr.addr(
+                    "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                )
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
-            ipr.set_link(index, up=True)
+            ipr.link("set", index=index, state="up")
         except NetlinkError as err:
             raise _error(what, err) from err
     write_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1")
@@ -109,13 +118,13 @@ def ensure_route(cidr: str, *, bridge: str, src: str) -> None:
             index = _index(ipr, bridge)
             if index is None:
                 raise NetworkError(f"{what}: no such bridge", errno=errno.ENODEV)
-            ipr.add_route(
+            ipr.route(
+                "replace",
                 dst=str(net.network_address),
                 dst_len=net.prefixlen,
                 oif=index,
                 prefsrc=src,
                 scope=253,  # link
-                replace=True,
             )
         except NetlinkError as err:
             raise _error(what, err) from err
@@ -140,7 +149,7 @@ def _delete_link(ifname: str, *, what: str) -> None:
         try:
             index = _index(ipr, ifname)
             if index is not None:
-                ipr.delete_link(index)
+                ipr.link("del", index=index)
         except NetlinkError as err:
             if err.code not in (errno.ENODEV, errno.ENOENT):
                 raise _error(what, err) from err
@@ -154,14 +163,16 @@ def _configure_pod_side(pod_ip_cidr: str, gateway: str, what: str) -> None:
             index = _index(ipr, POD_IFNAME)
             if index is None:
                 raise NetworkError(f"{what}: {POD_IFNAME} missing", errno=errno.ENODEV)
-            ipr.set_link(index, up=True)
+            ipr.link("set", index=index, state="up")
             try:
-                ipr.add_address(index, str(iface.ip), iface.network.prefixlen)
+                ipr.addr(
+                    "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                )
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
             try:
-                ipr.add_route(dst="0.0.0.0", dst_len=0, gateway=gateway, oif=index)
+                ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=index)
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
@@ -192,14 +203,22 @@ def attach_pod(
                     raise NetworkError(f"{what}: bridge {bridge} missing", errno=errno.ENODEV)
                 stale = _index(ipr, host_ifname)
                 if stale is not None:
-                    ipr.delete_link(stale)
-                ipr.add_veth(host_ifname, mtu=mtu, master=master, peer=POD_IFNAME, peer_netns_fd=fd)
+                    ipr.link("del", index=stale)
+                ipr.link(
+                    "add",
+                    ifname=host_ifname,
+                    kind="veth",
+                    mtu=mtu,
+                    master=master,
+                    state="up",
+                    peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
+                )
                 created = _index(ipr, host_ifname)
                 if created is None:
                     raise NetworkError(f"{what}: vanished after creation", errno=errno.ENODEV)
                 # Hairpin: with br_netfilter, a pod's packet to its own hostPort is DNATed
                 # while bridged and must go back out of the port it came in on.
-                ipr.set_hairpin(created)
+                ipr.brport("set", index=created, mode=_BRIDGE_MODE_HAIRPIN)
             except NetlinkError as err:
                 raise _error(what, err) from err
     finally:
