@@ -136,10 +136,15 @@ def down(tool: Tool, manifest: Path, up: list[Path]) -> float:
     return took
 
 
-def memory_per_pod(tool: Tool, names: list[str], before: frozenset[int]) -> float:
+def memory_per_pod(
+    tool: Tool, names: list[str], before: frozenset[int], by_comm: list[dict[str, Any]]
+) -> float:
+    """PSS per pod in KiB; the round's per-process-name breakdown is appended to `by_comm`."""
     procs = list_procs()
     roots = tool.pod_processes(procs, names, before=before)
-    return measure_memory(roots, procs, pods=len(names), avail0=mem_available_kib()).pss_kib_per_pod
+    mem = measure_memory(roots, procs, pods=len(names), avail0=mem_available_kib())
+    by_comm.append({"tool": tool.name, "processes": mem.by_comm})
+    return mem.pss_kib_per_pod
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -218,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             downs: list[tuple[float, float]] = []
             memory: list[tuple[float, float]] = []
+            memory_by_comm: list[dict[str, Any]] = []
             listing: list[tuple[float, float]] = []
             for i in range(args.rounds):
                 before = frozenset(list_procs())
@@ -230,8 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time.sleep(1.0)  # settle, as bench/run.py
                 memory.append(
                     (
-                        memory_per_pod(kubeplay, names, before),
-                        memory_per_pod(podman, names, before),
+                        memory_per_pod(kubeplay, names, before, memory_by_comm),
+                        memory_per_pod(podman, names, before, memory_by_comm),
                     )
                 )
                 listing += paired(
@@ -248,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 downs.append((kp_down, pm_down))
                 log(f"round {i + 1}: down {kp_down:.2f} s vs {pm_down:.2f} s")
             figures["down"] = summary(downs)
-            figures["memory"] = summary(memory)
+            figures["memory"] = {**summary(memory), "by_process_name": memory_by_comm}
             figures["get_pods"] = summary(listing)
 
             def play_one(tool: Tool, tool_up: list[Path]) -> float:
