@@ -15,7 +15,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime
-import gzip
 import hashlib
 import io
 import json
@@ -27,22 +26,18 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay.errors import ImageError, NotFoundError
-from kubeplay.image import (
-    archives,
-    changes,
-    configs,
-    index,
-    layers,
-    mounts,
-    pulls,
-    references,
-    transport,
-)
+from kubeplay.image import archives, configs, index, mounts, references
 from kubeplay.log import get_logger
 from kubeplay.plan.images import ImageConfig, PullSource
+
+if TYPE_CHECKING:
+    # The unpacker (tarfile), pulls and Dockerfile changes are imported where they are
+    # used: the supervisor opens the store to mount and unmount rootfs only, for as long
+    # as pods run (issue 11: memory per pod).
+    from kubeplay.image import pulls, transport
 
 log = get_logger(__name__)
 
@@ -168,6 +163,8 @@ class ImageStore:
         self, tar_path: Path, ref: str, *, changes: Sequence[str] = ()
     ) -> ImageRecord:
         """One-layer image from a rootfs tarball (plain or gzip), like `podman import`."""
+        from kubeplay.image import layers
+
         name = references.local_name(ref)
         config = _apply(changes)
         with self._scratch() as work:
@@ -252,6 +249,8 @@ class ImageStore:
         *,
         what: str,
     ) -> str:
+        from kubeplay.image import layers
+
         image_id = found.config_digest
         rootfs = found.config.get("rootfs") or {}
         diff_ids = [str(d) for d in rootfs.get("diff_ids") or []]
@@ -318,6 +317,8 @@ class ImageStore:
         progress: pulls.PullProgress | None = None,
     ) -> ImageRecord:
         """Fetch an image from a registry or podman's storage (see pulls.py)."""
+        from kubeplay.image import pulls, transport
+
         self._ensure_dirs()
         return pulls.pull_image(
             self, source, options=options or transport.Options(), progress=progress
@@ -658,11 +659,15 @@ class ImageStore:
 
 
 def _apply(lines: Sequence[str]) -> ImageConfig:
+    from kubeplay.image import changes
+
     return changes.apply_changes(ImageConfig(), lines)
 
 
 def _copy_uncompressed(src: Path, dest: Path, *, what: str) -> str:
     """Copy a (maybe gzip) tarball to `dest` uncompressed; the sha256 digest of what was written."""
+    import gzip
+
     sha = hashlib.sha256()
     try:
         with src.open("rb") as raw:
