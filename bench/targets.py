@@ -240,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         memory_per_pod(podman, names, before, memory_by_comm),
                     )
                 )
+                # kept at once: a later step's failure (a down) keeps the figures so far
+                figures["memory"] = {**summary(memory), "by_process_name": memory_by_comm}
                 listing += paired(
                     lambda: kubeplay.list_pods().seconds,
                     lambda: podman.list_pods().seconds,
@@ -254,7 +256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 downs.append((kp_down, pm_down))
                 log(f"round {i + 1}: down {kp_down:.2f} s vs {pm_down:.2f} s")
             figures["down"] = summary(downs)
-            figures["memory"] = {**summary(memory), "by_process_name": memory_by_comm}
             figures["get_pods"] = summary(listing)
 
             def play_one(tool: Tool, tool_up: list[Path]) -> float:
