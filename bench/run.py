@@ -652,6 +652,12 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+# Whether this process took the lock: a run that did not (another one holds it) must not
+# clean up, as the shared names it would remove (kpbench-NNN podman pods, the bridge) are the
+# other run's.
+_LOCK_TAKEN = {"taken": False}
+
+
 @contextlib.contextmanager
 def bench_lock() -> Iterator[None]:
     with LOCK_FILE.open("w") as fh:
@@ -659,6 +665,7 @@ def bench_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
+        _LOCK_TAKEN["taken"] = True
         yield
 
 
@@ -954,8 +961,13 @@ def cleanup(
     base: Path,
     podman_image: bool,
 ) -> list[str]:
-    """Undo everything this run made; returns what could not be undone."""
+    """Undo everything this run made; returns what could not be undone. A run that never
+    took the lock made nothing but its temp dir: the pods, bridge and tables named like its
+    own are another run's (cleaning them up broke that run's `podman kube down`)."""
     errors: list[str] = []
+    if not _LOCK_TAKEN["taken"]:
+        remove_tree(base)
+        return errors
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning even on a second ^C
     try:
         for manifest in up["kubeplay"]:
