@@ -968,8 +968,13 @@ def cleanup(
     base: Path,
     podman_image: bool,
 ) -> list[str]:
-    """Undo everything this run made; returns what could not be undone."""
+    """Undo everything this run made; returns what could not be undone. A run that never
+    took the lock made nothing but its temp dir: the pods, bridge and tables named like its
+    own are another run's (cleaning them up broke that run's `podman kube down`)."""
     errors: list[str] = []
+    if not lock_held():
+        remove_tree(base)
+        return errors
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning even on a second ^C
     try:
         for manifest in up["kubeplay"]:

@@ -137,10 +137,15 @@ def down(tool: Tool, manifest: Path, up: list[Path]) -> float:
     return took
 
 
-def memory_per_pod(tool: Tool, names: list[str], before: frozenset[int]) -> float:
+def memory_per_pod(
+    tool: Tool, names: list[str], before: frozenset[int], by_comm: list[dict[str, Any]]
+) -> float:
+    """PSS per pod in KiB; the round's per-process-name breakdown is appended to `by_comm`."""
     procs = list_procs()
     roots = tool.pod_processes(procs, names, before=before)
-    return measure_memory(roots, procs, pods=len(names), avail0=mem_available_kib()).pss_kib_per_pod
+    mem = measure_memory(roots, procs, pods=len(names), avail0=mem_available_kib())
+    by_comm.append({"tool": tool.name, "processes": mem.by_comm})
+    return mem.pss_kib_per_pod
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -228,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             downs: list[tuple[float, float]] = []
             memory: list[tuple[float, float]] = []
+            memory_by_comm: list[dict[str, Any]] = []
             listing: list[tuple[float, float]] = []
             rounds = args.rounds if wanted & {"down", "memory", "get_pods"} else 0
             for i in range(rounds):
@@ -242,10 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "memory" in wanted:
                     memory.append(
                         (
-                            memory_per_pod(kubeplay, names, before),
-                            memory_per_pod(podman, names, before),
+                            memory_per_pod(kubeplay, names, before, memory_by_comm),
+                            memory_per_pod(podman, names, before, memory_by_comm),
                         )
                     )
+                    # kept at once: a later step's failure (a down) keeps the figures so far
+                    figures["memory"] = {**summary(memory), "by_process_name": memory_by_comm}
                 if "get_pods" in wanted:
                     listing += paired(
                         lambda: kubeplay.list_pods().seconds,
@@ -260,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     kp_down = down(kubeplay, many, up["kubeplay"])
                 downs.append((kp_down, pm_down))
                 log(f"round {i + 1}: down {kp_down:.2f} s vs {pm_down:.2f} s")
-            for key, pairs in (("down", downs), ("memory", memory), ("get_pods", listing)):
+            for key, pairs in (("down", downs), ("get_pods", listing)):
                 if key in wanted:
                     figures[key] = summary(pairs)
 

@@ -473,3 +473,41 @@ def test_liveness_failure_restarts_the_container(kp: Kubeplay) -> None:
     ), events
     kp.ok("wait", "pod/web", "--for=condition=Ready", "--timeout=30s")  # the new instance
     assert kp.exec("web", "test", "-e", "/tmp/alive") == ""
+
+
+def test_the_supervisor_of_probed_pods_imports_only_what_it_uses(kp: Kubeplay) -> None:
+    """The background supervisor lives as long as its pods, so every module it imports is
+    memory that each running pod pays for (issue 11: memory per pod against podman's).
+    With a pod Ready through an httpGet probe it has run its start-up, full passes and
+    probes; it must not have imported the CLI, the manifest loader and validators, or
+    what only watched sources need. Python's own import log (PYTHONPROFILEIMPORTTIME,
+    inherited by the supervisor, which writes stderr to its log) lists every module."""
+    from e2e.images import import_httpd_image
+
+    import_httpd_image(kp)
+    kp.env["PYTHONPROFILEIMPORTTIME"] = "1"
+    kp.play(kp.write("web.yaml", _probed_web()))
+    del kp.env["PYTHONPROFILEIMPORTTIME"]
+    kp.ok("wait", "pod/web", "--for=condition=Ready", "--timeout=30s")
+    log = (kp.runroot / "supervisor.log").read_text()
+    imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", log, re.M))
+    assert {"kubeplay.engine.supervisor", "kubeplay.engine.prober"} <= imported, log[:2000]
+    # Python logs failed imports too (structlog tries rich, which the supervisor blocks):
+    # a package's submodule shows that it was really loaded.
+    unused = {
+        "click.core",  # the CLI (the background supervisor starts through cli/agent.py)
+        "rich.console",
+        "kubeplay.cli.main",
+        "yaml",  # manifests are parsed by commands (and for watched sources)
+        "jsonschema.validators",
+        "kubernetes_validate.utils",
+        "kubeplay.kube.loader",
+        "kubeplay.kube.validate",  # the probes' User-Agent names the bundled version
+        "kubeplay.services.sources",  # watched sources: none here
+        "watchdog.observers",
+        "structlog.processors",  # its JSON lines are kubeplay.log's own
+        "kubeplay.engine.controllers.deployments",  # no workload object is stored
+        "kubeplay.engine.controllers.jobs",
+        "kubeplay.plan.statefulset",
+    }
+    assert not unused & imported, sorted(unused & imported)

@@ -35,9 +35,9 @@ _HEADER_LIMIT = 64 * 1024
 @functools.cache
 def kube_version() -> str:
     """`<major>.<minor>` of the newest Kubernetes schema kubeplay bundles (its User-Agent)."""
-    from kubeplay.kube import validate
+    from kubeplay.kube import versions
 
-    major, minor = validate.resolve_schema_version("").split(".")[:2]
+    major, minor = versions.resolve_schema_version("").split(".")[:2]
     return f"{major}.{minor}"
 
 

@@ -17,16 +17,22 @@ A command must therefore not hold that key's lock when it calls `reconcile`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kubeplay import log
 from kubeplay.engine.host import Host
-from kubeplay.engine.loop import Controller, ObjectKey
+from kubeplay.engine.loop import Controller, ObjectKey, SyncResult
 from kubeplay.state.store import PodRecord
 
+if TYPE_CHECKING:
+    from kubeplay.errors import PermanentError
+
+# The kinds of `workload_controllers`, in their order.
+WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
 OTHER_RESYNC_SECONDS = 30.0  # kinds other than pods: every key looked at this often
 MAX_SYNCS_PER_KEY = 2  # in a command: a key named again by its dependents, synced once more
 
@@ -70,14 +76,72 @@ def workload_controllers(
 
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
-    return {
-        kind: OTHER_RESYNC_SECONDS
-        for kind in ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
-    }
+    return dict.fromkeys(WORKLOAD_KINDS, OTHER_RESYNC_SECONDS)
+
+
+def workloads_stored(host: Host) -> bool:
+    """Whether the store holds an object of a workload kind, or an object with a controlling
+    owner (a Job's pod whose Job is gone is still the Job controller's to delete). Until
+    then no workload controller has a key or anything to do."""
+    kinds = {kind for _, kind in host.store.stored_kinds()}
+    return not kinds.isdisjoint(WORKLOAD_KINDS) or host.store.has_owned_objects()
 
 
 def any_needed(host: Host) -> bool:
+    if not workloads_stored(host):
+        return False  # without importing the controllers (a command asks this)
     return any(c.needed() for c in workload_controllers(host))
+
+
+def deferred_workload_controllers(
+    host: Host, *, clock: Callable[[], float] = time.time, wait: bool = True
+) -> list[WorkloadController]:
+    """`workload_controllers`, made at the first full pass that finds a workload object
+    (`workloads_stored`), or at a sync of one of their keys: the supervisor keeps what it
+    imports for as long as pods run, and the controllers with their planners are ~1.3 MB
+    that a supervisor of plain pods never uses (issue 11: memory per pod)."""
+    made: dict[str, WorkloadController] = {}
+    lock = threading.Lock()
+
+    def controller(kind: str, *, force: bool) -> WorkloadController | None:
+        with lock:
+            if not made and (force or workloads_stored(host)):
+                for c in workload_controllers(host, clock=clock, wait=wait):
+                    made.update(dict.fromkeys(c.kinds, c))
+            return made.get(kind)
+
+    return [_Deferred(kind, controller) for kind in WORKLOAD_KINDS]
+
+
+class _Deferred:
+    """One workload kind's controller, made by `controller(kind, force=...)` when needed."""
+
+    def __init__(self, kind: str, controller: Callable[..., WorkloadController | None]) -> None:
+        self.kinds = frozenset({kind})
+        self._kind = kind
+        self._controller = controller
+
+    def _made(self, *, force: bool) -> WorkloadController | None:
+        return self._controller(self._kind, force=force)
+
+    def keys(self) -> list[ObjectKey]:
+        made = self._made(force=False)
+        return made.keys() if made is not None else []
+
+    def needed(self) -> bool:
+        made = self._made(force=False)
+        return made is not None and made.needed()
+
+    def _forced(self) -> WorkloadController:
+        made = self._made(force=True)
+        assert made is not None, self._kind  # workload_controllers has every WORKLOAD_KIND
+        return made
+
+    def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
+        return self._forced().sync(key, now=now)
+
+    def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
+        self._forced().failed(key, err, now=now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ class Supervisor:
         self.controllers: list[Controller] = [
             self.pods,
             self.services,
-            *reconcile.workload_controllers(self.host, clock=clock, wait=False),
+            *reconcile.deferred_workload_controllers(self.host, clock=clock, wait=False),
         ]
         # Watched sources (`kubeplay watch`): reconciled by the use case the caller gives.
         self.debouncer = Debouncer(settings.watch_debounce)

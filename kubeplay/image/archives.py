@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeplay.errors import ImageError
 from kubeplay.image import references
 from kubeplay.log import get_logger
+
+if TYPE_CHECKING:
+    import tarfile  # imported by list_archive: the store's users that read no archive
 
 log = get_logger(__name__)
 
@@ -91,6 +93,8 @@ def _name_from_annotation(value: str) -> str | None:
 
 def list_archive(path: Path) -> tuple[str, list[ArchiveImage]]:
     """The skopeo transport of the archive at `path` and the images it holds."""
+    import tarfile
+
     what = f"archive {path}"
     try:
         with tarfile.open(path, "r:*") as tar:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from kubeplay.errors import ManifestError, UsageError
+from kubeplay.errors import ManifestError
 from kubeplay.kube import (
     apirules,
     batch,
@@ -32,6 +29,9 @@ from kubeplay.kube import (
 )
 from kubeplay.kube.loader import format_path
 from kubeplay.kube.objects import KubeObject, Warning
+from kubeplay.kube.versions import bundled_versions as bundled_versions
+from kubeplay.kube.versions import resolve_schema_version as resolve_schema_version
+from kubeplay.kube.versions import schema_root as schema_root
 
 SUPPORTED_KINDS = frozenset(
     {
@@ -70,8 +70,6 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 POD_RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
 
 
 class NameRule(NamedTuple):
@@ -201,49 +199,6 @@ def _field_of(warning: Warning) -> str:
 
 
 _INDEX = re.compile(r"\[\d+\]")
-
-
-def resolve_schema_version(kube_version: str) -> str:
-    """The bundled schema version for a Kubernetes version ("" = newest), as `1.30.0`."""
-    bundled = bundled_versions()
-    if not kube_version:
-        return str(bundled[-1])
-    match = _VERSION.fullmatch(kube_version.strip())
-    if not match:
-        raise UsageError(f"Kubernetes version {kube_version!r}: expected MAJOR.MINOR, like 1.30")
-    wanted = (int(match[1]), int(match[2]))
-    usable = [v for v in bundled if _major_minor(v) <= wanted]
-    if not usable or wanted > _major_minor(bundled[-1]):
-        oldest, newest = (".".join(map(str, _major_minor(v))) for v in (bundled[0], bundled[-1]))
-        raise UsageError(
-            f"Kubernetes version {kube_version}: not supported (schemas for {oldest} to {newest})"
-        )
-    return str(usable[-1])
-
-
-def schema_root() -> Path:
-    """kubernetes-validate's bundled schema directory, found without importing the package
-    (its import pulls in jsonschema: ~0.3 s that a valid small file does not need)."""
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        raise UsageError("kubernetes-validate is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-
-
-@functools.cache
-def bundled_versions() -> list[str]:
-    """The Kubernetes versions kubernetes-validate bundles schemas for, oldest first (its
-    `utils.all_versions()`, from the directory names `v1.30.0-local-strict`)."""
-    names = {m[1] for entry in os.listdir(schema_root()) if (m := _SCHEMA_DIR.match(entry))}
-    return sorted(names, key=lambda v: tuple(int(p) for p in v.split(".")))
-
-
-_SCHEMA_DIR = re.compile(r"v(\d+\.\d+\.\d+)-")
-
-
-def _major_minor(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")[:2]
-    return int(major), int(minor)
 
 
 @functools.cache

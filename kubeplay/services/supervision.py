@@ -13,7 +13,9 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from kubeplay import crash
 from kubeplay import settings as settings_mod
@@ -23,6 +25,9 @@ from kubeplay.settings import Settings
 
 # `get pods` asks whether a supervisor runs (revive) on every call: what only starting one or
 # deciding whether one is needed uses is imported there.
+
+if TYPE_CHECKING:
+    from kubeplay.engine.controllers.sources import Outcome, Reconcile
 
 STOP_TIMEOUT = 10.0
 
@@ -147,14 +152,30 @@ def run_agent(settings: Settings, *, idle_exit: bool) -> bool:
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "a", buffering=1) as stream:
         log.configure(level="info", stream=stream)
-        from kubeplay.services import sources
-
         return supervisor_mod.Supervisor(
             settings,
             idle_exit=idle_exit,
             clock=_clock(),
-            reconcile_source=sources.reconciler(settings),
+            reconcile_source=_source_reconciler(settings),
         ).run()
+
+
+def _source_reconciler(settings: Settings) -> Reconcile:
+    """`services.sources.reconciler`, made at the first reconcile of a watched source: the
+    manifest loader, YAML and the apply planner it imports (~1.5 MB) stay out of the
+    supervisors that no source needs, which is most of them."""
+    made: list[Reconcile] = []
+    lock = threading.Lock()
+
+    def run(name: str, *, now: float) -> Outcome:
+        with lock:  # the loop's workers may reconcile two sources at once: one parser
+            if not made:
+                from kubeplay.services import sources
+
+                made.append(sources.reconciler(settings))
+        return made[0](name, now=now)
+
+    return run
 
 
 # Test-only: seconds added to the supervisor's clock (a CronJob's schedule comes sooner).

@@ -249,6 +249,12 @@ class ObjectsTable(Database):
             ).fetchall()
         return [_record(r) for r in rows]
 
+    def has_owned_objects(self) -> bool:
+        """Whether any object (a pod, a record) has a controlling owner."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM objects WHERE owner_uid != '' LIMIT 1")
+            return row.fetchone() is not None
+
     def stored_kinds(self) -> list[tuple[str, str]]:
         """(group, kind) of every kind with a row."""
         with self._lock:

@@ -1,7 +1,10 @@
 """The Job and CronJob controllers on the loop, with the pod controller, the fakes, a real
 store and a fake clock (no root): pods made and started, never more active than
 parallelism, completion; back-off between failed pods and backoffLimit; the TTL; a CronJob
-making its Job at its schedule time and the Job's pods; a Job whose CronJob is gone."""
+making its Job at its schedule time and the Job's pods; a Job whose CronJob is gone. The
+supervisor's controllers are made once a workload object is stored
+(`reconcile.deferred_workload_controllers`): a Job runs through them, and a Job's pods left
+by a Job deleted meanwhile (an owned object opens that gate too) are deleted."""
 
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from kubeplay.engine import ownedpods
+from kubeplay.engine import ownedpods, reconcile
 from kubeplay.engine.controllers.cronjobs import CronJobController
-from kubeplay.engine.controllers.jobs import JobController
+from kubeplay.engine.controllers.jobs import JobController, job_key
 from kubeplay.engine.controllers.pods import PodController, pod_key
 from kubeplay.engine.loop import Loop
 from kubeplay.kube import defaults
@@ -224,3 +227,79 @@ def test_cronjob_makes_its_job_at_the_schedule_time(env: Env) -> None:
     env.settle()
     assert env.host.store.list_records(["Job"]) == []
     assert env.runtime.running() == []
+
+
+# --- the supervisor's deferred workload controllers -----------------------------------------
+
+
+class Deferred:
+    """The supervisor's workload controllers on a loop beside the pod controller; `made`
+    counts how often `workload_controllers` ran."""
+
+    def __init__(self, env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made = 0
+        real = reconcile.workload_controllers
+
+        def counted(*args: Any, **kwargs: Any) -> list[reconcile.WorkloadController]:
+            self.made += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(reconcile, "workload_controllers", counted)
+        self.controllers = reconcile.deferred_workload_controllers(
+            env.host, clock=env.clock, wait=False
+        )
+        self.loop = Loop([env.pods, *self.controllers], workers=2, clock=env.clock, resync={})
+
+    def settle(self) -> None:
+        self.loop.request_full()
+        asyncio.run(self.loop.drain())
+
+
+def test_no_controller_is_made_while_no_workload_object_is_stored(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deferred = Deferred(env, monkeypatch)
+    deferred.settle()
+    assert [c.keys() for c in deferred.controllers] == [[]] * len(reconcile.WORKLOAD_KINDS)
+    assert not any(c.needed() for c in deferred.controllers)
+    assert reconcile.any_needed(env.host) is False
+    assert deferred.made == 0
+
+    env.put(_job())
+    job = next(c for c in deferred.controllers if "Job" in c.kinds)
+    assert job.keys() == [job_key("default", "pi")]
+    assert job.needed() is True
+    assert reconcile.any_needed(env.host) is True
+    assert deferred.made == 2  # the deferred ones once, any_needed its own
+
+
+def test_a_job_runs_to_completion_through_deferred_controllers(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deferred = Deferred(env, monkeypatch)
+    rec = env.put(_job(completions=2, parallelism=2))
+    deferred.settle()
+    running = env.running(rec.uid)
+    assert len(running) == 2
+    for pod in running:
+        env.runtime.exit(pod.uid, "main", 0)
+    deferred.settle()
+    status = env.status("Job", "pi")
+    assert status["succeeded"] == 2
+    assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    assert deferred.made == 1
+
+
+def test_the_pods_of_a_job_deleted_meanwhile_are_deleted_by_the_next_supervisor(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = env.put(_job(completions=1))
+    env.settle()  # the test's own eager controllers: the Job's pod runs
+    (pod,) = env.pods_of(rec.uid)
+    env.host.store.delete_records([rec.uid])  # no Job record left, its pod is an orphan
+    deferred = Deferred(env, monkeypatch)  # a supervisor started afterwards
+    job = next(c for c in deferred.controllers if "Job" in c.kinds)
+    assert job.keys() == [job_key("default", "pi")]
+    deferred.settle()
+    left = env.host.store.get_pod(pod.namespace, pod.name)
+    assert left is None or left.lifecycle == "terminating"

@@ -154,8 +154,11 @@ class DirWatcher:
 
     def update(self, wanted: list[tuple[str, str, bool]]) -> None:
         """Watch exactly these (name, directory, recursive); a directory that cannot be
-        watched (missing) is tried again at the next update."""
+        watched (missing) is tried again at the next update. No watchdog (its modules, its
+        thread) until there is a directory to watch: most supervisors never have one."""
         with self._lock:
+            if not wanted and self._observer is None:
+                return
             observer = self._ensure_observer()
             want = {name: (path, recursive) for name, path, recursive in wanted}
             for name in list(self._watches):
