@@ -505,7 +505,6 @@ def test_the_supervisor_of_probed_pods_imports_only_what_it_uses(kp: Kubeplay) -
         "kubeplay.kube.validate",  # the probes' User-Agent names the bundled version
         "kubeplay.services.sources",  # watched sources: none here
         "watchdog.observers",
-        "structlog.processors",  # its JSON lines are kubeplay.log's own
         "kubeplay.engine.controllers.deployments",  # no workload object is stored
         "kubeplay.engine.controllers.jobs",
         "kubeplay.plan.statefulset",
