@@ -159,9 +159,10 @@ def unmount(target: Path) -> bool:
     return False
 
 
-def mount_points_under(base: Path) -> list[Path]:
-    """Mount points at or under `base` in this mount namespace, deepest first."""
-    prefix = os.fsencode(base)
+def mount_points_under(base: Path, *more: Path) -> list[Path]:
+    """Mount points at or under `base` (or any of `more`) in this mount namespace, deepest
+    first. One read of mountinfo (the kernel writes every mount of the host into it)."""
+    prefixes = [os.fsencode(b) for b in (base, *more)]
     found: list[Path] = []
     with open("/proc/self/mountinfo", "rb") as info:
         for line in info:
@@ -169,7 +170,7 @@ def mount_points_under(base: Path) -> list[Path]:
             if len(fields) < 5:
                 continue
             point = _unescape(fields[4])
-            if point == prefix or point.startswith(prefix + b"/"):
+            if any(point == p or point.startswith(p + b"/") for p in prefixes):
                 found.append(Path(os.fsdecode(point)))
     return sorted(set(found), key=lambda p: len(p.parts), reverse=True)
 
@@ -197,4 +198,7 @@ def propagation_of(path: Path) -> str:
 
 
 def _unescape(field: bytes) -> bytes:
+    """A mountinfo path field with its octal escapes (`\\040` for a space) undone."""
+    if b"\\" not in field:  # nearly every line: no regex (a `down` of 50 pods reads 150 times)
+        return field
     return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)
