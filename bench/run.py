@@ -652,6 +652,11 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+# Whether this process got the bench lock: a run that did not made nothing to clean up, and
+# the podman pods and image of the benchmark holding the lock are not its to remove.
+_LOCK = {"acquired": False}
+
+
 @contextlib.contextmanager
 def bench_lock() -> Iterator[None]:
     with LOCK_FILE.open("w") as fh:
@@ -659,6 +664,7 @@ def bench_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
+        _LOCK["acquired"] = True
         yield
 
 
@@ -954,8 +960,13 @@ def cleanup(
     base: Path,
     podman_image: bool,
 ) -> list[str]:
-    """Undo everything this run made; returns what could not be undone."""
+    """Undo everything this run made; returns what could not be undone. Without the bench
+    lock it made nothing but `base`: the leftovers are another run's (it removed them from a
+    benchmark in progress before)."""
     errors: list[str] = []
+    if not _LOCK["acquired"]:
+        remove_tree(base)
+        return errors
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning even on a second ^C
     try:
         for manifest in up["kubeplay"]:
