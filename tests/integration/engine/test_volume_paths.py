@@ -112,6 +112,7 @@ def test_mount_points_with_escaped_names_are_found(tmp_path: Path, binds: list[P
         mounts.mount_tmpfs(target, size=1 << 20)
     assert sorted(mounts.mount_points_under(tmp_path)) == [odd, plain]
     assert sorted(mounts.mount_points_under(odd, plain)) == [odd, plain]
+    assert mounts.mount_points_under(odd) == [odd]
     assert mounts.mount_points_under(tmp_path / "a") == []
 
 
