@@ -677,6 +677,20 @@ def test_entries_land_in_their_list() -> None:
             id="pod-image-restarts-that-container-in-place",
         ),
         pytest.param(
+            with_(pod(), "spec.containers.0.image", "busybox:v2"),
+            with_(pod(), "spec.containers.0.image", "busybox:latest"),
+            Effect.RESTART,
+            ("app",),
+            id="pod-image-from-latest-to-a-tag-keeps-its-pull-policy-in-place",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.image", "busybox:latest"),
+            with_(pod(), "spec.containers.0.image", "busybox:v2"),
+            Effect.RESTART,
+            ("app",),
+            id="pod-image-from-a-tag-to-latest-keeps-its-pull-policy-in-place",
+        ),
+        pytest.param(
             with_(
                 pod(initContainers=[{"name": "init", "image": "busybox:1"}]),
                 "spec.initContainers.0.image",
