@@ -133,6 +133,28 @@ def test_pod_image_update_restarts_only_that_container(kp: Kubeplay) -> None:
     assert images["app"] == "localhost/kubeplay/other:v2"
 
 
+def test_pod_image_from_latest_to_a_tag_is_updated_in_place(kp: Kubeplay) -> None:
+    """`:latest` defaulted imagePullPolicy Always at creation; the stored policy stays (as
+    the API server keeps it), so a new tag is an image-only change: the pod is configured,
+    not replaced."""
+    tagged = IMAGE.replace(":latest", ":v2")
+    kp.ok("image", "tag", IMAGE, tagged)
+    path = kp.write("pod.yaml", _pod("web"))
+    kp.ok("apply", "-f", str(path))
+    before = _running(kp, "web")
+    path.write_text(_pod("web").replace(f"image: {IMAGE}", f"image: {tagged}", 1))
+    assert kp.ok("apply", "-f", str(path)).splitlines() == ["pod/web configured"]
+
+    def restarted() -> dict[str, Any] | None:
+        pod = kp.pod("web")
+        return pod if _statuses(pod)["app"][0] == 1 else None
+
+    pod = kp.wait_for("app restarted", restarted)
+    assert pod["metadata"]["uid"] == before["metadata"]["uid"]
+    assert pod["spec"]["containers"][0]["image"] == tagged
+    assert _statuses(pod)["side"] == _statuses(before)["side"]
+
+
 def test_pod_env_change_replaces_the_pod(kp: Kubeplay) -> None:
     path = kp.write("pod.yaml", _pod("web"))
     kp.ok("apply", "-f", str(path))
