@@ -38,7 +38,8 @@ from kubeplay.plan import configdata
 
 Body = dict[str, Any]
 
-# The source of objects made by `play` (create-only; never pruned by apply or watch).
+# The source of objects made by `play` (create-only; never pruned by apply or watch, but an
+# `apply` of one takes it over).
 PLAY_SOURCE = "play"
 # `apply -f PATH...`'s source is this prefix and its PATH set; a watched source's, this one
 # and its name.
