@@ -133,14 +133,35 @@ def test_pod_image_update_restarts_only_that_container(kp: Kubeplay) -> None:
     assert images["app"] == "localhost/kubeplay/other:v2"
 
 
+def test_pod_image_from_latest_to_a_tag_is_updated_in_place(kp: Kubeplay) -> None:
+    """`:latest` defaulted imagePullPolicy Always at creation; the stored policy stays (as
+    the API server keeps it), so a new tag is an image-only change: the pod is configured,
+    not replaced."""
+    tagged = IMAGE.replace(":latest", ":v2")
+    kp.ok("image", "tag", IMAGE, tagged)
+    path = kp.write("pod.yaml", _pod("web"))
+    kp.ok("apply", "-f", str(path))
+    before = _running(kp, "web")
+    path.write_text(_pod("web").replace(f"image: {IMAGE}", f"image: {tagged}", 1))
+    assert kp.ok("apply", "-f", str(path)).splitlines() == ["pod/web configured"]
+
+    def restarted() -> dict[str, Any] | None:
+        pod = kp.pod("web")
+        return pod if _statuses(pod)["app"][0] == 1 else None
+
+    pod = kp.wait_for("app restarted", restarted)
+    assert pod["metadata"]["uid"] == before["metadata"]["uid"]
+    assert pod["spec"]["containers"][0]["image"] == tagged
+    assert _statuses(pod)["side"] == _statuses(before)["side"]
+
+
 def test_pod_env_change_replaces_the_pod(kp: Kubeplay) -> None:
     path = kp.write("pod.yaml", _pod("web"))
     kp.ok("apply", "-f", str(path))
     uid = _running(kp, "web")["metadata"]["uid"]
     path.write_text(_pod("web", env="b"))
     (line,) = kp.ok("apply", "-f", str(path)).splitlines()
-    assert line.startswith("pod/web replaced (spec.containers[0].env")
-    assert line.endswith(" changed; pods are immutable)")
+    assert line == "pod/web replaced (spec.containers[0].env changed; pods are immutable)"
     pod = _running(kp, "web")
     assert pod["metadata"]["uid"] != uid
     assert kp.exec("web", "sh", "-c", "echo $MODE", container="app").strip() == "b"
@@ -225,6 +246,71 @@ def test_prune_dry_run_and_play_objects(kp: Kubeplay) -> None:
         "configmap/played",
         "configmap/solo",
     ]
+
+
+ACCOUNT = """apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: robot
+"""
+STORED_ONLY = (
+    "(ServiceAccount robot): kind: ServiceAccount is stored only: no token is minted or "
+    "mounted into pods"
+)
+
+
+def test_the_last_apply_wins_and_takes_the_objects_over(kp: Kubeplay) -> None:
+    """As kubectl: `apply -f a/` then `apply -f b/` holding the same objects applies b/'s
+    (no refusal); they are b/'s from then on, so `apply --prune` of a/ leaves them. A kind
+    kubeplay only stores warns when it is created or changed, not on every apply."""
+    a = kp.write("a/app.yaml", _config("blue") + "---\n" + ACCOUNT)
+    b = kp.write("b/app.yaml", _config("red") + "---\n" + ACCOUNT)
+    first = kp("apply", "-f", str(a.parent))
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == f"warning: {a}: document 2 {STORED_ONLY}\n"
+    again = kp("apply", "-f", str(a.parent))
+    assert (again.returncode, again.stderr) == (0, "")
+    assert again.stdout.splitlines() == [
+        "serviceaccount/robot unchanged",
+        "configmap/cfg unchanged",
+    ]
+    second = kp("apply", "-f", str(b.parent))
+    assert (second.returncode, second.stderr) == (0, "")
+    assert second.stdout.splitlines() == [
+        "serviceaccount/robot unchanged",
+        "configmap/cfg configured",
+    ]
+    a.write_text(_config("s").replace("name: cfg", "name: solo"))
+    assert kp.ok("apply", "-f", str(a.parent), "--prune").splitlines() == ["configmap/solo created"]
+    assert kp.ok("get", "cm", "-o", "name").split() == ["configmap/cfg", "configmap/solo"]
+    assert kp.ok("get", "sa", "-o", "name").split() == ["serviceaccount/robot"]
+    assert json.loads(kp.ok("get", "cm", "cfg", "-o", "json"))["data"] == {"color": "red"}
+
+
+def test_apply_takes_over_a_played_pod_with_a_warning(kp: Kubeplay) -> None:
+    """As `kubectl apply` of an object `kubectl create` made: applied, with a warning; the
+    pod is the apply's from then on (its `--prune` removes it), and runs on untouched."""
+    path = kp.write("pod.yaml", _pod("web"))
+    kp.play(path)
+    before = _running(kp, "web")
+    res = kp("apply", "-f", str(path))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["pod/web unchanged"]
+    assert res.stderr == (
+        "warning: pod/web was created by play, not apply: apply takes it over (an apply "
+        "--prune of these paths now removes it once it leaves them)\n"
+    )
+    again = kp("apply", "-f", str(path))
+    assert (again.returncode, again.stdout, again.stderr) == (0, "pod/web unchanged\n", "")
+    after = kp.pod("web")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert _statuses(after) == _statuses(before)
+    path.write_text(_config("blue"))
+    assert kp.ok("apply", "-f", str(path), "--prune").splitlines() == [
+        "configmap/cfg created",
+        "pod/web pruned",
+    ]
+    assert kp.pod_names() == []
 
 
 SECRET = """apiVersion: v1

@@ -211,7 +211,7 @@ def test_replaying_a_changed_deployment_with_replace_replaces_its_pods(kp: Kubep
     changed = kp.write("web.yaml", _deployment(replicas=1, image_tag="v2"))
     res = kp("play", "--replace", str(changed))
     assert res.returncode == 0, res.stderr
-    assert "deployment.apps/web replaced" in res.stderr
+    assert res.stdout.splitlines() == ["deployment.apps/web replaced"]
     after = _replicas(kp)
     assert len(after) == 1
     assert before.isdisjoint(p["metadata"]["name"] for p in after)

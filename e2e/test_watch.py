@@ -191,6 +191,23 @@ def test_empty_or_removed_directory_prunes_nothing(kp: Kubeplay, manifests: Path
     assert _configmaps(kp) == {"a": "v"}
 
 
+def test_apply_of_a_watched_object_is_refused(kp: Kubeplay, manifests: Path) -> None:
+    """`apply` takes over what another apply or play stored, never a watched source's
+    object: the next relist would put it back."""
+    (manifests / "a.yaml").write_text(_cm("a"))
+    kp.ok("watch", str(manifests), "--name", "keep", "--interval", "1s")
+    kp.wait_for("applied", lambda: _configmaps(kp) == {"a": "v"})
+    mine = kp.write("mine.yaml", _cm("a", "mine") + "---\n" + _cm("b", "mine"))
+    res = kp("apply", "-f", str(mine))
+    assert res.returncode == 1, res
+    assert res.stdout.splitlines() == ["configmap/b created"]
+    assert res.stderr == (
+        "error: configmap/a: not applied: managed by watched source keep, which would put it "
+        "back (change it there, or unwatch it)\n"
+    )
+    assert _configmaps(kp) == {"a": "v", "b": "mine"}
+
+
 def test_drift_is_repaired_after_delete_pod(kp: Kubeplay, manifests: Path) -> None:
     (manifests / "web.yaml").write_text(_pod("web"))
     kp.ok("watch", str(manifests), "--name", "drift", "--interval", "1s")

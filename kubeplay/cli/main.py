@@ -84,7 +84,7 @@ def play(
     _warn(report.warnings)
     for ref in report.replaced:
         name = ref.split("/", 1)[1]  # a pod's name, or a workload's `deployment.apps/web`
-        click.echo(f"{name if '/' in name else 'pod/' + name} replaced", err=True)
+        click.echo(f"{name if '/' in name else 'pod/' + name} replaced")
     for name in report.volumes:
         click.echo(f"volume/{name} created")
     for ref in report.pods:

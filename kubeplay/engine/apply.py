@@ -4,7 +4,8 @@
 inventory) as `AppliedRecord`s. `write` carries out `ApplyActions` on the `objects` table in
 ONE store transaction: created rows get their uid, creationTimestamp and generation 1; updated
 rows keep uid and creation, bump generation on a spec change and keep the manifest as last
-applied; forced recreations get a new uid; pruned rows that have no runtime are deleted (a
+applied; unchanged rows another source stored are taken over (source, origin and last
+applied only); forced recreations get a new uid; pruned rows that have no runtime are deleted (a
 claim's data is kept: the volume is the volumes table's). A Pod's runtime rows (`pods`) and a
 Deployment's replica pods are written in the same transaction from the records the caller
 compiled. Tearing pods down, starting them and restarting containers is the caller's (the
@@ -17,7 +18,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubeplay.errors import ManifestError
@@ -148,7 +149,6 @@ def allocate_services(
     ManifestError for a clusterIP or nodePort out of range or taken: run it in the
     transaction that writes them."""
     import random
-    from dataclasses import replace
 
     wanted = [e for e in entries if _is_service(e.key)]
     if not wanted:
@@ -272,8 +272,24 @@ def write(
             removed.append(old)
         for entry in actions.unchanged:
             written[entry.key] = entry.uid
+            old = store.get_record_by_uid(entry.uid) if entry.taken_from else None
+            if old is not None:  # taken over from another apply or play: only its source
+                store.put_records([_taken_over(old, entry, source=source, now=now)])
+                before.append(old)
     return Written(
         uids=written, created=tuple(created), before=tuple(before), removed=tuple(removed)
+    )
+
+
+def _taken_over(old: ObjectRecord, entry: ApplyEntry, *, source: str, now: float) -> ObjectRecord:
+    """An unchanged object another source stored, now this one's (the manifest as applied)."""
+    return replace(
+        old,
+        source=source,
+        origin=entry.origin or old.origin,
+        last_applied=dict(entry.last_applied),
+        last_applied_sha256=entry.last_applied_sha256,
+        updated_at=now,
     )
 
 

@@ -526,6 +526,6 @@ def ensure_pod_shm(host: Host, uid: str) -> Path:
 def teardown_pod_volumes(host: Host, uid: str) -> None:
     """Unmount every subPath bind and tmpfs of pod `uid` (deepest first), and its /dev/shm.
     Safe to repeat."""
-    for base in (pod_subpaths_dir(host, uid), pod_volumes_dir(host, uid), pod_shm_dir(host, uid)):
-        for point in mounts.mount_points_under(base):
-            mounts.unmount(point)
+    bases = (pod_subpaths_dir(host, uid), pod_volumes_dir(host, uid), pod_shm_dir(host, uid))
+    for point in mounts.mount_points_under(*bases):
+        mounts.unmount(point)

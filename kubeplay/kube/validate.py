@@ -129,8 +129,10 @@ def validate(
     kube_version: str = "",
     stored_crds: Sequence[KubeObject] = (),
     compiled: CompiledSchemas | None = None,
+    merge: bool = True,
 ) -> list[Warning]:
-    """Raise ManifestError listing every error; else return the warnings, in input order.
+    """Raise ManifestError listing every error; else return the warnings, in input order
+    (with `merge=False`, one per object and field: the caller merges those it shows).
     Custom resources are checked against the CRDs of the input, then `stored_crds`.
     With `compiled`, an object its compiled schema accepts skips jsonschema (the same
     verdict, without importing it); any other object is checked by jsonschema as before."""
@@ -162,7 +164,7 @@ def validate(
             path=first.path,
             line=first.line,
         )
-    return merge_warnings(warnings)
+    return merge_warnings(warnings) if merge else warnings
 
 
 def merge_warnings(warnings: Sequence[Warning]) -> list[Warning]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubeplay.errors import AlreadyExistsError
 from kubeplay.kube import defaults
 from kubeplay.kube.objects import KubeObject
 
@@ -37,6 +38,11 @@ RANDOM_LENGTH = 5
 # apiserver names.SimpleNameGenerator: maxNameLength (63) - randomLength.
 MAX_GENERATED_NAME_LENGTH = 63 - RANDOM_LENGTH
 TEMPLATE_HASH_LABEL = "pod-template-hash"
+# The ReplicaSet controller's burstReplicas: at most this many pods made (or deleted) in one
+# sync, however large `replicas` is (int32: up to 2147483647).
+BURST_REPLICAS = 500
+# The apiserver's RetryGenerateName: a generated name that clashes is drawn again, 8 times.
+GENERATE_NAME_ATTEMPTS = 8
 
 # The workload kinds `play` turns into pods, with their apiVersion.
 KINDS: dict[str, str] = {"Deployment": "apps/v1"}
@@ -150,6 +156,17 @@ def owns(workload: Workload, pod: Mapping[str, Any]) -> bool:
     )
 
 
+def _free_name(base: str, used: Collection[str], random_suffix: Callable[[], str]) -> str:
+    for _ in range(GENERATE_NAME_ATTEMPTS):
+        name = generated_name(base, random_suffix())
+        if name not in used:
+            return name
+    raise AlreadyExistsError(
+        f"pod {name}: already exists (a name generated from {base!r} "
+        f"{GENERATE_NAME_ATTEMPTS} times was taken each time)"
+    )
+
+
 def replica_pods(
     obj: KubeObject,
     *,
@@ -160,9 +177,10 @@ def replica_pods(
     """The Pods a Deployment's ReplicaSet would create, as KubeObjects pointing at the
     Deployment's document (errors about a replica name the file that made it).
 
+    At most BURST_REPLICAS pods, as one sync of the ReplicaSet controller makes.
     `taken`: pod names already used in the namespace; a generated name that clashes is drawn
-    again, as the apiserver retries a generateName conflict. `random_suffix()` returns
-    RANDOM_LENGTH characters of ALPHANUMS.
+    again, as the apiserver retries a generateName conflict (GENERATE_NAME_ATTEMPTS in all,
+    then AlreadyExistsError). `random_suffix()` returns RANDOM_LENGTH characters of ALPHANUMS.
     """
     workload = workload_of(obj, uid=uid)
     template = workload.template
@@ -170,10 +188,8 @@ def replica_pods(
     base = f"{workload.controller_name}-"
     used = set(taken)
     pods: list[KubeObject] = []
-    for _ in range(workload.replicas):
-        name = generated_name(base, random_suffix())
-        while name in used:
-            name = generated_name(base, random_suffix())
+    for _ in range(min(workload.replicas, BURST_REPLICAS)):
+        name = _free_name(base, used, random_suffix)
         used.add(name)
         meta: dict[str, Any] = {"name": name, "generateName": base}
         if (obj.body.get("metadata") or {}).get("namespace"):

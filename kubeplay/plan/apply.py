@@ -5,7 +5,10 @@ given the desired objects (manifests as parsed) and the stored records, it retur
 update / unchanged / prune / refused entries, each with the object's key, a `Reason` and
 kubectl's wording (`pod/web created`, `configmap/cfg configured`, `pod/old pruned`). Per object:
 
-1. ownership: an object stored under another source is refused;
+1. ownership: an object stored under another source is refused, but `apply` takes over what
+   another `apply` (the last writer wins, as with kubectl) or `play` (with a warning, as
+   kubectl's apply of an object `create` made) stored; a watched source's objects (the watch
+   would put them back) and controller-made ones stay refused;
 2. the unchanged fast path: the manifest's canonical-JSON SHA-256 equals the last applied one
    (not in WATCH mode: a watched source's relist repairs fields changed by hand);
 3. a three-way merge of last-applied, the new manifest and the live object (lists atomic);
@@ -35,8 +38,13 @@ from kubeplay.plan import configdata
 
 Body = dict[str, Any]
 
-# The source of objects made by `play` (create-only; never pruned by apply or watch).
+# The source of objects made by `play` (create-only; never pruned by apply or watch, but an
+# `apply` of one takes it over).
 PLAY_SOURCE = "play"
+# `apply -f PATH...`'s source is this prefix and its PATH set; a watched source's, this one
+# and its name.
+APPLY_SOURCE_PREFIX = "apply:"
+WATCHED_SOURCE_PREFIX = "source:"
 
 
 class ApplyMode(StrEnum):
@@ -101,6 +109,8 @@ class ApplyEntry:
     spec_changed: bool = False  # bump `generation`
     changed_paths: tuple[str, ...] = ()  # field paths that differ (for messages and diff)
     origin: str = ""  # the desired object's file and document ("" for prune)
+    taken_from: str = ""  # APPLY: the source it was stored under (it becomes this apply's)
+    warning: str = ""  # what the command says besides `message` (a takeover from `play`)
 
     @property
     def ref(self) -> str:
@@ -263,8 +273,13 @@ def custom_kinds(
     return [kinds.from_crd(body) for body in bodies]
 
 
+def origin(source: str, doc_index: int) -> str:
+    """An object's origin: its file (or other source) and document."""
+    return f"{source}#{doc_index}"
+
+
 def origin_of(obj: KubeObject) -> str:
-    return f"{obj.source}#{obj.doc_index}"
+    return origin(obj.source, obj.doc_index)
 
 
 def _force_annotated(body: Mapping[str, Any]) -> bool:
@@ -413,12 +428,18 @@ def _decide(
             **common,
         )
     if record.source != source and not (record.source == "" and not record.owner_uid):
-        owner = f"source {record.source}" if record.source else "its owner"
-        return ApplyEntry(
-            reason=Reason.OWNED_BY_OTHER_SOURCE,
-            message=f"{ref}: not applied: managed by {owner}",
-            **common,
-        )
+        if mode is not ApplyMode.APPLY or not _adoptable(record):
+            return ApplyEntry(
+                reason=Reason.OWNED_BY_OTHER_SOURCE,
+                message=f"{ref}: not applied: {_managed_by(record)}",
+                **common,
+            )
+        common["taken_from"] = record.source
+        if record.source == PLAY_SOURCE:
+            common["warning"] = (
+                f"{ref} was created by play, not apply: apply takes it over (an apply "
+                "--prune of these paths now removes it once it leaves them)"
+            )
     fresh = defaults.default_object(dict(manifest))
     if mode is ApplyMode.REPLACE and key.kind in PLAY_RUN_KINDS:
         # play --replace: a stored Pod or workload is made again, changed or not.
@@ -493,6 +514,24 @@ def _decide(
         changed_paths=paths,
         **common,
     )
+
+
+def _adoptable(record: AppliedRecord) -> bool:
+    """Whether `apply` takes the stored object over: one another `apply` or `play` stored
+    (kubectl's last writer wins), not a watched source's nor a controller's."""
+    if record.owner_uid:
+        return False
+    return record.source == PLAY_SOURCE or record.source.startswith(APPLY_SOURCE_PREFIX)
+
+
+def _managed_by(record: AppliedRecord) -> str:
+    if record.source.startswith(WATCHED_SOURCE_PREFIX):
+        name = record.source.removeprefix(WATCHED_SOURCE_PREFIX)
+        return (
+            f"managed by watched source {name}, which would put it back (change it there, "
+            "or unwatch it)"
+        )
+    return f"managed by source {record.source}" if record.source else "managed by its owner"
 
 
 # --- the three-way merge ----------------------------------------------------------------------
@@ -618,17 +657,22 @@ def _canonical(number: Any) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def diff_paths(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
-    """Field paths where `old` and `new` differ, deepest where both are maps or lists of the
-    same length (`spec.containers[0].env`), in the manifest's order."""
+def diff_paths(old: Any, new: Any, prefix: str = "", *, name: str = "") -> Iterator[str]:
+    """Field paths where `old` and `new` differ, in the manifest's order: deepest where both
+    are maps; a list is one field (apply replaces it whole: `spec.containers[0].env`, not
+    `env[0].value`), but the lists merged by name (containers) are followed item by item
+    when they are as long."""
     if old == new:
         return
     if isinstance(old, dict) and isinstance(new, dict):
-        for name in list(new) + [k for k in old if k not in new]:
-            child = f"{prefix}.{name}" if prefix else str(name)
-            yield from diff_paths(old.get(name, _ABSENT), new.get(name, _ABSENT), child)
+        for key in list(new) + [k for k in old if k not in new]:
+            child = f"{prefix}.{key}" if prefix else str(key)
+            yield from diff_paths(
+                old.get(key, _ABSENT), new.get(key, _ABSENT), child, name=str(key)
+            )
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    same_length = isinstance(old, list) and isinstance(new, list) and len(old) == len(new)
+    if name in MERGED_LISTS and same_length:  # else the list changed (a container added)
         for index, (a, b) in enumerate(zip(old, new, strict=True)):
             yield from diff_paths(a, b, f"{prefix}[{index}]")
         return

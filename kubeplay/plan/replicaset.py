@@ -23,8 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubeplay.kube import workloads
+
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
-BURST_REPLICAS = 500  # the controller's burstReplicas: at most this many creates or deletes
+BURST_REPLICAS = workloads.BURST_REPLICAS  # at most this many creates or deletes per sync
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 

@@ -37,7 +37,7 @@ from kubeplay.kube.objects import KubeObject
 from kubeplay.plan import apply as plan_apply
 
 # A source's applyset: the objects it applied carry this source in the store.
-SOURCE_PREFIX = "source:"
+SOURCE_PREFIX = plan_apply.WATCHED_SOURCE_PREFIX
 
 DEFAULT_INTERVAL = 20.0  # a directory is listed again this often (kubelet's relist)
 DEFAULT_GIT_INTERVAL = 60.0

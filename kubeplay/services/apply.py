@@ -6,9 +6,11 @@ decision needs (pull and compile the pods to create, tear down what is recreated
 -> `engine.apply.write` in one store transaction -> start the new pods, restart a Pod's
 containers whose image changed in place, refresh volumes of changed ConfigMaps/Secrets -> on a
 failed start, tear down what this apply created and restore the previous bodies. A refused
-object (immutable, owned by another source) is reported; the others apply. An unchanged apply
-makes no runtime call. The source (applyset) is the PATH set, so `--prune` removes only what an
-earlier apply of the same paths created. `diff` is the same decision, rendered as unified diffs.
+object (immutable, a watched source's or a controller's) is reported; the others apply. An
+unchanged apply makes no runtime call. The source (applyset) is the PATH set, so `--prune`
+removes only what an earlier apply of the same paths created; an object another apply or
+`play` stored is taken over (the last writer wins, as with kubectl), so the other's `--prune`
+no longer removes it. `diff` is the same decision, rendered as unified diffs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
+    from kubeplay.kube.objects import Warning as ManifestWarning
     from kubeplay.plan.pods import PodPlan
     from kubeplay.plan.services import ServiceSpec
     from kubeplay.state.store import ObjectRecord, PodRecord
@@ -79,7 +82,9 @@ class DiffReport:
 
 def applyset(paths: Sequence[str]) -> str:
     """The source of an apply: its PATH set, so only an apply of the same paths prunes."""
-    return "apply:" + ",".join(sorted(p if p == "-" else os.path.abspath(p) for p in paths))
+    return plan_apply.APPLY_SOURCE_PREFIX + ",".join(
+        sorted(p if p == "-" else os.path.abspath(p) for p in paths)
+    )
 
 
 def expand_paths(paths: Sequence[str], *, recursive: bool) -> list[str]:
@@ -106,7 +111,7 @@ def expand_paths(paths: Sequence[str], *, recursive: bool) -> list[str]:
 
 def load(
     settings: Settings, paths: Sequence[str], *, recursive: bool, kube_version: str = ""
-) -> tuple[list[KubeObject], list[str]]:
+) -> tuple[list[KubeObject], list[ManifestWarning]]:
     from kubeplay.services import play as play_mod
 
     files = expand_paths(paths, recursive=recursive)
@@ -211,7 +216,7 @@ def run(
     prune: bool = False,
     force: bool = False,
     dry_run: bool = False,
-    warnings: Sequence[str] = (),
+    warnings: Sequence[ManifestWarning] = (),
     pull_options: Options | None = None,
     progress: PullProgress | None = None,
     refuse: Callable[[ApplyActions], None] | None = None,
@@ -220,9 +225,11 @@ def run(
     keep: frozenset[ObjectKey] = frozenset(),
 ) -> ApplyReport:
     """Decide and carry out applying `objects` in `source` (see the module's docstring).
-    `refuse` sees the decision under the locks and may raise to change nothing (play does
-    for any refusal); `grace` overrides the grace period of what is torn down; `verb` names
-    the command in the rollback message; `keep`: keys never pruned (a source's conflicts)."""
+    `warnings`: the objects' validation warnings, shown for those created or changed (an
+    unchanged object says nothing, as kubectl's unchanged apply sends no request). `refuse`
+    sees the decision under the locks and may raise to change nothing (play does for any
+    refusal); `grace` overrides the grace period of what is torn down; `verb` names the
+    command in the rollback message; `keep`: keys never pruned (a source's conflicts)."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine.locks import key_locks
 
@@ -256,6 +263,7 @@ def run(
                 refuse(actions)
             lines = _lines(actions, keys, dry_run=dry_run)
             refused = _refusals(actions)
+            said = shown_warnings(actions, warnings)
             moved = {
                 e.uid: e.origin
                 for e in actions.unchanged
@@ -277,9 +285,9 @@ def run(
             if not dry_run:
                 _check_node_ports(host, allocated)
             if dry_run or not actions.changes:
-                return ApplyReport(
-                    lines=lines, refused=refused, warnings=tuple(warnings), actions=actions
-                )
+                if not dry_run and any(e.taken_from for e in actions.unchanged):
+                    engine_apply.write(host.store, actions, source=source, now=time.time())
+                return ApplyReport(lines=lines, refused=refused, warnings=said, actions=actions)
             done = _carry_out(
                 settings,
                 host,
@@ -302,7 +310,7 @@ def run(
         return ApplyReport(
             lines=lines,
             refused=refused,
-            warnings=(*warnings, *done.notes),
+            warnings=(*said, *done.notes),
             pods_changed=pods_changed,
             actions=actions,
             volumes=done.volumes,
@@ -324,6 +332,23 @@ def _lines(actions: ApplyActions, keys: Sequence[ObjectKey], *, dry_run: bool) -
     return tuple(
         f"{e.message}{suffix}" for e in (*applied, *actions.prune) if e.reason not in REFUSALS
     )
+
+
+def shown_warnings(actions: ApplyActions, warnings: Sequence[ManifestWarning]) -> tuple[str, ...]:
+    """The validation warnings of the objects the apply creates, changes or refuses (merged
+    across them, rendered), then what the decision itself warns about (a takeover from
+    `play`); an unchanged object's warnings were said when it was applied."""
+    from kubeplay.kube import validate
+
+    loud = {
+        (e.origin, e.key.kind, e.key.name)
+        for e in (*actions.create, *actions.update, *actions.refused)
+    }
+    kept = [
+        w for w in warnings if (plan_apply.origin(w.source, w.doc_index), w.kind, w.name) in loud
+    ]
+    said = [w.render() for w in validate.merge_warnings(kept)]
+    return (*said, *(e.warning for e in actions.entries() if e.warning))
 
 
 def _refusals(actions: ApplyActions) -> tuple[str, ...]:
@@ -759,7 +784,7 @@ def diff(
         mode=ApplyMode.APPLY,
         prune=prune,
     )
-    notes = list(warnings)
+    notes = list(shown_warnings(actions, warnings))
     chunks: list[str] = []
     for e in actions.entries():
         if e.reason is plan_apply.Reason.UNCHANGED:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kubeplay.image.pulls import PullProgress
     from kubeplay.image.transport import Options
     from kubeplay.kube.objects import KubeObject
+    from kubeplay.kube.objects import Warning as ManifestWarning
     from kubeplay.plan.apply import ApplyActions, ApplyEntry
     from kubeplay.plan.pods import PodPlan
     from kubeplay.services.apply import ApplyReport
@@ -44,10 +45,10 @@ _RUN_KINDS = frozenset({"Pod", *kube_workloads.KINDS, *SET_KINDS, "Job", "CronJo
 
 @dataclass(frozen=True, slots=True)
 class PlayReport:
-    pods: tuple[str, ...]
-    replaced: tuple[str, ...]
+    pods: tuple[str, ...]  # "ns/name" of the pods created
+    replaced: tuple[str, ...]  # "ns/name" of pods, "ns/deployment.apps/web" of workloads
     warnings: tuple[str, ...]
-    workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads played
+    workloads: tuple[str, ...] = ()  # "ns/deployment.apps/web", for the workloads created
     volumes: tuple[str, ...] = ()  # named volumes this play created
     objects: AppliedObjects = field(default_factory=AppliedObjects)
 
@@ -117,9 +118,11 @@ def load_manifests(
     kube_version: str,
     configmaps: Sequence[str] = (),
     schema_cache: Path | None = None,
-) -> tuple[list[KubeObject], list[str]]:
+) -> tuple[list[KubeObject], list[ManifestWarning]]:
     """Load and validate `paths` and the `--configmap` files together (one duplicate check).
-    `schema_cache`: a directory for compiled schemas (valid objects then skip jsonschema)."""
+    `schema_cache`: a directory for compiled schemas (valid objects then skip jsonschema).
+    The warnings are per object, not merged: the apply shows those of the objects it
+    creates or changes (`services.apply.shown_warnings`)."""
     from kubeplay.kube import loader, validate
 
     objects = loader.load(paths)
@@ -135,8 +138,10 @@ def load_manifests(
         from kubeplay.state.schemacache import CompiledSchemaCache
 
         compiled = CompiledSchemaCache(schema_cache)
-    warnings = validate.validate(objects + extra, kube_version=kube_version, compiled=compiled)
-    return objects + extra, [w.render() for w in warnings]
+    warnings = validate.validate(
+        objects + extra, kube_version=kube_version, compiled=compiled, merge=False
+    )
+    return objects + extra, warnings
 
 
 def schema_cache_of(settings: Settings) -> Path | None:
@@ -243,7 +248,7 @@ def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
     other kind (ConfigMaps, Secrets, Services, ServiceAccounts...) as kubectl apply says them,
     volumes made, warnings."""
     actions = report.actions
-    made = [*actions.create, *(e for e in actions.update if e.effect == "recreate")]
+    made = actions.create  # what --replace made again is said once, as replaced
 
     def ns_ref(e: ApplyEntry) -> str:
         return f"{e.key.namespace}/{e.ref}"

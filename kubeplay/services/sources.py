@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from kubeplay.engine.controllers.sources import Reconcile
     from kubeplay.engine.host import Host
     from kubeplay.kube.objects import KubeObject
+    from kubeplay.kube.objects import Warning as ManifestWarning
     from kubeplay.state.store import SourceFileRecord, SourceRecord
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # one manifest file; larger ones are held
@@ -61,6 +62,15 @@ class Snapshot:
     revision: str = ""  # a commit; "" for a directory (computed from the files)
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "history rewritten: was X, now Y"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A manifest text parsed and validated: its objects and their warnings, or the error."""
+
+    objects: tuple[KubeObject, ...] = ()
+    error: str = ""
+    warnings: tuple[ManifestWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,14 +360,15 @@ class Parser:
     def __init__(self, settings: Settings, *, limit: int = 512) -> None:
         self.settings = settings
         self.limit = limit
-        self._cache: dict[tuple[str, str], tuple[tuple[KubeObject, ...], str]] = {}
+        self._cache: dict[tuple[str, str], Parsed] = {}
         self._lock = threading.Lock()
 
     def parse(
         self, text: str, *, source: str, sha256: str, crds: Sequence[KubeObject] = ()
-    ) -> tuple[tuple[KubeObject, ...], str]:
-        """(objects, "") or ((), the error naming file, document, line and field); `crds`:
-        the CustomResourceDefinitions of the source's other files (its custom resources)."""
+    ) -> Parsed:
+        """(objects, "", their warnings) or ((), the error naming file, document, line and
+        field, ()); `crds`: the CustomResourceDefinitions of the source's other files (its
+        custom resources)."""
         from kubeplay.plan.apply import manifest_sha256
 
         digest = manifest_sha256({"crds": [o.body for o in crds]}) if crds else ""
@@ -376,18 +387,22 @@ class Parser:
                 from kubeplay.state.schemacache import CompiledSchemaCache
 
                 compiled = CompiledSchemaCache(cache_dir)
-            if objects:
+            warnings = (
                 validate.validate(
                     objects,
                     kube_version=self.settings.kube_version,
                     compiled=compiled,
                     stored_crds=crds,
+                    merge=False,
                 )
-            result: tuple[tuple[KubeObject, ...], str] = (tuple(objects), "")
+                if objects
+                else []
+            )
+            result = Parsed(tuple(objects), "", tuple(warnings))
         except KubeplayError as err:
-            result = ((), str(err))
+            result = Parsed(error=str(err))
         except RecursionError:
-            result = ((), f"{source}: nested too deeply")
+            result = Parsed(error=f"{source}: nested too deeply")
         with self._lock:
             if len(self._cache) >= self.limit:
                 self._cache.clear()
@@ -539,38 +554,34 @@ def _reconcile_in(
         snap = snapshot(settings, rec)
     except SourceUnavailable as err:
         return _failed(host, rec, str(err), now)
+    warnings: list[ManifestWarning] = []  # the apply shows those of what it changes
+
+    def parse(text: str, relpath: str, sha256: str, crds: Sequence[KubeObject] = ()) -> Parsed:
+        parsed = parser.parse(text, source=_origin(rec, relpath), sha256=sha256, crds=crds)
+        warnings.extend(parsed.warnings)
+        return parsed
+
     inputs: list[FileInput] = []
     for f in snap.files:
         if f.error:
             inputs.append(f)
             continue
-        objects, error = parser.parse(f.text, source=_origin(rec, f.relpath), sha256=f.sha256)
-        inputs.append(replace(f, objects=objects, error=error))
+        parsed = parse(f.text, f.relpath, f.sha256)
+        inputs.append(replace(f, objects=parsed.objects, error=parsed.error))
     # Custom resources whose CustomResourceDefinition is in another file of the source.
     crds = [o for f in inputs for o in f.objects if o.kind == "CustomResourceDefinition"]
     if crds:
         for i, f in enumerate(inputs):
             if f.error and f.text:
-                objects, error = parser.parse(
-                    f.text, source=_origin(rec, f.relpath), sha256=f.sha256, crds=crds
-                )
-                inputs[i] = replace(f, objects=objects, error=error)
+                parsed = parse(f.text, f.relpath, f.sha256, crds)
+                inputs[i] = replace(f, objects=parsed.objects, error=parsed.error)
     last_good: dict[str, Sequence[KubeObject]] = {}
     for relpath, state in stored.items():
         if state.last_good_text or state.last_good_sha256:
-            objects, error = parser.parse(
-                state.last_good_text,
-                source=_origin(rec, relpath),
-                sha256=state.last_good_sha256,
-            )
-            if error and crds:
-                objects, error = parser.parse(
-                    state.last_good_text,
-                    source=_origin(rec, relpath),
-                    sha256=state.last_good_sha256,
-                    crds=crds,
-                )
-            last_good[relpath] = objects if not error else ()
+            parsed = parse(state.last_good_text, relpath, state.last_good_sha256)
+            if parsed.error and crds:
+                parsed = parse(state.last_good_text, relpath, state.last_good_sha256, crds)
+            last_good[relpath] = parsed.objects if not parsed.error else ()
     plan = plan_sources.compute_source(
         inputs,
         stored,
@@ -597,6 +608,7 @@ def _reconcile_in(
                 prune=plan.prune,
                 keep=plan.keep,
                 force=rec.force,
+                warnings=warnings,
             )
     except KubeplayError as err:
         _store_files(host, name, plan.files, stored)

@@ -184,3 +184,70 @@ def test_an_object_moved_to_another_file_only_changes_its_origin(
         assert (rec.uid, rec.origin) == ("uid-web", "other.yaml#2")
     finally:
         store.close()
+
+
+def test_the_last_apply_takes_an_unchanged_object_over_without_a_runtime_call(
+    settings: Settings, calls: list[str]
+) -> None:
+    """apply -f a/ then apply -f b/ holding the same pod: b/ wins (kubectl's last writer),
+    so a later `apply --prune` of a/ without the pod leaves it alone."""
+    _seed(settings, [_pod("web")], "apply:/a")
+    moved = KubeObject(body=_pod("web").body, source="b/pods.yaml")
+    report = apply_svc.run(settings, [moved], source="apply:/b", mode=ApplyMode.APPLY)
+    assert (report.lines, report.refused, calls) == (("pod/web unchanged",), (), [])
+    pruned = apply_svc.run(settings, [], source="apply:/a", mode=ApplyMode.APPLY, prune=True)
+    assert (pruned.lines, calls) == ((), [])
+    store = SqliteStore(settings.state_db)
+    try:
+        rec = store.get_record("", "Pod", "default", "web")
+        assert rec is not None
+        assert (rec.uid, rec.source, rec.origin) == ("uid-web", "apply:/b", "b/pods.yaml#1")
+    finally:
+        store.close()
+
+
+def test_a_failed_write_gives_a_taken_over_object_back(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        first = plan_apply.compute_apply(
+            [_config({"a": "1"})], [], source="apply:/a", mode=ApplyMode.APPLY
+        )
+        engine_apply.write(store, first, source="apply:/a", now=1.0)
+        stored = [engine_apply.applied_record(r) for r in store.list_records()]
+        second = plan_apply.compute_apply(
+            [_config({"a": "1"})], stored, source="apply:/b", mode=ApplyMode.APPLY
+        )
+        written = engine_apply.write(store, second, source="apply:/b", now=2.0)
+        assert [r.source for r in store.list_records()] == ["apply:/b"]
+        engine_apply.rollback(store, written)
+        assert [r.source for r in store.list_records()] == ["apply:/a"]
+    finally:
+        store.close()
+
+
+def _account(name: str = "robot", source: str = "sa.yaml") -> KubeObject:
+    body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+    return KubeObject(body=body, source=source)
+
+
+def test_a_stored_only_kind_warns_when_created_or_changed_not_when_unchanged(
+    settings: Settings, calls: list[str]
+) -> None:
+    from kubeplay.kube import validate
+
+    def applied(*objects: KubeObject) -> tuple[str, ...]:
+        found = validate.validate(objects, merge=False)
+        return apply_svc.run(
+            settings, objects, source="apply:/sa", mode=ApplyMode.APPLY, warnings=found
+        ).warnings
+
+    stored_only = "kind: ServiceAccount is stored only"
+    created = applied(_account())
+    assert [stored_only in w for w in created] == [True]
+    assert applied(_account()) == ()
+    labelled = _account()
+    labelled.body["metadata"]["labels"] = {"team": "a"}
+    assert [stored_only in w for w in applied(labelled)] == [True]
+    (merged,) = applied(labelled, _account("other"))
+    assert merged.startswith("sa.yaml: document 1 (ServiceAccount other)"), merged
+    assert "(also in" not in merged

@@ -96,6 +96,21 @@ def test_a_second_reconcile_changes_nothing(src: Source) -> None:
     assert src.files() == {"a.yaml": "Applied", "b.yaml": "Applied"}
 
 
+def test_a_stored_only_kind_warns_when_applied_not_on_each_relist(src: Source) -> None:
+    account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: robot\n"
+    (src.dir / "sa.yaml").write_text(account)
+    report = src.reconcile()
+    assert report.lines == ("serviceaccount/robot created",)
+    stored_only = "(ServiceAccount robot): kind: ServiceAccount is stored only"
+    assert [m for m in report.messages if stored_only in m] != [], report.messages
+    relist = src.reconcile()
+    assert (relist.lines, relist.messages) == ((), ())
+    (src.dir / "sa.yaml").write_text(account + "  labels: {team: a}\n")
+    changed = src.reconcile()
+    assert changed.lines == ("serviceaccount/robot configured",)
+    assert [m for m in changed.messages if stored_only in m] != [], changed.messages
+
+
 def test_a_changed_file_updates_only_its_changed_object(src: Source) -> None:
     (src.dir / "a.yaml").write_text(cm("one", "new") + "---\n" + cm("two"))
     report = src.reconcile()

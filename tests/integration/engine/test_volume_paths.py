@@ -103,6 +103,19 @@ def test_tmpfs_is_sized_and_unmounted(tmp_path: Path, binds: list[Path]) -> None
     assert mounts.unmount(target) is False
 
 
+def test_mount_points_with_escaped_names_are_found(tmp_path: Path, binds: list[Path]) -> None:
+    """mountinfo writes a space as `\\040`: such a mount point is found (and the plain one
+    beside it, read without unescaping)."""
+    odd, plain = tmp_path / "a dir", tmp_path / "plain"
+    for target in (odd, plain):
+        target.mkdir()
+        mounts.mount_tmpfs(target, size=1 << 20)
+    assert sorted(mounts.mount_points_under(tmp_path)) == [odd, plain]
+    assert sorted(mounts.mount_points_under(odd, plain)) == [odd, plain]
+    assert mounts.mount_points_under(odd) == [odd]
+    assert mounts.mount_points_under(tmp_path / "a") == []
+
+
 def test_atomic_writer_swaps_data_and_keeps_no_stale_files(tmp_path: Path) -> None:
     target = tmp_path / "cm"
     target.mkdir()

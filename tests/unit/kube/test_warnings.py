@@ -137,3 +137,16 @@ def test_merged_warning_keeps_its_first_place_as_data() -> None:
         "spec.template.spec.nodeSelector",
     )
     assert warning.also == ("Pod a",)
+
+
+def test_unmerged_warnings_are_one_per_object_for_the_apply_to_choose() -> None:
+    """`merge=False`: apply shows only the warnings of what it creates or changes, merged
+    after it chose them (services.apply.shown_warnings)."""
+    objects = loader.load_text(
+        _pod("a", SELECTOR + APP) + "---\n" + _pod("b", SELECTOR + APP), source="all.yaml"
+    )
+    warnings = validate.validate(objects, merge=False)
+    assert [(w.name, w.path, w.also) for w in warnings] == [
+        ("a", "spec.nodeSelector", ()),
+        ("b", "spec.nodeSelector", ()),
+    ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kubeplay.errors import AlreadyExistsError
 from kubeplay.kube import workloads
 from kubeplay.kube.objects import KubeObject
 
@@ -125,6 +126,11 @@ def test_replica_pods_are_named_labelled_and_owned_like_the_replicaset_controlle
         pytest.param({}, 1, id="replicas-default-to-one"),
         pytest.param({"replicas": 3}, 3, id="replicas-three"),
         pytest.param({"replicas": 0}, 0, id="replicas-zero-makes-no-pod"),
+        pytest.param(
+            {"replicas": 2**31 - 1},
+            workloads.BURST_REPLICAS,
+            id="int32-max-replicas-bounded-by-burst-replicas",
+        ),
     ],
 )
 def test_replica_count(spec: dict[str, Any], count: int) -> None:
@@ -144,6 +150,22 @@ def test_a_generated_name_already_taken_is_drawn_again() -> None:
         random_suffix=_suffixes("bbbbb", "ccccc", "ccccc", "ddddd").__next__,
     )
     assert [p.name for p in pods] == [f"web-{h}-ccccc", f"web-{h}-ddddd"]
+
+
+def test_a_generated_name_taken_on_every_attempt_is_an_error() -> None:
+    """The apiserver's RetryGenerateName gives up after 8 attempts; never an endless loop."""
+    h = workloads.template_hash(TEMPLATE)
+    drawn: list[str] = []
+
+    def suffix() -> str:
+        drawn.append("bbbbb")
+        return "bbbbb"
+
+    with pytest.raises(AlreadyExistsError, match=f"pod web-{h}-bbbbb: already exists"):
+        workloads.replica_pods(
+            _deployment(replicas=1), uid="u", taken={f"web-{h}-bbbbb"}, random_suffix=suffix
+        )
+    assert len(drawn) == workloads.GENERATE_NAME_ATTEMPTS
 
 
 def test_long_names_are_cut_to_58_characters_before_the_random_part() -> None:

@@ -492,30 +492,6 @@ CASES = [
         f'The StatefulSet "db" is invalid: spec: Forbidden: {apply.STATEFULSET_UPDATE_MESSAGE}',
         id="statefulset-service-name-immutable",
     ),
-    pytest.param(
-        pod(),
-        stored(pod(), source="apply:/elsewhere"),
-        ApplyMode.APPLY,
-        Reason.OWNED_BY_OTHER_SOURCE,
-        "pod/web: not applied: managed by source apply:/elsewhere",
-        id="owned-by-other-applyset",
-    ),
-    pytest.param(
-        pod(),
-        stored(pod(), source=apply.PLAY_SOURCE),
-        ApplyMode.APPLY,
-        Reason.OWNED_BY_OTHER_SOURCE,
-        "pod/web: not applied: managed by source play",
-        id="apply-does-not-take-played-pod",
-    ),
-    pytest.param(
-        pod(),
-        stored(pod(), source="", owner_uid="rs-uid"),
-        ApplyMode.APPLY,
-        Reason.OWNED_BY_OTHER_SOURCE,
-        "pod/web: not applied: managed by its owner",
-        id="controller-made-pod-belongs-to-its-owner",
-    ),
 ]
 
 
@@ -532,6 +508,126 @@ def test_reason_and_message(
         old = stored(old, source=source)
     entry = one(new, old, mode=mode, source=source)
     assert (entry.reason, entry.message) == (reason, message)
+
+
+# --- ownership: which source an object belongs to -------------------------------------------
+
+WATCHED = apply.WATCHED_SOURCE_PREFIX + "app"
+PLAY_TAKEOVER = (
+    "pod/web was created by play, not apply: apply takes it over (an apply --prune of these "
+    "paths now removes it once it leaves them)"
+)
+
+
+@pytest.mark.parametrize(
+    ("new", "record", "mode", "reason", "message", "taken_from", "warning"),
+    [
+        pytest.param(
+            pod(),
+            stored(pod(), source="apply:/elsewhere"),
+            ApplyMode.APPLY,
+            Reason.UNCHANGED,
+            "pod/web unchanged",
+            "apply:/elsewhere",
+            "",
+            id="last-applier-takes-over-an-unchanged-object",
+        ),
+        pytest.param(
+            configmap(data={"k": "2"}),
+            stored(configmap(data={"k": "1"}), source="apply:/elsewhere"),
+            ApplyMode.APPLY,
+            Reason.CHANGED,
+            "configmap/cfg configured",
+            "apply:/elsewhere",
+            "",
+            id="last-applier-wins-a-changed-object",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.env", [{"name": "A", "value": "1"}]),
+            stored(pod(), source="apply:/elsewhere"),
+            ApplyMode.APPLY,
+            Reason.RECREATE,
+            "pod/web replaced (spec.containers[0].env changed; pods are immutable)",
+            "apply:/elsewhere",
+            "",
+            id="last-applier-recreates-a-pod-it-takes-over",
+        ),
+        pytest.param(
+            pod(),
+            stored(pod(), source=apply.PLAY_SOURCE),
+            ApplyMode.APPLY,
+            Reason.UNCHANGED,
+            "pod/web unchanged",
+            apply.PLAY_SOURCE,
+            PLAY_TAKEOVER,
+            id="apply-of-a-played-object-takes-it-over-with-a-warning",
+        ),
+        pytest.param(
+            pod(),
+            stored(pod(), source=WATCHED),
+            ApplyMode.APPLY,
+            Reason.OWNED_BY_OTHER_SOURCE,
+            "pod/web: not applied: managed by watched source app, which would put it back "
+            "(change it there, or unwatch it)",
+            "",
+            "",
+            id="watched-source-object-refused",
+        ),
+        pytest.param(
+            pod(),
+            stored(pod(), source="", owner_uid="rs-uid"),
+            ApplyMode.APPLY,
+            Reason.OWNED_BY_OTHER_SOURCE,
+            "pod/web: not applied: managed by its owner",
+            "",
+            "",
+            id="controller-made-pod-belongs-to-its-owner",
+        ),
+        pytest.param(
+            configmap(),
+            stored(configmap(), source=SOURCE),
+            ApplyMode.PLAY,
+            Reason.OWNED_BY_OTHER_SOURCE,
+            f"configmap/cfg: not applied: managed by source {SOURCE}",
+            "",
+            "",
+            id="play-never-takes-over",
+        ),
+        pytest.param(
+            configmap(),
+            stored(configmap(), source=apply.PLAY_SOURCE),
+            ApplyMode.WATCH,
+            Reason.OWNED_BY_OTHER_SOURCE,
+            "configmap/cfg: not applied: managed by source play",
+            "",
+            "",
+            id="watch-never-takes-over",
+        ),
+        pytest.param(
+            configmap(),
+            stored(configmap(), source=""),
+            ApplyMode.APPLY,
+            Reason.UNCHANGED,
+            "configmap/cfg unchanged",
+            "",
+            "",
+            id="unowned-object-is-applied",
+        ),
+    ],
+)
+def test_ownership(
+    new: dict[str, Any],
+    record: AppliedRecord,
+    mode: ApplyMode,
+    reason: Reason,
+    message: str,
+    taken_from: str,
+    warning: str,
+) -> None:
+    source = apply.PLAY_SOURCE if mode is ApplyMode.PLAY else SOURCE
+    entry = one(new, record, mode=mode, source=source)
+    assert (entry.reason, entry.message) == (reason, message)
+    assert (entry.taken_from, entry.warning) == (taken_from, warning)
 
 
 def test_entries_land_in_their_list() -> None:
@@ -579,6 +675,20 @@ def test_entries_land_in_their_list() -> None:
             Effect.RESTART,
             ("app",),
             id="pod-image-restarts-that-container-in-place",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.image", "busybox:v2"),
+            with_(pod(), "spec.containers.0.image", "busybox:latest"),
+            Effect.RESTART,
+            ("app",),
+            id="pod-image-from-latest-to-a-tag-keeps-its-pull-policy-in-place",
+        ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.image", "busybox:latest"),
+            with_(pod(), "spec.containers.0.image", "busybox:v2"),
+            Effect.RESTART,
+            ("app",),
+            id="pod-image-from-a-tag-to-latest-keeps-its-pull-policy-in-place",
         ),
         pytest.param(
             with_(
@@ -784,6 +894,12 @@ def test_update_effect(
             "spec.containers[0].imagePullPolicy",
             id="pod-pull-policy-is-not-the-image",
         ),
+        pytest.param(
+            with_(pod(), "spec.containers.0.env", [{"name": "MODE", "value": "b"}]),
+            with_(pod(), "spec.containers.0.env", [{"name": "MODE", "value": "a"}]),
+            "spec.containers[0].env",
+            id="pod-env-value-change-names-the-env-list",
+        ),
     ],
 )
 def test_pod_changes_kubernetes_refuses_recreate(
@@ -960,6 +1076,45 @@ def test_server_set_fields_survive_the_merge() -> None:
     entry = one(configmap(data={"k": "2"}), configmap(data={"k": "1"}))
     assert entry.body["metadata"]["uid"] == "uid-1"
     assert entry.before["data"] == {"k": "1"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "paths"),
+    [
+        pytest.param(
+            {"spec": {"containers": [{"name": "a", "env": [{"name": "X", "value": "1"}]}]}},
+            {"spec": {"containers": [{"name": "a", "env": [{"name": "X", "value": "2"}]}]}},
+            ["spec.containers[0].env"],
+            id="atomic-list-is-one-field",
+        ),
+        pytest.param(
+            {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}},
+            {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "z"}]}},
+            ["spec.containers[1].image"],
+            id="containers-followed-item-by-item",
+        ),
+        pytest.param(
+            {"spec": {"containers": [{"name": "a", "image": "x"}]}},
+            {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}},
+            ["spec.containers"],
+            id="container-added-is-the-list",
+        ),
+        pytest.param(
+            {"spec": {"ports": [{"port": 80}]}},
+            {"spec": {"ports": [{"port": 8080}]}},
+            ["spec.ports"],
+            id="service-ports-one-field",
+        ),
+        pytest.param(
+            {"data": {"a": "1", "b": "2"}},
+            {"data": {"a": "1", "c": "3"}},
+            ["data.c", "data.b"],
+            id="map-keys-deepest-in-manifest-order",
+        ),
+    ],
+)
+def test_diff_paths(old: dict[str, Any], new: dict[str, Any], paths: list[str]) -> None:
+    assert list(apply.diff_paths(old, new)) == paths
 
 
 def test_three_way_merge() -> None:
