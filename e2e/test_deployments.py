@@ -113,6 +113,23 @@ def test_scale_1_to_5_to_1(kp: Kubeplay) -> None:
     assert _running(kp, 1) == [first]
     table = kp.ok("get", "deployment", "web").splitlines()
     assert table[1].split()[1:4] == ["1/1", "1", "1"]
+    replicas = (
+        "Replicas:               1 desired | 1 updated | 1 total | 1 available | 0 unavailable"
+    )
+    text = kp.wait_for(
+        "describe deployment with 1 available",
+        lambda: out if replicas in (out := kp.ok("describe", "deployment", "web")) else None,
+        timeout=30,
+    )
+    lines = text.splitlines()
+    (new_rs,) = [line for line in lines if line.startswith("NewReplicaSet:")]
+    rs_name = new_rs.split()[1]
+    assert new_rs == f"NewReplicaSet:   {rs_name} (1/1 replicas created)"
+    assert "OldReplicaSets:  <none>" in lines
+    assert any(f"Scaled down replica set {rs_name} from 5 to 1" in line for line in lines)
+    rs_text = kp.ok("describe", "rs", rs_name).splitlines()
+    assert "Controlled By:  Deployment/web" in rs_text
+    assert "Replicas:       1 current / 1 desired" in rs_text
     missing = kp("scale", "deployment/nope", "--replicas", "1")
     assert missing.returncode == 1 and 'deployments.apps "nope" not found' in missing.stderr
 

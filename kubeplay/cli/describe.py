@@ -1,6 +1,7 @@
-"""`kubeplay describe KIND NAME`: a v1 Pod, a StatefulSet or DaemonSet, and any other stored
-object, rendered for people in kubectl's layouts (its pod, StatefulSet and DaemonSet
-describers, its ConfigMap and Secret describers, its generic one)."""
+"""`kubeplay describe KIND NAME`: a v1 Pod, a Deployment, ReplicaSet, StatefulSet or
+DaemonSet, and any other stored object, rendered for people in kubectl's layouts (its pod,
+Deployment, ReplicaSet, StatefulSet and DaemonSet describers, its ConfigMap and Secret
+describers, its generic one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,22 @@ import base64
 import re
 from typing import Any
 
-SET_RESOURCES = frozenset({"statefulset", "statefulsets", "sts", "daemonset", "daemonsets", "ds"})
+SET_RESOURCES = frozenset(
+    {
+        "statefulset",
+        "statefulsets",
+        "sts",
+        "daemonset",
+        "daemonsets",
+        "ds",
+        "deployment",
+        "deployments",
+        "deploy",
+        "replicaset",
+        "replicasets",
+        "rs",
+    }
+)
 
 
 def _state(state: dict[str, Any]) -> list[str]:
@@ -173,6 +189,312 @@ def describe_set(body: dict[str, Any], phases: tuple[str, ...]) -> str:
             f"  Access Modes:  [{' '.join(cspec.get('accessModes') or ())}]",
         ]
     return "\n".join(out)
+
+
+# --- Deployment and ReplicaSet (kubectl's DeploymentDescriber, ReplicaSetDescriber) -------
+
+
+def tabwrite(lines: list[str]) -> str:
+    """Go's text/tabwriter as kubectl sets it up (padding 2, spaces): each column of
+    tab-terminated cells is as wide as its widest cell plus 2 over the run of consecutive lines
+    that have a cell in it; the last cell of a line is not aligned."""
+    cells = [line.split("\t") for line in lines]
+    widths: list[list[int]] = [[] for _ in cells]
+
+    def block(first: int, last: int, column: int) -> None:
+        row = first
+        while row < last:
+            if column >= len(cells[row]) - 1:
+                row += 1
+                continue
+            start = row
+            while row < last and column < len(cells[row]) - 1:
+                row += 1
+            width = max(len(cells[i][column]) for i in range(start, row)) + 2
+            for i in range(start, row):
+                widths[i].append(width)
+            block(start, row, column + 1)
+
+    block(0, len(cells), 0)
+    return "\n".join(
+        ("".join(c.ljust(w) for c, w in zip(row, ws, strict=False)) + row[-1]).rstrip()
+        for row, ws in zip(cells, widths, strict=True)
+    )
+
+
+def _rfc1123z(stamp: Any) -> str:
+    """A creationTimestamp as kubectl prints it (time.RFC1123Z), in UTC."""
+    import calendar
+    import time
+
+    try:
+        parsed = time.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return str(stamp or "<unknown>")
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(calendar.timegm(parsed)))
+
+
+def _labels(title: str, table: dict[str, Any] | None, *, annotations: bool = False) -> list[str]:
+    """printLabelsMultiline / printAnnotationsMultiline (last-applied is never shown)."""
+    items = sorted(
+        (k, v)
+        for k, v in (table or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    )
+    if not items:
+        return [f"{title}:\t<none>"]
+    shown = [f"{k}: {v}" if annotations else f"{k}={v}" for k, v in items]
+    return [f"{title}:\t{shown[0]}", *(f"\t{item}" for item in shown[1:])]
+
+
+def _probe(probe: dict[str, Any]) -> str:
+    """kubectl's DescribeProbe."""
+    attrs = (
+        f"delay={probe.get('initialDelaySeconds', 0)}s "
+        f"timeout={probe.get('timeoutSeconds', 1)}s period={probe.get('periodSeconds', 10)}s "
+        f"#success={probe.get('successThreshold', 1)} #failure={probe.get('failureThreshold', 3)}"
+    )
+    if "exec" in probe:
+        return f"exec [{' '.join((probe['exec'] or {}).get('command') or ())}] {attrs}"
+    if "httpGet" in probe:
+        get = probe["httpGet"] or {}
+        scheme = str(get.get("scheme") or "HTTP").lower()
+        where = f"{get.get('host', '')}:{get.get('port')}{get.get('path', '')}"
+        return f"http-get {scheme}://{where} {attrs}"
+    if "tcpSocket" in probe:
+        tcp = probe["tcpSocket"] or {}
+        return f"tcp-socket {tcp.get('host', '')}:{tcp.get('port')} {attrs}"
+    if "grpc" in probe:
+        grpc = probe["grpc"] or {}
+        return f"grpc <pod>:{grpc.get('port')} {grpc.get('service', '')} {attrs}"
+    return f"unknown {attrs}"
+
+
+def _env_value(env: dict[str, Any]) -> str:
+    source = env.get("valueFrom") or {}
+    if not source:
+        return str(env.get("value", ""))
+    if "configMapKeyRef" in source:
+        ref = source["configMapKeyRef"] or {}
+        return (
+            f"<set to the key '{ref.get('key')}' of config map '{ref.get('name')}'>\t"
+            f"Optional: {str(bool(ref.get('optional'))).lower()}"
+        )
+    if "secretKeyRef" in source:
+        ref = source["secretKeyRef"] or {}
+        return (
+            f"<set to the key '{ref.get('key')}' in secret '{ref.get('name')}'>\t"
+            f"Optional: {str(bool(ref.get('optional'))).lower()}"
+        )
+    if "fieldRef" in source:
+        ref = source["fieldRef"] or {}
+        return f" ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})"
+    if "resourceFieldRef" in source:
+        ref = source["resourceFieldRef"] or {}
+        return f"{ref.get('resource')} ({ref.get('containerName', '')})"
+    return ""
+
+
+def _template_container(ctr: dict[str, Any]) -> list[str]:
+    """describeContainers for a template (no statuses): name, image, ports, command, args,
+    resources, probes, environment, mounts."""
+    ports = ctr.get("ports") or ()
+    port = ", ".join(f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}" for p in ports)
+    host = ", ".join(f"{p.get('hostPort') or 0}/{p.get('protocol') or 'TCP'}" for p in ports)
+    out = [f"   {ctr.get('name')}:", f"    Image:\t{ctr.get('image')}"]
+    out.append(f"    Ports:\t{port}" if "," in port else f"    Port:\t{port or '<none>'}")
+    out.append(f"    Host Ports:\t{host}" if "," in host else f"    Host Port:\t{host or '<none>'}")
+    for title, key in (("Command", "command"), ("Args", "args")):
+        if ctr.get(key):
+            out.append(f"    {title}:")
+            out.extend(f"      {part}" for arg in ctr[key] for part in str(arg).split("\n"))
+    resources = ctr.get("resources") or {}
+    for title, key in (("Limits", "limits"), ("Requests", "requests")):
+        if resources.get(key):
+            out.append(f"    {title}:")
+            out.extend(f"      {k}:\t{v}" for k, v in sorted(resources[key].items()))
+    for title, key in (
+        ("Liveness", "livenessProbe"),
+        ("Readiness", "readinessProbe"),
+        ("Startup", "startupProbe"),
+    ):
+        if ctr.get(key):
+            out.append(f"    {title}:\t{_probe(ctr[key])}")
+    env = ctr.get("env") or ()
+    if not env and not ctr.get("envFrom"):
+        out.append("    Environment:\t<none>")
+    else:
+        if ctr.get("envFrom"):
+            out.append("    Environment Variables from:")
+            for src in ctr["envFrom"]:
+                kind, ref = (
+                    ("ConfigMap", src["configMapRef"])
+                    if src.get("configMapRef")
+                    else ("Secret", src.get("secretRef") or {})
+                )
+                optional = str(bool(ref.get("optional"))).lower()
+                prefix = f" with prefix '{src['prefix']}'" if src.get("prefix") else ""
+                out.append(f"      {ref.get('name')}\t{kind}{prefix}\tOptional: {optional}")
+        out.append("    Environment:" + ("" if env else "\t<none>"))
+        out.extend(f"      {e.get('name')}:\t{_env_value(e)}" for e in env)
+    mounts = sorted(ctr.get("volumeMounts") or (), key=lambda m: str(m.get("mountPath")))
+    out.append("    Mounts:" + ("" if mounts else "\t<none>"))
+    for mount in mounts:
+        flags = ["ro" if mount.get("readOnly") else "rw"]
+        if mount.get("subPath"):
+            flags.append(f'path="{mount["subPath"]}"')
+        out.append(f"      {mount.get('mountPath')} from {mount.get('name')} ({','.join(flags)})")
+    return out
+
+
+_VOLUME_TYPES = {
+    "emptyDir": "EmptyDir (a temporary directory that shares a pod's lifetime)",
+    "hostPath": "HostPath (bare host directory volume)",
+    "configMap": "ConfigMap (a volume populated by a ConfigMap)",
+    "secret": "Secret (a volume populated by a Secret)",
+    "persistentVolumeClaim": "PersistentVolumeClaim (a reference to a PersistentVolumeClaim "
+    "in the same namespace)",
+    "projected": "Projected (a volume that contains injected data from multiple sources)",
+    "downwardAPI": "DownwardAPI (a volume populated by information about the pod)",
+}
+
+
+def pod_template_lines(template: dict[str, Any]) -> list[str]:
+    """kubectl's DescribePodTemplate, as tab-separated lines for `tabwrite`."""
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    out = ["Pod Template:", *_labels("  Labels", meta.get("labels"))]
+    if meta.get("annotations"):
+        out += _labels("  Annotations", meta["annotations"], annotations=True)
+    if spec.get("serviceAccountName"):
+        out.append(f"  Service Account:\t{spec['serviceAccountName']}")
+    for title, key in (("Init Containers", "initContainers"), ("Containers", "containers")):
+        if key == "initContainers" and not spec.get(key):
+            continue
+        out.append(f"  {title}:" + ("" if spec.get(key) else " <none>"))
+        for ctr in spec.get(key) or ():
+            out += _template_container(ctr)
+    volumes = spec.get("volumes") or ()
+    out.append("  Volumes:" + ("" if volumes else "\t<none>"))
+    for volume in volumes:
+        out.append(f"   {volume.get('name')}:")
+        kind = next((k for k in volume if k != "name"), "")
+        out.append(f"    Type:\t{_VOLUME_TYPES.get(kind, kind)}")
+        source = volume.get(kind) or {}
+        for key in ("name", "claimName", "secretName", "path", "medium", "sizeLimit"):
+            if key in source:
+                out.append(f"    {smart_label(key)}:\t{source[key]}")
+    if spec.get("priorityClassName"):
+        out.append(f"  Priority Class Name:\t{spec['priorityClassName']}")
+    out += _labels("  Node-Selectors", spec.get("nodeSelector"))
+    tolerations = [
+        f"{t.get('key', '')}"
+        + (f"={t['value']}" if t.get("value") else "")
+        + (f":{t['effect']}" if t.get("effect") else "")
+        + (" op=Exists" if t.get("operator") == "Exists" else "")
+        + (f" for {t['tolerationSeconds']}s" if t.get("tolerationSeconds") is not None else "")
+        for t in spec.get("tolerations") or ()
+    ]
+    out.append(f"  Tolerations:\t{tolerations[0] if tolerations else '<none>'}")
+    out.extend(f"\t{t}" for t in tolerations[1:])
+    return out
+
+
+def _conditions_table(status: dict[str, Any]) -> list[str]:
+    conditions = status.get("conditions") or ()
+    if not conditions:
+        return []
+    return [
+        "Conditions:",
+        "  Type\tStatus\tReason",
+        "  ----\t------\t------",
+        *(f"  {c.get('type')} \t{c.get('status')}\t{c.get('reason', '')}" for c in conditions),
+    ]
+
+
+def _replicasets(rss: list[dict[str, Any]]) -> str:
+    """printReplicaSetsByLabels."""
+    shown = [
+        f"{(rs.get('metadata') or {}).get('name')} "
+        f"({(rs.get('status') or {}).get('replicas', 0)}/"
+        f"{(rs.get('spec') or {}).get('replicas', 1)} replicas created)"
+        for rs in rss
+    ]
+    return ", ".join(shown) or "<none>"
+
+
+def describe_deployment(body: dict[str, Any], replicasets: list[dict[str, Any]]) -> str:
+    """`kubectl describe deployment` (describeDeployment), without the Events section.
+    `replicasets` are the ReplicaSets it owns; the one of its current template is the new one
+    (the old ones are those with pods or replicas, as deploymentutil.GetAllReplicaSets)."""
+    from kubeplay.kube import workloads
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    strategy = spec.get("strategy") or {}
+    kind = strategy.get("type") or "RollingUpdate"
+    current = workloads.template_hash(spec.get("template") or {})
+
+    def template_hash(rs: dict[str, Any]) -> str:
+        labels = (rs.get("metadata") or {}).get("labels") or {}
+        return str(labels.get(workloads.TEMPLATE_HASH_LABEL) or "")
+
+    new = [rs for rs in replicasets if template_hash(rs) == current]
+    old = [
+        rs
+        for rs in replicasets
+        if template_hash(rs) != current
+        and ((rs.get("spec") or {}).get("replicas") or (rs.get("status") or {}).get("replicas"))
+    ]
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"CreationTimestamp:\t{_rfc1123z(meta.get('creationTimestamp'))}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} "
+        f"updated | {status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} "
+        f"available | {status.get('unavailableReplicas', 0)} unavailable",
+        f"StrategyType:\t{kind}",
+        f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}",
+    ]
+    if kind == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate") or {}
+        lines.append(
+            f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable', '25%')} max unavailable, "
+            f"{rolling.get('maxSurge', '25%')} max surge"
+        )
+    lines += pod_template_lines(spec.get("template") or {})
+    lines += _conditions_table(status)
+    if old or new:
+        lines += [f"OldReplicaSets:\t{_replicasets(old)}", f"NewReplicaSet:\t{_replicasets(new)}"]
+    return tabwrite(lines)
+
+
+def describe_replicaset(body: dict[str, Any], phases: tuple[str, ...]) -> str:
+    """`kubectl describe replicaset` (describeReplicaSet), without the Events section."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+    ]
+    if owner is not None:
+        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines += [
+        f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired",
+        f"Pods Status:\t{_pods_status(phases)}",
+        *pod_template_lines(spec.get("template") or {}),
+        *_conditions_table(status),
+    ]
+    return tabwrite(lines)
 
 
 # --- every other stored kind --------------------------------------------------------------

@@ -492,7 +492,14 @@ def _describe_set(resource: str, name: str, namespace: str) -> None:
 
     settings = _settings()
     view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
-    click.echo(describe_mod.describe_set(view.body, view.phases))
+    kind = view.body.get("kind")
+    if kind == "Deployment":
+        text = describe_mod.describe_deployment(view.body, list(view.replicasets))
+    elif kind == "ReplicaSet":
+        text = describe_mod.describe_replicaset(view.body, view.phases)
+    else:
+        text = describe_mod.describe_set(view.body, view.phases)
+    click.echo(text)
     click.echo(supervise_cli.render_events(view.events))
 
 

@@ -206,16 +206,18 @@ def delete_files(
 
 @dataclass(frozen=True, slots=True)
 class SetView:
-    """A StatefulSet or DaemonSet for `describe`: the object, its pods' phases and events."""
+    """A Deployment, ReplicaSet, StatefulSet or DaemonSet for `describe`: the object, its
+    pods' phases, the ReplicaSets it owns (a Deployment's) and its events."""
 
     body: dict[str, Any]
     phases: tuple[str, ...]  # of its pods
     events: tuple[Any, ...]  # EventView, oldest first
+    replicasets: tuple[dict[str, Any], ...] = ()
 
 
 def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) -> SetView:
-    """`describe statefulset|daemonset NAME`: the stored object with the status its
-    controller wrote, its pods' phases and its events."""
+    """`describe deployment|replicaset|statefulset|daemonset NAME`: the stored object with
+    the status its controller wrote, its pods' phases, its ReplicaSets and its events."""
     from kubeplay.engine import ownedpods
     from kubeplay.services import events, pods
 
@@ -225,6 +227,10 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
         if rec is None:
             raise NotFoundError(f'{info.resource}.{info.group} "{name}" not found')
         mine = {p.uid for p in ownedpods.owned(host.store, rec.uid, namespace)}
+        replicasets = tuple(
+            to_kube(r)
+            for r in host.store.list_records(["ReplicaSet"], namespace, owner_uid=rec.uid)
+        )
     finally:
         host.close()
     views = pods.get_pods(settings, namespace=namespace)
@@ -232,7 +238,7 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
     found = tuple(
         e for e in events.list_events(settings, namespace=namespace) if e.event.uid == rec.uid
     )
-    return SetView(body=to_kube(rec), phases=phases, events=found)
+    return SetView(body=to_kube(rec), phases=phases, events=found, replicasets=replicasets)
 
 
 def service_with_slices(
