@@ -294,3 +294,33 @@ def test_a_template_changed_back_reuses_its_replicaset_with_a_new_revision(env: 
     assert notes["deployment.kubernetes.io/revision"] == "3"
     assert notes["deployment.kubernetes.io/revision-history"] == "1"
     assert rss[name].body["spec"]["replicas"] == 1
+
+
+def test_scaling_in_the_middle_of_a_rollout_spreads_over_the_replicasets(env: Env) -> None:
+    """3 replicas roll to a template whose pods never get Ready (1 new, 3 old); scaling to 6
+    then grows both ReplicaSets in proportion (sync.go's scale), not only one of them."""
+    env.put(_deployment(3))
+    env.settle()
+    never_ready = _deployment(3, mode="b")
+    never_ready["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["false"]}
+    }
+    env.put(never_ready, generation=2)
+    env.settle()
+    by_age = sorted(env.replicasets(), key=lambda r: r.created_at)
+    assert [r.body["spec"]["replicas"] for r in by_age] == [3, 1]
+    never_ready["spec"]["replicas"] = 6
+    env.put(never_ready, generation=3)
+    env.settle()
+    by_age = sorted(env.replicasets(), key=lambda r: r.created_at)
+    # maxSurge 25 % of 6 = 2: 4 -> 8 pods shared 3:1 (old 6, new 2, the events below); the
+    # rollout steps that follow remove an old pod (5 = 6 - 25 % available are enough) and add
+    # a new one: 8 pods, none more
+    assert [r.body["spec"]["replicas"] for r in by_age] == [5, 3]
+    for rs in by_age:
+        notes = rs.body["metadata"]["annotations"]
+        assert notes["deployment.kubernetes.io/desired-replicas"] == "6"
+        assert notes["deployment.kubernetes.io/max-replicas"] == "8"
+    messages = [e.message for e in env.host.store.list_events(env.uid)]
+    assert f"Scaled up replica set {by_age[0].name} from 3 to 6" in messages
+    assert f"Scaled up replica set {by_age[1].name} from 1 to 2" in messages

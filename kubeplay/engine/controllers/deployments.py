@@ -52,7 +52,12 @@ def _stamp(now: float) -> str:
 
 
 def new_replicaset(
-    deployment: ObjectRecord, create: plan_dep.NewReplicaSet, *, surge: int, now: float
+    deployment: ObjectRecord,
+    create: plan_dep.NewReplicaSet,
+    *,
+    replicas: int,
+    surge: int,
+    now: float,
 ) -> ObjectRecord:
     """The ReplicaSet record of the Deployment's current template."""
     body = deployment.body
@@ -92,8 +97,8 @@ def new_replicaset(
         "labels": labels,
         "annotations": plan_dep.replicaset_annotations(
             body,
-            replicas=int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1),
-            max_replicas=int(spec.get("replicas") or 0) + surge,
+            replicas=replicas,
+            max_replicas=replicas + surge,
             revision=create.revision,
         ),
         "ownerReferences": [
@@ -124,12 +129,16 @@ def _hash_of(rs: ObjectRecord) -> str:
     return str(labels.get(workloads.TEMPLATE_HASH_LABEL) or "")
 
 
-def _revision(rs: ObjectRecord) -> int:
+def _annotated(rs: ObjectRecord, name: str) -> int | None:
     annotations = (rs.body.get("metadata") or {}).get("annotations") or {}
     try:
-        return int(str(annotations.get(plan_dep.REVISION) or 0))
-    except ValueError:
-        return 0
+        return int(str(annotations[name]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _revision(rs: ObjectRecord) -> int:
+    return _annotated(rs, plan_dep.REVISION) or 0
 
 
 class DeploymentController:
@@ -226,12 +235,14 @@ class DeploymentController:
                     ready=counts["readyReplicas"],
                     available=counts["availableReplicas"],
                     all_pods=len(pods),
+                    desired=_annotated(rs, plan_dep.DESIRED_REPLICAS),
+                    max_replicas=_annotated(rs, plan_dep.MAX_REPLICAS),
                 )
             )
         actions = plan_dep.compute_deployment_actions(
             spec, views, new_hash=new_hash, status=rec.body.get("status"), now=now
         )
-        surge, _ = plan_dep.resolve_fenceposts(spec.max_surge, spec.max_unavailable, spec.replicas)
+        surge = plan_dep.max_surge(spec)
         also: list[ObjectKey] = []
         by_name = {r.name: r for r in owned}
         writes: list[ObjectRecord] = []
@@ -243,7 +254,9 @@ class DeploymentController:
                     f"deployment {rec.namespace}/{rec.name}: replicaset {actions.create.name} "
                     "exists and is not this Deployment's"
                 )
-            writes.append(new_replicaset(rec, actions.create, surge=surge, now=now))
+            writes.append(
+                new_replicaset(rec, actions.create, replicas=spec.replicas, surge=surge, now=now)
+            )
             revision = actions.create.revision
             record_event(
                 self.host,
@@ -258,20 +271,21 @@ class DeploymentController:
             meta = body.setdefault("metadata", {})
             notes = dict(meta.get("annotations") or {})
             generation = rs.generation
-            if name in actions.scale:
+            if name in actions.scale:  # a size, or only the annotations, to write
                 old = int((body.get("spec") or {}).get("replicas") or 0)
                 new = actions.scale[name]
-                body.setdefault("spec", {})["replicas"] = new
-                generation += 1
                 notes[plan_dep.DESIRED_REPLICAS] = str(spec.replicas)
                 notes[plan_dep.MAX_REPLICAS] = str(spec.replicas + surge)
-                verb = "up" if new > old else "down"
-                record_event(
-                    self.host,
-                    rec,
-                    reason="ScalingReplicaSet",
-                    message=f"Scaled {verb} replica set {name} from {old} to {new}",
-                )
+                if new != old:
+                    body.setdefault("spec", {})["replicas"] = new
+                    generation += 1
+                    verb = "up" if new > old else "down"
+                    record_event(
+                        self.host,
+                        rec,
+                        reason="ScalingReplicaSet",
+                        message=f"Scaled {verb} replica set {name} from {old} to {new}",
+                    )
             if name in actions.revision:
                 number, history = actions.revision[name]
                 notes[plan_dep.REVISION] = str(number)
@@ -283,6 +297,8 @@ class DeploymentController:
                 revision = max(revision, number)
             meta["annotations"] = notes
             meta["generation"] = generation
+            if body == rs.body:
+                continue
             writes.append(
                 replace(rs, body=body, generation=generation, content_hash="", updated_at=now)
             )
