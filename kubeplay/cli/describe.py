@@ -434,17 +434,16 @@ def describe_deployment(body: dict[str, Any], replicasets: list[dict[str, Any]])
     status = body.get("status") or {}
     strategy = spec.get("strategy") or {}
     kind = strategy.get("type") or "RollingUpdate"
-    current = workloads.template_hash(spec.get("template") or {})
+    template = spec.get("template") or {}
 
-    def template_hash(rs: dict[str, Any]) -> str:
-        labels = (rs.get("metadata") or {}).get("labels") or {}
-        return str(labels.get(workloads.TEMPLATE_HASH_LABEL) or "")
+    def current(rs: dict[str, Any]) -> bool:
+        return workloads.same_template((rs.get("spec") or {}).get("template") or {}, template)
 
-    new = [rs for rs in replicasets if template_hash(rs) == current]
+    new = [rs for rs in replicasets if current(rs)]
     old = [
         rs
         for rs in replicasets
-        if template_hash(rs) != current
+        if not current(rs)
         and ((rs.get("spec") or {}).get("replicas") or (rs.get("status") or {}).get("replicas"))
     ]
     lines = [

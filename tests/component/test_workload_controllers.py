@@ -324,3 +324,50 @@ def test_scaling_in_the_middle_of_a_rollout_spreads_over_the_replicasets(env: En
     messages = [e.message for e in env.host.store.list_events(env.uid)]
     assert f"Scaled up replica set {by_age[0].name} from 3 to 6" in messages
     assert f"Scaled up replica set {by_age[1].name} from 1 to 2" in messages
+
+
+def test_a_hash_collision_bumps_collision_count_and_names_another_replicaset(env: Env) -> None:
+    """Another ReplicaSet already holds `web-<hash>`: the Deployment bumps
+    status.collisionCount and its ReplicaSet is named with the hash that includes it; the
+    other one is left alone, and a later sync finds the new one again (no second
+    rollout)."""
+    body = _deployment(2)
+    template = body["spec"]["template"]
+    squatter_name = f"web-{workloads.template_hash(template)}"
+    squatter_uid = new_uid()
+    env.host.store.put_records(
+        [
+            ObjectRecord(
+                uid=squatter_uid,
+                api_group="apps",
+                kind="ReplicaSet",
+                namespace="default",
+                name=squatter_name,
+                body={
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {"name": squatter_name, "namespace": "default"},
+                    "spec": {
+                        "replicas": 0,
+                        "selector": {"matchLabels": {"app": "other"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "other"}},
+                            "spec": {"containers": [{"name": "x", "image": "busybox"}]},
+                        },
+                    },
+                },
+                created_at=env.clock(),
+            )
+        ]
+    )
+    env.put(body)
+    env.settle()
+    assert env.deployment().body["status"]["collisionCount"] == 1
+    mine = [r for r in env.replicasets() if r.owner_uid == env.uid]
+    assert [r.name for r in mine] == [f"web-{workloads.template_hash(template, 1)}"]
+    assert len(env.pods_of()) == 2
+    squatter = env.host.store.get_record("apps", "ReplicaSet", "default", squatter_name)
+    assert squatter is not None and squatter.uid == squatter_uid
+    env.put(body, generation=2)
+    env.settle()
+    assert [r.name for r in env.replicasets() if r.owner_uid == env.uid] == [mine[0].name]

@@ -211,10 +211,20 @@ class DeploymentController:
             }
         )
         template = (rec.body.get("spec") or {}).get("template") or {}
-        new_hash = workloads.template_hash(template)
+        collisions = (rec.body.get("status") or {}).get("collisionCount")
+        new_hash = workloads.template_hash(
+            template, None if collisions is None else int(collisions)
+        )
         owned = store.list_records([RS_KIND], rec.namespace, owner_uid=rec.uid)
         views: list[ReplicaSetView] = []
         for rs in owned:
+            # the new ReplicaSet is the one with this template (FindNewReplicaSet compares
+            # templates, not names: one named at a lower collisionCount is still it)
+            rs_hash = _hash_of(rs)
+            if rs_hash != new_hash and workloads.same_template(
+                (rs.body.get("spec") or {}).get("template") or {}, template
+            ):
+                rs_hash = new_hash
             pods = ownedpods.owned(store, rs.uid, rs.namespace)
             seen = [observe_pod(self.host, p) for p in pods]
             rs_spec = rs.body.get("spec") or {}
@@ -227,7 +237,7 @@ class DeploymentController:
             views.append(
                 ReplicaSetView(
                     name=rs.name,
-                    template_hash=_hash_of(rs),
+                    template_hash=rs_hash,
                     replicas=int(rs_spec.get("replicas") or 0),
                     created_at=rs.created_at,
                     revision=_revision(rs),
@@ -249,11 +259,8 @@ class DeploymentController:
         revision = max((_revision(r) for r in owned), default=0)
         if actions.create is not None:
             taken = store.get_record(GROUP, RS_KIND, rec.namespace, actions.create.name)
-            if taken is not None:  # a name another template holds: a hash collision
-                raise PermanentError(
-                    f"deployment {rec.namespace}/{rec.name}: replicaset {actions.create.name} "
-                    "exists and is not this Deployment's"
-                )
+            if taken is not None:  # another template holds the name: a hash collision
+                return self._collided(rec, taken, now=now)
             writes.append(
                 new_replicaset(rec, actions.create, replicas=spec.replicas, surge=surge, now=now)
             )
@@ -324,6 +331,22 @@ class DeploymentController:
             needs_supervisor=actions.rolling,
             also=tuple(also),
         )
+
+    def _collided(self, rec: ObjectRecord, taken: ObjectRecord, *, now: float) -> SyncResult:
+        """getNewReplicaSet on AlreadyExists: bump status.collisionCount (the template then
+        hashes to another name) and sync again."""
+        status = dict(rec.body.get("status") or {})
+        count = int(status.get("collisionCount") or 0) + 1
+        status["collisionCount"] = count
+        _log.info(
+            "deployment_hash_collision",
+            deployment=f"{rec.namespace}/{rec.name}",
+            replicaset=taken.name,
+            collision_count=count,
+        )
+        body = {**rec.body, "status": status}
+        self.host.store.put_records([replace(rec, body=body, content_hash="", updated_at=now)])
+        return SyncResult(requeue_after=0.0, needs_supervisor=True)
 
     def _write_status(
         self, rec: ObjectRecord, status: Mapping[str, Any], *, revision: int, now: float

@@ -55,9 +55,14 @@ DEPLOYMENT: dict[str, Any] = {
 
 
 def _rs(name: str, template_hash: str, replicas: int, current: int) -> dict[str, Any]:
+    """A ReplicaSet of the Deployment's template (HASH) or of an older one."""
+    template = copy.deepcopy(TEMPLATE)
+    template["metadata"]["labels"][workloads.TEMPLATE_HASH_LABEL] = template_hash
+    if template_hash != HASH:
+        template["spec"]["containers"][0]["image"] = f"nginx:{template_hash}"
     return {
         "metadata": {"name": name, "labels": {workloads.TEMPLATE_HASH_LABEL: template_hash}},
-        "spec": {"replicas": replicas},
+        "spec": {"replicas": replicas, "template": template},
         "status": {"replicas": current},
     }
 
