@@ -259,3 +259,25 @@ def test_a_supervisor_killed_mid_rollout_is_restarted_and_finishes_it_once(kp: K
     rss = json.loads(kp.ok("get", "rs", "-o", "json"))["items"]
     assert sorted(r["spec"]["replicas"] for r in rss) == [0, 3]
     assert sorted(r["status"]["replicas"] for r in rss) == [0, 3]
+
+
+def test_delete_cascade_orphan_keeps_the_pods_and_apply_adopts_them(kp: Kubeplay) -> None:
+    path = kp.write("web.yaml", _deployment(replicas=2))
+    _apply(kp, path)
+    pods = sorted(_running(kp, 2))
+    (rs_line,) = kp.ok("get", "rs", "-o", "name").splitlines()
+    out = kp.ok("delete", "deployment", "web", "--cascade=orphan")
+    assert out.splitlines() == ['deployment.apps "web" deleted']
+    assert kp("get", "deployment", "web").returncode == 1
+    rs = json.loads(kp.ok("get", "rs", rs_line.split("/", 1)[1], "-o", "json"))
+    assert "ownerReferences" not in rs["metadata"]
+    assert sorted(_running(kp, 2)) == pods  # the pods run on, still the ReplicaSet's
+    _apply(kp, path)  # the Deployment again: it adopts the ReplicaSet, no rollout
+    kp.ok("rollout", "status", "deployment/web", "--timeout", "60")
+    assert sorted(_running(kp, 2)) == pods
+    assert kp.ok("get", "rs", "-o", "name").splitlines() == [rs_line]
+    bad = kp("delete", "deployment", "web", "--cascade=sideways")
+    assert bad.returncode == 2 and "invalid cascade value (sideways)" in bad.stderr
+    kp.ok("delete", "-f", str(path), "--cascade=foreground")
+    kp.wait_for("no pods", lambda: _pods(kp) == [], timeout=60)
+    assert kp.ok("get", "rs", "-o", "name").strip() == ""

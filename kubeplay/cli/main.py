@@ -122,6 +122,12 @@ def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> N
 @click.option("--grace-period", type=float, default=None)
 @click.option("-f", "--filename", "files", multiple=True, help="Delete what these files define.")
 @click.option("-R", "--recursive", is_flag=True, help="Read -f directories recursively.")
+@click.option(
+    "--cascade",
+    default="background",
+    help="background (default) or foreground: the dependents go too; orphan: they stay, "
+    "without their ownerReference.",
+)
 def delete(
     resource: str | None,
     names: tuple[str, ...],
@@ -129,16 +135,18 @@ def delete(
     grace_period: float | None,
     files: tuple[str, ...],
     recursive: bool,
+    cascade: str,
 ) -> None:
     """Delete objects: delete KIND NAME... | delete -f PATH..."""
     from kubeplay.cli import objects as objects_cli
     from kubeplay.errors import UsageError
     from kubeplay.services import play as play_mod
 
+    cascade = objects_cli.cascade_of(cascade)
     if files:
         if resource:
             raise UsageError("delete: give either -f PATH or KIND NAME..., not both")
-        if objects_cli.delete_files(_settings(), files, recursive=recursive):
+        if objects_cli.delete_files(_settings(), files, recursive=recursive, cascade=cascade):
             supervise_cli.ensure_supervisor()
         return
     if not resource or not names:
@@ -148,7 +156,9 @@ def delete(
         return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
     if resource.lower() not in ("pod", "pods", "po"):
         s = _settings()
-        if objects_cli.delete_any(s, resource, names, namespace=_ns(namespace), grace=grace_period):
+        if objects_cli.delete_any(
+            s, resource, names, namespace=_ns(namespace), grace=grace_period, cascade=cascade
+        ):
             supervise_cli.ensure_supervisor()
         return
     report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)

@@ -371,3 +371,47 @@ def test_a_hash_collision_bumps_collision_count_and_names_another_replicaset(env
     env.put(body, generation=2)
     env.settle()
     assert [r.name for r in env.replicasets() if r.owner_uid == env.uid] == [mine[0].name]
+
+
+def test_an_orphaned_replicaset_keeps_its_pods_and_a_new_deployment_adopts_it(
+    env: Env,
+) -> None:
+    """`delete deployment --cascade=orphan`: the ReplicaSet and its pods stay, without the
+    ownerReference; the Deployment applied again (a new uid) adopts the ReplicaSet its
+    selector matches (ClaimReplicaSets) and runs the same pods, no new ReplicaSet."""
+    from kubeplay.engine import cascade
+
+    env.put(_deployment(2))
+    env.settle()
+    pods = [p.name for p in env.pods_of()]
+    (rs,) = env.replicasets()
+    gone = cascade.orphan(env.host, env.deployment(), now=env.clock())
+    assert gone == [f"replicaset/{rs.name}"]
+    env.settle()
+    (kept,) = env.replicasets()
+    assert kept.uid == rs.uid and kept.owner_uid == ""
+    assert "ownerReferences" not in kept.body["metadata"]
+    assert [p.name for p in env.pods_of()] == pods  # still the ReplicaSet's
+    env.uid = new_uid()
+    env.put(_deployment(2))
+    env.settle()
+    (adopted,) = env.replicasets()
+    assert adopted.uid == rs.uid and adopted.owner_uid == env.uid
+    assert ownedpods.controller_ref(adopted.body)["uid"] == env.uid
+    assert [p.name for p in env.pods_of()] == pods
+    assert env.deployment().body["status"]["availableReplicas"] == 2
+
+
+def test_an_orphaned_replicasets_pods_lose_their_owner_and_stay(env: Env) -> None:
+    from kubeplay.engine import cascade
+
+    env.put(_deployment(2))
+    env.settle()
+    (rs,) = env.replicasets()
+    names = cascade.orphan(env.host, rs, now=env.clock())
+    pods = env.pods_of()
+    assert sorted(names) == sorted(f"pod/{p.name}" for p in pods) and len(pods) == 2
+    for pod in pods:
+        assert "ownerReferences" not in pod.manifest["metadata"]
+        row = env.host.store.get_record("", "Pod", "default", pod.name)
+        assert row is not None and row.owner_uid == ""

@@ -216,6 +216,7 @@ class DeploymentController:
             template, None if collisions is None else int(collisions)
         )
         owned = store.list_records([RS_KIND], rec.namespace, owner_uid=rec.uid)
+        owned += self._adopt(rec, now=now)
         views: list[ReplicaSetView] = []
         for rs in owned:
             # the new ReplicaSet is the one with this template (FindNewReplicaSet compares
@@ -331,6 +332,34 @@ class DeploymentController:
             needs_supervisor=actions.rolling,
             also=tuple(also),
         )
+
+    def _adopt(self, rec: ObjectRecord, *, now: float) -> list[ObjectRecord]:
+        """ClaimReplicaSets: ReplicaSets of its namespace with no controller whose labels its
+        selector matches become its own (left by `delete --cascade=orphan`); they are then
+        its new or old ReplicaSets like any other."""
+        selector = (rec.body.get("spec") or {}).get("selector") or {}
+        adopted: list[ObjectRecord] = []
+        for rs in self.host.store.list_records([RS_KIND], rec.namespace):
+            labels = (rs.body.get("metadata") or {}).get("labels") or {}
+            if ownedpods.controller_ref(rs.body) or not workloads.selector_matches(
+                selector, labels
+            ):
+                continue
+            body = copy.deepcopy(rs.body)
+            meta = body.setdefault("metadata", {})
+            meta["ownerReferences"] = [
+                *(meta.get("ownerReferences") or ()),
+                ownedpods.owner_reference(
+                    api_version="apps/v1", kind=KIND, name=rec.name, uid=rec.uid
+                ),
+            ]
+            adopted.append(
+                replace(rs, body=body, owner_uid=rec.uid, content_hash="", updated_at=now)
+            )
+            _log.info("replicaset_adopted", deployment=f"{rec.namespace}/{rec.name}", rs=rs.name)
+        if adopted:
+            self.host.store.put_records(adopted)
+        return adopted
 
     def _collided(self, rec: ObjectRecord, taken: ObjectRecord, *, now: float) -> SyncResult:
         """getNewReplicaSet on AlreadyExists: bump status.collisionCount (the template then
