@@ -109,6 +109,24 @@ def test_backoff_limit_fails_the_job(kp: Kubeplay) -> None:
     kp.ok("down", str(path))
 
 
+def test_play_of_a_job_whose_pod_cannot_start_fails_and_removes_it(kp: Kubeplay) -> None:
+    """play runs a new Job's first pod at once, as it runs a Pod: one the runtime cannot
+    start (no such executable) fails the play, exit 1, and nothing is left; apply leaves
+    the Job to its controller, as a cluster does."""
+    body = _job("migrate", script="true").replace('["sh", "-c", "true"]', '["/nonexistent"]')
+    path = kp.write("migrate.yaml", body)
+    res = kp("play", str(path))
+    assert res.returncode == 1, res
+    assert '"/nonexistent"' in res.stderr
+    assert "(everything this play created was removed)" in res.stderr
+    assert kp("get", "job", "migrate").returncode == 1
+    assert _pods_of(kp, "migrate") == []
+    kp.applied.append(str(path))
+    assert kp.ok("apply", "-f", str(path)).strip() == "job.batch/migrate created"
+    assert kp.wait_for("the Job's pod", lambda: _pods_of(kp, "migrate"), timeout=30)
+    kp.ok("delete", "-f", str(path))
+
+
 def test_cronjob_fires_on_its_schedule(kp: Kubeplay) -> None:
     # the supervisor's clock: 3 s before the next minute of the real clock
     kp.env["KUBEPLAY_TEST_CLOCK_OFFSET"] = str(60 - time.time() % 60 - 3)
