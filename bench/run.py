@@ -652,14 +652,30 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+_lock: list[Any] = []  # the lock file, held by this process from bench_lock until it exits
+
+
 @contextlib.contextmanager
 def bench_lock() -> Iterator[None]:
-    with LOCK_FILE.open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
+    """Take LOCK_FILE or raise BenchError. The lock stays held after the `with` block, until
+    the process exits, so that `cleanup` (which every script runs after it) still holds it;
+    `cleanup` of a run that never got it touches nothing shared (another run's podman pods,
+    image, bridge and nft tables)."""
+    if _lock:
         yield
+        return
+    fh = LOCK_FILE.open("w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
+    _lock.append(fh)
+    yield
+
+
+def holds_lock() -> bool:
+    return bool(_lock)
 
 
 def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -965,6 +981,9 @@ def cleanup(
             except (OSError, subprocess.TimeoutExpired) as err:
                 errors.append(f"cleanup: kubeplay down: {err}")
         kill_leftover_processes(kubeplay)
+        if not holds_lock():  # the lock was another run's: what is shared is that run's
+            remove_tree(base)
+            return errors
         for manifest in up["podman"]:
             log(f"cleanup: podman kube down {manifest.name}")
             run(["podman", "kube", "down", str(manifest)], check=False)

@@ -220,10 +220,15 @@ class DeploymentController:
         views: list[ReplicaSetView] = []
         for rs in owned:
             # the new ReplicaSet is the one with this template (FindNewReplicaSet compares
-            # templates, not names: one named at a lower collisionCount is still it)
+            # templates, not names: one named at a lower collisionCount is still it; without
+            # a collision every name is the plain hash, so the label says it)
             rs_hash = _hash_of(rs)
-            if rs_hash != new_hash and workloads.same_template(
-                (rs.body.get("spec") or {}).get("template") or {}, template
+            if (
+                collisions is not None
+                and rs_hash != new_hash
+                and workloads.same_template(
+                    (rs.body.get("spec") or {}).get("template") or {}, template
+                )
             ):
                 rs_hash = new_hash
             pods = ownedpods.owned(store, rs.uid, rs.namespace)
