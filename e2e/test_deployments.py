@@ -126,7 +126,9 @@ def test_scale_1_to_5_to_1(kp: Kubeplay) -> None:
     rs_name = new_rs.split()[1]
     assert new_rs == f"NewReplicaSet:   {rs_name} (1/1 replicas created)"
     assert "OldReplicaSets:  <none>" in lines
-    assert any(f"Scaled down replica set {rs_name} from 5 to 1" in line for line in lines)
+    (scaled,) = [line for line in lines if f"Scaled down replica set {rs_name} from 5" in line]
+    assert scaled.split()[:2] == ["Normal", "ScalingReplicaSet"]
+    assert "deployment-controller" in scaled.split()
     rs_text = kp.ok("describe", "rs", rs_name).splitlines()
     assert "Controlled By:  Deployment/web" in rs_text
     assert "Replicas:       1 current / 1 desired" in rs_text

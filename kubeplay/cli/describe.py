@@ -423,8 +423,11 @@ def _replicasets(rss: list[dict[str, Any]]) -> str:
     return ", ".join(shown) or "<none>"
 
 
-def describe_deployment(body: dict[str, Any], replicasets: list[dict[str, Any]]) -> str:
-    """`kubectl describe deployment` (describeDeployment), without the Events section.
+def describe_deployment(
+    body: dict[str, Any], replicasets: list[dict[str, Any]], *, no_events: bool = False
+) -> str:
+    """`kubectl describe deployment` (describeDeployment), without the Events section (or,
+    with `no_events`, with kubectl's `Events: <none>` line aligned as it prints it).
     `replicasets` are the ReplicaSets it owns; the one of its current template is the new one
     (the old ones are those with pods or replicas, as deploymentutil.GetAllReplicaSets)."""
     from kubeplay.kube import workloads
@@ -469,11 +472,16 @@ def describe_deployment(body: dict[str, Any], replicasets: list[dict[str, Any]])
     lines += _conditions_table(status)
     if old or new:
         lines += [f"OldReplicaSets:\t{_replicasets(old)}", f"NewReplicaSet:\t{_replicasets(new)}"]
+    if no_events:
+        lines.append("Events:\t<none>")
     return tabwrite(lines)
 
 
-def describe_replicaset(body: dict[str, Any], phases: tuple[str, ...]) -> str:
-    """`kubectl describe replicaset` (describeReplicaSet), without the Events section."""
+def describe_replicaset(
+    body: dict[str, Any], phases: tuple[str, ...], *, no_events: bool = False
+) -> str:
+    """`kubectl describe replicaset` (describeReplicaSet), without the Events section (or,
+    with `no_events`, with its `Events: <none>` line)."""
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     status = body.get("status") or {}
@@ -492,6 +500,7 @@ def describe_replicaset(body: dict[str, Any], phases: tuple[str, ...]) -> str:
         f"Pods Status:\t{_pods_status(phases)}",
         *pod_template_lines(spec.get("template") or {}),
         *_conditions_table(status),
+        *(["Events:\t<none>"] if no_events else []),
     ]
     return tabwrite(lines)
 

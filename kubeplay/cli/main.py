@@ -503,14 +503,16 @@ def _describe_set(resource: str, name: str, namespace: str) -> None:
     settings = _settings()
     view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
     kind = view.body.get("kind")
+    none = not view.events  # kubectl aligns `Events: <none>` with the lines above it
     if kind == "Deployment":
-        text = describe_mod.describe_deployment(view.body, list(view.replicasets))
+        text = describe_mod.describe_deployment(view.body, list(view.replicasets), no_events=none)
     elif kind == "ReplicaSet":
-        text = describe_mod.describe_replicaset(view.body, view.phases)
+        text = describe_mod.describe_replicaset(view.body, view.phases, no_events=none)
     else:
-        text = describe_mod.describe_set(view.body, view.phases)
+        text, none = describe_mod.describe_set(view.body, view.phases), False
     click.echo(text)
-    click.echo(supervise_cli.render_events(view.events))
+    if not none:
+        click.echo(supervise_cli.render_events(view.events))
 
 
 @cli.command()

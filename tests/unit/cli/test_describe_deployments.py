@@ -107,6 +107,16 @@ def test_deployment_in_the_middle_of_a_rollout() -> None:
     ]
 
 
+def test_deployment_without_events_aligns_events_none_with_the_replicasets() -> None:
+    rss = [_rs(f"nginx-{HASH}", HASH, 3, 3)]
+    lines = describe.describe_deployment(DEPLOYMENT, rss, no_events=True).splitlines()
+    assert lines[-3:] == [
+        "OldReplicaSets:  <none>",
+        f"NewReplicaSet:   nginx-{HASH} (3/3 replicas created)",
+        "Events:          <none>",
+    ]
+
+
 def test_deployment_recreate_has_no_rolling_update_line() -> None:
     body = copy.deepcopy(DEPLOYMENT)
     body["spec"]["strategy"] = {"type": "Recreate"}
