@@ -105,25 +105,6 @@ def _selector(selector: dict[str, Any]) -> str:
     return ",".join(parts) or "<none>"
 
 
-def _pod_template(template: dict[str, Any]) -> list[str]:
-    meta = template.get("metadata") or {}
-    spec = template.get("spec") or {}
-    out = ["Pod Template:", f"  Labels:  {_pairs(meta.get('labels'))}", "  Containers:"]
-    for ctr in spec.get("containers") or ():
-        out.append(f"   {ctr.get('name')}:")
-        out.append(f"    Image:      {ctr.get('image')}")
-        ports = ", ".join(
-            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ctr.get("ports") or ()
-        )
-        out.append(f"    Port:       {ports or '<none>'}")
-        if ctr.get("command"):
-            out.append(f"    Command:    {' '.join(ctr['command'])}")
-        mounts = ctr.get("volumeMounts") or ()
-        out.append("    Mounts:" + ("" if mounts else "     <none>"))
-        out.extend(f"      {m.get('mountPath')} from {m.get('name')}" for m in mounts)
-    return out
-
-
 def _pods_status(phases: tuple[str, ...]) -> str:
     count = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
     return (
@@ -134,61 +115,60 @@ def _pods_status(phases: tuple[str, ...]) -> str:
 
 def describe_set(body: dict[str, Any], phases: tuple[str, ...]) -> str:
     """`kubectl describe statefulset|daemonset` (describe.go's StatefulSetDescriber and
-    DaemonSetDescriber), without the Events section."""
+    DaemonSetDescriber, aligned by Go's tabwriter), without the Events section."""
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     template = spec.get("template") or {}
     strategy = spec.get("updateStrategy") or {}
-    out = [
-        f"Name:               {meta.get('name')}",
-        f"Namespace:          {meta.get('namespace')}",
-        f"CreationTimestamp:  {meta.get('creationTimestamp')}",
-        f"Selector:           {_selector(spec.get('selector') or {})}",
-    ]
+    lines = [f"Name:\t{meta.get('name')}", f"Namespace:\t{meta.get('namespace')}"]
     if body.get("kind") == "DaemonSet":
         node_selector = (template.get("spec") or {}).get("nodeSelector")
-        out += [
-            f"Node-Selector:      {_pairs(node_selector)}",
-            f"Labels:             {_pairs(meta.get('labels'))}",
-            f"Annotations:        {_pairs(meta.get('annotations'))}",
+        lines += [
+            f"Selector:\t{_selector(spec.get('selector') or {})}",
+            f"Node-Selector:\t{_pairs(node_selector)}",
+            *_labels("Labels", meta.get("labels")),
+            *_labels("Annotations", meta.get("annotations"), annotations=True),
             f"Desired Number of Nodes Scheduled: {status.get('desiredNumberScheduled', 0)}",
             f"Current Number of Nodes Scheduled: {status.get('currentNumberScheduled', 0)}",
             "Number of Nodes Scheduled with Up-to-date Pods: "
             f"{status.get('updatedNumberScheduled', 0)}",
             f"Number of Nodes Scheduled with Available Pods: {status.get('numberAvailable', 0)}",
             f"Number of Nodes Misscheduled: {status.get('numberMisscheduled', 0)}",
-            f"Pods Status:        {_pods_status(phases)}",
+            f"Pods Status:\t{_pods_status(phases)}",
+            *pod_template_lines(template),
         ]
-        return "\n".join([*out, *_pod_template(template)])
-    out += [
-        f"Labels:             {_pairs(meta.get('labels'))}",
-        f"Annotations:        {_pairs(meta.get('annotations'))}",
-        f"Replicas:           {spec.get('replicas', 1)} desired | "
-        f"{status.get('replicas', 0)} total",
-        f"Update Strategy:    {strategy.get('type', 'RollingUpdate')}",
+        return tabwrite(lines)
+    lines += [
+        f"CreationTimestamp:\t{_rfc1123z(meta.get('creationTimestamp'))}",
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('replicas', 0)} total",
+        f"Update Strategy:\t{strategy.get('type', 'RollingUpdate')}",
     ]
     if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-        out.append(
-            f"  Partition:        {(strategy.get('rollingUpdate') or {}).get('partition', 0)}"
-        )
-    out.append(f"Pods Status:        {_pods_status(phases)}")
-    out += _pod_template(template)
+        rolling = strategy.get("rollingUpdate") or {}
+        lines.append(f"  Partition:\t{rolling.get('partition', 0)}")
+        if rolling.get("maxUnavailable") is not None:
+            lines.append(f"  MaxUnavailable:\t{rolling['maxUnavailable']}")
+    lines.append(f"Pods Status:\t{_pods_status(phases)}")
+    lines += pod_template_lines(template)
     claims = spec.get("volumeClaimTemplates") or ()
-    out.append("Volume Claims:" + ("" if claims else "  <none>"))
+    lines.append("Volume Claims:" + ("" if claims else "\t<none>"))
     for claim in claims:
         cmeta = claim.get("metadata") or {}
         cspec = claim.get("spec") or {}
-        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage", "")
-        out += [
-            f"  Name:          {cmeta.get('name')}",
-            f"  StorageClass:  {cspec.get('storageClassName', '')}",
-            f"  Labels:        {_pairs(cmeta.get('labels'))}",
-            f"  Annotations:   {_pairs(cmeta.get('annotations'))}",
-            f"  Capacity:      {size}",
-            f"  Access Modes:  [{' '.join(cspec.get('accessModes') or ())}]",
+        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage")
+        lines += [
+            f"  Name:\t{cmeta.get('name')}",
+            f"  StorageClass:\t{cspec.get('storageClassName', '')}",
+            *_labels("  Labels", cmeta.get("labels")),
+            *_labels("  Annotations", cmeta.get("annotations")),
+            f"  Capacity:\t{size or '<default>'}",
+            f"  Access Modes:\t[{' '.join(cspec.get('accessModes') or ())}]",
         ]
-    return "\n".join(out)
+    return tabwrite(lines)
 
 
 # --- Deployment and ReplicaSet (kubectl's DeploymentDescriber, ReplicaSetDescriber) -------
