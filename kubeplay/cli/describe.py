@@ -485,6 +485,118 @@ def describe_replicaset(
     return tabwrite(lines)
 
 
+# --- Job and CronJob (kubectl's JobDescriber, CronJobDescriber) --------------------------
+
+
+def _time(stamp: Any) -> str:
+    return _rfc1123z(stamp) if stamp else "<unset>"
+
+
+def describe_job(body: dict[str, Any], phases: tuple[str, ...], *, no_events: bool = False) -> str:
+    """`kubectl describe job` (describeJob) with the API server's defaults shown, without
+    the Events section (or with its `Events: <none>` line). Pods Statuses counts the pods
+    present by phase (Active = Pending + Running; Ready = Running here)."""
+    from kubeplay.cli import render
+    from kubeplay.plan import job as job_plan
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    want = job_plan.completions(body)
+    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+    ]
+    if owner is not None:
+        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines += [
+        f"Parallelism:\t{job_plan.parallelism(body)}",
+        f"Completions:\t{'<unset>' if want is None else want}",
+        f"Completion Mode:\t{spec.get('completionMode') or 'NonIndexed'}",
+        f"Suspend:\t{str(bool(spec.get('suspend'))).lower()}",
+        f"Backoff Limit:\t{6 if spec.get('backoffLimit') is None else spec['backoffLimit']}",
+    ]
+    if spec.get("ttlSecondsAfterFinished") is not None:
+        lines.append(f"TTL Seconds After Finished:\t{spec['ttlSecondsAfterFinished']}")
+    started = job_plan.parse_time(status.get("startTime"))
+    finished = job_plan.parse_time(status.get("completionTime"))
+    if started is not None:
+        lines.append(f"Start Time:\t{_rfc1123z(status['startTime'])}")
+    if finished is not None:
+        lines.append(f"Completed At:\t{_rfc1123z(status['completionTime'])}")
+    if started is not None and finished is not None:
+        lines.append(f"Duration:\t{render.human_duration(finished - started)}")
+    if spec.get("activeDeadlineSeconds") is not None:
+        lines.append(f"Active Deadline Seconds:\t{spec['activeDeadlineSeconds']}s")
+    count = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
+    lines.append(
+        f"Pods Statuses:\t{count['Running'] + count['Pending']} Active ({count['Running']} "
+        f"Ready) / {count['Succeeded']} Succeeded / {count['Failed']} Failed"
+    )
+    if spec.get("completionMode") == "Indexed":
+        lines.append(f"Completed Indexes:\t{status.get('completedIndexes') or '<none>'}")
+    lines += pod_template_lines(spec.get("template") or {})
+    lines += _conditions_table(status)
+    if no_events:
+        lines.append("Events:\t<none>")
+    return tabwrite(lines)
+
+
+def describe_cronjob(
+    body: dict[str, Any], next_at: float | None, *, no_events: bool = False
+) -> str:
+    """`kubectl describe cronjob` (describeCronJob, its job template with describeJobTemplate),
+    plus the next schedule time and the time zone, without the Events section (or with its
+    `Events: <none>` line)."""
+    import time as time_mod
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    job = (spec.get("jobTemplate") or {}).get("spec") or {}
+
+    def unset(value: Any, unit: str = "") -> str:
+        return "<unset>" if value is None else f"{value}{unit}"
+
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Schedule:\t{spec.get('schedule', '')}",
+        f"Time Zone:\t{spec.get('timeZone') or 'UTC (unset)'}",
+        f"Concurrency Policy:\t{spec.get('concurrencyPolicy') or 'Allow'}",
+        f"Suspend:\t{'True' if spec.get('suspend') else 'False'}",
+        f"Successful Job History Limit:\t{unset(spec.get('successfulJobsHistoryLimit', 3))}",
+        f"Failed Job History Limit:\t{unset(spec.get('failedJobsHistoryLimit', 1))}",
+        f"Starting Deadline Seconds:\t{unset(spec.get('startingDeadlineSeconds'), 's')}",
+        "Selector:\t" + (_selector(job["selector"]) if job.get("selector") else "<unset>"),
+        f"Parallelism:\t{unset(job.get('parallelism'))}",
+        f"Completions:\t{unset(job.get('completions'))}",
+    ]
+    if job.get("activeDeadlineSeconds") is not None:
+        lines.append(f"Active Deadline Seconds:\t{job['activeDeadlineSeconds']}s")
+    lines += pod_template_lines(job.get("template") or {})
+    active = ", ".join(str(r.get("name")) for r in status.get("active") or ()) or "<none>"
+    nxt = (
+        "<none>"
+        if next_at is None
+        else time_mod.strftime("%a, %d %b %Y %H:%M:%S +0000", time_mod.gmtime(next_at))
+    )
+    lines += [
+        f"Last Schedule Time:\t{_time(status.get('lastScheduleTime'))}",
+        f"Next Schedule Time:\t{nxt}",
+        f"Active Jobs:\t{active}",
+    ]
+    if no_events:
+        lines.append("Events:\t<none>")
+    return tabwrite(lines)
+
+
 # --- every other stored kind --------------------------------------------------------------
 
 _ACRONYMS = frozenset({"API", "URL", "UID", "OSB", "GUID"})

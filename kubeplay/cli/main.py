@@ -475,12 +475,15 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         supervise_cli.revive_supervisor()
         return sources_cli.describe(name)
     if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
-        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        batch = jobs.describe(_settings(), resource, _ns(namespace), name)
+        if batch.body.get("kind") == "Job":
+            text = describe_mod.describe_job(batch.body, batch.phases, no_events=not batch.events)
+        else:
+            text = describe_mod.describe_cronjob(batch.body, batch.next_at, no_events=not batch.events)
         click.echo(text)
-        source = (
-            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
-        )
-        click.echo(supervise_cli.render_events(events, source=source))
+        if batch.events:
+            source = "job-controller" if batch.body.get("kind") == "Job" else "cronjob-controller"
+            click.echo(supervise_cli.render_events(batch.events, source=source))
         return
     if resource.lower() in describe_mod.SET_RESOURCES:
         return _describe_set(resource, name, _ns(namespace))
