@@ -87,7 +87,9 @@ def test_completions_4_parallelism_2_never_runs_more_than_2_and_completes(kp: Ku
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table[1].split()[:3] == ["pi", "Complete", "4/4"]
     described = kp.ok("describe", "job", "pi")
-    assert "Pods Statuses:        0 Active (0 Pending) / 4 Succeeded / 0 Failed" in described
+    assert "Pods Statuses:    0 Active (0 Ready) / 4 Succeeded / 0 Failed" in described
+    uid = json.loads(kp.ok("get", "job", "pi", "-o", "json"))["metadata"]["uid"]
+    assert f"Selector:         batch.kubernetes.io/controller-uid={uid}" in described
     assert "SuccessfulCreate" in described and "Completed" in described
     generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
     assert "kind: Job" in generated and "kind: Pod" not in generated

@@ -504,10 +504,14 @@ def describe_job(body: dict[str, Any], phases: tuple[str, ...], *, no_events: bo
     status = body.get("status") or {}
     want = job_plan.completions(body)
     owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    # the API server's selector when none is given (manualSelector unset): the uid label
+    selector = spec.get("selector") or {
+        "matchLabels": {"batch.kubernetes.io/controller-uid": meta.get("uid", "")}
+    }
     lines = [
         f"Name:\t{meta.get('name')}",
         f"Namespace:\t{meta.get('namespace')}",
-        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        f"Selector:\t{_selector(selector)}",
         *_labels("Labels", meta.get("labels")),
         *_labels("Annotations", meta.get("annotations"), annotations=True),
     ]

@@ -476,10 +476,11 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         return sources_cli.describe(name)
     if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
         batch = jobs.describe(_settings(), resource, _ns(namespace), name)
+        none = not batch.events
         if batch.body.get("kind") == "Job":
-            text = describe_mod.describe_job(batch.body, batch.phases, no_events=not batch.events)
+            text = describe_mod.describe_job(batch.body, batch.phases, no_events=none)
         else:
-            text = describe_mod.describe_cronjob(batch.body, batch.next_at, no_events=not batch.events)
+            text = describe_mod.describe_cronjob(batch.body, batch.next_at, no_events=none)
         click.echo(text)
         if batch.events:
             source = "job-controller" if batch.body.get("kind") == "Job" else "cronjob-controller"
