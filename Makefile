@@ -67,6 +67,7 @@ bench: demo-image
 	$(PY) bench/fuzz.py
 	$(PY) bench/teardown.py
 	$(PY) bench/services.py
+	$(PY) bench/service_latency.py
 
 clean:
 	rm -rf $(VENV) $(CACHE)

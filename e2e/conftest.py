@@ -378,7 +378,8 @@ class Kubeplay:
 
     def _service_leaks(self) -> list[str]:
         """Rules and DNS records of Services, once none is stored: the nft table's service
-        and endpoint chains and cluster IPs, and hosts-file names under cluster.local."""
+        and endpoint chains and cluster IPs, hosts-file names under cluster.local, SRV and CNAME
+        lines, UDP conntrack entries to the service range."""
         table = "kubeplay_" + self.bridge.replace("-", "_")
         text = subprocess.run(
             ["nft", "list", "table", "ip", table], capture_output=True, text=True, check=False
@@ -386,7 +387,7 @@ class Kubeplay:
         found = [
             f"nft {table}: {line.strip()}"
             for line in text.splitlines()
-            if re.match(r"\s*(chain|set) (service|endpoint|affinity)-", line)
+            if re.match(r"\s*(chain|set) (service|external|endpoint|affinity)-", line)
         ]
         cidr = self.env["KUBEPLAY_SERVICE_CIDR"].rsplit(".", 1)[0] + "."
         found += [f"nft {table}: {line.strip()}" for line in text.splitlines() if cidr in line]
@@ -396,6 +397,17 @@ class Kubeplay:
                 f"dns record: {line}"
                 for line in hosts.read_text().splitlines()
                 if line.endswith(".cluster.local")
+            ]
+        records = self.runroot / "dns" / "records.conf"  # SRV and CNAME lines
+        with contextlib.suppress(OSError):
+            found += [f"dns record: {line}" for line in records.read_text().splitlines()]
+        # UDP conntrack entries to the service range (TCP ones may linger in TIME_WAIT, as
+        # in a cluster: kube-proxy clears UDP only)
+        with contextlib.suppress(OSError):
+            found += [
+                f"conntrack: {line.strip()}"
+                for line in Path("/proc/net/nf_conntrack").read_text().splitlines()
+                if " udp " in line and f" dst={cidr}" in line.split(" src=", 2)[1]
             ]
         return found
 

@@ -23,6 +23,7 @@ import yaml
 
 from e2e.conftest import IMAGE, REPO, SLEEPER, Kubeplay
 from e2e.test_network import free_port
+from e2e.test_services import free_node_port
 from kubeplay.errors import ManifestError
 from kubeplay.kube import loader, validate, workloads
 from kubeplay.plan import pods as plans
@@ -40,10 +41,15 @@ def _docs(path: Path) -> list[dict[str, Any]]:
 
 
 def _free_host_ports(docs: list[dict[str, Any]]) -> None:
-    """Every hostPort of the documents becomes a port free on this host (no clash with the
-    lead's demo, other tests, or the host's services)."""
+    """Every hostPort and nodePort of the documents becomes a port free on this host (no
+    clash with the lead's demo, other tests, or the host's services)."""
     for doc in docs:
         spec = doc.get("spec") or {}
+        if doc["kind"] == "Service":
+            for port in spec.get("ports") or ():
+                if port.get("nodePort"):
+                    port["nodePort"] = free_node_port()
+            continue
         if doc["kind"] != "Pod":
             spec = (spec.get("template") or {}).get("spec") or {}
         for ctr in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
@@ -54,17 +60,20 @@ def _free_host_ports(docs: list[dict[str, Any]]) -> None:
 
 def _plans(kp: Kubeplay) -> dict[str, dict[str, Any]]:
     """The stored plans by pod (ns/name, a replica's random part as XXXXX), without the uid
-    and what the uid or the random name decide."""
+    and what the uid or the random name decide, nor the cluster IPs in Service links."""
     with sqlite3.connect(kp.root / "state.db") as db:
         rows = db.execute("SELECT plan_json FROM pods").fetchall()
     found: dict[str, dict[str, Any]] = {}
     for (text,) in rows:
         plan = asdict(plans.from_json(text))
         plan.pop("uid")
+        if plan["service_env"]:  # a replayed Service gets a cluster IP anew: by name only
+            plan["service_env"] = sorted(name for name, _ in plan["service_env"])
+            plan.pop("spec_hash")  # it covers the Services' variables
         name = plan["name"]
         match = REPLICA_NAME.match(name)
         if match and any(k == workloads.TEMPLATE_HASH_LABEL for k, _ in plan["labels"]):
-            plan.pop("spec_hash")  # it covers the name
+            plan.pop("spec_hash", None)  # it covers the name
             plan["name"] = plan["hostname"] = match["base"] + "XXXXX"
             key = f"{plan['namespace']}/{plan['name']}"
             found[f"{key}#{sum(k.startswith(key) for k in found)}"] = plan

@@ -245,12 +245,18 @@ def test_pod_to_pod_http_by_ip(kp: Kubeplay) -> None:
 
 
 def test_pod_to_pod_http_by_hostname_and_subdomain_name(kp: Kubeplay) -> None:
-    path = write(
-        kp,
-        "pods.yaml",
-        pod("web-0", command=HTTPD, namespace="shop", hostname="web", subdomain="front"),
-        pod("client", namespace="shop"),
-    )
+    """The bare hostname is kubeplay's; `<hostname>.<subdomain>...` exists, as in a cluster,
+    while the headless Service `<subdomain>` selects the pod (e2e/test_services.py checks
+    the name goes with the Service)."""
+    web = pod("web-0", command=HTTPD, namespace="shop", hostname="web", subdomain="front")
+    web["metadata"]["labels"] = {"app": "front"}
+    headless = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "front", "namespace": "shop"},
+        "spec": {"clusterIP": "None", "selector": {"app": "front"}},
+    }
+    path = write(kp, "pods.yaml", headless, web, pod("client", namespace="shop"))
     kp.play(path)
     # The names come from dnsmasq on the gateway, the pod's only nameserver.
     resolv = parse_resolv(kp.exec("client", "cat", "/etc/resolv.conf", namespace="shop"))

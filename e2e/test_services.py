@@ -1,8 +1,12 @@
 """Services end to end: a cluster IP from the test's own service range, pod -> cluster IP ->
 pod (and a pod to its own Service: hairpin), host -> cluster IP, names from every pod,
 endpoints that follow readiness, a named targetPort that two pods map differently, ClientIP
-affinity, a Service without endpoints refused at once, headless names, a clusterIP out of
-range refused before anything is made, and the table repaired after someone deletes it.
+affinity, a Service without endpoints refused at once, headless names and SRV records, pod
+hostname records that live with their headless Service, a clusterIP out of range refused
+before anything is made, NodePorts on 127.0.0.1 and from another "machine" (a namespace routed
+through the host: externalTrafficPolicy Cluster masquerades, Local keeps the client address),
+UDP after an endpoint change, and the table and dnsmasq repaired after someone deletes,
+flushes or kills them.
 
 Traffic goes to the test's own pods and to its cluster IPs, which are routed into the test's
 own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
@@ -10,23 +14,30 @@ own bridge only (the kp fixture gives each test its own KUBEPLAY_SERVICE_CIDR).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import os
 import random
 import re
+import secrets
+import signal
 import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from e2e.conftest import Kubeplay
+from e2e.conftest import Kubeplay, _free_subnet
 from e2e.test_network import (
     HELLO,
     HTTPD,
     UDP_ECHO_PORT,
+    dnsmasq_pids,
     gateway,
     http_get,
     pod,
@@ -97,7 +108,12 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
         labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
         pod("client"),
     )
-    kp.play(path)
+    # play says what it made, of every kind, as kubectl apply does
+    assert kp.play(path).splitlines() == [
+        "service/web created",
+        "pod/web created",
+        "pod/client created",
+    ]
     vip = cluster_ip(kp, "web")
     assert ipaddress.ip_address(vip) in ipaddress.ip_network(kp.env["KUBEPLAY_SERVICE_CIDR"])
     assert wait_wget(kp, "client", f"http://{vip}/") == HELLO
@@ -115,6 +131,71 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
     assert slice_doc["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     described = kp.ok("describe", "svc", "web")
     assert re.search(rf"^Endpoints:\s+{re.escape(web_ip)}:8080$", described, re.M), described
+    # kubectl's columns; the v1 Endpoints derived from the slice, with the API's warning
+    name = slice_doc["metadata"]["name"]
+    rows = kp.ok("get", "endpointslices")
+    assert re.search(rf"^{name}\s+IPv4\s+8080\s+{re.escape(web_ip)}\s+\S+$", rows, re.M), rows
+    res = kp("get", "ep")
+    assert "Warning: v1 Endpoints is deprecated in v1.33+" in res.stderr, res.stderr
+    assert re.search(rf"^web\s+{re.escape(web_ip)}:8080\s+\S+$", res.stdout, re.M), res.stdout
+    endpoints = json.loads(kp.ok("get", "endpoints", "web", "-o", "json"))
+    assert endpoints["kind"] == "Endpoints"
+    assert endpoints["subsets"] == [
+        {
+            "addresses": [
+                {"ip": web_ip, "targetRef": {"kind": "Pod", "namespace": "default", "name": "web"}}
+            ],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        }
+    ]
+    assert "Addresses:          " + web_ip in kp.ok("describe", "endpoints", "web")
+    assert "TargetRef:  Pod/web" in kp.ok("describe", "endpointslice", name)
+    res = kp("delete", "endpoints", "web")  # derived, not stored: its Service is what goes
+    assert res.returncode == 2 and "delete the Service" in res.stderr, res.stderr
+
+
+def test_get_endpoints_of_one_service_watched(kp: Kubeplay) -> None:
+    """`get ep web -w`: the list, then web's row as its endpoints change; never the row of
+    another Service (here `other`, whose endpoints change in the same write)."""
+    import signal
+    import threading
+
+    def web(name: str) -> dict[str, Any]:
+        return labelled(pod(name, command=HTTPD, ports=[{"containerPort": 8080}]), app="web")
+
+    kp.play(
+        write(
+            kp,
+            "app.yaml",
+            service("other", selector={"app": "web"}),
+            service("web", selector={"app": "web"}),
+            web("a"),
+        )
+    )
+    a_ip = kp.pod("a")["status"]["podIP"]
+    watch = kp.popen("get", "ep", "web", "-w")
+    lines: list[str] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        lines.extend(iter(watch.stdout.readline, ""))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        kp.wait_for("a listed", lambda: any(f"{a_ip}:8080" in line for line in lines))
+        kp.play(write(kp, "b.yaml", web("b")))
+        b_ip = kp.pod("b")["status"]["podIP"]
+        kp.wait_for("b added", lambda: any(f"{b_ip}:8080" in line for line in lines))
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        reader.join(timeout=10)
+        assert watch.stdout is not None and watch.stderr is not None
+        watch.stdout.close()
+        watch.stderr.close()
+    assert lines[0].split() == ["NAME", "ENDPOINTS", "AGE"]
+    assert all(line.startswith("web ") for line in lines[1:]), lines
 
 
 def test_apply_keeps_the_cluster_ip_and_refuses_changing_it(kp: Kubeplay) -> None:
@@ -148,6 +229,10 @@ def test_no_endpoints_is_refused_and_readiness_moves_the_endpoint(kp: Kubeplay) 
     assert kp.wait_for("refused again", lambda: connect_error(vip, 80) == "ConnectionRefusedError")
     # An unknown port of the cluster IP is refused too.
     assert connect_error(vip, 81) == "ConnectionRefusedError"
+    # Refused at once (a reject), not a connect left to time out.
+    start = time.monotonic()
+    assert connect_error(vip, 80) == "ConnectionRefusedError"
+    assert time.monotonic() - start < 1.0
 
 
 def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
@@ -162,6 +247,7 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
                 target="http",
                 sessionAffinity="ClientIP",
             ),
+            service("metrics", selector={"app": "web"}, target="metrics"),
             server("a", "from-a", port=8080),
             server("b", "from-b", port=9090),
             pod("client"),
@@ -177,34 +263,94 @@ def test_named_target_port_per_pod_and_client_ip_affinity(kp: Kubeplay) -> None:
         return seen == {"from-a", "from-b"}
 
     kp.wait_for("both endpoints answer", both, timeout=60)
+    ips = {n: kp.pod(n)["status"]["podIP"] for n in ("a", "b")}
+
+    def listed() -> set[str]:  # the slices are written just after the rules
+        (row,) = kp.ok("get", "endpoints", "web").splitlines()[1:]
+        return set(row.split()[1].split(","))
+
+    assert kp.wait_for(
+        "both in get endpoints", lambda: listed() == {f"{ips['a']}:8080", f"{ips['b']}:9090"}
+    )
+    # a named targetPort no pod has: no endpoints, and describe says why
+    described = kp.ok("describe", "svc", "metrics")
+    assert (
+        "Endpoints:        <none> (of the 2 pods the selector matches, none has a container "
+        'port named "metrics")'
+    ) in described, described
     sticky = cluster_ip(kp, "sticky")
     first = wait_wget(kp, "client", f"http://{sticky}/")
     for _ in range(8):
         assert wget(kp, "client", f"http://{sticky}/") == first
 
 
-def test_headless_names_the_ready_pods_and_their_hostnames(kp: Kubeplay) -> None:
+def lookup(kp: Kubeplay, kind: str, name: str) -> str:
+    """busybox nslookup's answer from the client pod ("" when it finds nothing)."""
+    res = kp("exec", "client", "--", "nslookup", f"-type={kind}", name)
+    return res.stdout if res.returncode == 0 else ""
+
+
+def srv_answers(kp: Kubeplay, name: str) -> set[tuple[int, str]]:
+    """(port, target) of each SRV answer for `name`."""
+    text = lookup(kp, "srv", name)
+    return {(int(p), t.rstrip(".")) for p, t in re.findall(r"= \d+ \d+ (\d+) (\S+)", text)}
+
+
+def test_headless_names_srv_and_hostname_records_live_with_the_service(kp: Kubeplay) -> None:
+    """Headless: the name lists the ready pods; SRV for a named port answers one record per
+    endpoint (target `<hostname>.<svc>...` for a pod whose subdomain names the Service, else
+    `<a-b-c-d>.<svc>...`, each resolving); `<hostname>.<subdomain>...` exists only while the
+    Service does."""
+    pods = write(
+        kp,
+        "pods.yaml",
+        server("db-0", "zero", hostname="db-0", subdomain="db"),
+        server("db-1", "one", port=9090),
+        pod("client"),
+    )
+    svc = write(
+        kp, "svc.yaml", service("db", selector={"app": "web"}, target="http", clusterIP="None")
+    )
+    kp.play(pods)
+    ip0, ip1 = (kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1"))
+    host_name = "db-0.db.default.svc.cluster.local"
+    kp.wait_for("db-0 Running", lambda: kp.pod("db-0")["status"]["phase"] == "Running")
+    assert lookup(kp, "a", host_name) == "", "a hostname record without its Service"
+    kp.ok("apply", "-f", str(svc))
+
+    def resolved() -> set[str]:
+        answer = lookup(kp, "a", "db.default.svc.cluster.local")
+        return set(re.findall(r"Address:\s+(\S+)$", answer, re.M)) & {ip0, ip1}
+
+    assert kp.wait_for("both pods under the headless name", lambda: resolved() == {ip0, ip1})
+    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
+    dashed = f"{ip1.replace('.', '-')}.db.default.svc.cluster.local"
+    want = {(8080, host_name), (9090, dashed)}
+    srv_name = "_http._tcp.db.default.svc.cluster.local"
+    assert kp.wait_for("one SRV per endpoint", lambda: srv_answers(kp, srv_name) == want)
+    assert wait_wget(kp, "client", f"http://{dashed}:9090/").strip() == "one"
+    kp.ok("delete", "-f", str(svc))
+    assert kp.wait_for("the hostname record gone", lambda: lookup(kp, "a", host_name) == "")
+    assert srv_answers(kp, srv_name) == set()
+
+
+def test_dnsmasq_killed_by_hand_is_restarted_within_a_resync(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
             "app.yaml",
-            service("db", selector={"app": "web"}, clusterIP="None"),
-            server("db-0", "zero", hostname="db-0", subdomain="db"),
-            server("db-1", "one", hostname="db-1", subdomain="db"),
+            service("web", selector={"app": "web"}),
+            labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
             pod("client"),
         )
     )
-    ips = {kp.pod(n)["status"]["podIP"] for n in ("db-0", "db-1")}
-
-    def resolved() -> set[str]:
-        answer = kp("exec", "client", "--", "nslookup", "-type=a", "db.default.svc.cluster.local")
-        return set(re.findall(r"Address:\s+(\S+)$", answer.stdout, re.M)) & ips
-
-    assert kp.wait_for("both pods under the headless name", lambda: resolved() == ips)
-    assert wait_wget(kp, "client", "http://db-0.db:8080/").strip() == "zero"
-    assert wait_wget(kp, "client", "http://db-1.db.default.svc.cluster.local:8080/").strip() == (
-        "one"
-    )
+    assert wait_wget(kp, "client", "http://web/") == HELLO
+    (pid,) = dnsmasq_pids(kp)
+    os.kill(pid, signal.SIGKILL)
+    kp.wait_for("dnsmasq gone", lambda: pid not in dnsmasq_pids(kp))
+    # the Services controller's full resync (every 20 s) starts it again
+    assert kp.wait_for("dnsmasq again", lambda: dnsmasq_pids(kp), timeout=60)
+    assert wait_wget(kp, "client", "http://web/") == HELLO
 
 
 def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
@@ -219,7 +365,27 @@ def test_cluster_ip_out_of_range_is_refused_before_anything_is_made(kp: Kubeplay
     kp.assert_nothing_runs()
 
 
-def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
+def test_cluster_ip_or_node_port_taken_is_refused_before_anything_is_made(kp: Kubeplay) -> None:
+    kp.ok("apply", "-f", str(write(kp, "a.yaml", service("a", type="NodePort"))))
+    taken = json.loads(kp.ok("get", "svc", "a", "-o", "json"))["spec"]
+    for name, field, value, message in (
+        ("b", "clusterIP", taken["clusterIP"], "provided IP is already allocated"),
+        ("c", "nodePort", taken["ports"][0]["nodePort"], "provided port is already allocated"),
+    ):
+        svc = service(name, selector={"app": "web"}, type="NodePort")
+        if field == "clusterIP":
+            svc["spec"]["clusterIP"] = value
+        else:
+            svc["spec"]["ports"][0]["nodePort"] = value
+        res = kp("play", str(write(kp, f"{name}.yaml", svc, pod("p"))))
+        assert res.returncode == 2, res.stderr
+        assert f"Invalid value: {value!r}: {message}" in res.stderr, res.stderr
+        assert kp.ok("get", "svc", "-o", "name").split() == ["service/a"]
+        assert kp.pod_names() == []
+    kp.ok("delete", "svc", "a")
+
+
+def test_deleted_or_flushed_table_is_repaired(kp: Kubeplay) -> None:
     kp.play(
         write(
             kp,
@@ -233,6 +399,13 @@ def test_deleted_table_is_repaired(kp: Kubeplay) -> None:
     table = "kubeplay_" + kp.bridge.replace("-", "_")
     subprocess.run(["nft", "delete", "table", "ip", table], check=True)
     assert kp.wait_for("served again", lambda: http_get(f"http://{vip}/"), timeout=60) == HELLO
+    # What `nft flush ruleset` does to kubeplay's table (the host's other tables are not
+    # this test's to flush): the table stays, every rule, map and set element goes.
+    subprocess.run(["nft", "flush", "table", "ip", table], check=True)
+    assert connect_error(vip, 80) != "ok"
+    assert kp.wait_for("served after a flush", lambda: http_get(f"http://{vip}/"), timeout=60) == (
+        HELLO
+    )
 
 
 def test_service_links_reach_pods_created_after_the_service(kp: Kubeplay) -> None:
@@ -269,23 +442,33 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     lb = service("lb", selector={"app": "web"}, type="LoadBalancer")
     lb["spec"]["ports"][0]["nodePort"] = lb_port
     empty = service("none", selector={"app": "nothing"}, type="NodePort")
+    local_port = free_node_port()
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"  # the host's own traffic still masqueraded
     path = write(
         kp,
         "app.yaml",
         nodeport,
         lb,
         empty,
+        local,
         labelled(pod("web", command=HTTPD, ports=[{"containerPort": 8080}]), app="web"),
     )
     res = kp("play", str(path))
     assert res.returncode == 0, res.stderr
     assert "served as a NodePort" in res.stderr, res.stderr
-    for port in (node_port, lb_port):
+    for port in (node_port, lb_port, local_port):
         url = f"http://127.0.0.1:{port}/"
         assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
     rows = kp.ok("get", "svc")
     assert re.search(rf"^lb\s+LoadBalancer\s+\S+\s+127\.0\.0\.1\s+80:{lb_port}/TCP", rows, re.M), (
         rows
+    )
+    lb_doc = json.loads(kp.ok("get", "svc", "lb", "-o", "json"))
+    assert lb_doc["status"]["loadBalancer"]["ingress"][0]["ip"] == "127.0.0.1", lb_doc
+    assert re.search(
+        r"^LoadBalancer Ingress:\s+127\.0\.0\.1$", kp.ok("describe", "svc", "lb"), re.M
     )
     # An allocated nodePort is in the range and answers "refused" without endpoints.
     doc = json.loads(kp.ok("get", "svc", "none", "-o", "json"))
@@ -294,6 +477,73 @@ def test_node_port_and_load_balancer_answer_on_localhost(kp: Kubeplay) -> None:
     assert kp.wait_for(
         "refused", lambda: connect_error("127.0.0.1", allocated) == "ConnectionRefusedError"
     )
+
+
+CLIENT_IP_CGI = (
+    "mkdir -p /tmp/www/cgi-bin && "
+    "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
+    "> /tmp/www/cgi-bin/ip && chmod +x /tmp/www/cgi-bin/ip && "
+    "trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp/www & wait $!"
+)
+
+
+@contextlib.contextmanager
+def outside_client(kp: Kubeplay) -> Iterator[tuple[str, str]]:
+    """A network namespace of the test's own, standing for another machine: a veth pair,
+    the host end with a /24 of the test's base, the namespace's default route through it.
+    Yields (namespace name, the host end's address)."""
+    name = "kpo" + secrets.token_hex(3)
+    net = ipaddress.ip_network(_free_subnet(taken=kp.env["KUBEPLAY_SUBNET"]))
+    host_ip, client_ip = str(net.network_address + 1), str(net.network_address + 2)
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", f"{name}h", "type", "veth", "peer", "name", f"{name}n"],
+        ["ip", "link", "set", f"{name}n", "netns", name],
+        ["ip", "addr", "add", f"{host_ip}/24", "dev", f"{name}h"],
+        ["ip", "link", "set", f"{name}h", "up"],
+        ["ip", "-n", name, "addr", "add", f"{client_ip}/24", "dev", f"{name}n"],
+        ["ip", "-n", name, "link", "set", f"{name}n", "up"],
+        ["ip", "-n", name, "route", "add", "default", "via", host_ip],
+    ]
+    try:
+        for argv in steps:
+            subprocess.run(argv, check=True, capture_output=True)
+        yield name, host_ip
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", f"{name}h"], check=False, capture_output=True)
+
+
+def test_external_traffic_policy_local_keeps_the_client_address(kp: Kubeplay) -> None:
+    """A client on another "machine" (a namespace routed through the host) reaches a
+    NodePort: with externalTrafficPolicy Cluster the pod sees the gateway (masqueraded, as
+    kube-proxy does for traffic from outside the pod network), with Local its own address."""
+    cluster_port, local_port = free_node_port(), free_node_port()
+    cluster = service("cluster", selector={"app": "web"}, type="NodePort")
+    cluster["spec"]["ports"][0]["nodePort"] = cluster_port
+    local = service("local", selector={"app": "web"}, type="NodePort")
+    local["spec"]["ports"][0]["nodePort"] = local_port
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    web = labelled(pod("web", command=CLIENT_IP_CGI, ports=[{"containerPort": 8080}]), app="web")
+    kp.play(write(kp, "app.yaml", cluster, local, web))
+    with outside_client(kp) as (ns, host_ip):
+
+        def seen(port: int) -> str:
+            res = subprocess.run(
+                ["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "--noproxy", "*",
+                 f"http://{host_ip}:{port}/cgi-bin/ip"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            # busybox httpd writes an IPv4 client as `[::ffff:a.b.c.d]`
+            return (
+                res.stdout.strip().removeprefix("[::ffff:").rstrip("]")
+                if res.returncode == 0
+                else ""
+            )
+
+        client_ip = str(ipaddress.ip_address(host_ip) + 1)
+        assert kp.wait_for("Local answers", lambda: seen(local_port)) == client_ip
+        assert kp.wait_for("Cluster answers", lambda: seen(cluster_port)) == gateway(kp)
 
 
 def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
@@ -307,6 +557,28 @@ def test_node_port_taken_by_a_host_socket_is_refused(kp: Kubeplay) -> None:
         res = kp("play", str(path))
     assert res.returncode != 0
     assert f"nodePort {taken}/TCP: already in use by a process on the host" in res.stderr
+    assert kp.ok("get", "svc", "-o", "name").split() == []
+    kp.assert_nothing_runs()
+
+
+def test_node_port_and_host_port_refuse_each_other(kp: Kubeplay) -> None:
+    port = free_node_port()
+    svc = service("web", selector={"app": "web"}, type="NodePort")
+    svc["spec"]["ports"][0]["nodePort"] = port
+    held = pod("held", ports=[{"containerPort": 8080, "hostPort": port}])
+    # a running pod's hostPort: the Service is refused
+    first = write(kp, "held.yaml", held)
+    kp.play(first)
+    res = kp("play", str(write(kp, "svc.yaml", svc)))
+    assert res.returncode == 1, res.stderr
+    assert f"service/web: nodePort {port}/TCP: already a hostPort of pod held" in res.stderr
+    kp.ok("down", str(first))
+    # a Service's nodePort (of the same file too): the pod is refused, nothing is made
+    res = kp("play", str(write(kp, "both.yaml", svc, held)))
+    assert res.returncode == 1, res.stderr
+    assert (
+        f"pod default/held: hostPort {port}/TCP: already the nodePort of service default/web"
+    ) in res.stderr
     assert kp.ok("get", "svc", "-o", "name").split() == []
     kp.assert_nothing_runs()
 
@@ -367,8 +639,19 @@ def test_selector_less_service_with_a_user_endpoint_slice(kp: Kubeplay) -> None:
     assert kp.ok("get", "endpointslices", "-o", "name").split() == []
 
 
-def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
+def test_port_forward_to_a_pod_a_service_and_a_deployment(kp: Kubeplay) -> None:
     loopback_only = "trap 'exit 0' TERM; httpd -f -p 127.0.0.1:8080 -h /var/www & wait $!"
+    template = pod("x", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}])
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["api"]}]},
+            "template": {"metadata": {"labels": {"app": "api"}}, "spec": template["spec"]},
+        },
+    }
     kp.play(
         write(
             kp,
@@ -378,12 +661,24 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
                 pod("web", command=loopback_only, ports=[{"name": "http", "containerPort": 8080}]),
                 app="web",
             ),
+            deployment,
         )
     )
-    kp.wait_for("web Ready", lambda: kp.pod("web")["status"]["phase"] == "Running")
-    for resource, remote in (("pod/web", "8080"), ("svc/web", "80"), ("web", "http")):
+
+    def running() -> bool:
+        items = json.loads(kp.ok("get", "pods", "-o", "json"))["items"]
+        return len(items) == 2 and all(i["status"]["phase"] == "Running" for i in items)
+
+    kp.wait_for("web and the api replica Running", running)
+    for resource, spec in (
+        ("pod/web", ":8080"),
+        ("svc/web", ":80"),  # the Service port, to its targetPort in the pod
+        ("web", ":http"),
+        ("deploy/api", ":http"),  # a Deployment's pod, by its selector's matchExpressions
+        ("pod/web", "127.0.0.1::8080"),  # an address for this pair
+    ):
         with subprocess.Popen(
-            kp.argv("port-forward", resource, f":{remote}"),
+            kp.argv("port-forward", resource, spec),
             env=kp.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -393,13 +688,56 @@ def test_port_forward_to_a_pod_and_a_service(kp: Kubeplay) -> None:
                 assert proc.stdout is not None
                 line = proc.stdout.readline()
                 match = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
-                assert match, line
+                assert match, (resource, spec, line)
                 url = f"http://127.0.0.1:{match.group(1)}/"
                 # the server listens on the pod's loopback only: reached inside its netns
                 assert kp.wait_for(url, lambda url=url: http_get(url)) == HELLO
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
+    res = kp("port-forward", "deploy/nope", "80")
+    assert res.returncode != 0 and 'deployments.apps "nope" not found' in res.stderr, res.stderr
+
+
+def test_the_readme_demo_is_reached_through_its_service(kp: Kubeplay) -> None:
+    """manifests/demo.yaml (its nodePort made free) as the README says: two replicas behind
+    the Service hello, reached from the host by nodePort and cluster IP, and by name from the
+    client pod; scripts/demo-info.sh prints those addresses."""
+    import os
+    import sys
+
+    from e2e.conftest import REPO
+
+    docs = [d for d in yaml.safe_load_all((REPO / "manifests" / "demo.yaml").read_text()) if d]
+    node_port = free_node_port()
+    (svc,) = [d for d in docs if d["kind"] == "Service"]
+    svc["spec"]["ports"][0]["nodePort"] = node_port
+    path = write(kp, "demo.yaml", *docs)
+    kp.play(path)
+    wrapper = kp.tmp / "kubeplay"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m kubeplay "$@"\n')
+    os.chmod(wrapper, 0o755)
+    info = subprocess.run(
+        [str(REPO / "scripts" / "demo-info.sh"), str(wrapper)],
+        env=kp.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert info.returncode == 0, info.stderr
+    vip = cluster_ip(kp, "hello")
+    assert f"curl http://127.0.0.1:{node_port}/ " in info.stdout, info.stdout
+    assert f"curl http://{vip}/ " in info.stdout, info.stdout
+    for url in (f"http://127.0.0.1:{node_port}/", f"http://{vip}/"):
+        got = kp.wait_for(url, lambda url=url: http_get(url))
+        assert got.startswith("hello from hello-"), got
+    kp.wait_for(
+        "the client's answer by name",
+        lambda: "GET http://hello/: hello from hello-" in kp.ok("logs", "client"),
+        timeout=30,
+    )
+    kp.ok("down", str(path))
 
 
 def test_srv_record_cluster_external_name_and_other_namespaces(kp: Kubeplay) -> None:

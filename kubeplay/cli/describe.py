@@ -710,21 +710,97 @@ def describe_body(kind: str, body: dict[str, Any]) -> str:
         for key, value in sorted((body.get("data") or {}).items()):
             lines.append(f"{key}:\t{len(base64.b64decode(value))} bytes")
         return align(lines)
+    if kind == "Endpoints":
+        return align([*head, *_endpoints_lines(body)])
+    if kind == "EndpointSlice":
+        return align([*head, *_endpoint_slice_lines(body)])
     return align([*head, *_content(body, 0, "")])
+
+
+def _port_table(ports: list[tuple[str, str, str]], indent: str) -> list[str]:
+    """kubectl's Name/Port/Protocol table of describe endpoints and endpointslice."""
+    rows = [("Name", "Port", "Protocol"), ("----", "----", "--------"), *ports]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return [
+        (indent + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r))).rstrip() for r in rows
+    ]
+
+
+def _endpoints_lines(body: dict[str, Any]) -> list[str]:
+    """kubectl's describer of a v1 Endpoints: per subset its addresses and ports."""
+    lines = ["Subsets:"]
+    for ss in body.get("subsets") or ():
+        for title, key in (("Addresses", "addresses"), ("NotReadyAddresses", "notReadyAddresses")):
+            ips = ",".join(str(a.get("ip")) for a in ss.get(key) or ())
+            lines.append(f"  {title}:\t{ips or '<none>'}")
+        if ss.get("ports"):
+            lines.append("  Ports:")
+            ports = [
+                (str(p.get("name") or "<unset>"), str(p.get("port")), str(p.get("protocol")))
+                for p in ss["ports"]
+            ]
+            lines += _port_table(ports, "    ")
+        lines.append("")
+    return lines
+
+
+def _endpoint_slice_lines(body: dict[str, Any]) -> list[str]:
+    """kubectl's describer of an EndpointSlice: address type, ports, then each endpoint."""
+    lines = [f"AddressType:\t{body.get('addressType', '')}"]
+    if body.get("ports"):
+        lines.append("Ports:")
+        ports = [
+            (
+                str(p.get("name") or "<unset>"),
+                "<unset>" if p.get("port") is None else str(p["port"]),
+                str(p.get("protocol") or "TCP"),
+            )
+            for p in body["ports"]
+        ]
+        lines += _port_table(ports, "  ")
+    else:
+        lines.append("Ports: <unset>")
+    if not body.get("endpoints"):
+        lines.append("Endpoints: <none>")
+        return lines
+    lines.append("Endpoints:")
+    for ep in body["endpoints"]:
+        ready = (ep.get("conditions") or {}).get("ready")
+        lines += [
+            f"  - Addresses:\t{', '.join(ep.get('addresses') or ()) or '<none>'}",
+            "    Conditions:",
+            f"      Ready:\t{'<unset>' if ready is None else str(bool(ready)).lower()}",
+            f"    Hostname:\t{ep.get('hostname') or '<unset>'}",
+        ]
+        ref = ep.get("targetRef")
+        if ref:
+            lines.append(f"    TargetRef:\t{ref.get('kind')}/{ref.get('name')}")
+        lines += [
+            f"    NodeName:\t{ep.get('nodeName') or '<unset>'}",
+            f"    Zone:\t{ep.get('zone') or '<unset>'}",
+        ]
+    return lines
 
 
 def describe_object(settings: Any, resource: str, name: str, namespace: str) -> tuple[str, str]:
     """(uid, text) of `describe KIND NAME` for a stored kind other than pods."""
+    from kubeplay.cli import objects
     from kubeplay.services import resources
 
     info = resources.resolve(settings, resource)
+    objects.warn_deprecated(info)
     (rec,) = resources.get(settings, info, namespace=namespace, names=[name])
     return rec.uid, describe_body(info.kind, resources.to_kube(rec))
 
 
-def describe_service(svc: dict[str, Any], slices: list[dict[str, Any]]) -> str:
+def describe_service(
+    svc: dict[str, Any],
+    slices: list[dict[str, Any]],
+    no_endpoints: dict[tuple[str, str], str] | None = None,
+) -> str:
     """kubectl describe service: the fields, then per port its target and ready endpoints
-    (from the Service's EndpointSlices)."""
+    (from the Service's EndpointSlices); a port without any says why (`no_endpoints`, by
+    port name and protocol), which kubectl does not."""
     meta = svc.get("metadata") or {}
     spec = svc.get("spec") or {}
     rows: list[tuple[str, str]] = [
@@ -765,7 +841,9 @@ def describe_service(svc: dict[str, Any], slices: list[dict[str, Any]]) -> str:
             if (ep.get("conditions") or {}).get("ready") is not False
             for address in ep.get("addresses") or ()
         ]
-        rows.append(("Endpoints", ",".join(sorted(addresses)) or "<none>"))
+        why = (no_endpoints or {}).get((str(port.get("name") or ""), proto))
+        shown = ",".join(sorted(addresses)) or "<none>" + (f" ({why})" if why else "")
+        rows.append(("Endpoints", shown))
     rows.append(("Session Affinity", str(spec.get("sessionAffinity") or "None")))
     if spec.get("type") in ("NodePort", "LoadBalancer"):
         rows.append(

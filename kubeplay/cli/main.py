@@ -468,8 +468,10 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
     if resource.lower() in ("svc", "service", "services"):
         from kubeplay.services import resources
 
-        svc, slices = resources.service_with_slices(_settings(), _ns(namespace), name)
-        click.echo(describe_mod.describe_service(svc, slices), nl=False)
+        service = resources.describe_service(_settings(), _ns(namespace), name)
+        text = describe_mod.describe_service(service.body, service.slices, service.no_endpoints)
+        click.echo(text, nl=False)
+        click.echo(supervise_cli.describe_events(service.uid))
         return
     if sources_cli.handles(resource):
         supervise_cli.revive_supervisor()
@@ -602,7 +604,8 @@ def exec(
 def port_forward(
     namespace: str | None, address: str, resource: str, ports: tuple[str, ...]
 ) -> None:
-    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME [LOCAL:]REMOTE..."""
+    """Forward local ports to a pod: port-forward pod/NAME|svc/NAME|deploy/NAME
+    [[ADDR:]LOCAL:]REMOTE... (REMOTE a port number or name; a Service's port)."""
     import signal
     import threading
 

@@ -128,7 +128,58 @@ def _columns(kind: str) -> list[str]:
         return ["NAME", *_SET_COLUMNS[kind], "AGE"]
     if kind == "Service":
         return ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    if kind == "Endpoints":
+        return ["NAME", "ENDPOINTS", "AGE"]
+    if kind == "EndpointSlice":
+        return ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
     return ["NAME", "AGE"]
+
+
+# kubectl shows three items of a list, then " + N more..." (printers.go, formatEndpoints).
+_SHOWN = 3
+
+
+def _more(items: list[str], count: int, empty: str) -> str:
+    text = ",".join(items[:_SHOWN])
+    if count > _SHOWN:
+        return f"{text} + {count - _SHOWN} more..."
+    return text or empty
+
+
+def endpoints_cell(body: dict[str, Any]) -> str:
+    """kubectl's ENDPOINTS of a v1 Endpoints: ip:port of the ready addresses, port by port
+    (an address alone for a subset without ports), `<none>` without subsets."""
+    subsets = body.get("subsets") or ()
+    if not subsets:
+        return "<none>"
+    items: list[str] = []
+    count = 0
+    for ss in subsets:
+        addresses = [str(a.get("ip")) for a in ss.get("addresses") or ()]
+        ports = ss.get("ports") or ()
+        if not ports:
+            count += len(addresses)
+            items += addresses
+            continue
+        for port in ports:
+            count += len(addresses)
+            items += [f"{ip}:{port.get('port')}" for ip in addresses]
+    return _more(items, count, "")
+
+
+def endpoint_slice_cells(body: dict[str, Any]) -> list[str]:
+    """kubectl's ADDRESSTYPE, PORTS and ENDPOINTS of an EndpointSlice (every address, ready
+    or not; `<unset>` for none)."""
+    ports = [
+        str(p["port"]) if p.get("port") is not None else str(p.get("name") or "*")
+        for p in body.get("ports") or ()
+    ]
+    addresses = [str(a) for e in body.get("endpoints") or () for a in e.get("addresses") or ()]
+    return [
+        str(body.get("addressType") or ""),
+        _more(ports, len(ports), "<unset>"),
+        _more(addresses, len(addresses), "<unset>"),
+    ]
 
 
 # kubectl's columns between NAME and AGE, from the status the controllers write.
@@ -237,6 +288,10 @@ def _cells(rec: Any, ready: dict[str, tuple[int, int]]) -> list[str]:
         return _set_cells(rec)
     if rec.kind == "Service":
         return _service_cells(spec, body.get("status") or {})
+    if rec.kind == "Endpoints" and not rec.api_group:
+        return [endpoints_cell(body)]
+    if rec.kind == "EndpointSlice":
+        return endpoint_slice_cells(body)
     return []
 
 
@@ -247,11 +302,16 @@ def render_records(
     namespaces: bool,
     prefix: str = "",
     ready: dict[str, tuple[int, int]] | None = None,
+    wide: bool = False,
 ) -> str:
+    """kubectl's table of `records`; `wide` (-o wide) adds a Service's SELECTOR."""
     from kubeplay.cli import render
 
     now = time.time()
     headers = _columns(kind)
+    wide = wide and kind == "Service"
+    if wide:
+        headers.append("SELECTOR")
     if namespaces:
         headers.insert(0, "NAMESPACE")
     rows = []
@@ -261,10 +321,24 @@ def render_records(
             *_cells(rec, ready or {}),
             render.human_duration(now - rec.created_at),
         ]
+        if wide:
+            selector = (rec.body.get("spec") or {}).get("selector") or {}
+            row.append(",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>")
         if namespaces:
             row.insert(0, rec.namespace)
         rows.append(row)
     return render.table(headers, rows)
+
+
+# The API server's warning on every request for v1 Endpoints (Kubernetes 1.33+).
+ENDPOINTS_DEPRECATED = (
+    "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+)
+
+
+def warn_deprecated(info: Any) -> None:
+    if (info.group, info.kind) == ("", "Endpoints"):
+        click.echo(ENDPOINTS_DEPRECATED, err=True)
 
 
 def get_any(
@@ -283,6 +357,7 @@ def get_any(
     from kubeplay.services import resources
 
     info = resources.resolve(settings, resource)
+    warn_deprecated(info)
     ns = None if all_namespaces and not names else namespace
     found = resources.get(settings, info, namespace=ns, names=names, selector=selector)
     if output in ("json", "yaml"):
@@ -299,11 +374,14 @@ def get_any(
         where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
         click.echo(f"No resources found{where}.", err=True)
         return
+    wide = output == "wide"
     if found:
-        click.echo(render_records(found, kind=info.kind, namespaces=shown))
+        click.echo(render_records(found, kind=info.kind, namespaces=shown, wide=wide))
     if watch:
         for rec in resources.watch(settings, info, namespace=ns, selector=selector):
-            text = render_records([rec], kind=info.kind, namespaces=shown)
+            if names and rec.name not in names:  # `get KIND NAME -w`: that object only
+                continue
+            text = render_records([rec], kind=info.kind, namespaces=shown, wide=wide)
             click.echo(text.splitlines()[-1])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,8 +167,15 @@ def resolv_conf(host: Host, plan: PodPlan) -> str:
     )
 
 
-def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> None:
-    """Refuse hostPorts taken by another pod or a host process, before anything is made.
+def check_host_ports(
+    host: Host,
+    new: list[PodPlan],
+    *,
+    replacing: set[str],
+    services: Sequence[services_plan.ServiceSpec] = (),
+) -> None:
+    """Refuse hostPorts taken by another pod, a Service's nodePort (of `services`, the
+    Services there will be) or a host process, before anything is made.
     (`guard_host_ports` checks the pods again where they are inserted.)"""
     from kubeplay.net import ports
 
@@ -176,10 +183,19 @@ def check_host_ports(host: Host, new: list[PodPlan], *, replacing: set[str]) -> 
     conflict = hostports.find_conflict(held, new, replacing=replacing)
     if conflict:
         raise SyncError(conflict, step="network")
+    node_ports = {
+        (p.node_port, p.protocol): svc.ref for svc in services for p in svc.ports if p.node_port
+    }
     for plan in new:
         if plan.ref in replacing:
             continue
         for p in plan.host_ports():
+            if (p.host_port, p.protocol) in node_ports:
+                raise SyncError(
+                    f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: already the nodePort "
+                    f"of service {node_ports[p.host_port, p.protocol]}",
+                    step="network",
+                )
             if ports.port_in_use(p.host_ip or hostports.ANY, p.host_port, p.protocol):
                 raise SyncError(
                     f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: "
@@ -258,9 +274,9 @@ def compute_node_network(host: Host) -> NodeNetwork:
         if not rec.pod_ip:
             continue
         plan = plans.from_json(rec.plan_json)
+        # The bare hostname is a kubeplay convenience; `<hostname>.<subdomain>.<ns>.svc...`
+        # comes from compute_dns_records, only while a headless Service <subdomain> selects it.
         names.setdefault(plan.hostname, []).append(rec.pod_ip)
-        if plan.fqdn:
-            names.setdefault(plan.fqdn, []).append(rec.pod_ip)
         infos.append(pod_info(host, rec, plan))
         for ctr in plan.all_containers():
             for p in ctr.ports:
@@ -310,7 +326,7 @@ def compute_node_network(host: Host) -> NodeNetwork:
         services=len(specs),
         rules=tuple(rules),
         slices=slices,
-        records=services_plan.compute_dns_config(specs),
+        records=services_plan.compute_dns_config(with_endpoints),
     )
 
 
@@ -392,6 +408,27 @@ def _clear_stale_udp(before: NodeNetwork, after: NodeNetwork) -> None:
             _log.warning("conntrack_clear_failed", service=old.service, error=str(err))
 
 
+def _sweep_stale_udp(host: Host, want: NodeNetwork | None) -> None:
+    """Delete the UDP conntrack entries to the service range that no current Service port
+    and endpoint accounts for (a Service deleted, or an endpoint gone, by a process that had
+    not applied the rules before). Only while this install's bridge exists: the service
+    range is routed to it, so its entries are this install's."""
+    from kubeplay.net import conntrack
+
+    if not Path(f"/sys/class/net/{host.settings.bridge}").exists():
+        return
+    keep = {
+        (r.cluster_ip, ip, r.port)
+        for r in (want.rules if want is not None else ())
+        if r.protocol == "UDP"
+        for ip, _ in r.endpoints
+    }
+    try:
+        conntrack.delete_stale_service_udp(host.settings.service_cidr, keep)
+    except KubeplayError as err:  # the rules are right; entries time out in the end
+        _log.warning("conntrack_sweep_failed", error=str(err))
+
+
 def _user_endpoints(
     host: Host, svc: services_plan.ServiceSpec
 ) -> tuple[services_plan.PortEndpoints, ...]:
@@ -432,12 +469,17 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
                 nft.apply_nft(want.ruleset)
         if previous is not None:
             _clear_stale_udp(previous, want)
+        if last is None:  # what no process here applied before: left by another one
+            _sweep_stale_udp(host, want)
         if previous is None or previous.slices != want.slices:
             sync_endpoint_slices(host, want.slices)
         if last is None or last.names != want.names or last.records != want.records:
             try:
                 if want.services:
                     ensure_node(host)  # a Service before any pod: the bridge, route and DNS
+                if want.services and last is None:
+                    # a full sync also restarts a dnsmasq killed by someone else
+                    _dnsmasq(host).ensure_running()
                 _dnsmasq(host).update_hosts(want.names)
                 _dnsmasq(host).update_records(want.records)  # restarts it only on a change
             except KubeplayError:
@@ -453,6 +495,7 @@ def reset_node(host: Host) -> None:
 
     _dnsmasq(host).stop()
     nft.remove_nft_table(host.settings.nft_table)
+    _sweep_stale_udp(host, None)
     links.remove_bridge(host.settings.bridge)
     with _applied_lock:
         _applied.pop(host.settings.nft_table, None)

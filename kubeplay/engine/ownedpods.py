@@ -7,9 +7,10 @@ in a command's process by `engine.reconcile`) calls:
   caller, e.g. with `owner_reference`). Images are ensured per pull policy, plans compiled,
   and every pod's rows (runtime row and Pod object, owner uid from its controlling
   ownerReference) are written in ONE store transaction, in which hostPorts are claimed: a
-  pod whose hostPort another pod holds is stored `pending` (unscheduled: phase Pending,
-  PodScheduled False with the scheduler's message), as a one-node cluster leaves it, and is
-  scheduled by the pod controller once the port is free (`schedule`). The others are stored
+  pod whose hostPort another pod holds (or a Service as its nodePort) is stored `pending`
+  (unscheduled: phase Pending, PodScheduled False with the scheduler's message), as a
+  one-node cluster leaves it, and is scheduled by the pod controller once the port is free
+  (`schedule`). The others are stored
   `active` without a sandbox; the pod controller makes the sandbox and starts them, as it
   does for a pod whose volumes waited. A command that must see them start (play) syncs them
   itself under their locks (`engine.reconcile`).
@@ -150,7 +151,7 @@ def create(
     notes = _pull(host, list(compiled.values()))  # the images present before they are stored
     with host.store.batch():  # the hostPort claims and the insert: one transaction
         stored = host.store.list_pods()
-        placed = _place(records, compiled, stored)
+        placed = _place(records, compiled, stored, node_ports=_node_ports(_services(host)))
         host.store.add_pods(placed)
     for rec in placed:
         if rec.lifecycle == PENDING:
@@ -165,10 +166,24 @@ def _held(stored: Iterable[PodRecord]) -> list[PodPlan]:
     return [plans.from_json(r.plan_json) for r in stored if r.lifecycle != PENDING]
 
 
+def _node_ports(services: Iterable[ServiceSpec]) -> set[tuple[int, str]]:
+    """The Services' nodePorts (port, protocol): a hostPort may not take one."""
+    return {(p.node_port, p.protocol) for svc in services for p in svc.ports if p.node_port}
+
+
+def _on_node_port(plan: PodPlan, node_ports: set[tuple[int, str]]) -> bool:
+    return any((p.host_port, p.protocol) in node_ports for p in plan.host_ports())
+
+
 def _place(
-    records: Sequence[PodRecord], compiled: Mapping[str, PodPlan], stored: Sequence[PodRecord]
+    records: Sequence[PodRecord],
+    compiled: Mapping[str, PodPlan],
+    stored: Sequence[PodRecord],
+    *,
+    node_ports: set[tuple[int, str]],
 ) -> list[PodRecord]:
-    """Each new pod bound (active) unless one of its hostPorts is held: then pending."""
+    """Each new pod bound (active) unless one of its hostPorts is held, by a pod or as a
+    Service's nodePort: then pending."""
     from kubeplay.plan import hostports
 
     if not any(compiled[r.uid].host_ports() for r in records):
@@ -177,7 +192,7 @@ def _place(
     out: list[PodRecord] = []
     for rec in records:
         plan = compiled[rec.uid]
-        if hostports.find_conflict(held, [plan]) is None:
+        if hostports.find_conflict(held, [plan]) is None and not _on_node_port(plan, node_ports):
             held.append(plan)
             out.append(rec)
         else:
@@ -186,8 +201,9 @@ def _place(
 
 
 def schedule(host: Host, rec: PodRecord) -> bool:
-    """Bind a pending pod once its hostPorts are free (in one transaction with the check,
-    so two pods waiting for one port never both get it). True when it is bound now."""
+    """Bind a pending pod once its hostPorts are free, of pods and of Services' nodePorts (in
+    one transaction with the check, so two pods waiting for one port never both get it).
+    True when it is bound now."""
     from kubeplay.plan import hostports
     from kubeplay.plan import pods as plans
 
@@ -198,6 +214,8 @@ def schedule(host: Host, rec: PodRecord) -> bool:
         plan = plans.from_json(fresh.plan_json)
         others = [p for p in host.store.list_pods() if p.uid != rec.uid]
         if hostports.find_conflict(_held(others), [plan]) is not None:
+            return False
+        if _on_node_port(plan, _node_ports(_services(host))):
             return False
         host.store.update_pod(rec.uid, lifecycle="active")
     _log.info("pod_scheduled", pod=f"{rec.namespace}/{rec.name}")

@@ -8,8 +8,10 @@ this does the same for one Service port. Decides nothing: the engine says which.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Collection
+from pathlib import Path
 
 from kubeplay import log
 from kubeplay.errors import NetworkError
@@ -50,3 +52,43 @@ def delete_udp_entries(*, dst_ip: str | None, dst_port: int, endpoints: Collecti
     if gone:
         _log.debug("conntrack_deleted", dst=f"{dst_ip or '*'}:{dst_port}", entries=gone)
     return gone
+
+
+PROC_CONNTRACK = Path("/proc/net/nf_conntrack")
+
+
+def udp_entries(path: Path = PROC_CONNTRACK) -> list[tuple[str, int, str]]:
+    """(original destination, its port, reply source) of each UDP conntrack entry of this
+    network namespace, read from /proc (cheap: no netlink socket when nothing is stale)."""
+    out = []
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[2] != "udp":
+            continue
+        pairs = [f.split("=", 1) for f in fields if "=" in f]
+        dsts = [v for k, v in pairs if k == "dst"]
+        dports = [v for k, v in pairs if k == "dport"]
+        srcs = [v for k, v in pairs if k == "src"]
+        if len(dsts) >= 1 and dports and len(srcs) >= 2 and dports[0].isdigit():
+            out.append((dsts[0], int(dports[0]), srcs[1]))
+    return out
+
+
+def delete_stale_service_udp(cidr: str, keep: Collection[tuple[str, str, int]]) -> int:
+    """Delete the UDP entries to an address of the service range `cidr` whose (cluster IP,
+    port, endpoint) is not in `keep`: what is left of a Service deleted, or of an endpoint
+    gone, while no process that applied the rules before was there to clear it (a command
+    run after the supervisor exited, `system reset`). Returns how many went."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    stale: dict[tuple[str, int], set[str]] = {}
+    for dst, port, endpoint in udp_entries():
+        if ipaddress.ip_address(dst) in net and (dst, endpoint, port) not in keep:
+            stale.setdefault((dst, port), set()).add(endpoint)
+    return sum(
+        delete_udp_entries(dst_ip=dst, dst_port=port, endpoints=eps)
+        for (dst, port), eps in stale.items()
+    )

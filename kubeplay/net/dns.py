@@ -25,6 +25,9 @@ from kubeplay.errors import NetworkError
 _log = log.get_logger(__name__)
 
 DNSMASQ = "dnsmasq"
+START_ATTEMPTS = 5
+# dnsmasq's start-up error when a host interface vanishes while it lists them (exit 5)
+INTERFACE_RACE = "failed to find list of interfaces"
 
 
 class Dnsmasq:
@@ -83,15 +86,20 @@ class Dnsmasq:
         """The running dnsmasq of this run dir, or None."""
         try:
             pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if self._alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        """Whether `pid` is this run dir's dnsmasq and has not exited."""
+        try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            return None
+        except (FileNotFoundError, ProcessLookupError):
+            return False
         if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-            return None
-        if f"--pid-file={self.pidfile}".encode() not in cmdline:
-            return None  # a recycled pid
-        return pid
+            return False
+        return f"--pid-file={self.pidfile}".encode() in cmdline  # else a recycled pid
 
     def ensure_running(self) -> None:
         """Start dnsmasq unless this run dir's one is running; returns once it answers."""
@@ -103,14 +111,22 @@ class Dnsmasq:
         if not self.records_file.exists():
             self._write(self.records_file, "")
         argv = self.argv()
-        try:
-            # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
-            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        except OSError as err:
-            raise NetworkError(f"dnsmasq: {err}", errno=err.errno) from err
-        if proc.returncode != 0:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                # dnsmasq's parent exits once the daemon has bound its sockets (or failed).
+                proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            except OSError as err:
+                raise NetworkError(f"dnsmasq: {err}", errno=err.errno) from err
+            if proc.returncode == 0:
+                break
             last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
-            raise NetworkError(f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}")
+            if INTERFACE_RACE not in last or attempt == START_ATTEMPTS:
+                raise NetworkError(
+                    f"dnsmasq on {self.listen_address}: exit {proc.returncode}: {last}"
+                )
+            # An interface of the host went while dnsmasq listed them (veths of pods come
+            # and go): it gives up at start-up, a second listing finds a steady set.
+            _log.info("dnsmasq_start_retry", attempt=attempt, error=last)
         _log.debug("dnsmasq_started", pid=self.pid(), address=self.listen_address)
 
     def _write_hosts(self, entries: Mapping[str, str | Sequence[str]]) -> None:
@@ -165,10 +181,12 @@ class Dnsmasq:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     break
+                # dnsmasq unlinks its pidfile before it closes its sockets: wait for the
+                # process itself, or a new one would find the address still in use.
                 deadline = time.monotonic() + timeout
-                while self.pid() is not None and time.monotonic() < deadline:
+                while self._alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.01)
-                if self.pid() is None:
+                if not self._alive(pid):
                     break
             else:
                 raise NetworkError(f"dnsmasq (pid {pid}) did not exit", errno=errno.ETIMEDOUT)

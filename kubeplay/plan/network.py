@@ -180,6 +180,7 @@ class PortMap:
 
 
 _PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+MASQUERADE_MARK = "0x4000"  # kube-proxy's masquerade bit
 
 
 def _quote(text: str) -> str:
@@ -230,9 +231,12 @@ class _ServiceMaps:
     empty_node_ports: str = ""  # no-endpoint-nodeports elements
 
 
-def _service_chains(rules: Sequence[PortRule]) -> _ServiceMaps:
+def _service_chains(rules: Sequence[PortRule], pod_net: str) -> _ServiceMaps:
     """The chains and map elements of the Services' ports, as kube-proxy's nftables mode
-    lays them out."""
+    lays them out. Masquerade marks (kube-proxy with a cluster CIDR): traffic to a cluster
+    IP from outside the pod network `pod_net`; to a NodePort with externalTrafficPolicy
+    Cluster the same (the `external-` chain); with Local only the host's own traffic (every
+    endpoint is local on one node, so the client's address is kept)."""
     chains: list[str] = []
     vips: list[str] = []
     empty: list[str] = []
@@ -267,7 +271,7 @@ def _service_chains(rules: Sequence[PortRule]) -> _ServiceMaps:
                 body.append(f"\t\tupdate @{affinity} {{ ip saddr }}\n")
             body.append(f"\t\tmeta l4proto {proto} dnat to {ip}:{port}\n")
             chains.append(f"\tchain {name} {{\n{''.join(body)}\t}}\n")
-        lines = []
+        lines = [f"\t\tip daddr {rule.cluster_ip} ip saddr != {pod_net} jump mark-for-masquerade\n"]
         if rule.affinity_seconds:
             lines += [f"\t\tip saddr @{aff} goto {name}\n" for name, aff in endpoint_chains]
         picks = ", ".join(f"{i} : goto {name}" for i, (name, _) in enumerate(endpoint_chains))
@@ -275,7 +279,14 @@ def _service_chains(rules: Sequence[PortRule]) -> _ServiceMaps:
         chains.append(f"\tchain {service_chain} {{\n{''.join(lines)}\t}}\n")
         vips.append(f"{key} : goto {service_chain}")
         if rule.node_port:
-            node_ports.append(f"{node_key} : goto {service_chain}")
+            external = _chain_name("external", base)
+            source = "fib saddr type local" if rule.local_traffic else f"ip saddr != {pod_net}"
+            chains.append(
+                f"\tchain {external} {{\n"
+                f"\t\t{source} jump mark-for-masquerade\n"
+                f"\t\tgoto {service_chain}\n\t}}\n"
+            )
+            node_ports.append(f"{node_key} : goto {external}")
     return _ServiceMaps(
         chains="".join(chains),
         vips=", ".join(vips),
@@ -320,14 +331,18 @@ def render_nft_ruleset(
     from `service-nodeports` on any local address, 127.0.0.1 included (as kube-proxy's
     iptables mode allows; route_localnet and the 127.0.0.0/8 masquerade above make it work).
     Pod -> cluster IP -> pod on the bridge (hairpin included) is masqueraded by the
-    DNATed-from-the-subnet rule above.
+    DNATed-from-the-subnet rule above. Other sources are masqueraded through kube-proxy's
+    0x4000 mark (`mark-for-masquerade`, then `masquerading` in postrouting): traffic to a
+    cluster IP from outside the subnet, and to a NodePort with externalTrafficPolicy
+    Cluster; with Local only the host's own traffic is, so a client elsewhere is seen with
+    its own address.
     """
     net = ipaddress.ip_network(subnet, strict=True)
     br = _quote(bridge)
     # Rules for one hostIP before catch-all ones, so a specific binding is never shadowed.
     ordered = sorted(port_maps, key=lambda pm: pm.host_ip in ("", "0.0.0.0"))
     dnat = "".join(_dnat_rule(pm) for pm in ordered)
-    maps = _service_chains(services)
+    maps = _service_chains(services, str(net))
     vmap = "type ipv4_addr . inet_proto . inet_service : verdict;"
     port_vmap = "type inet_proto . inet_service : verdict;"
     return (
@@ -382,8 +397,17 @@ def render_nft_ruleset(
         f"\t\tfib daddr type local jump hostports\n"
         f"\t\tjump services\n"
         f"\t}}\n"
+        f"\tchain mark-for-masquerade {{\n"
+        f"\t\tmeta mark set meta mark | {MASQUERADE_MARK}\n"
+        f"\t}}\n"
+        f"\tchain masquerading {{\n"
+        f"\t\tmeta mark & {MASQUERADE_MARK} == 0 return\n"
+        f"\t\tmeta mark set meta mark xor {MASQUERADE_MARK}\n"
+        f"\t\tmasquerade fully-random\n"
+        f"\t}}\n"
         f"\tchain postrouting {{\n"
         f"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        f"\t\tjump masquerading\n"
         f"\t\tip saddr 127.0.0.0/8 oifname {br} ct status dnat masquerade\n"
         f"\t\tip saddr {net} oifname {br} ct status dnat masquerade\n"
         f"\t\tip saddr {net} ip daddr != {net} masquerade\n"

@@ -377,6 +377,7 @@ class PortRule:
     endpoints: tuple[tuple[str, int], ...]  # ready (ip, port), in order
     node_port: int = 0
     affinity_seconds: int = 0
+    local_traffic: bool = False  # externalTrafficPolicy Local: a NodePort keeps the client IP
 
 
 def compute_port_rules(
@@ -395,6 +396,7 @@ def compute_port_rules(
             endpoints=tuple(dict.fromkeys((e.ip, e.port) for e in pe.endpoints if e.ready)),
             node_port=pe.port.node_port,
             affinity_seconds=svc.affinity_seconds,
+            local_traffic=svc.local_traffic and bool(pe.port.node_port),
         )
         for pe in endpoints
     )
@@ -497,6 +499,23 @@ def service_link_env(
 
 
 # --- port-forward ---------------------------------------------------------------------------
+
+
+def split_forward_address(spec: str) -> tuple[str, str]:
+    """`ADDR:LOCAL:REMOTE` (`127.0.0.1:8080:80`, `[::1]:8080:80`) as (ADDR, `LOCAL:REMOTE`);
+    ("", spec) without an address. kubectl takes addresses only from --address; kubeplay
+    takes both, an address in the spec for that pair only."""
+    if spec.startswith("["):
+        addr, sep, rest = spec[1:].partition("]:")
+        if not sep or not addr:
+            raise ValueError(f"{spec!r}: an IPv6 address is written [ADDR]:LOCAL:REMOTE")
+        return addr, rest
+    if spec.count(":") < 2:
+        return "", spec
+    addr, _, rest = spec.partition(":")
+    if not addr:
+        raise ValueError(f"{spec!r}: no address before LOCAL:REMOTE")
+    return addr, rest
 
 
 def parse_forward(spec: str) -> tuple[int, str]:
@@ -618,24 +637,38 @@ def compute_endpoint_slices(
     return out
 
 
-def compute_dns_config(services: Iterable[ServiceSpec]) -> tuple[str, ...]:
-    """dnsmasq option lines for what a hosts file cannot hold: SRV records
-    `_<port>._<proto>.<svc>.<ns>.svc.cluster.local` for the named ports of Services with a
-    cluster IP (target the Service's name, as CoreDNS answers), and an ExternalName Service
-    as a CNAME to its externalName. dnsmasq serves a CNAME only to a name it knows itself
-    (another cluster name), so ExternalNames outside the cluster domain are left out (the
-    caller warns). Only Service changes change these lines, never a readiness flip."""
+def compute_dns_config(
+    services: Sequence[tuple[ServiceSpec, Sequence[PortEndpoints]]],
+) -> tuple[str, ...]:
+    """dnsmasq option lines for what a hosts file cannot hold, as CoreDNS answers them.
+
+    SRV records `_<port>._<proto>.<svc>.<ns>.svc.cluster.local` for named ports: a Service
+    with a cluster IP has one, target the Service's name and its port; a headless Service has
+    one per ready endpoint, target the endpoint's name (`<hostname>.<svc>...` when the pod's
+    subdomain names the Service, else `<a-b-c-d>.<svc>...`, both A records of
+    `compute_dns_records`) and the endpoint's port. An ExternalName Service is a CNAME to its
+    externalName; dnsmasq serves a CNAME only to a name it knows itself (another cluster
+    name), so ExternalNames outside the cluster domain are left out (validation warns).
+    dnsmasq reads these lines only at start, so a change restarts it: a Service change, or a
+    readiness flip of a headless Service with named ports."""
     out: list[str] = []
-    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+    for svc, port_eps in sorted(services, key=lambda s: (s[0].namespace, s[0].name)):
         if svc.type == "ExternalName":
             target = svc.external_name.rstrip(".").lower()
             if target.endswith(f".{CLUSTER_DOMAIN}"):
                 out.append(f"cname={svc.fqdn},{target}")
             continue
-        if not svc.cluster_ip or svc.headless:
+        if not svc.cluster_ip:
             continue
-        for p in svc.ports:
-            if p.name:
-                proto = p.protocol.lower()
-                out.append(f"srv-host=_{p.name}._{proto}.{svc.fqdn},{svc.fqdn},{p.port}")
-    return tuple(out)
+        for pe in port_eps:
+            p = pe.port
+            if not p.name:
+                continue
+            name = f"_{p.name}._{p.protocol.lower()}.{svc.fqdn}"
+            if not svc.headless:
+                out.append(f"srv-host={name},{svc.fqdn},{p.port}")
+                continue
+            for e in sorted(e for e in pe.endpoints if e.ready):
+                target = f"{e.hostname or dashed(e.ip)}.{svc.fqdn}"
+                out.append(f"srv-host={name},{target},{e.port}")
+    return tuple(dict.fromkeys(out))

@@ -450,7 +450,10 @@ def _carry_out(
         new_plans = [p for uid, p in plans_by_uid.items() if uid not in pod_plans]
         engine_volumes.check_host_paths(new_plans)
         network.check_host_ports(
-            host, new_plans, replacing={f"{p.namespace}/{p.name}" for p in old_pods}
+            host,
+            new_plans,
+            replacing={f"{p.namespace}/{p.name}" for p in old_pods},
+            services=links,
         )
         pulled, notes = play_mod.pull_images(
             settings, host, [*new_plans, *restarted], options=pull_options, progress=progress

@@ -94,10 +94,9 @@ def _stored_objects(
         if not rec.owner_uid:  # a CronJob's Jobs come back as the CronJob
             found[rec.kind, rec.namespace, rec.name] = rec.last_applied or rec.body
     for rec in host.store.list_records(["Service"], namespace):
-        if not rec.api_group:  # as applied: the cluster allocates clusterIP and nodePorts
-            body = dict(rec.last_applied or rec.body)
-            body["metadata"] = {**(body.get("metadata") or {}), "namespace": rec.namespace}
-            found["Service", rec.namespace, rec.name] = body
+        if not rec.api_group:  # as applied: the cluster allocates clusterIP and nodePorts;
+            # its namespace as written, as every other kind's (none for the default one)
+            found["Service", rec.namespace, rec.name] = rec.last_applied or rec.body
     for vol in host.store.list_volumes():
         claim_ns = vol.namespace or "default"
         if vol.claim is not None and namespace in (None, claim_ns):

@@ -239,12 +239,10 @@ def _refuse(actions: ApplyActions, objects: Sequence[KubeObject]) -> None:
 
 
 def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
-    """play's report from the apply's: pods and workloads created, what was replaced, the
-    ConfigMaps/Secrets as kubectl apply says them, volumes made, warnings."""
+    """play's report from the apply's: pods and workloads created, what was replaced, every
+    other kind (ConfigMaps, Secrets, Services, ServiceAccounts...) as kubectl apply says them,
+    volumes made, warnings."""
     actions = report.actions
-    from kubeplay.plan import configdata
-
-    configs = configdata.CONFIG_KINDS
     made = [*actions.create, *(e for e in actions.update if e.effect == "recreate")]
 
     def ns_ref(e: ApplyEntry) -> str:
@@ -265,9 +263,9 @@ def _play_report(settings: Settings, report: ApplyReport) -> PlayReport:
         warnings=(*report.warnings, *notes),
         workloads=tuple(ns_ref(e) for e in made if e.key.kind in _RUN_KINDS - {"Pod"}),
         objects=AppliedObjects(
-            created=tuple(e.ref for e in actions.create if e.key.kind in configs),
-            configured=tuple(e.ref for e in actions.update if e.key.kind in configs),
-            unchanged=tuple(e.ref for e in actions.unchanged if e.key.kind in configs),
+            created=tuple(e.ref for e in actions.create if e.key.kind not in _RUN_KINDS),
+            configured=tuple(e.ref for e in actions.update if e.key.kind not in _RUN_KINDS),
+            unchanged=tuple(e.ref for e in actions.unchanged if e.key.kind not in _RUN_KINDS),
         ),
         volumes=report.volumes,
     )
@@ -310,7 +308,9 @@ def down(
     PersistentVolumeClaims and of the claims their pods use (unless another pod uses one)."""
     from dataclasses import replace as with_fields
 
+    from kubeplay.kube import kinds as kinds_mod
     from kubeplay.kube import loader, validate
+    from kubeplay.plan import apply as plan_apply
     from kubeplay.plan import configdata
     from kubeplay.services import volumes as volumes_svc
 
@@ -338,12 +338,12 @@ def down(
         kinds.add("PersistentVolumeClaim")
     report = _remove(settings, [o for o in objects if o.kind in kinds], grace=grace)
     gone = {e.ref for e in report.actions.prune}
-    configs = [
-        o
+    extra = plan_apply.custom_kinds(objects, ())
+    removed = [
+        kinds_mod.ref(plan_apply.key_of(o, extra=extra))
         for o in objects
         if o.kind in (*configdata.CONFIG_KINDS, "Service", "EndpointSlice", "Endpoints")
     ]
-    removed = [f"{o.kind.lower()}/{o.name}" for o in configs]
     down_report = DownReport(
         removed=tuple(f"{ns}/{name}" for ns, name in dict.fromkeys(refs) if f"pod/{name}" in gone),
         absent=tuple(f"{ns}/{name}" for ns, name in refs if f"pod/{name}" not in gone),

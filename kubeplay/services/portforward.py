@@ -1,4 +1,4 @@
-"""port-forward: kubectl's `port-forward TYPE/NAME [LOCAL:]REMOTE...` on this host.
+"""port-forward: kubectl's `port-forward TYPE/NAME [[ADDR:]LOCAL:]REMOTE...` on this host.
 
 Resolves the target to one pod (a Service or Deployment to one of its Ready pods, as kubectl
 picks one), each REMOTE to that pod's port (a Service port to its targetPort in the pod),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,7 @@ def resolve(
 ) -> Target:
     """The pod, its netns and the port pairs of `port-forward RESOURCE PORTS`."""
     from kubeplay.engine import network
+    from kubeplay.kube import workloads
     from kubeplay.plan import pods as plans
     from kubeplay.plan import services as service_plan
 
@@ -69,7 +70,10 @@ def resolve(
     if not ports:
         raise UsageError("port-forward: at least one port is needed, e.g. 8080:80")
     try:
-        parsed = [service_plan.parse_forward(p) for p in ports]
+        parsed = []
+        for p in ports:
+            addr, pair = service_plan.split_forward_address(p)
+            parsed.append((addr, *service_plan.parse_forward(pair)))
     except ValueError as err:
         raise UsageError(f"port-forward: {err}") from err
     host = host_mod.open_host(settings)
@@ -87,26 +91,34 @@ def resolve(
             group = "apps" if kind == "Deployment" else ""
             obj = host.store.get_record(group, kind, namespace, name)
             if obj is None:
+                resource_name = "deployments.apps" if kind == "Deployment" else "services"
                 raise NotFoundError(
-                    f'{kind_word.lower()} "{name}" not found in namespace "{namespace}"'
+                    f'{resource_name} "{name}" not found in namespace "{namespace}"'
                 )
             spec = obj.body.get("spec") or {}
             if kind == "Service":
                 svc = service_plan.service_spec(obj.body)
                 selector = svc.selector
-            else:
-                selector = (spec.get("selector") or {}).get("matchLabels")
+
+                def picked(labels: Mapping[str, str]) -> bool:
+                    return service_plan.selects(selector, labels)
+            else:  # a LabelSelector: matchLabels and matchExpressions
+
+                def picked(labels: Mapping[str, str]) -> bool:
+                    chosen = spec.get("selector") or {}
+                    return bool(chosen) and workloads.selector_matches(chosen, labels)
+
             ready = sorted(
                 n
                 for n, (_, info) in infos.items()
-                if selector and service_plan.selects(selector, info.labels) and info.ready
+                if picked(info.labels) and info.ready and not info.terminating
             )
             if not ready:
                 raise NotFoundError(f"{kind_word.lower()}/{name}: no Ready pod to forward to")
             chosen = ready[0]
         rec, info = infos[chosen]
         forwards = []
-        for local, remote in parsed:
+        for addr, local, remote in parsed:
             try:
                 port = (
                     service_plan.service_target(svc, remote, info)
@@ -115,7 +127,7 @@ def resolve(
                 )
             except ValueError as err:
                 raise UsageError(f"port-forward: {err}") from err
-            forwards += [Forward(a, local or 0, port) for a in addresses]
+            forwards += [Forward(a, local or 0, port) for a in ([addr] if addr else addresses)]
         return Target(pod=f"{namespace}/{chosen}", netns=Path(rec.netns), forwards=tuple(forwards))
     finally:
         host.close()

@@ -99,10 +99,17 @@ def get(
     ns = namespace if info.namespaced else ""
     host = host_mod.open_host(settings)
     try:
+        derived = (
+            derived_endpoints(host, ns if names else namespace)
+            if (info.group, info.kind) == ("", "Endpoints")
+            else {}
+        )
         if names:
             found: list[ObjectRecord] = []
             for name in names:
-                rec = host.store.get_record(info.group, info.kind, ns or "default", name)
+                rec = derived.get((ns or "default", name)) or host.store.get_record(
+                    info.group, info.kind, ns or "default", name
+                )
                 if not info.namespaced:
                     rec = host.store.get_record(info.group, info.kind, "", name)
                 if rec is None:
@@ -112,11 +119,49 @@ def get(
             found = [
                 r
                 for r in host.store.list_records([info.kind], ns if info.namespaced else None)
-                if r.api_group == info.group
+                if r.api_group == info.group and (r.namespace, r.name) not in derived
             ]
+            if derived:
+                found = sorted([*found, *derived.values()], key=lambda r: (r.namespace, r.name))
     finally:
         host.close()
     return [r for r in found if selectors.matches(wanted, labels_of(r))]
+
+
+def derived_endpoints(
+    host: host_mod.Host, namespace: str | None
+) -> dict[tuple[str, str], ObjectRecord]:
+    """The v1 Endpoints of the selector Services in `namespace` (None: every one), derived
+    from their EndpointSlices (`plan.endpoints`), by (namespace, name). They are not stored:
+    the uid is derived from the Service's, the creation time is the Service's."""
+    import uuid
+
+    from kubeplay.plan import endpoints as endpoints_plan
+    from kubeplay.state.store import ObjectRecord
+
+    slices: dict[str, list[ObjectRecord]] = {}
+    for r in host.store.list_records(["EndpointSlice"], namespace):
+        if r.api_group == "discovery.k8s.io" and r.owner_uid:
+            slices.setdefault(r.owner_uid, []).append(r)
+    out: dict[tuple[str, str], ObjectRecord] = {}
+    for svc in host.store.list_records(["Service"], namespace):
+        mine = slices.get(svc.uid, [])
+        body = endpoints_plan.derive_endpoints(to_kube(svc), [r.body for r in mine])
+        if svc.api_group or body is None:
+            continue
+        uid = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{svc.uid}/endpoints"))
+        out[svc.namespace, svc.name] = ObjectRecord(
+            uid=uid,
+            api_group="",
+            kind="Endpoints",
+            namespace=svc.namespace,
+            name=svc.name,
+            body=body,
+            owner_uid=svc.uid,
+            created_at=svc.created_at,
+            updated_at=max([svc.updated_at, *(r.updated_at for r in mine)]),
+        )
+    return out
 
 
 def watch(
@@ -134,7 +179,10 @@ def watch(
         time.sleep(interval)
         now = {r.uid: r for r in get(settings, info, namespace=namespace, selector=selector)}
         for uid, rec in now.items():
-            if uid not in seen or seen[uid].updated_at != rec.updated_at:
+            was = seen.get(uid)
+            # changed: written again with another body (a derived Endpoints is "written"
+            # whenever its slices are, often with the same addresses)
+            if was is None or (was.updated_at != rec.updated_at and was.body != rec.body):
                 yield rec
         for uid, rec in seen.items():
             if uid not in now:
@@ -153,6 +201,7 @@ def delete(
 ) -> DeleteReport:
     """`delete KIND NAME...` for a kind other than Pod, ConfigMap and Secret (those keep
     their own paths); a Deployment goes with its pods, or with `cascade` orphan alone."""
+    from kubeplay.errors import UsageError
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyMode
     from kubeplay.services import apply as apply_svc
@@ -163,7 +212,19 @@ def delete(
         if missing:
             raise NotFoundError(f'{info.resource} "{", ".join(missing)}" not found')
         return DeleteReport(lines=tuple(f'{info.prefix} "{n}" deleted' for n in names))
-
+    if (info.group, info.kind) == ("", "Endpoints"):
+        host = host_mod.open_host(settings)
+        try:
+            derived = derived_endpoints(host, namespace)
+        finally:
+            host.close()
+        for name in names:
+            if (namespace, name) in derived:
+                raise UsageError(
+                    f'endpoints "{name}": kept for service {namespace}/{name} from its '
+                    "EndpointSlices (a cluster's endpoints controller makes it again at once): "
+                    "delete the Service"
+                )
     objects = [
         KubeObject(
             body={
@@ -314,11 +375,24 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
     return SetView(body=to_kube(rec), phases=phases, events=found, replicasets=replicasets)
 
 
-def service_with_slices(
-    settings: Settings, namespace: str, name: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A Service as `get -o yaml` shows it and its EndpointSlices (kubeplay's for a selector
-    Service, the user's for one without), for describe."""
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """A Service for `describe svc`: as `get -o yaml` shows it, its EndpointSlices
+    (kubeplay's for a selector Service, the user's for one without), why a port has no
+    endpoints (by port name and protocol), and its uid (for its events)."""
+
+    body: dict[str, Any]
+    slices: list[dict[str, Any]]
+    no_endpoints: dict[tuple[str, str], str]
+    uid: str
+
+
+def describe_service(settings: Settings, namespace: str, name: str) -> ServiceView:
+    from kubeplay.engine import network
+    from kubeplay.plan import endpoints as endpoints_plan
+    from kubeplay.plan import pods as plans
+    from kubeplay.plan import services as services_plan
+
     host = host_mod.open_host(settings)
     try:
         rec = host.store.get_record("", "Service", namespace, name)
@@ -329,10 +403,16 @@ def service_with_slices(
             for r in host.store.list_records(["EndpointSlice"], namespace)
             if r.api_group == "discovery.k8s.io"
             and ((r.body.get("metadata") or {}).get("labels") or {}).get(
-                "kubernetes.io/service-name"
+                services_plan.SERVICE_NAME_LABEL
             )
             == name
         ]
-        return to_kube(rec), slices
+        pods = [
+            network.pod_info(host, p, plans.from_json(p.plan_json))
+            for p in host.store.list_pods()
+            if p.namespace == namespace and p.pod_ip
+        ]
+        why = endpoints_plan.explain_no_endpoints(services_plan.service_spec(rec.body), pods)
+        return ServiceView(body=to_kube(rec), slices=slices, no_endpoints=why, uid=rec.uid)
     finally:
         host.close()

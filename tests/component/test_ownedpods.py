@@ -1,7 +1,8 @@
 """engine.ownedpods with the fakes and a real store (no root): pods an owner creates are
 started by the pod controller, found by the owner's uid, deleted through terminating within
-their grace period; a hostPort held by another pod leaves a new one Pending with the
-scheduler's message until the port is free; a pod that changes queues its owner's key."""
+their grace period; a hostPort held by another pod (or a Service as its nodePort) leaves a
+new one Pending with the scheduler's message until the port is free; a pod that changes
+queues its owner's key."""
 
 from __future__ import annotations
 
@@ -164,6 +165,28 @@ def test_a_held_host_port_leaves_the_new_pod_pending_until_it_is_free(env: Env) 
     asyncio.run(env.loop.drain())
     assert env.record("web-abc-ccccc").lifecycle == "active"
     assert env.status("web-abc-ccccc")["phase"] == "Running"
+
+
+def test_a_service_node_port_leaves_a_pod_asking_it_as_host_port_pending(env: Env) -> None:
+    from kubeplay.state.store import ObjectRecord
+
+    svc = ObjectRecord(
+        uid="33333333-2222-4333-8444-555555555555",
+        api_group="",
+        kind="Service",
+        namespace="default",
+        name="web",
+        body={
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]},
+        },
+    )
+    env.host.store.put_records([svc])
+    (pending,) = ownedpods.create(env.host, [_body("web-abc-bbbbb", host_port=30080)]).pods
+    assert pending.lifecycle == ownedpods.PENDING
+    assert ownedpods.schedule(env.host, pending) is False
+    env.host.store.delete_records([svc.uid])
+    assert ownedpods.schedule(env.host, pending) is True
 
 
 def test_two_new_pods_claiming_one_port_at_once_bind_one(env: Env) -> None:

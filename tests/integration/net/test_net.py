@@ -261,3 +261,22 @@ def test_twenty_pods_are_wired_and_unwired_in_turn(bridge: NetEnv) -> None:
         f"{teardown[n // 2] * 1e3:.1f} ms"
     )
     assert len(bridge.made_netns) == n and not any(p.exists() for p in bridge.made_netns)
+
+
+def test_dnsmasq_restarts_for_new_records_back_to_back(bridge: NetEnv, tmp_path: Path) -> None:
+    """A records change restarts dnsmasq: stop waits for the old process itself (dnsmasq
+    unlinks its pidfile before it closes its sockets), so the new one always binds."""
+    dns = Dnsmasq(
+        run_dir=tmp_path / "dns",
+        listen_address=bridge.gateway,
+        bridge=bridge.bridge,
+        upstream_resolv=None,
+    )
+    try:
+        dns.ensure_running()
+        for i in range(30):
+            assert dns.update_records([f"cname=a{i}.cluster.local,b.cluster.local"])
+            assert dns.pid() is not None
+    finally:
+        dns.stop()
+    assert _dnsmasq_processes(tmp_path / "dns") == []

@@ -811,3 +811,26 @@ def _ctr(extra: str) -> str:
 def test_env_and_security_errors(text: str, expected: str) -> None:
     first = _errors(text)[0]
     assert expected in first, first
+
+
+def _external_name(target: str) -> str:
+    return (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: alias\n"
+        f"spec:\n  type: ExternalName\n  externalName: {target}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "warned"),
+    [
+        pytest.param("web.default.svc.cluster.local", False, id="externalName-in-cluster-served"),
+        pytest.param("web.default.svc.cluster.local.", False, id="externalName-rooted-served"),
+        pytest.param("db.example.org", True, id="externalName-outside-cluster-warned"),
+    ],
+)
+def test_external_name_outside_the_cluster_domain_is_warned(target: str, warned: bool) -> None:
+    """dnsmasq serves a CNAME only to a name it knows itself: another is not served."""
+    found = [w for w in _warnings(_external_name(target)) if "spec.externalName" in w]
+    assert bool(found) is warned, found
+    if warned:
+        assert "dnsmasq answers CNAMEs to its own names" in found[0], found

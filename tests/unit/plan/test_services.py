@@ -263,8 +263,9 @@ def test_nft_service_golden() -> None:
     )
     service = _chain(text, "service-")
     assert service == [
+        "ip daddr 10.96.0.10 ip saddr != 10.89.0.0/24 jump mark-for-masquerade",
         "numgen random mod 2 vmap { 0 : goto endpoint-XOTNI6BL-ns/web/tcp/http__10.89.0.2/8080, "
-        "1 : goto endpoint-6PS765MD-ns/web/tcp/http__10.89.0.3/8080 }"
+        "1 : goto endpoint-6PS765MD-ns/web/tcp/http__10.89.0.3/8080 }",
     ]
     assert _chain(text, "endpoint-XOTNI6BL") == ["meta l4proto tcp dnat to 10.89.0.2:8080"]
     assert "elements = { 10.96.0.10 . tcp . 80 : goto service-Y6QD5CCT-ns/web/tcp/http };" in text
@@ -274,6 +275,75 @@ def test_nft_service_golden() -> None:
     ]
     assert "jump services" in "\n".join(_chain(text, "prerouting"))
     assert "jump services" in "\n".join(_chain(text, "output"))
+    assert _chain(text, "mark-for-masquerade") == ["meta mark set meta mark | 0x4000"]
+    assert _chain(text, "masquerading") == [
+        "meta mark & 0x4000 == 0 return",
+        "meta mark set meta mark xor 0x4000",
+        "masquerade fully-random",
+    ]
+    assert _chain(text, "postrouting")[1] == "jump masquerading"
+
+
+def _node_port_rule(*, local: bool) -> PortRule:
+    return PortRule(
+        "ns/web",
+        "http",
+        "TCP",
+        "10.96.0.10",
+        80,
+        (("10.89.0.2", 8080),),
+        node_port=30080,
+        local_traffic=local,
+    )
+
+
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        pytest.param(
+            False,
+            [
+                "ip saddr != 10.89.0.0/24 jump mark-for-masquerade",
+                "goto service-Y6QD5CCT-ns/web/tcp/http",
+            ],
+            id="externalTrafficPolicy-Cluster-masquerades-what-is-not-from-the-pod-network",
+        ),
+        pytest.param(
+            True,
+            [
+                "fib saddr type local jump mark-for-masquerade",
+                "goto service-Y6QD5CCT-ns/web/tcp/http",
+            ],
+            id="externalTrafficPolicy-Local-keeps-the-client-ip-masquerades-the-host-only",
+        ),
+    ],
+)
+def test_nft_external_traffic_policy(local: bool, expected: list[str]) -> None:
+    text = _ruleset(_node_port_rule(local=local))
+    assert _chain(text, "external-Y6QD5CCT-ns/web/tcp/http") == expected
+    assert "elements = { tcp . 30080 : goto external-Y6QD5CCT-ns/web/tcp/http };" in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({"type": "NodePort"}, False, id="externalTrafficPolicy-default-Cluster"),
+        pytest.param(
+            {"type": "NodePort", "externalTrafficPolicy": "Local"}, True, id="nodePort-Local"
+        ),
+        pytest.param(
+            {"externalTrafficPolicy": "Local"}, False, id="Local-without-nodePort-no-effect"
+        ),
+    ],
+)
+def test_port_rule_traffic_policy(spec: dict[str, Any], expected: bool) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]
+    if spec.get("type") == "NodePort":
+        ports[0]["nodePort"] = 30080
+    svc = _spec(ports=ports, **spec)
+    pods = [_pod("a", "10.90.0.2")]
+    (rule,) = services.compute_port_rules(svc, services.compute_endpoints(svc, pods))
+    assert rule.local_traffic is expected
 
 
 @pytest.mark.parametrize(
@@ -298,8 +368,8 @@ def test_nft_service_golden() -> None:
         ),
         pytest.param(
             PortRule("ns/web", "", "TCP", "10.96.0.10", 80, (("10.89.0.2", 80),), node_port=30080),
-            "elements = { tcp . 30080 : goto service-",
-            id="nodePort-goes-to-the-port-chain",
+            "elements = { tcp . 30080 : goto external-",
+            id="nodePort-goes-to-its-external-chain",
         ),
         pytest.param(
             PortRule("ns/web", "", "TCP", "10.96.0.10", 80, (), node_port=30080),
@@ -500,6 +570,26 @@ def test_parse_forward_refused(spec: str) -> None:
         services.parse_forward(spec)
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param("8080:80", ("", "8080:80"), id="no-address"),
+        pytest.param("80", ("", "80"), id="remote-only"),
+        pytest.param("127.0.0.2:8080:80", ("127.0.0.2", "8080:80"), id="ipv4-address"),
+        pytest.param("localhost::http", ("localhost", ":http"), id="address-random-local"),
+        pytest.param("[::1]:8080:80", ("::1", "8080:80"), id="ipv6-address-in-brackets"),
+    ],
+)
+def test_split_forward_address(spec: str, expected: tuple[str, str]) -> None:
+    assert services.split_forward_address(spec) == expected
+
+
+@pytest.mark.parametrize("spec", [":8080:80", "[::1]8080:80", "[]:80:80"])
+def test_split_forward_address_refused(spec: str) -> None:
+    with pytest.raises(ValueError):
+        services.split_forward_address(spec)
+
+
 def test_port_forward_to_a_service_uses_the_target_port_in_the_pod() -> None:
     svc = _spec(ports=[{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}])
     pod_a = _pod("a", "10.90.0.2", named_ports={"http": (9090, "TCP")})
@@ -548,6 +638,10 @@ def test_endpoint_slice_of_a_service_without_endpoints() -> None:
     assert only["endpoints"] == [] and "ports" not in only
 
 
+def _with_eps(*specs: services.ServiceSpec, pods: tuple[PodInfo, ...] = ()) -> list[Any]:
+    return [(svc, services.compute_endpoints(svc, pods)) for svc in specs]
+
+
 def test_dns_config_srv_for_named_ports_and_cluster_cname() -> None:
     named = _spec(
         ports=[
@@ -555,14 +649,94 @@ def test_dns_config_srv_for_named_ports_and_cluster_cname() -> None:
             {"port": 81, "targetPort": 81, "protocol": "TCP"},
         ]
     )
-    headless = _spec(clusterIP="None")
     alias = services.service_spec(
         _svc({"type": "ExternalName", "externalName": "web.default.svc.cluster.local."}, "alias")
     )
     outside = services.service_spec(
         _svc({"type": "ExternalName", "externalName": "example.org"}, "ext")
     )
-    assert services.compute_dns_config([named, headless, alias, outside]) == (
+    assert services.compute_dns_config(_with_eps(named, alias, outside)) == (
         "cname=alias.default.svc.cluster.local,web.default.svc.cluster.local",
         "srv-host=_http._tcp.web.default.svc.cluster.local,web.default.svc.cluster.local,80",
     )
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected"),
+    [
+        pytest.param(
+            (
+                _pod("db-0", "10.90.0.2", hostname="db-0", subdomain="web"),
+                _pod("other", "10.90.0.3", named_ports={"http": (9090, "TCP")}),
+            ),
+            (
+                "srv-host=_http._tcp.web.default.svc.cluster.local,"
+                "db-0.web.default.svc.cluster.local,8080",
+                "srv-host=_http._tcp.web.default.svc.cluster.local,"
+                "10-90-0-3.web.default.svc.cluster.local,9090",
+            ),
+            id="headless-SRV-one-per-endpoint-hostname-else-dashed-ip-target-port",
+        ),
+        pytest.param(
+            (
+                _pod("a", "10.90.0.2"),
+                _pod("b", "10.90.0.3", ready=False),
+                _pod("c", "10.90.0.4", terminating=True),
+            ),
+            (
+                "srv-host=_http._tcp.web.default.svc.cluster.local,"
+                "10-90-0-2.web.default.svc.cluster.local,8080",
+            ),
+            id="headless-SRV-ready-endpoints-only",
+        ),
+        pytest.param(
+            (_pod("a", "10.90.0.2", hostname="a", subdomain="other"),),
+            (
+                "srv-host=_http._tcp.web.default.svc.cluster.local,"
+                "10-90-0-2.web.default.svc.cluster.local,8080",
+            ),
+            id="headless-SRV-hostname-only-when-the-subdomain-names-the-service",
+        ),
+        pytest.param((), (), id="headless-SRV-no-endpoints-no-record"),
+    ],
+)
+def test_dns_config_headless_srv(pods: tuple[PodInfo, ...], expected: tuple[str, ...]) -> None:
+    headless = _spec(
+        clusterIP="None",
+        ports=[
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+            {"port": 81, "targetPort": 81, "protocol": "TCP"},  # unnamed: no SRV
+        ],
+    )
+    assert services.compute_dns_config(_with_eps(headless, pods=pods)) == expected
+
+
+def test_headless_srv_targets_are_a_records() -> None:
+    """Every SRV target of a headless Service resolves (compute_dns_records has it)."""
+    pods = (_pod("db-0", "10.90.0.2", hostname="db-0", subdomain="web"), _pod("x", "10.90.0.3"))
+    with_eps = _with_eps(_spec(clusterIP="None"), pods=pods)
+    records = services.compute_dns_records(with_eps, pods)
+    targets = [line.split(",")[1] for line in services.compute_dns_config(with_eps)]
+    assert targets and all(records.get(t) for t in targets), (targets, records)
+
+
+@pytest.mark.parametrize(
+    ("svc_spec", "published"),
+    [
+        pytest.param(None, False, id="subdomain-without-a-service-no-record"),
+        pytest.param({"clusterIP": "None"}, True, id="subdomain-names-a-headless-service"),
+        pytest.param({}, False, id="subdomain-names-a-cluster-ip-service-no-record"),
+        pytest.param(
+            {"clusterIP": "None", "selector": {"app": "other"}},
+            False,
+            id="headless-service-not-selecting-the-pod-no-record",
+        ),
+    ],
+)
+def test_pod_hostname_record_only_while_a_headless_service_selects_it(
+    svc_spec: dict[str, Any] | None, published: bool
+) -> None:
+    pods = (_pod("db-0", "10.90.0.2", hostname="db-0", subdomain="web"),)
+    with_eps = [] if svc_spec is None else _with_eps(_spec(**svc_spec), pods=pods)
+    records = services.compute_dns_records(with_eps, pods)
+    assert ("db-0.web.default.svc.cluster.local" in records) is published, records
