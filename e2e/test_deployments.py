@@ -113,6 +113,25 @@ def test_scale_1_to_5_to_1(kp: Kubeplay) -> None:
     assert _running(kp, 1) == [first]
     table = kp.ok("get", "deployment", "web").splitlines()
     assert table[1].split()[1:4] == ["1/1", "1", "1"]
+    replicas = (
+        "Replicas:               1 desired | 1 updated | 1 total | 1 available | 0 unavailable"
+    )
+    text = kp.wait_for(
+        "describe deployment with 1 available",
+        lambda: out if replicas in (out := kp.ok("describe", "deployment", "web")) else None,
+        timeout=30,
+    )
+    lines = text.splitlines()
+    (new_rs,) = [line for line in lines if line.startswith("NewReplicaSet:")]
+    rs_name = new_rs.split()[1]
+    assert new_rs == f"NewReplicaSet:   {rs_name} (1/1 replicas created)"
+    assert "OldReplicaSets:  <none>" in lines
+    (scaled,) = [line for line in lines if f"Scaled down replica set {rs_name} from 5" in line]
+    assert scaled.split()[:2] == ["Normal", "ScalingReplicaSet"]
+    assert "deployment-controller" in scaled.split()
+    rs_text = kp.ok("describe", "rs", rs_name).splitlines()
+    assert "Controlled By:  Deployment/web" in rs_text
+    assert "Replicas:       1 current / 1 desired" in rs_text
     missing = kp("scale", "deployment/nope", "--replicas", "1")
     assert missing.returncode == 1 and 'deployments.apps "nope" not found' in missing.stderr
 
@@ -242,3 +261,25 @@ def test_a_supervisor_killed_mid_rollout_is_restarted_and_finishes_it_once(kp: K
     rss = json.loads(kp.ok("get", "rs", "-o", "json"))["items"]
     assert sorted(r["spec"]["replicas"] for r in rss) == [0, 3]
     assert sorted(r["status"]["replicas"] for r in rss) == [0, 3]
+
+
+def test_delete_cascade_orphan_keeps_the_pods_and_apply_adopts_them(kp: Kubeplay) -> None:
+    path = kp.write("web.yaml", _deployment(replicas=2))
+    _apply(kp, path)
+    pods = sorted(_running(kp, 2))
+    (rs_line,) = kp.ok("get", "rs", "-o", "name").splitlines()
+    out = kp.ok("delete", "deployment", "web", "--cascade=orphan")
+    assert out.splitlines() == ['deployment.apps "web" deleted']
+    assert kp("get", "deployment", "web").returncode == 1
+    rs = json.loads(kp.ok("get", "rs", rs_line.split("/", 1)[1], "-o", "json"))
+    assert "ownerReferences" not in rs["metadata"]
+    assert sorted(_running(kp, 2)) == pods  # the pods run on, still the ReplicaSet's
+    _apply(kp, path)  # the Deployment again: it adopts the ReplicaSet, no rollout
+    kp.ok("rollout", "status", "deployment/web", "--timeout", "60")
+    assert sorted(_running(kp, 2)) == pods
+    assert kp.ok("get", "rs", "-o", "name").splitlines() == [rs_line]
+    bad = kp("delete", "deployment", "web", "--cascade=sideways")
+    assert bad.returncode == 2 and "invalid cascade value (sideways)" in bad.stderr
+    kp.ok("delete", "-f", str(path), "--cascade=foreground")
+    kp.wait_for("no pods", lambda: _pods(kp) == [], timeout=60)
+    assert kp.ok("get", "rs", "-o", "name").strip() == ""

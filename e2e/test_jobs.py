@@ -4,7 +4,9 @@ A Job with completions 4 and parallelism 2 never has more than 2 pods running an
 (`wait --for=condition=complete`, `get jobs`); backoffLimit fails a Job whose pods exit 1;
 a `* * * * *` CronJob fires, the supervisor's clock moved by the test-only
 KUBEPLAY_TEST_CLOCK_OFFSET so that the next minute is seconds away (no minute-long wait),
-and its Job's pod runs; `down` removes Jobs, CronJobs and their pods.
+and its Job's pod runs; `down` removes Jobs, CronJobs and their pods. A supervisor killed
+mid-Job or mid-run of a CronJob leaves no duplicate pod nor a second Job for one schedule;
+play of a Job whose pod cannot start fails and leaves nothing.
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ def test_completions_4_parallelism_2_never_runs_more_than_2_and_completes(kp: Ku
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table[1].split()[:3] == ["pi", "Complete", "4/4"]
     described = kp.ok("describe", "job", "pi")
-    assert "Pods Statuses:        0 Active (0 Pending) / 4 Succeeded / 0 Failed" in described
+    assert "Pods Statuses:    0 Active (0 Ready) / 4 Succeeded / 0 Failed" in described
+    uid = json.loads(kp.ok("get", "job", "pi", "-o", "json"))["metadata"]["uid"]
+    assert f"Selector:         batch.kubernetes.io/controller-uid={uid}" in described
     assert "SuccessfulCreate" in described and "Completed" in described
     generated = kp.ok("generate", "kube")  # the Job comes back, not its pods
     assert "kind: Job" in generated and "kind: Pod" not in generated
@@ -107,6 +111,24 @@ def test_backoff_limit_fails_the_job(kp: Kubeplay) -> None:
     res = kp("wait", "job/bad", "--for=condition=complete", "--timeout=1s")
     assert res.returncode != 0 and "timed out" in res.stderr
     kp.ok("down", str(path))
+
+
+def test_play_of_a_job_whose_pod_cannot_start_fails_and_removes_it(kp: Kubeplay) -> None:
+    """play runs a new Job's first pod at once, as it runs a Pod: one the runtime cannot
+    start (no such executable) fails the play, exit 1, and nothing is left; apply leaves
+    the Job to its controller, as a cluster does."""
+    body = _job("migrate", script="true").replace('["sh", "-c", "true"]', '["/nonexistent"]')
+    path = kp.write("migrate.yaml", body)
+    res = kp("play", str(path))
+    assert res.returncode == 1, res
+    assert '"/nonexistent"' in res.stderr
+    assert "(everything this play created was removed)" in res.stderr
+    assert kp("get", "job", "migrate").returncode == 1
+    assert _pods_of(kp, "migrate") == []
+    kp.applied.append(str(path))
+    assert kp.ok("apply", "-f", str(path)).strip() == "job.batch/migrate created"
+    assert kp.wait_for("the Job's pod", lambda: _pods_of(kp, "migrate"), timeout=30)
+    kp.ok("delete", "-f", str(path))
 
 
 def test_cronjob_fires_on_its_schedule(kp: Kubeplay) -> None:
@@ -208,4 +230,53 @@ def test_a_killed_supervisor_leaves_no_duplicate_pods(kp: Kubeplay) -> None:
     pods = _pods_of(kp, "steps")
     assert [p["status"]["phase"] for p in pods] == ["Succeeded"] * 3
     assert _job_status(kp, "steps")["succeeded"] == 3
+    kp.ok("down", str(path))
+
+
+def test_a_supervisor_killed_during_a_cronjobs_run_starts_no_second_job(kp: Kubeplay) -> None:
+    """kill -9 of the supervisor while a CronJob's Job runs: the next supervisor (started by
+    the next command) finds the run already made (its Job name is the scheduled minute) and
+    makes no other for that time; the Job completes with one pod. The schedule matches one
+    minute a day, so no later run can come in the test."""
+    offset = 60 - time.time() % 60 - 3  # the supervisor's clock: 3 s before a minute
+    kp.env["KUBEPLAY_TEST_CLOCK_OFFSET"] = str(offset)
+    due = time.gmtime(time.time() + offset + 4)  # within the minute due
+    path = kp.write(
+        "nightly.yaml",
+        f"""
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata:
+          name: nightly
+        spec:
+          schedule: "{due.tm_min} {due.tm_hour} * * *"
+          timeZone: Etc/UTC
+          jobTemplate:
+            spec:
+              template:
+                spec:
+                  restartPolicy: Never
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: main
+                    image: {IMAGE}
+                    command: ["sh", "-c", "sleep 3"]
+        """,
+    )
+    kp.play(path)
+
+    def jobs() -> list[str]:
+        doc = json.loads(kp.ok("get", "jobs", "-o", "json"))
+        return [j["metadata"]["name"] for j in doc.get("items", [])]
+
+    (name,) = kp.wait_for("the CronJob's Job", jobs, timeout=60)
+    kp.wait_for("its pod", lambda: _pods_of(kp, name), timeout=30)
+    first = kp.wait_for("a supervisor", kp.supervisor_pid, timeout=10)
+    os.kill(first, signal.SIGKILL)  # mid-run: the Job's pod sleeps
+    kp.ok("wait", f"job/{name}", "--for=condition=complete", "--timeout=90s", timeout=120)
+    assert kp.wait_for("a new supervisor", kp.supervisor_pid, timeout=10) != first
+    assert jobs() == [name]
+    assert len(_pods_of(kp, name)) == 1
+    cronjob = json.loads(kp.ok("get", "cronjob", "nightly", "-o", "json"))
+    assert cronjob["status"].get("active") in (None, [])
     kp.ok("down", str(path))

@@ -1,6 +1,7 @@
-"""`kubeplay describe KIND NAME`: a v1 Pod, a StatefulSet or DaemonSet, and any other stored
-object, rendered for people in kubectl's layouts (its pod, StatefulSet and DaemonSet
-describers, its ConfigMap and Secret describers, its generic one)."""
+"""`kubeplay describe KIND NAME`: a v1 Pod, a Deployment, ReplicaSet, StatefulSet or
+DaemonSet, and any other stored object, rendered for people in kubectl's layouts (its pod,
+Deployment, ReplicaSet, StatefulSet and DaemonSet describers, its ConfigMap and Secret
+describers, its generic one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,22 @@ import base64
 import re
 from typing import Any
 
-SET_RESOURCES = frozenset({"statefulset", "statefulsets", "sts", "daemonset", "daemonsets", "ds"})
+SET_RESOURCES = frozenset(
+    {
+        "statefulset",
+        "statefulsets",
+        "sts",
+        "daemonset",
+        "daemonsets",
+        "ds",
+        "deployment",
+        "deployments",
+        "deploy",
+        "replicaset",
+        "replicasets",
+        "rs",
+    }
+)
 
 
 def _state(state: dict[str, Any]) -> list[str]:
@@ -89,25 +105,6 @@ def _selector(selector: dict[str, Any]) -> str:
     return ",".join(parts) or "<none>"
 
 
-def _pod_template(template: dict[str, Any]) -> list[str]:
-    meta = template.get("metadata") or {}
-    spec = template.get("spec") or {}
-    out = ["Pod Template:", f"  Labels:  {_pairs(meta.get('labels'))}", "  Containers:"]
-    for ctr in spec.get("containers") or ():
-        out.append(f"   {ctr.get('name')}:")
-        out.append(f"    Image:      {ctr.get('image')}")
-        ports = ", ".join(
-            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ctr.get("ports") or ()
-        )
-        out.append(f"    Port:       {ports or '<none>'}")
-        if ctr.get("command"):
-            out.append(f"    Command:    {' '.join(ctr['command'])}")
-        mounts = ctr.get("volumeMounts") or ()
-        out.append("    Mounts:" + ("" if mounts else "     <none>"))
-        out.extend(f"      {m.get('mountPath')} from {m.get('name')}" for m in mounts)
-    return out
-
-
 def _pods_status(phases: tuple[str, ...]) -> str:
     count = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
     return (
@@ -118,61 +115,490 @@ def _pods_status(phases: tuple[str, ...]) -> str:
 
 def describe_set(body: dict[str, Any], phases: tuple[str, ...]) -> str:
     """`kubectl describe statefulset|daemonset` (describe.go's StatefulSetDescriber and
-    DaemonSetDescriber), without the Events section."""
+    DaemonSetDescriber, aligned by Go's tabwriter), without the Events section."""
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     template = spec.get("template") or {}
     strategy = spec.get("updateStrategy") or {}
-    out = [
-        f"Name:               {meta.get('name')}",
-        f"Namespace:          {meta.get('namespace')}",
-        f"CreationTimestamp:  {meta.get('creationTimestamp')}",
-        f"Selector:           {_selector(spec.get('selector') or {})}",
-    ]
+    lines = [f"Name:\t{meta.get('name')}", f"Namespace:\t{meta.get('namespace')}"]
     if body.get("kind") == "DaemonSet":
         node_selector = (template.get("spec") or {}).get("nodeSelector")
-        out += [
-            f"Node-Selector:      {_pairs(node_selector)}",
-            f"Labels:             {_pairs(meta.get('labels'))}",
-            f"Annotations:        {_pairs(meta.get('annotations'))}",
+        lines += [
+            f"Selector:\t{_selector(spec.get('selector') or {})}",
+            f"Node-Selector:\t{_pairs(node_selector)}",
+            *_labels("Labels", meta.get("labels")),
+            *_labels("Annotations", meta.get("annotations"), annotations=True),
             f"Desired Number of Nodes Scheduled: {status.get('desiredNumberScheduled', 0)}",
             f"Current Number of Nodes Scheduled: {status.get('currentNumberScheduled', 0)}",
             "Number of Nodes Scheduled with Up-to-date Pods: "
             f"{status.get('updatedNumberScheduled', 0)}",
             f"Number of Nodes Scheduled with Available Pods: {status.get('numberAvailable', 0)}",
             f"Number of Nodes Misscheduled: {status.get('numberMisscheduled', 0)}",
-            f"Pods Status:        {_pods_status(phases)}",
+            f"Pods Status:\t{_pods_status(phases)}",
+            *pod_template_lines(template),
         ]
-        return "\n".join([*out, *_pod_template(template)])
-    out += [
-        f"Labels:             {_pairs(meta.get('labels'))}",
-        f"Annotations:        {_pairs(meta.get('annotations'))}",
-        f"Replicas:           {spec.get('replicas', 1)} desired | "
-        f"{status.get('replicas', 0)} total",
-        f"Update Strategy:    {strategy.get('type', 'RollingUpdate')}",
+        return tabwrite(lines)
+    lines += [
+        f"CreationTimestamp:\t{_rfc1123z(meta.get('creationTimestamp'))}",
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('replicas', 0)} total",
+        f"Update Strategy:\t{strategy.get('type', 'RollingUpdate')}",
     ]
     if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-        out.append(
-            f"  Partition:        {(strategy.get('rollingUpdate') or {}).get('partition', 0)}"
-        )
-    out.append(f"Pods Status:        {_pods_status(phases)}")
-    out += _pod_template(template)
+        rolling = strategy.get("rollingUpdate") or {}
+        lines.append(f"  Partition:\t{rolling.get('partition', 0)}")
+        if rolling.get("maxUnavailable") is not None:
+            lines.append(f"  MaxUnavailable:\t{rolling['maxUnavailable']}")
+    lines.append(f"Pods Status:\t{_pods_status(phases)}")
+    lines += pod_template_lines(template)
     claims = spec.get("volumeClaimTemplates") or ()
-    out.append("Volume Claims:" + ("" if claims else "  <none>"))
+    lines.append("Volume Claims:" + ("" if claims else "\t<none>"))
     for claim in claims:
         cmeta = claim.get("metadata") or {}
         cspec = claim.get("spec") or {}
-        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage", "")
-        out += [
-            f"  Name:          {cmeta.get('name')}",
-            f"  StorageClass:  {cspec.get('storageClassName', '')}",
-            f"  Labels:        {_pairs(cmeta.get('labels'))}",
-            f"  Annotations:   {_pairs(cmeta.get('annotations'))}",
-            f"  Capacity:      {size}",
-            f"  Access Modes:  [{' '.join(cspec.get('accessModes') or ())}]",
+        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage")
+        lines += [
+            f"  Name:\t{cmeta.get('name')}",
+            f"  StorageClass:\t{cspec.get('storageClassName', '')}",
+            *_labels("  Labels", cmeta.get("labels")),
+            *_labels("  Annotations", cmeta.get("annotations")),
+            f"  Capacity:\t{size or '<default>'}",
+            f"  Access Modes:\t[{' '.join(cspec.get('accessModes') or ())}]",
         ]
-    return "\n".join(out)
+    return tabwrite(lines)
+
+
+# --- Deployment and ReplicaSet (kubectl's DeploymentDescriber, ReplicaSetDescriber) -------
+
+
+def tabwrite(lines: list[str]) -> str:
+    """Go's text/tabwriter as kubectl sets it up (padding 2, spaces): each column of
+    tab-terminated cells is as wide as its widest cell plus 2 over the run of consecutive lines
+    that have a cell in it; the last cell of a line is not aligned."""
+    cells = [line.split("\t") for line in lines]
+    widths: list[list[int]] = [[] for _ in cells]
+
+    def block(first: int, last: int, column: int) -> None:
+        row = first
+        while row < last:
+            if column >= len(cells[row]) - 1:
+                row += 1
+                continue
+            start = row
+            while row < last and column < len(cells[row]) - 1:
+                row += 1
+            width = max(len(cells[i][column]) for i in range(start, row)) + 2
+            for i in range(start, row):
+                widths[i].append(width)
+            block(start, row, column + 1)
+
+    block(0, len(cells), 0)
+    return "\n".join(
+        ("".join(c.ljust(w) for c, w in zip(row, ws, strict=False)) + row[-1]).rstrip()
+        for row, ws in zip(cells, widths, strict=True)
+    )
+
+
+def _rfc1123z(stamp: Any) -> str:
+    """A creationTimestamp as kubectl prints it (time.RFC1123Z), in UTC."""
+    import calendar
+    import time
+
+    try:
+        parsed = time.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return str(stamp or "<unknown>")
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(calendar.timegm(parsed)))
+
+
+def _labels(title: str, table: dict[str, Any] | None, *, annotations: bool = False) -> list[str]:
+    """printLabelsMultiline / printAnnotationsMultiline (last-applied is never shown)."""
+    items = sorted(
+        (k, v)
+        for k, v in (table or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    )
+    if not items:
+        return [f"{title}:\t<none>"]
+    shown = [f"{k}: {v}" if annotations else f"{k}={v}" for k, v in items]
+    return [f"{title}:\t{shown[0]}", *(f"\t{item}" for item in shown[1:])]
+
+
+def _probe(probe: dict[str, Any]) -> str:
+    """kubectl's DescribeProbe."""
+    attrs = (
+        f"delay={probe.get('initialDelaySeconds', 0)}s "
+        f"timeout={probe.get('timeoutSeconds', 1)}s period={probe.get('periodSeconds', 10)}s "
+        f"#success={probe.get('successThreshold', 1)} #failure={probe.get('failureThreshold', 3)}"
+    )
+    if "exec" in probe:
+        return f"exec [{' '.join((probe['exec'] or {}).get('command') or ())}] {attrs}"
+    if "httpGet" in probe:
+        get = probe["httpGet"] or {}
+        scheme = str(get.get("scheme") or "HTTP").lower()
+        where = f"{get.get('host', '')}:{get.get('port')}{get.get('path', '')}"
+        return f"http-get {scheme}://{where} {attrs}"
+    if "tcpSocket" in probe:
+        tcp = probe["tcpSocket"] or {}
+        return f"tcp-socket {tcp.get('host', '')}:{tcp.get('port')} {attrs}"
+    if "grpc" in probe:
+        grpc = probe["grpc"] or {}
+        return f"grpc <pod>:{grpc.get('port')} {grpc.get('service', '')} {attrs}"
+    return f"unknown {attrs}"
+
+
+def _env_value(env: dict[str, Any]) -> str:
+    source = env.get("valueFrom") or {}
+    if not source:
+        return str(env.get("value", ""))
+    if "configMapKeyRef" in source:
+        ref = source["configMapKeyRef"] or {}
+        return (
+            f"<set to the key '{ref.get('key')}' of config map '{ref.get('name')}'>\t"
+            f"Optional: {str(bool(ref.get('optional'))).lower()}"
+        )
+    if "secretKeyRef" in source:
+        ref = source["secretKeyRef"] or {}
+        return (
+            f"<set to the key '{ref.get('key')}' in secret '{ref.get('name')}'>\t"
+            f"Optional: {str(bool(ref.get('optional'))).lower()}"
+        )
+    if "fieldRef" in source:
+        ref = source["fieldRef"] or {}
+        return f" ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})"
+    if "resourceFieldRef" in source:
+        ref = source["resourceFieldRef"] or {}
+        return f"{ref.get('resource')} ({ref.get('containerName', '')})"
+    return ""
+
+
+def _template_container(ctr: dict[str, Any]) -> list[str]:
+    """describeContainers for a template (no statuses): name, image, ports, command, args,
+    resources, probes, environment, mounts."""
+    ports = ctr.get("ports") or ()
+    port = ", ".join(f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}" for p in ports)
+    host = ", ".join(f"{p.get('hostPort') or 0}/{p.get('protocol') or 'TCP'}" for p in ports)
+    out = [f"   {ctr.get('name')}:", f"    Image:\t{ctr.get('image')}"]
+    out.append(f"    Ports:\t{port}" if "," in port else f"    Port:\t{port or '<none>'}")
+    out.append(f"    Host Ports:\t{host}" if "," in host else f"    Host Port:\t{host or '<none>'}")
+    for title, key in (("Command", "command"), ("Args", "args")):
+        if ctr.get(key):
+            out.append(f"    {title}:")
+            out.extend(f"      {part}" for arg in ctr[key] for part in str(arg).split("\n"))
+    resources = ctr.get("resources") or {}
+    for title, key in (("Limits", "limits"), ("Requests", "requests")):
+        if resources.get(key):
+            out.append(f"    {title}:")
+            out.extend(f"      {k}:\t{v}" for k, v in sorted(resources[key].items()))
+    for title, key in (
+        ("Liveness", "livenessProbe"),
+        ("Readiness", "readinessProbe"),
+        ("Startup", "startupProbe"),
+    ):
+        if ctr.get(key):
+            out.append(f"    {title}:\t{_probe(ctr[key])}")
+    env = ctr.get("env") or ()
+    if not env and not ctr.get("envFrom"):
+        out.append("    Environment:\t<none>")
+    else:
+        if ctr.get("envFrom"):
+            out.append("    Environment Variables from:")
+            for src in ctr["envFrom"]:
+                kind, ref = (
+                    ("ConfigMap", src["configMapRef"])
+                    if src.get("configMapRef")
+                    else ("Secret", src.get("secretRef") or {})
+                )
+                optional = str(bool(ref.get("optional"))).lower()
+                prefix = f" with prefix '{src['prefix']}'" if src.get("prefix") else ""
+                out.append(f"      {ref.get('name')}\t{kind}{prefix}\tOptional: {optional}")
+        out.append("    Environment:" + ("" if env else "\t<none>"))
+        out.extend(f"      {e.get('name')}:\t{_env_value(e)}" for e in env)
+    mounts = sorted(ctr.get("volumeMounts") or (), key=lambda m: str(m.get("mountPath")))
+    out.append("    Mounts:" + ("" if mounts else "\t<none>"))
+    for mount in mounts:
+        flags = ["ro" if mount.get("readOnly") else "rw"]
+        if mount.get("subPath"):
+            flags.append(f'path="{mount["subPath"]}"')
+        out.append(f"      {mount.get('mountPath')} from {mount.get('name')} ({','.join(flags)})")
+    return out
+
+
+_VOLUME_TYPES = {
+    "emptyDir": "EmptyDir (a temporary directory that shares a pod's lifetime)",
+    "hostPath": "HostPath (bare host directory volume)",
+    "configMap": "ConfigMap (a volume populated by a ConfigMap)",
+    "secret": "Secret (a volume populated by a Secret)",
+    "persistentVolumeClaim": "PersistentVolumeClaim (a reference to a PersistentVolumeClaim "
+    "in the same namespace)",
+    "projected": "Projected (a volume that contains injected data from multiple sources)",
+    "downwardAPI": "DownwardAPI (a volume populated by information about the pod)",
+}
+
+
+def pod_template_lines(template: dict[str, Any]) -> list[str]:
+    """kubectl's DescribePodTemplate, as tab-separated lines for `tabwrite`."""
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    out = ["Pod Template:", *_labels("  Labels", meta.get("labels"))]
+    if meta.get("annotations"):
+        out += _labels("  Annotations", meta["annotations"], annotations=True)
+    if spec.get("serviceAccountName"):
+        out.append(f"  Service Account:\t{spec['serviceAccountName']}")
+    for title, key in (("Init Containers", "initContainers"), ("Containers", "containers")):
+        if key == "initContainers" and not spec.get(key):
+            continue
+        out.append(f"  {title}:" + ("" if spec.get(key) else " <none>"))
+        for ctr in spec.get(key) or ():
+            out += _template_container(ctr)
+    volumes = spec.get("volumes") or ()
+    out.append("  Volumes:" + ("" if volumes else "\t<none>"))
+    for volume in volumes:
+        out.append(f"   {volume.get('name')}:")
+        kind = next((k for k in volume if k != "name"), "")
+        out.append(f"    Type:\t{_VOLUME_TYPES.get(kind, kind)}")
+        source = volume.get(kind) or {}
+        for key in ("name", "claimName", "secretName", "path", "medium", "sizeLimit"):
+            if key in source:
+                out.append(f"    {smart_label(key)}:\t{source[key]}")
+    if spec.get("priorityClassName"):
+        out.append(f"  Priority Class Name:\t{spec['priorityClassName']}")
+    out += _labels("  Node-Selectors", spec.get("nodeSelector"))
+    tolerations = [
+        f"{t.get('key', '')}"
+        + (f"={t['value']}" if t.get("value") else "")
+        + (f":{t['effect']}" if t.get("effect") else "")
+        + (" op=Exists" if t.get("operator") == "Exists" else "")
+        + (f" for {t['tolerationSeconds']}s" if t.get("tolerationSeconds") is not None else "")
+        for t in spec.get("tolerations") or ()
+    ]
+    out.append(f"  Tolerations:\t{tolerations[0] if tolerations else '<none>'}")
+    out.extend(f"\t{t}" for t in tolerations[1:])
+    return out
+
+
+def _conditions_table(status: dict[str, Any]) -> list[str]:
+    conditions = status.get("conditions") or ()
+    if not conditions:
+        return []
+    return [
+        "Conditions:",
+        "  Type\tStatus\tReason",
+        "  ----\t------\t------",
+        *(f"  {c.get('type')} \t{c.get('status')}\t{c.get('reason', '')}" for c in conditions),
+    ]
+
+
+def _replicasets(rss: list[dict[str, Any]]) -> str:
+    """printReplicaSetsByLabels."""
+    shown = [
+        f"{(rs.get('metadata') or {}).get('name')} "
+        f"({(rs.get('status') or {}).get('replicas', 0)}/"
+        f"{(rs.get('spec') or {}).get('replicas', 1)} replicas created)"
+        for rs in rss
+    ]
+    return ", ".join(shown) or "<none>"
+
+
+def describe_deployment(
+    body: dict[str, Any], replicasets: list[dict[str, Any]], *, no_events: bool = False
+) -> str:
+    """`kubectl describe deployment` (describeDeployment), without the Events section (or,
+    with `no_events`, with kubectl's `Events: <none>` line aligned as it prints it).
+    `replicasets` are the ReplicaSets it owns; the one of its current template is the new one
+    (the old ones are those with pods or replicas, as deploymentutil.GetAllReplicaSets)."""
+    from kubeplay.kube import workloads
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    strategy = spec.get("strategy") or {}
+    kind = strategy.get("type") or "RollingUpdate"
+    template = spec.get("template") or {}
+
+    def current(rs: dict[str, Any]) -> bool:
+        return workloads.same_template((rs.get("spec") or {}).get("template") or {}, template)
+
+    new = [rs for rs in replicasets if current(rs)]
+    old = [
+        rs
+        for rs in replicasets
+        if not current(rs)
+        and ((rs.get("spec") or {}).get("replicas") or (rs.get("status") or {}).get("replicas"))
+    ]
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"CreationTimestamp:\t{_rfc1123z(meta.get('creationTimestamp'))}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} "
+        f"updated | {status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} "
+        f"available | {status.get('unavailableReplicas', 0)} unavailable",
+        f"StrategyType:\t{kind}",
+        f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}",
+    ]
+    if kind == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate") or {}
+        lines.append(
+            f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable', '25%')} max unavailable, "
+            f"{rolling.get('maxSurge', '25%')} max surge"
+        )
+    lines += pod_template_lines(spec.get("template") or {})
+    lines += _conditions_table(status)
+    if old or new:
+        lines += [f"OldReplicaSets:\t{_replicasets(old)}", f"NewReplicaSet:\t{_replicasets(new)}"]
+    if no_events:
+        lines.append("Events:\t<none>")
+    return tabwrite(lines)
+
+
+def describe_replicaset(
+    body: dict[str, Any], phases: tuple[str, ...], *, no_events: bool = False
+) -> str:
+    """`kubectl describe replicaset` (describeReplicaSet), without the Events section (or,
+    with `no_events`, with its `Events: <none>` line)."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"Selector:\t{_selector(spec.get('selector') or {})}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+    ]
+    if owner is not None:
+        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines += [
+        f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired",
+        f"Pods Status:\t{_pods_status(phases)}",
+        *pod_template_lines(spec.get("template") or {}),
+        *_conditions_table(status),
+        *(["Events:\t<none>"] if no_events else []),
+    ]
+    return tabwrite(lines)
+
+
+# --- Job and CronJob (kubectl's JobDescriber, CronJobDescriber) --------------------------
+
+
+def _time(stamp: Any) -> str:
+    return _rfc1123z(stamp) if stamp else "<unset>"
+
+
+def describe_job(body: dict[str, Any], phases: tuple[str, ...], *, no_events: bool = False) -> str:
+    """`kubectl describe job` (describeJob) with the API server's defaults shown, without
+    the Events section (or with its `Events: <none>` line). Pods Statuses counts the pods
+    present by phase (Active = Pending + Running; Ready = Running here)."""
+    from kubeplay.cli import render
+    from kubeplay.plan import job as job_plan
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    want = job_plan.completions(body)
+    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    # the API server's selector when none is given (manualSelector unset): the uid label
+    selector = spec.get("selector") or {
+        "matchLabels": {"batch.kubernetes.io/controller-uid": meta.get("uid", "")}
+    }
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"Selector:\t{_selector(selector)}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+    ]
+    if owner is not None:
+        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines += [
+        f"Parallelism:\t{job_plan.parallelism(body)}",
+        f"Completions:\t{'<unset>' if want is None else want}",
+        f"Completion Mode:\t{spec.get('completionMode') or 'NonIndexed'}",
+        f"Suspend:\t{str(bool(spec.get('suspend'))).lower()}",
+        f"Backoff Limit:\t{6 if spec.get('backoffLimit') is None else spec['backoffLimit']}",
+    ]
+    if spec.get("ttlSecondsAfterFinished") is not None:
+        lines.append(f"TTL Seconds After Finished:\t{spec['ttlSecondsAfterFinished']}")
+    started = job_plan.parse_time(status.get("startTime"))
+    finished = job_plan.parse_time(status.get("completionTime"))
+    if started is not None:
+        lines.append(f"Start Time:\t{_rfc1123z(status['startTime'])}")
+    if finished is not None:
+        lines.append(f"Completed At:\t{_rfc1123z(status['completionTime'])}")
+    if started is not None and finished is not None:
+        lines.append(f"Duration:\t{render.human_duration(finished - started)}")
+    if spec.get("activeDeadlineSeconds") is not None:
+        lines.append(f"Active Deadline Seconds:\t{spec['activeDeadlineSeconds']}s")
+    count = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
+    lines.append(
+        f"Pods Statuses:\t{count['Running'] + count['Pending']} Active ({count['Running']} "
+        f"Ready) / {count['Succeeded']} Succeeded / {count['Failed']} Failed"
+    )
+    if spec.get("completionMode") == "Indexed":
+        lines.append(f"Completed Indexes:\t{status.get('completedIndexes') or '<none>'}")
+    lines += pod_template_lines(spec.get("template") or {})
+    lines += _conditions_table(status)
+    if no_events:
+        lines.append("Events:\t<none>")
+    return tabwrite(lines)
+
+
+def describe_cronjob(
+    body: dict[str, Any], next_at: float | None, *, no_events: bool = False
+) -> str:
+    """`kubectl describe cronjob` (describeCronJob, its job template with describeJobTemplate),
+    plus the next schedule time and the time zone, without the Events section (or with its
+    `Events: <none>` line)."""
+    import time as time_mod
+
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    job = (spec.get("jobTemplate") or {}).get("spec") or {}
+
+    def unset(value: Any, unit: str = "") -> str:
+        return "<unset>" if value is None else f"{value}{unit}"
+
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+        f"Schedule:\t{spec.get('schedule', '')}",
+        f"Time Zone:\t{spec.get('timeZone') or 'UTC (unset)'}",
+        f"Concurrency Policy:\t{spec.get('concurrencyPolicy') or 'Allow'}",
+        f"Suspend:\t{'True' if spec.get('suspend') else 'False'}",
+        f"Successful Job History Limit:\t{unset(spec.get('successfulJobsHistoryLimit', 3))}",
+        f"Failed Job History Limit:\t{unset(spec.get('failedJobsHistoryLimit', 1))}",
+        f"Starting Deadline Seconds:\t{unset(spec.get('startingDeadlineSeconds'), 's')}",
+        "Selector:\t" + (_selector(job["selector"]) if job.get("selector") else "<unset>"),
+        f"Parallelism:\t{unset(job.get('parallelism'))}",
+        f"Completions:\t{unset(job.get('completions'))}",
+    ]
+    if job.get("activeDeadlineSeconds") is not None:
+        lines.append(f"Active Deadline Seconds:\t{job['activeDeadlineSeconds']}s")
+    lines += pod_template_lines(job.get("template") or {})
+    active = ", ".join(str(r.get("name")) for r in status.get("active") or ()) or "<none>"
+    nxt = (
+        "<none>"
+        if next_at is None
+        else time_mod.strftime("%a, %d %b %Y %H:%M:%S +0000", time_mod.gmtime(next_at))
+    )
+    lines += [
+        f"Last Schedule Time:\t{_time(status.get('lastScheduleTime'))}",
+        f"Next Schedule Time:\t{nxt}",
+        f"Active Jobs:\t{active}",
+    ]
+    if no_events:
+        lines.append("Events:\t<none>")
+    return tabwrite(lines)
 
 
 # --- every other stored kind --------------------------------------------------------------

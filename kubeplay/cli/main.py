@@ -122,6 +122,12 @@ def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> N
 @click.option("--grace-period", type=float, default=None)
 @click.option("-f", "--filename", "files", multiple=True, help="Delete what these files define.")
 @click.option("-R", "--recursive", is_flag=True, help="Read -f directories recursively.")
+@click.option(
+    "--cascade",
+    default="background",
+    help="background (default) or foreground: the dependents go too; orphan: they stay, "
+    "without their ownerReference.",
+)
 def delete(
     resource: str | None,
     names: tuple[str, ...],
@@ -129,16 +135,18 @@ def delete(
     grace_period: float | None,
     files: tuple[str, ...],
     recursive: bool,
+    cascade: str,
 ) -> None:
     """Delete objects: delete KIND NAME... | delete -f PATH..."""
     from kubeplay.cli import objects as objects_cli
     from kubeplay.errors import UsageError
     from kubeplay.services import play as play_mod
 
+    cascade = objects_cli.cascade_of(cascade)
     if files:
         if resource:
             raise UsageError("delete: give either -f PATH or KIND NAME..., not both")
-        if objects_cli.delete_files(_settings(), files, recursive=recursive):
+        if objects_cli.delete_files(_settings(), files, recursive=recursive, cascade=cascade):
             supervise_cli.ensure_supervisor()
         return
     if not resource or not names:
@@ -148,7 +156,9 @@ def delete(
         return objects_cli.delete(_settings(), resource, names, namespace=_ns(namespace))
     if resource.lower() not in ("pod", "pods", "po"):
         s = _settings()
-        if objects_cli.delete_any(s, resource, names, namespace=_ns(namespace), grace=grace_period):
+        if objects_cli.delete_any(
+            s, resource, names, namespace=_ns(namespace), grace=grace_period, cascade=cascade
+        ):
             supervise_cli.ensure_supervisor()
         return
     report = play_mod.delete(_settings(), _ns(namespace), names, grace=grace_period)
@@ -467,12 +477,16 @@ def describe(resource: str, name: str, namespace: str | None) -> None:
         supervise_cli.revive_supervisor()
         return sources_cli.describe(name)
     if resource.lower() in (*jobs.JOB_RESOURCES, *jobs.CRONJOB_RESOURCES):
-        text, events = jobs.describe(_settings(), resource, _ns(namespace), name)
+        batch = jobs.describe(_settings(), resource, _ns(namespace), name)
+        none = not batch.events
+        if batch.body.get("kind") == "Job":
+            text = describe_mod.describe_job(batch.body, batch.phases, no_events=none)
+        else:
+            text = describe_mod.describe_cronjob(batch.body, batch.next_at, no_events=none)
         click.echo(text)
-        source = (
-            "job-controller" if resource.lower() in jobs.JOB_RESOURCES else "cronjob-controller"
-        )
-        click.echo(supervise_cli.render_events(events, source=source))
+        if batch.events:
+            source = "job-controller" if batch.body.get("kind") == "Job" else "cronjob-controller"
+            click.echo(supervise_cli.render_events(batch.events, source=source))
         return
     if resource.lower() in describe_mod.SET_RESOURCES:
         return _describe_set(resource, name, _ns(namespace))
@@ -494,8 +508,17 @@ def _describe_set(resource: str, name: str, namespace: str) -> None:
 
     settings = _settings()
     view = resources.describe_set(settings, resources.resolve(settings, resource), namespace, name)
-    click.echo(describe_mod.describe_set(view.body, view.phases))
-    click.echo(supervise_cli.render_events(view.events))
+    kind = view.body.get("kind")
+    none = not view.events  # kubectl aligns `Events: <none>` with the lines above it
+    if kind == "Deployment":
+        text = describe_mod.describe_deployment(view.body, list(view.replicasets), no_events=none)
+    elif kind == "ReplicaSet":
+        text = describe_mod.describe_replicaset(view.body, view.phases, no_events=none)
+    else:
+        text, none = describe_mod.describe_set(view.body, view.phases), False
+    click.echo(text)
+    if not none:
+        click.echo(supervise_cli.render_events(view.events))
 
 
 @cli.command()

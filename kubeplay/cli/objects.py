@@ -418,27 +418,58 @@ def get_all(
     return out
 
 
+def cascade_of(value: str) -> str:
+    """kubectl's --cascade: background, foreground or orphan; the deprecated true (=
+    background) and false (= orphan) are taken with kubectl's warning."""
+    import sys
+
+    from kubeplay.errors import UsageError
+
+    text = value.strip().lower()
+    if text in ("true", "false"):
+        click.echo(
+            f"warning: --cascade={text} is deprecated (boolean value) and can be replaced with "
+            f"--cascade={'background' if text == 'true' else 'orphan'}.",
+            err=True,
+        )
+        sys.stderr.flush()
+        return "background" if text == "true" else "orphan"
+    if text not in ("background", "foreground", "orphan"):
+        raise UsageError(
+            f'invalid cascade value ({value}). Must be "background", "foreground", or "orphan".'
+        )
+    return text
+
+
 def delete_any(
-    settings: Settings, resource: str, names: Sequence[str], *, namespace: str, grace: float | None
+    settings: Settings,
+    resource: str,
+    names: Sequence[str],
+    *,
+    namespace: str,
+    grace: float | None,
+    cascade: str = "background",
 ) -> bool:
     """`delete KIND NAME...` for kinds other than pods, configmaps and secrets; whether pods
     changed (a Deployment's)."""
     from kubeplay.services import resources
 
     info = resources.resolve(settings, resource)
-    report = resources.delete(settings, info, namespace, names, grace=grace)
+    report = resources.delete(settings, info, namespace, names, grace=grace, cascade=cascade)
     for line in report.lines:
         click.echo(line)
     return report.pods_changed
 
 
-def delete_files(settings: Settings, files: Sequence[str], *, recursive: bool) -> bool:
+def delete_files(
+    settings: Settings, files: Sequence[str], *, recursive: bool, cascade: str = "background"
+) -> bool:
     """`delete -f PATH...`; exits 1 naming what was not found, after deleting the rest."""
     import sys
 
     from kubeplay.services import resources
 
-    report = resources.delete_files(settings, files, recursive=recursive)
+    report = resources.delete_files(settings, files, recursive=recursive, cascade=cascade)
     for line in report.lines:
         click.echo(line)
     for line in report.missing:

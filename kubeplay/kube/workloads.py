@@ -68,12 +68,30 @@ def safe_encode(text: str) -> str:
     return "".join(ALPHANUMS[ord(ch) % len(ALPHANUMS)] for ch in text)
 
 
-def template_hash(template: Mapping[str, Any]) -> str:
+def template_hash(template: Mapping[str, Any], collision_count: int | None = None) -> str:
     """The pod-template-hash of a pod template, defaulted first as the API server stores it
-    (so writing a default explicitly keeps the hash; see the module docstring)."""
+    (so writing a default explicitly keeps the hash; see the module docstring). A Deployment's
+    status.collisionCount, when set, is hashed after it as 4 little-endian bytes
+    (controller.ComputeHash), so a name another template holds is left for a new one."""
     defaulted = defaults.default_pod_template(dict(template))
     data = json.dumps(defaulted, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return safe_encode(str(fnv32a(data.encode())))
+    raw = data.encode()
+    if collision_count is not None:
+        raw += (collision_count & 0xFFFFFFFF).to_bytes(4, "little")
+    return safe_encode(str(fnv32a(raw)))
+
+
+def same_template(replicaset_template: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
+    """EqualIgnoreHash: a ReplicaSet's template is this one but for its pod-template-hash
+    label (both defaulted), whatever collisionCount named it."""
+    meta = dict(replicaset_template.get("metadata") or {})
+    labels = dict(meta.get("labels") or {})
+    labels.pop(TEMPLATE_HASH_LABEL, None)
+    if labels:
+        meta["labels"] = labels
+    else:
+        meta.pop("labels", None)
+    return template_hash({**replicaset_template, "metadata": meta}) == template_hash(template)
 
 
 def generated_name(base: str, suffix: str) -> str:

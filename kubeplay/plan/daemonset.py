@@ -173,8 +173,61 @@ def owner_reference(spec: DaemonSetSpec) -> dict[str, Any]:
     }
 
 
-def pod_manifest(spec: DaemonSetSpec, revision: Revision, *, name: str) -> dict[str, Any]:
-    """The daemon pod `name` (`<ds>-<random>`) at `revision`."""
+# AddOrUpdateDaemonPodTolerations: a daemon pod stays on a node with problems.
+DAEMON_TOLERATIONS: tuple[dict[str, str], ...] = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+)
+NETWORK_UNAVAILABLE = {
+    "key": "node.kubernetes.io/network-unavailable",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+
+def _tolerations(pod_spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """AddOrUpdateTolerationInPodSpec for each daemon toleration: one equal in key,
+    operator, value and effect is replaced, else it is added."""
+    out = [dict(t) for t in pod_spec.get("tolerations") or ()]
+    wanted = [*DAEMON_TOLERATIONS, *((NETWORK_UNAVAILABLE,) if pod_spec.get("hostNetwork") else ())]
+
+    def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        return all(
+            (a.get(k) or "") == (b.get(k) or "") for k in ("key", "operator", "value", "effect")
+        )
+
+    for tol in wanted:
+        at = next((i for i, t in enumerate(out) if same(t, tol)), None)
+        if at is None:
+            out.append(dict(tol))
+        else:
+            out[at] = dict(tol)
+    return out
+
+
+def _node_affinity(affinity: Mapping[str, Any] | None, node: str) -> dict[str, Any]:
+    """ReplaceDaemonSetPodNodeNameNodeAffinity: the required node affinity becomes one term
+    matching the node's name (preferred terms and pod (anti-)affinity kept)."""
+    out = copy.deepcopy(dict(affinity or {}))
+    node_affinity = dict(out.get("nodeAffinity") or {})
+    required = dict(node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required["nodeSelectorTerms"] = [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+    ]
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = required
+    out["nodeAffinity"] = node_affinity
+    return out
+
+
+def pod_manifest(
+    spec: DaemonSetSpec, revision: Revision, *, name: str, node: str
+) -> dict[str, Any]:
+    """The daemon pod `name` (`<ds>-<random>`) at `revision`, for `node`: with the tolerations
+    and the node-name affinity the controller gives its pods (daemonset_util.go)."""
     template = revision.template
     tmeta = template.get("metadata") or {}
     labels = {
@@ -192,6 +245,8 @@ def pod_manifest(spec: DaemonSetSpec, revision: Revision, *, name: str) -> dict[
         meta["annotations"] = dict(tmeta["annotations"])
     meta["ownerReferences"] = [owner_reference(spec)]
     pod_spec = copy.deepcopy(dict(template.get("spec") or {}))
+    pod_spec["tolerations"] = _tolerations(pod_spec)
+    pod_spec["affinity"] = _node_affinity(pod_spec.get("affinity"), node)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
 

@@ -13,6 +13,11 @@ conditions to write and when to look again:
   replicas (oldest ReplicaSet first), then by how many available pods exceed
   replicas - maxUnavailable (counting the new ReplicaSet's unavailable pods against it).
 - Recreate: old ReplicaSets to 0, and the new one up only once their pods are gone.
+- Scaling (`scale_replicasets`, sync.go's scale): when paused, or when an active
+  ReplicaSet's desired-replicas annotation differs from spec.replicas (a scaling event), the
+  sync only sizes ReplicaSets: one active takes it all; several share the change in
+  proportion to their size against their max-replicas annotation (GetProportion), so a
+  Deployment scaled mid-rollout keeps its old/new mix.
 - paused: no rollout (no new ReplicaSet), scaling only.
 - Progress: Progressing True (NewReplicaSetCreated, FoundNewReplicaSet, ReplicaSetUpdated,
   NewReplicaSetAvailable), False ProgressDeadlineExceeded after progressDeadlineSeconds
@@ -73,6 +78,8 @@ class ReplicaSetView:
     ready: int = 0
     available: int = 0
     all_pods: int = 0  # every pod it owns, terminating ones included (Recreate waits)
+    desired: int | None = None  # its desired-replicas annotation (the Deployment's replicas)
+    max_replicas: int | None = None  # its max-replicas annotation (replicas + maxSurge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,14 @@ def max_unavailable(spec: DeploymentSpec) -> int:
         return 0
     _, unavailable = resolve_fenceposts(spec.max_surge, spec.max_unavailable, spec.replicas)
     return min(unavailable, spec.replicas)
+
+
+def max_surge(spec: DeploymentSpec) -> int:
+    """deploymentutil.MaxSurge: 0 unless RollingUpdate."""
+    if spec.strategy != "RollingUpdate":
+        return 0
+    surge, _ = resolve_fenceposts(spec.max_surge, spec.max_unavailable, spec.replicas)
+    return surge
 
 
 def spec_of(body: Mapping[str, Any]) -> DeploymentSpec:
@@ -234,6 +249,92 @@ def _rolling(
     return {name: n for name, n in changes.items() if n != before[name]}
 
 
+# --- scaling (sync.go's scale, deployment_util.go's GetProportion) ----------------------
+
+
+def is_scaling_event(spec: DeploymentSpec, replicasets: Sequence[ReplicaSetView]) -> bool:
+    """isScalingEvent: an active ReplicaSet was sized for another spec.replicas than the
+    Deployment's now (its desired-replicas annotation)."""
+    return any(
+        r.desired is not None and r.desired != spec.replicas for r in replicasets if r.replicas > 0
+    )
+
+
+def _fraction(rs: ReplicaSetView, spec: DeploymentSpec, fallback: int) -> int:
+    """getReplicaSetFraction: how many replicas this ReplicaSet gains (or loses) when the
+    Deployment's max size moves from its max-replicas annotation to replicas + maxSurge."""
+    if spec.replicas == 0:
+        return -rs.replicas
+    before = rs.max_replicas if rs.max_replicas else fallback
+    if not before:
+        return 0
+    exact = rs.replicas * (spec.replicas + max_surge(spec)) / before
+    return math.floor(exact + 0.5) - rs.replicas  # RoundToInt32 (no negatives here)
+
+
+def proportion(
+    rs: ReplicaSetView, spec: DeploymentSpec, to_add: int, added: int, *, fallback: int
+) -> int:
+    """GetProportion: this ReplicaSet's share of `to_add`, never past what is left of it."""
+    if rs.replicas == 0 or to_add == 0 or to_add == added:
+        return 0
+    fraction = _fraction(rs, spec, fallback)
+    allowed = to_add - added
+    return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+
+def scale_replicasets(
+    spec: DeploymentSpec,
+    new: ReplicaSetView | None,
+    old: Sequence[ReplicaSetView],
+    *,
+    status_replicas: int = 0,
+) -> dict[str, int]:
+    """sync.go's scale: the size of each ReplicaSet to (re)write with the Deployment's
+    desired-replicas and max-replicas annotations. One active ReplicaSet (or none: the
+    newest) takes spec.replicas; a saturated new one has the old ones go to 0; otherwise, in a
+    RollingUpdate, the change to replicas + maxSurge is spread over the active ReplicaSets in
+    proportion to their size, the largest first (newer first up, older first down), the
+    leftover to the first. `status_replicas` is the fallback of a ReplicaSet without the
+    max-replicas annotation (the Deployment's status.replicas)."""
+    active = [r for r in ([new] if new is not None else []) + list(old) if r.replicas > 0]
+    if len(active) <= 1:
+        if active:
+            target: ReplicaSetView | None = active[0]
+        elif new is not None:
+            target = new
+        else:
+            target = max(old, key=lambda r: (r.created_at, r.name), default=None)
+        if target is None or target.replicas == spec.replicas:
+            return {}
+        return {target.name: spec.replicas}
+    if (
+        new is not None
+        and new.desired == spec.replicas
+        and new.replicas == spec.replicas
+        and new.available == spec.replicas
+    ):  # IsSaturated
+        return {r.name: 0 for r in old if r.replicas > 0}
+    if spec.strategy != "RollingUpdate":
+        return {}
+    allowed = spec.replicas + max_surge(spec) if spec.replicas > 0 else 0
+    to_add = allowed - sum(r.replicas for r in active)
+    # ReplicaSetsBySizeNewer scaling up, ReplicaSetsBySizeOlder down: the largest first, ties
+    # by creation (then name) newest or oldest first
+    by_age = sorted(active, key=lambda r: (r.created_at, r.name), reverse=to_add > 0)
+    ranked = sorted(by_age, key=lambda r: -r.replicas)
+    sizes: dict[str, int] = {}
+    added = 0
+    for rs in ranked:
+        share = proportion(rs, spec, to_add, added, fallback=status_replicas) if to_add else 0
+        sizes[rs.name] = rs.replicas + share
+        added += share
+    if to_add:
+        first = ranked[0].name
+        sizes[first] = max(0, sizes[first] + to_add - added)
+    return sizes
+
+
 def _recreate(
     spec: DeploymentSpec, new: ReplicaSetView | None, old: Sequence[ReplicaSetView]
 ) -> tuple[dict[str, int], bool]:
@@ -268,16 +369,11 @@ def compute_deployment_actions(
     progress_reason = ""
     if new is not None and new.revision <= max_old_revision:  # an old template is new again
         revisions[new.name] = (max_old_revision + 1, str(new.revision) if new.revision else "")
-    if spec.paused:  # scaling only: the ReplicaSet with the most replicas takes the change
-        pool = [r for r in replicasets if r.replicas > 0] or (
-            [new] if new is not None else _oldest_first(old)[-1:]
+    scaling = not spec.paused and is_scaling_event(spec, replicasets)
+    if spec.paused or scaling:  # sync(): scaling only, no rollout step
+        scale.update(
+            scale_replicasets(spec, new, old, status_replicas=int(previous.get("replicas") or 0))
         )
-        if pool:
-            total = sum(r.replicas for r in pool)
-            target = max(pool, key=lambda r: (r.replicas, r.created_at))
-            want = max(0, target.replicas + spec.replicas - total)
-            if want != target.replicas:
-                scale[target.name] = want
     elif spec.strategy == "Recreate":
         changes, may_scale_up = _recreate(spec, new, old)
         scale.update(changes)
@@ -319,6 +415,8 @@ def compute_deployment_actions(
     rolling = not complete and not _timed_out(conditions)
     if rolling and requeue is None:
         requeue = float(spec.progress_deadline_seconds)
+    if scaling:  # the rollout step follows in the next sync, as the controller's
+        requeue = 0.0
     return DeploymentActions(
         create=create,
         scale=scale,

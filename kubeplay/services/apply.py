@@ -407,6 +407,11 @@ def _carry_out(
                 restarts.append(e)
         elif e.key.kind in WORKLOAD_KINDS and e.key.group == "apps":
             workload_keys.append(e.key)
+        elif verb == "play" and e.key.kind == "Job" and e.key.group == "batch" and created:
+            # play runs a new Job's first pods here, as a Pod's or a Deployment's: one the
+            # runtime cannot start fails the play, which removes everything (apply leaves
+            # that to the Job controller's back-off and backoffLimit, as a cluster does)
+            workload_keys.append(e.key)
     # 2. what goes: recreated Pods, recreated or pruned workloads' pods (every revision's)
     #    and the objects they own, pruned Pods
     old_pods: list[PodRecord] = []

@@ -18,7 +18,12 @@ from kubeplay.settings import Settings
 from kubeplay.state.store import EventRecord
 
 # The component that reports events about objects of these kinds (kubectl's FROM).
-CONTROLLERS = {"StatefulSet": "statefulset-controller", "DaemonSet": "daemonset-controller"}
+CONTROLLERS = {
+    "Deployment": "deployment-controller",
+    "ReplicaSet": "replicaset-controller",
+    "StatefulSet": "statefulset-controller",
+    "DaemonSet": "daemonset-controller",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.engine import host as host_mod
@@ -214,9 +215,21 @@ def dependent_keys(host: host_mod.Host, key: Any) -> list[Any]:
     return keys
 
 
-def describe(settings: Settings, resource: str, namespace: str, name: str) -> tuple[str, list[Any]]:
-    """`describe job|cronjob NAME`: kubectl's layout (its main fields, the pods' or Jobs'
-    state; a CronJob's next schedule time) and the object's events (EventRecords)."""
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """A Job or CronJob for `describe`: the object as the API returns it, its pods' phases
+    (a Job's), its next schedule time (a CronJob's) and its events (EventRecords)."""
+
+    body: dict[str, Any]
+    phases: tuple[str, ...] = ()
+    next_at: float | None = None
+    events: tuple[Any, ...] = ()
+
+
+def describe(settings: Settings, resource: str, namespace: str, name: str) -> BatchView:
+    """What `describe job|cronjob NAME` shows (cli.describe renders it)."""
+    from kubeplay.services import resources
+
     kind = "Job" if resource.lower() in JOB_RESOURCES else "CronJob"
     host = host_mod.open_host(settings)
     try:
@@ -224,73 +237,20 @@ def describe(settings: Settings, resource: str, namespace: str, name: str) -> tu
         if rec is None:
             plural = "jobs" if kind == "Job" else "cronjobs"
             raise NotFoundError(f'{plural}.batch "{name}" not found')
+        phases: tuple[str, ...] = ()
         if kind == "Job":
             from kubeplay.engine import ownedpods
             from kubeplay.engine.controllers import jobs as jobs_ctl
 
-            phases = [
+            phases = tuple(
                 jobs_ctl.observe_pod(host, p).phase for p in ownedpods.owned(host.store, rec.uid)
-            ]
-        else:
-            phases = []
-        events = host.store.list_events(rec.uid)
+            )
+        events = tuple(host.store.list_events(rec.uid))
     finally:
         host.close()
-    body = rec.body
-    spec = body.get("spec") or {}
-    status = body.get("status") or {}
-    meta = body.get("metadata") or {}
-    labels = ", ".join(f"{k}={v}" for k, v in (meta.get("labels") or {}).items()) or "<none>"
-    lines = [f"Name:                 {name}", f"Namespace:            {namespace}"]
-    lines.append(f"Labels:               {labels}")
-    if kind == "Job":
-        want = job_plan.completions(body)
-        lines += [
-            f"Parallelism:          {job_plan.parallelism(body)}",
-            f"Completions:          {'<unset>' if want is None else want}",
-            f"Completion Mode:      {spec.get('completionMode', 'NonIndexed')}",
-            f"Suspend:              {str(bool(spec.get('suspend'))).lower()}",
-            f"Backoff Limit:        {spec.get('backoffLimit', 6)}",
-            f"Start Time:           {status.get('startTime', '<none>')}",
-        ]
-        if status.get("completionTime"):
-            lines.append(f"Completed At:         {status['completionTime']}")
-        counts = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
-        lines.append(
-            f"Pods Statuses:        {counts['Running'] + counts['Pending']} Active "
-            f"({counts['Pending']} Pending) / {counts['Succeeded']} Succeeded / "
-            f"{counts['Failed']} Failed"
-        )
-        if status.get("completedIndexes"):
-            lines.append(f"Completed Indexes:    {status['completedIndexes']}")
-        lines += _conditions(status)
-    else:
-        import time as time_mod
-
-        next_at = next_schedule(body, created_at=rec.created_at, now=time_mod.time())
-        active = ", ".join(str(r.get("name")) for r in status.get("active") or ()) or "<none>"
-        lines += [
-            f"Schedule:             {spec.get('schedule', '')}",
-            f"Time Zone:            {spec.get('timeZone') or 'UTC (unset)'}",
-            f"Concurrency Policy:   {spec.get('concurrencyPolicy', 'Allow')}",
-            f"Suspend:              {'True' if spec.get('suspend') else 'False'}",
-            f"Successful Job History Limit:  {spec.get('successfulJobsHistoryLimit', 3)}",
-            f"Failed Job History Limit:      {spec.get('failedJobsHistoryLimit', 1)}",
-            f"Starting Deadline Seconds:     {spec.get('startingDeadlineSeconds', '<unset>')}",
-            f"Last Schedule Time:   {status.get('lastScheduleTime', '<unset>')}",
-            f"Next Schedule Time:   {'<none>' if next_at is None else job_plan.rfc3339(next_at)}",
-            f"Active Jobs:          {active}",
-        ]
-    return "\n".join(lines), events
-
-
-def _conditions(status: Mapping[str, Any]) -> list[str]:
-    conditions = status.get("conditions") or ()
-    if not conditions:
-        return []
-    out = ["Conditions:", "  Type                Status  Reason"]
-    out += [
-        f"  {c.get('type', ''):<19} {c.get('status', ''):<7} {c.get('reason', '')}"
-        for c in conditions
-    ]
-    return out
+    next_at = (
+        next_schedule(rec.body, created_at=rec.created_at, now=time.time())
+        if kind == "CronJob"
+        else None
+    )
+    return BatchView(body=resources.to_kube(rec), phases=phases, next_at=next_at, events=events)

@@ -197,14 +197,21 @@ def delete(
     names: Sequence[str],
     *,
     grace: float | None = None,
+    cascade: str = "background",
 ) -> DeleteReport:
     """`delete KIND NAME...` for a kind other than Pod, ConfigMap and Secret (those keep
-    their own paths); a Deployment goes with its pods."""
+    their own paths); a Deployment goes with its pods, or with `cascade` orphan alone."""
     from kubeplay.errors import UsageError
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyMode
     from kubeplay.services import apply as apply_svc
 
+    if cascade == "orphan" and info.kind in ORPHANING_KINDS:
+        deleted = _orphan_delete(settings, [(info, namespace, n) for n in names])
+        missing = [n for n in names if (info.kind, n) not in deleted]
+        if missing:
+            raise NotFoundError(f'{info.resource} "{", ".join(missing)}" not found')
+        return DeleteReport(lines=tuple(f'{info.prefix} "{n}" deleted' for n in names))
     if (info.group, info.kind) == ("", "Endpoints"):
         host = host_mod.open_host(settings)
         try:
@@ -241,19 +248,82 @@ def delete(
     return DeleteReport(lines=lines, pods_changed=report.pods_changed)
 
 
+# Kinds whose dependents `--cascade=orphan` keeps (the others are deleted as usual).
+ORPHANING_KINDS = frozenset(
+    {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+)
+
+
+def _orphan_delete(
+    settings: Settings, wanted: Sequence[tuple[KindInfo, str, str]]
+) -> set[tuple[str, str]]:
+    """`--cascade=orphan`: each (kind, namespace, name) deleted alone, its dependents kept
+    without their ownerReference to it (engine.cascade); the (kind, name) deleted."""
+    from kubeplay.engine import apply as engine_apply
+    from kubeplay.engine import cascade
+    from kubeplay.engine.locks import key_locks
+
+    gone: set[tuple[str, str]] = set()
+    host = host_mod.open_host(settings)
+    try:
+        for info, namespace, name in wanted:
+            rec = host.store.get_record(info.group, info.kind, namespace, name)
+            if rec is None:
+                continue
+            records, pods = cascade.dependents(host, rec)
+            keys = [
+                engine_apply.key_of_record(rec),
+                *(engine_apply.key_of_record(r) for r in records),
+                *(kinds.ObjectKey("", "Pod", p.namespace, p.name) for p in pods),
+            ]
+            with key_locks(settings.locks_dir, keys):
+                rec = host.store.get_record(info.group, info.kind, namespace, name)
+                if rec is not None:
+                    cascade.orphan(host, rec, now=time.time())
+                    gone.add((info.kind, name))
+    finally:
+        host.close()
+    return gone
+
+
 def delete_files(
-    settings: Settings, paths: Sequence[str], *, recursive: bool = False
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    recursive: bool = False,
+    cascade: str = "background",
 ) -> DeleteReport:
-    """`delete -f PATH...`: every object the files define that is stored (any source)."""
+    """`delete -f PATH...`: every object the files define that is stored (any source);
+    with `cascade` orphan, workloads go alone (their dependents kept)."""
     from kubeplay.kube import loader
     from kubeplay.plan import apply as plan_apply
     from kubeplay.plan.apply import ApplyMode
     from kubeplay.services import apply as apply_svc
 
     objects = loader.load(apply_svc.expand_paths(paths, recursive=recursive))
-    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
     extra = plan_apply.custom_kinds(objects, ())
-    gone = {line.split(" ", 1)[0] for line in report.lines}
+    orphaned: list[str] = []
+    if cascade == "orphan":
+        alone = [o for o in objects if o.kind in ORPHANING_KINDS]
+        infos = [
+            (kinds.lookup(kinds.group_of(o.api_version), o.kind, extra=extra), o) for o in alone
+        ]
+        gone_alone = _orphan_delete(
+            settings, [(i, o.namespace, o.name) for i, o in infos if i is not None]
+        )
+        orphaned = [
+            f"{kinds.ref(plan_apply.key_of(o, extra=extra))} deleted"
+            for o in alone
+            if (o.kind, o.name) in gone_alone
+        ]
+        objects = [
+            o
+            for o in objects
+            if o.kind not in ORPHANING_KINDS or (o.kind, o.name) not in gone_alone
+        ]
+    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
+    report_lines = (*orphaned, *report.lines)
+    gone = {line.split(" ", 1)[0] for line in report_lines}
     missing: list[str] = []
     for obj in objects:
         ref = kinds.ref(plan_apply.key_of(obj, extra=extra))
@@ -262,22 +332,26 @@ def delete_files(
             resource = info.resource if info is not None else obj.kind.lower()
             missing.append(f'error when deleting "{obj.source}": {resource} "{obj.name}" not found')
     return DeleteReport(
-        lines=report.lines, missing=tuple(dict.fromkeys(missing)), pods_changed=report.pods_changed
+        lines=report_lines,
+        missing=tuple(dict.fromkeys(missing)),
+        pods_changed=report.pods_changed,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class SetView:
-    """A StatefulSet or DaemonSet for `describe`: the object, its pods' phases and events."""
+    """A Deployment, ReplicaSet, StatefulSet or DaemonSet for `describe`: the object, its
+    pods' phases, the ReplicaSets it owns (a Deployment's) and its events."""
 
     body: dict[str, Any]
     phases: tuple[str, ...]  # of its pods
     events: tuple[Any, ...]  # EventView, oldest first
+    replicasets: tuple[dict[str, Any], ...] = ()
 
 
 def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) -> SetView:
-    """`describe statefulset|daemonset NAME`: the stored object with the status its
-    controller wrote, its pods' phases and its events."""
+    """`describe deployment|replicaset|statefulset|daemonset NAME`: the stored object with
+    the status its controller wrote, its pods' phases, its ReplicaSets and its events."""
     from kubeplay.engine import ownedpods
     from kubeplay.services import events, pods
 
@@ -287,6 +361,10 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
         if rec is None:
             raise NotFoundError(f'{info.resource}.{info.group} "{name}" not found')
         mine = {p.uid for p in ownedpods.owned(host.store, rec.uid, namespace)}
+        replicasets = tuple(
+            to_kube(r)
+            for r in host.store.list_records(["ReplicaSet"], namespace, owner_uid=rec.uid)
+        )
     finally:
         host.close()
     views = pods.get_pods(settings, namespace=namespace)
@@ -294,7 +372,7 @@ def describe_set(settings: Settings, info: KindInfo, namespace: str, name: str) 
     found = tuple(
         e for e in events.list_events(settings, namespace=namespace) if e.event.uid == rec.uid
     )
-    return SetView(body=to_kube(rec), phases=phases, events=found)
+    return SetView(body=to_kube(rec), phases=phases, events=found, replicasets=replicasets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,6 +299,51 @@ def test_daemonset_update_deletes_the_old_pod_before_making_the_new(env: Env) ->
     assert env.status(DS)["updatedNumberScheduled"] == 1
 
 
+def test_daemonset_pod_tolerates_node_problems_and_is_pinned_to_the_node(env: Env) -> None:
+    env.put(ds_body(), DS_UID)
+    env.run(DS)
+    (name,) = env.names(DS_UID)
+    spec = env.record(name).manifest["spec"]
+    assert {t["key"] for t in spec["tolerations"]} >= {
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/unschedulable",
+    }
+    required = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required["nodeSelectorTerms"] == [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["localhost"]}]}
+    ]
+
+
+def test_daemonset_whose_node_affinity_stops_matching_removes_its_pod(env: Env) -> None:
+    """The template's required node affinity no longer matches the one node (as a cluster
+    whose only node lacks the label): the pod goes, nothing is made, status desires 0."""
+    env.put(ds_body(), DS_UID)
+    env.run(DS)
+    (name,) = env.names(DS_UID)
+    body = ds_body()
+    body["spec"]["template"]["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    env.put(body, DS_UID)
+    env.run(DS)
+    env.run(pod_key("default", name))
+    assert env.names(DS_UID) == []
+    status = env.status(DS)
+    assert (status["desiredNumberScheduled"], status["currentNumberScheduled"]) == (0, 0)
+    assert status["numberMisscheduled"] == 0 and status["numberReady"] == 0
+
+
 def test_daemonset_on_a_node_it_does_not_select_runs_nothing(env: Env) -> None:
     body = ds_body()
     body["spec"]["template"]["spec"]["nodeSelector"] = {"disktype": "ssd"}

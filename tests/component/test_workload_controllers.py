@@ -294,3 +294,124 @@ def test_a_template_changed_back_reuses_its_replicaset_with_a_new_revision(env: 
     assert notes["deployment.kubernetes.io/revision"] == "3"
     assert notes["deployment.kubernetes.io/revision-history"] == "1"
     assert rss[name].body["spec"]["replicas"] == 1
+
+
+def test_scaling_in_the_middle_of_a_rollout_spreads_over_the_replicasets(env: Env) -> None:
+    """3 replicas roll to a template whose pods never get Ready (1 new, 3 old); scaling to 6
+    then grows both ReplicaSets in proportion (sync.go's scale), not only one of them."""
+    env.put(_deployment(3))
+    env.settle()
+    never_ready = _deployment(3, mode="b")
+    never_ready["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["false"]}
+    }
+    env.put(never_ready, generation=2)
+    env.settle()
+    by_age = sorted(env.replicasets(), key=lambda r: r.created_at)
+    assert [r.body["spec"]["replicas"] for r in by_age] == [3, 1]
+    never_ready["spec"]["replicas"] = 6
+    env.put(never_ready, generation=3)
+    env.settle()
+    by_age = sorted(env.replicasets(), key=lambda r: r.created_at)
+    # maxSurge 25 % of 6 = 2: 4 -> 8 pods shared 3:1 (old 6, new 2, the events below); the
+    # rollout steps that follow remove an old pod (5 = 6 - 25 % available are enough) and add
+    # a new one: 8 pods, none more
+    assert [r.body["spec"]["replicas"] for r in by_age] == [5, 3]
+    for rs in by_age:
+        notes = rs.body["metadata"]["annotations"]
+        assert notes["deployment.kubernetes.io/desired-replicas"] == "6"
+        assert notes["deployment.kubernetes.io/max-replicas"] == "8"
+    messages = [e.message for e in env.host.store.list_events(env.uid)]
+    assert f"Scaled up replica set {by_age[0].name} from 3 to 6" in messages
+    assert f"Scaled up replica set {by_age[1].name} from 1 to 2" in messages
+
+
+def test_a_hash_collision_bumps_collision_count_and_names_another_replicaset(env: Env) -> None:
+    """Another ReplicaSet already holds `web-<hash>`: the Deployment bumps
+    status.collisionCount and its ReplicaSet is named with the hash that includes it; the
+    other one is left alone, and a later sync finds the new one again (no second
+    rollout)."""
+    body = _deployment(2)
+    template = body["spec"]["template"]
+    squatter_name = f"web-{workloads.template_hash(template)}"
+    squatter_uid = new_uid()
+    env.host.store.put_records(
+        [
+            ObjectRecord(
+                uid=squatter_uid,
+                api_group="apps",
+                kind="ReplicaSet",
+                namespace="default",
+                name=squatter_name,
+                body={
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {"name": squatter_name, "namespace": "default"},
+                    "spec": {
+                        "replicas": 0,
+                        "selector": {"matchLabels": {"app": "other"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "other"}},
+                            "spec": {"containers": [{"name": "x", "image": "busybox"}]},
+                        },
+                    },
+                },
+                created_at=env.clock(),
+            )
+        ]
+    )
+    env.put(body)
+    env.settle()
+    assert env.deployment().body["status"]["collisionCount"] == 1
+    mine = [r for r in env.replicasets() if r.owner_uid == env.uid]
+    assert [r.name for r in mine] == [f"web-{workloads.template_hash(template, 1)}"]
+    assert len(env.pods_of()) == 2
+    squatter = env.host.store.get_record("apps", "ReplicaSet", "default", squatter_name)
+    assert squatter is not None and squatter.uid == squatter_uid
+    env.put(body, generation=2)
+    env.settle()
+    assert [r.name for r in env.replicasets() if r.owner_uid == env.uid] == [mine[0].name]
+
+
+def test_an_orphaned_replicaset_keeps_its_pods_and_a_new_deployment_adopts_it(
+    env: Env,
+) -> None:
+    """`delete deployment --cascade=orphan`: the ReplicaSet and its pods stay, without the
+    ownerReference; the Deployment applied again (a new uid) adopts the ReplicaSet its
+    selector matches (ClaimReplicaSets) and runs the same pods, no new ReplicaSet."""
+    from kubeplay.engine import cascade
+
+    env.put(_deployment(2))
+    env.settle()
+    pods = [p.name for p in env.pods_of()]
+    (rs,) = env.replicasets()
+    gone = cascade.orphan(env.host, env.deployment(), now=env.clock())
+    assert gone == [f"replicaset/{rs.name}"]
+    env.settle()
+    (kept,) = env.replicasets()
+    assert kept.uid == rs.uid and kept.owner_uid == ""
+    assert "ownerReferences" not in kept.body["metadata"]
+    assert [p.name for p in env.pods_of()] == pods  # still the ReplicaSet's
+    env.uid = new_uid()
+    env.put(_deployment(2))
+    env.settle()
+    (adopted,) = env.replicasets()
+    assert adopted.uid == rs.uid and adopted.owner_uid == env.uid
+    assert ownedpods.controller_ref(adopted.body)["uid"] == env.uid
+    assert [p.name for p in env.pods_of()] == pods
+    assert env.deployment().body["status"]["availableReplicas"] == 2
+
+
+def test_an_orphaned_replicasets_pods_lose_their_owner_and_stay(env: Env) -> None:
+    from kubeplay.engine import cascade
+
+    env.put(_deployment(2))
+    env.settle()
+    (rs,) = env.replicasets()
+    names = cascade.orphan(env.host, rs, now=env.clock())
+    pods = env.pods_of()
+    assert sorted(names) == sorted(f"pod/{p.name}" for p in pods) and len(pods) == 2
+    for pod in pods:
+        assert "ownerReferences" not in pod.manifest["metadata"]
+        row = env.host.store.get_record("", "Pod", "default", pod.name)
+        assert row is not None and row.owner_uid == ""

@@ -179,7 +179,9 @@ class DaemonSetController:
             self._event(rec, "SuccessfulDelete", f"Deleted pod: {pod.name}")
         if todo.create:
             taken = {p.name for p in store.list_pods(rec.namespace)}
-            body = ds.pod_manifest(spec, chosen.update, name=_random_name(f"{spec.name}-", taken))
+            body = ds.pod_manifest(
+                spec, chosen.update, name=_random_name(f"{spec.name}-", taken), node=NODE
+            )
             try:
                 created = ownedpods.create(self.host, [body], origin=rec.origin)
             except KubeplayError as err:  # the loop retries the set with back-off

@@ -52,7 +52,12 @@ def _stamp(now: float) -> str:
 
 
 def new_replicaset(
-    deployment: ObjectRecord, create: plan_dep.NewReplicaSet, *, surge: int, now: float
+    deployment: ObjectRecord,
+    create: plan_dep.NewReplicaSet,
+    *,
+    replicas: int,
+    surge: int,
+    now: float,
 ) -> ObjectRecord:
     """The ReplicaSet record of the Deployment's current template."""
     body = deployment.body
@@ -92,8 +97,8 @@ def new_replicaset(
         "labels": labels,
         "annotations": plan_dep.replicaset_annotations(
             body,
-            replicas=int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1),
-            max_replicas=int(spec.get("replicas") or 0) + surge,
+            replicas=replicas,
+            max_replicas=replicas + surge,
             revision=create.revision,
         ),
         "ownerReferences": [
@@ -124,12 +129,16 @@ def _hash_of(rs: ObjectRecord) -> str:
     return str(labels.get(workloads.TEMPLATE_HASH_LABEL) or "")
 
 
-def _revision(rs: ObjectRecord) -> int:
+def _annotated(rs: ObjectRecord, name: str) -> int | None:
     annotations = (rs.body.get("metadata") or {}).get("annotations") or {}
     try:
-        return int(str(annotations.get(plan_dep.REVISION) or 0))
-    except ValueError:
-        return 0
+        return int(str(annotations[name]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _revision(rs: ObjectRecord) -> int:
+    return _annotated(rs, plan_dep.REVISION) or 0
 
 
 class DeploymentController:
@@ -202,10 +211,26 @@ class DeploymentController:
             }
         )
         template = (rec.body.get("spec") or {}).get("template") or {}
-        new_hash = workloads.template_hash(template)
+        collisions = (rec.body.get("status") or {}).get("collisionCount")
+        new_hash = workloads.template_hash(
+            template, None if collisions is None else int(collisions)
+        )
         owned = store.list_records([RS_KIND], rec.namespace, owner_uid=rec.uid)
+        owned += self._adopt(rec, now=now)
         views: list[ReplicaSetView] = []
         for rs in owned:
+            # the new ReplicaSet is the one with this template (FindNewReplicaSet compares
+            # templates, not names: one named at a lower collisionCount is still it; without
+            # a collision every name is the plain hash, so the label says it)
+            rs_hash = _hash_of(rs)
+            if (
+                collisions is not None
+                and rs_hash != new_hash
+                and workloads.same_template(
+                    (rs.body.get("spec") or {}).get("template") or {}, template
+                )
+            ):
+                rs_hash = new_hash
             pods = ownedpods.owned(store, rs.uid, rs.namespace)
             seen = [observe_pod(self.host, p) for p in pods]
             rs_spec = rs.body.get("spec") or {}
@@ -218,7 +243,7 @@ class DeploymentController:
             views.append(
                 ReplicaSetView(
                     name=rs.name,
-                    template_hash=_hash_of(rs),
+                    template_hash=rs_hash,
                     replicas=int(rs_spec.get("replicas") or 0),
                     created_at=rs.created_at,
                     revision=_revision(rs),
@@ -226,24 +251,25 @@ class DeploymentController:
                     ready=counts["readyReplicas"],
                     available=counts["availableReplicas"],
                     all_pods=len(pods),
+                    desired=_annotated(rs, plan_dep.DESIRED_REPLICAS),
+                    max_replicas=_annotated(rs, plan_dep.MAX_REPLICAS),
                 )
             )
         actions = plan_dep.compute_deployment_actions(
             spec, views, new_hash=new_hash, status=rec.body.get("status"), now=now
         )
-        surge, _ = plan_dep.resolve_fenceposts(spec.max_surge, spec.max_unavailable, spec.replicas)
+        surge = plan_dep.max_surge(spec)
         also: list[ObjectKey] = []
         by_name = {r.name: r for r in owned}
         writes: list[ObjectRecord] = []
         revision = max((_revision(r) for r in owned), default=0)
         if actions.create is not None:
             taken = store.get_record(GROUP, RS_KIND, rec.namespace, actions.create.name)
-            if taken is not None:  # a name another template holds: a hash collision
-                raise PermanentError(
-                    f"deployment {rec.namespace}/{rec.name}: replicaset {actions.create.name} "
-                    "exists and is not this Deployment's"
-                )
-            writes.append(new_replicaset(rec, actions.create, surge=surge, now=now))
+            if taken is not None:  # another template holds the name: a hash collision
+                return self._collided(rec, taken, now=now)
+            writes.append(
+                new_replicaset(rec, actions.create, replicas=spec.replicas, surge=surge, now=now)
+            )
             revision = actions.create.revision
             record_event(
                 self.host,
@@ -258,20 +284,21 @@ class DeploymentController:
             meta = body.setdefault("metadata", {})
             notes = dict(meta.get("annotations") or {})
             generation = rs.generation
-            if name in actions.scale:
+            if name in actions.scale:  # a size, or only the annotations, to write
                 old = int((body.get("spec") or {}).get("replicas") or 0)
                 new = actions.scale[name]
-                body.setdefault("spec", {})["replicas"] = new
-                generation += 1
                 notes[plan_dep.DESIRED_REPLICAS] = str(spec.replicas)
                 notes[plan_dep.MAX_REPLICAS] = str(spec.replicas + surge)
-                verb = "up" if new > old else "down"
-                record_event(
-                    self.host,
-                    rec,
-                    reason="ScalingReplicaSet",
-                    message=f"Scaled {verb} replica set {name} from {old} to {new}",
-                )
+                if new != old:
+                    body.setdefault("spec", {})["replicas"] = new
+                    generation += 1
+                    verb = "up" if new > old else "down"
+                    record_event(
+                        self.host,
+                        rec,
+                        reason="ScalingReplicaSet",
+                        message=f"Scaled {verb} replica set {name} from {old} to {new}",
+                    )
             if name in actions.revision:
                 number, history = actions.revision[name]
                 notes[plan_dep.REVISION] = str(number)
@@ -283,6 +310,8 @@ class DeploymentController:
                 revision = max(revision, number)
             meta["annotations"] = notes
             meta["generation"] = generation
+            if body == rs.body:
+                continue
             writes.append(
                 replace(rs, body=body, generation=generation, content_hash="", updated_at=now)
             )
@@ -308,6 +337,50 @@ class DeploymentController:
             needs_supervisor=actions.rolling,
             also=tuple(also),
         )
+
+    def _adopt(self, rec: ObjectRecord, *, now: float) -> list[ObjectRecord]:
+        """ClaimReplicaSets: ReplicaSets of its namespace with no controller whose labels its
+        selector matches become its own (left by `delete --cascade=orphan`); they are then
+        its new or old ReplicaSets like any other."""
+        selector = (rec.body.get("spec") or {}).get("selector") or {}
+        adopted: list[ObjectRecord] = []
+        for rs in self.host.store.list_records([RS_KIND], rec.namespace):
+            labels = (rs.body.get("metadata") or {}).get("labels") or {}
+            if ownedpods.controller_ref(rs.body) or not workloads.selector_matches(
+                selector, labels
+            ):
+                continue
+            body = copy.deepcopy(rs.body)
+            meta = body.setdefault("metadata", {})
+            meta["ownerReferences"] = [
+                *(meta.get("ownerReferences") or ()),
+                ownedpods.owner_reference(
+                    api_version="apps/v1", kind=KIND, name=rec.name, uid=rec.uid
+                ),
+            ]
+            adopted.append(
+                replace(rs, body=body, owner_uid=rec.uid, content_hash="", updated_at=now)
+            )
+            _log.info("replicaset_adopted", deployment=f"{rec.namespace}/{rec.name}", rs=rs.name)
+        if adopted:
+            self.host.store.put_records(adopted)
+        return adopted
+
+    def _collided(self, rec: ObjectRecord, taken: ObjectRecord, *, now: float) -> SyncResult:
+        """getNewReplicaSet on AlreadyExists: bump status.collisionCount (the template then
+        hashes to another name) and sync again."""
+        status = dict(rec.body.get("status") or {})
+        count = int(status.get("collisionCount") or 0) + 1
+        status["collisionCount"] = count
+        _log.info(
+            "deployment_hash_collision",
+            deployment=f"{rec.namespace}/{rec.name}",
+            replicaset=taken.name,
+            collision_count=count,
+        )
+        body = {**rec.body, "status": status}
+        self.host.store.put_records([replace(rec, body=body, content_hash="", updated_at=now)])
+        return SyncResult(requeue_after=0.0, needs_supervisor=True)
 
     def _write_status(
         self, rec: ObjectRecord, status: Mapping[str, Any], *, revision: int, now: float

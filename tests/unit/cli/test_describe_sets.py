@@ -52,7 +52,8 @@ def test_statefulset() -> None:
     assert "Replicas:           3 desired | 2 total" in lines
     assert "  Partition:        1" in lines
     assert "Pods Status:        1 Running / 1 Waiting / 0 Succeeded / 0 Failed" in lines
-    assert "      /data from data" in lines
+    assert "      /data from data (rw)" in lines
+    assert "CreationTimestamp:  Sun, 06 Dec 2026 09:00:00 +0000" in lines
     assert "  Capacity:      1Gi" in lines
     assert "  Access Modes:  [ReadWriteOnce]" in lines
 
@@ -65,7 +66,9 @@ def test_daemonset() -> None:
         "status": {"desiredNumberScheduled": 1, "currentNumberScheduled": 1},
     }
     lines = describe.describe_set(body, ("Running",)).splitlines()
-    assert "Node-Selector:      <none>" in lines
+    assert "Node-Selector:  <none>" in lines
+    assert not any(line.startswith("CreationTimestamp") for line in lines)  # as kubectl
     assert "Desired Number of Nodes Scheduled: 1" in lines
     assert "Number of Nodes Scheduled with Available Pods: 0" in lines
-    assert "Pods Status:        1 Running / 0 Waiting / 0 Succeeded / 0 Failed" in lines
+    # after lines without a tab, its own tabwriter block
+    assert "Pods Status:  1 Running / 0 Waiting / 0 Succeeded / 0 Failed" in lines

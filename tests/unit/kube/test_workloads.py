@@ -9,6 +9,7 @@ rand.SafeEncodeString of its decimal value), k8s.io/apimachinery/pkg/util/rand (
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -67,6 +68,32 @@ def test_template_hash_is_safe_encoded_fnv32a_of_the_defaulted_template() -> Non
     expected = workloads.safe_encode(str(workloads.fnv32a(canonical)))
     assert workloads.template_hash(TEMPLATE) == expected
     assert set(expected) <= set(workloads.ALPHANUMS)
+    # ComputeHash: a collisionCount is hashed after the template, 4 bytes little-endian
+    for count, tail in ((0, b"\0\0\0\0"), (1, b"\1\0\0\0"), (258, b"\2\1\0\0")):
+        with_count = workloads.safe_encode(str(workloads.fnv32a(canonical + tail)))
+        assert workloads.template_hash(TEMPLATE, count) == with_count
+
+
+@pytest.mark.parametrize(
+    ("count", "other"),
+    [
+        pytest.param(None, 0, id="unset-differs-from-0"),
+        pytest.param(0, 1, id="each-collision-count-its-own-name"),
+        pytest.param(1, 2, id="bumped-again"),
+    ],
+)
+def test_collision_count_gives_another_hash(count: int | None, other: int) -> None:
+    assert workloads.template_hash(TEMPLATE, count) != workloads.template_hash(TEMPLATE, other)
+
+
+def test_same_template_ignores_the_hash_label_whatever_the_collision_count() -> None:
+    named = copy.deepcopy(TEMPLATE)
+    named["metadata"]["labels"][workloads.TEMPLATE_HASH_LABEL] = workloads.template_hash(
+        TEMPLATE, 3
+    )
+    assert workloads.same_template(named, TEMPLATE)
+    named["spec"]["containers"][0]["image"] = "nginx:2"
+    assert not workloads.same_template(named, TEMPLATE)
 
 
 def test_template_hash_changes_with_the_template_only() -> None:

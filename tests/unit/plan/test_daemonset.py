@@ -5,6 +5,7 @@ node matches, none elsewhere, failed pods replaced, rolling update with maxSurge
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -217,7 +218,7 @@ def test_node_matches(pod_spec: dict[str, object], expected: bool) -> None:
 
 def test_pod_manifest_labels() -> None:
     rev = Revision("agent-7f9c", 1, {"metadata": {"labels": {"app": "a"}}, "spec": {}})
-    body = ds.pod_manifest(spec(generation=3), rev, name="agent-x2b4c")
+    body = ds.pod_manifest(spec(generation=3), rev, name="agent-x2b4c", node="localhost")
     assert body["metadata"]["labels"] == {
         "app": "a",
         ds.REVISION_LABEL: "7f9c",
@@ -225,3 +226,86 @@ def test_pod_manifest_labels() -> None:
     }
     assert body["metadata"]["generateName"] == "agent-"
     assert body["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet"
+
+
+NAME_AFFINITY = {
+    "requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["localhost"]}]}
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("pod_spec", "tolerations", "affinity"),
+    [
+        pytest.param(
+            {},
+            list(ds.DAEMON_TOLERATIONS),
+            {"nodeAffinity": NAME_AFFINITY},
+            id="daemon-tolerations-and-node-name-affinity",
+        ),
+        pytest.param(
+            {"hostNetwork": True},
+            [*ds.DAEMON_TOLERATIONS, ds.NETWORK_UNAVAILABLE],
+            {"nodeAffinity": NAME_AFFINITY},
+            id="host-network-tolerates-network-unavailable",
+        ),
+        pytest.param(
+            {
+                "tolerations": [
+                    {"key": "gpu", "operator": "Exists"},
+                    {
+                        "key": "node.kubernetes.io/not-ready",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 5,
+                    },
+                ]
+            },
+            [{"key": "gpu", "operator": "Exists"}, *ds.DAEMON_TOLERATIONS],
+            {"nodeAffinity": NAME_AFFINITY},
+            id="own-tolerations-kept-an-equal-one-replaced",
+        ),
+        pytest.param(
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "kubernetes.io/os",
+                                            "operator": "In",
+                                            "values": ["linux"],
+                                        }
+                                    ]
+                                }
+                            ]
+                        },
+                        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1}],
+                    },
+                    "podAntiAffinity": {"x": 1},
+                }
+            },
+            list(ds.DAEMON_TOLERATIONS),
+            {
+                "nodeAffinity": {
+                    **NAME_AFFINITY,
+                    "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1}],
+                },
+                "podAntiAffinity": {"x": 1},
+            },
+            id="required-node-affinity-replaced-by-the-node-name",
+        ),
+    ],
+)
+def test_pod_manifest_tolerations_and_node_affinity(
+    pod_spec: dict[str, Any], tolerations: list[dict[str, Any]], affinity: dict[str, Any]
+) -> None:
+    rev = Revision("agent-7f9c", 1, {"metadata": {"labels": {"app": "a"}}, "spec": pod_spec})
+    body = ds.pod_manifest(spec(), rev, name="agent-x2b4c", node="localhost")
+    assert body["spec"]["tolerations"] == tolerations
+    assert body["spec"]["affinity"] == affinity

@@ -255,3 +255,106 @@ def test_spec_of_a_deployment_body() -> None:
         name="web", replicas=5, max_surge=2, max_unavailable="10%", min_ready_seconds=3,
         paused=True, generation=4,
     )  # fmt: skip
+
+
+# --- proportional scaling (sync.go's scale; cases from its TestScale) -----------------------
+
+NEWER, OLD, OLDER = NOW - 10, NOW - 20, NOW - 30
+
+
+def _sized(
+    name: str, replicas: int, created: float, *, was: int, surge_was: int = 0
+) -> ReplicaSetView:
+    """A ReplicaSet sized by the Deployment when it had `was` replicas and maxSurge
+    `surge_was` (its desired-replicas and max-replicas annotations)."""
+    return ReplicaSetView(
+        name=name,
+        template_hash=name,
+        replicas=replicas,
+        created_at=created,
+        pods=replicas,
+        ready=replicas,
+        available=replicas,
+        all_pods=replicas,
+        desired=was,
+        max_replicas=was + surge_was,
+    )
+
+
+@pytest.mark.parametrize(
+    ("replicas", "surge", "was", "surge_was", "new", "old", "want"),
+    [
+        pytest.param(12, 0, 10, 0, ("v1", 10), [], {"v1": 12}, id="one-replicaset-10-to-12"),
+        pytest.param(5, 0, 10, 0, ("v1", 10), [], {"v1": 5}, id="one-replicaset-10-to-5"),
+        pytest.param(10, 0, 5, 0, ("v2", 2), [("v1", 3)], {"v2": 4, "v1": 6},
+                     id="proportional-5-to-10"),
+        pytest.param(3, 0, 5, 0, ("v2", 2), [("v1", 3)], {"v2": 1, "v1": 2},
+                     id="proportional-5-to-3"),
+        pytest.param(4, 0, 9, 0, ("v2", 8), [("v1", 1)], {"v2": 4, "v1": 0},
+                     id="proportional-9-to-4"),
+        pytest.param(10, 0, 7, 0, ("v3", 2), [("v2", 3), ("v1", 2)],
+                     {"v3": 3, "v2": 4, "v1": 3}, id="proportional-7-to-10"),
+        pytest.param(8, 0, 13, 0, ("v3", 2), [("v2", 8), ("v1", 3)],
+                     {"v3": 1, "v2": 5, "v1": 2}, id="proportional-13-to-8"),
+        pytest.param(4, 0, 3, 0, ("v3", 1), [("v2", 1), ("v1", 1)],
+                     {"v3": 2, "v2": 1, "v1": 1}, id="leftover-up-goes-to-the-newest"),
+        pytest.param(2, 0, 3, 0, ("v3", 1), [("v2", 1), ("v1", 1)],
+                     {"v3": 1, "v2": 1, "v1": 0}, id="leftover-down-comes-from-the-oldest"),
+        pytest.param(5, 0, 4, 0, None, [("v2", 2), ("v1", 2)], {"v2": 3, "v1": 2},
+                     id="no-new-replicaset-newest-first"),
+        pytest.param(0, 0, 6, 0, ("v3", 3), [("v2", 2), ("v1", 1)],
+                     {"v3": 0, "v2": 0, "v1": 0}, id="down-to-zero"),
+        pytest.param(6, 0, 6, 0, ("v3", 0), [("v2", 0), ("v1", 0)], {"v3": 6},
+                     id="up-from-zero-only-the-new-one"),
+        pytest.param(20, 2, 10, 2, ("v2", 6), [("v1", 6)], {"v2": 11, "v1": 11},
+                     id="with-surge-pods"),
+        pytest.param(50, 6, 10, 3, ("v2", 5), [("v1", 8)], {"v2": 22, "v1": 34},
+                     id="surge-and-size-both-change"),
+    ],
+)  # fmt: skip
+def test_scale_replicasets(
+    replicas: int,
+    surge: int,
+    was: int,
+    surge_was: int,
+    new: tuple[str, int] | None,
+    old: list[tuple[str, int]],
+    want: dict[str, int],
+) -> None:
+    spec = DeploymentSpec(name="foo", replicas=replicas, max_surge=surge, max_unavailable=0)
+    created = iter((OLD, OLDER))
+    new_rs = _sized(new[0], new[1], NEWER, was=was, surge_was=surge_was) if new else None
+    old_rss = [_sized(n, r, next(created), was=was, surge_was=surge_was) for n, r in old]
+    got = dep.scale_replicasets(spec, new_rs, old_rss)
+    sizes = {r.name: r.replicas for r in [*([new_rs] if new_rs else []), *old_rss]}
+    assert {**sizes, **got} == {**sizes, **want}
+
+
+def test_scale_of_a_template_changed_at_once_scales_the_old_ones_first() -> None:
+    """The template and replicas change together: the scaling event comes first (no new
+    ReplicaSet yet), the old ones share 10 -> 14; the rollout follows in the next sync."""
+    spec = DeploymentSpec(name="foo", replicas=14, max_surge=0, max_unavailable=0)
+    rss = [_sized("v2", 7, NEWER, was=10), _sized("v1", 3, OLD, was=10)]
+    got = dep.compute_deployment_actions(spec, rss, new_hash="v3", now=NOW)
+    assert got.create is None
+    assert dict(got.scale) == {"v2": 10, "v1": 4}
+    assert got.requeue_after == 0.0
+
+
+def test_a_saturated_new_replicaset_scales_the_old_ones_to_zero() -> None:
+    spec = DeploymentSpec(name="foo", replicas=2, max_surge=1, max_unavailable=1)
+    new = _sized("v2", 2, NEWER, was=2)
+    assert dep.scale_replicasets(spec, new, [_sized("v1", 1, OLD, was=2)]) == {"v1": 0}
+    broken = replace(new, available=0)  # not saturated, 3 = replicas + surge: sizes kept
+    assert dep.scale_replicasets(spec, broken, [_sized("v1", 1, OLD, was=2)]) == {
+        "v2": 2,
+        "v1": 1,
+    }
+
+
+def test_no_scaling_event_when_every_active_replicaset_was_sized_for_these_replicas() -> None:
+    spec = DeploymentSpec(name="foo", replicas=3)
+    assert not dep.is_scaling_event(
+        spec, [_sized("v2", 1, NEWER, was=3), _sized("v1", 0, OLD, was=5)]
+    )
+    assert dep.is_scaling_event(spec, [_sized("v2", 1, NEWER, was=3), _sized("v1", 2, OLD, was=5)])
