@@ -285,11 +285,11 @@ class _PlainExchange:
                 self._loop.add_writer(self._fd, self._send)
                 self._writing = True
             return
+        self._loop.add_reader(self._fd, self._receive)  # before remove_writer: one epoll MOD
+        self._reading = True
         if self._writing:
             self._loop.remove_writer(self._fd)
             self._writing = False
-        self._loop.add_reader(self._fd, self._receive)
-        self._reading = True
 
     def _receive(self) -> None:
         if self.done.done():
