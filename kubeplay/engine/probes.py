@@ -169,8 +169,8 @@ def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> b
             if size == 0:
                 break
             pos = eol + 2
-            if len(buf) < pos + size:
-                raise _malformed(f"{len(buf) - pos} bytes of a {size}-byte chunk")
+            if eol < 0 or len(buf) < pos + size:
+                raise _malformed(f"a {size}-byte chunk cut short")
             body += buf[pos : pos + size]
             pos += size + 2
         return bytes(body[:limit])
@@ -214,8 +214,8 @@ class _PlainExchange:
     response is whole, the server closes, or `cap` bytes.
 
     A readiness probe a second for 50 pods must cost the supervisor little: this is one
-    future per request, where a stream transport (open_connection) costs about four times
-    the CPU and the loop's sock_* coroutines a future and a task step for each of connect,
+    future per request, where a stream transport (open_connection) costs about twice the CPU
+    of the loop's sock_* coroutines, and those a future and a task step for each of connect,
     send and every receive. Cancelling `done` (a probe's timeout) closes the socket."""
 
     __slots__ = (

@@ -146,6 +146,16 @@ def test_parse_response(data: bytes, status: int, body: bytes) -> None:
             "malformed HTTP response: bad chunk size b'zz'",
             id="chunk-size",
         ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nok",
+            "malformed HTTP response: a 5-byte chunk cut short",
+            id="chunk-cut-short",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5",
+            "malformed HTTP response: a 5-byte chunk cut short",
+            id="chunk-size-line-cut-short",
+        ),
     ],
 )
 def test_parse_response_malformed(data: bytes, message: str) -> None:
