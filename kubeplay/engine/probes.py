@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import socket
 import ssl
 from collections.abc import Sequence
@@ -131,6 +132,10 @@ def request_headers(
     return out
 
 
+# the headers that frame a body, as they appear in a lower-cased head after the status line
+_FRAMING = re.compile(rb"\r\n[ \t]*(content-length|transfer-encoding)[ \t]*:([^\r\n]*)")
+
+
 def _response_complete(buf: bytes | bytearray) -> bool:
     """Whether `buf` holds a whole final response (headers, and a body by Content-Length or
     a last chunk), so a probe need not wait for the server to close."""
@@ -138,13 +143,13 @@ def _response_complete(buf: bytes | bytearray) -> bool:
     if end < 0:
         return False
     head = bytes(buf[:end]).lower()
-    if head.startswith(b"http/1.1 1") or head.startswith(b"http/1.0 1"):
+    if head.startswith((b"http/1.1 1", b"http/1.0 1")):
         return False  # informational: the real response follows; read on
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip() == b"content-length" and value.strip().isdigit():
+    for match in _FRAMING.finditer(head):
+        name, value = match.group(1), match.group(2).strip()
+        if name == b"content-length" and value.isdigit():
             return len(buf) - end - 4 >= int(value)
-        if name.strip() == b"transfer-encoding" and b"chunked" in value:
+        if name == b"transfer-encoding" and b"chunked" in value:
             return bytes(buf[-7:]) == b"0\r\n\r\n" or bytes(buf[-5:]) == b"0\r\n\r\n"
     return False
 
@@ -242,11 +247,11 @@ class _PlainExchange:
         self._reading = self._writing = False
         self.done: asyncio.Future[bytes] = loop.create_future()
         self.done.add_done_callback(self._close)
-        self._sock = socket.socket(
-            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        self._sock = socket.socket(  # non-blocking from the start: no ioctl
+            socket.AF_INET6 if ":" in host else socket.AF_INET,
+            socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
         )
         self._fd = self._sock.fileno()
-        self._sock.setblocking(False)
         try:
             self._sock.connect(self._addr)
         except BlockingIOError:  # in progress: writable once connected (or refused)
