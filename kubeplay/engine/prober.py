@@ -53,16 +53,19 @@ async def grid_sleep(seconds: float) -> None:
     duration does not push its next run later (period from start to start, as the kubelet's
     ticker; a probe slower than half a step slips one)."""
     loop = asyncio.get_running_loop()
-    now = loop.time()
-    at = round((now + seconds) / WAKE_GRID) * WAKE_GRID
-    if at <= now:
-        at = now + seconds
     done = loop.create_future()
-    timer = loop.call_at(at, _wake, done)
+    timer = loop.call_at(grid_deadline(loop.time(), seconds), _wake, done)
     try:
         await done
     finally:
         timer.cancel()
+
+
+def grid_deadline(now: float, seconds: float, grid: float = WAKE_GRID) -> float:
+    """When a sleep of `seconds` from `now` ends on the grid: the nearest multiple of `grid`
+    to `now + seconds`, or `now + seconds` itself if that multiple is not after `now`."""
+    at = round((now + seconds) / grid) * grid
+    return at if at > now else now + seconds
 
 
 def _wake(done: asyncio.Future[None]) -> None:
