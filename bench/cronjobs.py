@@ -8,7 +8,8 @@ its resyncs and the next schedule time. After a settle, its CPU (utime+stime fro
 /proc/<pid>/stat over a window, default 30 s, as % of one core) and VmRSS are read. Target:
 under 0.5 % of one core (issue #12). With Deployments their pods run on the bench's bridge.
 
-kubeplay runs with its own roots under /tmp (bridge kpcjb0, subnet 10.249.0.0/24);
+kubeplay runs with its own roots under /tmp (bridge kpcjb0, subnet 10.249.0.0/24, or
+KUBEPLAY_BENCH_BRIDGE / KUBEPLAY_BENCH_SUBNET);
 everything is removed at the end (`kubeplay system reset`), also on failure. Root only.
 Output: a markdown table on stdout, JSON in bench/results/cronjobs-<timestamp>.json.
 """
@@ -58,8 +59,8 @@ def main() -> int:
         "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
         "KUBEPLAY_ROOT": str(base / "root"),
         "KUBEPLAY_RUNROOT": str(runroot),
-        "KUBEPLAY_BRIDGE": "kpcjb0",
-        "KUBEPLAY_SUBNET": "10.249.0.0/24",
+        "KUBEPLAY_BRIDGE": os.environ.get("KUBEPLAY_BENCH_BRIDGE", "kpcjb0"),
+        "KUBEPLAY_SUBNET": os.environ.get("KUBEPLAY_BENCH_SUBNET", "10.249.0.0/24"),
         "KUBEPLAY_DNS_UPSTREAM": "none",
     }
 

@@ -43,6 +43,36 @@ async def _to_thread(call: Callable[[], object]) -> None:
     await asyncio.to_thread(call)
 
 
+WAKE_GRID = 0.05  # probes due within the same 50 ms wake the loop once
+
+
+async def grid_sleep(seconds: float) -> None:
+    """Sleep about `seconds`, ending on the nearest multiple of WAKE_GRID of the loop's clock
+    (never earlier than half a grid step before): the probes of many pods with the same
+    period then run in one wake-up of the loop rather than one each, and a probe's own
+    duration does not push its next run later (period from start to start, as the kubelet's
+    ticker; a probe slower than half a step slips one)."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    timer = loop.call_at(grid_deadline(loop.time(), seconds), _wake, done)
+    try:
+        await done
+    finally:
+        timer.cancel()
+
+
+def grid_deadline(now: float, seconds: float, grid: float = WAKE_GRID) -> float:
+    """When a sleep of `seconds` from `now` ends on the grid: the nearest multiple of `grid`
+    to `now + seconds`, or `now + seconds` itself if that multiple is not after `now`."""
+    at = round((now + seconds) / grid) * grid
+    return at if at > now else now + seconds
+
+
+def _wake(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
 _log = log.get_logger(__name__)
 
 
@@ -84,7 +114,7 @@ class Prober:
         on_change: OnChange | None = None,
         handlers: Handlers | None = None,
         clock: Clock = time.time,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep = grid_sleep,
         offload: Offload = _to_thread,
     ) -> None:
         self._host = host

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import re
 import socket
 import ssl
 from collections.abc import Sequence
@@ -130,76 +132,202 @@ def request_headers(
     return out
 
 
-async def _read_body(
-    reader: asyncio.StreamReader, headers: list[tuple[str, str]], limit: int
-) -> bytes:
-    lower = {k.lower(): v for k, v in headers}
-    body = bytearray()
-    if "chunked" in lower.get("transfer-encoding", "").lower():
-        while len(body) < limit:
-            size_line = await reader.readline()
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            chunk = await reader.readexactly(size)
-            body += chunk
-            await reader.readline()
-        return bytes(body[:limit])
-    if "content-length" in lower:
-        length = int(lower["content-length"])
-        return await reader.readexactly(min(length, limit))
-    while len(body) < limit and (chunk := await reader.read(limit - len(body))):
-        body += chunk
-    return bytes(body)
+# the headers that frame a body, as they appear in a lower-cased head after the status line
+_FRAMING = re.compile(rb"\r\n[ \t]*(content-length|transfer-encoding)[ \t]*:([^\r\n]*)")
 
 
 def _response_complete(buf: bytes | bytearray) -> bool:
     """Whether `buf` holds a whole final response (headers, and a body by Content-Length or
-    a last chunk), so a plain-HTTP probe need not wait for the server to close."""
+    a last chunk), so a probe need not wait for the server to close."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         return False
     head = bytes(buf[:end]).lower()
-    if head.startswith(b"http/1.1 1") or head.startswith(b"http/1.0 1"):
+    if head.startswith((b"http/1.1 1", b"http/1.0 1")):
         return False  # informational: the real response follows; read on
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip() == b"content-length" and value.strip().isdigit():
+    for match in _FRAMING.finditer(head):
+        name, value = match.group(1), match.group(2).strip()
+        if name == b"content-length" and value.isdigit():
             return len(buf) - end - 4 >= int(value)
-        if name.strip() == b"transfer-encoding" and b"chunked" in value:
+        if name == b"transfer-encoding" and b"chunked" in value:
             return bytes(buf[-7:]) == b"0\r\n\r\n" or bytes(buf[-5:]) == b"0\r\n\r\n"
     return False
 
 
-async def _exchange_plain(
-    host: str, port: int, request: bytes, *, cap: int
-) -> asyncio.StreamReader:
-    """Send `request` to an IP over plain TCP and return the response as a fed StreamReader.
+def _malformed(why: str) -> HttpError:
+    return HttpError(f"malformed HTTP response: {why}")
 
-    The loop's socket calls instead of a stream transport: a readiness probe a second for 50
-    pods must cost the supervisor little, and this takes about half the CPU of
-    open_connection's transport and protocol. Reads until the response is whole, the server
-    closes, or `cap` bytes."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        try:
-            await loop.sock_connect(sock, (host, port))
-        except OSError as err:
-            raise HttpError(_dial_error(host, port, err)) from err
-        await loop.sock_sendall(sock, request)
-        buf = bytearray()
-        while len(buf) < cap and (chunk := await loop.sock_recv(sock, 65536)):
-            buf += chunk
-            if _response_complete(buf):
+
+def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> bytes:
+    """The body that starts at `pos` of `buf`, at most `limit` bytes: chunked, by
+    Content-Length, or up to where the server closed."""
+    lower = {k.lower(): v for k, v in headers}
+    if "chunked" in lower.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while len(body) < limit:
+            eol = buf.find(b"\r\n", pos)
+            line = buf[pos:] if eol < 0 else buf[pos:eol]
+            try:
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise _malformed(f"bad chunk size {line[:20]!r}") from None
+            if size == 0:
                 break
-    finally:
-        sock.close()
-    reader = asyncio.StreamReader(limit=_HEADER_LIMIT)
-    reader.feed_data(bytes(buf))
-    reader.feed_eof()
-    return reader
+            pos = eol + 2
+            if eol < 0 or len(buf) < pos + size:
+                raise _malformed(f"a {size}-byte chunk cut short")
+            body += buf[pos : pos + size]
+            pos += size + 2
+        return bytes(body[:limit])
+    if "content-length" in lower:
+        try:
+            want = min(int(lower["content-length"]), limit)
+        except ValueError:
+            raise _malformed(f"bad Content-Length {lower['content-length']!r}") from None
+        if len(buf) - pos < want:
+            raise _malformed(f"{len(buf) - pos} bytes of a {want}-byte body")
+        return buf[pos : pos + want]
+    return buf[pos : pos + limit]
+
+
+def parse_response(buf: bytes, url: str, *, limit: int) -> HttpResponse:
+    """The final response in `buf` (everything the server sent, or up to a cap): informational
+    (1xx) responses skipped, the body capped at `limit` bytes."""
+    pos = 0
+    while True:
+        end = buf.find(b"\r\n\r\n", pos)
+        if end < 0 or end - pos > _HEADER_LIMIT:
+            raise _malformed("no end of headers" if end < 0 else "headers too long")
+        status_line, *header_lines = buf[pos:end].decode("latin-1").split("\r\n")
+        pos = end + 4
+        fields = status_line.split(" ", 2)
+        if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+            raise HttpError(f"malformed HTTP response {status_line!r}")
+        status = int(fields[1])
+        if 100 <= status < 200:
+            continue  # informational: the real response follows
+        pairs = [
+            (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in header_lines if ln)
+        ]
+        body = _body(buf, pos, pairs, limit)
+        return HttpResponse(status=status, headers=tuple(pairs), body=body, url=url)
+
+
+class _PlainExchange:
+    """Sends a request to an IP over plain TCP and reads the response, driven by the loop's
+    writer and reader callbacks on a non-blocking socket: `done` gets the bytes read until the
+    response is whole, the server closes, or `cap` bytes.
+
+    A readiness probe a second for 50 pods must cost the supervisor little: this is one
+    future per request, where a stream transport (open_connection) costs about twice the CPU
+    of the loop's sock_* coroutines, and those a future and a task step for each of connect,
+    send and every receive. Cancelling `done` (a probe's timeout) closes the socket."""
+
+    __slots__ = (
+        "_addr",
+        "_buf",
+        "_cap",
+        "_fd",
+        "_loop",
+        "_out",
+        "_reading",
+        "_sock",
+        "_writing",
+        "done",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int, request: bytes, cap: int
+    ) -> None:
+        self._loop = loop
+        self._addr = (host, port)
+        self._out = request
+        self._buf = bytearray()
+        self._cap = cap
+        self._reading = self._writing = False
+        self.done: asyncio.Future[bytes] = loop.create_future()
+        self.done.add_done_callback(self._close)
+        self._sock = socket.socket(  # non-blocking from the start: no ioctl
+            socket.AF_INET6 if ":" in host else socket.AF_INET,
+            socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
+        )
+        self._fd = self._sock.fileno()
+        try:
+            self._sock.connect(self._addr)
+        except BlockingIOError:  # in progress: writable once connected (or refused)
+            loop.add_writer(self._fd, self._connected)
+            self._writing = True
+        except OSError as err:
+            self._dial_failed(err)
+        else:
+            self._send()
+
+    def _dial_failed(self, err: OSError) -> None:
+        self.done.set_exception(HttpError(_dial_error(self._addr[0], self._addr[1], err)))
+
+    def _connected(self) -> None:
+        if self.done.done():
+            return
+        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._dial_failed(OSError(code, os.strerror(code)))  # e.g. ConnectionRefusedError
+            return
+        self._send()
+
+    def _send(self) -> None:
+        if self.done.done():
+            return
+        try:
+            sent = self._sock.send(self._out)
+        except BlockingIOError:
+            sent = 0
+        except OSError as err:
+            self.done.set_exception(err)
+            return
+        self._out = self._out[sent:]
+        if self._out:  # the rest once the socket takes more
+            if not self._writing:
+                self._loop.add_writer(self._fd, self._send)
+                self._writing = True
+            return
+        self._loop.add_reader(self._fd, self._receive)  # before remove_writer: one epoll MOD
+        self._reading = True
+        if self._writing:
+            self._loop.remove_writer(self._fd)
+            self._writing = False
+
+    def _receive(self) -> None:
+        if self.done.done():
+            return
+        try:
+            chunk = self._sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            self.done.set_exception(err)
+            return
+        if chunk:
+            self._buf += chunk
+            if len(self._buf) < self._cap and not _response_complete(self._buf):
+                return
+        self.done.set_result(bytes(self._buf))
+
+    def _close(self, _done: object) -> None:
+        if self._writing:
+            self._loop.remove_writer(self._fd)
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+        self._sock.close()
+
+
+async def _read_all(reader: asyncio.StreamReader, *, cap: int) -> bytes:
+    """What a stream gives until the response is whole, the server closes, or `cap` bytes."""
+    buf = bytearray()
+    while len(buf) < cap and (chunk := await reader.read(65536)):
+        buf += chunk
+        if _response_complete(buf):
+            break
+    return bytes(buf)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -218,14 +346,21 @@ def _request(url: str, headers: tuple[tuple[str, str], ...]) -> tuple[str, int, 
     return parts.hostname or "", parts.port or (443 if https else 80), https, request
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_plain_ip(host: str, https: bool) -> bool:
+    return not https and _is_ip(host)
+
+
 async def _get_once(url: str, headers: Sequence[tuple[str, str]], *, limit: int) -> HttpResponse:
     host, port, https, request = _request(url, tuple(headers))
-    tls = _insecure_tls() if https else None
+    cap = _HEADER_LIMIT + 2 * limit
     writer: asyncio.StreamWriter | None = None
     try:
-        if tls is None and _is_ip(host):
-            reader = await _exchange_plain(host, port, request, cap=_HEADER_LIMIT + 2 * limit)
+        if _is_plain_ip(host, https):
+            exchange = _PlainExchange(asyncio.get_running_loop(), host, port, request, cap)
+            buf = await exchange.done
         else:
+            tls = _insecure_tls() if https else None
             try:
                 reader, writer = await asyncio.open_connection(
                     host,
@@ -237,23 +372,7 @@ async def _get_once(url: str, headers: Sequence[tuple[str, str]], *, limit: int)
             except (OSError, ssl.SSLError) as err:
                 raise HttpError(_dial_error(host, port, err)) from err
             writer.write(request)
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            status_line, *header_lines = head.decode("latin-1").split("\r\n")
-            fields = status_line.split(" ", 2)
-            if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
-                raise HttpError(f"malformed HTTP response {status_line!r}")
-            status = int(fields[1])
-            pairs = [
-                (k.strip(), v.strip())
-                for k, _, v in (ln.partition(":") for ln in header_lines if ln)
-            ]
-            if 100 <= status < 200:
-                continue  # informational: the real response follows
-            body = await _read_body(reader, pairs, limit)
-            return HttpResponse(status=status, headers=tuple(pairs), body=body, url=url)
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as err:
-        raise HttpError(f"malformed HTTP response: {err}") from err
+            buf = await _read_all(reader, cap=cap)
     except (OSError, ssl.SSLError) as err:
         raise HttpError(str(err) or type(err).__name__) from err
     finally:
@@ -261,6 +380,7 @@ async def _get_once(url: str, headers: Sequence[tuple[str, str]], *, limit: int)
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
+    return parse_response(buf, url, limit=limit)
 
 
 async def http_get(

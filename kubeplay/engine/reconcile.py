@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
 # The kinds of `workload_controllers`, in their order.
 WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
-OTHER_RESYNC_SECONDS = 30.0  # kinds other than pods: every key looked at this often
+# Kinds other than pods: every key looked at again this often, a safety net for a missed
+# trigger only (as an informer's resync). What they depend on reaches them as keys: a command's
+# nudge, a changed pod (its owner), what a sync wrote (`also`), and time as `requeue_after`
+# (CronJob schedules, deadlines, back-offs, minReadySeconds); an idle supervisor does not
+# wake to sync settled objects (issue #12: 10 CronJobs and 10 Deployments under 0.5 % of a core).
+OTHER_RESYNC_SECONDS = 600.0
 MAX_SYNCS_PER_KEY = 2  # in a command: a key named again by its dependents, synced once more
 
 _log = log.get_logger(__name__)

@@ -38,7 +38,7 @@ def parse_exit_code(text: str) -> int | None:
         return None
 
 
-def read_exit_file(path: Path, *, oom_file: Path | None) -> ContainerExit | None:
+def read_exit_file(path: str | Path, *, oom_file: str | Path | None) -> ContainerExit | None:
     """The exit recorded at `path`, or None if there is none (yet)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -61,8 +61,10 @@ def persist_link(socket_dir: Path, cid: str) -> Path:
 
 
 def read_exit(exits_dir: Path, socket_dir: Path, cid: str) -> ContainerExit | None:
-    """The exit conmon recorded for `cid`, or None while it runs: files only, no runtime."""
-    return read_exit_file(exits_dir / cid, oom_file=persist_link(socket_dir, cid) / "oom")
+    """The exit conmon recorded for `cid`, or None while it runs: files only, no runtime.
+    Plain string paths (`persist_link`'s, spelt out): the supervisor reads the exit of every
+    container of every pod at each resync, and pathlib's joins cost more than the syscall."""
+    return read_exit_file(f"{exits_dir}/{cid}", oom_file=f"{socket_dir}/{cid}.persist/oom")
 
 
 class _Inotify:

@@ -55,10 +55,16 @@ def start_time(pid: int) -> int | None:
     if pid <= 0:
         return None
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return parse_start_time(fh.read())
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:  # os.read, not open(): no text wrapper (read for every container at each resync)
+        stat = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return parse_start_time(stat.decode("utf-8", "replace"))
 
 
 def identify(pid: int) -> ProcessId:

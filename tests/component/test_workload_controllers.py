@@ -17,7 +17,7 @@ import pytest
 from kubeplay.engine import ownedpods, reconcile
 from kubeplay.engine.controllers.deployments import deployment_key
 from kubeplay.engine.controllers.pods import PodController, pod_key
-from kubeplay.engine.loop import Loop
+from kubeplay.engine.loop import Loop, ObjectKey
 from kubeplay.kube import workloads
 from kubeplay.plan.backoff import BackoffPolicy
 from kubeplay.plan.images import ImageConfig
@@ -70,8 +70,8 @@ class Env:
             policy=BackoffPolicy(base=10.0, cap=300.0),
             watchers=[ownedpods.owner_keys, sample],
         )
-        controllers = reconcile.workload_controllers(self.host, clock=self.clock, wait=False)
-        self.loop = Loop([self.pods, *controllers], workers=2, clock=self.clock, resync={})
+        self.controllers = reconcile.workload_controllers(self.host, clock=self.clock, wait=False)
+        self.loop = Loop([self.pods, *self.controllers], workers=2, clock=self.clock, resync={})
         self.uid = new_uid()
 
     def counts(self) -> tuple[int, int]:
@@ -162,6 +162,34 @@ def test_a_deployment_makes_its_replicaset_and_running_pods(env: Env) -> None:
     owner = workloads.Workload(kind="Deployment", namespace="default", name="web", uid=env.uid,
                                manifest=body)  # fmt: skip
     assert all(workloads.owns(owner, p.manifest) for p in pods)
+
+
+def test_a_resync_of_a_settled_deployment_syncs_each_object_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full pass over objects that changed nothing queues nothing more: a settled pod queues
+    no ReplicaSet and a settled ReplicaSet no Deployment (an idle supervisor's resync)."""
+    env.put(_deployment(2))
+    env.settle()
+    synced: list[str] = []
+    for controller in [env.pods, *env.controllers]:
+
+        def counted(key: ObjectKey, *, now: float, sync: Any = controller.sync) -> Any:
+            synced.append(str(key))
+            return sync(key, now=now)
+
+        monkeypatch.setattr(controller, "sync", counted)
+
+    async def resync() -> None:
+        env.loop.request_full()
+        await env.loop.drain()
+
+    asyncio.run(resync())
+    (rs,) = env.replicasets()
+    pods = [f"pod/default/{p.name}" for p in env.pods_of()]
+    assert sorted(synced) == sorted(
+        ["deployment/default/web", f"replicaset/default/{rs.name}", *pods]
+    )
 
 
 def test_a_deleted_pod_is_replaced(env: Env) -> None:

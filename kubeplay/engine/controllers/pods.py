@@ -44,6 +44,9 @@ MOUNT_RETRY_CAP = 122.0
 _UNSEEN = object()
 PENDING_RETRY_SECONDS = 1.0  # an unscheduled pod (its hostPort held): look again after this
 
+# What the pod watchers were last told about a pod: its uid, lifecycle and observed state.
+_View = tuple[str, str, ObservedPod]
+
 # Maps a pod that changed (its latest record) to the keys of the objects that must look at it
 # again: its controlling owner, the Services selecting it... (the supervisor's pod_watchers).
 PodWatcher = Callable[[PodRecord], Iterable[ObjectKey]]
@@ -81,6 +84,7 @@ class _Requeue:
     def __init__(self) -> None:
         self.after: float | None = None
         self.acted = False  # the sync changed the pod's rows: read them again after
+        self.observed: ObservedPod | None = None  # what the sync saw (valid unless acted)
 
     def at(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
@@ -159,17 +163,19 @@ class PodController:
             else:
                 self._records[key] = rec
         seen = rec or previous
-        result = self._sync(key, rec, kills, now=now)
-        if seen is None or not self.watchers or not self._changed(key):
+        result, view = self._sync(key, rec, kills, now=now)
+        if seen is None or not self.watchers or not self._changed(key, view):
             return result
         return replace(result, also=(*result.also, *self._watched(seen)))
 
-    def _changed(self, key: ObjectKey) -> bool:
+    def _changed(self, key: ObjectKey, view: _View | None) -> bool:
         """Whether the pod looks different from the last time its watchers were told (its
         lifecycle, containers, exits, probe results; or it is gone), so that a periodic
-        resync of settled pods queues no owner."""
-        rec = self.host.store.get_pod(key.namespace, key.name)
-        view = None if rec is None else (rec.uid, rec.lifecycle, pods.observe(self.host, rec))
+        resync of settled pods queues no owner. `view`: the pod as the sync left it, when
+        the sync knows (it changed nothing); else it is read again."""
+        if view is None:
+            rec = self.host.store.get_pod(key.namespace, key.name)
+            view = None if rec is None else (rec.uid, rec.lifecycle, pods.observe(self.host, rec))
         with self._lock:
             before = self._views.get(key, _UNSEEN)
             if view is None:
@@ -191,31 +197,34 @@ class PodController:
 
     def _sync(
         self, key: ObjectKey, rec: PodRecord | None, kills: list[ProbeKill], *, now: float
-    ) -> SyncResult:
+    ) -> tuple[SyncResult, _View | None]:
+        """The sync's result, and the pod as it left it when that is known without reading it
+        again (an active pod it changed nothing of: a resync of a settled pod)."""
         store = self.host.store
         if rec is not None and rec.lifecycle == ownedpods.PENDING:
             with locks.try_pod_lock(self.host.settings.locks_dir, rec.namespace, rec.name) as got:
                 scheduled = got and ownedpods.schedule(self.host, rec)
             if not scheduled:  # its hostPort is still held (or a command works on it)
-                return SyncResult(requeue_after=PENDING_RETRY_SECONDS, needs_supervisor=True)
+                return SyncResult(requeue_after=PENDING_RETRY_SECONDS, needs_supervisor=True), None
             rec = store.get_pod_by_uid(rec.uid)
         if rec is None or rec.lifecycle not in ("active", "creating", "terminating"):
-            return SyncResult()
+            return SyncResult(), None
         for kill in kills:
             if kill.pod_uid == rec.uid:
                 self.kill_for_probe(rec, kill)
         with locks.try_pod_lock(self.host.settings.locks_dir, rec.namespace, rec.name) as got:
             if not got:  # a command works on it (a play bringing it up nudges us when done)
-                return SyncResult(
+                busy = SyncResult(
                     requeue_after=BUSY_RETRY_SECONDS,
                     needs_supervisor=rec.lifecycle != "terminating",
                 )
+                return busy, None
             fresh = store.get_pod_by_uid(rec.uid)
             if fresh is None:
-                return SyncResult()
+                return SyncResult(), None
             if fresh.lifecycle != "active":
                 self._finish_interrupted(key, fresh)
-                return SyncResult()
+                return SyncResult(), None
             crash.point("supervisor-sync")
             requeue = _Requeue()
             needed = self._sync_locked(key, fresh, requeue, now=now)
@@ -223,7 +232,10 @@ class PodController:
             with self._lock:
                 self._cids.update({c.container_id: key for c in after.containers})
                 self._records[key] = after
-            return SyncResult(requeue_after=requeue.after, needs_supervisor=needed)
+            view = None
+            if not requeue.acted and requeue.observed is not None:
+                view = (after.uid, after.lifecycle, requeue.observed)
+            return SyncResult(requeue_after=requeue.after, needs_supervisor=needed), view
 
     # --- one pod -------------------------------------------------------------------------
 
@@ -284,7 +296,7 @@ class PodController:
     ) -> bool:
         host = self.host
         plan = self._plan(key, rec)
-        observed = pods.observe(host, rec)
+        observed = requeue.observed = pods.observe(host, rec)
         if not supervision.needs_supervision(plan, observed):
             self._forget(key)
             return False

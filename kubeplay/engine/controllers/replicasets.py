@@ -6,7 +6,8 @@ never overlap) observes the pods it owns (`engine.ownedpods.owned`), asks
 (names `<rs>-<5 random characters>`, labels, ownerReference) in slow-start batches 1, 2,
 4, ... stopping at the first error, marks the victims terminating (the pod controller stops
 them within their grace period), and writes its status. It returns the pod keys it touched
-and, when its status changed, its Deployment's key, so both are looked at next.
+and, when what it sees of its pods changed since the last time it told its Deployment (or on
+its first sync in this process), its Deployment's key, so both are looked at next.
 
 A ReplicaSet that is gone (deleted, pruned) takes its pods with it (background cascading):
 its pods are marked terminating.
@@ -146,6 +147,9 @@ class ReplicaSetController:
         self.clock = clock
         self.wait = wait  # a command waits for the object's lock; the supervisor looks later
         self.held = held  # keys whose lock the calling command holds already
+        # what each ReplicaSet's owner was last told of it: uid, generation, its pods as seen
+        # and its status (availability after minReadySeconds changes with time alone)
+        self._told: dict[ObjectKey, tuple[str, int, tuple[OwnedPod, ...], dict[str, Any]]] = {}
 
     def keys(self) -> list[ObjectKey]:
         return [rs_key(r.namespace, r.name) for r in self.host.store.list_records([KIND])]
@@ -181,6 +185,7 @@ class ReplicaSetController:
         store = self.host.store
         rec = store.get_record(GROUP, KIND, key.namespace, key.name)
         if rec is None:
+            self._told.pop(key, None)
             return self._orphans(key, now=now)
         pods = ownedpods.owned(store, rec.uid, rec.namespace)
         seen = [observe_pod(self.host, p) for p in pods]
@@ -209,11 +214,15 @@ class ReplicaSetController:
         also = list(touched)
         if status != rec.body.get("status"):
             self._write_status(rec, status, now=now)
-        # its owner looks again: counts changed, or a terminating pod went (Recreate and the
-        # history limit wait for that)
+        # its owner looks again when anything it sees of the ReplicaSet changed since it was
+        # last told: counts, a pod's readiness, a terminating pod gone (Recreate and the
+        # history limit wait for that); a resync of a settled ReplicaSet queues no owner
+        told = (rec.uid, rec.generation, tuple(seen), status)
         owner = ownedpods.controller_ref(rec.body)
-        if isinstance(owner.get("kind"), str) and isinstance(owner.get("name"), str):
-            also.append(ObjectKey(owner["kind"], rec.namespace, owner["name"]))
+        if (self._told.get(key) != told or touched) and error is None:
+            self._told[key] = told
+            if isinstance(owner.get("kind"), str) and isinstance(owner.get("name"), str):
+                also.append(ObjectKey(owner["kind"], rec.namespace, owner["name"]))
         if error is not None:
             raise error
         settling = any(p.terminating for p in seen) or len(

@@ -98,3 +98,66 @@ def test_decode_health_status_rejects_compressed_messages() -> None:
 )
 def test_plain_http_response_is_complete(data: bytes, complete: bool) -> None:
     assert probes._response_complete(data) is complete
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "body"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, b"ok", id="length"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 200, b"ok", id="length-bounds"
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+            200,
+            b"hello",
+            id="chunked",
+        ),
+        pytest.param(b"HTTP/1.0 503 Busy\r\n\r\nclosed", 503, b"closed", id="to-eof"),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+            204,
+            b"",
+            id="informational-skipped",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100, 200, b"x" * 8, id="cap"
+        ),
+    ],
+)
+def test_parse_response(data: bytes, status: int, body: bytes) -> None:
+    got = probes.parse_response(data, "http://10.0.0.1:80/", limit=8)
+    assert (got.status, got.body) == (status, body)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(b"", "malformed HTTP response: no end of headers", id="nothing"),
+        pytest.param(b"SSH-2.0\r\n\r\n", "malformed HTTP response 'SSH-2.0'", id="not-http"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok",
+            "malformed HTTP response: 2 bytes of a 5-byte body",
+            id="body-short",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "malformed HTTP response: bad chunk size b'zz'",
+            id="chunk-size",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nok",
+            "malformed HTTP response: a 5-byte chunk cut short",
+            id="chunk-cut-short",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5",
+            "malformed HTTP response: a 5-byte chunk cut short",
+            id="chunk-size-line-cut-short",
+        ),
+    ],
+)
+def test_parse_response_malformed(data: bytes, message: str) -> None:
+    with pytest.raises(probes.HttpError, match="^" + message.replace("(", r"\(")):
+        probes.parse_response(data, "http://10.0.0.1:80/", limit=1024)
