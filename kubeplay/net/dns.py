@@ -30,6 +30,17 @@ START_ATTEMPTS = 5
 INTERFACE_RACE = "failed to find list of interfaces"
 
 
+def _start_time(pid: int) -> str | None:
+    """The start time of `pid` (clock ticks since boot, /proc/PID/stat field 22) while it has
+    not exited, else None: with the pid it names one process, also once its command line is
+    gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
 class Dnsmasq:
     def __init__(
         self, *, run_dir: Path, listen_address: str, bridge: str, upstream_resolv: Path | None
@@ -175,18 +186,21 @@ class Dnsmasq:
     def stop(self, *, timeout: float = 5.0) -> None:
         """Stop this run dir's dnsmasq (SIGTERM, then SIGKILL); not running is fine."""
         pid = self.pid()
-        if pid is not None:
+        started = _start_time(pid) if pid is not None else None
+        if pid is not None and started is not None:
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     break
-                # dnsmasq unlinks its pidfile before it closes its sockets: wait for the
-                # process itself, or a new one would find the address still in use.
+                # dnsmasq unlinks its pidfile before it closes its sockets, and an exiting
+                # process loses its command line (its memory goes before its files): wait
+                # for the process itself, known by its start time, or a new one would find
+                # the address still in use.
                 deadline = time.monotonic() + timeout
-                while self._alive(pid) and time.monotonic() < deadline:
+                while _start_time(pid) == started and time.monotonic() < deadline:
                     time.sleep(0.01)
-                if not self._alive(pid):
+                if _start_time(pid) != started:
                     break
             else:
                 raise NetworkError(f"dnsmasq (pid {pid}) did not exit", errno=errno.ETIMEDOUT)

@@ -100,3 +100,26 @@ def test_stop_waits_for_the_process_not_its_pidfile(
     server.stop()
     stat = Path(f"/proc/{pid}/stat")
     assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+EXEC_ON_TERM = SLOW_EXIT.replace("sleep 0.5; exit 0", "exec sleep 0.5")
+
+
+def test_stop_waits_for_a_process_whose_command_line_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exiting dnsmasq loses its command line before it closes its sockets (the kernel
+    frees its memory first): stop knows it by its start time, not by the --pid-file in its
+    command line, which a pid recycled by another process would not have either. Here the
+    process execs into `sleep` on SIGTERM: same pid, same start, another command line."""
+    script = tmp_path / "dnsmasq"
+    script.write_text(EXEC_ON_TERM)
+    script.chmod(0o755)
+    monkeypatch.setattr(dns, "DNSMASQ", str(script))
+    server = _server(tmp_path)
+    server.ensure_running()
+    pid = server.pid()
+    assert pid is not None
+    server.stop()
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
