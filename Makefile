@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 # Byte-compile kubeplay (also where PYTHONDONTWRITEBYTECODE is set): start-up time matters.
 bytecode: venv
 	@$(PY) -m compileall -q kubeplay
-	@$(PY) -m kubeplay.codecache
+	@$(PY) -m kubeplay.codecache >/dev/null
 
 $(ROOTFS_TAR): scripts/busybox-rootfs.sh
 	@mkdir -p $(CACHE)
