@@ -457,6 +457,22 @@ def describe_deployment(
     return tabwrite(lines)
 
 
+def _owned_header(meta: dict[str, Any], selector: dict[str, Any]) -> list[str]:
+    """Name, Namespace, Selector, Labels, Annotations and, for an object with a controlling
+    owner, Controlled By: the head of kubectl's ReplicaSet and Job describers."""
+    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
+    lines = [
+        f"Name:\t{meta.get('name')}",
+        f"Namespace:\t{meta.get('namespace')}",
+        f"Selector:\t{_selector(selector)}",
+        *_labels("Labels", meta.get("labels")),
+        *_labels("Annotations", meta.get("annotations"), annotations=True),
+    ]
+    if owner is not None:
+        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    return lines
+
+
 def describe_replicaset(
     body: dict[str, Any], phases: tuple[str, ...], *, no_events: bool = False
 ) -> str:
@@ -465,16 +481,7 @@ def describe_replicaset(
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     status = body.get("status") or {}
-    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
-    lines = [
-        f"Name:\t{meta.get('name')}",
-        f"Namespace:\t{meta.get('namespace')}",
-        f"Selector:\t{_selector(spec.get('selector') or {})}",
-        *_labels("Labels", meta.get("labels")),
-        *_labels("Annotations", meta.get("annotations"), annotations=True),
-    ]
-    if owner is not None:
-        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines = _owned_header(meta, spec.get("selector") or {})
     lines += [
         f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired",
         f"Pods Status:\t{_pods_status(phases)}",
@@ -503,20 +510,11 @@ def describe_job(body: dict[str, Any], phases: tuple[str, ...], *, no_events: bo
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     want = job_plan.completions(body)
-    owner = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
     # the API server's selector when none is given (manualSelector unset): the uid label
     selector = spec.get("selector") or {
         "matchLabels": {"batch.kubernetes.io/controller-uid": meta.get("uid", "")}
     }
-    lines = [
-        f"Name:\t{meta.get('name')}",
-        f"Namespace:\t{meta.get('namespace')}",
-        f"Selector:\t{_selector(selector)}",
-        *_labels("Labels", meta.get("labels")),
-        *_labels("Annotations", meta.get("annotations"), annotations=True),
-    ]
-    if owner is not None:
-        lines.append(f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}")
+    lines = _owned_header(meta, selector)
     lines += [
         f"Parallelism:\t{job_plan.parallelism(body)}",
         f"Completions:\t{'<unset>' if want is None else want}",

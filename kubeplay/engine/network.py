@@ -183,19 +183,14 @@ def check_host_ports(
     conflict = hostports.find_conflict(held, new, replacing=replacing)
     if conflict:
         raise SyncError(conflict, step="network")
-    node_ports = {
-        (p.node_port, p.protocol): svc.ref for svc in services for p in svc.ports if p.node_port
-    }
+    node_ports = hostports.node_ports(services)
     for plan in new:
         if plan.ref in replacing:
             continue
+        on_node_port = hostports.node_port_conflict(plan, node_ports)
+        if on_node_port:
+            raise SyncError(on_node_port, step="network")
         for p in plan.host_ports():
-            if (p.host_port, p.protocol) in node_ports:
-                raise SyncError(
-                    f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: already the nodePort "
-                    f"of service {node_ports[p.host_port, p.protocol]}",
-                    step="network",
-                )
             if ports.port_in_use(p.host_ip or hostports.ANY, p.host_port, p.protocol):
                 raise SyncError(
                     f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: "

@@ -151,7 +151,7 @@ def create(
     notes = _pull(host, list(compiled.values()))  # the images present before they are stored
     with host.store.batch():  # the hostPort claims and the insert: one transaction
         stored = host.store.list_pods()
-        placed = _place(records, compiled, stored, node_ports=_node_ports(_services(host)))
+        placed = _place(records, compiled, stored, services=_services(host))
         host.store.add_pods(placed)
     for rec in placed:
         if rec.lifecycle == PENDING:
@@ -166,21 +166,12 @@ def _held(stored: Iterable[PodRecord]) -> list[PodPlan]:
     return [plans.from_json(r.plan_json) for r in stored if r.lifecycle != PENDING]
 
 
-def _node_ports(services: Iterable[ServiceSpec]) -> set[tuple[int, str]]:
-    """The Services' nodePorts (port, protocol): a hostPort may not take one."""
-    return {(p.node_port, p.protocol) for svc in services for p in svc.ports if p.node_port}
-
-
-def _on_node_port(plan: PodPlan, node_ports: set[tuple[int, str]]) -> bool:
-    return any((p.host_port, p.protocol) in node_ports for p in plan.host_ports())
-
-
 def _place(
     records: Sequence[PodRecord],
     compiled: Mapping[str, PodPlan],
     stored: Sequence[PodRecord],
     *,
-    node_ports: set[tuple[int, str]],
+    services: Iterable[ServiceSpec],
 ) -> list[PodRecord]:
     """Each new pod bound (active) unless one of its hostPorts is held, by a pod or as a
     Service's nodePort: then pending."""
@@ -189,10 +180,14 @@ def _place(
     if not any(compiled[r.uid].host_ports() for r in records):
         return list(records)
     held = _held(stored)
+    node_ports = hostports.node_ports(services)
     out: list[PodRecord] = []
     for rec in records:
         plan = compiled[rec.uid]
-        if hostports.find_conflict(held, [plan]) is None and not _on_node_port(plan, node_ports):
+        if (
+            hostports.find_conflict(held, [plan]) is None
+            and hostports.node_port_conflict(plan, node_ports) is None
+        ):
             held.append(plan)
             out.append(rec)
         else:
@@ -215,7 +210,7 @@ def schedule(host: Host, rec: PodRecord) -> bool:
         others = [p for p in host.store.list_pods() if p.uid != rec.uid]
         if hostports.find_conflict(_held(others), [plan]) is not None:
             return False
-        if _on_node_port(plan, _node_ports(_services(host))):
+        if hostports.node_port_conflict(plan, hostports.node_ports(_services(host))):
             return False
         host.store.update_pod(rec.uid, lifecycle="active")
     _log.info("pod_scheduled", pod=f"{rec.namespace}/{rec.name}")

@@ -9,10 +9,11 @@ plays at once exactly one gets the port. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kubeplay.plan.pods import PodPlan
+from kubeplay.plan.services import ServiceSpec
 
 ANY = "0.0.0.0"
 
@@ -54,4 +55,24 @@ def find_conflict(
                     f"already used by pod {owner.pod}"
                 )
             taken.append(claim)
+    return None
+
+
+def node_ports(services: Iterable[ServiceSpec]) -> dict[tuple[int, str], str]:
+    """The Services' nodePorts, (port, protocol) -> the Service (namespace/name): kube-proxy
+    holds them on every host address, so a hostPort may not take one."""
+    return {
+        (p.node_port, p.protocol): svc.ref for svc in services for p in svc.ports if p.node_port
+    }
+
+
+def node_port_conflict(plan: PodPlan, held: Mapping[tuple[int, str], str]) -> str | None:
+    """The first hostPort of `plan` that is a Service's nodePort (of `held`), as a message."""
+    for p in plan.host_ports():
+        svc = held.get((p.host_port, p.protocol))
+        if svc is not None:
+            return (
+                f"pod {plan.ref}: hostPort {p.host_port}/{p.protocol}: already the nodePort "
+                f"of service {svc}"
+            )
     return None

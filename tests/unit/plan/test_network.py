@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubeplay.errors import NetworkError
-from kubeplay.plan import hostports, network
+from kubeplay.plan import hostports, network, services
 from kubeplay.plan.network import PortMap
 from kubeplay.plan.pods import ContainerKind, ContainerPlan, PodPlan, PortPlan
 
@@ -375,3 +375,51 @@ def test_host_port_conflict(
     held: list[PodPlan], new: list[PodPlan], replacing: tuple[str, ...], expected: str | None
 ) -> None:
     assert hostports.find_conflict(held, new, replacing=replacing) == expected
+
+
+def _node_port_svc(node_port: int, protocol: str = "TCP") -> services.ServiceSpec:
+    return services.service_spec(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "type": "NodePort",
+                "clusterIP": "10.96.0.10",
+                "selector": {"app": "web"},
+                "ports": [
+                    {"port": 80, "targetPort": 8080, "protocol": protocol, "nodePort": node_port}
+                ],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("pod", "svcs", "expected"),
+    [
+        pytest.param(
+            _hp_pod("a", (30080, "TCP", "")),
+            [_node_port_svc(30080)],
+            "pod default/a: hostPort 30080/TCP: already the nodePort of service default/web",
+            id="hostPort-is-a-service-nodePort",
+        ),
+        pytest.param(
+            _hp_pod("a", (30080, "TCP", "127.0.0.1")),
+            [_node_port_svc(30080)],
+            "pod default/a: hostPort 30080/TCP: already the nodePort of service default/web",
+            id="nodePort-holds-every-host-address",
+        ),
+        pytest.param(
+            _hp_pod("a", (30080, "UDP", "")),
+            [_node_port_svc(30080)],
+            None,
+            id="nodePort-other-protocol-no-conflict",
+        ),
+        pytest.param(_hp_pod("a", (30080, "TCP", "")), [], None, id="no-services-no-conflict"),
+    ],
+)
+def test_node_port_conflict(
+    pod: PodPlan, svcs: list[services.ServiceSpec], expected: str | None
+) -> None:
+    assert hostports.node_port_conflict(pod, hostports.node_ports(svcs)) == expected
