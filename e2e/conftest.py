@@ -75,10 +75,14 @@ def _used_subnets() -> set[str]:
 SUBNET_BASE = os.environ.get("KUBEPLAY_TEST_SUBNET_BASE", "10.252")
 
 
-def _free_subnet(*, taken: str = "") -> str:
+def _free_subnet(*, taken: str = "", services: bool = False) -> str:
+    """A /24 of SUBNET_BASE no address or route uses: pod subnets from the lower half, service
+    ranges from the upper, so no test's pod traffic (a DNS query to its bridge) is ever
+    addressed into another test's service range."""
     used = _used_subnets() | ({taken} if taken else set())
+    low, high = (128, 255) if services else (1, 128)
     for _ in range(200):
-        net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(1, 255)}.0/24")
+        net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(low, high)}.0/24")
         if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
             return str(net)
     raise RuntimeError(f"no free {SUBNET_BASE}.X.0/24 subnet")
@@ -109,7 +113,7 @@ class Kubeplay:
             "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
             "KUBEPLAY_SUBNET": subnet,
             # Services' cluster IPs: a /24 of the test's own /16, never the default range.
-            "KUBEPLAY_SERVICE_CIDR": _free_subnet(taken=subnet),
+            "KUBEPLAY_SERVICE_CIDR": _free_subnet(services=True),
             # Pod names only: no DNS query ever leaves the test's network.
             "KUBEPLAY_DNS_UPSTREAM": "none",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -401,14 +405,15 @@ class Kubeplay:
         records = self.runroot / "dns" / "records.conf"  # SRV and CNAME lines
         with contextlib.suppress(OSError):
             found += [f"dns record: {line}" for line in records.read_text().splitlines()]
-        # UDP conntrack entries to the service range (TCP ones may linger in TIME_WAIT, as
-        # in a cluster: kube-proxy clears UDP only)
+        # UDP conntrack entries to the service range answered from this test's pods (TCP ones
+        # may linger in TIME_WAIT, as in a cluster: kube-proxy clears UDP only). A range is
+        # not reserved across tests run side by side, hence the pod subnet as well.
+        pods = self.env["KUBEPLAY_SUBNET"].rsplit(".", 1)[0] + "."
         with contextlib.suppress(OSError):
-            found += [
-                f"conntrack: {line.strip()}"
-                for line in Path("/proc/net/nf_conntrack").read_text().splitlines()
-                if " udp " in line and f" dst={cidr}" in line.split(" src=", 2)[1]
-            ]
+            for line in Path("/proc/net/nf_conntrack").read_text().splitlines():
+                _, original, reply = [*line.split(" src=", 2), "", ""][:3]
+                if " udp " in line and f" dst={cidr}" in original and reply.startswith(pods):
+                    found.append(f"conntrack: {line.strip()}")
         return found
 
     def assert_nothing_runs(self) -> None:
