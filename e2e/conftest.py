@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,29 @@ class Kubeplay:
             stderr=subprocess.PIPE,
             text=True,
         )
+
+    @contextlib.contextmanager
+    def watching(self, *args: str) -> Iterator[list[str]]:
+        """`kubeplay ARGS` (a `-w` watch) in the background; yields the list its output lines
+        are appended to as they come, for `wait_for`; Ctrl-C and all lines read on exit."""
+        proc = self.popen(*args)
+        lines: list[str] = []
+
+        def read() -> None:
+            assert proc.stdout is not None
+            lines.extend(iter(proc.stdout.readline, ""))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            yield lines
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+            reader.join(timeout=10)
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()
+            proc.stderr.close()
 
     def write(self, name: str, text: str) -> Path:
         path = self.tmp / name

@@ -601,22 +601,10 @@ def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kube
 def test_get_w_of_another_kind_prints_additions_changes_and_deletions(kp: Kubeplay) -> None:
     """`get KIND -w` as kubectl's watch: the list, then a row for each added, changed or
     deleted object (a deleted one as it was last seen)."""
-    import signal
-    import threading
-
     first = kp.write("sa1.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa1}\n")
     second = kp.write("sa2.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa2}\n")
     kp.ok("apply", "-f", str(first))
-    watch = kp.popen("get", "serviceaccounts", "-w")
-    lines: list[str] = []
-
-    def read() -> None:
-        assert watch.stdout is not None
-        lines.extend(iter(watch.stdout.readline, ""))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    with kp.watching("get", "serviceaccounts", "-w") as lines:
         kp.wait_for("the list", lambda: any(line.startswith("sa1 ") for line in lines))
         kp.ok("apply", "-f", str(second))
         kp.wait_for("sa2 added", lambda: [line for line in lines if line.startswith("sa2 ")])
@@ -624,12 +612,5 @@ def test_get_w_of_another_kind_prints_additions_changes_and_deletions(kp: Kubepl
         kp.wait_for(
             "sa2 deleted", lambda: len([line for line in lines if line.startswith("sa2 ")]) == 2
         )
-    finally:
-        watch.send_signal(signal.SIGINT)
-        watch.wait(timeout=10)
-        reader.join(timeout=10)
-        assert watch.stdout is not None and watch.stderr is not None
-        watch.stdout.close()
-        watch.stderr.close()
     assert lines[0].split() == ["NAME", "AGE"]
     kp.ok("delete", "-f", str(first))

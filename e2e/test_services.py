@@ -157,8 +157,6 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
 def test_get_endpoints_of_one_service_watched(kp: Kubeplay) -> None:
     """`get ep web -w`: the list, then web's row as its endpoints change; never the row of
     another Service (here `other`, whose endpoints change in the same write)."""
-    import signal
-    import threading
 
     def web(name: str) -> dict[str, Any]:
         return labelled(pod(name, command=HTTPD, ports=[{"containerPort": 8080}]), app="web")
@@ -173,27 +171,11 @@ def test_get_endpoints_of_one_service_watched(kp: Kubeplay) -> None:
         )
     )
     a_ip = kp.pod("a")["status"]["podIP"]
-    watch = kp.popen("get", "ep", "web", "-w")
-    lines: list[str] = []
-
-    def read() -> None:
-        assert watch.stdout is not None
-        lines.extend(iter(watch.stdout.readline, ""))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    with kp.watching("get", "ep", "web", "-w") as lines:
         kp.wait_for("a listed", lambda: any(f"{a_ip}:8080" in line for line in lines))
         kp.play(write(kp, "b.yaml", web("b")))
         b_ip = kp.pod("b")["status"]["podIP"]
         kp.wait_for("b added", lambda: any(f"{b_ip}:8080" in line for line in lines))
-    finally:
-        watch.send_signal(signal.SIGINT)
-        watch.wait(timeout=10)
-        reader.join(timeout=10)
-        assert watch.stdout is not None and watch.stderr is not None
-        watch.stdout.close()
-        watch.stderr.close()
     assert lines[0].split() == ["NAME", "ENDPOINTS", "AGE"]
     assert all(line.startswith("web ") for line in lines[1:]), lines
 

@@ -187,18 +187,15 @@ def test_init_container_is_retried_until_it_succeeds_and_get_pods_w_streams_it(
     )
     path = kp.write("init.yaml", text + "  volumes: [{name: work, emptyDir: {}}]\n")
     kp.play(path)
-    watch = kp.popen("get", "pods", "-w")
-    try:
+    with kp.watching("get", "pods", "-w") as lines:
 
         def running() -> dict[str, Any] | None:
             pod = kp.pod("init")
             return pod if "running" in statuses(pod)["main"]["state"] else None
 
         pod = kp.wait_for("the app container to run", running, timeout=60)
-        time.sleep(1.5)  # the watcher polls every 0.5 s
-    finally:
-        watch.send_signal(signal.SIGINT)
-        out, _ = watch.communicate(timeout=10)
+        kp.wait_for("a Running row", lambda: len(lines) > 1 and lines[-1].split()[2] == "Running")
+    out = "".join(lines)
     setup = statuses(pod)["setup"]
     assert setup["restartCount"] >= 1, setup
     assert setup["state"]["terminated"]["exitCode"] == 0
@@ -272,18 +269,14 @@ def test_events_of_a_pod_in_get_events_and_describe(kp: Kubeplay) -> None:
         pod_yaml("ev", policy="Always", containers={"main": SLEEPER, "crash": "sleep 0.3; exit 2"}),
     )
     kp.play(path)
-    watch = kp.popen("get", "events", "-w")
-    try:
+    with kp.watching("get", "events", "-w") as lines:
 
         def backoff_seen() -> str | None:
             out = kp.ok("get", "events")
             return out if "BackOff" in out else None
 
         table = kp.wait_for("a BackOff event", backoff_seen, timeout=30)
-        time.sleep(1.0)
-    finally:
-        watch.send_signal(signal.SIGINT)
-        streamed, _ = watch.communicate(timeout=10)
+        kp.wait_for("BackOff streamed", lambda: any("BackOff" in line for line in lines))
     lines = table.splitlines()
     assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], table
     expected = [
@@ -299,7 +292,6 @@ def test_events_of_a_pod_in_get_events_and_describe(kp: Kubeplay) -> None:
         assert re.search(
             rf"^\S+\s+{type_}\s+{reason}\s+pod/ev\s+{re.escape(message)}", table, re.M
         ), (reason, table)
-    assert "BackOff" in streamed, streamed
 
     described = kp.ok("describe", "pod", "ev")
     section = described[described.index("\nEvents:") :]
