@@ -154,6 +154,29 @@ def test_cluster_ip_from_pods_itself_and_the_host_and_by_name(kp: Kubeplay) -> N
     assert res.returncode == 2 and "delete the Service" in res.stderr, res.stderr
 
 
+def test_a_pod_finds_a_service_of_the_same_file_as_it_starts(kp: Kubeplay) -> None:
+    """Services come first, as kubectl applies them and as CoreDNS serves them: a pod whose
+    first command looks its backend up (here a Service with no endpoints yet, with a named
+    port, hence SRV records too) finds the name and the cluster IP at once."""
+    vip = str(ipaddress.ip_network(kp.env["KUBEPLAY_SERVICE_CIDR"]).network_address + 10)
+    lookup = f"nslookup -type=a web.default.svc.cluster.local | grep -q 'Address:.*{vip}$'"
+    path = write(
+        kp,
+        "app.yaml",
+        service("web", selector={"app": "web"}, clusterIP=vip),
+        pod("client", command=lookup, restartPolicy="Never"),
+    )
+    kp.play(path)
+    phase = kp.wait_for(
+        "the client to finish",
+        lambda: (
+            kp.pod("client")["status"]["phase"] in ("Succeeded", "Failed")
+            and kp.pod("client")["status"]["phase"]
+        ),
+    )
+    assert phase == "Succeeded", kp.ok("logs", "client")
+
+
 def test_get_endpoints_of_one_service_watched(kp: Kubeplay) -> None:
     """`get ep web -w`: the list, then web's row as its endpoints change; never the row of
     another Service (here `other`, whose endpoints change in the same write)."""

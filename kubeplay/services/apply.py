@@ -526,7 +526,15 @@ def _carry_out(
     engine_volumes.refresh_object_volumes(host, configs)
     made: list[str] = []  # pods the workload controllers made, in this process
     made_records: list[str] = []  # objects they made (a Deployment's new ReplicaSets)
+    services = any(
+        e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
+    )
     try:
+        if services and (new_rows or workload_keys):
+            # A Service's rules and DNS name exist before any pod of the same apply starts,
+            # as in a cluster (kubectl applies Services first, CoreDNS serves them at once):
+            # a pod that looks its backend up as it starts finds it.
+            network.refresh(host)
         _parallel(
             settings,
             lambda r: engine.sync_pod(host, plans_by_uid[r.uid], pulled=pulled),
@@ -561,9 +569,6 @@ def _carry_out(
     for e in restarts:
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    services = any(
-        e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
-    )
     if new_rows or old_pods or made or services:
         network.refresh(host)
     return _Done(
