@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from kubeplay.engine import nudges
+from kubeplay.engine import network, nudges
 from kubeplay.engine import supervisor as supervisor_mod
 from kubeplay.engine.controllers.pods import pod_key
+from kubeplay.engine.controllers.services import NETWORK_KEY
 from kubeplay.engine.loop import ObjectKey
 from kubeplay.plan.probes import ProbeKill, ProbeType
 from kubeplay.runtime.watch import DirWatch
@@ -215,3 +216,26 @@ def test_a_handed_fd_that_is_not_the_lock_is_not_trusted(
         sup._release()
     finally:
         os.close(other)
+
+
+def test_a_pod_change_before_the_first_services_sync_queues_the_network(
+    sup: supervisor_mod.Supervisor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh supervisor does not yet know whether Services exist: a pod's readiness flip
+    reported while its first Services sync runs must reach the rules at once (it waited for
+    the 2 s poll: `make run`'s curl right after the rollout was refused). Once a sync found
+    no Service, pod changes cost nothing."""
+    pod = PodRecord(
+        uid="u1",
+        namespace="default",
+        name="web",
+        source="",
+        manifest={},
+        plan_json="",
+        created_at=0.0,
+    )
+    assert sup.services.pod_watcher(pod) == [NETWORK_KEY]
+    none = network.NodeNetwork(ruleset=None, names={}, services=0)
+    monkeypatch.setattr(network, "refresh", lambda host, only_changed=False: none)
+    sup.services.sync(NETWORK_KEY, now=100.0)
+    assert sup.services.pod_watcher(pod) == []

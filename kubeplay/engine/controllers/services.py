@@ -34,7 +34,10 @@ class ServiceController:
     def __init__(self, host: Host) -> None:
         self.host = host
         self._full_at = 0.0  # when the table was last applied whatever it was
-        self._active = False  # Services existed at the last sync
+        # Services existed at the last sync; until a first sync says, assume they may: a
+        # fresh supervisor's first sync runs beside the pods' (in another worker), and a
+        # readiness flip reported meanwhile must queue the key again, not wait for the poll.
+        self._active = True
 
     @property
     def kinds(self) -> frozenset[str]:
