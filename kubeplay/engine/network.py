@@ -473,10 +473,10 @@ def refresh(host: Host, *, only_changed: bool = False) -> NodeNetwork:
                 if want.services:
                     ensure_node(host)  # a Service before any pod: the bridge, route and DNS
                 if want.services and last is None:
-                    # a full sync also restarts a dnsmasq killed by someone else
+                    # a full sync also restarts a dnsmasq killed by someone else (either one)
                     _dnsmasq(host).ensure_running()
                 _dnsmasq(host).update_hosts(want.names)
-                _dnsmasq(host).update_records(want.records)  # restarts it only on a change
+                _dnsmasq(host).update_records(want.records)  # a new records server on a change
             except KubeplayError:
                 if want.ruleset is not None:
                     raise

@@ -649,8 +649,8 @@ def compute_dns_config(
     `compute_dns_records`) and the endpoint's port. An ExternalName Service is a CNAME to its
     externalName; dnsmasq serves a CNAME only to a name it knows itself (another cluster
     name), so ExternalNames outside the cluster domain are left out (validation warns).
-    dnsmasq reads these lines only at start, so a change restarts it: a Service change, or a
-    readiness flip of a headless Service with named ports."""
+    dnsmasq reads these lines only at start, and a readiness flip of a headless Service with
+    named ports changes them: a new records server takes them over (`net/dns.py`)."""
     out: list[str] = []
     for svc, port_eps in sorted(services, key=lambda s: (s[0].namespace, s[0].name)):
         if svc.type == "ExternalName":

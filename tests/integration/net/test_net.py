@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -263,20 +265,93 @@ def test_twenty_pods_are_wired_and_unwired_in_turn(bridge: NetEnv) -> None:
     assert len(bridge.made_netns) == n and not any(p.exists() for p in bridge.made_netns)
 
 
-def test_dnsmasq_restarts_for_new_records_back_to_back(bridge: NetEnv, tmp_path: Path) -> None:
-    """A records change restarts dnsmasq: stop waits for the old process itself (dnsmasq
-    unlinks its pidfile before it closes its sockets), so the new one always binds."""
+def _answers(server: str, name: str, qtype: int) -> int | None:
+    """The number of answers to a query over UDP, or None for none in 1 s or a closed port
+    (ECONNREFUSED: the ICMP port unreachable a resolver turns into "bad address")."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    query = struct.pack("!HHHHHH", 0x4B51, 0x0100, 1, 0, 0, 0) + qname
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(1)
+        sock.connect((server, 53))
+        try:
+            sock.send(query + struct.pack("!HH", qtype, 1))
+            reply = sock.recv(4096)
+        except OSError:
+            return None
+    return int(struct.unpack("!H", reply[6:8])[0]) if reply[3] & 0xF == 0 else 0
+
+
+SRV_NAME = "_http._tcp.db.default.svc.cluster.local"
+
+
+def _srv_lines(n: int) -> list[str]:
+    return [f"srv-host={SRV_NAME},db-{i}.db.default.svc.cluster.local,80" for i in range(n)]
+
+
+def test_dnsmasq_serves_new_srv_records_without_a_gap(bridge: NetEnv, tmp_path: Path) -> None:
+    """SRV records change (a headless Service's endpoints flip): the dnsmasq the pods ask is
+    never restarted, every query meanwhile is answered, and the new records are served as
+    soon as update_records returns. No records, no second dnsmasq; stop leaves none."""
+    run_dir = tmp_path / "dns"
     dns = Dnsmasq(
-        run_dir=tmp_path / "dns",
-        listen_address=bridge.gateway,
-        bridge=bridge.bridge,
-        upstream_resolv=None,
+        run_dir=run_dir, listen_address=bridge.gateway, bridge=bridge.bridge, upstream_resolv=None
+    )
+    failed: list[tuple[str, int | None]] = []
+    asked = 0
+    done = threading.Event()
+
+    def ask_in_a_loop() -> None:
+        nonlocal asked
+        while not done.is_set():
+            for name, qtype in (("db-0.db.default.svc.cluster.local", 1), (SRV_NAME, 33)):
+                got = _answers(bridge.gateway, name, qtype)
+                asked += 1
+                if not got:
+                    failed.append((name, got))
+
+    try:
+        dns.ensure_running()
+        first = dns.pid()
+        dns.update_hosts(
+            {f"db-{i}.db.default.svc.cluster.local": f"10.1.0.{i + 1}" for i in range(3)}
+        )
+        assert dns.update_records(_srv_lines(1))
+        assert not dns.update_records(_srv_lines(1))  # unchanged
+        loop = threading.Thread(target=ask_in_a_loop)
+        loop.start()
+        try:
+            for i in range(12):
+                n = (i + 1) % 3 + 1  # 2, 3, 1, 2, ...
+                assert dns.update_records(_srv_lines(n))
+                assert _answers(bridge.gateway, SRV_NAME, 33) == n
+        finally:
+            done.set()
+            loop.join()
+        assert asked > 0 and failed == []
+        assert dns.pid() == first
+        assert len(_dnsmasq_processes(run_dir)) == 2  # the old records servers are gone
+        assert dns.update_records([])
+        assert _answers(bridge.gateway, SRV_NAME, 33) == 0
+        assert _dnsmasq_processes(run_dir) == [first]
+    finally:
+        dns.stop()
+    assert _dnsmasq_processes(run_dir) == []
+
+
+def test_dnsmasq_and_records_server_killed_are_restarted(bridge: NetEnv, tmp_path: Path) -> None:
+    run_dir = tmp_path / "dns"
+    dns = Dnsmasq(
+        run_dir=run_dir, listen_address=bridge.gateway, bridge=bridge.bridge, upstream_resolv=None
     )
     try:
         dns.ensure_running()
-        for i in range(30):
-            assert dns.update_records([f"cname=a{i}.cluster.local,b.cluster.local"])
-            assert dns.pid() is not None
+        dns.update_records(_srv_lines(2))
+        for victim in sorted(_dnsmasq_processes(run_dir)):  # the first one, then the other
+            os.kill(victim, signal.SIGKILL)
+            assert wait_until(lambda victim=victim: victim not in _dnsmasq_processes(run_dir))
+            dns.ensure_running()
+            assert len(_dnsmasq_processes(run_dir)) == 2
+            assert _answers(bridge.gateway, SRV_NAME, 33) == 2
     finally:
         dns.stop()
-    assert _dnsmasq_processes(tmp_path / "dns") == []
+    assert _dnsmasq_processes(run_dir) == []
