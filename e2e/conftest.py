@@ -429,6 +429,12 @@ class Kubeplay:
         records = self.runroot / "dns" / "records.conf"  # SRV and CNAME lines
         with contextlib.suppress(OSError):
             found += [f"dns record: {line}" for line in records.read_text().splitlines()]
+        # the second dnsmasq that holds them (its pidfile and configuration), and the first
+        # one's forwarding to it
+        found += [f"dns records server: {p}" for p in (self.runroot / "dns").glob("records-*")]
+        forward = self.runroot / "dns" / "forward.conf"
+        with contextlib.suppress(OSError):
+            found += [f"dns forwarding: {line}" for line in forward.read_text().splitlines()]
         # UDP conntrack entries to the service range answered from this test's pods (TCP ones
         # may linger in TIME_WAIT, as in a cluster: kube-proxy clears UDP only). A range is
         # not reserved across tests run side by side, hence the pod subnet as well.

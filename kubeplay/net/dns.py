@@ -146,9 +146,13 @@ class Dnsmasq:
 
     @property
     def records_file(self) -> Path:
-        """The records server's configuration: only the SRV and CNAME records kubeplay gives
-        it (read at start only: a change starts a new records server)."""
+        """The SRV and CNAME records kubeplay gives (dnsmasq option lines)."""
         return self.run_dir / "records.conf"
+
+    def records_conf(self, port: int) -> Path:
+        """The records server's configuration on `port`: a copy of the records file as it
+        was at its start (dnsmasq reads it only then), so a stale one is known."""
+        return self.run_dir / f"records-{port}.conf"
 
     @property
     def forward_file(self) -> Path:
@@ -194,7 +198,7 @@ class Dnsmasq:
         answers a CNAME only to a name it knows itself)."""
         return [
             DNSMASQ,
-            f"--conf-file={self.records_file}",
+            f"--conf-file={self.records_conf(port)}",
             f"--pid-file={self.records_pidfile(port)}",
             f"--listen-address={self.listen_address}",
             f"--port={port}",
@@ -249,17 +253,17 @@ class Dnsmasq:
         return forwarded[0][1] if forwarded else None
 
     def _records_ports(self) -> list[int]:
-        """The ports of every records server pidfile in the run dir (current or not)."""
-        found = []
-        for path in self.run_dir.glob("records-*.pid"):
+        """The ports of every records server's files in the run dir (current or not)."""
+        found = set()
+        for path in self.run_dir.glob("records-*.*"):
             with contextlib.suppress(ValueError):
-                found.append(int(path.name[len("records-") : -len(".pid")]))
+                found.add(int(path.name[len("records-") :].split(".", 1)[0]))
         return sorted(found)
 
     def ensure_running(self) -> None:
         """Start dnsmasq unless this run dir's one is running (and the records server when
-        there are records); returns once they answer. One started with other arguments (by
-        an older kubeplay) is replaced."""
+        there are records); returns once they answer. An older kubeplay's (without the
+        servers file) is replaced."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not self.hosts_file.exists():
             self._write_hosts({})
@@ -276,9 +280,10 @@ class Dnsmasq:
             self._start(self.argv(), self.listen_address)
 
     def _outdated(self, pid: int) -> bool:
-        """Whether the running first dnsmasq was started with other arguments (an older
-        kubeplay's, which read the records itself and had no servers file)."""
-        return self._cmdline(pid, self.pidfile) != [*(a.encode() for a in self.argv()), b""]
+        """Whether the running first dnsmasq is an older kubeplay's, which read the records
+        itself and had no servers file."""
+        cmdline = self._cmdline(pid, self.pidfile) or []
+        return f"--servers-file={self.forward_file}".encode() not in cmdline
 
     def _start(self, argv: list[str], where: str) -> None:
         for attempt in range(1, START_ATTEMPTS + 1):
@@ -297,18 +302,24 @@ class Dnsmasq:
             _log.info("dnsmasq_start_retry", attempt=attempt, error=last)
         _log.debug("dnsmasq_started", address=where)
 
-    def _start_records_server(self) -> int:
-        """A records server from the records file on a free port; returns the port."""
+    def _start_records_server(self, records: str) -> int:
+        """A records server of `records` on a free port; returns the port."""
         for attempt in range(1, START_ATTEMPTS + 1):
             port = _free_port(self.listen_address)
+            self._write(self.records_conf(port), records)
             try:
                 self._start(self.records_argv(port), f"{self.listen_address}#{port}")
                 return port
             except NetworkError as err:
+                self.records_conf(port).unlink(missing_ok=True)
                 # the port was taken between the probe and dnsmasq's bind
                 if ADDRESS_IN_USE not in str(err) or attempt == START_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
+
+    def _stop_records_server(self, port: int) -> None:
+        self._stop(self.records_pidfile(port))
+        self.records_conf(port).unlink(missing_ok=True)
 
     def _record_names(self) -> list[str]:
         """The names the records file answers: the marker, every SRV record's name and every
@@ -332,13 +343,20 @@ class Dnsmasq:
 
     def _ensure_records_server(self) -> None:
         """A records server answering the records file's lines, and the servers file naming
-        it; started anew (make-before-break) when the current one is gone."""
+        it; a new one (switched to make-before-break) when the current one is gone or holds
+        other records; none without records."""
+        want = self.records_file.read_text()
         current = self.records_port()
-        if current is not None and self.pid(self.records_pidfile(current)) is None:
-            current = None
-        if current is None and self.records_file.read_text().strip():
-            self._switch_to(self._start_records_server())
-        elif current is None:
+        if current is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if (
+                    self.pid(self.records_pidfile(current)) is not None
+                    and self.records_conf(current).read_text() == want
+                ):
+                    return
+        if want.strip():
+            self._switch_to(self._start_records_server(want))
+        elif self._forwarded() or self._records_ports():
             self._switch_to(None)
 
     def _switch_to(self, port: int | None) -> None:
@@ -368,12 +386,15 @@ class Dnsmasq:
             # and the first dnsmasq has read those replies: it answers only after a turn
             # of its loop beyond them
             self._await_forwarding(port)
-        self._write_forward([(n, port) for n in names] if port is not None else [])
-        if port is not None and self.pid() is not None:
-            self._await_forwarding(port)
+            # the old ones stay listed after it until the reload: nothing goes to them
+            self._write_forward([(n, port) for n in names])
+        else:
+            self._write_forward([(n, port) for n in names] if port is not None else [])
+            if port is not None and self.pid() is not None:
+                self._await_forwarding(port)
         for old in self._records_ports():
             if old != port:
-                self._stop(self.records_pidfile(old))
+                self._stop_records_server(old)
 
     def _await_forwarding(self, port: int) -> None:
         """Until the first dnsmasq answers the marker from the records server on `port`
@@ -416,7 +437,7 @@ class Dnsmasq:
         if pid is not None and self._outdated(pid):
             self.ensure_running()  # replaced, with a records server for the new lines
         else:
-            self._switch_to(self._start_records_server() if lines else None)
+            self._ensure_records_server()
         _log.debug("dnsmasq_records_updated", records=len(lines))
         return True
 
@@ -439,6 +460,7 @@ class Dnsmasq:
         self._stop(self.pidfile, timeout=timeout)
         for port in self._records_ports():
             self._stop(self.records_pidfile(port), timeout=timeout)
+            self.records_conf(port).unlink(missing_ok=True)
         self.forward_file.unlink(missing_ok=True)
 
     def _stop(self, pidfile: Path, *, timeout: float = 5.0) -> None:

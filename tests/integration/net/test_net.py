@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -355,3 +356,37 @@ def test_dnsmasq_and_records_server_killed_are_restarted(bridge: NetEnv, tmp_pat
     finally:
         dns.stop()
     assert _dnsmasq_processes(run_dir) == []
+
+
+def test_dnsmasq_of_an_older_kubeplay_and_a_stale_records_server_are_replaced(
+    bridge: NetEnv, tmp_path: Path
+) -> None:
+    """A dnsmasq started by an older kubeplay (records in its own configuration, no servers
+    file) is replaced by ensure_running; a records server whose records are not the wanted
+    ones (a change whose switch failed half-way) is replaced too."""
+    run_dir = tmp_path / "dns"
+    dns = Dnsmasq(
+        run_dir=run_dir, listen_address=bridge.gateway, bridge=bridge.bridge, upstream_resolv=None
+    )
+    run_dir.mkdir()
+    (run_dir / "records.conf").write_text("".join(f"{line}\n" for line in _srv_lines(1)))
+    (run_dir / "hosts").write_text("")
+    older = [a for a in dns.argv() if not a.startswith(("--servers-file", "--conf-file"))]
+    subprocess.run([*older, f"--conf-file={run_dir / 'records.conf'}"], check=True)
+    old_pid = dns.pid()
+    try:
+        assert old_pid is not None and _answers(bridge.gateway, SRV_NAME, 33) == 1
+        dns.ensure_running()
+        assert dns.pid() not in (None, old_pid)
+        assert _answers(bridge.gateway, SRV_NAME, 33) == 1
+        port = dns.records_port()
+        assert port is not None
+        dns.records_conf(port).write_text("")  # as if it held other records
+        dns.ensure_running()
+        assert dns.records_port() not in (None, port)
+        assert _answers(bridge.gateway, SRV_NAME, 33) == 1
+        assert len(_dnsmasq_processes(run_dir)) == 2
+    finally:
+        dns.stop()
+    assert _dnsmasq_processes(run_dir) == []
+    assert sorted(p.name for p in run_dir.iterdir()) == ["dnsmasq.log", "hosts", "records.conf"]
