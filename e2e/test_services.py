@@ -795,7 +795,7 @@ def test_lookups_never_fail_while_srv_records_change(kp: Kubeplay) -> None:
     readiness flip of its pods changes them, and dnsmasq reads SRV records only at start.
     Two loops in a client pod resolve the Service's name meanwhile (libc's resolver, as
     wget's "bad address"): none fails. (A restart of the dnsmasq the pods ask left its port
-    closed for some 10-50 ms a change: about one lookup in 150 failed here.)"""
+    closed for some 10-50 ms a change: 10 of 2048 lookups failed here.)"""
     ports = [{"name": "http", "containerPort": 8080}]
     pods = [labelled(pod(f"db-{i}", command=HTTPD, ports=ports), app="db") for i in range(3)]
     for p in pods[1:]:
