@@ -536,6 +536,12 @@ def _carry_out(
             _reconcile_workloads(
                 settings, host, workload_keys, [*keys, *locked], made, made_records
             )
+        crash.point("play-synced") if verb == "play" else crash.point("apply-synced")
+        services = any(
+            e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
+        )
+        if new_rows or old_pods or made or services:  # a failure here rolls back as well
+            network.refresh(host)
     except BaseException as err:
         for row in [*new_rows, *(p for uid in made if (p := host.store.get_pod_by_uid(uid)))]:
             current = host.store.get_pod_by_uid(row.uid)
@@ -550,22 +556,17 @@ def _carry_out(
         engine_apply.rollback(host.store, written)
         volumes_svc.remove_unused(host, [*claims, *made_claims])
         engine_volumes.refresh_object_volumes(host, configs)
-        network.refresh(host)
+        removed = f"everything this {verb} created was removed"
+        try:
+            network.refresh(host)
+        except KubeplayError as again:  # its rules are rewritten by the next refresh
+            removed += f"; the node network's refresh failed again: {again}"
         if isinstance(err, KubeplayError):
-            raise SyncError(
-                f"{err} (everything this {verb} created was removed)",
-                step=getattr(err, "step", "sync"),
-            ) from err
+            raise SyncError(f"{err} ({removed})", step=getattr(err, "step", "sync")) from err
         raise
-    crash.point("play-synced") if verb == "play" else crash.point("apply-synced")
-    for e in restarts:
+    for e in restarts:  # in place, in pods that were there before: after the refresh
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    services = any(
-        e.key.kind in SERVICE_KINDS for e in (*actions.create, *actions.update, *actions.prune)
-    )
-    if new_rows or old_pods or made or services:
-        network.refresh(host)
     return _Done(
         notes=tuple(notes),
         volumes=tuple(claims),
