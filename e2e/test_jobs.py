@@ -139,8 +139,8 @@ def test_a_pod_the_runtime_cannot_start_fails_the_job_as_start_error(kp: Kubepla
     row = next(ln for ln in kp.ok("get", "pods").splitlines() if ln.startswith(name))
     assert row.split()[1:4] == ["0/1", "StartError", "0"]
     assert kp.ok("logs", name) == ""
-    kp.ok("delete", "-f", str(path))
-    assert _pods_of(kp, "bad") == []
+    kp.ok("delete", "-f", str(path))  # background: the pod goes afterwards
+    kp.wait_for("the Job's pod gone", lambda: _pods_of(kp, "bad") == [], timeout=60)
 
 
 def test_play_of_a_job_whose_pod_cannot_start_fails_and_removes_it(kp: Kubeplay) -> None:
@@ -227,8 +227,8 @@ def test_apply_wait_returns_once_the_job_is_complete(kp: Kubeplay) -> None:
     assert "job.batch/quick created" in out
     conditions = _job_status(kp, "quick")["conditions"]
     assert "Complete" in [c["type"] for c in conditions]
-    kp.ok("delete", "-f", str(path))
-    assert _pods_of(kp, "quick") == []
+    kp.ok("delete", "-f", str(path))  # background: the pod goes afterwards
+    kp.wait_for("the Job's pod gone", lambda: _pods_of(kp, "quick") == [], timeout=60)
 
 
 def test_indexed_job_pods_know_their_index_and_hostname(kp: Kubeplay) -> None:
