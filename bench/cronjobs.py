@@ -10,7 +10,8 @@ under 0.5 % of one core (issue #12). With Deployments their pods run on the benc
 
 kubeplay runs with its own roots under /tmp (bridge kpcjb0, subnet 10.249.0.0/24, or
 KUBEPLAY_BENCH_BRIDGE / KUBEPLAY_BENCH_SUBNET);
-everything is removed at the end (`kubeplay system reset`), also on failure. Root only.
+everything is removed at the end (`kubeplay system reset`), also on failure. Root only; it
+takes /run/kubeplay-bench.lock (bench/run.py's), so that no other bench runs meanwhile.
 Output: a markdown table on stdout, JSON in bench/results/cronjobs-<timestamp>.json.
 """
 
@@ -26,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from run import BenchError, take_bench_lock  # bench/run.py: the lock all benches share
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_CPU_PERCENT = 0.5
@@ -52,6 +55,10 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--deployments", type=int, default=0)
     args = parser.parse_args()
+    try:
+        take_bench_lock()  # held until this process exits, clean-up included
+    except (BenchError, PermissionError) as err:
+        raise SystemExit(f"bench/cronjobs.py: {err}") from None
     base = Path(tempfile.mkdtemp(prefix="kpcj"))
     runroot = Path(tempfile.mkdtemp(prefix="kpcjr"))
     env = {

@@ -657,8 +657,9 @@ def link_exists(name: str) -> bool:
 _held_lock: list[Any] = []
 
 
-@contextlib.contextmanager
-def bench_lock() -> Iterator[None]:
+def take_bench_lock() -> None:
+    """Take the bench lock for the rest of this process; BenchError if another benchmark
+    holds it. `bench_lock()` as a `with` block, or this at the start of a script's main."""
     if not _held_lock:
         fh = LOCK_FILE.open("w")
         try:
@@ -667,6 +668,11 @@ def bench_lock() -> Iterator[None]:
             fh.close()
             raise BenchError(f"another benchmark holds {LOCK_FILE}") from None
         _held_lock.append(fh)
+
+
+@contextlib.contextmanager
+def bench_lock() -> Iterator[None]:
+    take_bench_lock()
     yield
 
 

@@ -15,7 +15,8 @@
 
 kubeplay runs with its own roots under /tmp (bridge kpsupb0, subnet 10.250.0.0/24) and a
 back-off base of `--backoff-base` s; everything is removed at the end (`kubeplay system reset`
-of those roots, which also stops the supervisor), also on failure. Root only. Output: a
+of those roots, which also stops the supervisor), also on failure. Root only; it takes
+/run/kubeplay-bench.lock (bench/run.py's), so that no other bench runs meanwhile. Output: a
 markdown table on stdout, JSON in bench/results/supervisor-<timestamp>.json.
 """
 
@@ -33,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from run import BenchError, take_bench_lock  # bench/run.py: the lock all benches share
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/kubeplay/busybox:latest"
@@ -206,6 +209,11 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/supervisor.py must run as root", file=sys.stderr)
+        return 1
+    try:
+        take_bench_lock()  # held until this process exits, clean-up included
+    except BenchError as err:
+        print(f"bench/supervisor.py: {err}", file=sys.stderr)
         return 1
     base = Path(tempfile.mkdtemp(prefix="kubeplay-supbench-"))
     kp = Kubeplay(base, backoff_base=args.backoff_base)

@@ -513,7 +513,7 @@ def test_deployment_template_change_replaces_its_pods(kp: Kubeplay) -> None:
     assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert table[1].split()[0] == "api"
     assert kp.ok("delete", "deployment", "api").strip() == 'deployment.apps "api" deleted'
-    assert kp.pod_names() == []
+    kp.wait_for("its pods gone (background cascade)", lambda: kp.pod_names() == [], timeout=60)
 
 
 def test_events_of_any_kind_filtered_by_object_or_field_and_in_describe(kp: Kubeplay) -> None:

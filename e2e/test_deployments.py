@@ -283,3 +283,47 @@ def test_delete_cascade_orphan_keeps_the_pods_and_apply_adopts_them(kp: Kubeplay
     kp.ok("delete", "-f", str(path), "--cascade=foreground")
     kp.wait_for("no pods", lambda: _pods(kp) == [], timeout=60)
     assert kp.ok("get", "rs", "-o", "name").strip() == ""
+
+
+# Pods that stop only when told (a file), whatever signal they get, within a long grace period.
+STUBBORN = '["sh", "-c", "trap \\"\\" TERM; while [ ! -e /tmp/stop ]; do sleep 0.2; done"]'
+
+
+def _stop_all(kp: Kubeplay, names: list[str]) -> None:
+    for name in names:
+        kp.exec(name, "touch", "/tmp/stop")
+
+
+def test_delete_cascade_background_returns_once_the_owner_is_gone(kp: Kubeplay) -> None:
+    """kubectl's default cascade: the Deployment and its ReplicaSet are gone when `delete`
+    returns, their pods terminate afterwards (the supervisor stops them, within their grace
+    period); foreground returns only once the pods are gone, the Deployment kept meanwhile."""
+    body = _deployment(replicas=2, command=STUBBORN).replace(
+        "terminationGracePeriodSeconds: 1", "terminationGracePeriodSeconds: 120"
+    )
+    path = kp.write("web.yaml", body)
+    _apply(kp, path)
+    pods = sorted(_running(kp, 2))
+    assert kp.ok("delete", "deployment", "web").splitlines() == ['deployment.apps "web" deleted']
+    assert kp("get", "deployment", "web").returncode == 1
+    assert kp.ok("get", "rs", "-o", "name").strip() == ""
+    left = _pods(kp)  # still there, terminating: they ignore SIGTERM for 120 s
+    assert sorted(p["metadata"]["name"] for p in left) == pods
+    assert all("deletionTimestamp" in p["metadata"] for p in left)
+    rows = kp.ok("get", "pods").splitlines()[1:]
+    assert [r.split()[2] for r in rows] == ["Terminating", "Terminating"]
+    _stop_all(kp, pods)
+    kp.wait_for("the pods gone", lambda: _pods(kp) == [], timeout=60)
+
+    _apply(kp, path)
+    pods = sorted(_running(kp, 2))
+    foreground = kp.popen("delete", "deployment", "web", "--cascade=foreground")
+    kp.wait_for(
+        "the pods terminating", lambda: _live(_pods(kp)) == [] and foreground.poll() is None
+    )
+    assert kp("get", "deployment", "web").returncode == 0  # waits for its pods
+    _stop_all(kp, pods)
+    out, err = foreground.communicate(timeout=60)
+    assert foreground.returncode == 0, err
+    assert out.splitlines() == ['deployment.apps "web" deleted']
+    assert _pods(kp) == []

@@ -374,3 +374,59 @@ def test_a_container_whose_conmon_died_is_restarted_with_its_real_end_time(kp: K
     assert last["containerID"] == status["containerID"]
     # It ended after its ticks, not when it started: the restart age counts from there.
     assert _epoch(last["finishedAt"]) - _epoch(last["startedAt"]) >= 2, last
+
+
+def test_a_restart_the_runtime_cannot_start_is_a_start_error_in_crash_loop(kp: Kubeplay) -> None:
+    """The container's program removes itself and fails (it lives in an emptyDir an init
+    container filled): its restart cannot start (no such executable) and ends as
+    containerd ends it, exit code 128, reason StartError, counted as a restart; restartPolicy
+    OnFailure starts it again with back-off (CrashLoopBackOff), the failure as lastState."""
+    kp.env["KUBEPLAY_BACKOFF_BASE"] = "0.5"
+    path = kp.write(
+        "once.yaml",
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: once
+        spec:
+          restartPolicy: OnFailure
+          terminationGracePeriodSeconds: 1
+          volumes:
+          - name: work
+            emptyDir: {{}}
+          initContainers:
+          - name: setup
+            image: {IMAGE}
+            command:
+            - sh
+            - -c
+            - printf '#!/bin/sh\\nrm /work/run\\nexit 1\\n' > /work/run && chmod +x /work/run
+            volumeMounts:
+            - name: work
+              mountPath: /work
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: ["/work/run"]
+            volumeMounts:
+            - name: work
+              mountPath: /work
+        """,
+    )
+    kp.play(path)
+
+    def start_error() -> dict[str, Any] | None:
+        (ctr,) = kp.pod("once")["status"]["containerStatuses"]
+        last = ctr["lastState"].get("terminated") or {}
+        return ctr if last.get("reason") == "StartError" and ctr["restartCount"] >= 2 else None
+
+    ctr = kp.wait_for("a restart that failed to start", start_error, timeout=60)
+    last = ctr["lastState"]["terminated"]
+    assert last["exitCode"] == 128 and '"/work/run"' in last["message"]
+    assert last["startedAt"] == "1970-01-01T00:00:00Z"
+    assert ctr["state"]["waiting"]["reason"] in ("RunContainerError", "CrashLoopBackOff")
+    assert kp.pod("once")["status"]["phase"] == "Running"  # OnFailure: still restarting
+    events = kp.ok("get", "events", "--field-selector", "involvedObject.name=once")
+    assert "BackOff" in events and '"/work/run"' in events
+    kp.ok("delete", "pod", "once")

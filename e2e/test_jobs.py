@@ -6,7 +6,8 @@ a `* * * * *` CronJob fires, the supervisor's clock moved by the test-only
 KUBEPLAY_TEST_CLOCK_OFFSET so that the next minute is seconds away (no minute-long wait),
 and its Job's pod runs; `down` removes Jobs, CronJobs and their pods. A supervisor killed
 mid-Job or mid-run of a CronJob leaves no duplicate pod nor a second Job for one schedule;
-play of a Job whose pod cannot start fails and leaves nothing.
+play of a Job whose pod cannot start fails and leaves nothing, while under apply such a pod
+ends in StartError and fails the Job.
 """
 
 from __future__ import annotations
@@ -113,6 +114,35 @@ def test_backoff_limit_fails_the_job(kp: Kubeplay) -> None:
     kp.ok("down", str(path))
 
 
+def test_a_pod_the_runtime_cannot_start_fails_the_job_as_start_error(kp: Kubeplay) -> None:
+    """apply leaves the Job's pods to its controller: the runtime cannot start the pod's
+    container (no such executable), which ends as containerd ends it (terminated, exit code
+    128, reason StartError); under restartPolicy Never it is not started again, the pod is
+    Failed and, with backoffLimit 0, the Job fails (BackoffLimitExceeded)."""
+    kp.env["KUBEPLAY_BACKOFF_BASE"] = "0.5"
+    body = _job("bad", script="true", extra="  backoffLimit: 0")
+    path = kp.write("bad.yaml", body.replace('["sh", "-c", "true"]', '["/nonexistent"]'))
+    assert kp.ok("apply", "-f", str(path)).strip() == "job.batch/bad created"
+    kp.ok("wait", "job/bad", "--for=condition=failed", "--timeout=60s", timeout=90)
+    status = _job_status(kp, "bad")
+    failed = [c for c in status["conditions"] if c["type"] == "Failed"]
+    assert failed[0]["reason"] == "BackoffLimitExceeded"
+    assert status["failed"] == 1
+    (pod,) = _pods_of(kp, "bad")
+    assert pod["status"]["phase"] == "Failed"
+    (ctr,) = pod["status"]["containerStatuses"]
+    ended = ctr["state"]["terminated"]
+    assert (ended["reason"], ended["exitCode"]) == ("StartError", 128)
+    assert '"/nonexistent"' in ended["message"]
+    assert ctr["restartCount"] == 0 and ctr["lastState"] == {}
+    name = pod["metadata"]["name"]
+    row = next(ln for ln in kp.ok("get", "pods").splitlines() if ln.startswith(name))
+    assert row.split()[1:4] == ["0/1", "StartError", "0"]
+    assert kp.ok("logs", name) == ""
+    kp.ok("delete", "-f", str(path))  # background: the pod goes afterwards
+    kp.wait_for("the Job's pod gone", lambda: _pods_of(kp, "bad") == [], timeout=60)
+
+
 def test_play_of_a_job_whose_pod_cannot_start_fails_and_removes_it(kp: Kubeplay) -> None:
     """play runs a new Job's first pod at once, as it runs a Pod: one the runtime cannot
     start (no such executable) fails the play, exit 1, and nothing is left; apply leaves
@@ -197,8 +227,8 @@ def test_apply_wait_returns_once_the_job_is_complete(kp: Kubeplay) -> None:
     assert "job.batch/quick created" in out
     conditions = _job_status(kp, "quick")["conditions"]
     assert "Complete" in [c["type"] for c in conditions]
-    kp.ok("delete", "-f", str(path))
-    assert _pods_of(kp, "quick") == []
+    kp.ok("delete", "-f", str(path))  # background: the pod goes afterwards
+    kp.wait_for("the Job's pod gone", lambda: _pods_of(kp, "quick") == [], timeout=60)
 
 
 def test_indexed_job_pods_know_their_index_and_hostname(kp: Kubeplay) -> None:

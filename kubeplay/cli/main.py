@@ -125,8 +125,8 @@ def down(files: tuple[str, ...], grace_period: float | None, volumes: bool) -> N
 @click.option(
     "--cascade",
     default="background",
-    help="background (default) or foreground: the dependents go too; orphan: they stay, "
-    "without their ownerReference.",
+    help="background (default): the dependents go afterwards (the supervisor removes them); "
+    "foreground: before the owner; orphan: they stay, without their ownerReference.",
 )
 def delete(
     resource: str | None,

@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from kubeplay.engine.host import Host
 from kubeplay.errors import KubeplayError, StateError, SyncError
 from kubeplay.plan.actions import PodActions
 from kubeplay.plan.observed import (
+    START_ERROR_EXIT_CODE,
     ContainerState,
     ObservedContainer,
     ObservedPod,
@@ -155,10 +156,15 @@ def observe(host: Host, rec: PodRecord) -> ObservedPod:
                 last_termination=last,
             )
             continue
-        ex = host.read_exit(c.container_id)
-        if ex is not None:
+        # An end kubeplay recorded itself (the runtime could not start it: StartError), else
+        # conmon's exit file.
+        term = _termination_from(c.termination)
+        ex = None if term is not None else host.read_exit(c.container_id)
+        if term is not None:
             state = ContainerState.TERMINATED
-            term: Termination | None = Termination(
+        elif ex is not None:
+            state = ContainerState.TERMINATED
+            term = Termination(
                 exit_code=ex.exit_code,
                 started_at=c.started_at,
                 finished_at=ex.finished_at,
@@ -559,8 +565,8 @@ def _start_container(
             tty=ctr.tty,
             stdin=ctr.stdin,
         )
-    except KubeplayError as err:
-        raise SyncError(f"{step}: {err}", step="container") from err
+    except KubeplayError as err:  # the runtime could not start it (no such executable...)
+        raise SyncError(f"{step}: {err}", step="start") from err
     events.created(host, plan.uid, ctr)
     events.started(host, plan.uid, ctr)
     _log.info("container_started", pod=plan.ref, container=ctr.name, id=cid[:12])
@@ -710,11 +716,38 @@ def _start(
 def _mark_failed_start(host: Host, plan: PodPlan, name: str, err: SyncError) -> None:
     rec = host.store.get_pod_by_uid(plan.uid)
     row = next((c for c in rec.containers if c.name == name), None) if rec else None
-    if row is None or row.waiting_reason:
+    if row is None:
+        return
+    if err.step == "start" and row.container_id:
+        _record_start_error(host, row, str(err.__cause__ or err))
+        return
+    if row.waiting_reason:
         return  # the failing step said why already (CreateContainerConfigError, ErrImagePull)
     reason = "RunContainerError" if err.step == "container" else "CreateContainerError"
     host.store.put_container(
         replace(row, waiting_reason=reason, waiting_message=str(err.__cause__ or err))
+    )
+
+
+def _record_start_error(host: Host, row: ContainerRecord, message: str) -> None:
+    """The runtime could not start this instance: it ends there, as containerd ends it
+    (its task deleted, the container exited with code 128, reason StartError, never
+    started: startedAt is the epoch, as the kubelet shows containerd's zero). The
+    restart policy then decides, as for any exit: under Never it stays terminated and the
+    pod fails, else it restarts with back-off (CrashLoopBackOff), counted in restartCount."""
+    from kubeplay.engine import restarts
+
+    restarts.forget(host, row.container_id)
+    ended = Termination(
+        exit_code=START_ERROR_EXIT_CODE,
+        started_at=0.0,
+        finished_at=time.time(),
+        message=message,
+        container_id=row.container_id,
+        start_error=True,
+    )
+    host.store.put_container(
+        replace(row, pid=0, pid_start=0, started_at=None, termination=asdict(ended))
     )
 
 

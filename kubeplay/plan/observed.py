@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# A container the runtime could not start (no such executable...) is terminated with exit code
+# 128 and reason StartError: containerd's errorStartExitCode and errorStartReason, which the
+# kubelet shows as they are (128 is also Docker's code for it).
+START_ERROR_EXIT_CODE = 128
+
 
 class ContainerState(StrEnum):
     WAITING = "waiting"
@@ -25,9 +30,12 @@ class Termination:
     oom_killed: bool = False
     message: str = ""
     container_id: str = ""
+    start_error: bool = False  # the runtime could not start it: it never ran
 
     @property
     def reason(self) -> str:
+        if self.start_error:
+            return "StartError"
         if self.oom_killed:
             return "OOMKilled"
         return "Completed" if self.exit_code == 0 else "Error"

@@ -7,11 +7,11 @@ Pure: `now` is passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kubeplay.plan import probes, qos
+from kubeplay.plan import actions, probes, qos
 from kubeplay.plan.observed import ContainerState, ObservedContainer, ObservedPod, Termination
 from kubeplay.plan.pods import ContainerPlan, PodPlan
 
@@ -54,6 +54,27 @@ def _ready(ctr: ContainerPlan, obs: ObservedContainer) -> bool:
     is ready (Kubernetes' default)."""
     return probes.container_ready(
         started=_started(ctr, obs), readiness=ctr.readiness, result=obs.readiness
+    )
+
+
+def shown(plan: PodPlan, ctr: ContainerPlan, obs: ObservedContainer) -> ObservedContainer:
+    """The container as the kubelet shows it. One the runtime could not start (StartError)
+    and that its restart policy runs again waits as RunContainerError, the failed instance
+    as its lastState, until the supervisor holds it in back-off (CrashLoopBackOff): the
+    kubelet's convertToAPIContainerStatuses shows a container to be restarted whose start
+    failed (its reasonCache) as waiting. Under Never it stays terminated."""
+    term = _terminated(obs)
+    if term is None or not term.start_error:
+        return obs
+    if not actions.should_restart("Always" if _is_sidecar(ctr) else plan.restart_policy, obs):
+        return obs
+    return replace(
+        obs,
+        state=ContainerState.WAITING,
+        termination=None,
+        waiting_reason="RunContainerError",
+        waiting_message=term.message,
+        last_termination=term,
     )
 
 
@@ -267,11 +288,12 @@ def derive_pod_status(plan: PodPlan, observed: ObservedPod) -> dict[str, Any]:
     default = "PodInitializing" if plan.init_containers else ""
     if plan.init_containers:
         status["initContainerStatuses"] = [
-            container_status(c, observed.get(c.name), default_reason=default)
+            container_status(c, shown(plan, c, observed.get(c.name)), default_reason=default)
             for c in plan.init_containers
         ]
     status["containerStatuses"] = [
-        container_status(c, observed.get(c.name), default_reason=default) for c in plan.containers
+        container_status(c, shown(plan, c, observed.get(c.name)), default_reason=default)
+        for c in plan.containers
     ]
     return {k: v for k, v in status.items() if v is not None}
 
@@ -321,7 +343,7 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
     total = len(plan.containers) + sum(1 for c in plan.init_containers if _is_sidecar(c))
     initializing = False
     for i, ctr in enumerate(plan.init_containers):
-        obs = observed.get(ctr.name)
+        obs = shown(plan, ctr, observed.get(ctr.name))
         restarts += obs.restart_count
         last_restart = _later(last_restart, obs.last_termination)
         if _is_sidecar(ctr):
@@ -350,7 +372,7 @@ def summarize(plan: PodPlan, observed: ObservedPod, *, phase: str | None = None)
         last_restart = last_sidecar_restart
         has_running = False
         for ctr in reversed(plan.containers):
-            obs = observed.get(ctr.name)
+            obs = shown(plan, ctr, observed.get(ctr.name))
             restarts += obs.restart_count
             last_restart = _later(last_restart, obs.last_termination)
             term = _terminated(obs)

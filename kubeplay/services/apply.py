@@ -223,13 +223,16 @@ def run(
     grace: float | None = None,
     verb: str = "apply",
     keep: frozenset[ObjectKey] = frozenset(),
+    background: bool = False,
 ) -> ApplyReport:
     """Decide and carry out applying `objects` in `source` (see the module's docstring).
     `warnings`: the objects' validation warnings, shown for those created or changed (an
     unchanged object says nothing, as kubectl's unchanged apply sends no request). `refuse`
     sees the decision under the locks and may raise to change nothing (play does for any
     refusal); `grace` overrides the grace period of what is torn down; `verb` names the
-    command in the rollback message; `keep`: keys never pruned (a source's conflicts)."""
+    command in the rollback message; `keep`: keys never pruned (a source's conflicts);
+    `background`: the pods of pruned owners are left to the supervisor (`delete`'s
+    background cascade: marked terminating with the owners' removal, stopped afterwards)."""
     from kubeplay.engine import apply as engine_apply
     from kubeplay.engine.locks import key_locks
 
@@ -300,6 +303,7 @@ def run(
                 grace=grace,
                 verb=verb,
                 locked=held,
+                background=background,
             )
         pods_changed = any(
             e.key.kind in ("Pod", *SERVICE_KINDS)
@@ -376,10 +380,11 @@ def _carry_out(
     grace: float | None = None,
     verb: str = "apply",
     locked: Sequence[ObjectKey] = (),
+    background: bool = False,
 ) -> _Done:
     """The runtime work around the one-transaction write."""
     from kubeplay.engine import apply as engine_apply
-    from kubeplay.engine import network
+    from kubeplay.engine import network, ownedpods
     from kubeplay.engine import pods as engine
     from kubeplay.engine import volumes as engine_volumes
     from kubeplay.plan import pods as plans
@@ -415,6 +420,7 @@ def _carry_out(
     # 2. what goes: recreated Pods, recreated or pruned workloads' pods (every revision's)
     #    and the objects they own, pruned Pods
     old_pods: list[PodRecord] = []
+    later: list[PodRecord] = []  # background cascade: pods the supervisor removes afterwards
     owned_gone: list[ObjectRecord] = []
     old_jobs: list[str] = []  # a pruned or recreated CronJob's Jobs
     for e in (*actions.update, *actions.prune):
@@ -425,8 +431,14 @@ def _carry_out(
         elif e.key.kind in WORKLOAD_KINDS and (e in actions.prune or e.effect is recreate):
             rec = host.store.get_record_by_uid(e.uid)
             if rec is not None:
-                old_pods += _workload_pods(host, rec)
-                owned_gone += _owned_records(host, rec)
+                owned = _owned_records(host, rec)
+                # claims that go with it (whenDeleted: Delete) lose their data once its pods
+                # stopped: that one is deleted in the foreground way
+                alone = not any(r.kind == "PersistentVolumeClaim" for r in owned)
+                pods = _workload_pods(host, rec)
+                later += pods if background and alone and e in actions.prune else []
+                old_pods += [] if background and alone and e in actions.prune else pods
+                owned_gone += owned
         elif (
             e.key.kind in BATCH_KINDS
             and e.key.group == "batch"
@@ -435,7 +447,10 @@ def _carry_out(
             from kubeplay.services import jobs as jobs_svc
 
             pods, children = jobs_svc.dependents(host, e.key.kind, e.uid)
-            old_pods += pods
+            if background and e in actions.prune:
+                later += pods
+            else:
+                old_pods += pods
             old_jobs += children
     to_pull = [o for _, o in new_pods]
     to_pull += [desired[e.key] for e in restarts]
@@ -493,17 +508,20 @@ def _carry_out(
     first_use = [plans_by_uid[r.uid] for r in new_rows] if verb == "play" else []
     claims = volumes_svc.ensure_claims(host, objects, first_use)
     try:
-        written = engine_apply.write(
-            host.store,
-            actions,
-            source=source,
-            now=now,
-            uids=uids,
-            pods=pod_rows,
-            pod_plans=pod_plans,
-            guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
-            service_cidr=settings.service_cidr,
-        )
+        with host.store.batch():  # the owners go and their pods begin to, in one transaction
+            written = engine_apply.write(
+                host.store,
+                actions,
+                source=source,
+                now=now,
+                uids=uids,
+                pods=pod_rows,
+                pod_plans=pod_plans,
+                guard=network.guard_host_ports([plans_by_uid[r.uid] for r in new_rows]),
+                service_cidr=settings.service_cidr,
+            )
+            for pod in later:
+                ownedpods.delete(host, pod, now=now)
         pruned_workloads = [
             e.uid for e in actions.prune if e.key.kind in WORKLOAD_KINDS and e.key.group == "apps"
         ]
@@ -544,6 +562,9 @@ def _carry_out(
             _reconcile_workloads(
                 settings, host, workload_keys, [*keys, *locked], made, made_records
             )
+        crash.point("play-synced") if verb == "play" else crash.point("apply-synced")
+        if new_rows or old_pods or made or services:  # a failure here rolls back as well
+            network.refresh(host)
     except BaseException as err:
         for row in [*new_rows, *(p for uid in made if (p := host.store.get_pod_by_uid(uid)))]:
             current = host.store.get_pod_by_uid(row.uid)
@@ -558,19 +579,17 @@ def _carry_out(
         engine_apply.rollback(host.store, written)
         volumes_svc.remove_unused(host, [*claims, *made_claims])
         engine_volumes.refresh_object_volumes(host, configs)
-        network.refresh(host)
+        removed = f"everything this {verb} created was removed"
+        try:
+            network.refresh(host)
+        except KubeplayError as again:  # its rules are rewritten by the next refresh
+            removed += f"; the node network's refresh failed again: {again}"
         if isinstance(err, KubeplayError):
-            raise SyncError(
-                f"{err} (everything this {verb} created was removed)",
-                step=getattr(err, "step", "sync"),
-            ) from err
+            raise SyncError(f"{err} ({removed})", step=getattr(err, "step", "sync")) from err
         raise
-    crash.point("play-synced") if verb == "play" else crash.point("apply-synced")
-    for e in restarts:
+    for e in restarts:  # in place, in pods that were there before: after the refresh
         plan = plans.from_json(pod_plans[e.uid])
         engine.restart_containers(host, plan, e.restart_containers)
-    if new_rows or old_pods or made or services:
-        network.refresh(host)
     return _Done(
         notes=tuple(notes),
         volumes=tuple(claims),

@@ -200,7 +200,9 @@ def delete(
     cascade: str = "background",
 ) -> DeleteReport:
     """`delete KIND NAME...` for a kind other than Pod, ConfigMap and Secret (those keep
-    their own paths); a Deployment goes with its pods, or with `cascade` orphan alone."""
+    their own paths); a Deployment goes with its pods, or with `cascade` orphan alone. With
+    `cascade` background (kubectl's default) the owner is gone when this returns and its pods
+    terminate afterwards (the supervisor stops them); foreground waits for them."""
     from kubeplay.errors import UsageError
     from kubeplay.kube.objects import KubeObject
     from kubeplay.plan.apply import ApplyMode
@@ -236,7 +238,9 @@ def delete(
         )
         for n in names
     ]
-    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
+    report = apply_svc.run(
+        settings, objects, source="", mode=ApplyMode.DOWN, background=cascade == "background"
+    )
     gone = {line.split(" ", 1)[0].rsplit("/", 1)[1] for line in report.lines}
     missing = [n for n in names if n not in gone]
     lines = tuple(f'{info.prefix} "{n}" deleted' for n in names if n in gone)
@@ -321,7 +325,9 @@ def delete_files(
             for o in objects
             if o.kind not in ORPHANING_KINDS or (o.kind, o.name) not in gone_alone
         ]
-    report = apply_svc.run(settings, objects, source="", mode=ApplyMode.DOWN)
+    report = apply_svc.run(
+        settings, objects, source="", mode=ApplyMode.DOWN, background=cascade == "background"
+    )
     report_lines = (*orphaned, *report.lines)
     gone = {line.split(" ", 1)[0] for line in report_lines}
     missing: list[str] = []

@@ -43,6 +43,9 @@ class ContainerRecord:
     pid_start: int = 0  # the start time of `pid` (runtime.procs): a pid alone is not trusted
     image_id: str = ""  # the image this instance was created from (the plan holds none)
     stop_signal: str = ""  # what stops it, as resolved at creation with its image ("": SIGTERM)
+    # How this instance ended when kubeplay recorded it, not conmon's exit file: a start the
+    # runtime failed (plan.observed.Termination's fields, StartError).
+    termination: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +274,9 @@ class PodsTable(ObjectsTable):
             db.execute(
                 "INSERT INTO containers (pod_uid, name, kind, container_id, pid, restart_count, "
                 "created_at, started_at, log_path, waiting_reason, waiting_message, "
-                "last_termination_json, spec_hash, pid_start, image_id, stop_signal) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_termination_json, spec_hash, pid_start, image_id, stop_signal, "
+                "termination_json) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (pod_uid, name) DO UPDATE SET kind=excluded.kind, "
                 "container_id=excluded.container_id, pid=excluded.pid, "
                 "restart_count=excluded.restart_count, created_at=excluded.created_at, "
@@ -281,7 +285,8 @@ class PodsTable(ObjectsTable):
                 "waiting_message=excluded.waiting_message, "
                 "last_termination_json=excluded.last_termination_json, "
                 "spec_hash=excluded.spec_hash, pid_start=excluded.pid_start, "
-                "image_id=excluded.image_id, stop_signal=excluded.stop_signal",
+                "image_id=excluded.image_id, stop_signal=excluded.stop_signal, "
+                "termination_json=excluded.termination_json",
                 (
                     rec.pod_uid,
                     rec.name,
@@ -299,6 +304,7 @@ class PodsTable(ObjectsTable):
                     rec.pid_start or None,
                     rec.image_id,
                     rec.stop_signal,
+                    json.dumps(rec.termination) if rec.termination else None,
                 ),
             )
 
@@ -413,4 +419,5 @@ def _container(row: sqlite3.Row) -> ContainerRecord:
         pid_start=row["pid_start"] or 0,
         image_id=row["image_id"] or "",
         stop_signal=row["stop_signal"] or "",
+        termination=json.loads(ended) if (ended := row["termination_json"]) else None,
     )

@@ -230,6 +230,7 @@ ADDED_COLUMNS = (
     ("containers", "pid_start", "INTEGER"),
     ("containers", "image_id", "TEXT NOT NULL DEFAULT ''"),
     ("containers", "stop_signal", "TEXT NOT NULL DEFAULT ''"),
+    ("containers", "termination_json", "TEXT"),
 )
 
 TABLES = frozenset(

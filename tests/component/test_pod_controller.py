@@ -209,28 +209,93 @@ def test_a_restart_reuses_its_image_and_an_image_update_takes_the_new_one(env: E
     assert row.image_id == images.find("busybox:1.36").image_id
 
 
-def test_a_failed_restart_waits_with_the_runtime_error_then_starts_after_back_off(
-    env: Env,
-) -> None:
+def test_a_failed_restart_ends_in_start_error_then_starts_after_back_off(env: Env) -> None:
+    """The runtime cannot start the restarted instance: it ends as containerd ends it
+    (StartError, exit code 128, counted as a restart), the back-off holds the next start
+    (CrashLoopBackOff, the failed instance as lastState), which then works."""
     rec = env.play(_manifest())
 
     async def scenario() -> None:
         env.runtime.fail_start.add("app")
         env.runtime.exit(rec.uid, "app", 1)
         await env.settle()
-        assert env.waiting(rec.uid, "app") == "RunContainerError"
         assert "Failed" in env.reasons(rec.uid)
-        env.clock.advance(0.1)  # the quick look after a failed start holds it in back-off
-        await env.settle()
-        assert env.waiting(rec.uid, "app") == "RunContainerError"
+        (app,) = env.status(rec.uid)["containerStatuses"]
+        assert app["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        last = app["lastState"]["terminated"]
+        assert (last["reason"], last["exitCode"]) == ("StartError", 128)
+        assert "exec format error" in last["message"]
+        assert last["startedAt"] == "1970-01-01T00:00:00Z"
+        assert app["restartCount"] == 1
+        failed = last["containerID"].removeprefix("kubeplay://")
+        assert ("delete", failed) in env.runtime.calls  # removed from the runtime at once
         env.runtime.fail_start.clear()
-        at = env.loop.timers.get(pod_key("default", "web"))
-        assert at is not None
-        env.clock.advance(at - env.clock())
-        await env.loop.drain()
+        waited = 0.0
+        while env.runtime.find(rec.uid, "app") is None and waited < 60:
+            at = env.loop.timers.get(pod_key("default", "web"))
+            assert at is not None
+            waited += at - env.clock()
+            env.clock.advance(at - env.clock())
+            await env.loop.drain()
         assert env.runtime.find(rec.uid, "app") is not None
+        assert waited == pytest.approx(10.0, abs=0.5)  # the back-off's base
 
     asyncio.run(scenario())
+    (app,) = env.status(rec.uid)["containerStatuses"]
+    assert "running" in app["state"] and app["restartCount"] == 2
+    assert app["lastState"]["terminated"]["reason"] == "StartError"
+
+
+@pytest.mark.parametrize("policy", ["Never", "OnFailure"])
+def test_a_container_the_runtime_cannot_start_is_terminated_with_start_error(
+    env: Env, policy: str
+) -> None:
+    """A pod the supervisor starts (one whose volumes waited, an owner's) and whose
+    container the runtime cannot start: StartError, exit code 128. Under Never it is not
+    started again and the pod is Failed; under OnFailure it restarts with back-off."""
+    env.runtime.fail_start.add("app")
+    uid = new_uid()
+    manifest = _manifest(policy=policy)
+    plan = plans.compile_pod(manifest, uid=uid)
+    env.host.store.add_pods(
+        [
+            PodRecord(
+                uid=uid,
+                namespace="default",
+                name="web",
+                source="pod.yaml",
+                manifest=manifest,
+                plan_json=plans.to_json(plan),
+                created_at=env.clock(),
+                lifecycle="active",
+            )
+        ]
+    )
+
+    async def scenario() -> None:
+        await env.settle()
+        env.clock.advance(0.1)  # the look after the failed start
+        await env.loop.drain()
+        if policy == "Never":  # past any back-off: still not started again
+            env.clock.advance(400)
+            await env.settle()
+
+    asyncio.run(scenario())
+    got = env.status(uid)
+    (app,) = got["containerStatuses"]
+    creates = [c for c in env.runtime.calls if c == ("create", "app")]
+    if policy == "Never":
+        assert got["phase"] == "Failed"
+        ended = app["state"]["terminated"]
+        assert (ended["reason"], ended["exitCode"]) == ("StartError", 128)
+        assert app["restartCount"] == 0 and app["lastState"] == {}
+        assert len(creates) == 1  # never tried again
+    else:
+        assert got["phase"] == "Running"
+        assert app["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert app["lastState"]["terminated"]["reason"] == "StartError"
+        assert app["restartCount"] == 1
+        assert len(creates) == 2  # the first restart at once, the next one held
 
 
 def test_a_probe_kill_stops_that_instance_and_the_policy_restarts_it(env: Env) -> None:

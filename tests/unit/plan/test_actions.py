@@ -56,6 +56,16 @@ def exited(name: str, code: int) -> ObservedContainer:
     )
 
 
+def start_error(name: str) -> ObservedContainer:
+    """The runtime could not start it: terminated, exit 128, StartError (never ran)."""
+    return ObservedContainer(
+        name=name,
+        state=ContainerState.TERMINATED,
+        container_id=f"c-{name}",
+        termination=Termination(exit_code=128, started_at=0.0, finished_at=2.0, start_error=True),
+    )
+
+
 def backoff(name: str, code: int = 1) -> ObservedContainer:
     """Ran, exited, now waiting for its next start (kubelet: CrashLoopBackOff)."""
     return ObservedContainer(
@@ -167,6 +177,18 @@ BASE_OBSERVED = _observed(running("a"), running("b"), running("c"))
             with_(backoff("a")),
             PodActions(start=("a",), restarts=("a",)),
             id="container-in-backoff-is-a-restart",
+        ),
+        pytest.param(
+            policy("Never"),
+            with_(start_error("a"), exited("b", 0), exited("c", 0)),
+            PodActions(pod_done=True),
+            id="never-start-error-is-not-started-again",
+        ),
+        pytest.param(
+            policy("OnFailure"),
+            with_(start_error("a")),
+            PodActions(start=("a",), restarts=("a",)),
+            id="onfailure-start-error-is-a-restart",
         ),
         pytest.param(
             policy("Never"),

@@ -62,6 +62,22 @@ def _term(code: int, *, oom: bool = False, at: float = T0 + 5) -> Termination:
     return Termination(exit_code=code, started_at=T0, finished_at=at, oom_killed=oom)
 
 
+START_FAILURE = 'exec: "/nope": stat /nope: no such file or directory'
+
+
+def _start_error(at: float = T0 + 5) -> Termination:
+    """The runtime could not start the instance (containerd: exit 128, StartError)."""
+    return Termination(
+        exit_code=128, started_at=0.0, finished_at=at, message=START_FAILURE, start_error=True
+    )
+
+
+def failed_start(name: str, **kw: Any) -> ObservedContainer:
+    return ObservedContainer(
+        name=name, state=ContainerState.TERMINATED, termination=_start_error(), **kw
+    )
+
+
 def running(name: str, **kw: Any) -> ObservedContainer:
     return ObservedContainer(
         name=name, state=ContainerState.RUNNING, started_at=T0, container_id=f"c-{name}", **kw
@@ -165,6 +181,36 @@ def _observed(*containers: ObservedContainer, **kw: Any) -> ObservedPod:
         ),
         pytest.param(
             _plan(), _observed(exited("app", 0)), "Running", id="always-all-exited-running"
+        ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(failed_start("app")),
+            "Failed",
+            id="never-start-error-fails-the-pod",
+        ),
+        pytest.param(
+            _plan(apps=("a", "b"), policy="Never"),
+            _observed(failed_start("a"), running("b")),
+            "Running",
+            id="never-start-error-beside-a-running-container",
+        ),
+        pytest.param(
+            _plan(policy="OnFailure"),
+            _observed(failed_start("app", restart_count=1)),
+            "Running",
+            id="onfailure-start-error-restarting",
+        ),
+        pytest.param(
+            _plan(inits=("init",), policy="Never"),
+            _observed(failed_start("init")),
+            "Failed",
+            id="never-init-start-error-fails-the-pod",
+        ),
+        pytest.param(
+            _plan(inits=("init",), policy="OnFailure"),
+            _observed(failed_start("init")),
+            "Pending",
+            id="onfailure-init-start-error-pending",
         ),
         pytest.param(
             _plan(),
@@ -505,6 +551,80 @@ def test_container_status(obs: ObservedContainer, expected: dict[str, Any]) -> N
     assert {k: got.get(k) for k in expected} == expected
 
 
+def _start_error_text(**kw: Any) -> dict[str, Any]:
+    return {
+        "exitCode": 128,
+        "reason": "StartError",
+        "startedAt": "1970-01-01T00:00:00Z",  # containerd's zero start time, as shown
+        "finishedAt": "2023-11-14T22:13:25Z",
+        "message": START_FAILURE,
+        **kw,
+    }
+
+
+@pytest.mark.parametrize(
+    ("plan", "obs", "expected"),
+    [
+        pytest.param(
+            _plan(policy="Never"),
+            failed_start("app"),
+            {
+                "state": {"terminated": _start_error_text()},
+                "lastState": {},
+                "restartCount": 0,
+                "ready": False,
+                "started": False,
+            },
+            id="never-start-error-stays-terminated",
+        ),
+        pytest.param(
+            _plan(policy="OnFailure"),
+            failed_start("app", restart_count=1),
+            {
+                "state": {"waiting": {"reason": "RunContainerError", "message": START_FAILURE}},
+                "lastState": {"terminated": _start_error_text()},
+                "restartCount": 1,
+            },
+            id="onfailure-start-error-waits-run-container-error",
+        ),
+        pytest.param(
+            _plan(policy="Always"),
+            failed_start("app", container_id="x"),
+            {
+                "state": {"waiting": {"reason": "RunContainerError", "message": START_FAILURE}},
+                "lastState": {"terminated": _start_error_text()},
+                "containerID": "kubeplay://x",
+            },
+            id="always-start-error-waits-run-container-error",
+        ),
+        pytest.param(
+            _plan(policy="Always"),
+            waiting(
+                "app",
+                "CrashLoopBackOff",
+                waiting_message=CRASH_MESSAGE,
+                restart_count=2,
+                last_termination=_start_error(),
+            ),
+            {
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": CRASH_MESSAGE}},
+                "lastState": {"terminated": _start_error_text()},
+                "restartCount": 2,
+            },
+            id="start-error-back-off-is-crash-loop-back-off",
+        ),
+    ],
+)
+def test_start_error_container_status(
+    plan: PodPlan, obs: ObservedContainer, expected: dict[str, Any]
+) -> None:
+    """A container the runtime could not start: containerd ends it with exit code 128 and
+    reason StartError; the kubelet shows one that will be restarted as waiting
+    RunContainerError (its reasonCache), then CrashLoopBackOff, the failure as lastState."""
+    (got,) = status.derive_pod_status(plan, _observed(obs))["containerStatuses"]
+    assert {k: got.get(k) for k in expected} == expected
+
+
 @pytest.mark.parametrize(
     ("plan", "observed", "expected"),
     [
@@ -658,6 +778,38 @@ def test_container_status_image_fields() -> None:
             _observed(waiting("app", "ImagePullBackOff")),
             ("0/1", "ImagePullBackOff", 0),
             id="image-pull-back-off",
+        ),
+        pytest.param(
+            _plan(policy="Never"),
+            _observed(failed_start("app")),
+            ("0/1", "StartError", 0),
+            id="never-start-error",
+        ),
+        pytest.param(
+            _plan(policy="OnFailure"),
+            _observed(failed_start("app", restart_count=1)),
+            ("0/1", "RunContainerError", 1),
+            id="onfailure-start-error-run-container-error",
+        ),
+        pytest.param(
+            _plan(),
+            _observed(
+                waiting("app", "CrashLoopBackOff", restart_count=2, last_termination=_start_error())
+            ),
+            ("0/1", "CrashLoopBackOff", 2),
+            id="start-error-held-in-back-off",
+        ),
+        pytest.param(
+            _plan(inits=("a",), policy="Never"),
+            _observed(failed_start("a")),
+            ("0/1", "Init:StartError", 0),
+            id="never-init-start-error",
+        ),
+        pytest.param(
+            _plan(inits=("a",), policy="OnFailure"),
+            _observed(failed_start("a", restart_count=1)),
+            ("0/1", "Init:RunContainerError", 1),
+            id="onfailure-init-start-error",
         ),
         pytest.param(
             _plan(sidecars=("proxy",)),
