@@ -33,10 +33,6 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import pods as engine
-    from kubeplay.plan import pods as plans
-    from kubeplay.plan import supervision
-
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
     if any(not r.api_group for r in host.store.list_records(["Service"])):
@@ -51,9 +47,17 @@ def _needed(host: host_mod.Host) -> bool:
             continue
         if rec.lifecycle != "active":
             continue
+        from kubeplay.engine import observe as engine
+        from kubeplay.plan import pods as plans
+        from kubeplay.plan import supervision
+
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
+    from kubeplay.engine import workloadkinds
+
+    if not workloadkinds.workloads_stored(host):
+        return False
     # imported only here: reconcile imports the supervisor's loop and with it asyncio
     from kubeplay.engine import reconcile
 
