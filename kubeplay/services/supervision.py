@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -204,6 +203,8 @@ def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
     The process is held by a pidfd opened while it still holds the supervisor lock and is
     named by the pid file, so the signals can only reach that very process (never another
     one that got its pid number later)."""
+    import signal
+
     pid = nudges.running_pid(settings)
     if pid is None:
         return None
