@@ -15,14 +15,7 @@ import click
 
 from kubeplay import settings as settings_mod
 from kubeplay.cli import images as images_cli
-
-
-def _seconds(text: str) -> float:
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for unit in ("ms", "s", "m", "h"):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * units[unit]
-    return float(text)
+from kubeplay.cli.common import seconds as _seconds
 
 
 @click.command()

@@ -1,4 +1,5 @@
-"""`kubeplay generate kube`: parsing and output of the command; the work is services.generate."""
+"""`kubeplay generate kube` (and the `generate` group, with `generate systemd` of cli.supervise):
+parsing and output of the command; the work is services.generate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from kubeplay.cli import supervise as supervise_cli
 from kubeplay.errors import KubeplayError
 
 
@@ -91,3 +93,12 @@ def kube(
         filename.write_text(report.yaml)
     except OSError as err:
         raise KubeplayError(f"{filename}: cannot write: {err.strerror or err}") from err
+
+
+@click.group()
+def generate() -> None:
+    """Generate manifests (and more) from what runs."""
+
+
+generate.add_command(kube)
+generate.add_command(supervise_cli.generate_systemd)

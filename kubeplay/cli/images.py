@@ -1,7 +1,7 @@
 """`kubeplay image ...`, `kubeplay login` and `kubeplay logout`: parsing and rendering only.
 
-Registered on the main group by kubeplay.cli.main. Pull progress goes to stderr (a bar per
-pull on a terminal, a line per layer otherwise); results go to stdout.
+Registered on the main group by kubeplay.cli.main (by name, imported when run). Pull progress
+goes to stderr (a bar per pull on a terminal, a line per layer otherwise); results go to stdout.
 """
 
 from __future__ import annotations
@@ -269,8 +269,3 @@ def logout(registry: str, all_registries: bool, authfile: str) -> None:
         all_registries=all_registries,
     )
     click.echo(f"Removed login credentials for {registry or 'all registries'}")
-
-
-def register(group: click.Group) -> None:
-    for command in (image, login, logout):
-        group.add_command(command)

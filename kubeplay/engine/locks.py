@@ -13,8 +13,10 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kubeplay.kube.kinds import ObjectKey
+if TYPE_CHECKING:
+    from kubeplay.kube.kinds import ObjectKey
 
 # The longest file name Linux takes (NAME_MAX).
 NAME_MAX = 255

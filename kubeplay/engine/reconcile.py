@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Protocol
 from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import Controller, ObjectKey, SyncResult
+from kubeplay.engine.workloadkinds import WORKLOAD_KINDS as WORKLOAD_KINDS
+from kubeplay.engine.workloadkinds import workloads_stored as workloads_stored
 from kubeplay.state.store import PodRecord
 
 if TYPE_CHECKING:
     from kubeplay.errors import PermanentError
 
-# The kinds of `workload_controllers`, in their order.
-WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "CronJob", "Job", "StatefulSet", "DaemonSet")
 # Kinds other than pods: every key looked at again this often, a safety net for a missed
 # trigger only (as an informer's resync). What they depend on reaches them as keys: a command's
 # nudge, a changed pod (its owner), what a sync wrote (`also`), and time as `requeue_after`
@@ -82,14 +82,6 @@ def workload_controllers(
 def resync_periods() -> dict[str, float]:
     """Seconds between full passes over each workload kind."""
     return dict.fromkeys(WORKLOAD_KINDS, OTHER_RESYNC_SECONDS)
-
-
-def workloads_stored(host: Host) -> bool:
-    """Whether the store holds an object of a workload kind, or an object with a controlling
-    owner (a Job's pod whose Job is gone is still the Job controller's to delete). Until
-    then no workload controller has a key or anything to do."""
-    kinds = {kind for _, kind in host.store.stored_kinds()}
-    return not kinds.isdisjoint(WORKLOAD_KINDS) or host.store.has_owned_objects()
 
 
 def any_needed(host: Host) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.engine import host as host_mod
-from kubeplay.engine import pods as engine
+from kubeplay.engine import observe as engine
 from kubeplay.errors import NotFoundError
 from kubeplay.plan import pods as plans
 from kubeplay.plan import status as status_mod

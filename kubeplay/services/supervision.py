@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -33,10 +32,6 @@ STOP_TIMEOUT = 10.0
 
 
 def _needed(host: host_mod.Host) -> bool:
-    from kubeplay.engine import pods as engine
-    from kubeplay.plan import pods as plans
-    from kubeplay.plan import supervision
-
     if host.store.has_sources():
         return True  # watched sources are the supervisor's
     if any(not r.api_group for r in host.store.list_records(["Service"])):
@@ -51,9 +46,17 @@ def _needed(host: host_mod.Host) -> bool:
             continue
         if rec.lifecycle != "active":
             continue
+        from kubeplay.engine import observe as engine
+        from kubeplay.plan import pods as plans
+        from kubeplay.plan import supervision
+
         plan = plans.from_json(rec.plan_json)
         if supervision.needs_supervision(plan, engine.observe(host, rec)):
             return True
+    from kubeplay.engine import workloadkinds
+
+    if not workloadkinds.workloads_stored(host):
+        return False
     # imported only here: reconcile imports the supervisor's loop and with it asyncio
     from kubeplay.engine import reconcile
 
@@ -200,6 +203,8 @@ def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> int | None:
     The process is held by a pidfd opened while it still holds the supervisor lock and is
     named by the pid file, so the signals can only reach that very process (never another
     one that got its pid number later)."""
+    import signal
+
     pid = nudges.running_pid(settings)
     if pid is None:
         return None

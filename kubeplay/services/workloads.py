@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from kubeplay.engine import host as host_mod
 from kubeplay.errors import KubeplayError, NotFoundError, UsageError
 from kubeplay.kube import kinds, workloads
-from kubeplay.plan import sources as plan_sources
 from kubeplay.settings import Settings
 from kubeplay.state.store import WorkloadRecord
 
@@ -105,6 +104,9 @@ def update(
 
 def source_warnings(rec: ObjectRecord, paths: Sequence[str]) -> list[str]:
     """Rule 7: fields the applying source's manifest sets, which its next apply reverts."""
+    # plan.sources imports the manifest loader (YAML) and the apply planner: only here
+    from kubeplay.plan import sources as plan_sources
+
     last = rec.last_applied or {}
     out: list[str] = []
     for path in paths:

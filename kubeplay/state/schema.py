@@ -10,7 +10,6 @@ one is refused. This module only knows SQL: it decides nothing about objects.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from typing import Any
@@ -240,6 +239,8 @@ TABLES = frozenset(
 
 def sha256_of(body: Any) -> str:
     """SHA-256 of a body as canonical JSON (sorted keys, no spaces): the manifest hash."""
+    import hashlib  # only writes hash (OpenSSL's start-up costs every reading command ~7 ms)
+
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
