@@ -334,11 +334,17 @@ def _start_container(
     restart_count = (prior.restart_count + (1 if prior.log_path else 0)) if prior else 0
     cdir = container_dir(host, plan.uid, ctr.name)
     rootfs = cdir / "rootfs"
+    # While a restart's instance is made, the container still shows why it waited
+    # (CrashLoopBackOff, RunContainerError), as the kubelet shows it until the new one runs;
+    # ContainerCreating is for a container that never ran.
+    restarting = prior is not None and bool(prior.log_path or prior.last_termination)
     record = ContainerRecord(
         pod_uid=plan.uid,
         name=ctr.name,
         kind=ctr.kind,
         restart_count=restart_count,
+        waiting_reason=prior.waiting_reason if prior and restarting else "",
+        waiting_message=prior.waiting_message if prior and restarting else "",
         last_termination=prior.last_termination if prior else None,
         spec_hash=ctr.spec_hash,
         image_id=image.image_id,
