@@ -119,10 +119,14 @@ class HostPodNetwork:
         self._host = host
 
     def create_namespace(self, path: Path, kind: str, *, hostname: str = "") -> None:
-        """A new `kind` ("ipc", "uts") namespace pinned at `path` (idempotent)."""
+        """A new `kind` ("net", "ipc", "uts") namespace pinned at `path` (idempotent); a
+        network one is wired later by `attach`."""
         from kubeplay.net import netns as netns_mod
 
-        netns_mod.create_namespace(path, kind, hostname=hostname)
+        if kind == "net":
+            netns_mod.create_netns(path)
+        else:
+            netns_mod.create_namespace(path, kind, hostname=hostname)
 
     def remove_namespace(self, path: Path) -> None:
         """Unpin a namespace pinned at `path`; nothing there is fine."""
@@ -137,7 +141,8 @@ class HostPodNetwork:
         return volumes.ensure_pod_shm(self._host, uid)
 
     def attach(self, plan: PodPlan, netns: Path) -> str:
-        """Make the pod's netns, lease an address and wire it; returns the pod IP."""
+        """Make the pod's netns (unless `create_namespace` did), lease an address and wire
+        it; returns the pod IP."""
         from kubeplay.net import netns as netns_mod
 
         netns_mod.create_netns(netns)

@@ -2,10 +2,11 @@
 
 `sync_pod` asks `plan.actions.compute_pod_actions` what to do and does it in the kubelet's
 order (network namespace -> infra container -> init containers one by one -> app
-containers), recording every container in the store as soon as it exists, so that
-`teardown_pod` can always remove what a failed sync left. `observe` rebuilds an ObservedPod
-from the store and conmon's exit files without running any subprocess (fast `get pods`).
-Restarts with back-off are the supervisor's; a sync starts containers that never ran.
+containers; the namespace is wired to the bridge while the infra container is made),
+recording every container in the store as soon as it exists, so that `teardown_pod` can
+always remove what a failed sync left. `observe` rebuilds an ObservedPod from the store and
+conmon's exit files without running any subprocess (fast `get pods`). Restarts with back-off
+are the supervisor's; a sync starts containers that never ran.
 """
 
 from __future__ import annotations
@@ -317,22 +318,83 @@ def _shm_source(host: Host, plan: PodPlan) -> str:
         raise SyncError(f"pod {plan.ref}: {err}", step="volumes") from err
 
 
+class _Wiring:
+    """The pod's network made in a thread while the infra container is created: wiring it
+    imports pyroute2 (about 0.15 s of CPU, once per process), and the infra container needs
+    only the namespace, not its interfaces, so the import and the netlink calls run while
+    this thread waits on conmon and the runtime. `result()` waits and returns the pod IP, or
+    raises what the wiring raised."""
+
+    def __init__(self, host: Host, plan: PodPlan, netns: Path) -> None:
+        import threading
+
+        self._ip = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(host, plan, netns), name="kubeplay-wiring"
+        )
+        self._thread.start()
+
+    def _run(self, host: Host, plan: PodPlan, netns: Path) -> None:
+        try:
+            self._ip = host.network.attach(plan, netns)
+            crash.point("sandbox-network")
+        except BaseException as err:  # handed to the waiting thread
+            self._error = err
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._ip
+
+
 def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
     """The pod's sandbox: netns (with its address), pinned IPC and UTS namespaces and the
-    infra container (its volumes are made first, `volumes_ready`)."""
-    from kubeplay.engine import containerconfig
-    from kubeplay.plan import ocispec, qos
-
-    base = pod_dir(host, plan.uid)
+    infra container (its volumes are made first, `volumes_ready`). The netns is wired to
+    the bridge while the infra container is made (`_Wiring`); both are done when this
+    returns, and a failure of either fails the sandbox (a network error first, as the
+    network comes first in the kubelet's order), with everything made so far left to the
+    caller's teardown."""
     netns = ""
+    wiring: _Wiring | None = None
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
         host.store.update_pod(plan.uid, netns=netns)
         try:
-            host.network.attach(plan, Path(netns))
+            host.network.create_namespace(Path(netns), "net")
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
-    crash.point("sandbox-network")
+        wiring = _Wiring(host, plan, Path(netns))
+    try:
+        _create_infra(host, plan, netns)
+    except BaseException:
+        if wiring is not None:
+            _network_result(plan, wiring)  # never leave it running; its error comes first
+        raise
+    if wiring is not None:
+        _network_result(plan, wiring)
+    crash.point("sandbox-infra")
+    host.store.update_pod(plan.uid, started_at=time.time())
+    got = host.store.get_pod_by_uid(plan.uid)
+    if got is None:
+        raise StateError(f"pod {plan.ref}: vanished from the store while starting")
+    return got
+
+
+def _network_result(plan: PodPlan, wiring: _Wiring) -> str:
+    try:
+        return wiring.result()
+    except KubeplayError as err:
+        raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
+
+
+def _create_infra(host: Host, plan: PodPlan, netns: str) -> None:
+    """The pinned IPC and UTS namespaces and the infra container, in the pod's netns."""
+    from kubeplay.engine import containerconfig
+    from kubeplay.plan import ocispec, qos
+
+    base = pod_dir(host, plan.uid)
     ipc_ns = "" if plan.host_ipc else str(namespace_path(host, plan.uid, "ipc"))
     uts_ns = "" if plan.host_network else str(namespace_path(host, plan.uid, "uts"))
     try:
@@ -369,12 +431,6 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
             _pin_pid_namespace(host, plan, pid)
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
-    crash.point("sandbox-infra")
-    host.store.update_pod(plan.uid, started_at=time.time())
-    got = host.store.get_pod_by_uid(plan.uid)
-    if got is None:
-        raise StateError(f"pod {plan.ref}: vanished from the store while starting")
-    return got
 
 
 def _pin_pid_namespace(host: Host, plan: PodPlan, pid: int) -> None:
