@@ -144,16 +144,16 @@ def test_play_syncs_in_the_kubelet_order_sandbox_init_containers_then_apps(env: 
 @pytest.mark.parametrize(
     "infra_fails",
     [
-        pytest.param(False, id="network-fails-while-the-infra-container-starts"),
+        pytest.param(False, id="network-fails-while-the-containers-are-made"),
         pytest.param(True, id="network-and-infra-container-fail-network-reported"),
     ],
 )
 def test_a_sandbox_whose_network_fails_fails_as_network_and_leaves_it_to_teardown(
     env: Env, monkeypatch: pytest.MonkeyPatch, infra_fails: bool
 ) -> None:
-    """The netns is wired while the infra container is made: a wiring error fails the sync
-    at step network (first in the kubelet's order, also when the infra container failed
-    too), after the wiring thread ended, and no app container is made."""
+    """The netns is wired while the containers are made: a wiring error fails the sync at
+    step network (first in the kubelet's order, also when the infra container failed too),
+    after the wiring thread ended, and no app container starts."""
 
     def unwired(plan: plans.PodPlan, netns: Path) -> str:
         raise NetworkError("bridge kpfake0: Operation not permitted", errno=1)
@@ -166,7 +166,7 @@ def test_a_sandbox_whose_network_fails_fails_as_network_and_leaves_it_to_teardow
     assert failed.value.step == "network"
     assert "Operation not permitted" in str(failed.value)
     assert not [t for t in threading.enumerate() if t.name == "kubeplay-wiring"]
-    assert ("create", "app") not in env.runtime.calls
+    assert ("start", "app") not in env.runtime.calls
     (rec,) = env.host.store.list_pods()
     engine_pods.teardown_pod(env.host, rec)
     assert env.runtime.running() == []
