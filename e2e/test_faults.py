@@ -69,7 +69,7 @@ def _nothing_or_running(kp: Kubeplay, name: str) -> str:
 # (as its user was told nothing); after, the pod is kept and supervised.
 PLAY_STEPS = [
     pytest.param("play-stored", "nothing", id="after-the-store-write"),
-    pytest.param("sandbox-network", "nothing", id="netns-made-no-infra"),
+    pytest.param("sandbox-network", "nothing", id="netns-wired-containers-being-made"),
     pytest.param("container-created#1", "nothing", id="infra-created-not-started"),
     pytest.param("container-started#1", "nothing", id="infra-started"),
     pytest.param("sandbox-infra", "nothing", id="sandbox-ready"),

@@ -17,7 +17,7 @@ ENV = "KUBEPLAY_TEST_CRASH_AT"
 STEPS = frozenset(
     {
         "play-stored",  # play: pods written to the store, nothing made yet
-        "sandbox-network",  # a sandbox's netns and address made, no infra container yet
+        "sandbox-network",  # a sandbox's netns wired (its containers are being made)
         "sandbox-infra",  # the infra container runs, no app container yet
         "container-created",  # a container (infra or app) created in the runtime, not started
         "container-started",  # a container (infra or app) started

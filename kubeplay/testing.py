@@ -246,15 +246,13 @@ class FakeNetwork:
         self._host = host
         self.attached: dict[str, str] = {}  # pod uid -> IP
 
-    def attach(self, plan: PodPlan, netns: Path) -> str:
-        from kubeplay.engine.network import gateway
-        from kubeplay.plan import ipam
+    def lease(self, plan: PodPlan) -> str:
+        from kubeplay.engine.network import lease_ip
 
-        s = self._host.settings
-        gw = gateway(self._host)
-        ip = self._host.store.assign_ip(
-            plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw)
-        )
+        return lease_ip(self._host, plan)
+
+    def attach(self, plan: PodPlan, netns: Path) -> str:
+        ip = self.lease(plan)
         self.attached[plan.uid] = ip
         return ip
 

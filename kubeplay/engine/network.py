@@ -72,6 +72,18 @@ def ensure_node(host: Host) -> None:
         _node_ready.add(key)
 
 
+def lease_ip(host: Host, plan: PodPlan) -> str:
+    """The pod's address: the one it has (a re-made sandbox keeps it), else a new lease."""
+    s = host.settings
+    gw = gateway(host)
+    current = host.store.get_pod_by_uid(plan.uid)
+    if current is not None and current.pod_ip:
+        return current.pod_ip
+    return host.store.assign_ip(
+        plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw)
+    )
+
+
 def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
     """Lease an address (a pod that has one keeps it) and wire the pod's netns to the bridge;
     returns the pod IP."""
@@ -80,13 +92,7 @@ def setup_pod(host: Host, plan: PodPlan, netns: Path) -> str:
     ensure_node(host)
     s = host.settings
     gw = gateway(host)
-    current = host.store.get_pod_by_uid(plan.uid)
-    if current is not None and current.pod_ip:  # a re-made sandbox keeps the pod's address
-        ip = current.pod_ip
-    else:
-        ip = host.store.assign_ip(
-            plan.uid, lambda used: ipam.allocate(s.subnet, used=used, gateway=gw)
-        )
+    ip = lease_ip(host, plan)
     prefix = ipaddress.ip_network(s.subnet).prefixlen
     links.attach_pod(
         netns,
@@ -119,10 +125,14 @@ class HostPodNetwork:
         self._host = host
 
     def create_namespace(self, path: Path, kind: str, *, hostname: str = "") -> None:
-        """A new `kind` ("ipc", "uts") namespace pinned at `path` (idempotent)."""
+        """A new `kind` ("net", "ipc", "uts") namespace pinned at `path` (idempotent); a
+        network one is wired later by `attach`."""
         from kubeplay.net import netns as netns_mod
 
-        netns_mod.create_namespace(path, kind, hostname=hostname)
+        if kind == "net":
+            netns_mod.create_netns(path)
+        else:
+            netns_mod.create_namespace(path, kind, hostname=hostname)
 
     def remove_namespace(self, path: Path) -> None:
         """Unpin a namespace pinned at `path`; nothing there is fine."""
@@ -136,8 +146,13 @@ class HostPodNetwork:
 
         return volumes.ensure_pod_shm(self._host, uid)
 
+    def lease(self, plan: PodPlan) -> str:
+        """The pod's address, leased in the store (kept if it has one); no link yet."""
+        return lease_ip(self._host, plan)
+
     def attach(self, plan: PodPlan, netns: Path) -> str:
-        """Make the pod's netns, lease an address and wire it; returns the pod IP."""
+        """Make the pod's netns (unless `create_namespace` did), lease an address and wire
+        it; returns the pod IP."""
         from kubeplay.net import netns as netns_mod
 
         netns_mod.create_netns(netns)

@@ -2,12 +2,13 @@
 
 `sync_pod` asks `plan.actions.compute_pod_actions` what to do and does it in the kubelet's
 order (network namespace -> infra container -> init containers one by one -> app
-containers), recording every container in the store as soon as it exists, so that
-`teardown_pod` can always remove what a failed sync left. `observe` rebuilds an ObservedPod
-from the store and conmon's exit files without running any subprocess (fast `get pods`).
-Restarts with back-off are the supervisor's; a sync starts containers that never ran.
-`observe` and the pod's directories are `engine.observe`'s (re-exported here), which `get pods`
-imports without the rest.
+containers; the namespace is wired to the bridge while the infra container is made),
+recording every container in the store as soon as it exists, so that `teardown_pod` can
+always remove what a failed sync left. `observe` rebuilds an ObservedPod from the store and
+conmon's exit files without running any subprocess (fast `get pods`). Restarts with back-off
+are the supervisor's; a sync starts containers that never ran. `observe` and the pod's
+directories are `engine.observe`'s (re-exported here), which `get pods` imports without the
+rest.
 """
 
 from __future__ import annotations
@@ -170,22 +171,98 @@ def _shm_source(host: Host, plan: PodPlan) -> str:
         raise SyncError(f"pod {plan.ref}: {err}", step="volumes") from err
 
 
-def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
-    """The pod's sandbox: netns (with its address), pinned IPC and UTS namespaces and the
-    infra container (its volumes are made first, `volumes_ready`)."""
-    from kubeplay.engine import containerconfig
-    from kubeplay.plan import ocispec, qos
+class _Unwired(Exception):
+    """The pod's network failed while its containers were made (`_Wiring`): carried past
+    the container steps' own error handling (it is no KubeplayError) up to `sync_pod`,
+    which raises `error`."""
 
-    base = pod_dir(host, plan.uid)
+    def __init__(self, error: SyncError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Wiring:
+    """The pod's netns wired to the bridge in a thread while its containers are made: wiring
+    imports pyroute2 (about 0.15 s of CPU, once per process), and a container needs only the
+    namespace and the address (leased before) until its process starts, so the import and
+    the netlink calls run while the sync waits on conmon and the runtime. `wait()` is called
+    before an app or init container starts; a failure raises `_Unwired` (a KubeplayError) or
+    what the thread raised. `join()` only waits."""
+
+    def __init__(self, host: Host, plan: PodPlan, netns: Path) -> None:
+        import threading
+
+        self._plan = plan
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(host, netns), name="kubeplay-wiring"
+        )
+        self._thread.start()
+
+    def _run(self, host: Host, netns: Path) -> None:
+        try:
+            host.network.attach(self._plan, netns)
+            crash.point("sandbox-network")
+        except BaseException as err:  # handed to the waiting thread
+            self._error = err
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        err = self._error
+        if isinstance(err, KubeplayError):
+            failed = SyncError(f"pod {self._plan.ref}: network: {err}", step="network")
+            failed.__cause__ = err
+            raise _Unwired(failed)
+        if err is not None:
+            raise err
+
+
+def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> tuple[PodRecord, _Wiring | None]:
+    """The pod's sandbox: netns (with its address), pinned IPC and UTS namespaces and the
+    infra container (its volumes are made first, `volumes_ready`). The netns is made and the
+    address leased first; the netns is wired to the bridge meanwhile (`_Wiring`, returned,
+    to be waited for before a container of the pod's own starts). A failure of the infra
+    container waits for the wiring first (a network error is then reported, as the network
+    comes first in the kubelet's order); what was made is left to the caller's teardown."""
     netns = ""
+    wiring: _Wiring | None = None
     if not plan.host_network:
         netns = str(host.settings.netns_dir / plan.uid)
         host.store.update_pod(plan.uid, netns=netns)
         try:
-            host.network.attach(plan, Path(netns))
+            host.network.create_namespace(Path(netns), "net")
+            host.network.lease(plan)
         except KubeplayError as err:
             raise SyncError(f"pod {plan.ref}: network: {err}", step="network") from err
-    crash.point("sandbox-network")
+        wiring = _Wiring(host, plan, Path(netns))
+    try:
+        _create_infra(host, plan, netns)
+    except BaseException:
+        if wiring is not None:
+            try:
+                wiring.wait()  # never leave it running; its error comes first
+            except _Unwired as err:
+                raise err.error from err.error.__cause__
+        raise
+    crash.point("sandbox-infra")
+    host.store.update_pod(plan.uid, started_at=time.time())
+    got = host.store.get_pod_by_uid(plan.uid)
+    if got is None:
+        if wiring is not None:
+            wiring.join()
+        raise StateError(f"pod {plan.ref}: vanished from the store while starting")
+    return got, wiring
+
+
+def _create_infra(host: Host, plan: PodPlan, netns: str) -> None:
+    """The pinned IPC and UTS namespaces and the infra container, in the pod's netns."""
+    from kubeplay.engine import containerconfig
+    from kubeplay.plan import ocispec, qos
+
+    base = pod_dir(host, plan.uid)
     ipc_ns = "" if plan.host_ipc else str(namespace_path(host, plan.uid, "ipc"))
     uts_ns = "" if plan.host_network else str(namespace_path(host, plan.uid, "uts"))
     try:
@@ -222,12 +299,6 @@ def _create_sandbox(host: Host, plan: PodPlan, rec: PodRecord) -> PodRecord:
             _pin_pid_namespace(host, plan, pid)
     except KubeplayError as err:
         raise SyncError(f"pod {plan.ref}: infra container: {err}", step="infra") from err
-    crash.point("sandbox-infra")
-    host.store.update_pod(plan.uid, started_at=time.time())
-    got = host.store.get_pod_by_uid(plan.uid)
-    if got is None:
-        raise StateError(f"pod {plan.ref}: vanished from the store while starting")
-    return got
 
 
 def _pin_pid_namespace(host: Host, plan: PodPlan, pid: int) -> None:
@@ -258,9 +329,11 @@ def _run_container(
     log_path: Path,
     tty: bool = False,
     stdin: bool = False,
+    before_start: Callable[[], None] | None = None,
 ) -> int:
     """conmon + runtime create, record the id (so teardown finds it), then start and
-    record the pid and times."""
+    record the pid and times. `before_start`: what must be done before the container's
+    process runs (the pod's network, `_Wiring.wait`)."""
     persist = host.settings.runroot / "persist" / cid
     persist.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,6 +353,8 @@ def _run_container(
     record = replace(record, pid=pid, pid_start=procs.start_time(pid) or 0, created_at=time.time())
     host.store.put_container(record)
     crash.point("container-created")
+    if before_start is not None:
+        before_start()
     host.runtime.start(cid)
     host.store.put_container(replace(record, started_at=time.time()))
     crash.point("container-started")
@@ -319,10 +394,17 @@ def _config_error(host: Host, plan: PodPlan, record: ContainerRecord, err: Excep
 
 
 def _start_container(
-    host: Host, plan: PodPlan, rec: PodRecord, ctr: ContainerPlan, image: ImageRef
+    host: Host,
+    plan: PodPlan,
+    rec: PodRecord,
+    ctr: ContainerPlan,
+    image: ImageRef,
+    *,
+    before_start: Callable[[], None] | None = None,
 ) -> bool:
     """Create and start one container from `image`; False when its configuration failed (it
-    is then left waiting with CreateContainerConfigError and nothing of it runs)."""
+    is then left waiting with CreateContainerConfigError and nothing of it runs).
+    `before_start`: see `_run_container`."""
     from kubeplay.engine import containerconfig, volumes
     from kubeplay.plan import ocispec, users
 
@@ -417,6 +499,7 @@ def _start_container(
             log_path=log_path,
             tty=ctr.tty,
             stdin=ctr.stdin,
+            before_start=before_start,
         )
     except KubeplayError as err:  # the runtime could not start it (no such executable...)
         raise SyncError(f"{step}: {err}", step="start") from err
@@ -461,45 +544,64 @@ def sync_pod(
     if may_start is None:  # play's sync: the pod is bound to this node now
         events.scheduled(host, plan.uid, plan.ref)
 
-    while True:
-        rec = host.store.get_pod_by_uid(plan.uid)
-        if rec is None:
-            raise StateError(f"pod {plan.ref}: not in the store")
-        observed = observe(host, rec)
-        todo = actions.compute_pod_actions(plan, observed)
-        if todo.create_sandbox:
-            if observed.sandbox_id and may_start is None:
-                raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
-            if not volumes_ready(host, plan):
-                break  # ContainerCreating, FailedMount: the supervisor tries again
-            if observed.sandbox_id:  # the supervisor killed the pod for it (SandboxChanged)
-                remove_sandbox(host, rec)
-                rec = host.store.get_pod_by_uid(plan.uid) or rec
-            rec = _create_sandbox(host, plan, rec)
-            continue
-        if todo.wait_for:
-            if may_start is not None:
-                break
-            cid = observed.get(todo.wait_for).container_id
-            host.runtime.wait_exit(cid, wait_init_timeout if wait_init_timeout else 1e9)
-            continue
-        supervised = may_start is not None
-        if todo.start_init and _allowed(todo.start_init, todo, may_start):
-            plan, started = _start(
-                host, plan, rec, todo.start_init, supervised=supervised, failed=failed
-            )
-            if not started:
-                break  # its image is missing or its configuration failed: the pod waits
-            continue
-        if todo.start_init and not todo.start:
-            break
-        for name in todo.start:
-            if not _allowed(name, todo, may_start):
+    wiring: _Wiring | None = None  # the sandbox's network, wired while containers are made
+    wired: Callable[[], None] | None = None
+    try:
+        while True:
+            rec = host.store.get_pod_by_uid(plan.uid)
+            if rec is None:
+                raise StateError(f"pod {plan.ref}: not in the store")
+            observed = observe(host, rec)
+            todo = actions.compute_pod_actions(plan, observed)
+            if todo.create_sandbox:
+                if observed.sandbox_id and may_start is None:
+                    raise SyncError(f"pod {plan.ref}: the pod sandbox died", step="infra")
+                if not volumes_ready(host, plan):
+                    break  # ContainerCreating, FailedMount: the supervisor tries again
+                if observed.sandbox_id:  # the supervisor killed the pod for it (SandboxChanged)
+                    remove_sandbox(host, rec)
+                    rec = host.store.get_pod_by_uid(plan.uid) or rec
+                rec, wiring = _create_sandbox(host, plan, rec)
+                wired = wiring.wait if wiring is not None else None
                 continue
-            plan, started = _start(host, plan, rec, name, supervised=supervised, failed=failed)
-            if started:  # else waiting (image, configuration); the other containers start
-                rec = host.store.get_pod_by_uid(plan.uid) or rec
-        break
+            if todo.wait_for:
+                if may_start is not None:
+                    break
+                cid = observed.get(todo.wait_for).container_id
+                host.runtime.wait_exit(cid, wait_init_timeout if wait_init_timeout else 1e9)
+                continue
+            supervised = may_start is not None
+            if todo.start_init and _allowed(todo.start_init, todo, may_start):
+                plan, started = _start(
+                    host,
+                    plan,
+                    rec,
+                    todo.start_init,
+                    supervised=supervised,
+                    failed=failed,
+                    before_start=wired,
+                )
+                if not started:
+                    break  # its image is missing or its configuration failed: the pod waits
+                continue
+            if todo.start_init and not todo.start:
+                break
+            for name in todo.start:
+                if not _allowed(name, todo, may_start):
+                    continue
+                plan, started = _start(
+                    host, plan, rec, name, supervised=supervised, failed=failed, before_start=wired
+                )
+                if started:  # else waiting (image, configuration); the other containers start
+                    rec = host.store.get_pod_by_uid(plan.uid) or rec
+            break
+        if wiring is not None:  # done before the sync is, also when no container started
+            wiring.wait()
+    except _Unwired as err:
+        raise err.error from err.error.__cause__
+    finally:
+        if wiring is not None:
+            wiring.join()
     if may_start is None:
         host.store.update_pod(plan.uid, lifecycle="active")
 
@@ -538,9 +640,11 @@ def _start(
     *,
     supervised: bool,
     failed: Mapping[tuple[str, str], ImageResult],
+    before_start: Callable[[], None] | None = None,
 ) -> tuple[PodPlan, bool]:
     """(Re)start container `name`: its image first (engine.images); the plan and whether it
-    started (not: waiting for its image, or CreateContainerConfigError)."""
+    started (not: waiting for its image, or CreateContainerConfigError). `before_start`:
+    see `_run_container`."""
     from kubeplay.engine import images as images_mod
     from kubeplay.engine import restarts
 
@@ -554,7 +658,7 @@ def _start(
             return plan, False
         ctr, image = found
         try:
-            started = _start_container(host, plan, rec, ctr, image)
+            started = _start_container(host, plan, rec, ctr, image, before_start=before_start)
         except SyncError as err:
             events.failed(host, plan.uid, ctr, str(err.__cause__ or err))
             if supervised:  # wait, with the kubelet's reason, for the supervisor's next try

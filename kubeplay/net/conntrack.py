@@ -9,6 +9,7 @@ this does the same for one Service port. Decides nothing: the engine says which.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Collection
 from pathlib import Path
@@ -56,26 +57,27 @@ def delete_udp_entries(*, dst_ip: str | None, dst_port: int, endpoints: Collecti
 
 PROC_CONNTRACK = Path("/proc/net/nf_conntrack")
 
+# A UDP entry: the protocol column, then the original tuple's src, dst, sport and dport, then
+# (after what the kernel may put between: [UNREPLIED], packets=, bytes=) the reply tuple's
+# src. Searched for by its literal " udp " (no per-line anchor, which re tries at every
+# character), never across a line: no part of it matches a newline.
+_UDP_ENTRY = re.compile(
+    r" udp +\d+ +\d+ +src=\S+ +dst=(\S+) +sport=\d+ +dport=(\d+) +(?:\S+ +)*?src=(\S+)"
+)
+
 
 def udp_entries(path: Path = PROC_CONNTRACK) -> list[tuple[str, int, str]]:
     """(original destination, its port, reply source) of each UDP conntrack entry of this
-    network namespace, read from /proc (cheap: no netlink socket when nothing is stale)."""
-    out = []
+    network namespace, read from /proc (cheap: no netlink socket when nothing is stale).
+    One regular expression over the whole text: on a host with 12,000 UDP entries 15 ms
+    where splitting each line in Python took 50 ms, with 11,600 mostly TCP entries 2 ms
+    against 17 ms (the kernel's formatting of the file, 40-60 ms for 12,600 entries here,
+    stays)."""
     try:
         text = path.read_text()
     except OSError:
         return []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 3 or fields[2] != "udp":
-            continue
-        pairs = [f.split("=", 1) for f in fields if "=" in f]
-        dsts = [v for k, v in pairs if k == "dst"]
-        dports = [v for k, v in pairs if k == "dport"]
-        srcs = [v for k, v in pairs if k == "src"]
-        if len(dsts) >= 1 and dports and len(srcs) >= 2 and dports[0].isdigit():
-            out.append((dsts[0], int(dports[0]), srcs[1]))
-    return out
+    return [(dst, int(port), src) for dst, port, src in _UDP_ENTRY.findall(text)]
 
 
 def delete_stale_service_udp(cidr: str, keep: Collection[tuple[str, str, int]]) -> int:
@@ -84,9 +86,12 @@ def delete_stale_service_udp(cidr: str, keep: Collection[tuple[str, str, int]]) 
     gone, while no process that applied the rules before was there to clear it (a command
     run after the supervisor exited, `system reset`). Returns how many went."""
     net = ipaddress.ip_network(cidr, strict=False)
+    inside: dict[str, bool] = {}  # by address as written: most entries share a few
     stale: dict[tuple[str, int], set[str]] = {}
     for dst, port, endpoint in udp_entries():
-        if ipaddress.ip_address(dst) in net and (dst, endpoint, port) not in keep:
+        if (found := inside.get(dst)) is None:
+            found = inside[dst] = ipaddress.ip_address(dst) in net
+        if found and (dst, endpoint, port) not in keep:
             stale.setdefault((dst, port), set()).add(endpoint)
     return sum(
         delete_udp_entries(dst_ip=dst, dst_port=port, endpoints=eps)

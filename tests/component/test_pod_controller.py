@@ -7,6 +7,7 @@ activeDeadlineSeconds.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from kubeplay.engine import pods as engine_pods
 from kubeplay.engine import volumes as engine_volumes
 from kubeplay.engine.controllers.pods import PodController, pod_key
 from kubeplay.engine.loop import Loop
+from kubeplay.errors import NetworkError, SyncError
 from kubeplay.plan import pods as plans
 from kubeplay.plan import status
 from kubeplay.plan.backoff import BackoffPolicy
@@ -137,6 +139,38 @@ def test_play_syncs_in_the_kubelet_order_sandbox_init_containers_then_apps(env: 
     assert rec.lifecycle == "active"
     assert rec.pod_ip == env.fakes.network.attached[rec.uid]
     assert env.status(rec.uid)["phase"] == "Running"
+
+
+@pytest.mark.parametrize(
+    "infra_fails",
+    [
+        pytest.param(False, id="network-fails-while-the-containers-are-made"),
+        pytest.param(True, id="network-and-infra-container-fail-network-reported"),
+    ],
+)
+def test_a_sandbox_whose_network_fails_fails_as_network_and_leaves_it_to_teardown(
+    env: Env, monkeypatch: pytest.MonkeyPatch, infra_fails: bool
+) -> None:
+    """The netns is wired while the containers are made: a wiring error fails the sync at
+    step network (first in the kubelet's order, also when the infra container failed too),
+    after the wiring thread ended, and no app container starts."""
+
+    def unwired(plan: plans.PodPlan, netns: Path) -> str:
+        raise NetworkError("bridge kpfake0: Operation not permitted", errno=1)
+
+    monkeypatch.setattr(env.fakes.network, "attach", unwired)
+    if infra_fails:
+        env.runtime.fail_start.add("_infra")
+    with pytest.raises(SyncError) as failed:
+        env.play(_manifest())
+    assert failed.value.step == "network"
+    assert "Operation not permitted" in str(failed.value)
+    assert not [t for t in threading.enumerate() if t.name == "kubeplay-wiring"]
+    assert ("start", "app") not in env.runtime.calls
+    (rec,) = env.host.store.list_pods()
+    engine_pods.teardown_pod(env.host, rec)
+    assert env.runtime.running() == []
+    assert env.host.store.get_pod_by_uid(rec.uid) is None
 
 
 def test_teardown_removes_every_container_mount_lease_and_row(env: Env) -> None:
