@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from kubeplay.runtime.oci import Runtime
 
 MAX_REDIRECTS = 10
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _HEADER_LIMIT = 64 * 1024
 
 
@@ -83,13 +85,20 @@ async def tcp_probe(host: str, port: int, *, timeout: float) -> Outcome:
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
-    headers: tuple[tuple[str, str], ...]
+    head: str  # the header lines after the status line, each after its CRLF ("" for none)
     body: bytes  # at most `limit` bytes
     url: str  # the URL that answered (after redirects)
 
     def header(self, name: str) -> str | None:
+        """The first header `name` (any case), stripped; None if absent. Parsed on demand:
+        a probe reads a header only from a redirect (Location)."""
         wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
+        for line in self.head.split("\r\n"):
+            if line:
+                key, _, value = line.partition(":")
+                if key.strip().lower() == wanted:
+                    return value.strip()
+        return None
 
 
 class HttpError(Exception):
@@ -158,11 +167,20 @@ def _malformed(why: str) -> HttpError:
     return HttpError(f"malformed HTTP response: {why}")
 
 
-def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> bytes:
+def _framing(head: bytes) -> dict[bytes, str]:
+    """Content-Length and Transfer-Encoding of a header block (`head`: the lines after the
+    status line, each after its CRLF), by lower-cased name, values stripped as sent; the
+    last of a repeated header wins."""
+    return {
+        m.group(1): head[m.start(2) : m.end(2)].decode("latin-1").strip()
+        for m in _FRAMING.finditer(head.lower())
+    }
+
+
+def _body(buf: bytes, pos: int, framing: dict[bytes, str], limit: int) -> bytes:
     """The body that starts at `pos` of `buf`, at most `limit` bytes: chunked, by
     Content-Length, or up to where the server closed."""
-    lower = {k.lower(): v for k, v in headers}
-    if "chunked" in lower.get("transfer-encoding", "").lower():
+    if "chunked" in framing.get(b"transfer-encoding", "").lower():
         body = bytearray()
         while len(body) < limit:
             eol = buf.find(b"\r\n", pos)
@@ -179,11 +197,12 @@ def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> b
             body += buf[pos : pos + size]
             pos += size + 2
         return bytes(body[:limit])
-    if "content-length" in lower:
+    length = framing.get(b"content-length")
+    if length is not None:
         try:
-            want = min(int(lower["content-length"]), limit)
+            want = min(int(length), limit)
         except ValueError:
-            raise _malformed(f"bad Content-Length {lower['content-length']!r}") from None
+            raise _malformed(f"bad Content-Length {length!r}") from None
         if len(buf) - pos < want:
             raise _malformed(f"{len(buf) - pos} bytes of a {want}-byte body")
         return buf[pos : pos + want]
@@ -192,36 +211,42 @@ def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> b
 
 def parse_response(buf: bytes, url: str, *, limit: int) -> HttpResponse:
     """The final response in `buf` (everything the server sent, or up to a cap): informational
-    (1xx) responses skipped, the body capped at `limit` bytes."""
+    (1xx) responses skipped, the body capped at `limit` bytes. Only the status line and the
+    framing headers are parsed here (every probe's response); the others when asked."""
     pos = 0
     while True:
         end = buf.find(b"\r\n\r\n", pos)
         if end < 0 or end - pos > _HEADER_LIMIT:
             raise _malformed("no end of headers" if end < 0 else "headers too long")
-        status_line, *header_lines = buf[pos:end].decode("latin-1").split("\r\n")
-        pos = end + 4
+        eol = buf.find(b"\r\n", pos, end)
+        line_end = end if eol < 0 else eol
+        status_line = buf[pos:line_end].decode("latin-1")
         fields = status_line.split(" ", 2)
         if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
             raise HttpError(f"malformed HTTP response {status_line!r}")
         status = int(fields[1])
+        head = buf[line_end:end]
+        pos = end + 4
         if 100 <= status < 200:
             continue  # informational: the real response follows
-        pairs = [
-            (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in header_lines if ln)
-        ]
-        body = _body(buf, pos, pairs, limit)
-        return HttpResponse(status=status, headers=tuple(pairs), body=body, url=url)
+        body = _body(buf, pos, _framing(head), limit)
+        return HttpResponse(status=status, head=head.decode("latin-1"), body=body, url=url)
 
 
 class _PlainExchange:
     """Sends a request to an IP over plain TCP and reads the response, driven by the loop's
-    writer and reader callbacks on a non-blocking socket: `done` gets the bytes read until the
-    response is whole, the server closes, or `cap` bytes.
+    reader (and, only when needed, writer) callbacks on a non-blocking socket: `done` gets
+    the bytes read until the response is whole, the server closes, or `cap` bytes.
 
     A readiness probe a second for 50 pods must cost the supervisor little: this is one
     future per request, where a stream transport (open_connection) costs about twice the CPU
     of the loop's sock_* coroutines, and those a future and a task step for each of connect,
-    send and every receive. Cancelling `done` (a probe's timeout) closes the socket."""
+    send and every receive. The request is sent right after connect(): to a pod on the
+    node's bridge the handshake is over before connect() returns (the pod's SYN-ACK is
+    handled in the same system call), so waiting for writability would cost an epoll
+    registration, a loop callback and a getsockopt per probe for nothing; a socket not
+    connected yet says EAGAIN and is then sent to once writable. Cancelling `done` (a
+    probe's timeout) closes the socket."""
 
     __slots__ = (
         "_addr",
@@ -231,6 +256,7 @@ class _PlainExchange:
         "_loop",
         "_out",
         "_reading",
+        "_sent",
         "_sock",
         "_writing",
         "done",
@@ -244,7 +270,7 @@ class _PlainExchange:
         self._out = request
         self._buf = bytearray()
         self._cap = cap
-        self._reading = self._writing = False
+        self._reading = self._writing = self._sent = False
         self.done: asyncio.Future[bytes] = loop.create_future()
         self.done.add_done_callback(self._close)
         self._sock = socket.socket(  # non-blocking from the start: no ioctl
@@ -252,39 +278,31 @@ class _PlainExchange:
             socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
         )
         self._fd = self._sock.fileno()
-        try:
-            self._sock.connect(self._addr)
-        except BlockingIOError:  # in progress: writable once connected (or refused)
-            loop.add_writer(self._fd, self._connected)
-            self._writing = True
-        except OSError as err:
-            self._dial_failed(err)
-        else:
+        code = self._sock.connect_ex(self._addr)  # an errno, not an exception to build
+        if code in (0, errno.EINPROGRESS):
             self._send()
+        else:
+            self._dial_failed(OSError(code, os.strerror(code)))
 
     def _dial_failed(self, err: OSError) -> None:
         self.done.set_exception(HttpError(_dial_error(self._addr[0], self._addr[1], err)))
-
-    def _connected(self) -> None:
-        if self.done.done():
-            return
-        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            self._dial_failed(OSError(code, os.strerror(code)))  # e.g. ConnectionRefusedError
-            return
-        self._send()
 
     def _send(self) -> None:
         if self.done.done():
             return
         try:
             sent = self._sock.send(self._out)
-        except BlockingIOError:
+        except BlockingIOError:  # not connected yet (or a full buffer): once writable
             sent = 0
         except OSError as err:
-            self.done.set_exception(err)
+            if self._sent:
+                self.done.set_exception(err)
+            else:  # nothing went through: the connect failed (refused, unreachable)
+                self._dial_failed(err)
             return
-        self._out = self._out[sent:]
+        if sent:
+            self._sent = True
+            self._out = self._out[sent:]
         if self._out:  # the rest once the socket takes more
             if not self._writing:
                 self._loop.add_writer(self._fd, self._send)
@@ -389,18 +407,19 @@ async def http_get(
     """GET `url`, following redirects as the kubelet does (probe.RedirectChecker(false)):
     to the same host name only, at most MAX_REDIRECTS; a redirect to another host returns
     the redirect response itself. Raises HttpError when no response came back."""
-    first_host = urlsplit(url).hostname
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         try:
             resp = await _get_once(current, headers, limit=limit)
         except HttpError as err:
             raise HttpError(f'Get "{current}": {err}') from err
+        if resp.status not in _REDIRECTS:
+            return resp
         location = resp.header("Location")
-        if resp.status not in (301, 302, 303, 307, 308) or not location:
+        if not location:
             return resp
         following = urljoin(current, location)
-        if urlsplit(following).hostname != first_host:
+        if urlsplit(following).hostname != urlsplit(url).hostname:
             return resp
         current = following
     raise HttpError(f'Get "{current}": stopped after {MAX_REDIRECTS} redirects')
