@@ -16,17 +16,16 @@ import asyncio
 import contextlib
 import errno
 import functools
-import math
 import os
 import re
 import socket
 import ssl
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
+from kubeplay.engine import steptimers
 from kubeplay.plan import probes
 from kubeplay.plan.probes import Outcome, Result
 
@@ -295,7 +294,7 @@ class _PlainExchange:
         self.done.set_exception(failure)
 
     def expire(self) -> None:
-        """The request's deadline passed (`_Deadlines`): `done` raises TimeoutError."""
+        """The request's deadline passed: `done` raises TimeoutError."""
         if not self.done.done():
             self.done.set_exception(TimeoutError())
 
@@ -350,45 +349,6 @@ class _PlainExchange:
         self._sock.close()
 
 
-class _Deadlines:
-    """The deadlines of one loop's plain-HTTP exchanges, kept on a WAKE_GRID of its clock:
-    exchanges due in the same step share one timer. The probes of many pods with one period
-    start in the same wake-up (engine.prober's grid), so a batch of 50 arms one timer where
-    asyncio.timeout arms, cancels and later drops one each (a Timeout, a task cancel
-    state and two heap operations of the loop's timers per probe, about a sixth of a plain
-    probe's instructions). An exchange times out at most one step late."""
-
-    STEP = 0.05  # s, prober.WAKE_GRID
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._due: dict[int, list[_PlainExchange]] = {}
-
-    def add(self, at: float, exchange: _PlainExchange) -> None:
-        step = math.ceil(at / self.STEP)
-        waiting = self._due.get(step)
-        if waiting is None:
-            waiting = self._due[step] = []
-            self._loop.call_at(step * self.STEP, self._expire, step)
-        waiting.append(exchange)
-
-    def _expire(self, step: int) -> None:
-        for exchange in self._due.pop(step, ()):
-            exchange.expire()  # nothing for those answered by now
-
-
-_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _deadlines_of(loop: asyncio.AbstractEventLoop) -> _Deadlines:
-    found = _deadlines.get(loop)
-    if found is None:
-        found = _deadlines[loop] = _Deadlines(loop)
-    return found
-
-
 async def _read_all(reader: asyncio.StreamReader, *, cap: int) -> bytes:
     """What a stream gives until the response is whole, the server closes, or `cap` bytes."""
     buf = bytearray()
@@ -433,8 +393,8 @@ async def _get_once(
             exchange = _PlainExchange(loop, host, port, request, cap)
         except OSError as err:  # no socket (out of descriptors)
             raise HttpError(str(err) or type(err).__name__) from err
-        if deadline is not None:
-            _deadlines_of(loop).add(deadline, exchange)
+        if deadline is not None:  # one timer for the probes due in the same 50 ms step
+            steptimers.of(loop).call_at(deadline, exchange.expire)
         buf = await exchange.done
     else:
         async with asyncio.timeout_at(deadline):
