@@ -22,7 +22,8 @@ STEP = 0.05  # seconds: the prober's wake grid
 
 class StepTimers:
     def __init__(self, loop: asyncio.AbstractEventLoop, step: float = STEP) -> None:
-        self._loop = loop
+        # weakly: `of` keeps these in a WeakKeyDictionary keyed by the loop
+        self._loop = weakref.ref(loop)
         self.step = step
         self._due: dict[int, list[tuple[Callable[..., object], tuple[Any, ...]]]] = {}
 
@@ -31,8 +32,10 @@ class StepTimers:
         n = math.ceil(when / self.step - 1e-6)  # a time on the grid stays in its own step
         waiting = self._due.get(n)
         if waiting is None:
+            loop = self._loop()
+            assert loop is not None, "the loop of these timers is gone"
             waiting = self._due[n] = []
-            self._loop.call_at(n * self.step, self._run, n)
+            loop.call_at(n * self.step, self._run, n)
         waiting.append((callback, args))
 
     def _run(self, n: int) -> None:

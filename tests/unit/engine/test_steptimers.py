@@ -65,6 +65,18 @@ def test_a_step_runs_its_callbacks_once_in_order() -> None:
     assert ran == ["first", "second", "later"]
 
 
+def test_the_timers_of_a_finished_loop_go_with_it() -> None:
+    import gc
+
+    async def use() -> None:
+        steptimers.of(asyncio.get_running_loop()).call_at(0.0, lambda: None)
+
+    before = len(steptimers._timers)
+    asyncio.run(use())
+    gc.collect()
+    assert len(steptimers._timers) == before
+
+
 def test_an_exchange_answered_in_time_does_not_time_out() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
