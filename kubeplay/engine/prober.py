@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from kubeplay import log
+from kubeplay.engine import steptimers
 from kubeplay.engine.host import Host
 from kubeplay.engine.probes import Handlers, HostHandlers
 from kubeplay.plan import pods as pods_mod
@@ -43,7 +44,7 @@ async def _to_thread(call: Callable[[], object]) -> None:
     await asyncio.to_thread(call)
 
 
-WAKE_GRID = 0.05  # probes due within the same 50 ms wake the loop once
+WAKE_GRID = steptimers.STEP  # probes due within the same 50 ms wake the loop once
 
 
 async def grid_sleep(seconds: float) -> None:
@@ -51,14 +52,12 @@ async def grid_sleep(seconds: float) -> None:
     (never earlier than half a grid step before): the probes of many pods with the same
     period then run in one wake-up of the loop rather than one each, and a probe's own
     duration does not push its next run later (period from start to start, as the kubelet's
-    ticker; a probe slower than half a step slips one)."""
+    ticker; a probe slower than half a step slips one). The sleepers of one step share one
+    timer (engine.steptimers)."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    timer = loop.call_at(grid_deadline(loop.time(), seconds), _wake, done)
-    try:
-        await done
-    finally:
-        timer.cancel()
+    steptimers.of(loop).call_at(grid_deadline(loop.time(), seconds), _wake, done)
+    await done  # cancelled (the worker stops): _wake leaves it alone
 
 
 def grid_deadline(now: float, seconds: float, grid: float = WAKE_GRID) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
+from kubeplay.engine import steptimers
 from kubeplay.plan import probes
 from kubeplay.plan.probes import Outcome, Result
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from kubeplay.runtime.oci import Runtime
 
 MAX_REDIRECTS = 10
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _HEADER_LIMIT = 64 * 1024
 
 
@@ -83,13 +86,20 @@ async def tcp_probe(host: str, port: int, *, timeout: float) -> Outcome:
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
-    headers: tuple[tuple[str, str], ...]
+    head: str  # the header lines after the status line, each after its CRLF ("" for none)
     body: bytes  # at most `limit` bytes
     url: str  # the URL that answered (after redirects)
 
     def header(self, name: str) -> str | None:
+        """The first header `name` (any case), stripped; None if absent. Parsed on demand:
+        a probe reads a header only from a redirect (Location)."""
         wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
+        for line in self.head.split("\r\n"):
+            if line:
+                key, _, value = line.partition(":")
+                if key.strip().lower() == wanted:
+                    return value.strip()
+        return None
 
 
 class HttpError(Exception):
@@ -158,11 +168,20 @@ def _malformed(why: str) -> HttpError:
     return HttpError(f"malformed HTTP response: {why}")
 
 
-def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> bytes:
+def _framing(head: bytes) -> dict[bytes, str]:
+    """Content-Length and Transfer-Encoding of a header block (`head`: the lines after the
+    status line, each after its CRLF), by lower-cased name, values stripped as sent; the
+    last of a repeated header wins."""
+    return {
+        m.group(1): head[m.start(2) : m.end(2)].decode("latin-1").strip()
+        for m in _FRAMING.finditer(head.lower())
+    }
+
+
+def _body(buf: bytes, pos: int, framing: dict[bytes, str], limit: int) -> bytes:
     """The body that starts at `pos` of `buf`, at most `limit` bytes: chunked, by
     Content-Length, or up to where the server closed."""
-    lower = {k.lower(): v for k, v in headers}
-    if "chunked" in lower.get("transfer-encoding", "").lower():
+    if "chunked" in framing.get(b"transfer-encoding", "").lower():
         body = bytearray()
         while len(body) < limit:
             eol = buf.find(b"\r\n", pos)
@@ -179,11 +198,12 @@ def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> b
             body += buf[pos : pos + size]
             pos += size + 2
         return bytes(body[:limit])
-    if "content-length" in lower:
+    length = framing.get(b"content-length")
+    if length is not None:
         try:
-            want = min(int(lower["content-length"]), limit)
+            want = min(int(length), limit)
         except ValueError:
-            raise _malformed(f"bad Content-Length {lower['content-length']!r}") from None
+            raise _malformed(f"bad Content-Length {length!r}") from None
         if len(buf) - pos < want:
             raise _malformed(f"{len(buf) - pos} bytes of a {want}-byte body")
         return buf[pos : pos + want]
@@ -192,36 +212,42 @@ def _body(buf: bytes, pos: int, headers: list[tuple[str, str]], limit: int) -> b
 
 def parse_response(buf: bytes, url: str, *, limit: int) -> HttpResponse:
     """The final response in `buf` (everything the server sent, or up to a cap): informational
-    (1xx) responses skipped, the body capped at `limit` bytes."""
+    (1xx) responses skipped, the body capped at `limit` bytes. Only the status line and the
+    framing headers are parsed here (every probe's response); the others when asked."""
     pos = 0
     while True:
         end = buf.find(b"\r\n\r\n", pos)
         if end < 0 or end - pos > _HEADER_LIMIT:
             raise _malformed("no end of headers" if end < 0 else "headers too long")
-        status_line, *header_lines = buf[pos:end].decode("latin-1").split("\r\n")
-        pos = end + 4
+        eol = buf.find(b"\r\n", pos, end)
+        line_end = end if eol < 0 else eol
+        status_line = buf[pos:line_end].decode("latin-1")
         fields = status_line.split(" ", 2)
         if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
             raise HttpError(f"malformed HTTP response {status_line!r}")
         status = int(fields[1])
+        head = buf[line_end:end]
+        pos = end + 4
         if 100 <= status < 200:
             continue  # informational: the real response follows
-        pairs = [
-            (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in header_lines if ln)
-        ]
-        body = _body(buf, pos, pairs, limit)
-        return HttpResponse(status=status, headers=tuple(pairs), body=body, url=url)
+        body = _body(buf, pos, _framing(head), limit)
+        return HttpResponse(status=status, head=head.decode("latin-1"), body=body, url=url)
 
 
 class _PlainExchange:
     """Sends a request to an IP over plain TCP and reads the response, driven by the loop's
-    writer and reader callbacks on a non-blocking socket: `done` gets the bytes read until the
-    response is whole, the server closes, or `cap` bytes.
+    reader (and, only when needed, writer) callbacks on a non-blocking socket: `done` gets
+    the bytes read until the response is whole, the server closes, or `cap` bytes.
 
     A readiness probe a second for 50 pods must cost the supervisor little: this is one
     future per request, where a stream transport (open_connection) costs about twice the CPU
     of the loop's sock_* coroutines, and those a future and a task step for each of connect,
-    send and every receive. Cancelling `done` (a probe's timeout) closes the socket."""
+    send and every receive. The request is sent right after connect(): to a pod on the
+    node's bridge the handshake is over before connect() returns (the pod's SYN-ACK is
+    handled in the same system call), so waiting for writability would cost an epoll
+    registration, a loop callback and a getsockopt per probe for nothing; a socket not
+    connected yet says EAGAIN and is then sent to once writable. Cancelling `done` (a
+    probe's timeout) closes the socket."""
 
     __slots__ = (
         "_addr",
@@ -231,6 +257,7 @@ class _PlainExchange:
         "_loop",
         "_out",
         "_reading",
+        "_sent",
         "_sock",
         "_writing",
         "done",
@@ -244,7 +271,7 @@ class _PlainExchange:
         self._out = request
         self._buf = bytearray()
         self._cap = cap
-        self._reading = self._writing = False
+        self._reading = self._writing = self._sent = False
         self.done: asyncio.Future[bytes] = loop.create_future()
         self.done.add_done_callback(self._close)
         self._sock = socket.socket(  # non-blocking from the start: no ioctl
@@ -252,39 +279,41 @@ class _PlainExchange:
             socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
         )
         self._fd = self._sock.fileno()
-        try:
-            self._sock.connect(self._addr)
-        except BlockingIOError:  # in progress: writable once connected (or refused)
-            loop.add_writer(self._fd, self._connected)
-            self._writing = True
-        except OSError as err:
-            self._dial_failed(err)
-        else:
+        code = self._sock.connect_ex(self._addr)  # an errno, not an exception to build
+        if code in (0, errno.EINPROGRESS):
             self._send()
+        else:
+            self._dial_failed(OSError(code, os.strerror(code)))
 
     def _dial_failed(self, err: OSError) -> None:
         self.done.set_exception(HttpError(_dial_error(self._addr[0], self._addr[1], err)))
 
-    def _connected(self) -> None:
-        if self.done.done():
-            return
-        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            self._dial_failed(OSError(code, os.strerror(code)))  # e.g. ConnectionRefusedError
-            return
-        self._send()
+    def _failed(self, err: OSError) -> None:
+        failure = HttpError(str(err) or type(err).__name__)
+        failure.__cause__ = err
+        self.done.set_exception(failure)
+
+    def expire(self) -> None:
+        """The request's deadline passed: `done` raises TimeoutError."""
+        if not self.done.done():
+            self.done.set_exception(TimeoutError())
 
     def _send(self) -> None:
         if self.done.done():
             return
         try:
             sent = self._sock.send(self._out)
-        except BlockingIOError:
+        except BlockingIOError:  # not connected yet (or a full buffer): once writable
             sent = 0
         except OSError as err:
-            self.done.set_exception(err)
+            if self._sent:
+                self._failed(err)
+            else:  # nothing went through: the connect failed (refused, unreachable)
+                self._dial_failed(err)
             return
-        self._out = self._out[sent:]
+        if sent:
+            self._sent = True
+            self._out = self._out[sent:]
         if self._out:  # the rest once the socket takes more
             if not self._writing:
                 self._loop.add_writer(self._fd, self._send)
@@ -304,7 +333,7 @@ class _PlainExchange:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as err:
-            self.done.set_exception(err)
+            self._failed(err)
             return
         if chunk:
             self._buf += chunk
@@ -351,56 +380,76 @@ def _is_plain_ip(host: str, https: bool) -> bool:
     return not https and _is_ip(host)
 
 
-async def _get_once(url: str, headers: Sequence[tuple[str, str]], *, limit: int) -> HttpResponse:
+async def _get_once(
+    url: str, headers: Sequence[tuple[str, str]], *, limit: int, deadline: float | None
+) -> HttpResponse:
+    """One request: HttpError when no response came back, TimeoutError at `deadline` (the
+    loop's clock; None: none)."""
     host, port, https, request = _request(url, tuple(headers))
     cap = _HEADER_LIMIT + 2 * limit
-    writer: asyncio.StreamWriter | None = None
-    try:
-        if _is_plain_ip(host, https):
-            exchange = _PlainExchange(asyncio.get_running_loop(), host, port, request, cap)
-            buf = await exchange.done
-        else:
-            tls = _insecure_tls() if https else None
-            try:
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    port,
-                    ssl=tls,
-                    server_hostname=(None if _is_ip(host) else host) if tls else None,
-                    limit=_HEADER_LIMIT,
-                )
-            except (OSError, ssl.SSLError) as err:
-                raise HttpError(_dial_error(host, port, err)) from err
-            writer.write(request)
-            buf = await _read_all(reader, cap=cap)
-    except (OSError, ssl.SSLError) as err:
-        raise HttpError(str(err) or type(err).__name__) from err
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
+    if _is_plain_ip(host, https):
+        loop = asyncio.get_running_loop()
+        try:
+            exchange = _PlainExchange(loop, host, port, request, cap)
+        except OSError as err:  # no socket (out of descriptors)
+            raise HttpError(str(err) or type(err).__name__) from err
+        if deadline is not None:  # one timer for the probes due in the same 50 ms step
+            steptimers.of(loop).call_at(deadline, exchange.expire)
+        buf = await exchange.done
+    else:
+        async with asyncio.timeout_at(deadline):
+            buf = await _get_stream(host, port, https, request, cap)
     return parse_response(buf, url, limit=limit)
 
 
+async def _get_stream(host: str, port: int, https: bool, request: bytes, cap: int) -> bytes:
+    """A request over a stream transport (TLS, or a host name to resolve)."""
+    tls = _insecure_tls() if https else None
+    try:
+        reader, writer = await asyncio.open_connection(
+            host,
+            port,
+            ssl=tls,
+            server_hostname=(None if _is_ip(host) else host) if tls else None,
+            limit=_HEADER_LIMIT,
+        )
+    except (OSError, ssl.SSLError) as err:
+        raise HttpError(_dial_error(host, port, err)) from err
+    try:
+        writer.write(request)
+        return await _read_all(reader, cap=cap)
+    except (OSError, ssl.SSLError) as err:
+        raise HttpError(str(err) or type(err).__name__) from err
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+
+
 async def http_get(
-    url: str, headers: Sequence[tuple[str, str]], *, limit: int = probes.MAX_OUTPUT
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    limit: int = probes.MAX_OUTPUT,
+    deadline: float | None = None,
 ) -> HttpResponse:
     """GET `url`, following redirects as the kubelet does (probe.RedirectChecker(false)):
     to the same host name only, at most MAX_REDIRECTS; a redirect to another host returns
-    the redirect response itself. Raises HttpError when no response came back."""
-    first_host = urlsplit(url).hostname
+    the redirect response itself. Raises HttpError when no response came back, TimeoutError
+    when `deadline` (the loop's clock) passed first."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            resp = await _get_once(current, headers, limit=limit)
+            resp = await _get_once(current, headers, limit=limit, deadline=deadline)
         except HttpError as err:
             raise HttpError(f'Get "{current}": {err}') from err
+        if resp.status not in _REDIRECTS:
+            return resp
         location = resp.header("Location")
-        if resp.status not in (301, 302, 303, 307, 308) or not location:
+        if not location:
             return resp
         following = urljoin(current, location)
-        if urlsplit(following).hostname != first_host:
+        if urlsplit(following).hostname != urlsplit(url).hostname:
             return resp
         current = following
     raise HttpError(f'Get "{current}": stopped after {MAX_REDIRECTS} redirects')
@@ -409,9 +458,9 @@ async def http_get(
 async def http_probe(url: str, headers: Sequence[tuple[str, str]], *, timeout: float) -> Outcome:
     """pkg/probe/http's DoHTTPProbe: 2xx success, 3xx (a redirect not followed) a warning,
     anything else or no answer a failure."""
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with asyncio.timeout(timeout):
-            resp = await http_get(url, headers)
+        resp = await http_get(url, headers, deadline=deadline)
     except HttpError as err:
         return Outcome(Result.FAILURE, str(err))
     except TimeoutError:

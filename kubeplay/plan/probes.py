@@ -215,8 +215,10 @@ class ProbeState:
 
     `result` is what the probe publishes: True (success), False (failure), None (unknown,
     the startup probe before its first verdict). `last` and `run` count the current run of
-    equal results; `on_hold` stops probing after a liveness or startup failure until a new
-    container (id) appears.
+    equal results, up to the threshold that publishes it (the kubelet's resultRun counts on,
+    which changes nothing once the result is published; here a settled probe's state stays
+    the same object, one probe a second for every container); `on_hold` stops probing
+    after a liveness or startup failure until a new container (id) appears.
     """
 
     probe_type: ProbeType
@@ -297,9 +299,11 @@ def observe_result(
     if outcome.result is Result.UNKNOWN or state.on_hold:
         return Verdict(state, events)  # a prober error: the result is thrown away
     ok = outcome.result in (Result.SUCCESS, Result.WARNING)
+    threshold = spec.success_threshold if ok else spec.failure_threshold
+    if state.last == ok and state.run >= threshold and state.result == ok:
+        return Verdict(state, events)  # the same settled result again: nothing to change
     run = state.run + 1 if state.last == ok else 1
     state = replace(state, last=ok, run=run)
-    threshold = spec.success_threshold if ok else spec.failure_threshold
     if run < threshold:
         return Verdict(state, events)  # below the threshold: the published result stays
     changed = state.result != ok

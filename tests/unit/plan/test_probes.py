@@ -307,6 +307,41 @@ def test_results_follow_thresholds(
     assert [v.state.result for v in _run(probe_type, outcomes, spec)] == results
 
 
+@pytest.mark.parametrize(
+    ("probe_type", "outcomes", "spec"),
+    [
+        pytest.param(ProbeType.READINESS, [OK, OK, OK], SPEC, id="ready-stays-ready"),
+        pytest.param(
+            ProbeType.READINESS,
+            [OK, FAIL, FAIL, FAIL, FAIL],
+            replace(SPEC, failure_threshold=3),
+            id="not-ready-stays-not-ready",
+        ),
+        pytest.param(
+            ProbeType.READINESS,
+            [OK, OK, OK],
+            replace(SPEC, success_threshold=2),
+            id="success-threshold-reached-stays",
+        ),
+        pytest.param(ProbeType.LIVENESS, [OK, OK], SPEC, id="live-stays-live"),
+    ],
+)
+def test_a_settled_result_repeated_leaves_the_state_as_it_is(
+    probe_type: ProbeType, outcomes: list[Outcome], spec: ProbeSpec
+) -> None:
+    """Once a result is published and its threshold reached, the same result again changes
+    nothing (the kubelet's resultRun counts on, which no decision reads past the threshold)."""
+    *_, before, after = _run(probe_type, outcomes, spec)
+    assert after.state is before.state
+    assert not after.changed and not after.kill
+
+
+def test_a_flip_after_a_settled_run_counts_from_one() -> None:
+    spec = replace(SPEC, failure_threshold=2)
+    results = [v.state.result for v in _run(ProbeType.READINESS, [OK, OK, OK, FAIL, FAIL], spec)]
+    assert results == [True, True, True, True, False]
+
+
 def test_changed_only_when_the_published_result_flips() -> None:
     verdicts = _run(ProbeType.READINESS, [OK, OK, FAIL, FAIL, FAIL, FAIL])
     assert [v.changed for v in verdicts] == [True, False, False, False, True, False]
