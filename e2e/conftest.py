@@ -41,6 +41,8 @@ from typing import Any
 
 import pytest
 
+from kubeplay.testing import claim_subnet
+
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/kubeplay/busybox:latest"
 # Pod command that exits promptly on SIGTERM (busybox sh as PID 1 ignores it unless trapped).
@@ -76,16 +78,27 @@ def _used_subnets() -> set[str]:
 SUBNET_BASE = os.environ.get("KUBEPLAY_TEST_SUBNET_BASE", "10.252")
 
 
-def _free_subnet(*, taken: str = "", services: bool = False) -> str:
-    """A /24 of SUBNET_BASE no address or route uses: pod subnets from the lower half, service
+def _free_subnet(
+    *, taken: str = "", services: bool = False, claims: list[int] | None = None
+) -> str:
+    """A /24 of SUBNET_BASE no address or route uses and no other test has claimed (its claim
+    goes to `claims`, for the caller to close): pod subnets from the lower half, service
     ranges from the upper, so no test's pod traffic (a DNS query to its bridge) is ever
     addressed into another test's service range."""
     used = _used_subnets() | ({taken} if taken else set())
     low, high = (128, 255) if services else (1, 128)
     for _ in range(200):
         net = ipaddress.ip_network(f"{SUBNET_BASE}.{random.randrange(low, high)}.0/24")
-        if not any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
-            return str(net)
+        if any(ipaddress.ip_interface(u).ip in net for u in used if _is_addr(u)):
+            continue
+        fd = claim_subnet(str(net))  # against the tests run beside this one
+        if fd is None:
+            continue
+        if claims is not None:
+            claims.append(fd)
+        else:
+            os.close(fd)
+        return str(net)
     raise RuntimeError(f"no free {SUBNET_BASE}.X.0/24 subnet")
 
 
@@ -105,7 +118,8 @@ class Kubeplay:
         self.rootfs = rootfs
         self.root = tmp_path / "root"
         self.runroot = Path(tempfile.mkdtemp(prefix="kp"))
-        subnet = _free_subnet()
+        self.claims: list[int] = []  # locks on the test's subnets, released by close()
+        subnet = _free_subnet(claims=self.claims)
         self.env = {
             **os.environ,
             "KUBEPLAY_CONFIG": "/nonexistent/kubeplay.toml",
@@ -114,7 +128,7 @@ class Kubeplay:
             "KUBEPLAY_BRIDGE": "kpe" + secrets.token_hex(3),
             "KUBEPLAY_SUBNET": subnet,
             # Services' cluster IPs: a /24 of the test's own /16, never the default range.
-            "KUBEPLAY_SERVICE_CIDR": _free_subnet(services=True),
+            "KUBEPLAY_SERVICE_CIDR": _free_subnet(services=True, claims=self.claims),
             # Pod names only: no DNS query ever leaves the test's network.
             "KUBEPLAY_DNS_UPSTREAM": "none",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -529,6 +543,9 @@ class Kubeplay:
     def close(self) -> None:
         if not self.mounts():
             shutil.rmtree(self.runroot, ignore_errors=True)
+        for fd in self.claims:
+            os.close(fd)
+        self.claims.clear()
 
 
 @pytest.fixture

@@ -504,7 +504,7 @@ def outside_client(kp: Kubeplay) -> Iterator[tuple[str, str]]:
     the host end with a /24 of the test's base, the namespace's default route through it.
     Yields (namespace name, the host end's address)."""
     name = "kpo" + secrets.token_hex(3)
-    net = ipaddress.ip_network(_free_subnet(taken=kp.env["KUBEPLAY_SUBNET"]))
+    net = ipaddress.ip_network(_free_subnet(taken=kp.env["KUBEPLAY_SUBNET"], claims=kp.claims))
     host_ip, client_ip = str(net.network_address + 1), str(net.network_address + 2)
     steps = [
         ["ip", "netns", "add", name],

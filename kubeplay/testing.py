@@ -14,6 +14,9 @@ image store and pod network are fakes, so that the engine's own code (`engine.po
   directory with an /etc/passwd.
 - `FakeNetwork`: address leases in the store (the real IPAM), no netns and no netlink.
 
+`claim_subnet` is for the root tests (e2e, net integration): a subnet one test uses, locked
+against the tests run beside it.
+
 Test-only: nothing in kubeplay imports this module.
 """
 
@@ -327,3 +330,24 @@ if TYPE_CHECKING:
         runtime: FakeRuntime, images: FakeImageStore, network: FakeNetwork
     ) -> tuple[ContainerRuntime, RootfsMounter, PodNetwork]:
         return runtime, images, network
+
+
+SUBNET_CLAIMS = Path("/run/kubeplay-test-subnets")
+
+
+def claim_subnet(network: str) -> int | None:
+    """Claim `network` for one test: the fd of a lock on a file named after it (close it when
+    the test ends; the lock also goes with its process), or None when another test holds it.
+    Two tests started at once on two xdist workers both saw a subnet free before either made
+    its bridge, and the second dnsmasq found the gateway's port 53 taken."""
+    import fcntl
+
+    SUBNET_CLAIMS.mkdir(exist_ok=True)
+    name = network.split("/", 1)[0]
+    fd = os.open(SUBNET_CLAIMS / name, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -61,11 +61,12 @@ spec:
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     runroot = Path(tempfile.mkdtemp(prefix="kp"))  # short: conmon socket paths are limited
+    claims: list[int] = []
     s = Settings(
         root=tmp_path / "root",
         runroot=runroot,
         bridge="kpp" + secrets.token_hex(3),
-        subnet=free_subnet(),
+        subnet=free_subnet(claims),
         dns_upstream="none",
     )
     rootfs = os.environ.get("KUBEPLAY_TEST_ROOTFS")
@@ -81,6 +82,8 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     finally:
         system.reset(s)
         shutil.rmtree(runroot, ignore_errors=True)
+        for fd in claims:
+            os.close(fd)
 
 
 async def until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:

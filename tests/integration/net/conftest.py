@@ -9,6 +9,7 @@ to addresses inside the test's own namespaces.
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import socket
 import threading
@@ -22,6 +23,7 @@ from pyroute2 import IPRoute
 
 from kubeplay.net import links, netns, nft
 from kubeplay.plan import ipam
+from kubeplay.testing import claim_subnet
 
 
 def _host_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -37,11 +39,17 @@ def _host_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return nets
 
 
-def free_subnet() -> str:
+def free_subnet(claims: list[int]) -> str:
+    """A 10.250.X.0/24 no address or route of the host uses and no test beside this one has
+    claimed; its claim goes to `claims`, for the caller to close."""
     taken = _host_networks()
     for _ in range(100):
         candidate = ipaddress.ip_network(f"10.250.{secrets.randbelow(256)}.0/24")
-        if not any(candidate.overlaps(n) for n in taken if n.prefixlen > 0):
+        if any(candidate.overlaps(n) for n in taken if n.prefixlen > 0):
+            continue
+        fd = claim_subnet(str(candidate))
+        if fd is not None:
+            claims.append(fd)
             return str(candidate)
     raise RuntimeError("no free 10.250.X.0/24 subnet on this host")
 
@@ -115,10 +123,13 @@ def _leftover_links(suffix: str) -> list[str]:
 
 @pytest.fixture
 def net_env(tmp_path: Path) -> Iterator[NetEnv]:
-    env = NetEnv(suffix=secrets.token_hex(3), subnet=free_subnet(), root=tmp_path)
+    claims: list[int] = []
+    env = NetEnv(suffix=secrets.token_hex(3), subnet=free_subnet(claims), root=tmp_path)
     try:
         yield env
     finally:
+        for fd in claims:
+            os.close(fd)
         for path in env.made_netns:
             netns.remove_netns(path)
         for name in env.made_links:
