@@ -308,7 +308,13 @@ def fake_host(root: Path, *, clock: FakeClock, images: FakeImageStore | None = N
         images=images or FakeImageStore(),
         network=FakeNetwork(host),
     )
-    # The Host's adapters are cached properties: setting them first keeps the real ones away.
+    use_fakes(host, fakes)
+    return fakes
+
+
+def use_fakes(host: Host, fakes: FakeHost) -> None:
+    """Give `host` the runtime, images and pod network of `fakes`. The Host's adapters are
+    cached properties: setting them first keeps the real ones away."""
     host.__dict__.update(
         runtime=fakes.runtime,
         images=fakes.images,
@@ -316,7 +322,6 @@ def fake_host(root: Path, *, clock: FakeClock, images: FakeImageStore | None = N
         host_ip="127.0.0.1",
         seccomp=None,
     )
-    return fakes
 
 
 def new_uid() -> str:
@@ -340,14 +345,6 @@ def claim_subnet(network: str) -> int | None:
     the test ends; the lock also goes with its process), or None when another test holds it.
     Two tests started at once on two xdist workers both saw a subnet free before either made
     its bridge, and the second dnsmasq found the gateway's port 53 taken."""
-    import fcntl
+    from kubeplay.engine import locks
 
-    SUBNET_CLAIMS.mkdir(exist_ok=True)
-    name = network.split("/", 1)[0]
-    fd = os.open(SUBNET_CLAIMS / name, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return locks.try_lock(SUBNET_CLAIMS / network.split("/", 1)[0])

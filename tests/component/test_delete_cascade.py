@@ -26,7 +26,7 @@ from kubeplay.services import apply as apply_svc
 from kubeplay.services import resources
 from kubeplay.settings import Settings
 from kubeplay.state.store import SqliteStore
-from kubeplay.testing import FakeClock, FakeHost, FakeImageStore, fake_host
+from kubeplay.testing import FakeClock, FakeHost, FakeImageStore, fake_host, use_fakes
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -55,13 +55,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHost]
     def open_host(settings: Settings) -> host_mod.Host:
         """Each command's own Host (it closes it), over the same fakes."""
         host = real_open(settings)
-        host.__dict__.update(
-            runtime=made.runtime,
-            images=made.images,
-            network=made.network,
-            host_ip="127.0.0.1",
-            seccomp=None,
-        )
+        use_fakes(host, made)
         return host
 
     monkeypatch.setattr(host_mod, "open_host", open_host)
