@@ -400,6 +400,10 @@ class Kubeplay:
             for pid, cmd in self.processes().items()
             if node or not self._node_process(cmd)
         ]
+        if self.supervisors():  # why it stayed: the end of its log
+            with contextlib.suppress(OSError):
+                tail = (self.runroot / "supervisor.log").read_text().splitlines()[-30:]
+                problems.append("supervisor.log ends:\n  " + "\n  ".join(tail))
         problems += [f"mount: {m}" for m in self.mounts()]
         for sub in ("runtime", "netns"):
             d = self.runroot / sub

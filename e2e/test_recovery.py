@@ -10,6 +10,7 @@ https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-sandbox-re
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -205,7 +206,8 @@ def test_reboot_brings_back_pods_that_should_run_and_keeps_finished_ones(kp: Kub
         for name in ("always", "onfail"):
             pod = kp.wait_for(f"pod {name} back", lambda n=name: _running(kp, n, restarts=1))
             assert pod["status"]["podIP"] == ips[name]
-            last = statuses(pod)["main"]["lastState"]["terminated"]
+            last = statuses(pod)["main"]["lastState"].get("terminated")
+            assert last is not None, f"{name}: {json.dumps(pod['status'])}\n{_reasons(kp)}"
             assert last["exitCode"] != 0
         assert kp.exec("always", "echo", "alive").strip() == "alive"
         finished = kp.pod("done")

@@ -249,6 +249,11 @@ class Loop:
         self._stopping = True
         self._poke()
 
+    @property
+    def listing(self) -> bool:
+        """A full pass (or a kind's resync) is listing keys."""
+        return self._listing is not None
+
     def _poke(self) -> None:
         if self._wake is not None:
             self._wake.set()
@@ -360,8 +365,13 @@ class Loop:
                 listed.extend(keys)
             known = set(listed)
             covered = {k for c in chosen for k in c.kinds}
-            for key in set(self.needs) - known:
-                if key.kind in covered and key not in self.queue.running:
+            running = self.queue.running
+            for key in (set(self.needs) | running) - known:
+                if key.kind not in covered:
+                    continue
+                if key in running:  # its sync may have read it before it went:
+                    self.queue.add(key)  # once more after, to see it gone
+                else:
                     del self.needs[key]
             for key in listed:
                 self.queue.add(key)

@@ -771,7 +771,7 @@ def reconciler(settings: Settings) -> Reconcile:
         try:
             report = reconcile(settings, name, parser=parser, now=now)
         except NotFoundError:  # unwatched meanwhile
-            return Outcome()
+            return Outcome(gone=True)
         if report.lines or report.held or report.failed:
             log.get_logger(__name__).info(
                 "source_reconciled",

@@ -171,6 +171,43 @@ def test_one_worker_per_key_and_a_key_added_while_running_runs_once_more() -> No
     asyncio.run(scenario())
 
 
+def test_a_key_gone_from_a_full_pass_while_its_sync_runs_is_synced_once_more() -> None:
+    """A's sync read A before it was deleted (it needs the supervisor); a full pass that no
+    longer lists A comes meanwhile: A runs once more after, sees it gone, and stops needing
+    the supervisor (a watched source unwatched during its reconcile kept an idle supervisor
+    up for a whole interval)."""
+    controller = Scripted([A])
+    clock = FakeClock(T0)
+    release = threading.Event()
+    first = [True]
+
+    def read_before_deleted() -> SyncResult:
+        if first[0]:
+            first[0] = False
+            release.wait(10)
+            return SyncResult(needs_supervisor=True)
+        return SyncResult()
+
+    controller.script[A] = read_before_deleted
+
+    async def scenario() -> None:
+        loop = _loop(controller, clock)
+        while A not in controller.running:  # the first full pass lists A and syncs it
+            loop.turn(clock())
+            await asyncio.sleep(0.001)
+        controller.listed = []
+        loop.request_full()
+        loop.turn(clock())
+        while loop.listing:  # the pass that no longer lists A, while A's sync runs
+            await asyncio.sleep(0.001)
+        release.set()
+        await loop.drain()
+        assert controller.syncs == [A, A]
+        assert loop.needs == {A: False}
+
+    asyncio.run(scenario())
+
+
 def test_requeue_after_is_a_timer_on_the_fake_clock() -> None:
     controller = Scripted([A])
     controller.script[A] = lambda: SyncResult(requeue_after=10.0, needs_supervisor=True)

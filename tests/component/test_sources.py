@@ -472,6 +472,28 @@ def test_the_controller_reconciles_on_events_and_every_interval(
         host.close()
 
 
+def test_a_source_unwatched_while_its_reconcile_waited_no_longer_needs_the_supervisor(
+    settings: Settings, manifests: Path
+) -> None:
+    """The sync read the source, then its reconcile waited for the source's lock while
+    `unwatch --prune` pruned and deleted it: the sync lets the supervisor go at once, not
+    after a whole interval."""
+    sources.register(settings, directory=str(manifests), name="app", interval=20.0)
+    reconcile = sources.reconciler(settings)
+
+    def unwatched_meanwhile(name: str, *, now: float) -> Outcome:
+        sources.unwatch(settings, name, prune=True)
+        return reconcile(name, now=now)
+
+    host = open_host(settings)
+    try:
+        ctl = SourceController(host, reconcile=unwatched_meanwhile)
+        result = ctl.sync(source_key("app"), now=T0)
+        assert not result.needs_supervisor and result.requeue_after is None
+    finally:
+        host.close()
+
+
 def test_a_settling_file_is_looked_at_again_soon(settings: Settings, manifests: Path) -> None:
     sources.register(settings, directory=str(manifests), name="app")
     calls = Calls(Outcome(requeue_after=0.1, pods_changed=True))

@@ -42,10 +42,12 @@ def source_key(name: str) -> ObjectKey:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a reconcile tells the controller: when to look again (a file settling, a
-    failure's back-off), and whether pods changed (the pod controller looks at them)."""
+    failure's back-off), whether pods changed (the pod controller looks at them), and
+    whether the source was unwatched meanwhile (it no longer needs the supervisor)."""
 
     requeue_after: float | None = None
     pods_changed: bool = False
+    gone: bool = False
 
 
 class Reconcile(Protocol):
@@ -110,10 +112,7 @@ class SourceController:
     def sync(self, key: ObjectKey, *, now: float) -> SyncResult:
         rec = self.host.store.get_source(key.name)
         if rec is None:
-            with self._lock:
-                self._dirty.discard(key.name)
-                self._done_at.pop(key.name, None)
-            return SyncResult()
+            return self._forget(key.name)
         with self._lock:
             last = self._done_at.get(key.name)
             due = key.name in self._dirty or last is None or now - last >= rec.interval_s
@@ -127,6 +126,8 @@ class SourceController:
         except BaseException:
             self.mark([key.name])  # the loop retries it with back-off: reconcile then
             raise
+        if outcome.gone:  # unwatched while this sync waited for the source's lock
+            return self._forget(key.name)
         with self._lock:
             self._done_at[key.name] = now
         if outcome.pods_changed and self.on_pods_changed is not None:
@@ -137,6 +138,12 @@ class SourceController:
             if outcome.requeue_after < rec.interval_s:
                 self.mark([key.name])  # a settling file or a retry: reconcile then
         return SyncResult(requeue_after=after, needs_supervisor=True)
+
+    def _forget(self, name: str) -> SyncResult:
+        with self._lock:
+            self._dirty.discard(name)
+            self._done_at.pop(name, None)
+        return SyncResult()
 
     def failed(self, key: ObjectKey, err: PermanentError, *, now: float) -> None:
         _log.warning("source_failed", source=key.name, error=str(err))
