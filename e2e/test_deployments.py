@@ -285,6 +285,37 @@ def test_delete_cascade_orphan_keeps_the_pods_and_apply_adopts_them(kp: Kubeplay
     assert kp.ok("get", "rs", "-o", "name").strip() == ""
 
 
+def test_a_replicaset_applied_again_adopts_the_pods_an_orphaning_delete_left(
+    kp: Kubeplay,
+) -> None:
+    """kubectl's ReplicaSet walkthrough: `delete rs --cascade=orphan` keeps the pods running
+    without an owner; the ReplicaSet applied again adopts them (ClaimPods): the same pods,
+    now with its ownerReference, none made or restarted."""
+    path = kp.write(
+        "rs.yaml", _deployment(replicas=2).replace("kind: Deployment", "kind: ReplicaSet")
+    )
+    _apply(kp, path)
+    pods = sorted(_running(kp, 2))
+    kp.ok("delete", "rs", "web", "--cascade=orphan")
+    assert all("ownerReferences" not in p["metadata"] for p in _pods(kp))
+    _apply(kp, path)
+    uid = json.loads(kp.ok("get", "rs", "web", "-o", "json"))["metadata"]["uid"]
+    adopted = _pods(kp)
+    assert sorted(p["metadata"]["name"] for p in adopted) == pods
+    for pod in adopted:
+        (ref,) = pod["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["uid"], ref["controller"]) == ("ReplicaSet", uid, True)
+        assert all(c["restartCount"] == 0 for c in pod["status"]["containerStatuses"])
+    kp.wait_for(
+        "the ReplicaSet to count its adopted pods",
+        lambda: (
+            json.loads(kp.ok("get", "rs", "web", "-o", "json"))["status"].get("readyReplicas") == 2
+        ),
+    )
+    kp.ok("delete", "-f", str(path))
+    kp.wait_for("no pods", lambda: _pods(kp) == [], timeout=60)
+
+
 # Pods that stop only when told (a file), whatever signal they get, within a long grace period.
 STUBBORN = '["sh", "-c", "trap \\"\\" TERM; while [ ! -e /tmp/stop ]; do sleep 0.2; done"]'
 

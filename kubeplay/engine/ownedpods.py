@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from kubeplay import log
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey
 from kubeplay.state.objects import controller_uid
-from kubeplay.state.store import PodRecord, Store
+from kubeplay.state.store import ObjectRecord, PodRecord, Store
 
 if TYPE_CHECKING:
     from kubeplay.plan.pods import PodPlan
@@ -64,6 +64,58 @@ def controller_ref(body: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(ref, Mapping) and ref.get("controller"):
             return ref
     return {}
+
+
+def adopt(
+    host: Host,
+    owner: ObjectRecord,
+    *,
+    api_version: str,
+    member: Callable[[PodRecord], bool] | None = None,
+) -> list[PodRecord]:
+    """ClaimPods' adoption: the pods of the owner's namespace that no controller owns and no
+    manifest made (those a `delete --cascade=orphan` released), not being deleted, whose
+    labels the owner's selector matches (and `member` accepts: a StatefulSet's names) become
+    the owner's: its controlling ownerReference is added to each, pod and object row in one
+    transaction. The adopted pods, as stored now. Pods that `play`, `apply` or a watched
+    source made stay theirs (a cluster's controller would adopt those too: docs)."""
+    from kubeplay.kube import workloads
+    from kubeplay.state.pods import pod_row
+
+    selector = (owner.body.get("spec") or {}).get("selector") or {}
+    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return []  # an empty selector adopts nothing (the API server refuses it anyway)
+    if owner.deleting_at is not None:  # an owner being deleted adopts nothing
+        return []
+    ref = owner_reference(api_version=api_version, kind=owner.kind, name=owner.name, uid=owner.uid)
+    adopted: list[PodRecord] = []
+    with host.store.batch():
+        for pod in host.store.list_pods(owner.namespace):
+            meta = pod.manifest.get("metadata") or {}
+            if (
+                pod.lifecycle == "terminating"
+                or pod.deleting_at is not None
+                or controller_ref(pod.manifest)
+                or not workloads.selector_matches(selector, meta.get("labels") or {})
+                or (member is not None and not member(pod))
+            ):
+                continue
+            row = host.store.get_record("", "Pod", pod.namespace, pod.name)
+            if row is None or row.source:  # a manifest's pod
+                continue
+            manifest = {
+                **pod.manifest,
+                "metadata": {
+                    **meta,
+                    "ownerReferences": [*(meta.get("ownerReferences") or ()), ref],
+                },
+            }
+            host.store.set_pod_spec(pod.uid, manifest=manifest, plan_json=pod.plan_json)
+            host.store.put_records([pod_row(replace(pod, manifest=manifest), source="")])
+            adopted.append(replace(pod, manifest=manifest))
+    for pod in adopted:
+        _log.info("pod_adopted", owner=f"{owner.kind}/{owner.namespace}/{owner.name}", pod=pod.name)
+    return adopted
 
 
 def owned(store: Store, owner_uid: str, namespace: str | None = None) -> list[PodRecord]:

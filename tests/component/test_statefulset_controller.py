@@ -401,3 +401,41 @@ def test_a_new_supervisor_continues_a_rollout_from_the_store(env: Env) -> None:
     assert env.names() == ["web-0", "web-1", "web-2"]
     assert all(env.record(n).manifest["metadata"]["labels"]["tier"] == "v2" for n in env.names())
     assert len(env.host.store.list_pods()) == 3
+
+
+def test_a_set_applied_again_adopts_the_pods_an_orphaning_delete_left(env: Env) -> None:
+    """ClaimPods (isMemberOf): `delete statefulset --cascade=orphan` leaves web-0 and web-1
+    without an owner; the set applied again (a new uid) adopts them, makes no new pod and
+    restarts none."""
+    from kubeplay.engine import cascade
+
+    env.put(sts_body(replicas=2), STS_UID)
+    env.run(STS)
+    before = {n: env.record(n).uid for n in env.names()}
+    old = env.host.store.get_record_by_uid(STS_UID)
+    assert old is not None and sorted(before) == ["web-0", "web-1"]
+    cascade.orphan(env.host, old, now=env.clock())
+    env.run(STS)  # the set is gone: its released pods stay
+    assert sorted(p.name for p in env.host.store.list_pods()) == ["web-0", "web-1"]
+    again = "cccccccc-2222-4333-8444-555555555555"
+    env.put(sts_body(replicas=2), again)
+    env.run(STS)
+    assert env.names(again) == ["web-0", "web-1"]
+    assert {n: env.record(n).uid for n in env.names(again)} == before
+    assert len(env.runtime.running()) == len(before) * 2  # each pod's infra and app, as before
+
+
+def test_a_daemonset_applied_again_adopts_its_orphaned_pod(env: Env) -> None:
+    from kubeplay.engine import cascade
+
+    env.put(ds_body(), DS_UID)
+    env.run(DS)
+    (pod,) = env.names(DS_UID)
+    old = env.host.store.get_record_by_uid(DS_UID)
+    assert old is not None
+    cascade.orphan(env.host, old, now=env.clock())
+    env.run(DS)
+    again = "dddddddd-2222-4333-8444-555555555555"
+    env.put(ds_body(), again)
+    env.run(DS)
+    assert env.names(again) == [pod]

@@ -430,6 +430,81 @@ def test_an_orphaned_replicaset_keeps_its_pods_and_a_new_deployment_adopts_it(
     assert env.deployment().body["status"]["availableReplicas"] == 2
 
 
+def _orphaned_pods(env: Env) -> tuple[ObjectRecord, list[str]]:
+    """A Deployment's ReplicaSet and then its pods released (`--cascade=orphan` twice): the
+    ReplicaSet's body as it was (without its owner) and the names of the pods left."""
+    from kubeplay.engine import cascade
+
+    env.put(_deployment(2))
+    env.settle()
+    cascade.orphan(env.host, env.deployment(), now=env.clock())
+    (rs,) = env.replicasets()
+    cascade.orphan(env.host, rs, now=env.clock())
+    return rs, [p.name for p in env.pods_of()]
+
+
+def _reapply(env: Env, rs: ObjectRecord, *, replicas: int) -> ObjectRecord:
+    """The ReplicaSet applied again (a new uid) with `replicas`, and its controller run."""
+    from kubeplay.engine.controllers.replicasets import rs_key
+
+    body = {**rs.body, "spec": {**rs.body["spec"], "replicas": replicas}}
+    again = ObjectRecord(
+        uid=new_uid(),
+        api_group="apps",
+        kind="ReplicaSet",
+        namespace="default",
+        name=rs.name,
+        body={**body, "metadata": {**body["metadata"], "uid": "x"}},
+        source="apply:rs.yaml",
+        last_applied=body,
+        created_at=env.clock(),
+    )
+    env.host.store.put_records([again])
+
+    async def run() -> None:
+        env.loop.add([rs_key("default", rs.name)])
+        await env.loop.drain()
+
+    asyncio.run(run())
+    return again
+
+
+def test_a_replicaset_applied_again_adopts_the_pods_an_orphaning_delete_left(env: Env) -> None:
+    """ClaimPods: the pods a `delete rs --cascade=orphan` released, whose labels a new
+    ReplicaSet's selector matches, become its own (ownerReference, object row); it makes
+    no new pod."""
+    rs, pods = _orphaned_pods(env)
+    again = _reapply(env, rs, replicas=2)
+    kept = env.pods_of()
+    assert [p.name for p in kept] == pods
+    for pod in kept:
+        assert ownedpods.controller_ref(pod.manifest)["uid"] == again.uid
+        row = env.host.store.get_record("", "Pod", "default", pod.name)
+        assert row is not None and row.owner_uid == again.uid and row.source == ""
+
+
+def test_a_replicaset_that_adopts_more_pods_than_it_wants_deletes_the_extra(env: Env) -> None:
+    rs, pods = _orphaned_pods(env)
+    again = _reapply(env, rs, replicas=1)
+    live = [p for p in env.pods_of() if p.lifecycle != "terminating"]
+    assert len(live) == 1 and live[0].name in pods
+    assert ownedpods.controller_ref(live[0].manifest)["uid"] == again.uid
+
+
+def test_a_pod_a_manifest_made_is_not_adopted(env: Env) -> None:
+    """A pod that `play`, `apply` or a watched source made stays its manifest's (kubeplay
+    keeps the file's ownership; a cluster's ReplicaSet would adopt it: docs)."""
+    from kubeplay.state.pods import pod_row
+
+    rs, _ = _orphaned_pods(env)
+    played = env.pods_of()[0]
+    env.host.store.put_records([pod_row(played, source="play:pod.yaml")])
+    again = _reapply(env, rs, replicas=2)
+    owners = {p.name: ownedpods.controller_ref(p.manifest).get("uid") for p in env.pods_of()}
+    assert owners[played.name] is None
+    assert sum(1 for uid in owners.values() if uid == again.uid) == 2  # the other, and a new one
+
+
 def test_an_orphaned_replicasets_pods_lose_their_owner_and_stay(env: Env) -> None:
     from kubeplay.engine import cascade
 

@@ -146,6 +146,7 @@ class DaemonSetController:
         store = self.host.store
         spec = ds.spec_of(rec.body, uid=rec.uid, generation=rec.generation)
         template = (rec.body.get("spec") or {}).get("template") or {}
+        revision_store.adopt_revisions(store, rec, owner=ds.owner_reference(spec), now=now)
         stored = store.list_records([revisions_mod.KIND], rec.namespace, owner_uid=rec.uid)
         chosen = revisions_mod.compute_revisions(
             spec.name,
@@ -157,6 +158,7 @@ class DaemonSetController:
             self.host.store, rec, chosen, stored, owner=ds.owner_reference(spec), now=now
         )
         eligible = ds.node_matches(template.get("spec") or {}, node=NODE, labels=self.labels)
+        ownedpods.adopt(self.host, rec, api_version="apps/v1")
         owned = ownedpods.owned(store, rec.uid, rec.namespace)
         by_name = {p.name: p for p in owned}
         pods = [daemon_pod(self.host, p) for p in owned]

@@ -168,6 +168,8 @@ class JobController:
     def _sync_locked(self, key: ObjectKey, *, now: float) -> SyncResult:
         store = self.host.store
         rec = store.get_record(GROUP, KIND, key.namespace, key.name)
+        if rec is not None and rec.deleting_at is None:
+            ownedpods.adopt(self.host, rec, api_version="batch/v1")
         pods = [p for p in store.list_pods(key.namespace) if _owner_of(p).get("name") == key.name]
         touched: list[ObjectKey] = []
         mine: list[PodRecord] = []

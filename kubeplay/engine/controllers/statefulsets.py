@@ -19,6 +19,7 @@ collector's part in a cluster).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -173,6 +174,7 @@ class StatefulSetController:
         store = self.host.store
         spec = sts.spec_of(rec.body, uid=rec.uid, generation=rec.generation)
         template = (rec.body.get("spec") or {}).get("template") or {}
+        revision_store.adopt_revisions(store, rec, owner=sts.owner_reference(spec), now=now)
         stored = self._revisions(rec)
         status = rec.body.get("status") or {}
         chosen = revisions_mod.compute_revisions(
@@ -183,6 +185,10 @@ class StatefulSetController:
         )
         revision_store.store_revision(
             self.host.store, rec, chosen, stored, owner=sts.owner_reference(spec), now=now
+        )
+        ordinal = re.compile(re.escape(rec.name) + r"-(0|[1-9][0-9]*)")
+        ownedpods.adopt(
+            self.host, rec, api_version="apps/v1", member=lambda p: bool(ordinal.fullmatch(p.name))
         )
         owned = ownedpods.owned(store, rec.uid, rec.namespace)
         by_name = {p.name: p for p in owned}
