@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeplay.kube import validate
+from kubeplay.kube import validate, workloads
 from kubeplay.kube.objects import KubeObject
 from kubeplay.plan.check import apis, images, podsecurity, references, resources, unplayed
 from kubeplay.plan.check.rules import RULES, Finding, Level
@@ -118,6 +118,7 @@ def compute_findings(objects: Sequence[KubeObject], *, options: Options) -> list
     defined = {(obj.kind, obj.namespace, obj.name) for obj in objects if obj.kind in _REFERABLE}
     enforced = _enforced_levels(objects, default=options.pod_security, version=version)
     templates = list(_pod_templates(objects))
+    adopters = [obj for obj in objects if obj.kind in _ADOPTERS]
     found: list[Finding] = []
     for obj in objects:
         out = _Collector(obj)
@@ -144,6 +145,8 @@ def compute_findings(objects: Sequence[KubeObject], *, options: Options) -> list
             )
         if obj.kind == "Service":
             _check_service(obj, out, templates)
+        if obj.kind == "Pod":
+            _check_bare_pod(obj, out, adopters)
         if valid:
             for warning in validate.collect_warnings(obj):
                 rule, message = unplayed.describe(warning)
@@ -243,6 +246,47 @@ def _check_pod_spec(
     if options.resource_checks:
         for rproblem in resources.check_resources(obj.kind, spec, prefix):
             out.add(rproblem.rule, rproblem.path, rproblem.message)
+
+
+# The controllers whose ClaimPods adopt a bare pod their selector matches (a Deployment's
+# ReplicaSets select their pod-template-hash too: no bare pod has it).
+_ADOPTERS = ("ReplicaSet", "StatefulSet", "DaemonSet", "Job")
+
+
+def _check_bare_pod(obj: KubeObject, out: _Collector, adopters: Sequence[KubeObject]) -> None:
+    """A Pod of the files that a ReplicaSet, StatefulSet (by its `<name>-<ordinal>` name),
+    DaemonSet or Job with `manualSelector` of its namespace selects: the cluster's controller
+    adopts it; kubeplay leaves a pod a file made to its file."""
+    meta = obj.body.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    labels = meta.get("labels")
+    if meta.get("ownerReferences") or not isinstance(labels, dict) or not labels:
+        return
+    for owner in adopters:
+        spec = owner.body.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        selector = spec.get("selector")
+        if owner.namespace != obj.namespace or not isinstance(selector, dict) or not selector:
+            continue
+        if owner.kind == "Job" and not spec.get("manualSelector"):
+            continue  # its selector is made with the Job's own uid
+        if owner.kind == "StatefulSet" and not re.fullmatch(
+            re.escape(owner.name) + r"-(0|[1-9][0-9]*)", obj.name
+        ):
+            continue
+        try:
+            selected = workloads.selector_matches(selector, labels)
+        except (TypeError, AttributeError, ValueError):
+            continue  # a malformed selector: the schema's finding says so
+        if selected:
+            out.add(
+                "pod-adopted-by-controller",
+                "metadata.labels",
+                f"{owner.kind.lower()}/{owner.name} selects these labels: the cluster's "
+                f"{owner.kind} controller adopts this pod as one of its own (it counts it, and "
+                "may delete it to keep its count); kubeplay leaves it to its file",
+            )
+            return
 
 
 def _check_service(

@@ -243,6 +243,15 @@ _RULES = (
         "https://kubernetes.io/docs/concepts/services-networking/service/",
     ),
     Rule(
+        "pod-adopted-by-controller",
+        Level.WARNING,
+        "a bare Pod whose labels a ReplicaSet, StatefulSet, DaemonSet or Job of its namespace "
+        "selects is adopted by that controller, which counts it and may delete it; kubeplay "
+        "leaves it to its file",
+        "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/"
+        "#non-template-pod-acquisitions",
+    ),
+    Rule(
         "workload-selector-mismatch",
         Level.ERROR,
         "the API server rejects a workload whose selector does not match its template's labels",

@@ -37,6 +37,69 @@ def _pod(ns: str = "default", extra: str = "") -> str:
     return POD % {"ns": ns, "extra": extra}
 
 
+def _owner(kind: str, *, ns: str = "default", name: str = "web", spec: str = "") -> str:
+    """A workload of `kind` selecting app=p, the labels of `_pod`'s pod."""
+    return f"""\
+---
+apiVersion: {"batch/v1" if kind == "Job" else "apps/v1"}
+kind: {kind}
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: p}}}}
+  {spec}
+  template:
+    metadata: {{labels: {{app: p}}}}
+    spec:
+      restartPolicy: {"Never" if kind == "Job" else "Always"}
+      containers: [{{name: c, image: "registry.example/p:1"}}]
+"""
+
+
+ADOPTED = [("pod-adopted-by-controller", "warning", "metadata.labels")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(_pod() + _owner("ReplicaSet"), ADOPTED, id="replicaset-adopts-a-bare-pod"),
+        pytest.param(_pod() + _owner("DaemonSet"), ADOPTED, id="daemonset-adopts-a-bare-pod"),
+        pytest.param(_pod("a") + _owner("ReplicaSet", ns="b"), [], id="only-in-its-namespace"),
+        pytest.param(
+            _pod() + _owner("Deployment"), [], id="deployment-replicasets-select-their-hash-too"
+        ),
+        pytest.param(
+            _pod() + _owner("Job", spec="manualSelector: true"),
+            ADOPTED,
+            id="job-with-manual-selector-adopts",
+        ),
+        pytest.param(_pod() + _owner("Job"), [], id="job-selector-is-its-own-uid"),
+        pytest.param(
+            _pod() + _owner("StatefulSet", spec="serviceName: web"),
+            [],
+            id="statefulset-adopts-only-its-ordinal-names",
+        ),
+        pytest.param(
+            _pod().replace("name: p,", "name: web-1,")
+            + _owner("StatefulSet", spec="serviceName: web"),
+            ADOPTED,
+            id="statefulset-adopts-its-ordinal-name",
+        ),
+        pytest.param(
+            _pod().replace(
+                "labels:", "ownerReferences: [{apiVersion: v1, kind: X, name: x, uid: u}], labels:"
+            )
+            + _owner("ReplicaSet"),
+            [],
+            id="a-pod-with-an-owner-is-not-adopted",
+        ),
+    ],
+)
+def test_a_bare_pod_a_controller_selects_is_adopted_in_a_cluster(
+    text: str, expected: list[tuple[str, str, str]]
+) -> None:
+    assert [r for r in _rules(text) if r[0] == "pod-adopted-by-controller"] == expected
+
+
 HPA_V2BETA2 = """\
 apiVersion: autoscaling/v2beta2
 kind: HorizontalPodAutoscaler
