@@ -31,8 +31,12 @@ class PodView:
         return f"{self.record.namespace}/{self.record.name}"
 
     def to_kube(self) -> dict[str, Any]:
-        """The pod as a Kubernetes v1 Pod: the spec as played plus status."""
-        body = dict(self.record.manifest)
+        """The pod as the API server returns a v1 Pod: the spec as played, defaulted as on
+        write (dnsPolicy, schedulerName, each container's terminationMessagePath...), plus
+        status."""
+        from kubeplay.kube import defaults
+
+        body = defaults.default_object({**self.record.manifest, "kind": "Pod"})
         meta = dict(body.get("metadata") or {})
         meta["namespace"] = self.record.namespace
         meta["uid"] = self.record.uid
