@@ -15,6 +15,8 @@ in a command's process by `engine.reconcile`) calls:
   does for a pod whose volumes waited. A command that must see them start (play) syncs them
   itself under their locks (`engine.reconcile`).
 - `owned(store, owner_uid)`: the pods whose controlling ownerReference is that uid.
+- `claim(host, owner)`: its owned pods, after adopting the orphans its selector matches
+  (ClaimPods: what a `delete --cascade=orphan` released).
 - `delete(host, pod)`: mark the pod terminating (deletionTimestamp); the pod controller tears
   it down honouring its grace period. The pod's row stays until its containers are gone, so
   a terminating pod keeps its hostPort, as in Kubernetes.
@@ -66,56 +68,59 @@ def controller_ref(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def adopt(
+def claim(
     host: Host,
     owner: ObjectRecord,
     *,
     api_version: str,
     member: Callable[[PodRecord], bool] | None = None,
 ) -> list[PodRecord]:
-    """ClaimPods' adoption: the pods of the owner's namespace that no controller owns and no
-    manifest made (those a `delete --cascade=orphan` released), not being deleted, whose
-    labels the owner's selector matches (and `member` accepts: a StatefulSet's names) become
-    the owner's: its controlling ownerReference is added to each, pod and object row in one
-    transaction. The adopted pods, as stored now. Pods that `play`, `apply` or a watched
-    source made stay theirs (a cluster's controller would adopt those too: docs)."""
+    """ClaimPods: the pods `owner` controls (terminating ones included), after adopting those
+    of its namespace that no controller owns and no manifest made (a `delete
+    --cascade=orphan` released them), not being deleted, whose labels its selector matches
+    and `member` accepts (a StatefulSet's names): its controlling ownerReference is added to
+    each, pod and object row in one transaction. Pods that `play`, `apply` or a watched
+    source made stay their file's (a cluster's controller would adopt those too: docs)."""
     from kubeplay.kube import workloads
     from kubeplay.state.pods import pod_row
 
+    pods = host.store.list_pods(owner.namespace)
+    mine = [p for p in pods if controller_uid(p.manifest) == owner.uid]
     selector = (owner.body.get("spec") or {}).get("selector") or {}
-    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        return []  # an empty selector adopts nothing (the API server refuses it anyway)
-    if owner.deleting_at is not None:  # an owner being deleted adopts nothing
-        return []
+    if owner.deleting_at is not None or not (
+        selector.get("matchLabels") or selector.get("matchExpressions")
+    ):
+        return mine  # an owner being deleted, or an empty selector, adopts nothing
+    orphans = [
+        p
+        for p in pods
+        if p.lifecycle != "terminating"
+        and p.deleting_at is None
+        and not controller_ref(p.manifest)
+        and workloads.selector_matches(
+            selector, (p.manifest.get("metadata") or {}).get("labels") or {}
+        )
+        and (member is None or member(p))
+    ]
+    if not orphans:
+        return mine
     ref = owner_reference(api_version=api_version, kind=owner.kind, name=owner.name, uid=owner.uid)
-    adopted: list[PodRecord] = []
     with host.store.batch():
-        for pod in host.store.list_pods(owner.namespace):
-            meta = pod.manifest.get("metadata") or {}
-            if (
-                pod.lifecycle == "terminating"
-                or pod.deleting_at is not None
-                or controller_ref(pod.manifest)
-                or not workloads.selector_matches(selector, meta.get("labels") or {})
-                or (member is not None and not member(pod))
-            ):
-                continue
+        for pod in orphans:
+            fresh = host.store.get_pod_by_uid(pod.uid)
             row = host.store.get_record("", "Pod", pod.namespace, pod.name)
-            if row is None or row.source:  # a manifest's pod
-                continue
-            manifest = {
-                **pod.manifest,
-                "metadata": {
-                    **meta,
-                    "ownerReferences": [*(meta.get("ownerReferences") or ()), ref],
-                },
-            }
-            host.store.set_pod_spec(pod.uid, manifest=manifest, plan_json=pod.plan_json)
-            host.store.put_records([pod_row(replace(pod, manifest=manifest), source="")])
-            adopted.append(replace(pod, manifest=manifest))
-    for pod in adopted:
-        _log.info("pod_adopted", owner=f"{owner.kind}/{owner.namespace}/{owner.name}", pod=pod.name)
-    return adopted
+            if fresh is None or controller_ref(fresh.manifest) or row is None or row.source:
+                continue  # gone, claimed meanwhile, or a manifest's pod
+            meta = fresh.manifest.get("metadata") or {}
+            refs = [*(meta.get("ownerReferences") or ()), ref]
+            manifest = {**fresh.manifest, "metadata": {**meta, "ownerReferences": refs}}
+            host.store.set_pod_spec(fresh.uid, manifest=manifest, plan_json=fresh.plan_json)
+            host.store.put_records([pod_row(replace(fresh, manifest=manifest), source="")])
+            mine.append(replace(fresh, manifest=manifest))
+            _log.info(
+                "pod_adopted", owner=f"{owner.kind}/{owner.namespace}/{owner.name}", pod=pod.name
+            )
+    return mine
 
 
 def owned(store: Store, owner_uid: str, namespace: str | None = None) -> list[PodRecord]:

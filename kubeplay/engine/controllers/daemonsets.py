@@ -158,8 +158,7 @@ class DaemonSetController:
             self.host.store, rec, chosen, stored, owner=ds.owner_reference(spec), now=now
         )
         eligible = ds.node_matches(template.get("spec") or {}, node=NODE, labels=self.labels)
-        ownedpods.adopt(self.host, rec, api_version="apps/v1")
-        owned = ownedpods.owned(store, rec.uid, rec.namespace)
+        owned = ownedpods.claim(self.host, rec, api_version="apps/v1")
         by_name = {p.name: p for p in owned}
         pods = [daemon_pod(self.host, p) for p in owned]
         todo = ds.compute_daemonset_actions(spec, pods, chosen.update, eligible=eligible, now=now)

@@ -169,7 +169,7 @@ class JobController:
         store = self.host.store
         rec = store.get_record(GROUP, KIND, key.namespace, key.name)
         if rec is not None and rec.deleting_at is None:
-            ownedpods.adopt(self.host, rec, api_version="batch/v1")
+            ownedpods.claim(self.host, rec, api_version="batch/v1")  # listed below by name
         pods = [p for p in store.list_pods(key.namespace) if _owner_of(p).get("name") == key.name]
         touched: list[ObjectKey] = []
         mine: list[PodRecord] = []

@@ -187,8 +187,7 @@ class ReplicaSetController:
         if rec is None:
             self._told.pop(key, None)
             return self._orphans(key, now=now)
-        ownedpods.adopt(self.host, rec, api_version="apps/v1")
-        pods = ownedpods.owned(store, rec.uid, rec.namespace)
+        pods = ownedpods.claim(self.host, rec, api_version="apps/v1")
         seen = [observe_pod(self.host, p) for p in pods]
         spec = rec.body.get("spec") or {}
         min_ready = int(spec.get("minReadySeconds") or 0)

@@ -187,10 +187,9 @@ class StatefulSetController:
             self.host.store, rec, chosen, stored, owner=sts.owner_reference(spec), now=now
         )
         ordinal = re.compile(re.escape(rec.name) + r"-(0|[1-9][0-9]*)")
-        ownedpods.adopt(
+        owned = ownedpods.claim(
             self.host, rec, api_version="apps/v1", member=lambda p: bool(ordinal.fullmatch(p.name))
         )
-        owned = ownedpods.owned(store, rec.uid, rec.namespace)
         by_name = {p.name: p for p in owned}
         members = [member(self.host, p) for p in owned]
         todo = sts.compute_statefulset_actions(spec, members, chosen, now=now)
