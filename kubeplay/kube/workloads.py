@@ -232,6 +232,18 @@ def replica_pods(
 # --- rules the API server checks for a Deployment (apps/validation) ----------------------------
 
 
+def statefulset_member(set_name: str, pod_name: str) -> bool:
+    """The StatefulSet controller's isMemberOf: the pod is named `<set>-<ordinal>`."""
+    prefix, sep, ordinal = pod_name.rpartition("-")
+    return (
+        bool(sep)
+        and prefix == set_name
+        and ordinal.isascii()
+        and ordinal.isdigit()
+        and str(int(ordinal)) == ordinal
+    )
+
+
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """metav1.LabelSelectorAsSelector(selector).Matches(labels)."""
     for key, value in (selector.get("matchLabels") or {}).items():

@@ -1,6 +1,7 @@
-"""ControllerRevisions in the store, for the StatefulSet and DaemonSet controllers: write the
-revision `plan.revisions` chose (new, or renumbered on a rollback) and drop the ones past the
-set's history limit. The choosing is `plan.revisions`'; this module only writes."""
+"""ControllerRevisions in the store, for the StatefulSet and DaemonSet controllers: adopt the
+released ones the set's selector matches, write the revision `plan.revisions` chose (new, or
+renumbered on a rollback) and drop the ones past the set's history limit. The choosing is
+`plan.revisions`'; this module only reads and writes the store."""
 
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ collector's part in a cluster).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,6 +30,7 @@ from kubeplay.engine.controllers import revisions as revision_store
 from kubeplay.engine.host import Host
 from kubeplay.engine.loop import ObjectKey, SyncResult
 from kubeplay.errors import KubeplayError, PermanentError
+from kubeplay.kube import workloads
 from kubeplay.plan import revisions as revisions_mod
 from kubeplay.plan import statefulset as sts
 from kubeplay.state.store import ObjectRecord, PodRecord
@@ -186,9 +186,11 @@ class StatefulSetController:
         revision_store.store_revision(
             self.host.store, rec, chosen, stored, owner=sts.owner_reference(spec), now=now
         )
-        ordinal = re.compile(re.escape(rec.name) + r"-(0|[1-9][0-9]*)")
         owned = ownedpods.claim(
-            self.host, rec, api_version="apps/v1", member=lambda p: bool(ordinal.fullmatch(p.name))
+            self.host,
+            rec,
+            api_version="apps/v1",
+            member=lambda p: workloads.statefulset_member(rec.name, p.name),
         )
         by_name = {p.name: p for p in owned}
         members = [member(self.host, p) for p in owned]

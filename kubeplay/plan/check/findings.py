@@ -270,9 +270,7 @@ def _check_bare_pod(obj: KubeObject, out: _Collector, adopters: Sequence[KubeObj
             continue
         if owner.kind == "Job" and not spec.get("manualSelector"):
             continue  # its selector is made with the Job's own uid
-        if owner.kind == "StatefulSet" and not re.fullmatch(
-            re.escape(owner.name) + r"-(0|[1-9][0-9]*)", obj.name
-        ):
+        if owner.kind == "StatefulSet" and not workloads.statefulset_member(owner.name, obj.name):
             continue
         try:
             selected = workloads.selector_matches(selector, labels)

@@ -253,3 +253,20 @@ def test_owns_finds_the_replicas_of_this_deployment_only() -> None:
 )
 def test_selector_matches(selector: dict[str, Any], labels: dict[str, str], matches: bool) -> None:
     assert workloads.selector_matches(selector, labels) is matches
+
+
+@pytest.mark.parametrize(
+    ("pod", "member"),
+    [
+        pytest.param("web-0", True, id="ordinal-0"),
+        pytest.param("web-12", True, id="ordinal-12"),
+        pytest.param("web-01", False, id="leading-zero-is-not-an-ordinal"),
+        pytest.param("web-", False, id="no-ordinal"),
+        pytest.param("web-x", False, id="not-a-number"),
+        pytest.param("webby-0", False, id="another-set"),
+        pytest.param("web-db-0", False, id="a-longer-set-name"),
+        pytest.param("web", False, id="the-set-name-alone"),
+    ],
+)
+def test_statefulset_member_is_set_dash_ordinal(pod: str, member: bool) -> None:
+    assert workloads.statefulset_member("web", pod) is member
