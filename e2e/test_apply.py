@@ -394,10 +394,10 @@ def test_get_and_delete_of_several_kinds(kp: Kubeplay) -> None:
     )
     res = kp("delete", "-f", str(path))  # the rest goes; the one deleted before is named
     assert res.returncode == 1
-    assert res.stdout.splitlines() == [
-        "persistentvolumeclaim/data deleted",
-        "configmap/cfg deleted",
-        "serviceaccount/app deleted",
+    assert res.stdout.splitlines() == [  # kubectl's lines
+        'persistentvolumeclaim "data" deleted',
+        'configmap "cfg" deleted',
+        'serviceaccount "app" deleted',
     ]
     assert 'clusterroles.rbac.authorization.k8s.io "system:reader" not found' in res.stderr
     res = kp("delete", "-f", str(path))
@@ -412,7 +412,7 @@ def test_get_all_and_delete_f_of_pods(kp: Kubeplay) -> None:
     _running(kp, "web")
     out = kp.ok("get", "all")
     assert out.splitlines()[1].split()[0] == "pod/web"
-    assert kp.ok("delete", "-f", str(path)).splitlines() == ["pod/web deleted"]
+    assert kp.ok("delete", "-f", str(path)).splitlines() == ['pod "web" deleted']
     assert kp.pod_names() == []
 
 

@@ -290,6 +290,14 @@ def _orphan_delete(
     return gone
 
 
+def _as_deleted(line: str) -> str:
+    """`deployment.apps/web deleted` as kubectl delete prints it: `deployment.apps "web"
+    deleted`."""
+    ref, _, verb = line.partition(" ")
+    prefix, slash, name = ref.partition("/")
+    return f'{prefix} "{name}" {verb}' if slash and verb else line
+
+
 def delete_files(
     settings: Settings,
     paths: Sequence[str],
@@ -338,7 +346,7 @@ def delete_files(
             resource = info.resource if info is not None else obj.kind.lower()
             missing.append(f'error when deleting "{obj.source}": {resource} "{obj.name}" not found')
     return DeleteReport(
-        lines=report_lines,
+        lines=tuple(_as_deleted(line) for line in report_lines),
         missing=tuple(dict.fromkeys(missing)),
         pods_changed=report.pods_changed,
     )
