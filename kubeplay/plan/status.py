@@ -62,7 +62,24 @@ def shown(plan: PodPlan, ctr: ContainerPlan, obs: ObservedContainer) -> Observed
     and that its restart policy runs again waits as RunContainerError, the failed instance
     as its lastState, until the supervisor holds it in back-off (CrashLoopBackOff): the
     kubelet's convertToAPIContainerStatuses shows a container to be restarted whose start
-    failed (its reasonCache) as waiting. Under Never it stays terminated."""
+    failed (its reasonCache) as waiting. Under Never it stays terminated.
+
+    One retired for a restart whose next instance is not made yet (no instance, no recorded
+    reason, an ended one) shows the instance that ended, as the kubelet does while the
+    runtime still lists it: terminated, not ContainerCreating."""
+    if (
+        obs.state is ContainerState.WAITING
+        and not obs.container_id
+        and obs.waiting_reason == "ContainerCreating"
+        and obs.last_termination is not None
+    ):
+        obs = replace(
+            obs,
+            state=ContainerState.TERMINATED,
+            termination=obs.last_termination,
+            last_termination=None,
+            container_id=obs.last_termination.container_id,
+        )
     term = _terminated(obs)
     if term is None or not term.start_error:
         return obs

@@ -626,6 +626,55 @@ def test_start_error_container_status(
 
 
 @pytest.mark.parametrize(
+    ("plan", "obs", "expected"),
+    [
+        pytest.param(
+            _plan(policy="Always"),
+            waiting("app", restart_count=1, last_termination=_term(1)),
+            {
+                "state": {"terminated": _terminated(1, "Error")},
+                "lastState": {},
+                "restartCount": 1,
+                "ready": False,
+            },
+            id="restart-not-made-yet-shows-the-instance-that-ended",
+        ),
+        pytest.param(
+            _plan(policy="Always"),
+            waiting("app", "CrashLoopBackOff", restart_count=1, last_termination=_term(1)),
+            {
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": _terminated(1, "Error")},
+            },
+            id="back-off-waits-crash-loop-back-off",
+        ),
+        pytest.param(
+            _plan(policy="Always"),
+            waiting("app"),
+            {"state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}},
+            id="first-instance-not-made-yet-is-container-creating",
+        ),
+        pytest.param(
+            _plan(policy="Always"),
+            waiting("app", restart_count=1, last_termination=_start_error()),
+            {
+                "state": {"waiting": {"reason": "RunContainerError", "message": START_FAILURE}},
+                "lastState": {"terminated": _start_error_text()},
+            },
+            id="restart-after-a-start-error-waits-run-container-error",
+        ),
+    ],
+)
+def test_a_restart_in_progress(
+    plan: PodPlan, obs: ObservedContainer, expected: dict[str, Any]
+) -> None:
+    """Between the retirement of an instance and the making of the next one the kubelet
+    still lists the ended instance: terminated (its reason), not ContainerCreating."""
+    (got,) = status.derive_pod_status(plan, _observed(obs))["containerStatuses"]
+    assert {k: got.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
     ("plan", "observed", "expected"),
     [
         pytest.param(
