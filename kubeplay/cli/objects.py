@@ -58,18 +58,16 @@ def get(
     found = objects.get_objects(
         settings, kind, namespace=None if all_namespaces and not names else namespace, names=names
     )
-    if output in ("json", "yaml"):
-        items = [to_kube(o) for o in found]
-        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
-        click.echo(render.dump(doc, output))
-        return
-    if output == "name":
-        for o in found:
-            click.echo(f"{kind.lower()}/{o.name}")
+    if render.echo_listing(
+        output,
+        found,
+        to_kube=to_kube,
+        ref=lambda o: f"{kind.lower()}/{o.name}",
+        single=len(names) == 1,
+    ):
         return
     if not found:
-        where = "" if all_namespaces else f" in {namespace} namespace"
-        click.echo(f"No resources found{where}.", err=True)
+        render.echo_none_found(None if all_namespaces else namespace)
         return
     now = time.time()
     headers = ["NAME", "TYPE", "DATA", "AGE"] if kind == "Secret" else ["NAME", "DATA", "AGE"]
@@ -360,19 +358,17 @@ def get_any(
     warn_deprecated(info)
     ns = None if all_namespaces and not names else namespace
     found = resources.get(settings, info, namespace=ns, names=names, selector=selector)
-    if output in ("json", "yaml"):
-        items = [resources.to_kube(r) for r in found]
-        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
-        click.echo(render.dump(doc, output))
-        return
-    if output == "name":
-        for r in found:
-            click.echo(f"{info.prefix}/{r.name}")
+    if render.echo_listing(
+        output,
+        found,
+        to_kube=resources.to_kube,
+        ref=lambda r: f"{info.prefix}/{r.name}",
+        single=len(names) == 1,
+    ):
         return
     shown = all_namespaces and info.namespaced
     if not found and not watch:
-        where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
-        click.echo(f"No resources found{where}.", err=True)
+        render.echo_none_found(None if all_namespaces or not info.namespaced else namespace)
         return
     wide = output == "wide"
     if found:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
 
 if TYPE_CHECKING:
     from kubeplay.services.pods import PodView
@@ -76,6 +78,37 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
         lines.append("   ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+T = TypeVar("T")
+
+
+def echo_listing(
+    output: str | None,
+    found: Sequence[T],
+    *,
+    to_kube: Callable[[T], dict[str, Any]],
+    ref: Callable[[T], str],
+    single: bool,
+) -> bool:
+    """`get -o json|yaml` (the object itself when one NAME was asked, else a v1 List) or
+    `-o name` (`kind/name` lines), echoed; False for any other output (a table's)."""
+    if output in ("json", "yaml"):
+        items = [to_kube(o) for o in found]
+        doc = items[0] if single else {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(dump(doc, output))
+        return True
+    if output == "name":
+        for o in found:
+            click.echo(ref(o))
+        return True
+    return False
+
+
+def echo_none_found(namespace: str | None) -> None:
+    """kubectl's line for an empty listing (of a namespace, or of all/cluster-scoped)."""
+    where = "" if namespace is None else f" in {namespace} namespace"
+    click.echo(f"No resources found{where}.", err=True)
 
 
 def dump(obj: Any, fmt: str) -> str:

@@ -131,23 +131,20 @@ def get(
                 row[1 if all_namespaces else 0] = "pod/" + row[1 if all_namespaces else 0]
             sections.insert(0, render.table(headers, rows))
         if not sections:
-            where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
-            click.echo(f"No resources found{where}.", err=True)
+            render.echo_none_found(None if all_namespaces else _ns(namespace))
             return
         click.echo("\n\n".join(sections))
         return
-    if output in ("json", "yaml"):
-        items = [v.to_kube() for v in views]
-        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
-        click.echo(render.dump(doc, output))
-        return
-    if output == "name":
-        for v in views:
-            click.echo(f"pod/{v.record.name}")
+    if render.echo_listing(
+        output,
+        views,
+        to_kube=lambda v: v.to_kube(),
+        ref=lambda v: f"pod/{v.record.name}",
+        single=len(names) == 1,
+    ):
         return
     if not views:
-        where = "" if all_namespaces else f" in {_ns(namespace)} namespace"
-        click.echo(f"No resources found{where}.", err=True)
+        render.echo_none_found(None if all_namespaces else _ns(namespace))
         return
     now = time.time()
     wide = output == "wide"

@@ -199,17 +199,16 @@ def get(names: tuple[str, ...], *, output: str | None) -> None:
 
     s = settings_mod.load()
     views = [sources.get_source(s, n) for n in names] if names else sources.list_sources(s)
-    if output == "name":
-        for v in views:
-            click.echo(f"source/{v.record.name}")
-        return
-    if output in ("json", "yaml"):
-        items = [_as_object(v) for v in views]
-        doc = items[0] if len(names) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
-        click.echo(render.dump(doc, output))
+    if render.echo_listing(
+        output,
+        views,
+        to_kube=_as_object,
+        ref=lambda v: f"source/{v.record.name}",
+        single=len(names) == 1,
+    ):
         return
     if not views:
-        click.echo("No resources found.", err=True)
+        render.echo_none_found(None)
         return
     now = time.time()
     rows = []

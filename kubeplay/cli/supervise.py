@@ -188,8 +188,7 @@ def get_events(
         return
     rows = [row for _, row in fetch()]
     if not rows:
-        where = "" if namespace is None else f" in {namespace} namespace"
-        click.echo(f"No resources found{where}.", err=True)
+        render.echo_none_found(namespace)
         return
     click.echo(render.table(headers, rows))
 

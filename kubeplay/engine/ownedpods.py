@@ -81,6 +81,7 @@ def claim(
     and `member` accepts (a StatefulSet's names): its controlling ownerReference is added to
     each, pod and object row in one transaction. Pods that `play`, `apply` or a watched
     source made stay their file's (a cluster's controller would adopt those too: docs)."""
+    from kubeplay.engine import cascade
     from kubeplay.kube import workloads
     from kubeplay.state.pods import pod_row
 
@@ -111,9 +112,7 @@ def claim(
             row = host.store.get_record("", "Pod", pod.namespace, pod.name)
             if fresh is None or controller_ref(fresh.manifest) or row is None or row.source:
                 continue  # gone, claimed meanwhile, or a manifest's pod
-            meta = fresh.manifest.get("metadata") or {}
-            refs = [*(meta.get("ownerReferences") or ()), ref]
-            manifest = {**fresh.manifest, "metadata": {**meta, "ownerReferences": refs}}
+            manifest = cascade.with_owner(fresh.manifest, ref)
             host.store.set_pod_spec(fresh.uid, manifest=manifest, plan_json=fresh.plan_json)
             host.store.put_records([pod_row(replace(fresh, manifest=manifest), source="")])
             mine.append(replace(fresh, manifest=manifest))

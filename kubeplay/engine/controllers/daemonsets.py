@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from kubeplay import log
-from kubeplay.engine import events, ownedpods
+from kubeplay.engine import cascade, events, ownedpods
 from kubeplay.engine.controllers import keylock
 from kubeplay.engine.controllers import revisions as revision_store
 from kubeplay.engine.controllers.statefulsets import observe_pod
@@ -146,7 +146,7 @@ class DaemonSetController:
         store = self.host.store
         spec = ds.spec_of(rec.body, uid=rec.uid, generation=rec.generation)
         template = (rec.body.get("spec") or {}).get("template") or {}
-        revision_store.adopt_revisions(store, rec, owner=ds.owner_reference(spec), now=now)
+        cascade.adopt_records(store, rec, revisions_mod.KIND, ref=ds.owner_reference(spec), now=now)
         stored = store.list_records([revisions_mod.KIND], rec.namespace, owner_uid=rec.uid)
         chosen = revisions_mod.compute_revisions(
             spec.name,

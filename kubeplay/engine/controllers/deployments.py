@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import events, ownedpods
+from kubeplay.engine import cascade, events, ownedpods
 from kubeplay.engine.controllers import keylock
 from kubeplay.engine.controllers.replicasets import observe_pod, record_event
 from kubeplay.engine.host import Host
@@ -342,28 +342,12 @@ class DeploymentController:
         """ClaimReplicaSets: ReplicaSets of its namespace with no controller whose labels its
         selector matches become its own (left by `delete --cascade=orphan`); they are then
         its new or old ReplicaSets like any other."""
-        selector = (rec.body.get("spec") or {}).get("selector") or {}
-        adopted: list[ObjectRecord] = []
-        for rs in self.host.store.list_records([RS_KIND], rec.namespace):
-            labels = (rs.body.get("metadata") or {}).get("labels") or {}
-            if ownedpods.controller_ref(rs.body) or not workloads.selector_matches(
-                selector, labels
-            ):
-                continue
-            body = copy.deepcopy(rs.body)
-            meta = body.setdefault("metadata", {})
-            meta["ownerReferences"] = [
-                *(meta.get("ownerReferences") or ()),
-                ownedpods.owner_reference(
-                    api_version="apps/v1", kind=KIND, name=rec.name, uid=rec.uid
-                ),
-            ]
-            adopted.append(
-                replace(rs, body=body, owner_uid=rec.uid, content_hash="", updated_at=now)
-            )
+        ref = ownedpods.owner_reference(
+            api_version="apps/v1", kind=KIND, name=rec.name, uid=rec.uid
+        )
+        adopted = cascade.adopt_records(self.host.store, rec, RS_KIND, ref=ref, now=now)
+        for rs in adopted:
             _log.info("replicaset_adopted", deployment=f"{rec.namespace}/{rec.name}", rs=rs.name)
-        if adopted:
-            self.host.store.put_records(adopted)
         return adopted
 
     def _collided(self, rec: ObjectRecord, taken: ObjectRecord, *, now: float) -> SyncResult:

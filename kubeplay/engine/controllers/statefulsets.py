@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kubeplay import log
-from kubeplay.engine import events, ownedpods
+from kubeplay.engine import cascade, events, ownedpods
 from kubeplay.engine.controllers import keylock
 from kubeplay.engine.controllers import revisions as revision_store
 from kubeplay.engine.host import Host
@@ -174,7 +174,11 @@ class StatefulSetController:
         store = self.host.store
         spec = sts.spec_of(rec.body, uid=rec.uid, generation=rec.generation)
         template = (rec.body.get("spec") or {}).get("template") or {}
-        revision_store.adopt_revisions(store, rec, owner=sts.owner_reference(spec), now=now)
+        # ClaimControllerRevisions: those a `delete --cascade=orphan` released (the same
+        # template finds its revision again instead of clashing with its name)
+        cascade.adopt_records(
+            store, rec, revisions_mod.KIND, ref=sts.owner_reference(spec), now=now
+        )
         stored = self._revisions(rec)
         status = rec.body.get("status") or {}
         chosen = revisions_mod.compute_revisions(
